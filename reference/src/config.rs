@@ -1,0 +1,525 @@
+//! Configuration: one [`Config`], filled from defaults, a config file (YAML or TOML), environment
+//! variables (prefix `JCR_`) and command-line flags. Precedence, lowest first:
+//! defaults < config file < environment < flags. For the repository and user lists, the
+//! highest-precedence source that names any replaces the lists of the lower ones.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Clock;
+
+/// Repository class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RepoClass {
+    /// Holds deployed artifacts.
+    Local,
+    /// Proxies an upstream URL.
+    Remote,
+    /// Aggregates other repositories.
+    Virtual,
+}
+
+impl RepoClass {
+    /// `LOCAL` / `REMOTE` / `VIRTUAL` as in the repositories list.
+    pub fn upper(self) -> &'static str {
+        match self {
+            RepoClass::Local => "LOCAL",
+            RepoClass::Remote => "REMOTE",
+            RepoClass::Virtual => "VIRTUAL",
+        }
+    }
+
+    /// `local` / `remote` / `virtual` as in `rclass`.
+    pub fn lower(self) -> &'static str {
+        match self {
+            RepoClass::Local => "local",
+            RepoClass::Remote => "remote",
+            RepoClass::Virtual => "virtual",
+        }
+    }
+
+    /// Parses `local`/`remote`/`virtual`, any case.
+    pub fn parse(s: &str) -> Option<RepoClass> {
+        match s.to_ascii_lowercase().as_str() {
+            "local" => Some(RepoClass::Local),
+            "remote" => Some(RepoClass::Remote),
+            "virtual" => Some(RepoClass::Virtual),
+            _ => None,
+        }
+    }
+}
+
+/// Package type (the ones a JFrog Container Registry supports).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageType {
+    /// Generic files.
+    Generic,
+    /// Docker / OCI images.
+    Docker,
+    /// Helm charts.
+    Helm,
+}
+
+impl PackageType {
+    /// `Generic` / `Docker` / `Helm` as in the repositories list.
+    pub fn display(self) -> &'static str {
+        match self {
+            PackageType::Generic => "Generic",
+            PackageType::Docker => "Docker",
+            PackageType::Helm => "Helm",
+        }
+    }
+
+    /// `generic` / `docker` / `helm` as in repository configuration JSON.
+    pub fn lower(self) -> &'static str {
+        match self {
+            PackageType::Generic => "generic",
+            PackageType::Docker => "docker",
+            PackageType::Helm => "helm",
+        }
+    }
+
+    /// Parses a package type name, any case.
+    pub fn parse(s: &str) -> Option<PackageType> {
+        match s.to_ascii_lowercase().as_str() {
+            "generic" => Some(PackageType::Generic),
+            "docker" => Some(PackageType::Docker),
+            "helm" => Some(PackageType::Helm),
+            _ => None,
+        }
+    }
+}
+
+/// One repository's configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoConfig {
+    /// Repository key.
+    pub key: String,
+    /// Class.
+    pub rclass: RepoClass,
+    /// Package type.
+    pub package_type: PackageType,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Free text.
+    #[serde(default)]
+    pub notes: String,
+    /// Ant pattern of paths accepted.
+    #[serde(default = "default_includes")]
+    pub includes_pattern: String,
+    /// Ant pattern of paths refused.
+    #[serde(default)]
+    pub excludes_pattern: String,
+    /// Upstream URL (remote).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Member repositories (virtual).
+    #[serde(default)]
+    pub repositories: Vec<String>,
+    /// Where deploys to a virtual repository go.
+    #[serde(default)]
+    pub default_deployment_repo: Option<String>,
+}
+
+fn default_includes() -> String {
+    "**/*".to_string()
+}
+
+impl RepoConfig {
+    /// A repository with default settings.
+    pub fn new(key: &str, rclass: RepoClass, package_type: PackageType) -> RepoConfig {
+        RepoConfig {
+            key: key.to_string(),
+            rclass,
+            package_type,
+            description: String::new(),
+            notes: String::new(),
+            includes_pattern: default_includes(),
+            excludes_pattern: String::new(),
+            url: None,
+            repositories: Vec::new(),
+            default_deployment_repo: None,
+        }
+    }
+
+    /// Parses the `--repo` form `KEY[:CLASS[:TYPE]]`.
+    pub fn parse_flag(s: &str) -> Result<RepoConfig, String> {
+        let mut parts = s.split(':');
+        let key = parts.next().filter(|k| valid_repo_key(k)).ok_or(format!("invalid repository key in '{s}'"))?;
+        let class = match parts.next() {
+            Some(c) => RepoClass::parse(c).ok_or(format!("unknown repository class '{c}'"))?,
+            None => RepoClass::Local,
+        };
+        let pt = match parts.next() {
+            Some(t) => PackageType::parse(t).ok_or(format!("unknown package type '{t}'"))?,
+            None => PackageType::Generic,
+        };
+        Ok(RepoConfig::new(key, class, pt))
+    }
+}
+
+/// Whether `k` can be a repository key: 1-64 chars of letters, digits, `-`, `_`, `.`, not starting with
+/// `.` and not one of the reserved words.
+pub fn valid_repo_key(k: &str) -> bool {
+    !k.is_empty()
+        && k.len() <= 64
+        && !k.starts_with('.')
+        && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && !matches!(k, "api" | "ui" | "list" | "webapp" | "repo" | "favicon.ico" | "v2")
+}
+
+/// A user the server knows from its configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserConfig {
+    /// Login name.
+    pub name: String,
+    /// Clear-text password.
+    pub password: String,
+    /// Whether the user is an administrator.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+impl UserConfig {
+    /// Parses the `--user` form `NAME:PASSWORD[:admin]`.
+    pub fn parse_flag(s: &str) -> Result<UserConfig, String> {
+        let mut parts = s.splitn(3, ':');
+        let name = parts.next().filter(|n| !n.is_empty()).ok_or(format!("missing user name in '{s}'"))?;
+        let password = parts.next().ok_or(format!("missing password in '{s}'"))?;
+        let admin = match parts.next() {
+            None => false,
+            Some("admin") => true,
+            Some(o) => return Err(format!("unknown user flag '{o}' (only 'admin')")),
+        };
+        Ok(UserConfig { name: name.into(), password: password.into(), admin })
+    }
+}
+
+/// The server's whole configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address to bind; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Context path, `/artifactory` by default; `""` serves at the root.
+    pub context_path: String,
+    /// Custom URL base used in absolute URLs instead of the request's host.
+    pub base_url: Option<String>,
+    /// Where state lives; `None` means a temporary directory removed at exit.
+    pub data_dir: Option<PathBuf>,
+    /// Whether anonymous requests may read (off by default, as in JCR 7).
+    pub anonymous_access: bool,
+    /// Repositories of a fresh instance.
+    pub repositories: Vec<RepoConfig>,
+    /// Users; the admin is `admin` / `password` unless one named `admin` is given.
+    pub users: Vec<UserConfig>,
+    /// Largest accepted artifact body in bytes (`None`: no limit).
+    pub max_upload: Option<u64>,
+    /// The clock.
+    pub clock: Clock,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            context_path: "/artifactory".into(),
+            base_url: None,
+            data_dir: None,
+            anonymous_access: false,
+            repositories: default_repositories(),
+            users: vec![UserConfig { name: "admin".into(), password: "password".into(), admin: true }],
+            max_upload: None,
+            clock: Clock::system(),
+        }
+    }
+}
+
+/// `generic-local`, `docker-local`, `helm-local`, `artifactory-build-info`.
+pub fn default_repositories() -> Vec<RepoConfig> {
+    vec![
+        RepoConfig::new("generic-local", RepoClass::Local, PackageType::Generic),
+        RepoConfig::new("docker-local", RepoClass::Local, PackageType::Docker),
+        RepoConfig::new("helm-local", RepoClass::Local, PackageType::Helm),
+        RepoConfig {
+            description: "Build Info repository".into(),
+            ..RepoConfig::new("artifactory-build-info", RepoClass::Local, PackageType::Generic)
+        },
+    ]
+}
+
+impl Config {
+    /// A configuration for tests: binds `127.0.0.1:0`, everything else default.
+    pub fn ephemeral() -> Config {
+        Config { bind: SocketAddr::from(([127, 0, 0, 1], 0)), ..Config::default() }
+    }
+
+    /// Normalises the context path to `/x/y` (or `""`).
+    pub fn normalized_context_path(&self) -> String {
+        let t = self.context_path.trim_matches('/');
+        if t.is_empty() {
+            String::new()
+        } else {
+            format!("/{t}")
+        }
+    }
+
+    /// Builds the configuration from command-line arguments (and the environment).
+    pub fn from_args<I, T>(args: I) -> Result<Config, String>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let cli = Cli::try_parse_from(args).map_err(|e| e.to_string())?;
+        cli.into_config()
+    }
+}
+
+/// Command-line flags; each also reads an environment variable with the `JCR_` prefix.
+#[derive(Parser, Debug)]
+#[command(name = "jcr-reference", version, about = "A reference JFrog Container Registry server for tests")]
+pub struct Cli {
+    /// Config file (YAML if it ends in .yaml/.yml, TOML otherwise).
+    #[arg(long, env = "JCR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to bind (port 0 picks a free port). Default 127.0.0.1:8081.
+    #[arg(long, env = "JCR_BIND")]
+    pub bind: Option<SocketAddr>,
+    /// Context path. Default /artifactory.
+    #[arg(long, env = "JCR_CONTEXT_PATH")]
+    pub context_path: Option<String>,
+    /// Custom URL base for absolute URLs in responses.
+    #[arg(long, env = "JCR_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Keep state here across restarts (default: a temporary directory removed at exit).
+    #[arg(long, env = "JCR_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Allow anonymous read access (true/false). Default false.
+    #[arg(long, env = "JCR_ANONYMOUS_ACCESS")]
+    pub anonymous_access: Option<bool>,
+    /// Repository KEY[:local|remote|virtual[:generic|docker|helm]]; repeatable (env: comma-separated).
+    #[arg(long = "repo", env = "JCR_REPOS", value_delimiter = ',')]
+    pub repos: Vec<String>,
+    /// User NAME:PASSWORD[:admin]; repeatable (env: comma-separated).
+    #[arg(long = "user", env = "JCR_USERS", value_delimiter = ',')]
+    pub users: Vec<String>,
+    /// Largest accepted artifact body, in bytes.
+    #[arg(long, env = "JCR_MAX_UPLOAD")]
+    pub max_upload: Option<u64>,
+}
+
+/// The config-file format.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// See [`Config::bind`].
+    pub bind: Option<SocketAddr>,
+    /// See [`Config::context_path`].
+    pub context_path: Option<String>,
+    /// See [`Config::base_url`].
+    pub base_url: Option<String>,
+    /// See [`Config::data_dir`].
+    pub data_dir: Option<PathBuf>,
+    /// See [`Config::anonymous_access`].
+    pub anonymous_access: Option<bool>,
+    /// See [`Config::max_upload`].
+    pub max_upload: Option<u64>,
+    /// Repositories.
+    pub repositories: Option<Vec<FileRepo>>,
+    /// Users.
+    pub users: Option<Vec<UserConfig>>,
+}
+
+/// A repository in the config file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRepo {
+    /// Key.
+    pub key: String,
+    /// `local` (default), `remote` or `virtual`.
+    #[serde(default)]
+    pub class: Option<String>,
+    /// `generic` (default), `docker` or `helm`.
+    #[serde(default, rename = "type")]
+    pub package_type: Option<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Upstream URL (remote).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Members (virtual).
+    #[serde(default)]
+    pub repositories: Vec<String>,
+    /// Default deployment repository (virtual).
+    #[serde(default)]
+    pub default_deployment_repo: Option<String>,
+}
+
+impl FileRepo {
+    fn into_repo(self) -> Result<RepoConfig, String> {
+        if !valid_repo_key(&self.key) {
+            return Err(format!("invalid repository key '{}'", self.key));
+        }
+        let class = match self.class.as_deref() {
+            None => RepoClass::Local,
+            Some(c) => RepoClass::parse(c).ok_or(format!("unknown repository class '{c}'"))?,
+        };
+        let pt = match self.package_type.as_deref() {
+            None => PackageType::Generic,
+            Some(t) => PackageType::parse(t).ok_or(format!("unknown package type '{t}'"))?,
+        };
+        Ok(RepoConfig {
+            description: self.description.unwrap_or_default(),
+            url: self.url,
+            repositories: self.repositories,
+            default_deployment_repo: self.default_deployment_repo,
+            ..RepoConfig::new(&self.key, class, pt)
+        })
+    }
+}
+
+/// Parses a config file's text; `yaml` picks YAML over TOML.
+pub fn parse_file(text: &str, yaml: bool) -> Result<FileConfig, String> {
+    if yaml {
+        serde_yaml::from_str(text).map_err(|e| e.to_string())
+    } else {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+impl Cli {
+    /// Merges defaults, file, environment and flags.
+    pub fn into_config(self) -> Result<Config, String> {
+        let mut c = Config::default();
+        if let Some(path) = &self.config {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+            let f = parse_file(&text, yaml).map_err(|e| format!("{}: {e}", path.display()))?;
+            apply_file(&mut c, f)?;
+        }
+        if let Some(b) = self.bind {
+            c.bind = b;
+        }
+        if let Some(p) = self.context_path {
+            c.context_path = p;
+        }
+        if self.base_url.is_some() {
+            c.base_url = self.base_url;
+        }
+        if self.data_dir.is_some() {
+            c.data_dir = self.data_dir;
+        }
+        if let Some(a) = self.anonymous_access {
+            c.anonymous_access = a;
+        }
+        if self.max_upload.is_some() {
+            c.max_upload = self.max_upload;
+        }
+        if !self.repos.is_empty() {
+            c.repositories = self.repos.iter().map(|r| RepoConfig::parse_flag(r)).collect::<Result<_, _>>()?;
+        }
+        if !self.users.is_empty() {
+            let users: Vec<UserConfig> = self.users.iter().map(|u| UserConfig::parse_flag(u)).collect::<Result<_, _>>()?;
+            c.users = with_admin(users);
+        }
+        check_unique_keys(&c.repositories)?;
+        Ok(c)
+    }
+}
+
+fn apply_file(c: &mut Config, f: FileConfig) -> Result<(), String> {
+    if let Some(b) = f.bind {
+        c.bind = b;
+    }
+    if let Some(p) = f.context_path {
+        c.context_path = p;
+    }
+    if f.base_url.is_some() {
+        c.base_url = f.base_url;
+    }
+    if f.data_dir.is_some() {
+        c.data_dir = f.data_dir;
+    }
+    if let Some(a) = f.anonymous_access {
+        c.anonymous_access = a;
+    }
+    if f.max_upload.is_some() {
+        c.max_upload = f.max_upload;
+    }
+    if let Some(repos) = f.repositories {
+        c.repositories = repos.into_iter().map(FileRepo::into_repo).collect::<Result<_, _>>()?;
+    }
+    if let Some(users) = f.users {
+        c.users = with_admin(users);
+    }
+    Ok(())
+}
+
+/// Adds the default admin unless a user named `admin` is configured.
+fn with_admin(mut users: Vec<UserConfig>) -> Vec<UserConfig> {
+    if !users.iter().any(|u| u.name == "admin") {
+        users.insert(0, UserConfig { name: "admin".into(), password: "password".into(), admin: true });
+    }
+    users
+}
+
+fn check_unique_keys(repos: &[RepoConfig]) -> Result<(), String> {
+    for (i, r) in repos.iter().enumerate() {
+        if repos[..i].iter().any(|o| o.key.eq_ignore_ascii_case(&r.key)) {
+            return Err(format!("repository key '{}' is configured twice", r.key));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_args(["jcr-reference"]).unwrap();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8081");
+        assert_eq!(c.normalized_context_path(), "/artifactory");
+        assert!(!c.anonymous_access);
+        let keys: Vec<_> = c.repositories.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(keys, ["generic-local", "docker-local", "helm-local", "artifactory-build-info"]);
+        assert_eq!(c.users[0].name, "admin");
+    }
+
+    #[test]
+    fn flags_override_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        std::fs::write(
+            &path,
+            "bind: 127.0.0.1:9000\nanonymous_access: true\nrepositories:\n  - key: a\n    class: remote\n    type: docker\n    url: https://x\nusers:\n  - name: bob\n    password: pw\n",
+        )
+        .unwrap();
+        let c = Config::from_args(["x", "--config", path.to_str().unwrap(), "--bind", "127.0.0.1:0"]).unwrap();
+        assert_eq!(c.bind.port(), 0);
+        assert!(c.anonymous_access);
+        assert_eq!(c.repositories.len(), 1);
+        assert_eq!(c.repositories[0].rclass, RepoClass::Remote);
+        assert_eq!(c.repositories[0].package_type, PackageType::Docker);
+        assert_eq!(c.users.len(), 2);
+        let c = Config::from_args(["x", "--config", path.to_str().unwrap(), "--repo", "b:local:helm"]).unwrap();
+        assert_eq!(c.repositories[0].key, "b");
+    }
+
+    #[test]
+    fn toml_file_and_bad_input() {
+        let f = parse_file("context_path = \"/\"\n[[repositories]]\nkey = \"x\"\n", false).unwrap();
+        assert_eq!(f.repositories.unwrap()[0].key, "x");
+        assert!(parse_file("nonsense = 1", false).is_err());
+        assert!(RepoConfig::parse_flag("a:weird").is_err());
+        assert!(RepoConfig::parse_flag("../x").is_err());
+        assert!(UserConfig::parse_flag("bob").is_err());
+    }
+}

@@ -1,0 +1,677 @@
+//! The artifact catch-all `/{repo}/{path}`: deploy (PUT, also by checksum and folders), retrieve (GET and
+//! HEAD with conditional and range requests, checksum side files, folder redirects and listings,
+//! property-based resolution, `?trace`, `?properties`, archive entries) and delete.
+
+use bytes::{Bytes, BytesMut};
+use futures_util::stream;
+use warp::filters::BoxedFilter;
+use warp::http::{header, Method, StatusCode};
+use warp::path::Tail;
+use warp::reply::Response;
+use warp::Filter;
+
+use super::error::ApiError;
+use super::path::{self, encode_path, RepoPath};
+use super::storage::{file_created, folder_created, mime_of, properties_response, validate_key};
+use super::{body, commit_error, empty, json, render, req, respond, set_header, AppState, BodyStream, Req, VERSION};
+use crate::auth::{Action, Caller};
+use crate::clock::{http_date, iso, parse_http_date};
+use crate::config::RepoClass;
+use crate::store::blobs::is_hex;
+use crate::store::{FileData, IngestError, Item, Mutation, Original, Props, TreeError};
+
+const ITEM_CREATED: &str = "application/vnd.org.jfrog.artifactory.storage.ItemCreated+json";
+const BOUNDARY: &str = "BCD64322345343217845286A";
+const READ_CHUNK: usize = 256 * 1024;
+
+/// The catch-all route (mounted last, under the context path).
+pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
+    warp::path::tail()
+        .and(req(state.clone()))
+        .and(body())
+        .then(|t: Tail, r: Req, b: BodyStream| async move { render(handle(r, t.as_str(), b).await) })
+        .boxed()
+}
+
+async fn handle(r: Req, tail: &str, body: BodyStream) -> Result<Response, ApiError> {
+    if tail == "api" || tail.starts_with("api/") {
+        return Err(ApiError::not_found("Not Found"));
+    }
+    let p = path::parse(tail).map_err(|e| ApiError::bad_request(e.0))?;
+    match r.method {
+        Method::GET | Method::HEAD => retrieve(&r, &p).await,
+        Method::PUT => deploy(&r, p, body).await,
+        Method::DELETE => delete(&r, p).await,
+        _ => Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed").with_header(
+            header::ALLOW,
+            "delete, lock, mkcol, move, options, post, propfind, proppatch, unlock",
+        )),
+    }
+}
+
+/// The path an archive-entry request names, as a plain path (for PUT and DELETE, where `!/` is literal).
+fn literal_path(p: &RepoPath) -> String {
+    match &p.archive_entry {
+        Some(e) => format!("{}!/{e}", p.path),
+        None => p.path.clone(),
+    }
+}
+
+// ---------- deploy ----------
+
+/// Where a deploy to `key` goes: the key itself for a local repository, the default deployment
+/// repository of a virtual one.
+fn deploy_target(r: &Req, key: &str) -> Result<String, ApiError> {
+    let state = r.state.store.read();
+    let no_local = || ApiError::not_found(format!("Could not find a local repository named {key} to deploy to."));
+    let repo = state.repo(key).ok_or_else(no_local)?;
+    match repo.config.rclass {
+        RepoClass::Local => Ok(key.to_string()),
+        RepoClass::Remote => Err(no_local()),
+        RepoClass::Virtual => match repo.config.default_deployment_repo.as_deref() {
+            Some(d) if state.repo(d).is_some_and(|x| x.config.rclass == RepoClass::Local) => Ok(d.to_string()),
+            _ => Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("No local repository was configured as local deployment repository for the ({key}) virtual repository."),
+            )
+            .with_header(header::ALLOW, "GET")),
+        },
+    }
+}
+
+fn matrix_props(p: &RepoPath) -> Result<Props, ApiError> {
+    let mut props = Props::default();
+    for (k, v) in &p.matrix {
+        validate_key(k)?;
+        props.add(k, v);
+    }
+    Ok(props)
+}
+
+fn deploy_conflict(repo: &str, t: TreeError) -> ApiError {
+    match t {
+        TreeError::Conflict(at) => ApiError::new(
+            StatusCode::CONFLICT,
+            format!("Cannot deploy to '{repo}:{at}': a file and a folder cannot share a path."),
+        ),
+        TreeError::NoRepo(k) => ApiError::not_found(format!("Could not find a local repository named {k} to deploy to.")),
+        other => ApiError::internal(format!("{other:?}")),
+    }
+}
+
+async fn deploy(r: &Req, p: RepoPath, body: BodyStream) -> Result<Response, ApiError> {
+    let rel = literal_path(&p);
+    let caller = r.require(Action::Deploy, |c| {
+        ApiError::forbidden(format!("The user: '{}' is not permitted to deploy '{rel}' into '{}:{rel}'.", c.name, p.repo))
+    })?;
+    let repo = deploy_target(r, &p.repo)?;
+    let props = matrix_props(&p)?;
+    let base = r.base_url();
+    if p.trailing_slash || rel.is_empty() {
+        let m = Mutation::MakeFolder { repo: repo.clone(), path: rel.clone(), props, now: r.now(), user: caller.name.clone() };
+        r.state.store.commit(m).await.map_err(|e| commit_error(e, |t| deploy_conflict(&repo, t)))?;
+        let state = r.state.store.read();
+        let item = state.item(&repo, &rel).ok_or_else(|| ApiError::internal("folder vanished"))?;
+        let mut resp = json(StatusCode::CREATED, ITEM_CREATED, &folder_created(&base, &repo, &rel, item));
+        set_header(&mut resp, header::LOCATION, &format!("{base}/{repo}/{}/", encode_path(&rel)));
+        return Ok(resp);
+    }
+    let sent = SentChecksums::from(r);
+    if r.header("x-checksum-deploy").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return deploy_by_checksum(r, &repo, &rel, props, &caller, &sent).await;
+    }
+    // A folder in the way fails before the body is read.
+    if r.state.store.read().item(&repo, &rel).is_some_and(Item::is_folder) {
+        return Err(deploy_conflict(&repo, TreeError::Conflict(rel)));
+    }
+    let info = r.state.store.blobs.ingest(body, r.state.config.max_upload).await.map_err(|e| match e {
+        IngestError::Body(m) => ApiError::bad_request(format!("Failed to read the request body: {m}")),
+        IngestError::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large"),
+        IngestError::Io(e) => ApiError::internal(e),
+    })?;
+    sent.verify(&repo, &rel, &info.sha1, &info.md5, &info.sha256)?;
+    let file = FileData {
+        size: info.size,
+        sha1: info.sha1,
+        md5: info.md5,
+        sha256: info.sha256,
+        original: sent.original(),
+        mime: crate::mime::for_name(&rel).to_string(),
+    };
+    put_file(r, &repo, &rel, file, props, &caller, &base).await
+}
+
+async fn put_file(r: &Req, repo: &str, rel: &str, file: FileData, props: Props, caller: &Caller, base: &str) -> Result<Response, ApiError> {
+    let m = Mutation::PutFile { repo: repo.into(), path: rel.into(), file, props, now: r.now(), user: caller.name.clone() };
+    r.state.store.commit(m).await.map_err(|e| commit_error(e, |t| deploy_conflict(repo, t)))?;
+    let with_sha256 = !r.header("user-agent").is_some_and(|ua| ua.contains("ArtifactoryBuildClient/"));
+    let state = r.state.store.read();
+    let item = state.item(repo, rel).ok_or_else(|| ApiError::internal("file vanished"))?;
+    let mut resp = json(StatusCode::CREATED, ITEM_CREATED, &file_created(base, repo, rel, item, with_sha256));
+    set_header(&mut resp, header::LOCATION, &format!("{base}/{repo}/{}", encode_path(rel)));
+    Ok(resp)
+}
+
+/// Checksums sent with a deploy (`X-Checksum-*`, and `X-Checksum` typed by length).
+#[derive(Default)]
+struct SentChecksums {
+    sha1: Option<String>,
+    md5: Option<String>,
+    sha256: Option<String>,
+}
+
+impl SentChecksums {
+    fn from(r: &Req) -> SentChecksums {
+        let h = |n: &str| r.header(n).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let mut s = SentChecksums { sha1: h("x-checksum-sha1"), md5: h("x-checksum-md5"), sha256: h("x-checksum-sha256") };
+        if let Some(v) = h("x-checksum") {
+            match v.len() {
+                32 if s.md5.is_none() => s.md5 = Some(v),
+                40 if s.sha1.is_none() => s.sha1 = Some(v),
+                64 if s.sha256.is_none() => s.sha256 = Some(v),
+                _ => {}
+            }
+        }
+        s
+    }
+
+    fn original(&self) -> Original {
+        Original { sha1: self.sha1.clone(), md5: self.md5.clone(), sha256: self.sha256.clone() }
+    }
+
+    /// The CLIENT checksum policy: any sent checksum must equal the computed one.
+    fn verify(&self, repo: &str, path: &str, sha1: &str, md5: &str, sha256: &str) -> Result<(), ApiError> {
+        let bad = |sent: &Option<String>, actual: &str| sent.as_ref().is_some_and(|s| !s.eq_ignore_ascii_case(actual));
+        if !(bad(&self.sha1, sha1) || bad(&self.md5, md5) || bad(&self.sha256, sha256)) {
+            return Ok(());
+        }
+        let info = |t: &str, sent: &Option<String>, actual: &str| {
+            format!("{t}=ChecksumInfo{{type={t}, original='{}', actual='{actual}'}}", sent.as_deref().unwrap_or("null"))
+        };
+        Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "Checksum policy 'LocalRepoChecksumPolicy: CLIENT' rejected the artifact '{repo}:{path}'. Checksums info: ChecksumsInfo{{checksums={{{}, {}, {}}}}}",
+                info("SHA-1", &self.sha1, sha1),
+                info("MD5", &self.md5, md5),
+                info("SHA-256", &self.sha256, sha256)
+            ),
+        ))
+    }
+}
+
+async fn deploy_by_checksum(
+    r: &Req,
+    repo: &str,
+    rel: &str,
+    mut props: Props,
+    caller: &Caller,
+    sent: &SentChecksums,
+) -> Result<Response, ApiError> {
+    let fail = |m: String| ApiError::not_found(format!("Checksum deploy failed. {m}"));
+    let (sha1, sha256) = (sent.sha1.as_deref(), sent.sha256.as_deref());
+    if sha1.is_none() && sha256.is_none() {
+        return Err(fail("no checksum header 'X-Checksum-Sha1/X-Checksum-Sha256' was found.".into()));
+    }
+    if let Some(s) = sha256.filter(|s| !is_hex(s, 64)) {
+        return Err(fail(format!("Invalid SHA-256: {s}")));
+    }
+    if let Some(s) = sha1.filter(|s| sha256.is_none() && !is_hex(s, 40)) {
+        return Err(fail(format!("Invalid SHA-1: {s}")));
+    }
+    let found = r.state.store.read().find_by_checksum(sha1, sha256).cloned();
+    let Some(mut file) = found.filter(|f| r.state.store.blobs.contains(&f.sha256)) else {
+        return Err(match sha256 {
+            Some(s) => fail(format!("No existing file with SHA-256: {s}")),
+            None => fail(format!("No existing file with SHA-1: {}", sha1.unwrap_or(""))),
+        });
+    };
+    sent.verify(repo, rel, &file.sha1, &file.md5, &file.sha256)?;
+    if let Some(s) = sha256 {
+        props.add("sha256", &s.to_ascii_lowercase());
+    }
+    file.original = sent.original();
+    file.mime = crate::mime::for_name(rel).to_string();
+    if r.state.store.read().item(repo, rel).is_some_and(Item::is_folder) {
+        return Err(deploy_conflict(repo, TreeError::Conflict(rel.to_string())));
+    }
+    put_file(r, repo, rel, file, props, caller, &r.base_url()).await
+}
+
+// ---------- delete ----------
+
+async fn delete(r: &Req, p: RepoPath) -> Result<Response, ApiError> {
+    let rel = literal_path(&p);
+    let id = format!("{}:{rel}", p.repo);
+    let caller = r.require(Action::Delete, |c| {
+        ApiError::forbidden(format!(
+            "Not enough permissions to delete/overwrite artifact '{id}' (user: '{}' needs DELETE permission).",
+            c.name
+        ))
+    })?;
+    {
+        let state = r.state.store.read();
+        let repo = state.repo(&p.repo).filter(|x| x.config.rclass == RepoClass::Local);
+        let Some(repo) = repo else { return Err(ApiError::empty(StatusCode::NOT_FOUND)) };
+        if rel.is_empty() && !caller.admin {
+            return Err(ApiError::forbidden(format!(
+                "Not enough permissions to delete content of repository '{}' (by user: '{}'). This requires admin privileges.",
+                p.repo, caller.name
+            )));
+        }
+        if !repo.items.contains_key(&rel) {
+            return Err(ApiError::not_found(format!("Could not locate artifact '{id}' (Nothing to delete).")));
+        }
+    }
+    let m = Mutation::Delete { repo: p.repo.clone(), path: rel.clone() };
+    r.state.store.commit(m).await.map_err(|e| {
+        commit_error(e, |_| ApiError::not_found(format!("Could not locate artifact '{id}' (Nothing to delete).")))
+    })?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+// ---------- retrieve ----------
+
+async fn retrieve(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
+    let caller = r.require(Action::Read, |c| {
+        ApiError::forbidden(format!("Request for '{}' is forbidden for user: '{}'.", p.repo_path_id(), c.name))
+    })?;
+    if r.query.has("trace") {
+        return Ok(trace(r, p, &caller));
+    }
+    let base = r.base_url();
+    let found = {
+        let state = r.state.store.read();
+        if state.repo(&p.repo).is_none() {
+            return Err(ApiError::not_found(format!("Failed to find the repository '{}' specified in the request.", p.repo)));
+        }
+        state.resolve(&p.repo, &p.path).map(|(repo, item)| (repo.config.key.clone(), item.clone()))
+    };
+    if r.query.has("properties") {
+        let (_, item) = found.as_ref().ok_or_else(|| ApiError::not_found("File not found."))?;
+        let only: Vec<String> = r.query.get("properties").unwrap_or("").split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
+        return properties_response(&base, &p.repo, &p.path, item, &only);
+    }
+    let Some((real_repo, item)) = found else {
+        return checksum_side_file(r, p);
+    };
+    if item.is_folder() {
+        if !p.trailing_slash && !p.path.is_empty() || (p.path.is_empty() && !p.trailing_slash) {
+            let mut resp = empty(StatusCode::FOUND);
+            let target = if p.path.is_empty() { format!("{base}/{}/", p.repo) } else { format!("{base}/{}/{}/", p.repo, encode_path(&p.path)) };
+            set_header(&mut resp, header::LOCATION, &target);
+            return Ok(resp);
+        }
+        return Ok(listing(r, p, &real_repo));
+    }
+    check_matrix(p, &item)?;
+    if let Some(entry) = &p.archive_entry {
+        return archive_entry(r, p, &item, entry).await;
+    }
+    let resp = serve_file(r, p, &item).await?;
+    if r.method == Method::GET && resp.status().is_success() {
+        let m = Mutation::Download { repo: real_repo, path: p.path.clone(), now: r.now(), user: caller.name.clone() };
+        if let Err(e) = r.state.store.commit_lazy(m) {
+            tracing::warn!("could not record a download: {e:?}");
+        }
+    }
+    Ok(resp)
+}
+
+/// Property-based resolution: `;k=v` conflicts when the item has `k` with other values; `;k+=v` requires
+/// the item to have `k` (with exactly those values when given).
+fn check_matrix(p: &RepoPath, item: &Item) -> Result<(), ApiError> {
+    let mut wanted: Vec<(String, bool, Vec<String>)> = Vec::new();
+    for (k, v) in &p.matrix {
+        let (key, mandatory) = match k.strip_suffix('+') {
+            Some(base) => (base.to_string(), true),
+            None => (k.clone(), false),
+        };
+        match wanted.iter_mut().find(|(wk, _, _)| *wk == key) {
+            Some(w) => {
+                w.1 |= mandatory;
+                w.2.push(v.clone());
+            }
+            None => wanted.push((key, mandatory, vec![v.clone()])),
+        }
+    }
+    for (key, mandatory, values) in wanted {
+        let values: Vec<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
+        let conflict = match item.props.0.get(&key) {
+            None => mandatory,
+            Some(have) => !values.is_empty() && !values.iter().all(|v| have.contains(v)),
+        };
+        if conflict {
+            return Err(if mandatory {
+                ApiError::not_found(format!("File '{}' was found, but mandatory properties do not match.", p.repo_path_id()))
+            } else {
+                ApiError::not_found("File not found.")
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `GET x.sha1|x.sha256|x.md5` of an existing file `x`: the checksum as the body.
+fn checksum_side_file(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
+    let kinds = [(".sha1", 0), (".sha256", 1), (".md5", 2)];
+    for (ext, which) in kinds {
+        let Some(base_path) = p.path.strip_suffix(ext) else { continue };
+        let state = r.state.store.read();
+        let Some((_, item)) = state.resolve(&p.repo, base_path) else { break };
+        let Some(f) = &item.file else { break };
+        let value = [&f.sha1, &f.sha256, &f.md5][which].clone();
+        let mut resp = respond(StatusCode::OK, "application/x-checksum", if r.method == Method::HEAD { String::new() } else { value.clone() });
+        set_header(&mut resp, header::CONTENT_LENGTH, &value.len().to_string());
+        return Ok(resp);
+    }
+    Err(ApiError::not_found("File not found."))
+}
+
+/// The headers of a file response.
+fn file_headers(resp: &mut Response, p: &RepoPath, item: &Item) {
+    let f = item.file.as_ref().expect("a file");
+    let name = p.name();
+    let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string();
+    set_header(resp, header::LAST_MODIFIED, &http_date(item.modified));
+    set_header(resp, header::ETAG, &f.sha1);
+    set_header(resp, header::HeaderName::from_static("x-checksum-sha1"), &f.sha1);
+    set_header(resp, header::HeaderName::from_static("x-checksum-sha256"), &f.sha256);
+    set_header(resp, header::HeaderName::from_static("x-checksum-md5"), &f.md5);
+    set_header(resp, header::ACCEPT_RANGES, "bytes");
+    set_header(resp, header::HeaderName::from_static("x-artifactory-filename"), &encode_path(name));
+    let ascii: String = name.chars().map(|c| if c.is_ascii() && c != '"' && !c.is_control() { c } else { '_' }).collect();
+    set_header(resp, header::CONTENT_DISPOSITION, &format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"));
+}
+
+/// One stretch of a response body: literal bytes or a slice of the blob.
+enum Part {
+    Bytes(Bytes),
+    Slice(u64, u64),
+}
+
+async fn serve_file(r: &Req, p: &RepoPath, item: &Item) -> Result<Response, ApiError> {
+    let f = item.file.as_ref().expect("a file");
+    let mime = mime_of(item);
+    // Conditional requests.
+    if r.header("if-none-match").is_some_and(|v| v.trim() == f.sha1)
+        || r.header("if-modified-since").and_then(parse_http_date).is_some_and(|since| since >= item.modified / 1000 * 1000)
+    {
+        let mut resp = empty(StatusCode::NOT_MODIFIED);
+        file_headers(&mut resp, p, item);
+        return Ok(resp);
+    }
+    let size = f.size;
+    let if_range_ok = match r.header("if-range") {
+        None => true,
+        Some(v) => v.trim() == f.sha1 || parse_http_date(v).is_some_and(|d| d >= item.modified / 1000 * 1000),
+    };
+    let ranges = match r.header("range").filter(|_| if_range_ok).map(|h| parse_ranges(h, size)) {
+        Some(Some(rs)) if rs.is_empty() => {
+            let mut resp = ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "Requested range not satisfiable").into_response();
+            set_header(&mut resp, header::CONTENT_RANGE, &format!("bytes */{size}"));
+            return Ok(resp);
+        }
+        Some(Some(rs)) => rs,
+        _ => Vec::new(),
+    };
+    let (status, parts, ctype, len, content_range) = match ranges.len() {
+        0 => (StatusCode::OK, vec![Part::Slice(0, size)], mime.clone(), size, None),
+        1 => {
+            let (a, b) = ranges[0];
+            (StatusCode::PARTIAL_CONTENT, vec![Part::Slice(a, b - a + 1)], mime.clone(), b - a + 1, Some(format!("bytes {a}-{b}/{size}")))
+        }
+        _ => {
+            let mut parts = Vec::new();
+            let mut len = 0u64;
+            for (a, b) in &ranges {
+                let head = format!("\r\n--{BOUNDARY}\r\nContent-Type: {mime}\r\nContent-Range: bytes {a}-{b}/{size}\r\n\r\n");
+                len += head.len() as u64 + (b - a + 1);
+                parts.push(Part::Bytes(Bytes::from(head)));
+                parts.push(Part::Slice(*a, b - a + 1));
+            }
+            let tail = format!("\r\n--{BOUNDARY}--\r\n");
+            len += tail.len() as u64;
+            parts.push(Part::Bytes(Bytes::from(tail)));
+            (StatusCode::PARTIAL_CONTENT, parts, format!("multipart/byteranges; boundary={BOUNDARY}"), len, None)
+        }
+    };
+    let mut resp = if r.method == Method::HEAD {
+        empty(status)
+    } else {
+        let file = r.state.store.blobs.open_blob(&f.sha256).map_err(ApiError::internal)?;
+        warp::reply::Reply::into_response(warp::reply::stream(body_stream(file, parts)))
+    };
+    *resp.status_mut() = status;
+    file_headers(&mut resp, p, item);
+    set_header(&mut resp, header::CONTENT_TYPE, &ctype);
+    set_header(&mut resp, header::CONTENT_LENGTH, &len.to_string());
+    if let Some(cr) = content_range {
+        set_header(&mut resp, header::CONTENT_RANGE, &cr);
+    }
+    Ok(resp)
+}
+
+/// Streams `parts` from the blob file in bounded chunks, read on a blocking thread and handed over a
+/// small channel (memory stays at a few chunks whatever the file size; a client that goes away stops
+/// the reader).
+fn body_stream(
+    file: std::fs::File,
+    parts: Vec<Part>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        use std::os::unix::fs::FileExt;
+        for part in parts {
+            match part {
+                Part::Bytes(b) => {
+                    if tx.blocking_send(Ok(b)).is_err() {
+                        return;
+                    }
+                }
+                Part::Slice(mut offset, mut len) => {
+                    while len > 0 {
+                        let n = len.min(READ_CHUNK as u64) as usize;
+                        let mut buf = BytesMut::zeroed(n);
+                        let res = file.read_exact_at(&mut buf, offset).map(|_| buf.freeze());
+                        let failed = res.is_err();
+                        if tx.blocking_send(res).is_err() || failed {
+                            return;
+                        }
+                        offset += n as u64;
+                        len -= n as u64;
+                    }
+                }
+            }
+        }
+    });
+    stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) })
+}
+
+/// Parses `bytes=a-b,c-,-n` against `size`. `None`: not a byte-range header we understand (serve it
+/// all); `Some([])`: nothing satisfiable (416).
+fn parse_ranges(h: &str, size: u64) -> Option<Vec<(u64, u64)>> {
+    let spec = h.trim().strip_prefix("bytes=")?;
+    let mut out = Vec::new();
+    for part in spec.split(',') {
+        let part = part.trim();
+        let (a, b) = part.split_once('-')?;
+        let (a, b) = (a.trim(), b.trim());
+        let range = if a.is_empty() {
+            let n: u64 = b.parse().ok()?;
+            if n == 0 || size == 0 {
+                None
+            } else {
+                Some((size.saturating_sub(n), size - 1))
+            }
+        } else {
+            let start: u64 = a.parse().ok()?;
+            let end: u64 = if b.is_empty() { u64::MAX } else { b.parse().ok()? };
+            if end < start {
+                return None;
+            }
+            if start >= size {
+                None
+            } else {
+                Some((start, end.min(size - 1)))
+            }
+        };
+        if let Some(r) = range {
+            out.push(r);
+        }
+    }
+    Some(out)
+}
+
+/// `?trace`: a text account of how the request resolved.
+fn trace(r: &Req, p: &RepoPath, caller: &Caller) -> Response {
+    let now = iso(r.now());
+    let state = r.state.store.read();
+    let mut steps = vec!["Received request".to_string()];
+    let outcome = match state.repo(&p.repo) {
+        None => format!("Responding with status 404: Failed to find the repository '{}' specified in the request.", p.repo),
+        Some(repo) => {
+            steps.push(format!(
+                "Retrieving info from {} repository '{}' type {}",
+                repo.config.rclass.lower(),
+                p.repo,
+                repo.config.package_type.display()
+            ));
+            match state.resolve(&p.repo, &p.path) {
+                None => {
+                    steps.push("Requested resource is found = false".into());
+                    "Responding with status 404: File not found.".to_string()
+                }
+                Some((found_in, item)) => {
+                    steps.push("Requested resource is found = true".into());
+                    steps.push(format!("Request is HEAD = {}", r.method == Method::HEAD));
+                    if found_in.config.key != p.repo {
+                        steps.push(format!("Resolved from member repository '{}'", found_in.config.key));
+                    }
+                    if item.is_folder() {
+                        steps.push("Identified requested resource as a folder".into());
+                    } else {
+                        steps.push(format!("Creating a resource handle from '{}:{}'", found_in.config.key, p.path));
+                        steps.push("Identified requested resource as a file".into());
+                        steps.push(format!(
+                            "Requested resource is an ordinary artifact - using normal content handle with length '{}'",
+                            item.file.as_ref().map(|f| f.size).unwrap_or(0)
+                        ));
+                        steps.push("Responding with selected content handle".into());
+                    }
+                    "Request succeeded".to_string()
+                }
+            }
+        }
+    };
+    steps.push(outcome);
+    let mut out = format!(
+        "Request ID: {:08x}\nRepo Path ID: {}\nMethod Name: {}\nUser: {}\nTime: {now}\nThread: {:?}\nSteps: \n",
+        rand::random::<u32>(),
+        p.repo_path_id(),
+        r.method,
+        caller.name,
+        std::thread::current().name().unwrap_or("worker")
+    );
+    for s in steps {
+        out.push_str(&format!("{now} {s}\n"));
+    }
+    respond(StatusCode::OK, "text/plain", out)
+}
+
+/// The HTML "Index of" page of a folder.
+fn listing(r: &Req, p: &RepoPath, real_repo: &str) -> Response {
+    let state = r.state.store.read();
+    let title = if p.path.is_empty() { p.repo.clone() } else { format!("{}/{}", p.repo, p.path) };
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let children = state.repo(real_repo).map(|repo| repo.children(&p.path)).unwrap_or_default();
+    let names: Vec<String> = children.iter().map(|(n, i)| if i.is_folder() { format!("{n}/") } else { n.to_string() }).collect();
+    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).max(4);
+    let mut html = format!(
+        "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 3.2 Final//EN\">\n<html>\n<head><meta name=\"robots\" content=\"noindex\" />\n<title>Index of {t}</title>\n</head>\n<body>\n<h1>Index of {t}</h1>\n<pre>Name{pad}Last modified      Size</pre><hr/>\n<pre><a href=\"../\">../</a>\n",
+        t = esc(&title),
+        pad = " ".repeat(width - 4 + 2)
+    );
+    for ((_, item), name) in children.iter().zip(&names) {
+        let date = listing_date(item.modified);
+        let size = item.file.as_ref().map(|f| super::storage::readable(f.size)).unwrap_or_else(|| "-".into());
+        let pad = " ".repeat(width - name.chars().count() + 2);
+        html.push_str(&format!("<a href=\"{}\">{}</a>{pad}{date}  {size:>4}\n", encode_path(name), esc(name)));
+    }
+    let host = r.header("host").unwrap_or("localhost");
+    let (h, port) = match host.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => (h.to_string(), p.to_string()),
+        _ => (host.to_string(), "80".to_string()),
+    };
+    html.push_str(&format!(
+        "</pre>\n<hr/><address style=\"font-size:small;\">Artifactory/{VERSION} Server at {} Port {port}</address></body></html>",
+        esc(&h)
+    ));
+    respond(StatusCode::OK, "text/html;charset=UTF-8", html)
+}
+
+fn listing_date(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!("{:02}-{}-{} {:02}:{:02}", t.day(), months[t.month() as usize - 1], t.year(), t.hour(), t.minute())
+}
+
+/// `archive!/entry`: one entry of a zip/jar or tar(.gz) archive.
+async fn archive_entry(r: &Req, p: &RepoPath, item: &Item, entry: &str) -> Result<Response, ApiError> {
+    let f = item.file.as_ref().expect("a file");
+    let file = r.state.store.blobs.open_blob(&f.sha256).map_err(ApiError::internal)?;
+    let name = p.name().to_ascii_lowercase();
+    let entry_owned = entry.to_string();
+    let data = tokio::task::spawn_blocking(move || read_entry(file, &name, &entry_owned))
+        .await
+        .map_err(ApiError::internal)?;
+    let data = data.ok_or_else(|| ApiError::not_found("File not found."))?;
+    let mut resp = respond(StatusCode::OK, crate::mime::for_name(entry), if r.method == Method::HEAD { Bytes::new() } else { Bytes::from(data.clone()) });
+    set_header(&mut resp, header::CONTENT_LENGTH, &data.len().to_string());
+    Ok(resp)
+}
+
+/// Reads one entry of an archive; `None` when the archive cannot be read or has no such entry.
+fn read_entry(file: std::fs::File, name: &str, entry: &str) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let entry = entry.trim_start_matches('/');
+    if name.ends_with(".tar.gz") || name.ends_with(".tgz") || name.ends_with(".tar") {
+        let reader: Box<dyn Read> = if name.ends_with(".tar") { Box::new(file) } else { Box::new(flate2::read::GzDecoder::new(file)) };
+        let mut ar = tar::Archive::new(reader);
+        for e in ar.entries().ok()? {
+            let mut e = e.ok()?;
+            let path = e.path().ok()?.to_string_lossy().trim_start_matches("./").to_string();
+            if path == entry && e.header().entry_type().is_file() {
+                let mut out = Vec::new();
+                e.read_to_end(&mut out).ok()?;
+                return Some(out);
+            }
+        }
+        None
+    } else {
+        let mut z = zip::ZipArchive::new(file).ok()?;
+        let mut e = z.by_name(entry).ok()?;
+        if e.is_dir() {
+            return None;
+        }
+        let mut out = Vec::new();
+        e.read_to_end(&mut out).ok()?;
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ranges;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_ranges("bytes=0-4", 10), Some(vec![(0, 4)]));
+        assert_eq!(parse_ranges("bytes=5-", 10), Some(vec![(5, 9)]));
+        assert_eq!(parse_ranges("bytes=-3", 10), Some(vec![(7, 9)]));
+        assert_eq!(parse_ranges("bytes=0-1, 4-100", 10), Some(vec![(0, 1), (4, 9)]));
+        assert_eq!(parse_ranges("bytes=10-", 10), Some(vec![]));
+        assert_eq!(parse_ranges("items=0-1", 10), None);
+        assert_eq!(parse_ranges("bytes=5-2", 10), None);
+    }
+}

@@ -1,0 +1,239 @@
+//! The HTTP layer: one module per API area, each exposing `routes(&AppState)`; [`router`] composes them.
+//! Handlers are thin: parse the request ([`path`], [`Query`]), ask [`crate::auth`], call the store, render.
+
+pub mod artifacts;
+pub mod error;
+pub mod json;
+pub mod path;
+pub mod repositories;
+pub mod router;
+pub mod storage;
+pub mod system;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use serde::Serialize;
+use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use warp::reply::Response;
+use warp::Filter;
+
+use crate::auth::{Action, Auth, Caller};
+use crate::config::Config;
+use crate::store::{CommitError, Store, TreeError};
+use error::ApiError;
+
+/// The version this server presents itself as.
+pub const VERSION: &str = "7.98.9";
+/// The matching revision (as in `X-JFrog-Version`).
+pub const REVISION: &str = "79809900";
+
+/// Everything a handler may need, shared by all requests.
+#[derive(Debug)]
+pub struct Shared {
+    /// Configuration.
+    pub config: Config,
+    /// Normalised context path (`/artifactory` or `""`).
+    pub ctx_path: String,
+    /// Storage.
+    pub store: Store,
+    /// Users and permissions.
+    pub auth: Auth,
+    /// `X-Artifactory-Id`.
+    pub instance_id: String,
+}
+
+/// Cheap handle to [`Shared`].
+pub type AppState = Arc<Shared>;
+
+/// Decoded query string parameters, in order. `?list` gives `("list", "")`.
+#[derive(Clone, Debug, Default)]
+pub struct Query(pub Vec<(String, String)>);
+
+impl Query {
+    /// Parses a raw query string (`+` is a space, as servlet containers decode it).
+    pub fn parse(raw: &str) -> Query {
+        let dec = |s: &str| {
+            let s = s.replace('+', " ");
+            percent_encoding::percent_decode_str(&s).decode_utf8_lossy().into_owned()
+        };
+        Query(
+            raw.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| match p.split_once('=') {
+                    Some((k, v)) => (dec(k), dec(v)),
+                    None => (dec(p), String::new()),
+                })
+                .collect(),
+        )
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Whether `name` is present (with or without a value).
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+
+    /// `1`/`true` style flag; `default` when absent.
+    pub fn flag(&self, name: &str, default: bool) -> bool {
+        match self.get(name) {
+            None => default,
+            Some(v) => matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | ""),
+        }
+    }
+}
+
+/// The parts of a request every handler sees.
+pub struct Req {
+    /// Shared state.
+    pub state: AppState,
+    /// Method.
+    pub method: Method,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Query parameters.
+    pub query: Query,
+    /// Who is calling (an error when credentials were wrong).
+    pub caller: Result<Caller, ApiError>,
+}
+
+impl Req {
+    /// The caller, or the 401 for wrong credentials.
+    pub fn caller(&self) -> Result<&Caller, ApiError> {
+        self.caller.as_ref().map_err(Clone::clone)
+    }
+
+    /// Checks `action` for the caller; see [`Auth::authorize`].
+    pub fn require(&self, action: Action, forbidden: impl FnOnce(&Caller) -> ApiError) -> Result<Caller, ApiError> {
+        let caller = self.caller()?.clone();
+        self.state.auth.authorize(&caller, action, || forbidden(&caller))?;
+        Ok(caller)
+    }
+
+    /// The base URL for absolute URLs in responses: `<scheme>://<host><ctx>`, honouring
+    /// `X-JFrog-Override-Base-Url`, `X-Artifactory-Override-Base-Url` and the configured custom base.
+    pub fn base_url(&self) -> String {
+        let h = |n: &str| self.headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+        let ctx = &self.state.ctx_path;
+        if let Some(v) = h("x-jfrog-override-base-url") {
+            return format!("{}{}", v.trim_end_matches('/'), ctx);
+        }
+        if let Some(v) = h("x-artifactory-override-base-url") {
+            return v.trim_end_matches('/').to_string();
+        }
+        if let Some(v) = &self.state.config.base_url {
+            return v.trim_end_matches('/').to_string();
+        }
+        let host = h("host").unwrap_or("localhost");
+        format!("http://{host}{ctx}")
+    }
+
+    /// Now, from the server's clock.
+    pub fn now(&self) -> i64 {
+        self.state.config.clock.now_ms()
+    }
+
+    /// A request header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Extracts [`Req`] for every request.
+pub fn req(state: AppState) -> impl Filter<Extract = (Req,), Error = std::convert::Infallible> + Clone {
+    let raw_query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    warp::any()
+        .map(move || state.clone())
+        .and(warp::method())
+        .and(warp::header::headers_cloned())
+        .and(raw_query)
+        .map(|state: AppState, method, headers: HeaderMap, q: String| {
+            let caller = state.auth.identify(&headers);
+            Req { state, method, headers, query: Query::parse(&q), caller }
+        })
+}
+
+/// The request body as a stream of `Bytes`.
+pub fn body() -> impl Filter<Extract = (BodyStream,), Error = warp::Rejection> + Clone {
+    warp::body::stream().map(boxed_body)
+}
+
+fn boxed_body<S, B>(s: S) -> BodyStream
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send + 'static,
+    B: warp::Buf,
+{
+    Box::pin(s.map(|r| r.map(|mut b| b.copy_to_bytes(b.remaining()))))
+}
+
+/// A boxed request body stream.
+pub type BodyStream = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Send>>;
+
+/// Reads a small body (JSON documents) into memory, refusing more than `limit` bytes.
+pub async fn read_small(mut body: BodyStream, limit: usize) -> Result<Bytes, ApiError> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large"));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// A response with `body`, `status` and `Content-Type`.
+pub fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response {
+    let mut r = Response::new(body.into().into());
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+/// A JSON response in Jackson's pretty style.
+pub fn json<T: Serialize + ?Sized>(status: StatusCode, content_type: &str, v: &T) -> Response {
+    respond(status, content_type, json::pretty(v))
+}
+
+/// An empty response.
+pub fn empty(status: StatusCode) -> Response {
+    let mut r = Response::new(Bytes::new().into());
+    *r.status_mut() = status;
+    r
+}
+
+/// Sets a header on a response (ignores values that are not valid header text).
+pub fn set_header(r: &mut Response, name: header::HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        r.headers_mut().insert(name, v);
+    }
+}
+
+/// Renders a handler's result.
+pub fn render(r: Result<Response, ApiError>) -> Response {
+    r.unwrap_or_else(ApiError::into_response)
+}
+
+/// Maps a failed commit to an error reply; `tree` maps domain failures.
+pub fn commit_error(e: CommitError, tree: impl FnOnce(TreeError) -> ApiError) -> ApiError {
+    match e {
+        CommitError::Tree(t) => tree(t),
+        CommitError::Io(e) => ApiError::internal(e),
+    }
+}
+
+/// Refuses methods other than `allowed` (HEAD counts as GET) with 405.
+pub fn allow(r: &Req, allowed: &[Method]) -> Result<(), ApiError> {
+    if allowed.contains(&r.method) || (r.method == Method::HEAD && allowed.contains(&Method::GET)) {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"))
+    }
+}

@@ -1,0 +1,71 @@
+//! Composes the API areas under the context path: `/api/*` first, the artifact catch-all last, one root
+//! `recover` for leftovers (no route, bad method), and the headers every Artifactory response carries.
+
+use std::convert::Infallible;
+
+use warp::filters::BoxedFilter;
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use super::error::ApiError;
+use super::{artifacts, repositories, storage, system, AppState, REVISION, VERSION};
+
+/// Matches the configured context path (any number of segments, or none).
+fn context(state: &AppState) -> BoxedFilter<()> {
+    let mut f: BoxedFilter<()> = warp::any().boxed();
+    for seg in state.ctx_path.split('/').filter(|s| !s.is_empty()) {
+        f = f.and(warp::path(seg.to_string())).boxed();
+    }
+    f
+}
+
+/// Every route of the server.
+pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
+    let api = warp::path("api")
+        .and(
+            system::routes(&state)
+                .or(storage::routes(&state))
+                .unify()
+                .or(repositories::routes(&state))
+                .unify(),
+        )
+        .boxed();
+    let under_ctx = context(&state).and(api.or(artifacts::routes(&state)).unify()).boxed();
+    let id = state.instance_id.clone();
+    under_ctx
+        .recover(recover)
+        .unify()
+        .map(move |mut r: Response| {
+            add_common_headers(&mut r, &id);
+            r
+        })
+        .boxed()
+}
+
+/// Headers a 7.x server puts on every response.
+fn add_common_headers(r: &mut Response, id: &str) {
+    let h = r.headers_mut();
+    let version = format!("Artifactory/{VERSION} {REVISION}");
+    if let Ok(v) = HeaderValue::from_str(id) {
+        h.insert("x-artifactory-id", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&version) {
+        h.insert("x-jfrog-version", v.clone());
+        h.insert(header::SERVER, v);
+    }
+}
+
+/// Leftover rejections in the REST error shape.
+async fn recover(rej: Rejection) -> Result<Response, Infallible> {
+    let err = if rej.is_not_found() {
+        ApiError::not_found("Not Found")
+    } else if rej.find::<warp::reject::MethodNotAllowed>().is_some() {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+    } else if rej.find::<warp::reject::PayloadTooLarge>().is_some() {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large")
+    } else {
+        ApiError::bad_request(format!("{rej:?}"))
+    };
+    Ok(err.into_response())
+}

@@ -1,0 +1,757 @@
+//! The storage API: `/api/storage/{repo}/{path}` (file and folder info, properties, stats, list,
+//! lastModified), `/api/metadata/{repo}/{path}`, `/api/storageinfo`, `/api/checksum/sha256`,
+//! `/api/copy` and `/api/move`; plus the JSON renderings of items that deploy responses share.
+
+use serde_json::{json, Map, Value};
+use warp::filters::BoxedFilter;
+use warp::http::{header, Method, StatusCode};
+use warp::path::Tail;
+use warp::reply::Response;
+use warp::Filter;
+
+use super::error::ApiError;
+use super::path::{self, RepoPath};
+use super::{allow, body, commit_error, empty, json, read_small, render, req, set_header, AppState, BodyStream, Req};
+use crate::auth::Action;
+use crate::clock::{http_date, iso, iso_no_colon};
+use crate::config::RepoClass;
+use crate::store::tree::is_under;
+use crate::store::{Item, Mutation, Props, Repo, TreeError};
+
+const FILE_INFO: &str = "application/vnd.org.jfrog.artifactory.storage.FileInfo+json";
+const FOLDER_INFO: &str = "application/vnd.org.jfrog.artifactory.storage.FolderInfo+json";
+const ITEM_PROPERTIES: &str = "application/vnd.org.jfrog.artifactory.storage.ItemProperties+json";
+const STATS_INFO: &str = "application/vnd.org.jfrog.artifactory.storage.StatsInfo+json";
+const FILE_LIST: &str = "application/vnd.org.jfrog.artifactory.storage.FileList+json";
+const LAST_MODIFIED: &str = "application/vnd.org.jfrog.artifactory.storage.ItemLastModified+json";
+const COPY_MOVE: &str = "application/vnd.org.jfrog.artifactory.storage.CopyOrMoveResult+json";
+
+/// Routes of this area (under `/api`).
+pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
+    let s = state.clone();
+    let storage = warp::path("storage")
+        .and(warp::path::tail())
+        .and(req(s.clone()))
+        .and(body())
+        .then(|t: Tail, r: Req, b: BodyStream| async move { render(storage(r, t.as_str(), b).await) });
+    let metadata = warp::path("metadata")
+        .and(warp::path::tail())
+        .and(req(s.clone()))
+        .and(body())
+        .then(|t: Tail, r: Req, b: BodyStream| async move { render(metadata(r, t.as_str(), b).await) });
+    let storageinfo = warp::path!("storageinfo").and(req(s.clone())).map(|r: Req| render(storage_info(&r)));
+    let checksum = warp::path!("checksum" / "sha256")
+        .and(req(s.clone()))
+        .and(body())
+        .then(|r: Req, b: BodyStream| async move { render(sha256(r, b).await) });
+    let copy = warp::path("copy")
+        .and(warp::path::tail())
+        .and(req(s.clone()))
+        .then(|t: Tail, r: Req| async move { render(transfer(r, t.as_str(), false).await) });
+    let mv = warp::path("move")
+        .and(warp::path::tail())
+        .and(req(s))
+        .then(|t: Tail, r: Req| async move { render(transfer(r, t.as_str(), true).await) });
+    storage
+        .or(metadata)
+        .unify()
+        .or(storageinfo)
+        .unify()
+        .or(checksum)
+        .unify()
+        .or(copy)
+        .unify()
+        .or(mv)
+        .unify()
+        .boxed()
+}
+
+// ---------- URLs and item renderings (shared with deploy responses) ----------
+
+/// `<base>/<repo>/<path>`.
+pub fn download_uri(base: &str, repo: &str, path: &str) -> String {
+    if path.is_empty() {
+        format!("{base}/{repo}")
+    } else {
+        format!("{base}/{repo}/{path}")
+    }
+}
+
+/// `<base>/api/storage/<repo>[/<path>]` (no trailing slash for the repository root).
+pub fn storage_uri(base: &str, repo: &str, path: &str) -> String {
+    if path.is_empty() {
+        format!("{base}/api/storage/{repo}")
+    } else {
+        format!("{base}/api/storage/{repo}/{path}")
+    }
+}
+
+fn checksums(item: &Item) -> (Value, Value) {
+    let f = item.file.as_ref().expect("a file");
+    let actual = json!({"sha1": f.sha1, "md5": f.md5, "sha256": f.sha256});
+    let mut orig = Map::new();
+    if let Some(v) = &f.original.sha1 {
+        orig.insert("sha1".into(), json!(v));
+    }
+    if let Some(v) = &f.original.md5 {
+        orig.insert("md5".into(), json!(v));
+    }
+    orig.insert("sha256".into(), json!(f.original.sha256.as_deref().unwrap_or(&f.sha256)));
+    (actual, Value::Object(orig))
+}
+
+/// The mime type of a file: the `artifactory.content-type` property, else the stored one.
+pub fn mime_of(item: &Item) -> String {
+    item.props
+        .0
+        .get("artifactory.content-type")
+        .and_then(|v| v.first().cloned())
+        .unwrap_or_else(|| item.file.as_ref().map(|f| f.mime.clone()).unwrap_or_default())
+}
+
+/// The deploy response body of a file (`ItemCreated`); `uri` is the download URL.
+pub fn file_created(base: &str, repo: &str, path: &str, item: &Item, with_sha256: bool) -> Value {
+    let f = item.file.as_ref().expect("a file");
+    let (mut actual, mut orig) = checksums(item);
+    if !with_sha256 {
+        actual.as_object_mut().map(|o| o.remove("sha256"));
+        orig.as_object_mut().map(|o| o.remove("sha256"));
+    }
+    let dl = download_uri(base, repo, path);
+    json!({
+        "repo": repo,
+        "path": format!("/{path}"),
+        "created": iso(item.created),
+        "createdBy": item.created_by,
+        "downloadUri": dl,
+        "mimeType": mime_of(item),
+        "size": f.size.to_string(),
+        "checksums": actual,
+        "originalChecksums": orig,
+        "uri": dl,
+    })
+}
+
+/// The create-directory response body: `path` and `uri` with a trailing slash, no children.
+pub fn folder_created(base: &str, repo: &str, path: &str, item: &Item) -> Value {
+    let p = if path.is_empty() { "/".to_string() } else { format!("/{path}/") };
+    json!({
+        "repo": repo,
+        "path": p,
+        "created": iso(item.created),
+        "createdBy": item.created_by,
+        "uri": format!("{base}/{repo}{p}"),
+    })
+}
+
+fn file_info(base: &str, repo: &str, path: &str, item: &Item) -> Value {
+    let f = item.file.as_ref().expect("a file");
+    let (actual, orig) = checksums(item);
+    json!({
+        "repo": repo,
+        "path": format!("/{path}"),
+        "created": iso(item.created),
+        "createdBy": item.created_by,
+        "lastModified": iso(item.modified),
+        "modifiedBy": item.modified_by,
+        "lastUpdated": iso(item.updated),
+        "downloadUri": download_uri(base, repo, path),
+        "mimeType": mime_of(item),
+        "size": f.size.to_string(),
+        "checksums": actual,
+        "originalChecksums": orig,
+        "uri": storage_uri(base, repo, path),
+    })
+}
+
+fn folder_info(base: &str, repo_key: &str, repo: &Repo, path: &str, item: &Item) -> Value {
+    let children: Vec<Value> = repo
+        .children(path)
+        .into_iter()
+        .map(|(name, i)| json!({"uri": format!("/{name}"), "folder": i.is_folder()}))
+        .collect();
+    json!({
+        "repo": repo_key,
+        "path": format!("/{path}"),
+        "created": iso(item.created),
+        "createdBy": item.created_by,
+        "lastModified": iso(item.modified),
+        "modifiedBy": item.modified_by,
+        "lastUpdated": iso(item.updated),
+        "children": children,
+        "uri": storage_uri(base, repo_key, path),
+    })
+}
+
+/// `{"properties":{...},"uri":...}` for the keys asked (all when `only` is empty); 404 when none.
+pub fn properties_response(base: &str, repo: &str, path: &str, item: &Item, only: &[String]) -> Result<Response, ApiError> {
+    let props: Map<String, Value> = item
+        .props
+        .0
+        .iter()
+        .filter(|(k, _)| only.is_empty() || only.contains(k))
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    if props.is_empty() {
+        return Err(ApiError::not_found("No properties could be found."));
+    }
+    let mut r = json(
+        StatusCode::OK,
+        ITEM_PROPERTIES,
+        &json!({"properties": props, "uri": storage_uri(base, repo, path)}),
+    );
+    set_header(&mut r, header::CACHE_CONTROL, "no-store");
+    Ok(r)
+}
+
+// ---------- property keys and the `properties=` grammar ----------
+
+/// Checks a property key: starts with a letter, no whitespace or special characters.
+pub fn validate_key(key: &str) -> Result<(), ApiError> {
+    const FORBIDDEN: &str = ")(}{][*+^$\\/~`!@#%&<>;=,±§";
+    let ok = key.chars().next().is_some_and(|c| c.is_alphabetic())
+        && !key.chars().any(|c| c.is_whitespace() || FORBIDDEN.contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "Property key: {key} is invalid due to Name must start with a letter and cannot contain whitespace or special characters"
+        )))
+    }
+}
+
+/// Parses Artifactory's `KeyValueList` grammar: pairs split by unescaped `|` or `;`, key and value by the
+/// first unescaped `=`, values by unescaped `,`; `\` escapes the next character.
+pub fn parse_props(s: &str) -> Result<Props, ApiError> {
+    let mut props = Props::default();
+    for pair in split_unescaped(s, &['|', ';']) {
+        if pair.is_empty() {
+            continue;
+        }
+        let mut kv = split_unescaped_once(&pair, '=');
+        let key = unescape(&kv.remove(0));
+        validate_key(&key)?;
+        let values = match kv.pop() {
+            Some(v) => split_unescaped(&v, &[',']).iter().map(|x| unescape(x)).collect(),
+            None => vec![String::new()],
+        };
+        for v in values {
+            props.add(&key, &v);
+        }
+    }
+    Ok(props)
+}
+
+fn split_unescaped(s: &str, seps: &[char]) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            out.last_mut().expect("non-empty").push(c);
+            if let Some(n) = chars.next() {
+                out.last_mut().expect("non-empty").push(n);
+            }
+        } else if seps.contains(&c) {
+            out.push(String::new());
+        } else {
+            out.last_mut().expect("non-empty").push(c);
+        }
+    }
+    out
+}
+
+fn split_unescaped_once(s: &str, sep: char) -> Vec<String> {
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == sep {
+            return vec![s[..i].to_string(), s[i + 1..].to_string()];
+        }
+    }
+    vec![s.to_string()]
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(n) = chars.next() {
+                out.push(n);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+// ---------- /api/storage ----------
+
+fn parse_path(tail: &str) -> Result<RepoPath, ApiError> {
+    path::parse(tail).map_err(|e| ApiError::bad_request(e.0))
+}
+
+fn tree_error(t: TreeError) -> ApiError {
+    match t {
+        TreeError::NoRepo(_) | TreeError::NoItem => ApiError::not_found("Unable to find item"),
+        TreeError::Conflict(p) => ApiError::new(StatusCode::CONFLICT, format!("Conflict at path '{p}'")),
+        TreeError::RepoExists => ApiError::bad_request("Case insensitive repository key already exists"),
+    }
+}
+
+async fn storage(r: Req, tail: &str, _body: BodyStream) -> Result<Response, ApiError> {
+    allow(&r, &[Method::GET, Method::PUT, Method::DELETE])?;
+    let p = parse_path(tail)?;
+    match r.method {
+        Method::PUT => {
+            let Some(spec) = r.query.get("properties") else {
+                return Err(ApiError::bad_request("Missing 'properties' parameter"));
+            };
+            let set = parse_props(spec)?;
+            edit_props(&r, &p, set, Vec::new(), "recursive").await
+        }
+        Method::DELETE => {
+            let Some(spec) = r.query.get("properties") else {
+                return Err(ApiError::bad_request("Missing 'properties' parameter"));
+            };
+            let keys = spec.split(',').filter(|k| !k.is_empty()).map(str::to_string).collect();
+            edit_props(&r, &p, Props::default(), keys, "recursive").await
+        }
+        _ => storage_get(&r, &p),
+    }
+}
+
+fn storage_get(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
+    let caller = r.require(Action::Read, |c| {
+        ApiError::text(StatusCode::FORBIDDEN, format!("Request for '{}' is forbidden for user: '{}'.", p.repo_path_id(), c.name))
+    })?;
+    let base = r.base_url();
+    let state = r.state.store.read();
+    let q = &r.query;
+    let found = state.resolve(&p.repo, &p.path);
+    if q.has("stats") {
+        let (_, item) = found.ok_or_else(|| ApiError::not_found("Unable to find item path"))?;
+        let mut v = Map::new();
+        v.insert("uri".into(), json!(download_uri(&base, &p.repo, &p.path)));
+        v.insert("downloadCount".into(), json!(item.stats.downloads));
+        v.insert("lastDownloaded".into(), json!(item.stats.last_downloaded));
+        if let Some(by) = &item.stats.last_downloaded_by {
+            v.insert("lastDownloadedBy".into(), json!(by));
+        }
+        v.insert("remoteDownloadCount".into(), json!(0));
+        v.insert("remoteLastDownloaded".into(), json!(0));
+        return Ok(json(StatusCode::OK, STATS_INFO, &v));
+    }
+    if state.repo(&p.repo).is_some_and(|r| r.config.rclass == RepoClass::Virtual) && found.is_none() {
+        return Err(ApiError::empty(StatusCode::NOT_FOUND));
+    }
+    let (repo, item) = found.ok_or_else(|| ApiError::not_found("Unable to find item"))?;
+    if q.has("properties") {
+        let only: Vec<String> = q.get("properties").unwrap_or("").split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
+        return properties_response(&base, &p.repo, &p.path, item, &only);
+    }
+    if q.has("list") {
+        if caller.anonymous {
+            return Err(ApiError::forbidden("This resource is available to authenticated users only."));
+        }
+        return list(&base, repo, p, item, q);
+    }
+    if q.has("lastModified") {
+        if repo.config.rclass != RepoClass::Local {
+            return Err(ApiError::bad_request("This method can only be invoked on local/cached repositories."));
+        }
+        let (key, newest) = repo
+            .subtree(&p.path)
+            .filter(|(_, i)| !i.is_folder())
+            .max_by_key(|(_, i)| i.modified)
+            .unwrap_or((&p.path, item));
+        let mut resp = json(
+            StatusCode::OK,
+            LAST_MODIFIED,
+            &json!({"uri": storage_uri(&base, &p.repo, key), "lastModified": iso_no_colon(newest.modified)}),
+        );
+        set_header(&mut resp, header::LAST_MODIFIED, &http_date(newest.modified));
+        return Ok(resp);
+    }
+    if item.is_folder() {
+        let mut resp = json(StatusCode::OK, FOLDER_INFO, &folder_info(&base, &p.repo, repo, &p.path, item));
+        set_header(&mut resp, header::CACHE_CONTROL, "no-store");
+        Ok(resp)
+    } else {
+        Ok(json(StatusCode::OK, FILE_INFO, &file_info(&base, &p.repo, &p.path, item)))
+    }
+}
+
+fn list(base: &str, repo: &Repo, p: &RepoPath, item: &Item, q: &super::Query) -> Result<Response, ApiError> {
+    if !item.is_folder() {
+        return Err(ApiError::bad_request(format!("Expected a folder but found a file: {}", p.repo_path_id())));
+    }
+    let deep = q.flag("deep", false);
+    let depth: Option<usize> = q.get("depth").and_then(|d| d.parse().ok());
+    let list_folders = q.flag("listFolders", false);
+    let md = q.flag("mdTimestamps", false);
+    let mut files = Vec::new();
+    if q.flag("includeRootPath", false) {
+        files.push(json!({"uri": "/", "size": -1, "lastModified": iso(item.modified), "folder": true}));
+    }
+    let prefix_len = if p.path.is_empty() { 0 } else { p.path.len() + 1 };
+    for (key, i) in repo.subtree(&p.path) {
+        if key == &p.path {
+            continue;
+        }
+        let rel = &key[prefix_len..];
+        let level = rel.matches('/').count() + 1;
+        let max = if deep { depth.unwrap_or(usize::MAX) } else { 1 };
+        if level > max || (i.is_folder() && !list_folders) {
+            continue;
+        }
+        let mut v = Map::new();
+        v.insert("uri".into(), json!(format!("/{rel}")));
+        match &i.file {
+            Some(f) => {
+                v.insert("size".into(), json!(f.size));
+                v.insert("lastModified".into(), json!(iso(i.modified)));
+                v.insert("folder".into(), json!(false));
+                v.insert("sha1".into(), json!(f.sha1));
+                v.insert("sha2".into(), json!(f.sha256));
+                if md && !i.props.is_empty() {
+                    v.insert("mdTimestamps".into(), json!({"properties": iso(i.updated)}));
+                }
+            }
+            None => {
+                v.insert("size".into(), json!(-1));
+                v.insert("lastModified".into(), json!(iso(i.modified)));
+                v.insert("folder".into(), json!(true));
+            }
+        }
+        files.push(Value::Object(v));
+    }
+    let body = json!({"uri": storage_uri(base, &p.repo, &p.path), "created": iso(item.created), "files": files});
+    Ok(json(StatusCode::OK, FILE_LIST, &body))
+}
+
+/// Sets and removes properties on an item (recursively for folders unless `<recursive_param>=0`).
+async fn edit_props(r: &Req, p: &RepoPath, set: Props, remove: Vec<String>, recursive_param: &str) -> Result<Response, ApiError> {
+    let caller = r.require(Action::Annotate, |c| {
+        ApiError::forbidden(format!("User '{}' is not permitted to annotate '{}'.", c.name, p.repo_path_id()))
+    })?;
+    let _ = caller;
+    let is_local = r.state.store.read().repo(&p.repo).is_some_and(|x| x.config.rclass == RepoClass::Local);
+    if !is_local {
+        return Err(ApiError::not_found("Unable to find item"));
+    }
+    let m = Mutation::EditProps {
+        repo: p.repo.clone(),
+        path: p.path.clone(),
+        set,
+        remove,
+        recursive: r.query.flag(recursive_param, true),
+        now: r.now(),
+    };
+    r.state.store.commit(m).await.map_err(|e| commit_error(e, tree_error))?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+// ---------- /api/metadata ----------
+
+async fn metadata(r: Req, tail: &str, body: BodyStream) -> Result<Response, ApiError> {
+    allow(&r, &[Method::PATCH])?;
+    let p = parse_path(tail)?;
+    r.caller()?;
+    let bytes = read_small(body, 4 << 20).await?;
+    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("Invalid JSON: {e}")))?;
+    let Some(props) = doc.get("props").and_then(Value::as_object) else {
+        return Err(ApiError::text(StatusCode::BAD_REQUEST, "props or stats fields required"));
+    };
+    let mut set = Props::default();
+    let mut remove = Vec::new();
+    for (k, v) in props {
+        validate_key(k)?;
+        match v {
+            Value::Null => remove.push(k.clone()),
+            Value::Array(vs) => {
+                remove.push(k.clone());
+                for x in vs {
+                    set.add(k, &scalar(x).ok_or_else(|| bad_value(k))?);
+                }
+                if vs.is_empty() {
+                    set.0.insert(k.clone(), Vec::new());
+                }
+            }
+            other => set.add(k, &scalar(other).ok_or_else(|| bad_value(k))?),
+        }
+    }
+    edit_props(&r, &p, set, remove, "recursiveProperties").await
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn bad_value(k: &str) -> ApiError {
+    ApiError::bad_request(format!("Invalid value for property '{k}': expected a string, a number, a boolean, an array of those, or null"))
+}
+
+// ---------- /api/storageinfo ----------
+
+fn storage_info(r: &Req) -> Result<Response, ApiError> {
+    allow(r, &[Method::GET])?;
+    r.require(Action::Admin, |_| ApiError::forbidden("Forbidden"))?;
+    let state = r.state.store.read();
+    let mut blobs: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    let mut artifacts_size = 0u64;
+    let mut artifacts = 0u64;
+    let mut items = 0u64;
+    let mut rows = Vec::new();
+    let (mut t_files, mut t_folders, mut t_size) = (0u64, 0u64, 0u64);
+    let mut usages = Vec::new();
+    for repo in state.repos.values() {
+        let (size, files, folders) = repo.usage();
+        for f in repo.items.values().filter_map(|i| i.file.as_ref()) {
+            blobs.insert(&f.sha256, f.size);
+        }
+        artifacts_size += size;
+        artifacts += files;
+        items += files + folders;
+        usages.push((repo, size, files, folders));
+        t_files += files;
+        t_folders += folders;
+        t_size += size;
+    }
+    for (repo, size, files, folders) in usages {
+        let (key, kind) = match repo.config.rclass {
+            RepoClass::Remote => (format!("{}-cache", repo.config.key), "CACHE"),
+            c => (repo.config.key.clone(), c.upper()),
+        };
+        let pct = if t_size == 0 { "0%".to_string() } else { percent(size as f64 / t_size as f64) };
+        rows.push(json!({
+            "repoKey": key, "repoType": kind, "foldersCount": folders, "filesCount": files,
+            "usedSpace": readable(size), "itemsCount": files + folders,
+            "packageType": repo.config.package_type.display(), "percentage": pct,
+        }));
+    }
+    rows.push(json!({
+        "repoKey": "TOTAL", "repoType": "NA", "foldersCount": t_folders, "filesCount": t_files,
+        "usedSpace": readable(t_size), "itemsCount": t_files + t_folders,
+    }));
+    let binaries_size: u64 = blobs.values().sum();
+    let optimization = if artifacts_size == 0 { 0.0 } else { 1.0 - binaries_size as f64 / artifacts_size as f64 };
+    let dir = r.state.store.blobs.root().to_path_buf();
+    let (total, free) = disk_space(&dir);
+    let used = total.saturating_sub(free);
+    let frac = |x: u64| if total == 0 { 0.0 } else { x as f64 / total as f64 };
+    let body = json!({
+        "binariesSummary": {
+            "binariesCount": grouped(blobs.len() as u64),
+            "binariesSize": readable(binaries_size),
+            "artifactsSize": readable(artifacts_size),
+            "optimization": percent(optimization),
+            "itemsCount": grouped(items),
+            "artifactsCount": grouped(artifacts),
+        },
+        "fileStoreSummary": {
+            "storageType": "file-system",
+            "storageDirectory": dir.join("blobs").display().to_string(),
+            "totalSpace": readable(total),
+            "usedSpace": format!("{} ({})", readable(used), percent(frac(used))),
+            "freeSpace": format!("{} ({})", readable(free), percent(frac(free))),
+        },
+        "repositoriesSummaryList": rows,
+    });
+    Ok(json(StatusCode::OK, "application/json", &body))
+}
+
+/// `StorageUnit.toReadableString`: `<n> bytes` below 1024, else two decimals with grouping and a unit.
+pub fn readable(n: u64) -> String {
+    if n < 1024 {
+        return format!("{n} bytes");
+    }
+    let mut v = n as f64;
+    let mut unit = "bytes";
+    for u in ["KB", "MB", "GB", "TB"] {
+        if v < 1024.0 {
+            break;
+        }
+        v /= 1024.0;
+        unit = u;
+    }
+    let s = format!("{v:.2}");
+    let (int, frac) = s.split_once('.').unwrap_or((&s, "00"));
+    format!("{}.{frac} {unit}", grouped(int.parse().unwrap_or(0)))
+}
+
+/// `1,234,567`.
+pub fn grouped(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn percent(f: f64) -> String {
+    format!("{:.2}%", f * 100.0)
+}
+
+fn disk_space(path: &std::path::Path) -> (u64, u64) {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { return (0, 0) };
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `s` a properly sized out-parameter.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
+        return (0, 0);
+    }
+    let bs = s.f_frsize as u64;
+    (s.f_blocks as u64 * bs, s.f_bavail as u64 * bs)
+}
+
+// ---------- /api/checksum/sha256 ----------
+
+async fn sha256(r: Req, body: BodyStream) -> Result<Response, ApiError> {
+    allow(&r, &[Method::POST])?;
+    r.require(Action::Admin, |_| ApiError::forbidden("Forbidden"))?;
+    let bytes = read_small(body, 1 << 20).await?;
+    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("Invalid JSON: {e}")))?;
+    let repo = doc.get("repoKey").and_then(Value::as_str).ok_or_else(|| ApiError::bad_request("repoKey is required"))?;
+    let raw_path = doc.get("path").and_then(Value::as_str).unwrap_or("");
+    let p = parse_path(&format!("{repo}/{}", raw_path.replace('%', "%25")))?;
+    // Each file gets `sha256=<its digest>`: one mutation per file, applied in tree order.
+    let targets: Vec<(String, String)> = {
+        let state = r.state.store.read();
+        let repo = state.repo(&p.repo).ok_or_else(|| ApiError::not_found("Unable to find item"))?;
+        if !repo.items.contains_key(&p.path) {
+            return Err(ApiError::not_found("Unable to find item"));
+        }
+        repo.subtree(&p.path).filter_map(|(k, i)| i.file.as_ref().map(|f| (k.clone(), f.sha256.clone()))).collect()
+    };
+    for (path, digest) in targets {
+        let mut set = Props::default();
+        set.add("sha256", &digest);
+        let m = Mutation::EditProps { repo: p.repo.clone(), path, set, remove: vec![], recursive: false, now: r.now() };
+        r.state.store.commit(m).await.map_err(|e| commit_error(e, tree_error))?;
+    }
+    Ok(empty(StatusCode::OK))
+}
+
+// ---------- /api/copy and /api/move ----------
+
+async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
+    allow(&r, &[Method::POST])?;
+    let (verb, done) = if mv { ("moving", "moved") } else { ("copying", "copied") };
+    let src = parse_path(tail)?;
+    let to = r.query.get("to").ok_or_else(|| ApiError::bad_request("The 'to' parameter is required"))?;
+    let dst_raw = path::parse(&to.replace('%', "%25")).map_err(|e| ApiError::bad_request(e.0))?;
+    r.require(Action::Deploy, |c| {
+        ApiError::forbidden(format!("User '{}' is not permitted to deploy into '{}'.", c.name, dst_raw.repo_path_id()))
+    })?;
+    let dry = r.query.flag("dry", false);
+    let (dst_path, files, folders) = {
+        let state = r.state.store.read();
+        let src_repo = state.repo(&src.repo).filter(|x| x.config.rclass == RepoClass::Local);
+        let item = src_repo.and_then(|x| x.items.get(&src.path)).ok_or_else(|| ApiError::not_found("Unable to find item"))?;
+        let src_repo = src_repo.expect("checked above");
+        let fail = |why: String| {
+            messages(
+                StatusCode::CONFLICT,
+                "ERROR",
+                format!("Failed to {} from src={}/{} to target={}/{}: {why}", &verb[..verb.len() - 3], src.repo, src.path, dst_raw.repo, dst_raw.path),
+            )
+        };
+        let Some(dst_repo) = state.repo(&dst_raw.repo) else {
+            return Ok(fail(format!("Target repository {} does not exist", dst_raw.repo)));
+        };
+        if dst_repo.config.rclass != RepoClass::Local {
+            return Ok(fail(format!("Target repository {} is not a local repository", dst_raw.repo)));
+        }
+        // Into an existing folder (or a path ending in '/'): keep the source's name.
+        let into = dst_raw.trailing_slash || dst_repo.items.get(&dst_raw.path).is_some_and(|i| i.is_folder() && !src.path.is_empty());
+        let dst_path = if into && !src.path.is_empty() {
+            if dst_raw.path.is_empty() { src.name().to_string() } else { format!("{}/{}", dst_raw.path, src.name()) }
+        } else {
+            dst_raw.path.clone()
+        };
+        if src.repo == dst_raw.repo && (dst_path == src.path || (mv && is_under(&dst_path, &src.path))) {
+            return Ok(fail("Cannot copy or move an item onto itself or under itself".into()));
+        }
+        let _ = item;
+        let (mut files, mut folders) = (0u64, 0u64);
+        for (k, i) in src_repo.subtree(&src.path) {
+            if i.is_folder() {
+                if !k.is_empty() {
+                    folders += 1;
+                }
+            } else {
+                files += 1;
+            }
+        }
+        (dst_path, files, folders)
+    };
+    let text = format!(
+        "{verb} {}:{} to {}:{} completed successfully, {files} artifacts and {folders} folders were {done}",
+        src.repo, src.path, dst_raw.repo, dst_path
+    );
+    if dry {
+        return Ok(messages(StatusCode::OK, "INFO", format!("Dry run for {text}")));
+    }
+    let caller = r.caller()?.name.clone();
+    let m = Mutation::Transfer {
+        src_repo: src.repo.clone(),
+        src_path: src.path.clone(),
+        dst_repo: dst_raw.repo.clone(),
+        dst_path: dst_path.clone(),
+        mv,
+        now: r.now(),
+        user: caller,
+    };
+    match r.state.store.commit(m).await {
+        Ok(()) => Ok(messages(StatusCode::OK, "INFO", text)),
+        Err(crate::store::CommitError::Tree(TreeError::Conflict(p))) => Ok(messages(
+            StatusCode::CONFLICT,
+            "ERROR",
+            format!("Cannot create/override the path '{}:{p}'. Skipping this path and all its children.", dst_raw.repo),
+        )),
+        Err(e) => Err(commit_error(e, tree_error)),
+    }
+}
+
+fn messages(status: StatusCode, level: &str, message: String) -> Response {
+    json(status, COPY_MOVE, &json!({"messages": [{"level": level, "message": message}]}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_value_list_grammar() {
+        let p = parse_props(r"a=1,2,3;b=1\=1,2\,3|c=\;;e=").unwrap();
+        assert_eq!(p.0["a"], ["1", "2", "3"]);
+        assert_eq!(p.0["b"], ["1=1", "2,3"]);
+        assert_eq!(p.0["c"], [";"]);
+        assert_eq!(p.0["e"], [""]);
+        assert!(parse_props(r"b\=1=x").is_err(), "keys with '=' are invalid");
+    }
+
+    #[test]
+    fn sizes_and_counts() {
+        assert_eq!(readable(0), "0 bytes");
+        assert_eq!(readable(1023), "1023 bytes");
+        assert_eq!(readable(1075), "1.05 KB");
+        assert_eq!(readable(3_736_621_547), "3.48 GB");
+        assert_eq!(grouped(125_726), "125,726");
+        assert_eq!(grouped(12), "12");
+    }
+}

@@ -1,0 +1,36 @@
+//! `/api/system/*`: ping and version.
+
+use warp::filters::BoxedFilter;
+use warp::http::{Method, StatusCode};
+use warp::reply::Response;
+use warp::Filter;
+
+use super::error::ApiError;
+use super::{allow, json, render, req, respond, AppState, Req, REVISION, VERSION};
+
+/// Routes under `/api/system`.
+pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
+    let ping = warp::path!("system" / "ping").and(req(state.clone())).map(|r: Req| render(ping(&r)));
+    let version = warp::path!("system" / "version").and(req(state.clone())).map(|r: Req| render(version(&r)));
+    ping.or(version).unify().boxed()
+}
+
+/// `GET /api/system/ping`: `OK` as text, for anyone (ping.allowUnauthenticated), unless the credentials
+/// sent are wrong.
+fn ping(r: &Req) -> Result<Response, ApiError> {
+    allow(r, &[Method::GET])?;
+    r.caller()?;
+    Ok(respond(StatusCode::OK, "text/plain", "OK"))
+}
+
+/// `GET /api/system/version`.
+fn version(r: &Req) -> Result<Response, ApiError> {
+    allow(r, &[Method::GET])?;
+    r.require(crate::auth::Action::Read, |_| ApiError::forbidden("Forbidden"))?;
+    let body = serde_json::json!({
+        "version": VERSION,
+        "revision": REVISION,
+        "addons": ["build", "docker", "helm", "properties", "rest", "search"],
+    });
+    Ok(json(StatusCode::OK, "application/vnd.org.jfrog.artifactory.system.Version+json", &body))
+}

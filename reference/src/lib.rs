@@ -1,0 +1,121 @@
+//! # jcr-reference
+//!
+//! A reference JFrog Container Registry / Artifactory server for tests: it answers the documented REST
+//! API the way a real JCR 7 does, keeps artifacts in a content-addressed store on disk, and starts in
+//! milliseconds.
+//!
+//! Start one on a free port inside a test, use its URL, stop it:
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use jcr_reference::{Config, Server};
+//!
+//! let server = Server::start(Config::ephemeral()).await?;
+//! let ping = format!("{}/api/system/ping", server.url());
+//! // ... talk to it with any HTTP client (admin / password) ...
+//! server.stop().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Layout: [`config`] (flags, environment, config file), `http` (one module per API area, the path parser
+//! and error shapes), `auth` (who is calling, what they may do), `store` (blobs, item tree, journal).
+//! [`serve`] runs the server on a listener you bound until a shutdown future resolves.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod mime;
+pub mod store;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub use clock::Clock;
+pub use config::{Config, PackageType, RepoClass, RepoConfig, UserConfig};
+
+/// Runs the server on `listener` until `shutdown` resolves, then compacts the journal and returns.
+/// Logs `Ready at <url>` once it accepts requests.
+pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+    let addr = listener.local_addr()?;
+    let state = build_state(config)?;
+    let url = format!("http://{addr}{}", state.ctx_path);
+    let routes = http::router::routes(state.clone());
+    tracing::info!("Ready at {url}");
+    warp::serve(routes).incoming(listener).graceful(shutdown).run().await;
+    state.store.checkpoint()
+}
+
+fn build_state(config: Config) -> io::Result<http::AppState> {
+    let now = config.clock.now_ms();
+    let store = store::Store::open(config.data_dir.as_deref(), &config.repositories, now)?;
+    let auth = auth::Auth::new(config.users.clone(), config.anonymous_access);
+    let ctx_path = config.normalized_context_path();
+    let instance_id = format!(
+        "{:016x}:{:08x}:{:011x}:-8000",
+        rand::random::<u64>(),
+        rand::random::<u32>(),
+        rand::random::<u64>() & 0xfff_ffff_ffff
+    );
+    Ok(Arc::new(http::Shared { config, ctx_path, store, auth, instance_id }))
+}
+
+/// A running server, for tests in the spirit of wiremock's `MockServer::start()`.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<io::Result<()>>>,
+}
+
+impl Server {
+    /// Binds `config.bind` (use [`Config::ephemeral`] for a free port) and starts serving.
+    pub async fn start(config: Config) -> io::Result<Server> {
+        let listener = TcpListener::bind(config.bind).await?;
+        let addr = listener.local_addr()?;
+        let url = format!("http://{addr}{}", config.normalized_context_path());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, config, async move {
+            let _ = rx.await;
+        }));
+        Ok(Server { addr, url, shutdown: Some(tx), task: Some(task) })
+    }
+
+    /// The base URL including the context path, e.g. `http://127.0.0.1:41234/artifactory`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the server and waits until it has finished (journal compacted).
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            match task.await {
+                Ok(Err(e)) => tracing::error!("server stopped with an error: {e}"),
+                Err(e) => tracing::error!("server task failed: {e}"),
+                Ok(Ok(())) => {}
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Storage: the blob store, the item tree and its persistence.
+//!
+//! [`Store::commit`] is the one door through which state changes: it applies a [`Mutation`] to the
+//! in-memory tree, appends it to the journal (with `--data-dir`) and fsyncs before returning, so a caller
+//! that answers the client after `commit` has made the change durable first.
+
+pub mod blobs;
+pub mod journal;
+pub mod tree;
+
+use std::io;
+use std::path::Path;
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
+
+pub use blobs::{BlobInfo, BlobStore, IngestError};
+pub use tree::{FileData, Item, Mutation, Original, Props, Repo, State, Stats, TreeError};
+
+use crate::config::RepoConfig;
+use journal::Journal;
+
+/// Why a commit failed.
+#[derive(Debug)]
+pub enum CommitError {
+    /// The mutation was refused by the domain; nothing changed.
+    Tree(TreeError),
+    /// The journal could not be written.
+    Io(io::Error),
+}
+
+impl From<TreeError> for CommitError {
+    fn from(e: TreeError) -> Self {
+        CommitError::Tree(e)
+    }
+}
+
+/// The storage engine shared by all handlers.
+#[derive(Debug)]
+pub struct Store {
+    state: RwLock<State>,
+    journal: Option<Mutex<Journal>>,
+    sync: Option<std::fs::File>,
+    /// Content-addressed blobs.
+    pub blobs: BlobStore,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Store {
+    /// Opens the store. Without `data_dir` it lives in a temporary directory removed when the store is
+    /// dropped. Repositories of `initial` that the recovered state lacks are created.
+    pub fn open(data_dir: Option<&Path>, initial: &[RepoConfig], now: i64) -> io::Result<Store> {
+        let (root, tmp) = match data_dir {
+            Some(d) => (d.to_path_buf(), None),
+            None => {
+                let t = tempfile::Builder::new().prefix("jcr-reference-").tempdir()?;
+                (t.path().to_path_buf(), Some(t))
+            }
+        };
+        let blobs = BlobStore::open(&root, data_dir.is_some())?;
+        let (journal, recovered) = match data_dir {
+            Some(d) => {
+                let (j, s) = Journal::open(&d.join("meta"))?;
+                (Some(j), s)
+            }
+            None => (None, None),
+        };
+        let mut state = recovered.unwrap_or_default();
+        let mut journal = journal;
+        for config in initial {
+            if state.repo_ci(&config.key).is_none() {
+                let m = Mutation::CreateRepo { config: config.clone(), now, user: "_system".into() };
+                state.apply(&m).map_err(|e| io::Error::other(format!("{e:?}")))?;
+                if let Some(j) = journal.as_mut() {
+                    j.append(&m)?;
+                }
+            }
+        }
+        let sync = match &journal {
+            Some(j) => {
+                let f = j.sync_handle()?;
+                f.sync_data()?;
+                Some(f)
+            }
+            None => None,
+        };
+        Ok(Store { state: RwLock::new(state), journal: journal.map(Mutex::new), sync, blobs, _tmp: tmp })
+    }
+
+    /// A read view of the whole state. Do not hold it across an `.await`.
+    pub fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Applies `m` and makes it durable before returning.
+    pub async fn commit(&self, m: Mutation) -> Result<(), CommitError> {
+        self.apply_and_log(&m)?;
+        self.sync().await.map_err(CommitError::Io)
+    }
+
+    /// Applies `m` and journals it without waiting for the disk (download statistics).
+    pub fn commit_lazy(&self, m: Mutation) -> Result<(), CommitError> {
+        self.apply_and_log(&m)
+    }
+
+    fn apply_and_log(&self, m: &Mutation) -> Result<(), CommitError> {
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        state.apply(m)?;
+        if let Some(j) = &self.journal {
+            // Appended while the state lock is held, so journal order equals apply order.
+            let mut j = j.lock().unwrap_or_else(|e| e.into_inner());
+            j.append(m).map_err(CommitError::Io)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until every appended record is on disk (one fsync covers all earlier appends).
+    async fn sync(&self) -> io::Result<()> {
+        let Some(f) = &self.sync else { return Ok(()) };
+        let f = f.try_clone()?;
+        tokio::task::spawn_blocking(move || f.sync_data()).await.map_err(io::Error::other)?
+    }
+
+    /// Compacts the journal into a snapshot (clean shutdown).
+    pub fn checkpoint(&self) -> io::Result<()> {
+        let state = self.read();
+        if let Some(j) = &self.journal {
+            let j = j.lock().unwrap_or_else(|e| e.into_inner());
+            j.compact(&state)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,579 @@
+//! The item tree: repositories and, per repository, an ordered map of folders and files with their
+//! metadata, properties and download statistics.
+//!
+//! Every change is a [`Mutation`] applied by [`State::apply`]; the same function serves live requests and
+//! journal replay, so what is replayed after a restart is exactly what was acknowledged.
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{RepoClass, RepoConfig};
+
+/// Properties: keys sorted, values in insertion order without duplicates.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Props(pub BTreeMap<String, Vec<String>>);
+
+impl Props {
+    /// Adds `value` to `key` unless already present.
+    pub fn add(&mut self, key: &str, value: &str) {
+        let vals = self.0.entry(key.to_string()).or_default();
+        if !vals.iter().any(|v| v == value) {
+            vals.push(value.to_string());
+        }
+    }
+
+    /// Replaces the values of every key in `other` (other keys untouched).
+    pub fn replace_keys(&mut self, other: &Props) {
+        for (k, vs) in &other.0 {
+            let mut dedup: Vec<String> = Vec::new();
+            for v in vs {
+                if !dedup.contains(v) {
+                    dedup.push(v.clone());
+                }
+            }
+            self.0.insert(k.clone(), dedup);
+        }
+    }
+
+    /// Whether there are no properties.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Checksums the client sent at deploy time (each optional).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Original {
+    /// Client-sent SHA-1.
+    pub sha1: Option<String>,
+    /// Client-sent MD5.
+    pub md5: Option<String>,
+    /// Client-sent SHA-256.
+    pub sha256: Option<String>,
+}
+
+/// What a file holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileData {
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-1 hex.
+    pub sha1: String,
+    /// MD5 hex.
+    pub md5: String,
+    /// SHA-256 hex (the blob address).
+    pub sha256: String,
+    /// Checksums sent by the client.
+    pub original: Original,
+    /// Mime type chosen from the extension.
+    pub mime: String,
+}
+
+/// Download statistics.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Number of downloads.
+    pub downloads: u64,
+    /// Epoch ms of the last download, 0 if never.
+    pub last_downloaded: i64,
+    /// Who downloaded last.
+    pub last_downloaded_by: Option<String>,
+}
+
+/// A folder or a file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    /// Epoch ms.
+    pub created: i64,
+    /// User name.
+    pub created_by: String,
+    /// Epoch ms.
+    pub modified: i64,
+    /// User name.
+    pub modified_by: String,
+    /// Epoch ms.
+    pub updated: i64,
+    /// Properties.
+    pub props: Props,
+    /// `None` for folders.
+    pub file: Option<FileData>,
+    /// Download statistics.
+    #[serde(default)]
+    pub stats: Stats,
+}
+
+impl Item {
+    /// A new folder.
+    pub fn folder(now: i64, user: &str) -> Item {
+        Item {
+            created: now,
+            created_by: user.to_string(),
+            modified: now,
+            modified_by: user.to_string(),
+            updated: now,
+            props: Props::default(),
+            file: None,
+            stats: Stats::default(),
+        }
+    }
+
+    /// Whether this is a folder.
+    pub fn is_folder(&self) -> bool {
+        self.file.is_none()
+    }
+}
+
+/// One repository: its configuration and its items keyed by relative path (`""` is the root folder).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Repo {
+    /// Configuration.
+    pub config: RepoConfig,
+    /// Items by path without leading slash.
+    pub items: BTreeMap<String, Item>,
+}
+
+/// A change to the state. Carries every value it needs (times, users, digests) so replay is exact.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Mutation {
+    /// Create a repository.
+    CreateRepo { config: RepoConfig, now: i64, user: String },
+    /// Replace a repository's configuration.
+    UpdateRepo { config: RepoConfig },
+    /// Delete a repository and all its content.
+    DeleteRepo { key: String },
+    /// Deploy a file (creating parent folders, overwriting an existing file).
+    PutFile { repo: String, path: String, file: FileData, props: Props, now: i64, user: String },
+    /// Create a folder (and its parents).
+    MakeFolder { repo: String, path: String, props: Props, now: i64, user: String },
+    /// Delete a file or folder (recursively).
+    Delete { repo: String, path: String },
+    /// Set property keys (replacing those keys' values) and remove others, in one step.
+    EditProps { repo: String, path: String, set: Props, remove: Vec<String>, recursive: bool, now: i64 },
+    /// Count a download.
+    Download { repo: String, path: String, now: i64, user: String },
+    /// Copy or move a subtree to another place.
+    Transfer { src_repo: String, src_path: String, dst_repo: String, dst_path: String, mv: bool, now: i64, user: String },
+}
+
+/// Domain failures; the HTTP layer maps them to messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeError {
+    /// No such repository.
+    NoRepo(String),
+    /// No such item.
+    NoItem,
+    /// A file stands where a folder is needed (or the reverse).
+    Conflict(String),
+    /// Repository key already taken.
+    RepoExists,
+}
+
+/// All repositories, in configuration order.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    /// Repositories by key, in creation order.
+    pub repos: IndexMap<String, Repo>,
+}
+
+/// Splits `a/b/c` into its parents `["", "a", "a/b"]`.
+fn parents(path: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut acc = String::new();
+    let segs: Vec<&str> = path.split('/').collect();
+    for seg in &segs[..segs.len().saturating_sub(1)] {
+        if !acc.is_empty() {
+            acc.push('/');
+        }
+        acc.push_str(seg);
+        out.push(acc.clone());
+    }
+    out
+}
+
+/// Whether `child` is `path` or lies beneath it.
+pub fn is_under(child: &str, path: &str) -> bool {
+    path.is_empty() || child == path || (child.starts_with(path) && child.as_bytes()[path.len()] == b'/')
+}
+
+impl Repo {
+    /// A new, empty repository with its root folder.
+    pub fn new(config: RepoConfig, now: i64, user: &str) -> Repo {
+        let mut items = BTreeMap::new();
+        items.insert(String::new(), Item::folder(now, user));
+        Repo { config, items }
+    }
+
+    /// Direct children of the folder at `path`, as `(name, item)` in name order.
+    pub fn children<'a>(&'a self, path: &str) -> Vec<(&'a str, &'a Item)> {
+        let prefix = if path.is_empty() { String::new() } else { format!("{path}/") };
+        self.items
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter(|(k, _)| !k.is_empty() && !k[prefix.len()..].contains('/'))
+            .map(|(k, v)| (&k[prefix.len()..], v))
+            .collect()
+    }
+
+    /// Every item at or under `path` (the item itself first).
+    pub fn subtree<'a>(&'a self, path: &'a str) -> impl Iterator<Item = (&'a String, &'a Item)> + 'a {
+        self.items
+            .range(path.to_string()..)
+            .take_while(move |(k, _)| k.starts_with(path))
+            .filter(move |(k, _)| is_under(k, path))
+    }
+
+    fn subtree_keys(&self, path: &str) -> Vec<String> {
+        self.subtree(path).map(|(k, _)| k.clone()).collect()
+    }
+
+    /// Makes sure every parent folder of `path` exists; fails when a file is in the way.
+    fn ensure_parents(&mut self, path: &str, now: i64, user: &str) -> Result<(), TreeError> {
+        for p in parents(path) {
+            match self.items.get(&p) {
+                Some(i) if i.is_folder() => {}
+                Some(_) => return Err(TreeError::Conflict(p)),
+                None => {
+                    self.items.insert(p, Item::folder(now, user));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sum of file sizes and counts of (files, folders) excluding the root.
+    pub fn usage(&self) -> (u64, u64, u64) {
+        let mut size = 0;
+        let mut files = 0;
+        let mut folders = 0;
+        for (k, i) in &self.items {
+            match &i.file {
+                Some(f) => {
+                    size += f.size;
+                    files += 1;
+                }
+                None if !k.is_empty() => folders += 1,
+                None => {}
+            }
+        }
+        (size, files, folders)
+    }
+}
+
+impl State {
+    /// The repository with this key.
+    pub fn repo(&self, key: &str) -> Option<&Repo> {
+        self.repos.get(key)
+    }
+
+    /// The item at `path` in `repo`.
+    pub fn item(&self, repo: &str, path: &str) -> Option<&Item> {
+        self.repos.get(repo)?.items.get(path)
+    }
+
+    /// Finds `path` in `repo`; for a virtual repository, in its members in order (depth-first, each
+    /// repository visited once).
+    pub fn resolve<'a>(&'a self, repo: &str, path: &str) -> Option<(&'a Repo, &'a Item)> {
+        self.resolve_in(repo, path, &mut Vec::new())
+    }
+
+    fn resolve_in<'a>(&'a self, repo: &str, path: &str, seen: &mut Vec<String>) -> Option<(&'a Repo, &'a Item)> {
+        if seen.iter().any(|s| s == repo) {
+            return None;
+        }
+        seen.push(repo.to_string());
+        let r = self.repos.get(repo)?;
+        match r.config.rclass {
+            RepoClass::Virtual => r.config.repositories.iter().find_map(|m| self.resolve_in(m, path, seen)),
+            _ => r.items.get(path).map(|i| (r, i)),
+        }
+    }
+
+    /// The first stored file with this SHA-1 or SHA-256 (deploy by checksum).
+    pub fn find_by_checksum(&self, sha1: Option<&str>, sha256: Option<&str>) -> Option<&FileData> {
+        self.repos.values().flat_map(|r| r.items.values()).filter_map(|i| i.file.as_ref()).find(|f| match (sha256, sha1) {
+            (Some(s), _) => f.sha256.eq_ignore_ascii_case(s),
+            (None, Some(s)) => f.sha1.eq_ignore_ascii_case(s),
+            (None, None) => false,
+        })
+    }
+
+    /// Repositories whose key equals `key` ignoring case.
+    pub fn repo_ci(&self, key: &str) -> Option<&Repo> {
+        self.repos.values().find(|r| r.config.key.eq_ignore_ascii_case(key))
+    }
+
+    fn repo_mut(&mut self, key: &str) -> Result<&mut Repo, TreeError> {
+        self.repos.get_mut(key).ok_or_else(|| TreeError::NoRepo(key.to_string()))
+    }
+
+    /// Validates and applies a mutation. On error nothing changed.
+    pub fn apply(&mut self, m: &Mutation) -> Result<(), TreeError> {
+        match m {
+            Mutation::CreateRepo { config, now, user } => {
+                if self.repo_ci(&config.key).is_some() {
+                    return Err(TreeError::RepoExists);
+                }
+                let repo = Repo::new(config.clone(), *now, user);
+                self.repos.insert(config.key.clone(), repo);
+                Ok(())
+            }
+            Mutation::UpdateRepo { config } => {
+                let repo = self.repo_mut(&config.key)?;
+                repo.config = config.clone();
+                Ok(())
+            }
+            Mutation::DeleteRepo { key } => {
+                self.repos.shift_remove(key).ok_or_else(|| TreeError::NoRepo(key.clone()))?;
+                // Virtual repositories forget the deleted member.
+                for r in self.repos.values_mut() {
+                    r.config.repositories.retain(|m| m != key);
+                    if r.config.default_deployment_repo.as_deref() == Some(key) {
+                        r.config.default_deployment_repo = None;
+                    }
+                }
+                Ok(())
+            }
+            Mutation::PutFile { repo, path, file, props, now, user } => {
+                let r = self.repo_mut(repo)?;
+                if path.is_empty() {
+                    return Err(TreeError::Conflict(String::new()));
+                }
+                if let Some(existing) = r.items.get(path) {
+                    if existing.is_folder() {
+                        return Err(TreeError::Conflict(path.clone()));
+                    }
+                }
+                r.ensure_parents(path, *now, user)?;
+                let created = r.items.get(path).map(|i| (i.created, i.created_by.clone()));
+                let (created, created_by) = created.unwrap_or((*now, user.clone()));
+                r.items.insert(
+                    path.clone(),
+                    Item {
+                        created,
+                        created_by,
+                        modified: *now,
+                        modified_by: user.clone(),
+                        updated: *now,
+                        props: props.clone(),
+                        file: Some(file.clone()),
+                        stats: Stats::default(),
+                    },
+                );
+                Ok(())
+            }
+            Mutation::MakeFolder { repo, path, props, now, user } => {
+                let r = self.repo_mut(repo)?;
+                if let Some(existing) = r.items.get(path) {
+                    if !existing.is_folder() {
+                        return Err(TreeError::Conflict(path.clone()));
+                    }
+                }
+                if !path.is_empty() {
+                    r.ensure_parents(path, *now, user)?;
+                }
+                let item = r.items.entry(path.clone()).or_insert_with(|| Item::folder(*now, user));
+                item.props.replace_keys(props);
+                Ok(())
+            }
+            Mutation::Delete { repo, path } => {
+                let r = self.repo_mut(repo)?;
+                if !r.items.contains_key(path) {
+                    return Err(TreeError::NoItem);
+                }
+                for k in r.subtree_keys(path) {
+                    if !k.is_empty() {
+                        r.items.remove(&k);
+                    }
+                }
+                if path.is_empty() {
+                    if let Some(root) = r.items.get_mut("") {
+                        root.props = Props::default();
+                    }
+                }
+                Ok(())
+            }
+            Mutation::EditProps { repo, path, set, remove, recursive, now } => {
+                let r = self.repo_mut(repo)?;
+                for k in targets(r, path, *recursive)? {
+                    let item = r.items.get_mut(&k).expect("key from the tree");
+                    for key in remove {
+                        item.props.0.remove(key);
+                    }
+                    item.props.replace_keys(set);
+                    item.updated = *now;
+                }
+                Ok(())
+            }
+            Mutation::Download { repo, path, now, user } => {
+                let r = self.repo_mut(repo)?;
+                let item = r.items.get_mut(path).ok_or(TreeError::NoItem)?;
+                item.stats.downloads += 1;
+                item.stats.last_downloaded = *now;
+                item.stats.last_downloaded_by = Some(user.clone());
+                Ok(())
+            }
+            Mutation::Transfer { src_repo, src_path, dst_repo, dst_path, mv, now, user } => {
+                let src = self.repos.get(src_repo).ok_or_else(|| TreeError::NoRepo(src_repo.clone()))?;
+                if !src.items.contains_key(src_path) {
+                    return Err(TreeError::NoItem);
+                }
+                let moved: Vec<(String, Item)> = src
+                    .subtree(src_path)
+                    .map(|(k, v)| (k[src_path.len()..].trim_start_matches('/').to_string(), v.clone()))
+                    .collect();
+                let dst = self.repos.get(dst_repo).ok_or_else(|| TreeError::NoRepo(dst_repo.clone()))?;
+                // Check for file/folder clashes before changing anything.
+                for (rel, item) in &moved {
+                    let target = join(dst_path, rel);
+                    if let Some(existing) = dst.items.get(&target) {
+                        if existing.is_folder() != item.is_folder() {
+                            return Err(TreeError::Conflict(target));
+                        }
+                    }
+                }
+                for p in parents(dst_path) {
+                    if dst.items.get(&p).is_some_and(|i| !i.is_folder()) {
+                        return Err(TreeError::Conflict(p));
+                    }
+                }
+                if *mv && src_repo == dst_repo && is_under(dst_path, src_path) {
+                    return Err(TreeError::Conflict(dst_path.clone()));
+                }
+                if *mv {
+                    let r = self.repo_mut(src_repo)?;
+                    for k in r.subtree_keys(src_path) {
+                        if !k.is_empty() {
+                            r.items.remove(&k);
+                        }
+                    }
+                }
+                let d = self.repo_mut(dst_repo)?;
+                if !dst_path.is_empty() {
+                    d.ensure_parents(dst_path, *now, user)?;
+                }
+                for (rel, item) in moved {
+                    let target = join(dst_path, &rel);
+                    let mut item = item;
+                    if !*mv {
+                        item.created = *now;
+                        item.created_by = user.clone();
+                        item.stats = Stats::default();
+                    }
+                    item.modified = *now;
+                    item.modified_by = user.clone();
+                    item.updated = *now;
+                    match d.items.get_mut(&target) {
+                        Some(existing) if item.is_folder() => existing.props.replace_keys(&item.props),
+                        _ => {
+                            d.items.insert(target, item);
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn join(base: &str, rel: &str) -> String {
+    match (base.is_empty(), rel.is_empty()) {
+        (true, _) => rel.to_string(),
+        (_, true) => base.to_string(),
+        _ => format!("{base}/{rel}"),
+    }
+}
+
+fn targets(r: &Repo, path: &str, recursive: bool) -> Result<Vec<String>, TreeError> {
+    let item = r.items.get(path).ok_or(TreeError::NoItem)?;
+    if recursive && item.is_folder() {
+        Ok(r.subtree_keys(path))
+    } else {
+        Ok(vec![path.to_string()])
+    }
+}
+
+/// Whether the repository can hold deployed content.
+pub fn is_local(r: &Repo) -> bool {
+    r.config.rclass == RepoClass::Local
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PackageType;
+
+    fn state() -> State {
+        let mut s = State::default();
+        let config = RepoConfig::new("r", RepoClass::Local, PackageType::Generic);
+        s.apply(&Mutation::CreateRepo { config, now: 1, user: "admin".into() }).unwrap();
+        s
+    }
+
+    fn file(size: u64) -> FileData {
+        FileData {
+            size,
+            sha1: "a".repeat(40),
+            md5: "b".repeat(32),
+            sha256: "c".repeat(64),
+            original: Original::default(),
+            mime: "application/octet-stream".into(),
+        }
+    }
+
+    fn put(s: &mut State, path: &str) -> Result<(), TreeError> {
+        s.apply(&Mutation::PutFile {
+            repo: "r".into(),
+            path: path.into(),
+            file: file(3),
+            props: Props::default(),
+            now: 2,
+            user: "admin".into(),
+        })
+    }
+
+    #[test]
+    fn deploy_creates_parents_and_children_are_direct() {
+        let mut s = state();
+        put(&mut s, "a/b/c.txt").unwrap();
+        put(&mut s, "a/d.txt").unwrap();
+        put(&mut s, "a-b.txt").unwrap();
+        let r = s.repo("r").unwrap();
+        let names: Vec<&str> = r.children("a").iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["b", "d.txt"]);
+        let root: Vec<&str> = r.children("").iter().map(|(n, _)| *n).collect();
+        assert_eq!(root, ["a", "a-b.txt"]);
+        assert!(s.item("r", "a/b").unwrap().is_folder());
+    }
+
+    #[test]
+    fn file_in_the_way_is_a_conflict_and_changes_nothing() {
+        let mut s = state();
+        put(&mut s, "a").unwrap();
+        let before = s.repo("r").unwrap().items.len();
+        assert_eq!(put(&mut s, "a/b"), Err(TreeError::Conflict("a".into())));
+        assert_eq!(s.repo("r").unwrap().items.len(), before);
+    }
+
+    #[test]
+    fn delete_is_recursive_and_prefix_safe() {
+        let mut s = state();
+        put(&mut s, "a/b/c").unwrap();
+        put(&mut s, "ab/c").unwrap();
+        s.apply(&Mutation::Delete { repo: "r".into(), path: "a".into() }).unwrap();
+        assert!(s.item("r", "a/b/c").is_none());
+        assert!(s.item("r", "ab/c").is_some());
+    }
+
+    #[test]
+    fn props_dedupe_and_sort() {
+        let mut p = Props::default();
+        p.add("z", "1");
+        p.add("a", "2");
+        p.add("a", "2");
+        p.add("a", "1");
+        assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"a":["2","1"],"z":["1"]}"#);
+    }
+}
