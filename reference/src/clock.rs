@@ -92,7 +92,10 @@ mod tests {
         assert_eq!(iso(1580405788271), "2020-01-30T17:36:28.271Z");
         assert_eq!(iso_no_colon(1580405788271), "2020-01-30T17:36:28.271+0000");
         assert_eq!(http_date(1580405788271), "Thu, 30 Jan 2020 17:36:28 GMT");
-        assert_eq!(parse_http_date("Thu, 30 Jan 2020 17:36:28 GMT"), Some(1580405788000));
+        assert_eq!(
+            parse_http_date("Thu, 30 Jan 2020 17:36:28 GMT"),
+            Some(1580405788000)
+        );
     }
 
     #[test]

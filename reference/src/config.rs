@@ -151,7 +151,10 @@ impl RepoConfig {
     /// Parses the `--repo` form `KEY[:CLASS[:TYPE]]`.
     pub fn parse_flag(s: &str) -> Result<RepoConfig, String> {
         let mut parts = s.split(':');
-        let key = parts.next().filter(|k| valid_repo_key(k)).ok_or(format!("invalid repository key in '{s}'"))?;
+        let key = parts
+            .next()
+            .filter(|k| valid_repo_key(k))
+            .ok_or(format!("invalid repository key in '{s}'"))?;
         let class = match parts.next() {
             Some(c) => RepoClass::parse(c).ok_or(format!("unknown repository class '{c}'"))?,
             None => RepoClass::Local,
@@ -170,8 +173,12 @@ pub fn valid_repo_key(k: &str) -> bool {
     !k.is_empty()
         && k.len() <= 64
         && !k.starts_with('.')
-        && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-        && !matches!(k, "api" | "ui" | "list" | "webapp" | "repo" | "favicon.ico" | "v2")
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && !matches!(
+            k,
+            "api" | "ui" | "list" | "webapp" | "repo" | "favicon.ico" | "v2"
+        )
 }
 
 /// A user the server knows from its configuration.
@@ -190,14 +197,21 @@ impl UserConfig {
     /// Parses the `--user` form `NAME:PASSWORD[:admin]`.
     pub fn parse_flag(s: &str) -> Result<UserConfig, String> {
         let mut parts = s.splitn(3, ':');
-        let name = parts.next().filter(|n| !n.is_empty()).ok_or(format!("missing user name in '{s}'"))?;
+        let name = parts
+            .next()
+            .filter(|n| !n.is_empty())
+            .ok_or(format!("missing user name in '{s}'"))?;
         let password = parts.next().ok_or(format!("missing password in '{s}'"))?;
         let admin = match parts.next() {
             None => false,
             Some("admin") => true,
             Some(o) => return Err(format!("unknown user flag '{o}' (only 'admin')")),
         };
-        Ok(UserConfig { name: name.into(), password: password.into(), admin })
+        Ok(UserConfig {
+            name: name.into(),
+            password: password.into(),
+            admin,
+        })
     }
 }
 
@@ -233,7 +247,11 @@ impl Default for Config {
             data_dir: None,
             anonymous_access: false,
             repositories: default_repositories(),
-            users: vec![UserConfig { name: "admin".into(), password: "password".into(), admin: true }],
+            users: vec![UserConfig {
+                name: "admin".into(),
+                password: "password".into(),
+                admin: true,
+            }],
             max_upload: None,
             clock: Clock::system(),
         }
@@ -248,7 +266,11 @@ pub fn default_repositories() -> Vec<RepoConfig> {
         RepoConfig::new("helm-local", RepoClass::Local, PackageType::Helm),
         RepoConfig {
             description: "Build Info repository".into(),
-            ..RepoConfig::new("artifactory-build-info", RepoClass::Local, PackageType::Generic)
+            ..RepoConfig::new(
+                "artifactory-build-info",
+                RepoClass::Local,
+                PackageType::Generic,
+            )
         },
     ]
 }
@@ -256,7 +278,10 @@ pub fn default_repositories() -> Vec<RepoConfig> {
 impl Config {
     /// A configuration for tests: binds `127.0.0.1:0`, everything else default.
     pub fn ephemeral() -> Config {
-        Config { bind: SocketAddr::from(([127, 0, 0, 1], 0)), ..Config::default() }
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..Config::default()
+        }
     }
 
     /// Normalises the context path to `/x/y` (or `""`).
@@ -282,7 +307,11 @@ impl Config {
 
 /// Command-line flags; each also reads an environment variable with the `JCR_` prefix.
 #[derive(Parser, Debug)]
-#[command(name = "jcr-reference", version, about = "A reference JFrog Container Registry server for tests")]
+#[command(
+    name = "jcr-reference",
+    version,
+    about = "A reference JFrog Container Registry server for tests"
+)]
 pub struct Cli {
     /// Config file (YAML if it ends in .yaml/.yml, TOML otherwise).
     #[arg(long, env = "JCR_CONFIG")]
@@ -398,8 +427,12 @@ impl Cli {
     pub fn into_config(self) -> Result<Config, String> {
         let mut c = Config::default();
         if let Some(path) = &self.config {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let yaml = matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            );
             let f = parse_file(&text, yaml).map_err(|e| format!("{}: {e}", path.display()))?;
             apply_file(&mut c, f)?;
         }
@@ -422,10 +455,18 @@ impl Cli {
             c.max_upload = self.max_upload;
         }
         if !self.repos.is_empty() {
-            c.repositories = self.repos.iter().map(|r| RepoConfig::parse_flag(r)).collect::<Result<_, _>>()?;
+            c.repositories = self
+                .repos
+                .iter()
+                .map(|r| RepoConfig::parse_flag(r))
+                .collect::<Result<_, _>>()?;
         }
         if !self.users.is_empty() {
-            let users: Vec<UserConfig> = self.users.iter().map(|u| UserConfig::parse_flag(u)).collect::<Result<_, _>>()?;
+            let users: Vec<UserConfig> = self
+                .users
+                .iter()
+                .map(|u| UserConfig::parse_flag(u))
+                .collect::<Result<_, _>>()?;
             c.users = with_admin(users);
         }
         check_unique_keys(&c.repositories)?;
@@ -453,7 +494,10 @@ fn apply_file(c: &mut Config, f: FileConfig) -> Result<(), String> {
         c.max_upload = f.max_upload;
     }
     if let Some(repos) = f.repositories {
-        c.repositories = repos.into_iter().map(FileRepo::into_repo).collect::<Result<_, _>>()?;
+        c.repositories = repos
+            .into_iter()
+            .map(FileRepo::into_repo)
+            .collect::<Result<_, _>>()?;
     }
     if let Some(users) = f.users {
         c.users = with_admin(users);
@@ -464,14 +508,24 @@ fn apply_file(c: &mut Config, f: FileConfig) -> Result<(), String> {
 /// Adds the default admin unless a user named `admin` is configured.
 fn with_admin(mut users: Vec<UserConfig>) -> Vec<UserConfig> {
     if !users.iter().any(|u| u.name == "admin") {
-        users.insert(0, UserConfig { name: "admin".into(), password: "password".into(), admin: true });
+        users.insert(
+            0,
+            UserConfig {
+                name: "admin".into(),
+                password: "password".into(),
+                admin: true,
+            },
+        );
     }
     users
 }
 
 fn check_unique_keys(repos: &[RepoConfig]) -> Result<(), String> {
     for (i, r) in repos.iter().enumerate() {
-        if repos[..i].iter().any(|o| o.key.eq_ignore_ascii_case(&r.key)) {
+        if repos[..i]
+            .iter()
+            .any(|o| o.key.eq_ignore_ascii_case(&r.key))
+        {
             return Err(format!("repository key '{}' is configured twice", r.key));
         }
     }
@@ -489,7 +543,15 @@ mod tests {
         assert_eq!(c.normalized_context_path(), "/artifactory");
         assert!(!c.anonymous_access);
         let keys: Vec<_> = c.repositories.iter().map(|r| r.key.as_str()).collect();
-        assert_eq!(keys, ["generic-local", "docker-local", "helm-local", "artifactory-build-info"]);
+        assert_eq!(
+            keys,
+            [
+                "generic-local",
+                "docker-local",
+                "helm-local",
+                "artifactory-build-info"
+            ]
+        );
         assert_eq!(c.users[0].name, "admin");
     }
 
@@ -502,20 +564,38 @@ mod tests {
             "bind: 127.0.0.1:9000\nanonymous_access: true\nrepositories:\n  - key: a\n    class: remote\n    type: docker\n    url: https://x\nusers:\n  - name: bob\n    password: pw\n",
         )
         .unwrap();
-        let c = Config::from_args(["x", "--config", path.to_str().unwrap(), "--bind", "127.0.0.1:0"]).unwrap();
+        let c = Config::from_args([
+            "x",
+            "--config",
+            path.to_str().unwrap(),
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .unwrap();
         assert_eq!(c.bind.port(), 0);
         assert!(c.anonymous_access);
         assert_eq!(c.repositories.len(), 1);
         assert_eq!(c.repositories[0].rclass, RepoClass::Remote);
         assert_eq!(c.repositories[0].package_type, PackageType::Docker);
         assert_eq!(c.users.len(), 2);
-        let c = Config::from_args(["x", "--config", path.to_str().unwrap(), "--repo", "b:local:helm"]).unwrap();
+        let c = Config::from_args([
+            "x",
+            "--config",
+            path.to_str().unwrap(),
+            "--repo",
+            "b:local:helm",
+        ])
+        .unwrap();
         assert_eq!(c.repositories[0].key, "b");
     }
 
     #[test]
     fn toml_file_and_bad_input() {
-        let f = parse_file("context_path = \"/\"\n[[repositories]]\nkey = \"x\"\n", false).unwrap();
+        let f = parse_file(
+            "context_path = \"/\"\n[[repositories]]\nkey = \"x\"\n",
+            false,
+        )
+        .unwrap();
         assert_eq!(f.repositories.unwrap()[0].key, "x");
         assert!(parse_file("nonsense = 1", false).is_err());
         assert!(RepoConfig::parse_flag("a:weird").is_err());

@@ -41,13 +41,21 @@ pub use config::{Config, PackageType, RepoClass, RepoConfig, UserConfig};
 
 /// Runs the server on `listener` until `shutdown` resolves, then compacts the journal and returns.
 /// Logs `Ready at <url>` once it accepts requests.
-pub async fn serve(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
     let addr = listener.local_addr()?;
     let state = build_state(config)?;
     let url = format!("http://{addr}{}", state.ctx_path);
     let routes = http::router::routes(state.clone());
     tracing::info!("Ready at {url}");
-    warp::serve(routes).incoming(listener).graceful(shutdown).run().await;
+    warp::serve(routes)
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
     state.store.checkpoint()
 }
 
@@ -62,7 +70,13 @@ fn build_state(config: Config) -> io::Result<http::AppState> {
         rand::random::<u32>(),
         rand::random::<u64>() & 0xfff_ffff_ffff
     );
-    Ok(Arc::new(http::Shared { config, ctx_path, store, auth, instance_id }))
+    Ok(Arc::new(http::Shared {
+        config,
+        ctx_path,
+        store,
+        auth,
+        instance_id,
+    }))
 }
 
 /// A running server, for tests in the spirit of wiremock's `MockServer::start()`.
@@ -84,7 +98,12 @@ impl Server {
         let task = tokio::spawn(serve(listener, config, async move {
             let _ = rx.await;
         }));
-        Ok(Server { addr, url, shutdown: Some(tx), task: Some(task) })
+        Ok(Server {
+            addr,
+            url,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
     }
 
     /// The base URL including the context path, e.g. `http://127.0.0.1:41234/artifactory`.

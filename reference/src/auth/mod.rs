@@ -23,7 +23,11 @@ pub struct Caller {
 impl Caller {
     /// The anonymous caller.
     pub fn anonymous() -> Caller {
-        Caller { name: "anonymous".into(), admin: false, anonymous: true }
+        Caller {
+            name: "anonymous".into(),
+            admin: false,
+            anonymous: true,
+        }
     }
 }
 
@@ -52,7 +56,10 @@ pub struct Auth {
 impl Auth {
     /// A directory of configured users.
     pub fn new(users: Vec<UserConfig>, anonymous_access: bool) -> Auth {
-        Auth { users, anonymous_access }
+        Auth {
+            users,
+            anonymous_access,
+        }
     }
 
     /// Whether anonymous access is on.
@@ -65,7 +72,9 @@ impl Auth {
         let Some(value) = headers.get(warp::http::header::AUTHORIZATION) else {
             return Ok(Caller::anonymous());
         };
-        let value = value.to_str().map_err(|_| ApiError::unauthorized("Bad credentials"))?;
+        let value = value
+            .to_str()
+            .map_err(|_| ApiError::unauthorized("Bad credentials"))?;
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         if !scheme.eq_ignore_ascii_case("basic") {
             return Err(ApiError::unauthorized("Bad credentials"));
@@ -75,9 +84,19 @@ impl Auth {
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(|| ApiError::unauthorized("Bad credentials"))?;
-        let (user, password) = decoded.split_once(':').ok_or_else(|| ApiError::unauthorized("Bad credentials"))?;
-        match self.users.iter().find(|u| u.name == user && u.password == password) {
-            Some(u) => Ok(Caller { name: u.name.clone(), admin: u.admin, anonymous: false }),
+        let (user, password) = decoded
+            .split_once(':')
+            .ok_or_else(|| ApiError::unauthorized("Bad credentials"))?;
+        match self
+            .users
+            .iter()
+            .find(|u| u.name == user && u.password == password)
+        {
+            Some(u) => Ok(Caller {
+                name: u.name.clone(),
+                admin: u.admin,
+                anonymous: false,
+            }),
             None => Err(ApiError::unauthorized("Bad credentials")),
         }
     }

@@ -13,7 +13,10 @@ use warp::Filter;
 use super::error::ApiError;
 use super::path::{self, encode_path, RepoPath};
 use super::storage::{file_created, folder_created, mime_of, properties_response, validate_key};
-use super::{body, commit_error, empty, json, render, req, respond, set_header, AppState, BodyStream, Req, VERSION};
+use super::{
+    body, commit_error, empty, json, render, req, respond, set_header, AppState, BodyStream, Req,
+    VERSION,
+};
 use crate::auth::{Action, Caller};
 use crate::clock::{http_date, iso, parse_http_date};
 use crate::config::RepoClass;
@@ -29,7 +32,9 @@ pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
     warp::path::tail()
         .and(req(state.clone()))
         .and(body())
-        .then(|t: Tail, r: Req, b: BodyStream| async move { render(handle(r, t.as_str(), b).await) })
+        .then(
+            |t: Tail, r: Req, b: BodyStream| async move { render(handle(r, t.as_str(), b).await) },
+        )
         .boxed()
 }
 
@@ -42,10 +47,12 @@ async fn handle(r: Req, tail: &str, body: BodyStream) -> Result<Response, ApiErr
         Method::GET | Method::HEAD => retrieve(&r, &p).await,
         Method::PUT => deploy(&r, p, body).await,
         Method::DELETE => delete(&r, p).await,
-        _ => Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed").with_header(
-            header::ALLOW,
-            "delete, lock, mkcol, move, options, post, propfind, proppatch, unlock",
-        )),
+        _ => Err(
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed").with_header(
+                header::ALLOW,
+                "delete, lock, mkcol, move, options, post, propfind, proppatch, unlock",
+            ),
+        ),
     }
 }
 
@@ -63,7 +70,11 @@ fn literal_path(p: &RepoPath) -> String {
 /// repository of a virtual one.
 fn deploy_target(r: &Req, key: &str) -> Result<String, ApiError> {
     let state = r.state.store.read();
-    let no_local = || ApiError::not_found(format!("Could not find a local repository named {key} to deploy to."));
+    let no_local = || {
+        ApiError::not_found(format!(
+            "Could not find a local repository named {key} to deploy to."
+        ))
+    };
     let repo = state.repo(key).ok_or_else(no_local)?;
     match repo.config.rclass {
         RepoClass::Local => Ok(key.to_string()),
@@ -94,7 +105,9 @@ fn deploy_conflict(repo: &str, t: TreeError) -> ApiError {
             StatusCode::CONFLICT,
             format!("Cannot deploy to '{repo}:{at}': a file and a folder cannot share a path."),
         ),
-        TreeError::NoRepo(k) => ApiError::not_found(format!("Could not find a local repository named {k} to deploy to.")),
+        TreeError::NoRepo(k) => ApiError::not_found(format!(
+            "Could not find a local repository named {k} to deploy to."
+        )),
         other => ApiError::internal(format!("{other:?}")),
     }
 }
@@ -102,33 +115,73 @@ fn deploy_conflict(repo: &str, t: TreeError) -> ApiError {
 async fn deploy(r: &Req, p: RepoPath, body: BodyStream) -> Result<Response, ApiError> {
     let rel = literal_path(&p);
     let caller = r.require(Action::Deploy, |c| {
-        ApiError::forbidden(format!("The user: '{}' is not permitted to deploy '{rel}' into '{}:{rel}'.", c.name, p.repo))
+        ApiError::forbidden(format!(
+            "The user: '{}' is not permitted to deploy '{rel}' into '{}:{rel}'.",
+            c.name, p.repo
+        ))
     })?;
     let repo = deploy_target(r, &p.repo)?;
     let props = matrix_props(&p)?;
     let base = r.base_url();
     if p.trailing_slash || rel.is_empty() {
-        let m = Mutation::MakeFolder { repo: repo.clone(), path: rel.clone(), props, now: r.now(), user: caller.name.clone() };
-        r.state.store.commit(m).await.map_err(|e| commit_error(e, |t| deploy_conflict(&repo, t)))?;
+        let m = Mutation::MakeFolder {
+            repo: repo.clone(),
+            path: rel.clone(),
+            props,
+            now: r.now(),
+            user: caller.name.clone(),
+        };
+        r.state
+            .store
+            .commit(m)
+            .await
+            .map_err(|e| commit_error(e, |t| deploy_conflict(&repo, t)))?;
         let state = r.state.store.read();
-        let item = state.item(&repo, &rel).ok_or_else(|| ApiError::internal("folder vanished"))?;
-        let mut resp = json(StatusCode::CREATED, ITEM_CREATED, &folder_created(&base, &repo, &rel, item));
-        set_header(&mut resp, header::LOCATION, &format!("{base}/{repo}/{}/", encode_path(&rel)));
+        let item = state
+            .item(&repo, &rel)
+            .ok_or_else(|| ApiError::internal("folder vanished"))?;
+        let mut resp = json(
+            StatusCode::CREATED,
+            ITEM_CREATED,
+            &folder_created(&base, &repo, &rel, item),
+        );
+        set_header(
+            &mut resp,
+            header::LOCATION,
+            &format!("{base}/{repo}/{}/", encode_path(&rel)),
+        );
         return Ok(resp);
     }
     let sent = SentChecksums::from(r);
-    if r.header("x-checksum-deploy").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+    if r.header("x-checksum-deploy")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
         return deploy_by_checksum(r, &repo, &rel, props, &caller, &sent).await;
     }
     // A folder in the way fails before the body is read.
-    if r.state.store.read().item(&repo, &rel).is_some_and(Item::is_folder) {
+    if r.state
+        .store
+        .read()
+        .item(&repo, &rel)
+        .is_some_and(Item::is_folder)
+    {
         return Err(deploy_conflict(&repo, TreeError::Conflict(rel)));
     }
-    let info = r.state.store.blobs.ingest(body, r.state.config.max_upload).await.map_err(|e| match e {
-        IngestError::Body(m) => ApiError::bad_request(format!("Failed to read the request body: {m}")),
-        IngestError::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large"),
-        IngestError::Io(e) => ApiError::internal(e),
-    })?;
+    let info = r
+        .state
+        .store
+        .blobs
+        .ingest(body, r.state.config.max_upload)
+        .await
+        .map_err(|e| match e {
+            IngestError::Body(m) => {
+                ApiError::bad_request(format!("Failed to read the request body: {m}"))
+            }
+            IngestError::TooLarge => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large")
+            }
+            IngestError::Io(e) => ApiError::internal(e),
+        })?;
     sent.verify(&repo, &rel, &info.sha1, &info.md5, &info.sha256)?;
     let file = FileData {
         size: info.size,
@@ -141,14 +194,45 @@ async fn deploy(r: &Req, p: RepoPath, body: BodyStream) -> Result<Response, ApiE
     put_file(r, &repo, &rel, file, props, &caller, &base).await
 }
 
-async fn put_file(r: &Req, repo: &str, rel: &str, file: FileData, props: Props, caller: &Caller, base: &str) -> Result<Response, ApiError> {
-    let m = Mutation::PutFile { repo: repo.into(), path: rel.into(), file, props, now: r.now(), user: caller.name.clone() };
-    r.state.store.commit(m).await.map_err(|e| commit_error(e, |t| deploy_conflict(repo, t)))?;
-    let with_sha256 = !r.header("user-agent").is_some_and(|ua| ua.contains("ArtifactoryBuildClient/"));
+async fn put_file(
+    r: &Req,
+    repo: &str,
+    rel: &str,
+    file: FileData,
+    props: Props,
+    caller: &Caller,
+    base: &str,
+) -> Result<Response, ApiError> {
+    let m = Mutation::PutFile {
+        repo: repo.into(),
+        path: rel.into(),
+        file,
+        props,
+        now: r.now(),
+        user: caller.name.clone(),
+    };
+    r.state
+        .store
+        .commit(m)
+        .await
+        .map_err(|e| commit_error(e, |t| deploy_conflict(repo, t)))?;
+    let with_sha256 = !r
+        .header("user-agent")
+        .is_some_and(|ua| ua.contains("ArtifactoryBuildClient/"));
     let state = r.state.store.read();
-    let item = state.item(repo, rel).ok_or_else(|| ApiError::internal("file vanished"))?;
-    let mut resp = json(StatusCode::CREATED, ITEM_CREATED, &file_created(base, repo, rel, item, with_sha256));
-    set_header(&mut resp, header::LOCATION, &format!("{base}/{repo}/{}", encode_path(rel)));
+    let item = state
+        .item(repo, rel)
+        .ok_or_else(|| ApiError::internal("file vanished"))?;
+    let mut resp = json(
+        StatusCode::CREATED,
+        ITEM_CREATED,
+        &file_created(base, repo, rel, item, with_sha256),
+    );
+    set_header(
+        &mut resp,
+        header::LOCATION,
+        &format!("{base}/{repo}/{}", encode_path(rel)),
+    );
     Ok(resp)
 }
 
@@ -162,8 +246,16 @@ struct SentChecksums {
 
 impl SentChecksums {
     fn from(r: &Req) -> SentChecksums {
-        let h = |n: &str| r.header(n).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let mut s = SentChecksums { sha1: h("x-checksum-sha1"), md5: h("x-checksum-md5"), sha256: h("x-checksum-sha256") };
+        let h = |n: &str| {
+            r.header(n)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let mut s = SentChecksums {
+            sha1: h("x-checksum-sha1"),
+            md5: h("x-checksum-md5"),
+            sha256: h("x-checksum-sha256"),
+        };
         if let Some(v) = h("x-checksum") {
             match v.len() {
                 32 if s.md5.is_none() => s.md5 = Some(v),
@@ -176,17 +268,34 @@ impl SentChecksums {
     }
 
     fn original(&self) -> Original {
-        Original { sha1: self.sha1.clone(), md5: self.md5.clone(), sha256: self.sha256.clone() }
+        Original {
+            sha1: self.sha1.clone(),
+            md5: self.md5.clone(),
+            sha256: self.sha256.clone(),
+        }
     }
 
     /// The CLIENT checksum policy: any sent checksum must equal the computed one.
-    fn verify(&self, repo: &str, path: &str, sha1: &str, md5: &str, sha256: &str) -> Result<(), ApiError> {
-        let bad = |sent: &Option<String>, actual: &str| sent.as_ref().is_some_and(|s| !s.eq_ignore_ascii_case(actual));
+    fn verify(
+        &self,
+        repo: &str,
+        path: &str,
+        sha1: &str,
+        md5: &str,
+        sha256: &str,
+    ) -> Result<(), ApiError> {
+        let bad = |sent: &Option<String>, actual: &str| {
+            sent.as_ref()
+                .is_some_and(|s| !s.eq_ignore_ascii_case(actual))
+        };
         if !(bad(&self.sha1, sha1) || bad(&self.md5, md5) || bad(&self.sha256, sha256)) {
             return Ok(());
         }
         let info = |t: &str, sent: &Option<String>, actual: &str| {
-            format!("{t}=ChecksumInfo{{type={t}, original='{}', actual='{actual}'}}", sent.as_deref().unwrap_or("null"))
+            format!(
+                "{t}=ChecksumInfo{{type={t}, original='{}', actual='{actual}'}}",
+                sent.as_deref().unwrap_or("null")
+            )
         };
         Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -211,7 +320,9 @@ async fn deploy_by_checksum(
     let fail = |m: String| ApiError::not_found(format!("Checksum deploy failed. {m}"));
     let (sha1, sha256) = (sent.sha1.as_deref(), sent.sha256.as_deref());
     if sha1.is_none() && sha256.is_none() {
-        return Err(fail("no checksum header 'X-Checksum-Sha1/X-Checksum-Sha256' was found.".into()));
+        return Err(fail(
+            "no checksum header 'X-Checksum-Sha1/X-Checksum-Sha256' was found.".into(),
+        ));
     }
     if let Some(s) = sha256.filter(|s| !is_hex(s, 64)) {
         return Err(fail(format!("Invalid SHA-256: {s}")));
@@ -223,7 +334,10 @@ async fn deploy_by_checksum(
     let Some(mut file) = found.filter(|f| r.state.store.blobs.contains(&f.sha256)) else {
         return Err(match sha256 {
             Some(s) => fail(format!("No existing file with SHA-256: {s}")),
-            None => fail(format!("No existing file with SHA-1: {}", sha1.unwrap_or(""))),
+            None => fail(format!(
+                "No existing file with SHA-1: {}",
+                sha1.unwrap_or("")
+            )),
         });
     };
     sent.verify(repo, rel, &file.sha1, &file.md5, &file.sha256)?;
@@ -232,7 +346,12 @@ async fn deploy_by_checksum(
     }
     file.original = sent.original();
     file.mime = crate::mime::for_name(rel).to_string();
-    if r.state.store.read().item(repo, rel).is_some_and(Item::is_folder) {
+    if r.state
+        .store
+        .read()
+        .item(repo, rel)
+        .is_some_and(Item::is_folder)
+    {
         return Err(deploy_conflict(repo, TreeError::Conflict(rel.to_string())));
     }
     put_file(r, repo, rel, file, props, caller, &r.base_url()).await
@@ -251,8 +370,12 @@ async fn delete(r: &Req, p: RepoPath) -> Result<Response, ApiError> {
     })?;
     {
         let state = r.state.store.read();
-        let repo = state.repo(&p.repo).filter(|x| x.config.rclass == RepoClass::Local);
-        let Some(repo) = repo else { return Err(ApiError::empty(StatusCode::NOT_FOUND)) };
+        let repo = state
+            .repo(&p.repo)
+            .filter(|x| x.config.rclass == RepoClass::Local);
+        let Some(repo) = repo else {
+            return Err(ApiError::empty(StatusCode::NOT_FOUND));
+        };
         if rel.is_empty() && !caller.admin {
             return Err(ApiError::forbidden(format!(
                 "Not enough permissions to delete content of repository '{}' (by user: '{}'). This requires admin privileges.",
@@ -260,12 +383,21 @@ async fn delete(r: &Req, p: RepoPath) -> Result<Response, ApiError> {
             )));
         }
         if !repo.items.contains_key(&rel) {
-            return Err(ApiError::not_found(format!("Could not locate artifact '{id}' (Nothing to delete).")));
+            return Err(ApiError::not_found(format!(
+                "Could not locate artifact '{id}' (Nothing to delete)."
+            )));
         }
     }
-    let m = Mutation::Delete { repo: p.repo.clone(), path: rel.clone() };
+    let m = Mutation::Delete {
+        repo: p.repo.clone(),
+        path: rel.clone(),
+    };
     r.state.store.commit(m).await.map_err(|e| {
-        commit_error(e, |_| ApiError::not_found(format!("Could not locate artifact '{id}' (Nothing to delete).")))
+        commit_error(e, |_| {
+            ApiError::not_found(format!(
+                "Could not locate artifact '{id}' (Nothing to delete)."
+            ))
+        })
     })?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
@@ -274,7 +406,11 @@ async fn delete(r: &Req, p: RepoPath) -> Result<Response, ApiError> {
 
 async fn retrieve(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
     let caller = r.require(Action::Read, |c| {
-        ApiError::forbidden(format!("Request for '{}' is forbidden for user: '{}'.", p.repo_path_id(), c.name))
+        ApiError::forbidden(format!(
+            "Request for '{}' is forbidden for user: '{}'.",
+            p.repo_path_id(),
+            c.name
+        ))
     })?;
     if r.query.has("trace") {
         return Ok(trace(r, p, &caller));
@@ -283,22 +419,40 @@ async fn retrieve(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
     let found = {
         let state = r.state.store.read();
         if state.repo(&p.repo).is_none() {
-            return Err(ApiError::not_found(format!("Failed to find the repository '{}' specified in the request.", p.repo)));
+            return Err(ApiError::not_found(format!(
+                "Failed to find the repository '{}' specified in the request.",
+                p.repo
+            )));
         }
-        state.resolve(&p.repo, &p.path).map(|(repo, item)| (repo.config.key.clone(), item.clone()))
+        state
+            .resolve(&p.repo, &p.path)
+            .map(|(repo, item)| (repo.config.key.clone(), item.clone()))
     };
     if r.query.has("properties") {
-        let (_, item) = found.as_ref().ok_or_else(|| ApiError::not_found("File not found."))?;
-        let only: Vec<String> = r.query.get("properties").unwrap_or("").split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
+        let (_, item) = found
+            .as_ref()
+            .ok_or_else(|| ApiError::not_found("File not found."))?;
+        let only: Vec<String> = r
+            .query
+            .get("properties")
+            .unwrap_or("")
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
         return properties_response(&base, &p.repo, &p.path, item, &only);
     }
     let Some((real_repo, item)) = found else {
         return checksum_side_file(r, p);
     };
     if item.is_folder() {
-        if !p.trailing_slash && !p.path.is_empty() || (p.path.is_empty() && !p.trailing_slash) {
+        if !p.trailing_slash {
             let mut resp = empty(StatusCode::FOUND);
-            let target = if p.path.is_empty() { format!("{base}/{}/", p.repo) } else { format!("{base}/{}/{}/", p.repo, encode_path(&p.path)) };
+            let target = if p.path.is_empty() {
+                format!("{base}/{}/", p.repo)
+            } else {
+                format!("{base}/{}/{}/", p.repo, encode_path(&p.path))
+            };
             set_header(&mut resp, header::LOCATION, &target);
             return Ok(resp);
         }
@@ -310,7 +464,12 @@ async fn retrieve(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
     }
     let resp = serve_file(r, p, &item).await?;
     if r.method == Method::GET && resp.status().is_success() {
-        let m = Mutation::Download { repo: real_repo, path: p.path.clone(), now: r.now(), user: caller.name.clone() };
+        let m = Mutation::Download {
+            repo: real_repo,
+            path: p.path.clone(),
+            now: r.now(),
+            user: caller.name.clone(),
+        };
         if let Err(e) = r.state.store.commit_lazy(m) {
             tracing::warn!("could not record a download: {e:?}");
         }
@@ -343,7 +502,10 @@ fn check_matrix(p: &RepoPath, item: &Item) -> Result<(), ApiError> {
         };
         if conflict {
             return Err(if mandatory {
-                ApiError::not_found(format!("File '{}' was found, but mandatory properties do not match.", p.repo_path_id()))
+                ApiError::not_found(format!(
+                    "File '{}' was found, but mandatory properties do not match.",
+                    p.repo_path_id()
+                ))
             } else {
                 ApiError::not_found("File not found.")
             });
@@ -356,12 +518,24 @@ fn check_matrix(p: &RepoPath, item: &Item) -> Result<(), ApiError> {
 fn checksum_side_file(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
     let kinds = [(".sha1", 0), (".sha256", 1), (".md5", 2)];
     for (ext, which) in kinds {
-        let Some(base_path) = p.path.strip_suffix(ext) else { continue };
+        let Some(base_path) = p.path.strip_suffix(ext) else {
+            continue;
+        };
         let state = r.state.store.read();
-        let Some((_, item)) = state.resolve(&p.repo, base_path) else { break };
+        let Some((_, item)) = state.resolve(&p.repo, base_path) else {
+            break;
+        };
         let Some(f) = &item.file else { break };
         let value = [&f.sha1, &f.sha256, &f.md5][which].clone();
-        let mut resp = respond(StatusCode::OK, "application/x-checksum", if r.method == Method::HEAD { String::new() } else { value.clone() });
+        let mut resp = respond(
+            StatusCode::OK,
+            "application/x-checksum",
+            if r.method == Method::HEAD {
+                String::new()
+            } else {
+                value.clone()
+            },
+        );
         set_header(&mut resp, header::CONTENT_LENGTH, &value.len().to_string());
         return Ok(resp);
     }
@@ -372,16 +546,59 @@ fn checksum_side_file(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
 fn file_headers(resp: &mut Response, p: &RepoPath, item: &Item) {
     let f = item.file.as_ref().expect("a file");
     let name = p.name();
-    let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string();
+    // RFC 5987 attr-char: letters, digits and `!#$&+-.^_`|~` stay as they are.
+    const ATTR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
+    let encoded = percent_encoding::utf8_percent_encode(name, ATTR).to_string();
     set_header(resp, header::LAST_MODIFIED, &http_date(item.modified));
     set_header(resp, header::ETAG, &f.sha1);
-    set_header(resp, header::HeaderName::from_static("x-checksum-sha1"), &f.sha1);
-    set_header(resp, header::HeaderName::from_static("x-checksum-sha256"), &f.sha256);
-    set_header(resp, header::HeaderName::from_static("x-checksum-md5"), &f.md5);
+    set_header(
+        resp,
+        header::HeaderName::from_static("x-checksum-sha1"),
+        &f.sha1,
+    );
+    set_header(
+        resp,
+        header::HeaderName::from_static("x-checksum-sha256"),
+        &f.sha256,
+    );
+    set_header(
+        resp,
+        header::HeaderName::from_static("x-checksum-md5"),
+        &f.md5,
+    );
     set_header(resp, header::ACCEPT_RANGES, "bytes");
-    set_header(resp, header::HeaderName::from_static("x-artifactory-filename"), &encode_path(name));
-    let ascii: String = name.chars().map(|c| if c.is_ascii() && c != '"' && !c.is_control() { c } else { '_' }).collect();
-    set_header(resp, header::CONTENT_DISPOSITION, &format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"));
+    set_header(
+        resp,
+        header::HeaderName::from_static("x-artifactory-filename"),
+        &encode_path(name),
+    );
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && c != '"' && !c.is_control() {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    set_header(
+        resp,
+        header::CONTENT_DISPOSITION,
+        &format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"),
+    );
 }
 
 /// One stretch of a response body: literal bytes or a slice of the blob.
@@ -394,8 +611,11 @@ async fn serve_file(r: &Req, p: &RepoPath, item: &Item) -> Result<Response, ApiE
     let f = item.file.as_ref().expect("a file");
     let mime = mime_of(item);
     // Conditional requests.
-    if r.header("if-none-match").is_some_and(|v| v.trim() == f.sha1)
-        || r.header("if-modified-since").and_then(parse_http_date).is_some_and(|since| since >= item.modified / 1000 * 1000)
+    if r.header("if-none-match")
+        .is_some_and(|v| v.trim() == f.sha1)
+        || r.header("if-modified-since")
+            .and_then(parse_http_date)
+            .is_some_and(|since| since >= item.modified / 1000 * 1000)
     {
         let mut resp = empty(StatusCode::NOT_MODIFIED);
         file_headers(&mut resp, p, item);
@@ -404,11 +624,22 @@ async fn serve_file(r: &Req, p: &RepoPath, item: &Item) -> Result<Response, ApiE
     let size = f.size;
     let if_range_ok = match r.header("if-range") {
         None => true,
-        Some(v) => v.trim() == f.sha1 || parse_http_date(v).is_some_and(|d| d >= item.modified / 1000 * 1000),
+        Some(v) => {
+            v.trim() == f.sha1
+                || parse_http_date(v).is_some_and(|d| d >= item.modified / 1000 * 1000)
+        }
     };
-    let ranges = match r.header("range").filter(|_| if_range_ok).map(|h| parse_ranges(h, size)) {
+    let ranges = match r
+        .header("range")
+        .filter(|_| if_range_ok)
+        .map(|h| parse_ranges(h, size))
+    {
         Some(Some(rs)) if rs.is_empty() => {
-            let mut resp = ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "Requested range not satisfiable").into_response();
+            let mut resp = ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "Requested range not satisfiable",
+            )
+            .into_response();
             set_header(&mut resp, header::CONTENT_RANGE, &format!("bytes */{size}"));
             return Ok(resp);
         }
@@ -416,10 +647,22 @@ async fn serve_file(r: &Req, p: &RepoPath, item: &Item) -> Result<Response, ApiE
         _ => Vec::new(),
     };
     let (status, parts, ctype, len, content_range) = match ranges.len() {
-        0 => (StatusCode::OK, vec![Part::Slice(0, size)], mime.clone(), size, None),
+        0 => (
+            StatusCode::OK,
+            vec![Part::Slice(0, size)],
+            mime.clone(),
+            size,
+            None,
+        ),
         1 => {
             let (a, b) = ranges[0];
-            (StatusCode::PARTIAL_CONTENT, vec![Part::Slice(a, b - a + 1)], mime.clone(), b - a + 1, Some(format!("bytes {a}-{b}/{size}")))
+            (
+                StatusCode::PARTIAL_CONTENT,
+                vec![Part::Slice(a, b - a + 1)],
+                mime.clone(),
+                b - a + 1,
+                Some(format!("bytes {a}-{b}/{size}")),
+            )
         }
         _ => {
             let mut parts = Vec::new();
@@ -433,13 +676,24 @@ async fn serve_file(r: &Req, p: &RepoPath, item: &Item) -> Result<Response, ApiE
             let tail = format!("\r\n--{BOUNDARY}--\r\n");
             len += tail.len() as u64;
             parts.push(Part::Bytes(Bytes::from(tail)));
-            (StatusCode::PARTIAL_CONTENT, parts, format!("multipart/byteranges; boundary={BOUNDARY}"), len, None)
+            (
+                StatusCode::PARTIAL_CONTENT,
+                parts,
+                format!("multipart/byteranges; boundary={BOUNDARY}"),
+                len,
+                None,
+            )
         }
     };
     let mut resp = if r.method == Method::HEAD {
         empty(status)
     } else {
-        let file = r.state.store.blobs.open_blob(&f.sha256).map_err(ApiError::internal)?;
+        let file = r
+            .state
+            .store
+            .blobs
+            .open_blob(&f.sha256)
+            .map_err(ApiError::internal)?;
         warp::reply::Reply::into_response(warp::reply::stream(body_stream(file, parts)))
     };
     *resp.status_mut() = status;
@@ -506,7 +760,11 @@ fn parse_ranges(h: &str, size: u64) -> Option<Vec<(u64, u64)>> {
             }
         } else {
             let start: u64 = a.parse().ok()?;
-            let end: u64 = if b.is_empty() { u64::MAX } else { b.parse().ok()? };
+            let end: u64 = if b.is_empty() {
+                u64::MAX
+            } else {
+                b.parse().ok()?
+            };
             if end < start {
                 return None;
             }
@@ -566,7 +824,7 @@ fn trace(r: &Req, p: &RepoPath, caller: &Caller) -> Response {
     };
     steps.push(outcome);
     let mut out = format!(
-        "Request ID: {:08x}\nRepo Path ID: {}\nMethod Name: {}\nUser: {}\nTime: {now}\nThread: {:?}\nSteps: \n",
+        "Request ID: {:08x}\nRepo Path ID: {}\nMethod Name: {}\nUser: {}\nTime: {now}\nThread: {}\nSteps: \n",
         rand::random::<u32>(),
         p.repo_path_id(),
         r.method,
@@ -582,11 +840,37 @@ fn trace(r: &Req, p: &RepoPath, caller: &Caller) -> Response {
 /// The HTML "Index of" page of a folder.
 fn listing(r: &Req, p: &RepoPath, real_repo: &str) -> Response {
     let state = r.state.store.read();
-    let title = if p.path.is_empty() { p.repo.clone() } else { format!("{}/{}", p.repo, p.path) };
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
-    let children = state.repo(real_repo).map(|repo| repo.children(&p.path)).unwrap_or_default();
-    let names: Vec<String> = children.iter().map(|(n, i)| if i.is_folder() { format!("{n}/") } else { n.to_string() }).collect();
-    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).max(4);
+    let title = if p.path.is_empty() {
+        p.repo.clone()
+    } else {
+        format!("{}/{}", p.repo, p.path)
+    };
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let children = state
+        .repo(real_repo)
+        .map(|repo| repo.children(&p.path))
+        .unwrap_or_default();
+    let names: Vec<String> = children
+        .iter()
+        .map(|(n, i)| {
+            if i.is_folder() {
+                format!("{n}/")
+            } else {
+                n.to_string()
+            }
+        })
+        .collect();
+    let width = names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
     let mut html = format!(
         "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 3.2 Final//EN\">\n<html>\n<head><meta name=\"robots\" content=\"noindex\" />\n<title>Index of {t}</title>\n</head>\n<body>\n<h1>Index of {t}</h1>\n<pre>Name{pad}Last modified      Size</pre><hr/>\n<pre><a href=\"../\">../</a>\n",
         t = esc(&title),
@@ -594,9 +878,17 @@ fn listing(r: &Req, p: &RepoPath, real_repo: &str) -> Response {
     );
     for ((_, item), name) in children.iter().zip(&names) {
         let date = listing_date(item.modified);
-        let size = item.file.as_ref().map(|f| super::storage::readable(f.size)).unwrap_or_else(|| "-".into());
+        let size = item
+            .file
+            .as_ref()
+            .map(|f| format!("  {}", super::storage::readable(f.size)))
+            .unwrap_or_else(|| "    -".into());
         let pad = " ".repeat(width - name.chars().count() + 2);
-        html.push_str(&format!("<a href=\"{}\">{}</a>{pad}{date}  {size:>4}\n", encode_path(name), esc(name)));
+        html.push_str(&format!(
+            "<a href=\"{}\">{}</a>{pad}{date}{size}\n",
+            encode_path(name),
+            esc(name)
+        ));
     }
     let host = r.header("host").unwrap_or("localhost");
     let (h, port) = match host.rsplit_once(':') {
@@ -611,22 +903,50 @@ fn listing(r: &Req, p: &RepoPath, real_repo: &str) -> Response {
 }
 
 fn listing_date(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    format!("{:02}-{}-{} {:02}:{:02}", t.day(), months[t.month() as usize - 1], t.year(), t.hour(), t.minute())
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{:02}-{}-{} {:02}:{:02}",
+        t.day(),
+        months[t.month() as usize - 1],
+        t.year(),
+        t.hour(),
+        t.minute()
+    )
 }
 
 /// `archive!/entry`: one entry of a zip/jar or tar(.gz) archive.
-async fn archive_entry(r: &Req, p: &RepoPath, item: &Item, entry: &str) -> Result<Response, ApiError> {
+async fn archive_entry(
+    r: &Req,
+    p: &RepoPath,
+    item: &Item,
+    entry: &str,
+) -> Result<Response, ApiError> {
     let f = item.file.as_ref().expect("a file");
-    let file = r.state.store.blobs.open_blob(&f.sha256).map_err(ApiError::internal)?;
+    let file = r
+        .state
+        .store
+        .blobs
+        .open_blob(&f.sha256)
+        .map_err(ApiError::internal)?;
     let name = p.name().to_ascii_lowercase();
     let entry_owned = entry.to_string();
     let data = tokio::task::spawn_blocking(move || read_entry(file, &name, &entry_owned))
         .await
         .map_err(ApiError::internal)?;
     let data = data.ok_or_else(|| ApiError::not_found("File not found."))?;
-    let mut resp = respond(StatusCode::OK, crate::mime::for_name(entry), if r.method == Method::HEAD { Bytes::new() } else { Bytes::from(data.clone()) });
+    let mut resp = respond(
+        StatusCode::OK,
+        crate::mime::for_name(entry),
+        if r.method == Method::HEAD {
+            Bytes::new()
+        } else {
+            Bytes::from(data.clone())
+        },
+    );
     set_header(&mut resp, header::CONTENT_LENGTH, &data.len().to_string());
     Ok(resp)
 }
@@ -636,11 +956,20 @@ fn read_entry(file: std::fs::File, name: &str, entry: &str) -> Option<Vec<u8>> {
     use std::io::Read;
     let entry = entry.trim_start_matches('/');
     if name.ends_with(".tar.gz") || name.ends_with(".tgz") || name.ends_with(".tar") {
-        let reader: Box<dyn Read> = if name.ends_with(".tar") { Box::new(file) } else { Box::new(flate2::read::GzDecoder::new(file)) };
+        let reader: Box<dyn Read> = if name.ends_with(".tar") {
+            Box::new(file)
+        } else {
+            Box::new(flate2::read::GzDecoder::new(file))
+        };
         let mut ar = tar::Archive::new(reader);
         for e in ar.entries().ok()? {
             let mut e = e.ok()?;
-            let path = e.path().ok()?.to_string_lossy().trim_start_matches("./").to_string();
+            let path = e
+                .path()
+                .ok()?
+                .to_string_lossy()
+                .trim_start_matches("./")
+                .to_string();
             if path == entry && e.header().entry_type().is_file() {
                 let mut out = Vec::new();
                 e.read_to_end(&mut out).ok()?;
@@ -669,7 +998,10 @@ mod tests {
         assert_eq!(parse_ranges("bytes=0-4", 10), Some(vec![(0, 4)]));
         assert_eq!(parse_ranges("bytes=5-", 10), Some(vec![(5, 9)]));
         assert_eq!(parse_ranges("bytes=-3", 10), Some(vec![(7, 9)]));
-        assert_eq!(parse_ranges("bytes=0-1, 4-100", 10), Some(vec![(0, 1), (4, 9)]));
+        assert_eq!(
+            parse_ranges("bytes=0-1, 4-100", 10),
+            Some(vec![(0, 1), (4, 9)])
+        );
         assert_eq!(parse_ranges("bytes=10-", 10), Some(vec![]));
         assert_eq!(parse_ranges("items=0-1", 10), None);
         assert_eq!(parse_ranges("bytes=5-2", 10), None);

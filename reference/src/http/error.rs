@@ -34,17 +34,29 @@ pub const BASIC_CHALLENGE: &str = "Basic realm=\"Artifactory Realm\"";
 impl ApiError {
     /// REST default shape.
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError { status, body: ErrorBody::Rest(message.into()), headers: Vec::new() }
+        ApiError {
+            status,
+            body: ErrorBody::Rest(message.into()),
+            headers: Vec::new(),
+        }
     }
 
     /// Plain-text body.
     pub fn text(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError { status, body: ErrorBody::Text(message.into()), headers: Vec::new() }
+        ApiError {
+            status,
+            body: ErrorBody::Text(message.into()),
+            headers: Vec::new(),
+        }
     }
 
     /// No body.
     pub fn empty(status: StatusCode) -> ApiError {
-        ApiError { status, body: ErrorBody::Empty, headers: Vec::new() }
+        ApiError {
+            status,
+            body: ErrorBody::Empty,
+            headers: Vec::new(),
+        }
     }
 
     /// 400 in the REST shape.
@@ -64,7 +76,8 @@ impl ApiError {
 
     /// 401 with the Basic challenge.
     pub fn unauthorized(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, message).with_header(header::WWW_AUTHENTICATE, BASIC_CHALLENGE)
+        ApiError::new(StatusCode::UNAUTHORIZED, message)
+            .with_header(header::WWW_AUTHENTICATE, BASIC_CHALLENGE)
     }
 
     /// 500 with Artifactory's generic message, logging the cause.
@@ -92,7 +105,8 @@ impl ApiError {
         let mut resp = Response::new(body.into());
         *resp.status_mut() = self.status;
         if let Some(ct) = ctype {
-            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
         }
         for (k, v) in self.headers {
             if let Ok(v) = HeaderValue::from_str(&v) {

@@ -34,7 +34,11 @@ impl Formatter for Jackson {
         w.write_all(b" ]")
     }
 
-    fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         if let Some(h) = self.has_value.last_mut() {
             *h = true;
         }
@@ -61,7 +65,11 @@ impl Formatter for Jackson {
         w.write_all(b"}")
     }
 
-    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         if let Some(h) = self.has_value.last_mut() {
             *h = true;
         }
@@ -80,7 +88,8 @@ impl Formatter for Jackson {
 pub fn pretty<T: Serialize + ?Sized>(v: &T) -> String {
     let mut out = Vec::with_capacity(256);
     let mut ser = serde_json::Serializer::with_formatter(&mut out, Jackson::default());
-    v.serialize(&mut ser).expect("serialising to memory cannot fail");
+    v.serialize(&mut ser)
+        .expect("serialising to memory cannot fail");
     String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 

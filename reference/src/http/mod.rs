@@ -56,7 +56,9 @@ impl Query {
     pub fn parse(raw: &str) -> Query {
         let dec = |s: &str| {
             let s = s.replace('+', " ");
-            percent_encoding::percent_decode_str(&s).decode_utf8_lossy().into_owned()
+            percent_encoding::percent_decode_str(&s)
+                .decode_utf8_lossy()
+                .into_owned()
         };
         Query(
             raw.split('&')
@@ -71,7 +73,10 @@ impl Query {
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Whether `name` is present (with or without a value).
@@ -109,16 +114,28 @@ impl Req {
     }
 
     /// Checks `action` for the caller; see [`Auth::authorize`].
-    pub fn require(&self, action: Action, forbidden: impl FnOnce(&Caller) -> ApiError) -> Result<Caller, ApiError> {
+    pub fn require(
+        &self,
+        action: Action,
+        forbidden: impl FnOnce(&Caller) -> ApiError,
+    ) -> Result<Caller, ApiError> {
         let caller = self.caller()?.clone();
-        self.state.auth.authorize(&caller, action, || forbidden(&caller))?;
+        self.state
+            .auth
+            .authorize(&caller, action, || forbidden(&caller))?;
         Ok(caller)
     }
 
     /// The base URL for absolute URLs in responses: `<scheme>://<host><ctx>`, honouring
     /// `X-JFrog-Override-Base-Url`, `X-Artifactory-Override-Base-Url` and the configured custom base.
     pub fn base_url(&self) -> String {
-        let h = |n: &str| self.headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+        let h = |n: &str| {
+            self.headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
         let ctx = &self.state.ctx_path;
         if let Some(v) = h("x-jfrog-override-base-url") {
             return format!("{}{}", v.trim_end_matches('/'), ctx);
@@ -145,7 +162,9 @@ impl Req {
 }
 
 /// Extracts [`Req`] for every request.
-pub fn req(state: AppState) -> impl Filter<Extract = (Req,), Error = std::convert::Infallible> + Clone {
+pub fn req(
+    state: AppState,
+) -> impl Filter<Extract = (Req,), Error = std::convert::Infallible> + Clone {
     let raw_query = warp::query::raw().or(warp::any().map(String::new)).unify();
     warp::any()
         .map(move || state.clone())
@@ -154,7 +173,13 @@ pub fn req(state: AppState) -> impl Filter<Extract = (Req,), Error = std::conver
         .and(raw_query)
         .map(|state: AppState, method, headers: HeaderMap, q: String| {
             let caller = state.auth.identify(&headers);
-            Req { state, method, headers, query: Query::parse(&q), caller }
+            Req {
+                state,
+                method,
+                headers,
+                query: Query::parse(&q),
+                caller,
+            }
         })
 }
 
@@ -178,9 +203,13 @@ pub type BodyStream = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, warp::Er
 pub async fn read_small(mut body: BodyStream, limit: usize) -> Result<Bytes, ApiError> {
     let mut buf = bytes::BytesMut::new();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
         if buf.len() + chunk.len() > limit {
-            return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large"));
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request body is too large",
+            ));
         }
         buf.extend_from_slice(&chunk);
     }
@@ -234,6 +263,9 @@ pub fn allow(r: &Req, allowed: &[Method]) -> Result<(), ApiError> {
     if allowed.contains(&r.method) || (r.method == Method::HEAD && allowed.contains(&Method::GET)) {
         Ok(())
     } else {
-        Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"))
+        Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method Not Allowed",
+        ))
     }
 }

@@ -61,7 +61,10 @@ pub fn parse(raw: &str) -> Result<RepoPath, PathError> {
     }
     let last = raw.rsplit('/').next().unwrap_or("");
     let trailing_slash = raw.contains('/') && last.split(';').next() == Some("");
-    let mut out = RepoPath { trailing_slash, ..RepoPath::default() };
+    let mut out = RepoPath {
+        trailing_slash,
+        ..RepoPath::default()
+    };
     let mut segments: Vec<String> = Vec::new();
     for (i, seg) in raw.split('/').enumerate() {
         let (name, params) = match seg.find(';') {
@@ -92,7 +95,9 @@ pub fn parse(raw: &str) -> Result<RepoPath, PathError> {
             return Err(PathError(format!("Illegal path segment '{name}': {raw}")));
         }
         if name.contains('/') || name.contains('\\') {
-            return Err(PathError(format!("Illegal character in path segment: {raw}")));
+            return Err(PathError(format!(
+                "Illegal character in path segment: {raw}"
+            )));
         }
         segments.push(name);
     }
@@ -101,7 +106,10 @@ pub fn parse(raw: &str) -> Result<RepoPath, PathError> {
     }
     out.repo = segments.remove(0);
     // `archive.zip!/entry/path`: the first segment ending in `!` that has something after it.
-    if let Some(pos) = segments.iter().position(|s| s.ends_with('!') && s.len() > 1) {
+    if let Some(pos) = segments
+        .iter()
+        .position(|s| s.ends_with('!') && s.len() > 1)
+    {
         if pos + 1 < segments.len() {
             let entry = segments[pos + 1..].join("/");
             segments.truncate(pos + 1);
@@ -152,7 +160,11 @@ mod tests {
         assert!(p.trailing_slash);
         assert_eq!(
             p.matrix,
-            vec![("a".into(), "1".into()), ("b".into(), "x;y".into()), ("c".into(), "".into())]
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x;y".into()),
+                ("c".into(), "".into())
+            ]
         );
     }
 
@@ -165,7 +177,16 @@ mod tests {
 
     #[test]
     fn traversal_refused() {
-        for bad in ["repo/../x", "repo/%2e%2e/x", "repo/a/./b", "repo/a%2Fb", "repo/a%00b", "repo/http://x/y", "/", ""] {
+        for bad in [
+            "repo/../x",
+            "repo/%2e%2e/x",
+            "repo/a/./b",
+            "repo/a%2Fb",
+            "repo/a%00b",
+            "repo/http://x/y",
+            "/",
+            "",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

@@ -9,14 +9,19 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::error::ApiError;
-use super::{allow, body, commit_error, json, read_small, render, req, respond, set_header, AppState, BodyStream, Req};
+use super::{
+    allow, body, commit_error, json, read_small, render, req, respond, set_header, AppState,
+    BodyStream, Req,
+};
 use crate::auth::Action;
 use crate::config::{valid_repo_key, PackageType, RepoClass, RepoConfig};
 use crate::store::{Mutation, State, TreeError};
 
 /// Routes under `/api/repositories`.
 pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
-    let list = warp::path!("repositories").and(req(state.clone())).map(|r: Req| render(list(&r)));
+    let list = warp::path!("repositories")
+        .and(req(state.clone()))
+        .map(|r: Req| render(list(&r)));
     let one = warp::path("repositories")
         .and(warp::path::tail())
         .and(req(state.clone()))
@@ -39,7 +44,10 @@ fn list(r: &Req) -> Result<Response, ApiError> {
         }
         for repo in state.repos.values().filter(|x| x.config.rclass == class) {
             let c = &repo.config;
-            if want_pt.as_deref().is_some_and(|p| p != c.package_type.lower()) {
+            if want_pt
+                .as_deref()
+                .is_some_and(|p| p != c.package_type.lower())
+            {
                 continue;
             }
             let mut v = Map::new();
@@ -57,7 +65,11 @@ fn list(r: &Req) -> Result<Response, ApiError> {
             out.push(Value::Object(v));
         }
     }
-    let mut resp = json(StatusCode::OK, "application/vnd.org.jfrog.artifactory.repositories.RepositoryDetailsList+json", &out);
+    let mut resp = json(
+        StatusCode::OK,
+        "application/vnd.org.jfrog.artifactory.repositories.RepositoryDetailsList+json",
+        &out,
+    );
     set_header(&mut resp, warp::http::header::CACHE_CONTROL, "no-store");
     Ok(resp)
 }
@@ -103,7 +115,10 @@ pub fn config_json(c: &RepoConfig) -> Value {
         }
         RepoClass::Virtual => {
             v.insert("repositories".into(), json!(c.repositories));
-            v.insert("artifactoryRequestsCanRetrieveRemoteArtifacts".into(), json!(false));
+            v.insert(
+                "artifactoryRequestsCanRetrieveRemoteArtifacts".into(),
+                json!(false),
+            );
             v.insert("resolveDockerTagsByTimestamp".into(), json!(false));
             if let Some(d) = &c.default_deployment_repo {
                 v.insert("defaultDeploymentRepo".into(), json!(d));
@@ -116,55 +131,98 @@ pub fn config_json(c: &RepoConfig) -> Value {
 
 fn content_type(c: RepoClass) -> &'static str {
     match c {
-        RepoClass::Local => "application/vnd.org.jfrog.artifactory.repositories.LocalRepositoryConfiguration+json",
-        RepoClass::Remote => "application/vnd.org.jfrog.artifactory.repositories.RemoteRepositoryConfiguration+json",
-        RepoClass::Virtual => "application/vnd.org.jfrog.artifactory.repositories.VirtualRepositoryConfiguration+json",
+        RepoClass::Local => {
+            "application/vnd.org.jfrog.artifactory.repositories.LocalRepositoryConfiguration+json"
+        }
+        RepoClass::Remote => {
+            "application/vnd.org.jfrog.artifactory.repositories.RemoteRepositoryConfiguration+json"
+        }
+        RepoClass::Virtual => {
+            "application/vnd.org.jfrog.artifactory.repositories.VirtualRepositoryConfiguration+json"
+        }
     }
 }
 
 async fn one(r: Req, tail: &str, body: BodyStream) -> Result<Response, ApiError> {
-    allow(&r, &[Method::GET, Method::PUT, Method::POST, Method::DELETE])?;
-    let key = super::path::decode(tail.trim_end_matches('/')).map_err(|e| ApiError::bad_request(e.0))?;
+    allow(
+        &r,
+        &[Method::GET, Method::PUT, Method::POST, Method::DELETE],
+    )?;
+    let key =
+        super::path::decode(tail.trim_end_matches('/')).map_err(|e| ApiError::bad_request(e.0))?;
     if key.is_empty() {
-        return Err(ApiError::text(StatusCode::BAD_REQUEST, "Repo key must not be null\n"));
+        return Err(ApiError::text(
+            StatusCode::BAD_REQUEST,
+            "Repo key must not be null\n",
+        ));
     }
     if r.method == Method::GET || r.method == Method::HEAD {
         r.require(Action::Read, |_| ApiError::forbidden("Forbidden"))?;
         let state = r.state.store.read();
-        let repo = state.repo(&key).ok_or_else(|| ApiError::bad_request("Bad Request"))?;
-        return Ok(json(StatusCode::OK, content_type(repo.config.rclass), &config_json(&repo.config)));
+        let repo = state
+            .repo(&key)
+            .ok_or_else(|| ApiError::bad_request("Bad Request"))?;
+        return Ok(json(
+            StatusCode::OK,
+            content_type(repo.config.rclass),
+            &config_json(&repo.config),
+        ));
     }
     let caller = r.require(Action::Admin, |_| ApiError::forbidden("Forbidden"))?;
     match r.method {
         Method::DELETE => {
-            r.state.store.commit(Mutation::DeleteRepo { key: key.clone() }).await.map_err(|e| {
-                commit_error(e, |_| ApiError::not_found(format!("Repository {key} does not exist")))
-            })?;
-            Ok(respond(StatusCode::OK, "text/plain", format!("Repository {key} and all its content have been removed successfully.")))
+            r.state
+                .store
+                .commit(Mutation::DeleteRepo { key: key.clone() })
+                .await
+                .map_err(|e| {
+                    commit_error(e, |_| {
+                        ApiError::not_found(format!("Repository {key} does not exist"))
+                    })
+                })?;
+            Ok(respond(
+                StatusCode::OK,
+                "text/plain",
+                format!("Repository {key} and all its content have been removed successfully."),
+            ))
         }
         Method::PUT => {
             let doc = read_doc(body).await?;
             let config = {
                 let state = r.state.store.read();
                 if state.repo_ci(&key).is_some() {
-                    return Err(ApiError::bad_request("Case insensitive repository key already exists"));
+                    return Err(ApiError::bad_request(
+                        "Case insensitive repository key already exists",
+                    ));
                 }
                 parse_config(&key, &doc, None, &state)?
             };
-            let m = Mutation::CreateRepo { config, now: r.now(), user: caller.name };
+            let m = Mutation::CreateRepo {
+                config,
+                now: r.now(),
+                user: caller.name,
+            };
             r.state.store.commit(m).await.map_err(|e| {
                 commit_error(e, |t| match t {
-                    TreeError::RepoExists => ApiError::bad_request("Case insensitive repository key already exists"),
+                    TreeError::RepoExists => {
+                        ApiError::bad_request("Case insensitive repository key already exists")
+                    }
                     other => ApiError::internal(format!("{other:?}")),
                 })
             })?;
-            Ok(respond(StatusCode::OK, "text/plain", format!("Successfully created repository '{key}' \n")))
+            Ok(respond(
+                StatusCode::OK,
+                "text/plain",
+                format!("Successfully created repository '{key}' \n"),
+            ))
         }
         _ => {
             let doc = read_doc(body).await?;
             let config = {
                 let state = r.state.store.read();
-                let existing = state.repo(&key).ok_or_else(|| ApiError::bad_request("Bad Request"))?;
+                let existing = state
+                    .repo(&key)
+                    .ok_or_else(|| ApiError::bad_request("Bad Request"))?;
                 parse_config(&key, &doc, Some(&existing.config), &state)?
             };
             r.state
@@ -172,7 +230,11 @@ async fn one(r: Req, tail: &str, body: BodyStream) -> Result<Response, ApiError>
                 .commit(Mutation::UpdateRepo { config })
                 .await
                 .map_err(|e| commit_error(e, |_| ApiError::bad_request("Bad Request")))?;
-            Ok(respond(StatusCode::OK, "text/plain", format!("Repository {key} update successfully.")))
+            Ok(respond(
+                StatusCode::OK,
+                "text/plain",
+                format!("Repository {key} update successfully."),
+            ))
         }
     }
 }
@@ -181,33 +243,50 @@ async fn read_doc(body: BodyStream) -> Result<Map<String, Value>, ApiError> {
     let bytes = read_small(body, 1 << 20).await?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(ApiError::bad_request("Repository configuration must be a JSON object")),
+        Ok(_) => Err(ApiError::bad_request(
+            "Repository configuration must be a JSON object",
+        )),
         Err(e) => Err(ApiError::bad_request(format!("Invalid JSON: {e}"))),
     }
 }
 
 /// Builds a configuration from JSON (on top of `existing` for updates) and validates it.
-fn parse_config(key: &str, doc: &Map<String, Value>, existing: Option<&RepoConfig>, state: &State) -> Result<RepoConfig, ApiError> {
+fn parse_config(
+    key: &str,
+    doc: &Map<String, Value>,
+    existing: Option<&RepoConfig>,
+    state: &State,
+) -> Result<RepoConfig, ApiError> {
     let s = |name: &str| -> Result<Option<String>, ApiError> {
         match doc.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(v)) => Ok(Some(v.clone())),
-            Some(_) => Err(ApiError::bad_request(format!("Field '{name}' must be a string"))),
+            Some(_) => Err(ApiError::bad_request(format!(
+                "Field '{name}' must be a string"
+            ))),
         }
     };
     if !valid_repo_key(key) {
-        return Err(ApiError::bad_request(format!("Invalid repository key '{key}'")));
+        return Err(ApiError::bad_request(format!(
+            "Invalid repository key '{key}'"
+        )));
     }
     if let Some(k) = s("key")? {
         if k != key {
-            return Err(ApiError::bad_request(format!("Repository key in the body ('{k}') does not match the URL ('{key}')")));
+            return Err(ApiError::bad_request(format!(
+                "Repository key in the body ('{k}') does not match the URL ('{key}')"
+            )));
         }
     }
     let rclass = match (s("rclass")?, existing) {
         (Some(c), ex) => {
-            let c = RepoClass::parse(&c).ok_or_else(|| ApiError::bad_request(format!("Unsupported repository class: {c}")))?;
+            let c = RepoClass::parse(&c).ok_or_else(|| {
+                ApiError::bad_request(format!("Unsupported repository class: {c}"))
+            })?;
             if ex.is_some_and(|e| e.rclass != c) {
-                return Err(ApiError::bad_request("The repository class (rclass) of an existing repository cannot be changed"));
+                return Err(ApiError::bad_request(
+                    "The repository class (rclass) of an existing repository cannot be changed",
+                ));
             }
             c
         }
@@ -216,16 +295,21 @@ fn parse_config(key: &str, doc: &Map<String, Value>, existing: Option<&RepoConfi
     };
     let package_type = match (s("packageType")?, existing) {
         (Some(p), ex) => {
-            let pt = PackageType::parse(&p).ok_or_else(|| ApiError::bad_request(format!("Unsupported package type: {p}")))?;
+            let pt = PackageType::parse(&p)
+                .ok_or_else(|| ApiError::bad_request(format!("Unsupported package type: {p}")))?;
             if ex.is_some_and(|e| e.package_type != pt) {
-                return Err(ApiError::bad_request("The package type of an existing repository cannot be changed"));
+                return Err(ApiError::bad_request(
+                    "The package type of an existing repository cannot be changed",
+                ));
             }
             pt
         }
         (None, Some(e)) => e.package_type,
         (None, None) => PackageType::Generic,
     };
-    let mut c = existing.cloned().unwrap_or_else(|| RepoConfig::new(key, rclass, package_type));
+    let mut c = existing
+        .cloned()
+        .unwrap_or_else(|| RepoConfig::new(key, rclass, package_type));
     if let Some(v) = s("description")? {
         c.description = v;
     }
@@ -244,16 +328,24 @@ fn parse_config(key: &str, doc: &Map<String, Value>, existing: Option<&RepoConfi
         }
         let url = c.url.as_deref().unwrap_or("");
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(ApiError::bad_request("Remote repository url is mandatory and must be an http(s) URL"));
+            return Err(ApiError::bad_request(
+                "Remote repository url is mandatory and must be an http(s) URL",
+            ));
         }
     }
     if rclass == RepoClass::Virtual {
         if let Some(v) = doc.get("repositories") {
-            let members: Option<Vec<String>> = v.as_array().and_then(|a| a.iter().map(|x| x.as_str().map(str::to_string)).collect());
-            let members = members.ok_or_else(|| ApiError::bad_request("Field 'repositories' must be an array of repository keys"))?;
+            let members: Option<Vec<String>> = v
+                .as_array()
+                .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_string)).collect());
+            let members = members.ok_or_else(|| {
+                ApiError::bad_request("Field 'repositories' must be an array of repository keys")
+            })?;
             for m in &members {
                 if m == key || state.repo(m).is_none() {
-                    return Err(ApiError::bad_request(format!("Repository '{m}' does not exist or cannot be a member of '{key}'")));
+                    return Err(ApiError::bad_request(format!(
+                        "Repository '{m}' does not exist or cannot be a member of '{key}'"
+                    )));
                 }
             }
             c.repositories = members;
@@ -261,7 +353,11 @@ fn parse_config(key: &str, doc: &Map<String, Value>, existing: Option<&RepoConfi
         if let Some(d) = s("defaultDeploymentRepo")? {
             if d.is_empty() {
                 c.default_deployment_repo = None;
-            } else if !c.repositories.contains(&d) || state.repo(&d).is_none_or(|x| x.config.rclass != RepoClass::Local) {
+            } else if !c.repositories.contains(&d)
+                || state
+                    .repo(&d)
+                    .is_none_or(|x| x.config.rclass != RepoClass::Local)
+            {
                 return Err(ApiError::bad_request(format!(
                     "Default deployment repository '{d}' must be a local repository included in the virtual repository"
                 )));

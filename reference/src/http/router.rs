@@ -31,7 +31,9 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
                 .unify(),
         )
         .boxed();
-    let under_ctx = context(&state).and(api.or(artifacts::routes(&state)).unify()).boxed();
+    let under_ctx = context(&state)
+        .and(api.or(artifacts::routes(&state)).unify())
+        .boxed();
     let id = state.instance_id.clone();
     under_ctx
         .recover(recover)

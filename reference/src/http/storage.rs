@@ -11,7 +11,10 @@ use warp::Filter;
 
 use super::error::ApiError;
 use super::path::{self, RepoPath};
-use super::{allow, body, commit_error, empty, json, read_small, render, req, set_header, AppState, BodyStream, Req};
+use super::{
+    allow, body, commit_error, empty, json, read_small, render, req, set_header, AppState,
+    BodyStream, Req,
+};
 use crate::auth::Action;
 use crate::clock::{http_date, iso, iso_no_colon};
 use crate::config::RepoClass;
@@ -33,13 +36,20 @@ pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
         .and(warp::path::tail())
         .and(req(s.clone()))
         .and(body())
-        .then(|t: Tail, r: Req, b: BodyStream| async move { render(storage(r, t.as_str(), b).await) });
-    let metadata = warp::path("metadata")
-        .and(warp::path::tail())
+        .then(
+            |t: Tail, r: Req, b: BodyStream| async move { render(storage(r, t.as_str(), b).await) },
+        );
+    let metadata =
+        warp::path("metadata")
+            .and(warp::path::tail())
+            .and(req(s.clone()))
+            .and(body())
+            .then(|t: Tail, r: Req, b: BodyStream| async move {
+                render(metadata(r, t.as_str(), b).await)
+            });
+    let storageinfo = warp::path!("storageinfo")
         .and(req(s.clone()))
-        .and(body())
-        .then(|t: Tail, r: Req, b: BodyStream| async move { render(metadata(r, t.as_str(), b).await) });
-    let storageinfo = warp::path!("storageinfo").and(req(s.clone())).map(|r: Req| render(storage_info(&r)));
+        .map(|r: Req| render(storage_info(&r)));
     let checksum = warp::path!("checksum" / "sha256")
         .and(req(s.clone()))
         .and(body())
@@ -96,7 +106,10 @@ fn checksums(item: &Item) -> (Value, Value) {
     if let Some(v) = &f.original.md5 {
         orig.insert("md5".into(), json!(v));
     }
-    orig.insert("sha256".into(), json!(f.original.sha256.as_deref().unwrap_or(&f.sha256)));
+    orig.insert(
+        "sha256".into(),
+        json!(f.original.sha256.as_deref().unwrap_or(&f.sha256)),
+    );
     (actual, Value::Object(orig))
 }
 
@@ -106,7 +119,12 @@ pub fn mime_of(item: &Item) -> String {
         .0
         .get("artifactory.content-type")
         .and_then(|v| v.first().cloned())
-        .unwrap_or_else(|| item.file.as_ref().map(|f| f.mime.clone()).unwrap_or_default())
+        .unwrap_or_else(|| {
+            item.file
+                .as_ref()
+                .map(|f| f.mime.clone())
+                .unwrap_or_default()
+        })
 }
 
 /// The deploy response body of a file (`ItemCreated`); `uri` is the download URL.
@@ -134,7 +152,11 @@ pub fn file_created(base: &str, repo: &str, path: &str, item: &Item, with_sha256
 
 /// The create-directory response body: `path` and `uri` with a trailing slash, no children.
 pub fn folder_created(base: &str, repo: &str, path: &str, item: &Item) -> Value {
-    let p = if path.is_empty() { "/".to_string() } else { format!("/{path}/") };
+    let p = if path.is_empty() {
+        "/".to_string()
+    } else {
+        format!("/{path}/")
+    };
     json!({
         "repo": repo,
         "path": p,
@@ -184,7 +206,13 @@ fn folder_info(base: &str, repo_key: &str, repo: &Repo, path: &str, item: &Item)
 }
 
 /// `{"properties":{...},"uri":...}` for the keys asked (all when `only` is empty); 404 when none.
-pub fn properties_response(base: &str, repo: &str, path: &str, item: &Item, only: &[String]) -> Result<Response, ApiError> {
+pub fn properties_response(
+    base: &str,
+    repo: &str,
+    path: &str,
+    item: &Item,
+    only: &[String],
+) -> Result<Response, ApiError> {
     let props: Map<String, Value> = item
         .props
         .0
@@ -210,7 +238,9 @@ pub fn properties_response(base: &str, repo: &str, path: &str, item: &Item, only
 pub fn validate_key(key: &str) -> Result<(), ApiError> {
     const FORBIDDEN: &str = ")(}{][*+^$\\/~`!@#%&<>;=,±§";
     let ok = key.chars().next().is_some_and(|c| c.is_alphabetic())
-        && !key.chars().any(|c| c.is_whitespace() || FORBIDDEN.contains(c));
+        && !key
+            .chars()
+            .any(|c| c.is_whitespace() || FORBIDDEN.contains(c));
     if ok {
         Ok(())
     } else {
@@ -232,7 +262,10 @@ pub fn parse_props(s: &str) -> Result<Props, ApiError> {
         let key = unescape(&kv.remove(0));
         validate_key(&key)?;
         let values = match kv.pop() {
-            Some(v) => split_unescaped(&v, &[',']).iter().map(|x| unescape(x)).collect(),
+            Some(v) => split_unescaped(&v, &[','])
+                .iter()
+                .map(|x| unescape(x))
+                .collect(),
             None => vec![String::new()],
         };
         for v in values {
@@ -298,8 +331,12 @@ fn parse_path(tail: &str) -> Result<RepoPath, ApiError> {
 fn tree_error(t: TreeError) -> ApiError {
     match t {
         TreeError::NoRepo(_) | TreeError::NoItem => ApiError::not_found("Unable to find item"),
-        TreeError::Conflict(p) => ApiError::new(StatusCode::CONFLICT, format!("Conflict at path '{p}'")),
-        TreeError::RepoExists => ApiError::bad_request("Case insensitive repository key already exists"),
+        TreeError::Conflict(p) => {
+            ApiError::new(StatusCode::CONFLICT, format!("Conflict at path '{p}'"))
+        }
+        TreeError::RepoExists => {
+            ApiError::bad_request("Case insensitive repository key already exists")
+        }
     }
 }
 
@@ -318,7 +355,11 @@ async fn storage(r: Req, tail: &str, _body: BodyStream) -> Result<Response, ApiE
             let Some(spec) = r.query.get("properties") else {
                 return Err(ApiError::bad_request("Missing 'properties' parameter"));
             };
-            let keys = spec.split(',').filter(|k| !k.is_empty()).map(str::to_string).collect();
+            let keys = spec
+                .split(',')
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+                .collect();
             edit_props(&r, &p, Props::default(), keys, "recursive").await
         }
         _ => storage_get(&r, &p),
@@ -327,7 +368,14 @@ async fn storage(r: Req, tail: &str, _body: BodyStream) -> Result<Response, ApiE
 
 fn storage_get(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
     let caller = r.require(Action::Read, |c| {
-        ApiError::text(StatusCode::FORBIDDEN, format!("Request for '{}' is forbidden for user: '{}'.", p.repo_path_id(), c.name))
+        ApiError::text(
+            StatusCode::FORBIDDEN,
+            format!(
+                "Request for '{}' is forbidden for user: '{}'.",
+                p.repo_path_id(),
+                c.name
+            ),
+        )
     })?;
     let base = r.base_url();
     let state = r.state.store.read();
@@ -346,23 +394,37 @@ fn storage_get(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
         v.insert("remoteLastDownloaded".into(), json!(0));
         return Ok(json(StatusCode::OK, STATS_INFO, &v));
     }
-    if state.repo(&p.repo).is_some_and(|r| r.config.rclass == RepoClass::Virtual) && found.is_none() {
+    if state
+        .repo(&p.repo)
+        .is_some_and(|r| r.config.rclass == RepoClass::Virtual)
+        && found.is_none()
+    {
         return Err(ApiError::empty(StatusCode::NOT_FOUND));
     }
     let (repo, item) = found.ok_or_else(|| ApiError::not_found("Unable to find item"))?;
     if q.has("properties") {
-        let only: Vec<String> = q.get("properties").unwrap_or("").split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
+        let only: Vec<String> = q
+            .get("properties")
+            .unwrap_or("")
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
         return properties_response(&base, &p.repo, &p.path, item, &only);
     }
     if q.has("list") {
         if caller.anonymous {
-            return Err(ApiError::forbidden("This resource is available to authenticated users only."));
+            return Err(ApiError::forbidden(
+                "This resource is available to authenticated users only.",
+            ));
         }
         return list(&base, repo, p, item, q);
     }
     if q.has("lastModified") {
         if repo.config.rclass != RepoClass::Local {
-            return Err(ApiError::bad_request("This method can only be invoked on local/cached repositories."));
+            return Err(ApiError::bad_request(
+                "This method can only be invoked on local/cached repositories.",
+            ));
         }
         let (key, newest) = repo
             .subtree(&p.path)
@@ -374,21 +436,42 @@ fn storage_get(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
             LAST_MODIFIED,
             &json!({"uri": storage_uri(&base, &p.repo, key), "lastModified": iso_no_colon(newest.modified)}),
         );
-        set_header(&mut resp, header::LAST_MODIFIED, &http_date(newest.modified));
+        set_header(
+            &mut resp,
+            header::LAST_MODIFIED,
+            &http_date(newest.modified),
+        );
         return Ok(resp);
     }
     if item.is_folder() {
-        let mut resp = json(StatusCode::OK, FOLDER_INFO, &folder_info(&base, &p.repo, repo, &p.path, item));
+        let mut resp = json(
+            StatusCode::OK,
+            FOLDER_INFO,
+            &folder_info(&base, &p.repo, repo, &p.path, item),
+        );
         set_header(&mut resp, header::CACHE_CONTROL, "no-store");
         Ok(resp)
     } else {
-        Ok(json(StatusCode::OK, FILE_INFO, &file_info(&base, &p.repo, &p.path, item)))
+        Ok(json(
+            StatusCode::OK,
+            FILE_INFO,
+            &file_info(&base, &p.repo, &p.path, item),
+        ))
     }
 }
 
-fn list(base: &str, repo: &Repo, p: &RepoPath, item: &Item, q: &super::Query) -> Result<Response, ApiError> {
+fn list(
+    base: &str,
+    repo: &Repo,
+    p: &RepoPath,
+    item: &Item,
+    q: &super::Query,
+) -> Result<Response, ApiError> {
     if !item.is_folder() {
-        return Err(ApiError::bad_request(format!("Expected a folder but found a file: {}", p.repo_path_id())));
+        return Err(ApiError::bad_request(format!(
+            "Expected a folder but found a file: {}",
+            p.repo_path_id()
+        )));
     }
     let deep = q.flag("deep", false);
     let depth: Option<usize> = q.get("depth").and_then(|d| d.parse().ok());
@@ -396,9 +479,15 @@ fn list(base: &str, repo: &Repo, p: &RepoPath, item: &Item, q: &super::Query) ->
     let md = q.flag("mdTimestamps", false);
     let mut files = Vec::new();
     if q.flag("includeRootPath", false) {
-        files.push(json!({"uri": "/", "size": -1, "lastModified": iso(item.modified), "folder": true}));
+        files.push(
+            json!({"uri": "/", "size": -1, "lastModified": iso(item.modified), "folder": true}),
+        );
     }
-    let prefix_len = if p.path.is_empty() { 0 } else { p.path.len() + 1 };
+    let prefix_len = if p.path.is_empty() {
+        0
+    } else {
+        p.path.len() + 1
+    };
     for (key, i) in repo.subtree(&p.path) {
         if key == &p.path {
             continue;
@@ -435,12 +524,26 @@ fn list(base: &str, repo: &Repo, p: &RepoPath, item: &Item, q: &super::Query) ->
 }
 
 /// Sets and removes properties on an item (recursively for folders unless `<recursive_param>=0`).
-async fn edit_props(r: &Req, p: &RepoPath, set: Props, remove: Vec<String>, recursive_param: &str) -> Result<Response, ApiError> {
-    let caller = r.require(Action::Annotate, |c| {
-        ApiError::forbidden(format!("User '{}' is not permitted to annotate '{}'.", c.name, p.repo_path_id()))
+async fn edit_props(
+    r: &Req,
+    p: &RepoPath,
+    set: Props,
+    remove: Vec<String>,
+    recursive_param: &str,
+) -> Result<Response, ApiError> {
+    r.require(Action::Annotate, |c| {
+        ApiError::forbidden(format!(
+            "User '{}' is not permitted to annotate '{}'.",
+            c.name,
+            p.repo_path_id()
+        ))
     })?;
-    let _ = caller;
-    let is_local = r.state.store.read().repo(&p.repo).is_some_and(|x| x.config.rclass == RepoClass::Local);
+    let is_local = r
+        .state
+        .store
+        .read()
+        .repo(&p.repo)
+        .is_some_and(|x| x.config.rclass == RepoClass::Local);
     if !is_local {
         return Err(ApiError::not_found("Unable to find item"));
     }
@@ -452,7 +555,11 @@ async fn edit_props(r: &Req, p: &RepoPath, set: Props, remove: Vec<String>, recu
         recursive: r.query.flag(recursive_param, true),
         now: r.now(),
     };
-    r.state.store.commit(m).await.map_err(|e| commit_error(e, tree_error))?;
+    r.state
+        .store
+        .commit(m)
+        .await
+        .map_err(|e| commit_error(e, tree_error))?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
@@ -463,9 +570,13 @@ async fn metadata(r: Req, tail: &str, body: BodyStream) -> Result<Response, ApiE
     let p = parse_path(tail)?;
     r.caller()?;
     let bytes = read_small(body, 4 << 20).await?;
-    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("Invalid JSON: {e}")))?;
+    let doc: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("Invalid JSON: {e}")))?;
     let Some(props) = doc.get("props").and_then(Value::as_object) else {
-        return Err(ApiError::text(StatusCode::BAD_REQUEST, "props or stats fields required"));
+        return Err(ApiError::text(
+            StatusCode::BAD_REQUEST,
+            "props or stats fields required",
+        ));
     };
     let mut set = Props::default();
     let mut remove = Vec::new();
@@ -532,7 +643,11 @@ fn storage_info(r: &Req) -> Result<Response, ApiError> {
             RepoClass::Remote => (format!("{}-cache", repo.config.key), "CACHE"),
             c => (repo.config.key.clone(), c.upper()),
         };
-        let pct = if t_size == 0 { "0%".to_string() } else { percent(size as f64 / t_size as f64) };
+        let pct = if t_size == 0 {
+            "0%".to_string()
+        } else {
+            percent(size as f64 / t_size as f64)
+        };
         rows.push(json!({
             "repoKey": key, "repoType": kind, "foldersCount": folders, "filesCount": files,
             "usedSpace": readable(size), "itemsCount": files + folders,
@@ -544,11 +659,21 @@ fn storage_info(r: &Req) -> Result<Response, ApiError> {
         "usedSpace": readable(t_size), "itemsCount": t_files + t_folders,
     }));
     let binaries_size: u64 = blobs.values().sum();
-    let optimization = if artifacts_size == 0 { 0.0 } else { 1.0 - binaries_size as f64 / artifacts_size as f64 };
+    let optimization = if artifacts_size == 0 {
+        0.0
+    } else {
+        1.0 - binaries_size as f64 / artifacts_size as f64
+    };
     let dir = r.state.store.blobs.root().to_path_buf();
     let (total, free) = disk_space(&dir);
     let used = total.saturating_sub(free);
-    let frac = |x: u64| if total == 0 { 0.0 } else { x as f64 / total as f64 };
+    let frac = |x: u64| {
+        if total == 0 {
+            0.0
+        } else {
+            x as f64 / total as f64
+        }
+    };
     let body = json!({
         "binariesSummary": {
             "binariesCount": grouped(blobs.len() as u64),
@@ -594,7 +719,7 @@ pub fn grouped(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -608,7 +733,9 @@ fn percent(f: f64) -> String {
 
 fn disk_space(path: &std::path::Path) -> (u64, u64) {
     use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { return (0, 0) };
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return (0, 0);
+    };
     let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is a valid NUL-terminated path and `s` a properly sized out-parameter.
     if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
@@ -624,24 +751,43 @@ async fn sha256(r: Req, body: BodyStream) -> Result<Response, ApiError> {
     allow(&r, &[Method::POST])?;
     r.require(Action::Admin, |_| ApiError::forbidden("Forbidden"))?;
     let bytes = read_small(body, 1 << 20).await?;
-    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("Invalid JSON: {e}")))?;
-    let repo = doc.get("repoKey").and_then(Value::as_str).ok_or_else(|| ApiError::bad_request("repoKey is required"))?;
+    let doc: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("Invalid JSON: {e}")))?;
+    let repo = doc
+        .get("repoKey")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request("repoKey is required"))?;
     let raw_path = doc.get("path").and_then(Value::as_str).unwrap_or("");
     let p = parse_path(&format!("{repo}/{}", raw_path.replace('%', "%25")))?;
     // Each file gets `sha256=<its digest>`: one mutation per file, applied in tree order.
     let targets: Vec<(String, String)> = {
         let state = r.state.store.read();
-        let repo = state.repo(&p.repo).ok_or_else(|| ApiError::not_found("Unable to find item"))?;
+        let repo = state
+            .repo(&p.repo)
+            .ok_or_else(|| ApiError::not_found("Unable to find item"))?;
         if !repo.items.contains_key(&p.path) {
             return Err(ApiError::not_found("Unable to find item"));
         }
-        repo.subtree(&p.path).filter_map(|(k, i)| i.file.as_ref().map(|f| (k.clone(), f.sha256.clone()))).collect()
+        repo.subtree(&p.path)
+            .filter_map(|(k, i)| i.file.as_ref().map(|f| (k.clone(), f.sha256.clone())))
+            .collect()
     };
     for (path, digest) in targets {
         let mut set = Props::default();
         set.add("sha256", &digest);
-        let m = Mutation::EditProps { repo: p.repo.clone(), path, set, remove: vec![], recursive: false, now: r.now() };
-        r.state.store.commit(m).await.map_err(|e| commit_error(e, tree_error))?;
+        let m = Mutation::EditProps {
+            repo: p.repo.clone(),
+            path,
+            set,
+            remove: vec![],
+            recursive: false,
+            now: r.now(),
+        };
+        r.state
+            .store
+            .commit(m)
+            .await
+            .map_err(|e| commit_error(e, tree_error))?;
     }
     Ok(empty(StatusCode::OK))
 }
@@ -650,43 +796,79 @@ async fn sha256(r: Req, body: BodyStream) -> Result<Response, ApiError> {
 
 async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
     allow(&r, &[Method::POST])?;
-    let (verb, done) = if mv { ("moving", "moved") } else { ("copying", "copied") };
+    let (verb, done) = if mv {
+        ("moving", "moved")
+    } else {
+        ("copying", "copied")
+    };
     let src = parse_path(tail)?;
-    let to = r.query.get("to").ok_or_else(|| ApiError::bad_request("The 'to' parameter is required"))?;
+    let to = r
+        .query
+        .get("to")
+        .ok_or_else(|| ApiError::bad_request("The 'to' parameter is required"))?;
     let dst_raw = path::parse(&to.replace('%', "%25")).map_err(|e| ApiError::bad_request(e.0))?;
     r.require(Action::Deploy, |c| {
-        ApiError::forbidden(format!("User '{}' is not permitted to deploy into '{}'.", c.name, dst_raw.repo_path_id()))
+        ApiError::forbidden(format!(
+            "User '{}' is not permitted to deploy into '{}'.",
+            c.name,
+            dst_raw.repo_path_id()
+        ))
     })?;
     let dry = r.query.flag("dry", false);
     let (dst_path, files, folders) = {
         let state = r.state.store.read();
-        let src_repo = state.repo(&src.repo).filter(|x| x.config.rclass == RepoClass::Local);
-        let item = src_repo.and_then(|x| x.items.get(&src.path)).ok_or_else(|| ApiError::not_found("Unable to find item"))?;
-        let src_repo = src_repo.expect("checked above");
+        let src_repo = state
+            .repo(&src.repo)
+            .filter(|x| x.config.rclass == RepoClass::Local && x.items.contains_key(&src.path))
+            .ok_or_else(|| ApiError::not_found("Unable to find item"))?;
         let fail = |why: String| {
             messages(
                 StatusCode::CONFLICT,
                 "ERROR",
-                format!("Failed to {} from src={}/{} to target={}/{}: {why}", &verb[..verb.len() - 3], src.repo, src.path, dst_raw.repo, dst_raw.path),
+                format!(
+                    "Failed to {} from src={}/{} to target={}/{}: {why}",
+                    &verb[..verb.len() - 3],
+                    src.repo,
+                    src.path,
+                    dst_raw.repo,
+                    dst_raw.path
+                ),
             )
         };
         let Some(dst_repo) = state.repo(&dst_raw.repo) else {
-            return Ok(fail(format!("Target repository {} does not exist", dst_raw.repo)));
+            return Ok(fail(format!(
+                "Target repository {} does not exist",
+                dst_raw.repo
+            )));
         };
         if dst_repo.config.rclass != RepoClass::Local {
-            return Ok(fail(format!("Target repository {} is not a local repository", dst_raw.repo)));
+            return Ok(fail(format!(
+                "Target repository {} is not a local repository",
+                dst_raw.repo
+            )));
         }
         // Into an existing folder (or a path ending in '/'): keep the source's name.
-        let into = dst_raw.trailing_slash || dst_repo.items.get(&dst_raw.path).is_some_and(|i| i.is_folder() && !src.path.is_empty());
+        let into = dst_raw.trailing_slash
+            || dst_repo
+                .items
+                .get(&dst_raw.path)
+                .is_some_and(|i| i.is_folder() && !src.path.is_empty());
         let dst_path = if into && !src.path.is_empty() {
-            if dst_raw.path.is_empty() { src.name().to_string() } else { format!("{}/{}", dst_raw.path, src.name()) }
+            if dst_raw.path.is_empty() {
+                src.name().to_string()
+            } else {
+                format!("{}/{}", dst_raw.path, src.name())
+            }
         } else {
             dst_raw.path.clone()
         };
-        if src.repo == dst_raw.repo && (dst_path == src.path || (mv && is_under(&dst_path, &src.path))) {
-            return Ok(fail("Cannot copy or move an item onto itself or under itself".into()));
+        if src.repo == dst_raw.repo
+            && (dst_path == src.path || (mv && is_under(&dst_path, &src.path)))
+        {
+            return Ok(fail(
+                "Cannot copy or move an item onto itself or under itself".into(),
+            ));
         }
-        let _ = item;
         let (mut files, mut folders) = (0u64, 0u64);
         for (k, i) in src_repo.subtree(&src.path) {
             if i.is_folder() {
@@ -704,7 +886,11 @@ async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
         src.repo, src.path, dst_raw.repo, dst_path
     );
     if dry {
-        return Ok(messages(StatusCode::OK, "INFO", format!("Dry run for {text}")));
+        return Ok(messages(
+            StatusCode::OK,
+            "INFO",
+            format!("Dry run for {text}"),
+        ));
     }
     let caller = r.caller()?.name.clone();
     let m = Mutation::Transfer {
@@ -728,7 +914,11 @@ async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
 }
 
 fn messages(status: StatusCode, level: &str, message: String) -> Response {
-    json(status, COPY_MOVE, &json!({"messages": [{"level": level, "message": message}]}))
+    json(
+        status,
+        COPY_MOVE,
+        &json!({"messages": [{"level": level, "message": message}]}),
+    )
 }
 
 #[cfg(test)]

@@ -10,8 +10,12 @@ use super::{allow, json, render, req, respond, AppState, Req, REVISION, VERSION}
 
 /// Routes under `/api/system`.
 pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
-    let ping = warp::path!("system" / "ping").and(req(state.clone())).map(|r: Req| render(ping(&r)));
-    let version = warp::path!("system" / "version").and(req(state.clone())).map(|r: Req| render(version(&r)));
+    let ping = warp::path!("system" / "ping")
+        .and(req(state.clone()))
+        .map(|r: Req| render(ping(&r)));
+    let version = warp::path!("system" / "version")
+        .and(req(state.clone()))
+        .map(|r: Req| render(version(&r)));
     ping.or(version).unify().boxed()
 }
 
@@ -26,11 +30,17 @@ fn ping(r: &Req) -> Result<Response, ApiError> {
 /// `GET /api/system/version`.
 fn version(r: &Req) -> Result<Response, ApiError> {
     allow(r, &[Method::GET])?;
-    r.require(crate::auth::Action::Read, |_| ApiError::forbidden("Forbidden"))?;
+    r.require(crate::auth::Action::Read, |_| {
+        ApiError::forbidden("Forbidden")
+    })?;
     let body = serde_json::json!({
         "version": VERSION,
         "revision": REVISION,
         "addons": ["build", "docker", "helm", "properties", "rest", "search"],
     });
-    Ok(json(StatusCode::OK, "application/vnd.org.jfrog.artifactory.system.Version+json", &body))
+    Ok(json(
+        StatusCode::OK,
+        "application/vnd.org.jfrog.artifactory.system.Version+json",
+        &body,
+    ))
 }

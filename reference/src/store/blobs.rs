@@ -109,7 +109,11 @@ impl BlobStore {
 
     /// Streams `body` into the store, computing the three digests in one pass. Nothing becomes visible
     /// unless the whole body arrived; a body error or a size over `limit` leaves no trace.
-    pub async fn ingest<S, B, E>(&self, body: S, limit: Option<u64>) -> Result<BlobInfo, IngestError>
+    pub async fn ingest<S, B, E>(
+        &self,
+        body: S,
+        limit: Option<u64>,
+    ) -> Result<BlobInfo, IngestError>
     where
         S: Stream<Item = Result<B, E>>,
         B: bytes::Buf,
@@ -241,7 +245,10 @@ mod tests {
     async fn ingest_computes_three_digests_and_dedupes() {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::open(dir.path(), false).unwrap();
-        let a = store.ingest_bytes(Bytes::from_static(b"hello")).await.unwrap();
+        let a = store
+            .ingest_bytes(Bytes::from_static(b"hello"))
+            .await
+            .unwrap();
         assert_eq!(a.md5, "5d41402abc4b2a76b9719d911017c592");
         assert_eq!(a.sha1, "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d");
         assert_eq!(
@@ -249,10 +256,16 @@ mod tests {
             "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
         );
         assert_eq!(a.size, 5);
-        let b = store.ingest_bytes(Bytes::from_static(b"hello")).await.unwrap();
+        let b = store
+            .ingest_bytes(Bytes::from_static(b"hello"))
+            .await
+            .unwrap();
         assert_eq!(a, b);
         assert!(store.contains(&a.sha256));
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 
     #[tokio::test]
@@ -265,8 +278,13 @@ mod tests {
         ]);
         let r = store.ingest(body, None).await;
         assert!(matches!(r, Err(IngestError::Body(_))));
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
-        let prefixes = std::fs::read_dir(dir.path().join("blobs/sha256")).unwrap().count();
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+        let prefixes = std::fs::read_dir(dir.path().join("blobs/sha256"))
+            .unwrap()
+            .count();
         assert_eq!(prefixes, 0);
     }
 
@@ -274,7 +292,8 @@ mod tests {
     async fn limit_is_enforced() {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::open(dir.path(), false).unwrap();
-        let body = futures_util::stream::iter(vec![Ok::<_, io::Error>(Bytes::from(vec![1u8; 100]))]);
+        let body =
+            futures_util::stream::iter(vec![Ok::<_, io::Error>(Bytes::from(vec![1u8; 100]))]);
         assert!(matches!(
             store.ingest(body, Some(99)).await,
             Err(IngestError::TooLarge)

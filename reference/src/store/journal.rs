@@ -30,7 +30,10 @@ impl Journal {
         let snap_path = dir.join(SNAPSHOT);
         let mut state: Option<State> = if snap_path.exists() {
             let bytes = std::fs::read(&snap_path)?;
-            Some(serde_json::from_slice(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?)
+            Some(
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+            )
         } else {
             None
         };
@@ -48,7 +51,10 @@ impl Journal {
             }
         }
         let file = OpenOptions::new().create(true).append(true).open(&jpath)?;
-        let journal = Journal { dir: dir.to_path_buf(), file };
+        let journal = Journal {
+            dir: dir.to_path_buf(),
+            file,
+        };
         if let Some(s) = &state {
             journal.compact(s)?;
         }
@@ -95,7 +101,9 @@ fn read_records(path: &Path) -> io::Result<Vec<Mutation>> {
     while pos + 8 <= bytes.len() {
         let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("4 bytes")) as usize;
         let crc = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().expect("4 bytes"));
-        let Some(payload) = bytes.get(pos + 8..pos + 8 + len) else { break };
+        let Some(payload) = bytes.get(pos + 8..pos + 8 + len) else {
+            break;
+        };
         if crc32fast::hash(payload) != crc {
             break;
         }
@@ -106,7 +114,10 @@ fn read_records(path: &Path) -> io::Result<Vec<Mutation>> {
         pos += 8 + len;
     }
     if pos < bytes.len() {
-        tracing::warn!("discarding {} bytes of torn journal tail", bytes.len() - pos);
+        tracing::warn!(
+            "discarding {} bytes of torn journal tail",
+            bytes.len() - pos
+        );
         f.set_len(pos as u64)?;
         f.seek(SeekFrom::End(0))?;
         f.sync_all()?;

@@ -51,7 +51,9 @@ impl Store {
         let (root, tmp) = match data_dir {
             Some(d) => (d.to_path_buf(), None),
             None => {
-                let t = tempfile::Builder::new().prefix("jcr-reference-").tempdir()?;
+                let t = tempfile::Builder::new()
+                    .prefix("jcr-reference-")
+                    .tempdir()?;
                 (t.path().to_path_buf(), Some(t))
             }
         };
@@ -67,8 +69,14 @@ impl Store {
         let mut journal = journal;
         for config in initial {
             if state.repo_ci(&config.key).is_none() {
-                let m = Mutation::CreateRepo { config: config.clone(), now, user: "_system".into() };
-                state.apply(&m).map_err(|e| io::Error::other(format!("{e:?}")))?;
+                let m = Mutation::CreateRepo {
+                    config: config.clone(),
+                    now,
+                    user: "_system".into(),
+                };
+                state
+                    .apply(&m)
+                    .map_err(|e| io::Error::other(format!("{e:?}")))?;
                 if let Some(j) = journal.as_mut() {
                     j.append(&m)?;
                 }
@@ -82,7 +90,13 @@ impl Store {
             }
             None => None,
         };
-        Ok(Store { state: RwLock::new(state), journal: journal.map(Mutex::new), sync, blobs, _tmp: tmp })
+        Ok(Store {
+            state: RwLock::new(state),
+            journal: journal.map(Mutex::new),
+            sync,
+            blobs,
+            _tmp: tmp,
+        })
     }
 
     /// A read view of the whole state. Do not hold it across an `.await`.
@@ -116,7 +130,9 @@ impl Store {
     async fn sync(&self) -> io::Result<()> {
         let Some(f) = &self.sync else { return Ok(()) };
         let f = f.try_clone()?;
-        tokio::task::spawn_blocking(move || f.sync_data()).await.map_err(io::Error::other)?
+        tokio::task::spawn_blocking(move || f.sync_data())
+            .await
+            .map_err(io::Error::other)?
     }
 
     /// Compacts the journal into a snapshot (clean shutdown).

@@ -139,23 +139,60 @@ pub struct Repo {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Mutation {
     /// Create a repository.
-    CreateRepo { config: RepoConfig, now: i64, user: String },
+    CreateRepo {
+        config: RepoConfig,
+        now: i64,
+        user: String,
+    },
     /// Replace a repository's configuration.
     UpdateRepo { config: RepoConfig },
     /// Delete a repository and all its content.
     DeleteRepo { key: String },
     /// Deploy a file (creating parent folders, overwriting an existing file).
-    PutFile { repo: String, path: String, file: FileData, props: Props, now: i64, user: String },
+    PutFile {
+        repo: String,
+        path: String,
+        file: FileData,
+        props: Props,
+        now: i64,
+        user: String,
+    },
     /// Create a folder (and its parents).
-    MakeFolder { repo: String, path: String, props: Props, now: i64, user: String },
+    MakeFolder {
+        repo: String,
+        path: String,
+        props: Props,
+        now: i64,
+        user: String,
+    },
     /// Delete a file or folder (recursively).
     Delete { repo: String, path: String },
     /// Set property keys (replacing those keys' values) and remove others, in one step.
-    EditProps { repo: String, path: String, set: Props, remove: Vec<String>, recursive: bool, now: i64 },
+    EditProps {
+        repo: String,
+        path: String,
+        set: Props,
+        remove: Vec<String>,
+        recursive: bool,
+        now: i64,
+    },
     /// Count a download.
-    Download { repo: String, path: String, now: i64, user: String },
+    Download {
+        repo: String,
+        path: String,
+        now: i64,
+        user: String,
+    },
     /// Copy or move a subtree to another place.
-    Transfer { src_repo: String, src_path: String, dst_repo: String, dst_path: String, mv: bool, now: i64, user: String },
+    Transfer {
+        src_repo: String,
+        src_path: String,
+        dst_repo: String,
+        dst_path: String,
+        mv: bool,
+        now: i64,
+        user: String,
+    },
 }
 
 /// Domain failures; the HTTP layer maps them to messages.
@@ -195,7 +232,9 @@ fn parents(path: &str) -> Vec<String> {
 
 /// Whether `child` is `path` or lies beneath it.
 pub fn is_under(child: &str, path: &str) -> bool {
-    path.is_empty() || child == path || (child.starts_with(path) && child.as_bytes()[path.len()] == b'/')
+    path.is_empty()
+        || child == path
+        || (child.starts_with(path) && child.as_bytes()[path.len()] == b'/')
 }
 
 impl Repo {
@@ -208,7 +247,11 @@ impl Repo {
 
     /// Direct children of the folder at `path`, as `(name, item)` in name order.
     pub fn children<'a>(&'a self, path: &str) -> Vec<(&'a str, &'a Item)> {
-        let prefix = if path.is_empty() { String::new() } else { format!("{path}/") };
+        let prefix = if path.is_empty() {
+            String::new()
+        } else {
+            format!("{path}/")
+        };
         self.items
             .range(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(&prefix))
@@ -218,7 +261,10 @@ impl Repo {
     }
 
     /// Every item at or under `path` (the item itself first).
-    pub fn subtree<'a>(&'a self, path: &'a str) -> impl Iterator<Item = (&'a String, &'a Item)> + 'a {
+    pub fn subtree<'a>(
+        &'a self,
+        path: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a Item)> + 'a {
         self.items
             .range(path.to_string()..)
             .take_while(move |(k, _)| k.starts_with(path))
@@ -279,34 +325,51 @@ impl State {
         self.resolve_in(repo, path, &mut Vec::new())
     }
 
-    fn resolve_in<'a>(&'a self, repo: &str, path: &str, seen: &mut Vec<String>) -> Option<(&'a Repo, &'a Item)> {
+    fn resolve_in<'a>(
+        &'a self,
+        repo: &str,
+        path: &str,
+        seen: &mut Vec<String>,
+    ) -> Option<(&'a Repo, &'a Item)> {
         if seen.iter().any(|s| s == repo) {
             return None;
         }
         seen.push(repo.to_string());
         let r = self.repos.get(repo)?;
         match r.config.rclass {
-            RepoClass::Virtual => r.config.repositories.iter().find_map(|m| self.resolve_in(m, path, seen)),
+            RepoClass::Virtual => r
+                .config
+                .repositories
+                .iter()
+                .find_map(|m| self.resolve_in(m, path, seen)),
             _ => r.items.get(path).map(|i| (r, i)),
         }
     }
 
     /// The first stored file with this SHA-1 or SHA-256 (deploy by checksum).
     pub fn find_by_checksum(&self, sha1: Option<&str>, sha256: Option<&str>) -> Option<&FileData> {
-        self.repos.values().flat_map(|r| r.items.values()).filter_map(|i| i.file.as_ref()).find(|f| match (sha256, sha1) {
-            (Some(s), _) => f.sha256.eq_ignore_ascii_case(s),
-            (None, Some(s)) => f.sha1.eq_ignore_ascii_case(s),
-            (None, None) => false,
-        })
+        self.repos
+            .values()
+            .flat_map(|r| r.items.values())
+            .filter_map(|i| i.file.as_ref())
+            .find(|f| match (sha256, sha1) {
+                (Some(s), _) => f.sha256.eq_ignore_ascii_case(s),
+                (None, Some(s)) => f.sha1.eq_ignore_ascii_case(s),
+                (None, None) => false,
+            })
     }
 
     /// Repositories whose key equals `key` ignoring case.
     pub fn repo_ci(&self, key: &str) -> Option<&Repo> {
-        self.repos.values().find(|r| r.config.key.eq_ignore_ascii_case(key))
+        self.repos
+            .values()
+            .find(|r| r.config.key.eq_ignore_ascii_case(key))
     }
 
     fn repo_mut(&mut self, key: &str) -> Result<&mut Repo, TreeError> {
-        self.repos.get_mut(key).ok_or_else(|| TreeError::NoRepo(key.to_string()))
+        self.repos
+            .get_mut(key)
+            .ok_or_else(|| TreeError::NoRepo(key.to_string()))
     }
 
     /// Validates and applies a mutation. On error nothing changed.
@@ -326,7 +389,9 @@ impl State {
                 Ok(())
             }
             Mutation::DeleteRepo { key } => {
-                self.repos.shift_remove(key).ok_or_else(|| TreeError::NoRepo(key.clone()))?;
+                self.repos
+                    .shift_remove(key)
+                    .ok_or_else(|| TreeError::NoRepo(key.clone()))?;
                 // Virtual repositories forget the deleted member.
                 for r in self.repos.values_mut() {
                     r.config.repositories.retain(|m| m != key);
@@ -336,7 +401,14 @@ impl State {
                 }
                 Ok(())
             }
-            Mutation::PutFile { repo, path, file, props, now, user } => {
+            Mutation::PutFile {
+                repo,
+                path,
+                file,
+                props,
+                now,
+                user,
+            } => {
                 let r = self.repo_mut(repo)?;
                 if path.is_empty() {
                     return Err(TreeError::Conflict(String::new()));
@@ -364,7 +436,13 @@ impl State {
                 );
                 Ok(())
             }
-            Mutation::MakeFolder { repo, path, props, now, user } => {
+            Mutation::MakeFolder {
+                repo,
+                path,
+                props,
+                now,
+                user,
+            } => {
                 let r = self.repo_mut(repo)?;
                 if let Some(existing) = r.items.get(path) {
                     if !existing.is_folder() {
@@ -374,7 +452,10 @@ impl State {
                 if !path.is_empty() {
                     r.ensure_parents(path, *now, user)?;
                 }
-                let item = r.items.entry(path.clone()).or_insert_with(|| Item::folder(*now, user));
+                let item = r
+                    .items
+                    .entry(path.clone())
+                    .or_insert_with(|| Item::folder(*now, user));
                 item.props.replace_keys(props);
                 Ok(())
             }
@@ -395,7 +476,14 @@ impl State {
                 }
                 Ok(())
             }
-            Mutation::EditProps { repo, path, set, remove, recursive, now } => {
+            Mutation::EditProps {
+                repo,
+                path,
+                set,
+                remove,
+                recursive,
+                now,
+            } => {
                 let r = self.repo_mut(repo)?;
                 for k in targets(r, path, *recursive)? {
                     let item = r.items.get_mut(&k).expect("key from the tree");
@@ -407,7 +495,12 @@ impl State {
                 }
                 Ok(())
             }
-            Mutation::Download { repo, path, now, user } => {
+            Mutation::Download {
+                repo,
+                path,
+                now,
+                user,
+            } => {
                 let r = self.repo_mut(repo)?;
                 let item = r.items.get_mut(path).ok_or(TreeError::NoItem)?;
                 item.stats.downloads += 1;
@@ -415,16 +508,35 @@ impl State {
                 item.stats.last_downloaded_by = Some(user.clone());
                 Ok(())
             }
-            Mutation::Transfer { src_repo, src_path, dst_repo, dst_path, mv, now, user } => {
-                let src = self.repos.get(src_repo).ok_or_else(|| TreeError::NoRepo(src_repo.clone()))?;
+            Mutation::Transfer {
+                src_repo,
+                src_path,
+                dst_repo,
+                dst_path,
+                mv,
+                now,
+                user,
+            } => {
+                let src = self
+                    .repos
+                    .get(src_repo)
+                    .ok_or_else(|| TreeError::NoRepo(src_repo.clone()))?;
                 if !src.items.contains_key(src_path) {
                     return Err(TreeError::NoItem);
                 }
                 let moved: Vec<(String, Item)> = src
                     .subtree(src_path)
-                    .map(|(k, v)| (k[src_path.len()..].trim_start_matches('/').to_string(), v.clone()))
+                    .map(|(k, v)| {
+                        (
+                            k[src_path.len()..].trim_start_matches('/').to_string(),
+                            v.clone(),
+                        )
+                    })
                     .collect();
-                let dst = self.repos.get(dst_repo).ok_or_else(|| TreeError::NoRepo(dst_repo.clone()))?;
+                let dst = self
+                    .repos
+                    .get(dst_repo)
+                    .ok_or_else(|| TreeError::NoRepo(dst_repo.clone()))?;
                 // Check for file/folder clashes before changing anything.
                 for (rel, item) in &moved {
                     let target = join(dst_path, rel);
@@ -466,7 +578,9 @@ impl State {
                     item.modified_by = user.clone();
                     item.updated = *now;
                     match d.items.get_mut(&target) {
-                        Some(existing) if item.is_folder() => existing.props.replace_keys(&item.props),
+                        Some(existing) if item.is_folder() => {
+                            existing.props.replace_keys(&item.props)
+                        }
                         _ => {
                             d.items.insert(target, item);
                         }
@@ -508,7 +622,12 @@ mod tests {
     fn state() -> State {
         let mut s = State::default();
         let config = RepoConfig::new("r", RepoClass::Local, PackageType::Generic);
-        s.apply(&Mutation::CreateRepo { config, now: 1, user: "admin".into() }).unwrap();
+        s.apply(&Mutation::CreateRepo {
+            config,
+            now: 1,
+            user: "admin".into(),
+        })
+        .unwrap();
         s
     }
 
@@ -562,7 +681,11 @@ mod tests {
         let mut s = state();
         put(&mut s, "a/b/c").unwrap();
         put(&mut s, "ab/c").unwrap();
-        s.apply(&Mutation::Delete { repo: "r".into(), path: "a".into() }).unwrap();
+        s.apply(&Mutation::Delete {
+            repo: "r".into(),
+            path: "a".into(),
+        })
+        .unwrap();
         assert!(s.item("r", "a/b/c").is_none());
         assert!(s.item("r", "ab/c").is_some());
     }
@@ -574,6 +697,9 @@ mod tests {
         p.add("a", "2");
         p.add("a", "2");
         p.add("a", "1");
-        assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"a":["2","1"],"z":["1"]}"#);
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"a":["2","1"],"z":["1"]}"#
+        );
     }
 }

@@ -1,0 +1,11 @@
+//! Integration tests: every test talks to a real server over HTTP, as a client would.
+
+mod bad_input;
+mod common;
+mod deploy;
+mod durability;
+mod properties;
+mod repositories;
+mod retrieve;
+mod storage;
+mod system;

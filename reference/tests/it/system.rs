@@ -1,0 +1,213 @@
+//! System endpoints, common headers, authentication.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::common::*;
+
+#[tokio::test]
+async fn ping_is_anonymous_ok_text() {
+    let s = start().await;
+    let r = s.anon(Method::GET, "api/system/ping").send().await.unwrap();
+    let (status, h, text) = parts(r).await;
+    assert_eq!((status, text.as_str()), (200, "OK"));
+    assert_eq!(header(&h, "content-type"), Some("text/plain"));
+    assert_eq!(
+        header(&h, "x-jfrog-version"),
+        Some("Artifactory/7.98.9 79809900")
+    );
+    assert_eq!(header(&h, "server"), Some("Artifactory/7.98.9 79809900"));
+    let id = header(&h, "x-artifactory-id").unwrap();
+    let parts: Vec<&str> = id.split(':').collect();
+    assert_eq!(parts.len(), 4, "{id}");
+    assert_eq!(parts[3], "-8000");
+    assert_eq!(parts[0].len(), 16);
+}
+
+#[tokio::test]
+async fn version_json() {
+    let s = start().await;
+    let r = s.get("api/system/version").await;
+    let (status, h, text) = parts(r).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&h, "content-type"),
+        Some("application/vnd.org.jfrog.artifactory.system.Version+json")
+    );
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["version"], "7.98.9");
+    assert_eq!(v["revision"], "79809900");
+    assert!(v["addons"].as_array().unwrap().contains(&json!("docker")));
+    assert!(v.get("license").is_none());
+}
+
+#[tokio::test]
+async fn every_response_has_the_common_headers_even_errors() {
+    let s = start().await;
+    for path in [
+        "generic-local/missing",
+        "api/nothing-here",
+        "../outside",
+        "api/storage/generic-local/none",
+    ] {
+        let r = s.get(path).await;
+        for h in ["x-artifactory-id", "x-jfrog-version", "server"] {
+            assert!(r.headers().contains_key(h), "{path} lacks {h}");
+        }
+    }
+    let r = s
+        .client
+        .get(format!("http://{}/not-the-context", s.server.addr()))
+        .send()
+        .await
+        .unwrap();
+    assert_rest_error(r, 404, "Not Found").await;
+}
+
+#[tokio::test]
+async fn anonymous_is_refused_by_default_with_basic_challenge() {
+    let s = start().await;
+    s.deploy("generic-local/a.txt", "a").await;
+    let r = s
+        .anon(Method::GET, "generic-local/a.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(r.headers(), "www-authenticate"),
+        Some("Basic realm=\"Artifactory Realm\"")
+    );
+    assert_rest_error(r, 401, "Authentication is required").await;
+    let r = s
+        .client
+        .get(s.url("generic-local/a.txt"))
+        .basic_auth("admin", Some("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(r.headers(), "www-authenticate"),
+        Some("Basic realm=\"Artifactory Realm\"")
+    );
+    assert_rest_error(r, 401, "Bad credentials").await;
+    let r = s
+        .client
+        .get(s.url("api/system/ping"))
+        .basic_auth("admin", Some("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn anonymous_access_switch_allows_reads_only() {
+    let s = start_with(|c| c.anonymous_access = true).await;
+    s.deploy("generic-local/a.txt", "a").await;
+    let r = s
+        .anon(Method::GET, "generic-local/a.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = s
+        .anon(Method::PUT, "generic-local/b.txt")
+        .body("b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(r.headers(), "www-authenticate"),
+        Some("Basic realm=\"Artifactory Realm\"")
+    );
+    assert_rest_error(r, 401, "Unauthorized").await;
+    let r = s
+        .anon(Method::DELETE, "generic-local/a.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = s
+        .anon(Method::GET, "api/storage/generic-local?list")
+        .send()
+        .await
+        .unwrap();
+    assert_rest_error(
+        r,
+        403,
+        "This resource is available to authenticated users only.",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn non_admin_user_may_read_but_not_write() {
+    let s = start_with(|c| {
+        c.users.push(jcr_reference::UserConfig {
+            name: "bob".into(),
+            password: "pw".into(),
+            admin: false,
+        })
+    })
+    .await;
+    s.deploy("generic-local/a.txt", "a").await;
+    let r = s
+        .client
+        .get(s.url("generic-local/a.txt"))
+        .basic_auth("bob", Some("pw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = s
+        .client
+        .put(s.url("generic-local/b.txt"))
+        .basic_auth("bob", Some("pw"))
+        .body("b")
+        .send()
+        .await
+        .unwrap();
+    assert_rest_error(
+        r,
+        403,
+        "The user: 'bob' is not permitted to deploy 'b.txt' into 'generic-local:b.txt'.",
+    )
+    .await;
+    let r = s
+        .client
+        .delete(s.url("generic-local/a.txt"))
+        .basic_auth("bob", Some("pw"))
+        .send()
+        .await
+        .unwrap();
+    assert_rest_error(r, 403, "Not enough permissions to delete/overwrite artifact 'generic-local:a.txt' (user: 'bob' needs DELETE permission).").await;
+}
+
+#[tokio::test]
+async fn override_base_url_headers_and_custom_base() {
+    let s = start_with(|c| c.base_url = Some("https://jcr.example.com/artifactory".into())).await;
+    let v = s.deploy("generic-local/u.txt", "u").await;
+    assert_eq!(
+        v["uri"],
+        "https://jcr.example.com/artifactory/generic-local/u.txt"
+    );
+    let r = s
+        .admin(Method::GET, "api/storage/generic-local/u.txt")
+        .header("X-JFrog-Override-Base-Url", "https://proxy.example.org/")
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        v["uri"],
+        "https://proxy.example.org/artifactory/api/storage/generic-local/u.txt"
+    );
+}
+
+#[tokio::test]
+async fn custom_context_path() {
+    let s = start_with(|c| c.context_path = "/".into()).await;
+    assert!(!s.base.ends_with("/artifactory"));
+    let r = s.anon(Method::GET, "api/system/ping").send().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "OK");
+}
