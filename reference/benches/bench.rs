@@ -1,1 +1,445 @@
-fn main() {}
+//! `cargo bench -p jcr-reference --bench jcr-bench [-- --size-mib N]`: measurements, not timed tests.
+//!
+//! Prints figures for the reference server next to a baseline measured in the same run: the CNCF
+//! distribution registry (`docker-registry`, Debian package) for start-up, idle memory, blob upload and
+//! download and small-request throughput, and the machine's `md5sum` for hashing throughput. Needs
+//! `curl`, `md5sum`, `sha256sum`, `wrk` and `docker-registry` on the PATH; a missing peer tool is reported
+//! and its rows are skipped.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const AUTH: &str = "YWRtaW46cGFzc3dvcmQ="; // admin:password
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let size_mib: u64 = args
+        .iter()
+        .position(|a| a == "--size-mib")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1024);
+    let secs: u64 = args
+        .iter()
+        .position(|a| a == "--wrk-secs")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let work = tempfile::tempdir().expect("temp dir");
+    let have = |tool: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {tool}"))
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let peer = have("docker-registry");
+    if !peer {
+        println!(
+            "note: docker-registry not found (apt-get install docker-registry); peer rows skipped"
+        );
+    }
+    println!(
+        "jcr-reference benchmark ({} cores), {size_mib} MiB transfer file\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+
+    // 1. Start to first 200, and idle RSS.
+    let mut ours_start = Vec::new();
+    let mut theirs_start = Vec::new();
+    for _ in 0..5 {
+        let (child, t, _) = start_ours();
+        ours_start.push(t);
+        stop(child);
+        if peer {
+            let (child, t, _) = start_registry(work.path());
+            theirs_start.push(t);
+            stop(child);
+        }
+    }
+    let (ours, _, ours_port) = start_ours();
+    std::thread::sleep(Duration::from_millis(500));
+    let ours_idle = rss_kib(ours.id());
+    let mut theirs = None;
+    if peer {
+        let (child, _, port) = start_registry(work.path());
+        std::thread::sleep(Duration::from_millis(500));
+        let idle = rss_kib(child.id());
+        theirs = Some((child, port, idle));
+    }
+    println!(
+        "{:<44} {:>14} {:>14} {:>10}",
+        "measure", "jcr-reference", "baseline", "ratio"
+    );
+    row_ms(
+        "start to first 200 (median of 5)",
+        median(&ours_start),
+        theirs.as_ref().map(|_| median(&theirs_start)),
+        "distribution GET /v2/",
+    );
+    row(
+        "idle RSS (MiB)",
+        ours_idle as f64 / 1024.0,
+        theirs.as_ref().map(|t| t.2 as f64 / 1024.0),
+        "distribution",
+        true,
+    );
+
+    // 2. Big file: md5sum baseline, upload, download.
+    let file = work.path().join("big.bin");
+    write_file(&file, size_mib << 20);
+    let bytes = (size_mib << 20) as f64;
+    let mib = |secs: f64| bytes / secs / (1 << 20) as f64;
+    let _ = run_timed("cat", &[file.to_str().unwrap()], true); // warm the page cache
+    let md5_secs = run_timed("md5sum", &[file.to_str().unwrap()], true);
+    let sha256 = String::from_utf8(
+        Command::new("sha256sum")
+            .arg(&file)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()[..64]
+        .to_string();
+
+    let ours_url = format!("http://127.0.0.1:{ours_port}/artifactory/generic-local/bench/big.bin");
+    let before = rss_kib(ours.id());
+    let peak = Arc::new(AtomicU64::new(before));
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let (peak, sampling, pid) = (peak.clone(), sampling.clone(), ours.id());
+        std::thread::spawn(move || {
+            while sampling.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    let up_secs = curl_timed(&[
+        "-f",
+        "-o",
+        "/dev/null",
+        "-H",
+        &format!("Authorization: Basic {AUTH}"),
+        "-T",
+        file.to_str().unwrap(),
+        &ours_url,
+    ]);
+    sampling.store(false, Ordering::Relaxed);
+    sampler.join().unwrap();
+    let growth_mib = peak.load(Ordering::Relaxed).saturating_sub(before) as f64 / 1024.0;
+
+    println!();
+    row("md5sum of the file (MiB/s)", mib(md5_secs), None, "", true);
+    let (peer_up, peer_down) = match &theirs {
+        Some((_, port, _)) => {
+            let up = registry_upload(*port, &file, &sha256).map(mib);
+            let url = format!("http://127.0.0.1:{port}/v2/bench/blobs/sha256:{sha256}");
+            let down = best_of(2, || curl_timed(&["-f", "-o", "/dev/null", &url]));
+            (up, Some(mib(down)))
+        }
+        None => (None, None),
+    };
+    row(
+        "deploy 1 file (MiB/s) vs md5sum",
+        mib(up_secs),
+        Some(mib(md5_secs)),
+        "md5sum",
+        true,
+    );
+    if let Some(up) = peer_up {
+        row(
+            "deploy (MiB/s) vs distribution blob upload",
+            mib(up_secs),
+            Some(up),
+            "distribution",
+            true,
+        );
+    }
+    row(
+        "server RSS growth during deploy (MiB)",
+        growth_mib,
+        None,
+        "",
+        false,
+    );
+    let down_secs = best_of(2, || {
+        curl_timed(&[
+            "-f",
+            "-o",
+            "/dev/null",
+            "-H",
+            &format!("Authorization: Basic {AUTH}"),
+            &ours_url,
+        ])
+    });
+    row(
+        "retrieve (MiB/s) vs distribution blob GET",
+        mib(down_secs),
+        peer_down,
+        "distribution",
+        true,
+    );
+
+    // 3. Small requests with wrk.
+    if have("wrk") {
+        println!();
+        let ping = wrk(
+            &format!("http://127.0.0.1:{ours_port}/artifactory/api/system/ping"),
+            None,
+            secs,
+        );
+        let info = wrk(
+            &format!(
+                "http://127.0.0.1:{ours_port}/artifactory/api/storage/generic-local/bench/big.bin"
+            ),
+            Some(AUTH),
+            secs,
+        );
+        let v2 = theirs
+            .as_ref()
+            .map(|(_, port, _)| wrk(&format!("http://127.0.0.1:{port}/v2/"), None, secs));
+        row(
+            "ping (req/s) vs distribution GET /v2/",
+            ping,
+            v2,
+            "distribution",
+            true,
+        );
+        row(
+            "file info (req/s) vs distribution GET /v2/",
+            info,
+            v2,
+            "distribution",
+            true,
+        );
+    } else {
+        println!("note: wrk not found (apt-get install wrk); request-rate rows skipped");
+    }
+    stop(ours);
+    if let Some((child, _, _)) = theirs {
+        stop(child);
+    }
+}
+
+fn row(name: &str, ours: f64, base: Option<f64>, _what: &str, _higher_better: bool) {
+    match base {
+        Some(b) if b > 0.0 => println!("{name:<44} {ours:>14.1} {b:>14.1} {:>9.2}x", ours / b),
+        _ => println!("{name:<44} {ours:>14.1} {:>14} {:>10}", "-", "-"),
+    }
+}
+
+fn row_ms(name: &str, ours: Duration, base: Option<Duration>, what: &str) {
+    row(
+        name,
+        ours.as_secs_f64() * 1000.0,
+        base.map(|b| b.as_secs_f64() * 1000.0),
+        what,
+        false,
+    );
+}
+
+fn best_of(n: usize, mut f: impl FnMut() -> f64) -> f64 {
+    (0..n).map(|_| f()).fold(f64::MAX, f64::min)
+}
+
+fn median(v: &[Duration]) -> Duration {
+    let mut v = v.to_vec();
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `GET path` until it answers 200; returns the time since `since`.
+fn wait_200(port: u16, path: &str, since: Instant) -> Duration {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    loop {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let mut buf = [0u8; 16];
+            if s.write_all(req.as_bytes()).is_ok()
+                && s.read(&mut buf).is_ok_and(|n| n >= 12)
+                && &buf[9..12] == b"200"
+            {
+                return since.elapsed();
+            }
+        }
+        if since.elapsed() > Duration::from_secs(20) {
+            panic!("no 200 from port {port}{path} within 20 s");
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+}
+
+fn start_ours() -> (Child, Duration, u16) {
+    let port = free_port();
+    let t = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .env("JCR_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start jcr-reference");
+    let d = wait_200(port, "/artifactory/api/system/ping", t);
+    (child, d, port)
+}
+
+fn start_registry(work: &Path) -> (Child, Duration, u16) {
+    let port = free_port();
+    let root = work.join(format!("registry-{port}"));
+    let cfg = work.join(format!("registry-{port}.yml"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    let t = Instant::now();
+    let child = Command::new("docker-registry")
+        .args(["serve", cfg.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start docker-registry");
+    let d = wait_200(port, "/v2/", t);
+    (child, d, port)
+}
+
+fn stop(mut c: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &c.id().to_string()])
+        .status();
+    let _ = c.wait();
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Writes `len` pseudo-random bytes (xorshift; incompressible enough, fast to make).
+fn write_file(path: &PathBuf, len: u64) {
+    let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = len;
+    while left > 0 {
+        for chunk in buf.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+        }
+        let n = left.min(buf.len() as u64) as usize;
+        f.write_all(&buf[..n]).unwrap();
+        left -= n as u64;
+    }
+    f.flush().unwrap();
+}
+
+fn run_timed(cmd: &str, args: &[&str], quiet: bool) -> f64 {
+    let t = Instant::now();
+    let out = Command::new(cmd)
+        .args(args)
+        .stdout(if quiet {
+            Stdio::null()
+        } else {
+            Stdio::inherit()
+        })
+        .status()
+        .unwrap();
+    assert!(out.success(), "{cmd} failed");
+    t.elapsed().as_secs_f64()
+}
+
+fn curl_timed(args: &[&str]) -> f64 {
+    let mut full = vec!["-sS", "--http1.1"];
+    full.extend_from_slice(args);
+    run_timed("curl", &full, true)
+}
+
+/// A monolithic blob upload to distribution: POST an upload session, then PUT the bytes with the digest.
+fn registry_upload(port: u16, file: &Path, sha256: &str) -> Option<f64> {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-X",
+            "POST",
+            &format!("http://127.0.0.1:{port}/v2/bench/blobs/uploads/"),
+        ])
+        .output()
+        .ok()?;
+    let headers = String::from_utf8_lossy(&out.stdout).to_string();
+    let location = headers
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("location:"))?
+        .split_once(':')?
+        .1
+        .trim()
+        .to_string();
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let url = if location.starts_with("http") {
+        location.clone()
+    } else {
+        format!("http://127.0.0.1:{port}{location}")
+    };
+    let url = format!("{url}{sep}digest=sha256:{sha256}");
+    Some(curl_timed(&[
+        "-f",
+        "-o",
+        "/dev/null",
+        "-H",
+        "Content-Type: application/octet-stream",
+        "-T",
+        file.to_str().unwrap(),
+        &url,
+    ]))
+}
+
+fn wrk(url: &str, auth: Option<&str>, secs: u64) -> f64 {
+    let mut args = vec![
+        "-t2".to_string(),
+        "-c32".into(),
+        format!("-d{secs}s"),
+        url.to_string(),
+    ];
+    if let Some(a) = auth {
+        args.insert(0, format!("Authorization: Basic {a}"));
+        args.insert(0, "-H".into());
+    }
+    let out = Command::new("wrk").args(&args).output().expect("wrk");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find(|l| l.starts_with("Requests/sec:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
