@@ -50,6 +50,13 @@ pub async fn serve(
     let state = build_state(config)?;
     let url = format!("http://{addr}{}", state.ctx_path);
     let routes = http::router::routes(state.clone());
+    match &state.config.data_dir {
+        Some(d) => tracing::info!("Data directory: {}", d.display()),
+        None => tracing::info!(
+            "Data directory: {} (temporary, removed at exit)",
+            state.store.blobs.root().display()
+        ),
+    }
     tracing::info!("Ready at {url}");
     warp::serve(routes)
         .incoming(listener)

@@ -456,7 +456,7 @@ async fn retrieve(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
             set_header(&mut resp, header::LOCATION, &target);
             return Ok(resp);
         }
-        return Ok(listing(r, p, &real_repo));
+        return Ok(listing(r, p));
     }
     check_matrix(p, &item)?;
     if let Some(entry) = &p.archive_entry {
@@ -838,7 +838,7 @@ fn trace(r: &Req, p: &RepoPath, caller: &Caller) -> Response {
 }
 
 /// The HTML "Index of" page of a folder.
-fn listing(r: &Req, p: &RepoPath, real_repo: &str) -> Response {
+fn listing(r: &Req, p: &RepoPath) -> Response {
     let state = r.state.store.read();
     let title = if p.path.is_empty() {
         p.repo.clone()
@@ -851,20 +851,21 @@ fn listing(r: &Req, p: &RepoPath, real_repo: &str) -> Response {
             .replace('>', "&gt;")
             .replace('"', "&quot;")
     };
-    let children = state
-        .repo(real_repo)
-        .map(|repo| repo.children(&p.path))
-        .unwrap_or_default();
-    let names: Vec<String> = children
-        .iter()
-        .map(|(n, i)| {
-            if i.is_folder() {
-                format!("{n}/")
+    // Each child as (display name, the item that holds it, through virtual members too).
+    let children: Vec<(String, Item)> = state
+        .children_of(&p.repo, &p.path)
+        .into_iter()
+        .filter_map(|(name, folder)| {
+            let child = if p.path.is_empty() {
+                name.clone()
             } else {
-                n.to_string()
-            }
+                format!("{}/{name}", p.path)
+            };
+            let (_, item) = state.resolve(&p.repo, &child)?;
+            Some((if folder { format!("{name}/") } else { name }, item.clone()))
         })
         .collect();
+    let names: Vec<&String> = children.iter().map(|(n, _)| n).collect();
     let width = names
         .iter()
         .map(|n| n.chars().count())
@@ -876,7 +877,7 @@ fn listing(r: &Req, p: &RepoPath, real_repo: &str) -> Response {
         t = esc(&title),
         pad = " ".repeat(width - 4 + 2)
     );
-    for ((_, item), name) in children.iter().zip(&names) {
+    for (name, item) in &children {
         let date = listing_date(item.modified);
         let size = item
             .file

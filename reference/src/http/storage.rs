@@ -19,7 +19,7 @@ use crate::auth::Action;
 use crate::clock::{http_date, iso, iso_no_colon};
 use crate::config::RepoClass;
 use crate::store::tree::is_under;
-use crate::store::{Item, Mutation, Props, Repo, TreeError};
+use crate::store::{Item, Mutation, Props, Repo, State, TreeError};
 
 const FILE_INFO: &str = "application/vnd.org.jfrog.artifactory.storage.FileInfo+json";
 const FOLDER_INFO: &str = "application/vnd.org.jfrog.artifactory.storage.FolderInfo+json";
@@ -186,11 +186,11 @@ fn file_info(base: &str, repo: &str, path: &str, item: &Item) -> Value {
     })
 }
 
-fn folder_info(base: &str, repo_key: &str, repo: &Repo, path: &str, item: &Item) -> Value {
-    let children: Vec<Value> = repo
-        .children(path)
+fn folder_info(base: &str, repo_key: &str, state: &State, path: &str, item: &Item) -> Value {
+    let children: Vec<Value> = state
+        .children_of(repo_key, path)
         .into_iter()
-        .map(|(name, i)| json!({"uri": format!("/{name}"), "folder": i.is_folder()}))
+        .map(|(name, folder)| json!({"uri": format!("/{name}"), "folder": folder}))
         .collect();
     json!({
         "repo": repo_key,
@@ -447,7 +447,7 @@ fn storage_get(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
         let mut resp = json(
             StatusCode::OK,
             FOLDER_INFO,
-            &folder_info(&base, &p.repo, repo, &p.path, item),
+            &folder_info(&base, &p.repo, &state, &p.path, item),
         );
         set_header(&mut resp, header::CACHE_CONTROL, "no-store");
         Ok(resp)

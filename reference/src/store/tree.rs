@@ -346,6 +346,47 @@ impl State {
         }
     }
 
+    /// Direct children of a folder as `(name, is_folder)`; for a virtual repository the union over its
+    /// members (the first member holding a name decides whether it is a folder).
+    pub fn children_of(&self, repo: &str, path: &str) -> Vec<(String, bool)> {
+        let mut out: Vec<(String, bool)> = Vec::new();
+        self.collect_children(repo, path, &mut Vec::new(), &mut out);
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    fn collect_children(
+        &self,
+        repo: &str,
+        path: &str,
+        seen: &mut Vec<String>,
+        out: &mut Vec<(String, bool)>,
+    ) {
+        if seen.iter().any(|s| s == repo) {
+            return;
+        }
+        seen.push(repo.to_string());
+        let Some(r) = self.repos.get(repo) else {
+            return;
+        };
+        match r.config.rclass {
+            RepoClass::Virtual => {
+                for m in &r.config.repositories {
+                    self.collect_children(m, path, seen, out);
+                }
+            }
+            _ => {
+                if r.items.get(path).is_some_and(Item::is_folder) {
+                    for (name, item) in r.children(path) {
+                        if !out.iter().any(|(n, _)| n == name) {
+                            out.push((name.to_string(), item.is_folder()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The first stored file with this SHA-1 or SHA-256 (deploy by checksum).
     pub fn find_by_checksum(&self, sha1: Option<&str>, sha256: Option<&str>) -> Option<&FileData> {
         self.repos

@@ -9,9 +9,15 @@ use crate::common::*;
 
 /// Starts the binary and returns it with its base URL (read from the `Ready at` line).
 fn spawn(data: &std::path::Path) -> (Child, String) {
+    let (child, url, _) = spawn_with(&["--data-dir".as_ref(), data.as_os_str()]);
+    (child, url)
+}
+
+/// Starts the binary with extra arguments; returns it, its URL and the data directory it reported.
+fn spawn_with(args: &[&std::ffi::OsStr]) -> (Child, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
-        .args(["--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
+        .args(["--bind", "127.0.0.1:0"])
+        .args(args)
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -19,14 +25,49 @@ fn spawn(data: &std::path::Path) -> (Child, String) {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
+    let mut data = String::new();
     let url = loop {
         let line = lines.next().expect("server printed Ready").unwrap();
+        if let Some(i) = line.find("Data directory: ") {
+            data = line[i + 16..]
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_string();
+        }
         if let Some(i) = line.find("Ready at ") {
             break line[i + 9..].split_whitespace().next().unwrap().to_string();
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    (child, url)
+    (child, url, data)
+}
+
+#[tokio::test]
+async fn ephemeral_data_is_removed_on_sigint_and_sigterm() {
+    for signal in ["-INT", "-TERM"] {
+        let (mut child, url, data) = spawn_with(&[]);
+        assert!(std::path::Path::new(&data).is_dir(), "{data}");
+        let r = reqwest::Client::new()
+            .put(format!("{url}/generic-local/e.txt"))
+            .basic_auth("admin", Some("password"))
+            .body("e")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = child.wait().unwrap();
+        assert!(exit.success(), "{signal}: {exit:?}");
+        assert!(
+            !std::path::Path::new(&data).exists(),
+            "{data} left behind after {signal}"
+        );
+    }
 }
 
 fn content(i: usize) -> Vec<u8> {

@@ -432,3 +432,41 @@ async fn checksum_sha256_sets_property() {
         .unwrap();
     assert_rest_error(r, 404, "Unable to find item").await;
 }
+
+#[tokio::test]
+async fn virtual_repository_resolves_through_members_and_unifies_children() {
+    let s = start().await;
+    s.deploy("generic-local/v/a.txt", "from generic").await;
+    s.deploy("helm-local/v/a.txt", "from helm").await;
+    s.deploy("helm-local/v/b.txt", "only helm").await;
+    let r = s
+        .admin(Method::PUT, "api/repositories/all")
+        .json(&json!({"rclass": "virtual", "repositories": ["generic-local", "helm-local"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        s.get("all/v/a.txt").await.text().await.unwrap(),
+        "from generic"
+    );
+    assert_eq!(
+        s.get("all/v/b.txt").await.text().await.unwrap(),
+        "only helm"
+    );
+    let v: serde_json::Value = s.get("api/storage/all/v").await.json().await.unwrap();
+    assert_eq!(v["repo"], "all");
+    assert_eq!(
+        v["children"],
+        json!([{"uri": "/a.txt", "folder": false}, {"uri": "/b.txt", "folder": false}])
+    );
+    let html = s.get("all/v/").await.text().await.unwrap();
+    assert!(
+        html.contains(">a.txt</a>") && html.contains(">b.txt</a>"),
+        "{html}"
+    );
+    // A miss in a virtual repository is a 404 with an empty body.
+    let r = s.get("api/storage/all/v/none").await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.text().await.unwrap(), "");
+}
