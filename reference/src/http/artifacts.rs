@@ -432,15 +432,7 @@ async fn retrieve(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
         let (_, item) = found
             .as_ref()
             .ok_or_else(|| ApiError::not_found("File not found."))?;
-        let only: Vec<String> = r
-            .query
-            .get("properties")
-            .unwrap_or("")
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
-        return properties_response(&base, &p.repo, &p.path, item, &only);
+        return properties_response(&base, &p.repo, &p.path, item, &r.query.list("properties"));
     }
     let Some((real_repo, item)) = found else {
         return checksum_side_file(r, p);

@@ -84,6 +84,16 @@ impl Query {
         self.0.iter().any(|(k, _)| k == name)
     }
 
+    /// The comma-separated values of `name` (`?properties=a,b`), empty ones dropped.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .unwrap_or("")
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
     /// `1`/`true` style flag; `default` when absent.
     pub fn flag(&self, name: &str, default: bool) -> bool {
         match self.get(name) {

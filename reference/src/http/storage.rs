@@ -352,14 +352,10 @@ async fn storage(r: Req, tail: &str, _body: BodyStream) -> Result<Response, ApiE
             edit_props(&r, &p, set, Vec::new(), "recursive").await
         }
         Method::DELETE => {
-            let Some(spec) = r.query.get("properties") else {
+            if !r.query.has("properties") {
                 return Err(ApiError::bad_request("Missing 'properties' parameter"));
-            };
-            let keys = spec
-                .split(',')
-                .filter(|k| !k.is_empty())
-                .map(str::to_string)
-                .collect();
+            }
+            let keys = r.query.list("properties");
             edit_props(&r, &p, Props::default(), keys, "recursive").await
         }
         _ => storage_get(&r, &p),
@@ -403,14 +399,7 @@ fn storage_get(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
     }
     let (repo, item) = found.ok_or_else(|| ApiError::not_found("Unable to find item"))?;
     if q.has("properties") {
-        let only: Vec<String> = q
-            .get("properties")
-            .unwrap_or("")
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
-        return properties_response(&base, &p.repo, &p.path, item, &only);
+        return properties_response(&base, &p.repo, &p.path, item, &q.list("properties"));
     }
     if q.has("list") {
         if caller.anonymous {
