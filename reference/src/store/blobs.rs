@@ -57,7 +57,7 @@ pub struct BlobStore {
 /// Bytes per batch handed to the hashing and writing threads.
 const CHUNK: usize = 256 * 1024;
 /// Batches in flight per thread; bounds memory per upload to about `CHUNK * (DEPTH + 2)`.
-const DEPTH: usize = 24;
+const DEPTH: usize = 12;
 
 impl BlobStore {
     /// Opens (creating) a store under `root`. With `durable`, files and directories are fsynced before an
@@ -131,7 +131,7 @@ impl BlobStore {
         let (mtx, mut mrx) = mpsc::channel::<Batch>(DEPTH);
         let (stx, mut srx) = mpsc::channel::<Batch>(DEPTH);
         let durable = self.durable;
-        let writer = tokio::task::spawn_blocking(move || -> io::Result<()> {
+        let writer = helper(5, move || -> io::Result<()> {
             let mut out = DirectWriter::new(file);
             while let Some(batch) = wrx.blocking_recv() {
                 for chunk in batch.iter() {
@@ -144,14 +144,14 @@ impl BlobStore {
             }
             Ok(())
         });
-        let md5_task = tokio::task::spawn_blocking(move || {
+        let md5_task = helper(0, move || {
             let mut md5 = Md5::new();
             while let Some(batch) = mrx.blocking_recv() {
                 batch.iter().for_each(|c| md5.update(c));
             }
             hex::encode(md5.finalize())
         });
-        let sha_task = tokio::task::spawn_blocking(move || {
+        let sha_task = helper(5, move || {
             let mut sha1 = Sha1::new();
             let mut sha256 = Sha256::new();
             while let Some(batch) = srx.blocking_recv() {
@@ -378,6 +378,23 @@ impl DirectWriter {
         }
         Ok(self.file)
     }
+}
+
+/// Runs `f` on a thread of its own at niceness `nice` (0: unchanged); the result comes back through a
+/// oneshot channel.
+fn helper<T: Send + 'static>(
+    nice: i32,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> tokio::sync::oneshot::Receiver<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        if nice != 0 {
+            // SAFETY: adjusts only this thread's own scheduling priority.
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) };
+        }
+        let _ = tx.send(f());
+    });
+    rx
 }
 
 /// Chunks handed to the worker threads together.
