@@ -1,8 +1,28 @@
 //! # jcr-conformance
 //!
-//! The conformance runner: cases, property-based invariants and normalised snapshots that run against
-//! the embedded reference server (`jcr-reference`) or any live registry URL, and write reports.
+//! A conformance runner for JFrog Container Registry / Artifactory REST implementations: a catalogue of
+//! cases with their expectations taken from the API documents (`shared/spec`) and recorded fixtures, run
+//! against an embedded `jcr-reference` server (default) or any live registry URL, with reports that CI
+//! systems and people read.
 //!
-//! This crate is the workspace's second product. Its runner, case catalogue (`fixtures/endpoints.toml`),
-//! snapshots and reports are the subject of the next issue; until then the crate holds no cases and no
-//! binary, so nothing here claims to check a registry.
+//! - [`catalogue`]: `fixtures/endpoints.toml`, every documented endpoint.
+//! - [`target`]: where the cases go (embedded server or a URL with credentials) and what they may do.
+//! - [`case`]: what a case is ([`case::Case`]) and the context it runs with ([`case::Ctx`]): HTTP
+//!   exchanges recorded as transcripts, a run-unique prefix and a ledger of what the run created.
+//! - [`cases`]: the catalogue of cases, one module per API area.
+//! - [`runner`]: outcomes (Disabled < Skip < Pass < Fail < Error), filtering, teardown.
+//! - [`report`]: `results.json`, `junit.xml`, `report.md`, `report.html`, and the diff of two runs.
+//!
+//! The runner never uses the reference server's types to decide what is right; it only starts it.
+
+pub mod case;
+pub mod cases;
+pub mod catalogue;
+pub mod mask;
+pub mod report;
+pub mod runner;
+pub mod target;
+
+pub use case::{Case, Ctx, Failure, Outcome};
+pub use runner::{run, RunOptions, RunResult};
+pub use target::{Credentials, Target};

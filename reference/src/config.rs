@@ -236,6 +236,33 @@ pub struct Config {
     pub max_upload: Option<u64>,
     /// The clock.
     pub clock: Clock,
+    /// Deliberate faults, for proving that a conformance suite can fail. Never set outside tests.
+    #[doc(hidden)]
+    pub faults: Faults,
+}
+
+/// Deliberate deviations from Artifactory's behaviour, applied to responses by one layer of the router
+/// (`http::faults`). Test-only: the conformance suite must fail against a server with any of them.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Leave out the `X-Checksum-*` headers.
+    pub drop_checksum_headers: bool,
+    /// Send `size` as a JSON number instead of a string.
+    pub size_as_number: bool,
+    /// Answer 200 instead of 404.
+    pub ok_instead_of_not_found: bool,
+    /// Leave out `WWW-Authenticate` on 401.
+    pub drop_www_authenticate: bool,
+    /// Leave the last child out of folder info.
+    pub drop_folder_child: bool,
+}
+
+impl Faults {
+    /// Whether any fault is on.
+    pub fn any(&self) -> bool {
+        *self != Faults::default()
+    }
 }
 
 impl Default for Config {
@@ -254,6 +281,7 @@ impl Default for Config {
             }],
             max_upload: None,
             clock: Clock::system(),
+            faults: Faults::default(),
         }
     }
 }

@@ -37,7 +37,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use clock::Clock;
-pub use config::{Config, PackageType, RepoClass, RepoConfig, UserConfig};
+pub use config::{Config, Faults, PackageType, RepoClass, RepoConfig, UserConfig};
 
 /// Runs the server on `listener` until `shutdown` resolves, then compacts the journal and returns.
 /// Logs `Ready at <url>` once it accepts requests.

@@ -3,6 +3,7 @@
 
 pub mod artifacts;
 pub mod error;
+pub mod faults;
 pub mod json;
 pub mod path;
 pub mod repositories;

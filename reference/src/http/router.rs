@@ -35,14 +35,21 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(api.or(artifacts::routes(&state)).unify())
         .boxed();
     let id = state.instance_id.clone();
-    under_ctx
+    let faults = state.config.faults;
+    let routes = under_ctx
         .recover(recover)
         .unify()
         .map(move |mut r: Response| {
             add_common_headers(&mut r, &id);
             r
-        })
-        .boxed()
+        });
+    if faults.any() {
+        routes
+            .then(move |r| super::faults::apply(faults, r))
+            .boxed()
+    } else {
+        routes.boxed()
+    }
 }
 
 /// Headers a 7.x server puts on every response.

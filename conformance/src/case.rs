@@ -1,0 +1,402 @@
+//! What a case is, and the context it runs in: an HTTP client that records every exchange as a
+//! transcript, the run-unique prefix every write goes under, and the ledger of created resources that
+//! drives teardown.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::target::Credentials;
+
+/// The outcome of a case, ordered: Disabled < Skip < Pass < Fail < Error.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, Hash,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Not run: a flag of the run does not allow it (writes, global changes, read-only).
+    Disabled,
+    /// The target answered that the feature is not supported here.
+    Skip,
+    /// As expected.
+    Pass,
+    /// The target answered wrongly.
+    Fail,
+    /// The runner or the network failed.
+    Error,
+}
+
+impl Outcome {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Disabled => "disabled",
+            Outcome::Skip => "skip",
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// Why a case did not pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// Wrong answer.
+    Fail(String),
+    /// Network or runner trouble.
+    Error(String),
+    /// Not supported by the target.
+    Skip(String),
+}
+
+/// A case's future.
+pub type CaseFuture = Pin<Box<dyn Future<Output = Result<(), Failure>> + Send>>;
+
+/// One case of the catalogue.
+#[derive(Clone)]
+pub struct Case {
+    /// Stable hierarchical id (`storage/file-info/missing-item`).
+    pub id: &'static str,
+    /// API area.
+    pub area: &'static str,
+    /// Endpoint ids (from `fixtures/endpoints.toml`) it covers.
+    pub endpoints: &'static [&'static str],
+    /// It writes (deploys, creates, deletes).
+    pub writes: bool,
+    /// It changes server-wide state.
+    pub global: bool,
+    /// It needs administrator credentials.
+    pub admin: bool,
+    /// Where its expectation comes from (document section or behaviour-fact section).
+    pub spec: &'static str,
+    /// The check itself.
+    pub run: fn(Ctx) -> CaseFuture,
+}
+
+/// A recorded request/response pair.
+#[derive(Clone, Debug, Serialize)]
+pub struct Exchange {
+    /// `METHOD url`.
+    pub request: String,
+    /// Request headers (credentials masked when written).
+    pub request_headers: Vec<(String, String)>,
+    /// Request body (text, truncated).
+    pub request_body: String,
+    /// Status code (0 when no response).
+    pub status: u16,
+    /// Response headers.
+    pub response_headers: Vec<(String, String)>,
+    /// Response body (text, truncated).
+    pub response_body: String,
+}
+
+/// A resource a case created, for teardown.
+#[derive(Clone, Debug)]
+pub enum Created {
+    /// An artifact or folder path (`repo/path`).
+    Item(String),
+    /// A repository key.
+    Repository(String),
+}
+
+/// The context a case runs with. Cheap to clone.
+#[derive(Clone)]
+pub struct Ctx {
+    /// HTTP client (no redirects followed).
+    pub client: reqwest::Client,
+    /// Base URL with the context path.
+    pub base: String,
+    /// Credentials of the run.
+    pub credentials: Credentials,
+    /// Run-unique prefix for everything written.
+    pub prefix: String,
+    /// Repository cases write into.
+    pub repo: String,
+    /// Recorded exchanges of this case.
+    pub transcript: Arc<Mutex<Vec<Exchange>>>,
+    /// What the run created.
+    pub ledger: Arc<Mutex<Vec<Created>>>,
+}
+
+/// A request being built.
+pub struct Request {
+    method: reqwest::Method,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+    auth: bool,
+}
+
+/// A response, fully read.
+#[derive(Clone, Debug)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Headers, lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Ctx {
+    /// `<repo>/<prefix>/<rel>`: where a case writes.
+    pub fn path(&self, rel: &str) -> String {
+        format!(
+            "{}/{}/{}",
+            self.repo,
+            self.prefix,
+            rel.trim_start_matches('/')
+        )
+    }
+
+    /// A request to `path` (relative to the base URL) with the run's credentials.
+    pub fn req(&self, method: &str, path: &str) -> Request {
+        Request {
+            method: reqwest::Method::from_bytes(method.as_bytes()).expect("valid method"),
+            url: format!("{}/{}", self.base, path.trim_start_matches('/')),
+            headers: Vec::new(),
+            body: None,
+            auth: true,
+        }
+    }
+
+    /// Records that the run created `c` (teardown removes it, newest first).
+    pub fn created(&self, c: Created) {
+        self.ledger.lock().expect("ledger").push(c);
+    }
+
+    /// Sends a request and records the exchange.
+    pub async fn send(&self, r: Request) -> Result<Response, Failure> {
+        let mut rb = self.client.request(r.method.clone(), &r.url);
+        if r.auth {
+            rb = self.credentials.apply(rb);
+        }
+        for (k, v) in &r.headers {
+            rb = rb.header(k, v);
+        }
+        if let Some(b) = &r.body {
+            rb = rb.body(b.clone());
+        }
+        let built = rb
+            .build()
+            .map_err(|e| Failure::Error(format!("building {} {}: {e}", r.method, r.url)))?;
+        let request_headers: Vec<(String, String)> = built
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("<binary>").to_string()))
+            .collect();
+        let mut ex = Exchange {
+            request: format!("{} {}", r.method, r.url),
+            request_headers,
+            request_body: preview(r.body.as_deref().unwrap_or(&[])),
+            status: 0,
+            response_headers: vec![],
+            response_body: String::new(),
+        };
+        let result = self.client.execute(built).await;
+        let resp = match result {
+            Ok(resp) => resp,
+            Err(e) => {
+                ex.response_body = format!("<no response: {e}>");
+                self.transcript.lock().expect("transcript").push(ex);
+                return Err(Failure::Error(format!("{} {}: {e}", r.method, r.url)));
+            }
+        };
+        let status = resp.status().as_u16();
+        let headers: Vec<(String, String)> = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    v.to_str().unwrap_or("<binary>").to_string(),
+                )
+            })
+            .collect();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| Failure::Error(format!("reading the body of {}: {e}", r.url)))?
+            .to_vec();
+        ex.status = status;
+        ex.response_headers = headers.clone();
+        ex.response_body = preview(&body);
+        self.transcript.lock().expect("transcript").push(ex);
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Deploys `body` at `path` and expects 201; records it in the ledger.
+    pub async fn deploy(&self, path: &str, body: &[u8]) -> Result<Value, Failure> {
+        let r = self.send(self.req("PUT", path).body(body)).await?;
+        r.expect_status(201)?;
+        self.created(Created::Item(
+            path.split(';').next().unwrap_or(path).to_string(),
+        ));
+        r.json()
+    }
+}
+
+fn preview(b: &[u8]) -> String {
+    const MAX: usize = 4096;
+    let s = String::from_utf8_lossy(&b[..b.len().min(MAX)]).into_owned();
+    if b.len() > MAX {
+        format!("{s}... ({} bytes)", b.len())
+    } else {
+        s
+    }
+}
+
+impl Request {
+    /// Adds a header.
+    pub fn header(mut self, k: &str, v: &str) -> Request {
+        self.headers.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, b: &[u8]) -> Request {
+        self.body = Some(b.to_vec());
+        self
+    }
+
+    /// A JSON body.
+    pub fn json(self, v: &Value) -> Request {
+        self.header("Content-Type", "application/json")
+            .body(v.to_string().as_bytes())
+    }
+
+    /// Sends no credentials.
+    pub fn anonymous(mut self) -> Request {
+        self.auth = false;
+        self
+    }
+}
+
+/// Fails with a message unless `cond` holds.
+#[macro_export]
+macro_rules! check {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err($crate::Failure::Fail(format!($($fmt)+)));
+        }
+    };
+}
+
+impl Response {
+    /// The first value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Fails unless the status is `s`.
+    pub fn expect_status(&self, s: u16) -> Result<&Response, Failure> {
+        if self.status != s {
+            return Err(Failure::Fail(format!(
+                "expected status {s}, got {}",
+                self.status
+            )));
+        }
+        Ok(self)
+    }
+
+    /// Fails unless header `name` is exactly `value`.
+    pub fn expect_header(&self, name: &str, value: &str) -> Result<&Response, Failure> {
+        match self.header(name) {
+            Some(v) if v == value => Ok(self),
+            Some(v) => Err(Failure::Fail(format!(
+                "header {name}: expected '{value}', got '{v}'"
+            ))),
+            None => Err(Failure::Fail(format!(
+                "header {name} missing (expected '{value}')"
+            ))),
+        }
+    }
+
+    /// Fails unless the `Content-Type` (without parameters) is `ct`.
+    pub fn expect_content_type(&self, ct: &str) -> Result<&Response, Failure> {
+        let got = self
+            .header("content-type")
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        if got != ct {
+            return Err(Failure::Fail(format!(
+                "content-type: expected '{ct}', got '{got}'"
+            )));
+        }
+        Ok(self)
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Result<Value, Failure> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Failure::Fail(format!("body is not JSON ({e}): {}", preview(&self.body))))
+    }
+
+    /// Fails unless this is Artifactory's REST error: status, JSON content type and
+    /// `{"errors":[{"status":N,"message":"..."}]}` with exactly this message.
+    pub fn expect_rest_error(&self, status: u16, message: &str) -> Result<(), Failure> {
+        self.expect_status(status)?;
+        self.expect_content_type("application/json")?;
+        let v = self.json()?;
+        let expected = serde_json::json!({"errors": [{"status": status, "message": message}]});
+        if v != expected {
+            return Err(Failure::Fail(format!(
+                "error body: expected {expected}, got {v}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Fails unless `v[field]` equals `expected`.
+pub fn expect_field(v: &Value, field: &str, expected: &Value) -> Result<(), Failure> {
+    let got = v.get(field).unwrap_or(&Value::Null);
+    if got != expected {
+        return Err(Failure::Fail(format!(
+            "field '{field}': expected {expected}, got {got}"
+        )));
+    }
+    Ok(())
+}
+
+/// Fails unless `v[field]` is a string (Artifactory sends sizes and such as strings).
+pub fn expect_string(v: &Value, field: &str) -> Result<String, Failure> {
+    match v.get(field) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => Err(Failure::Fail(format!(
+            "field '{field}' must be a string, got {other}"
+        ))),
+        None => Err(Failure::Fail(format!("field '{field}' missing"))),
+    }
+}
+
+/// Lower-case hex digests of `b`: (sha1, md5, sha256).
+pub fn digests(b: &[u8]) -> (String, String, String) {
+    use sha2::Digest;
+    (
+        hex::encode(sha1::Sha1::digest(b)),
+        hex::encode(md5::Md5::digest(b)),
+        hex::encode(sha2::Sha256::digest(b)),
+    )
+}

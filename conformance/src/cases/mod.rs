@@ -1,0 +1,27 @@
+//! The catalogue of cases, one module per API area. Every expectation cites where it comes from: the
+//! API document (`jcr-rest-api.txt`, by section) or the behaviour facts (`artifactory-behaviour.md`, §).
+
+mod artifacts;
+mod repositories;
+mod storage;
+mod system;
+
+use crate::case::Case;
+
+/// Declares a case.
+macro_rules! case {
+    ($id:literal, $area:literal, [$($ep:literal),+], writes=$w:literal, global=$g:literal, admin=$a:literal, $spec:literal, $f:path) => {
+        $crate::case::Case { id: $id, area: $area, endpoints: &[$($ep),+], writes: $w, global: $g, admin: $a, spec: $spec, run: $f }
+    };
+}
+pub(crate) use case;
+
+/// Every case, in a stable order.
+pub fn all() -> Vec<Case> {
+    let mut v = Vec::new();
+    v.extend(system::cases());
+    v.extend(artifacts::cases());
+    v.extend(storage::cases());
+    v.extend(repositories::cases());
+    v
+}

@@ -1,0 +1,142 @@
+//! System endpoints, common headers and authentication challenges.
+
+use crate::case::{expect_string, Case, CaseFuture, Ctx};
+use crate::check;
+
+use super::case;
+
+pub fn cases() -> Vec<Case> {
+    vec![
+        case!(
+            "system/ping/ok",
+            "system",
+            ["system.ping"],
+            writes = false,
+            global = false,
+            admin = false,
+            "jcr-rest-api.txt System Health Ping; behaviour §12",
+            ping
+        ),
+        case!(
+            "system/version/fields",
+            "system",
+            ["system.version"],
+            writes = false,
+            global = false,
+            admin = false,
+            "jcr-rest-api.txt Version and Add-ons information; behaviour §12",
+            version
+        ),
+        case!(
+            "system/headers/every-response",
+            "system",
+            ["system.ping", "artifacts.retrieve"],
+            writes = false,
+            global = false,
+            admin = false,
+            "behaviour §1.6",
+            common_headers
+        ),
+        case!(
+            "system/auth/anonymous-challenge",
+            "system",
+            ["storage.storageinfo"],
+            writes = false,
+            global = false,
+            admin = false,
+            "behaviour §1.5",
+            anonymous_challenge
+        ),
+        case!(
+            "system/auth/bad-credentials",
+            "system",
+            ["storage.file-info"],
+            writes = false,
+            global = false,
+            admin = false,
+            "behaviour §1.5",
+            bad_credentials
+        ),
+    ]
+}
+
+fn ping(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let r = c.send(c.req("GET", "api/system/ping").anonymous()).await?;
+        r.expect_status(200)?.expect_content_type("text/plain")?;
+        check!(r.text() == "OK", "body: expected 'OK', got '{}'", r.text());
+        Ok(())
+    })
+}
+
+fn version(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let r = c.send(c.req("GET", "api/system/version")).await?;
+        r.expect_status(200)?
+            .expect_content_type("application/vnd.org.jfrog.artifactory.system.Version+json")?;
+        let v = r.json()?;
+        let version = expect_string(&v, "version")?;
+        check!(
+            version.split('.').count() >= 2,
+            "version '{version}' is not dotted"
+        );
+        expect_string(&v, "revision")?;
+        check!(
+            v.get("addons").is_some_and(|a| a.is_array()),
+            "addons must be an array: {v}"
+        );
+        check!(
+            v.get("license").is_none_or(|l| l.is_string()),
+            "license, when present, is a string"
+        );
+        Ok(())
+    })
+}
+
+fn common_headers(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let missing = format!("{}/no-such-file.txt", c.path(""));
+        for path in ["api/system/ping".to_string(), missing] {
+            let r = c.send(c.req("GET", &path)).await?;
+            let v = r.header("x-jfrog-version").unwrap_or("");
+            check!(
+                v.starts_with("Artifactory/"),
+                "{path}: X-JFrog-Version '{v}' does not start with 'Artifactory/'"
+            );
+            check!(
+                r.header("x-artifactory-id").is_some_and(|v| !v.is_empty()),
+                "{path}: X-Artifactory-Id missing"
+            );
+        }
+        Ok(())
+    })
+}
+
+fn anonymous_challenge(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        // Admin-only: anonymous callers get 401 whether anonymous access is on or off.
+        let r = c.send(c.req("GET", "api/storageinfo").anonymous()).await?;
+        r.expect_status(401)?
+            .expect_header("www-authenticate", "Basic realm=\"Artifactory Realm\"")?;
+        Ok(())
+    })
+}
+
+fn bad_credentials(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let r = c
+            .send(
+                c.req("GET", &format!("api/storage/{}", c.repo))
+                    .anonymous()
+                    .header("Authorization", "Basic bm8tc3VjaC11c2VyOndyb25n"),
+            )
+            .await?;
+        r.expect_header("www-authenticate", "Basic realm=\"Artifactory Realm\"")?;
+        r.expect_status(401)?
+            .expect_content_type("application/json")?;
+        let v = r.json()?;
+        check!(v["errors"][0]["status"] == 401, "error shape: {v}");
+        check!(v["errors"][0]["message"].is_string(), "error shape: {v}");
+        Ok(())
+    })
+}

@@ -1,0 +1,277 @@
+//! `jcr-conformance`: run the cases (default), list them, or diff two runs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde::Deserialize;
+use serde_json::json;
+
+use jcr_conformance::mask::Mask;
+use jcr_conformance::report;
+use jcr_conformance::{cases, catalogue, run, Credentials, RunOptions, Target};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "jcr-conformance",
+    version,
+    about = "Conformance suite for JFrog Container Registry / Artifactory REST APIs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the cases (the default).
+    Run(RunArgs),
+    /// List the cases and the endpoint catalogue.
+    List,
+    /// Compare two results.json files: regressions, fixes, changes (exit 1 on a regression).
+    Diff { old: PathBuf, new: PathBuf },
+}
+
+/// Every option is also an environment variable with the `JCR_CONFORMANCE_` prefix and a key of the
+/// config file; precedence: flags > environment > file.
+#[derive(clap::Args, Debug, Default, Clone)]
+struct RunArgs {
+    /// Config file (TOML) with the keys below.
+    #[arg(long, env = "JCR_CONFORMANCE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Base URL of a live registry including the context path; default: an embedded reference server.
+    #[arg(long, env = "JCR_CONFORMANCE_TARGET")]
+    target: Option<String>,
+    /// User for Basic authentication.
+    #[arg(long, env = "JCR_CONFORMANCE_USER")]
+    user: Option<String>,
+    /// Password (or API key / token used as password).
+    #[arg(long, env = "JCR_CONFORMANCE_PASSWORD")]
+    password: Option<String>,
+    /// Access token sent as Bearer.
+    #[arg(long, env = "JCR_CONFORMANCE_TOKEN")]
+    token: Option<String>,
+    /// API key sent as X-JFrog-Art-Api.
+    #[arg(long, env = "JCR_CONFORMANCE_API_KEY")]
+    api_key: Option<String>,
+    /// Allow cases that write (under a run-unique prefix) on a live target.
+    #[arg(long, env = "JCR_CONFORMANCE_ALLOW_WRITES")]
+    allow_writes: bool,
+    /// Allow cases that change server-wide state on a live target.
+    #[arg(long, env = "JCR_CONFORMANCE_ALLOW_GLOBAL")]
+    allow_global: bool,
+    /// Only cases that write nothing.
+    #[arg(long, env = "JCR_CONFORMANCE_READ_ONLY")]
+    read_only: bool,
+    /// Local repository the cases write into (default generic-local).
+    #[arg(long, env = "JCR_CONFORMANCE_REPO")]
+    repo: Option<String>,
+    /// Only cases whose id starts with this.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Only cases of this area.
+    #[arg(long)]
+    area: Option<String>,
+    /// Where reports go (`<dir>/<run-id>/` and `<dir>/latest/`).
+    #[arg(long, env = "JCR_CONFORMANCE_REPORTS", default_value = "reports")]
+    reports: PathBuf,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    target: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    token: Option<String>,
+    api_key: Option<String>,
+    allow_writes: Option<bool>,
+    allow_global: Option<bool>,
+    read_only: Option<bool>,
+    repo: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::List) => list(),
+        Some(Command::Diff { old, new }) => diff(&old, &new),
+        Some(Command::Run(args)) => run_cmd(args).await,
+        None => run_cmd(cli.run).await,
+    }
+}
+
+fn list() -> ExitCode {
+    println!("Cases:");
+    for c in cases::all() {
+        let mut flags = Vec::new();
+        if c.writes {
+            flags.push("writes");
+        }
+        if c.global {
+            flags.push("global");
+        }
+        if c.admin {
+            flags.push("admin");
+        }
+        println!(
+            "  {:<48} {:<13} [{}] {}",
+            c.id,
+            c.area,
+            flags.join(","),
+            c.endpoints.join(" ")
+        );
+    }
+    println!("\nEndpoints:");
+    for e in catalogue::endpoints() {
+        println!(
+            "  {:<34} {:<6} {:<52} {}{}",
+            e.id,
+            e.method,
+            e.path,
+            e.auth,
+            if e.reference {
+                ""
+            } else {
+                "  (not in the reference server yet)"
+            }
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn diff(old: &PathBuf, new: &PathBuf) -> ExitCode {
+    let read = |p: &PathBuf| -> Result<serde_json::Value, String> {
+        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+    };
+    let (o, n) = match (read(old), read(new)) {
+        (Ok(o), Ok(n)) => (o, n),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let d = report::diff(&o, &n);
+    for (title, rows) in [
+        ("Regressed", &d.regressed),
+        ("Fixed", &d.fixed),
+        ("Changed", &d.changed),
+    ] {
+        println!("{title} ({}):", rows.len());
+        for (id, a, b) in rows {
+            println!("  {id}: {a} -> {b}");
+        }
+    }
+    if d.regressed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+async fn run_cmd(args: RunArgs) -> ExitCode {
+    let file = match &args.config {
+        Some(p) => match std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| toml::from_str::<FileConfig>(&t).map_err(|e| e.to_string()))
+        {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("{}: {e}", p.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => FileConfig::default(),
+    };
+    let pick = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
+    let target_url = pick(&args.target, &file.target);
+    let credentials = match (
+        pick(&args.token, &file.token),
+        pick(&args.api_key, &file.api_key),
+        pick(&args.user, &file.user),
+    ) {
+        (Some(t), _, _) => Credentials::Token(t),
+        (None, Some(k), _) => Credentials::ApiKey(k),
+        (None, None, Some(u)) => Credentials::Basic {
+            user: u,
+            password: pick(&args.password, &file.password).unwrap_or_default(),
+        },
+        _ => Credentials::None,
+    };
+    let mut target = match &target_url {
+        Some(url) => {
+            let mut t = Target::live(url, credentials);
+            t.allow_writes = args.allow_writes || file.allow_writes.unwrap_or(false);
+            t.allow_global = args.allow_global || file.allow_global.unwrap_or(false);
+            t
+        }
+        None => match Target::embedded(jcr_reference::Config::ephemeral()).await {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("cannot start the embedded reference server: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    target.read_only = args.read_only || file.read_only.unwrap_or(false);
+    if let Some(r) = pick(&args.repo, &file.repo) {
+        target.repo = r;
+    }
+    let mask = Mask::new(target.credentials.secrets());
+    let opts = RunOptions {
+        filter: args.filter.clone(),
+        area: args.area.clone(),
+        case_timeout: None,
+    };
+    let all = cases::all();
+    let result = run(&target, &all, &opts, &mask).await;
+    let config = json!({
+        "target": mask.apply(&target.base_url),
+        "embedded": target.embedded,
+        "credentials": target.credentials.kind(),
+        "user": target.credentials.user(),
+        "password": if matches!(target.credentials, Credentials::Basic { .. }) { Some("***") } else { None },
+        "allow_writes": target.allow_writes,
+        "allow_global": target.allow_global,
+        "read_only": target.read_only,
+        "repo": target.repo,
+        "filter": opts.filter,
+        "area": opts.area,
+    });
+    let endpoints = catalogue::endpoints();
+    for c in &result.cases {
+        println!(
+            "{:<9} {}{}",
+            c.outcome.as_str(),
+            c.id,
+            c.message
+                .as_deref()
+                .map(|m| format!("  ({m})"))
+                .unwrap_or_default()
+        );
+    }
+    let summary = report::results_json(&result, &endpoints, config.clone())["summary"].clone();
+    println!(
+        "\n{} passed, {} failed, {} errors, {} skipped, {} disabled in {:.1} s",
+        summary["pass"],
+        summary["fail"],
+        summary["error"],
+        summary["skip"],
+        summary["disabled"],
+        result.duration_ms as f64 / 1000.0
+    );
+    match report::write_all(&args.reports, &result, &endpoints, config) {
+        Ok(dir) => println!("reports: {}", dir.display()),
+        Err(e) => eprintln!("could not write reports to {}: {e}", args.reports.display()),
+    }
+    target.shutdown().await;
+    if result.failed() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

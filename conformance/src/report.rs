@@ -1,0 +1,417 @@
+//! Reports of a run: `results.json` (configuration with secrets masked, outcome per case, per endpoint,
+//! per area, timings), `junit.xml`, `report.md`, a self-contained `report.html`; and the diff of two
+//! `results.json` files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::case::Outcome;
+use crate::catalogue::Endpoint;
+use crate::runner::RunResult;
+
+/// Counts per outcome.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Counts {
+    /// Disabled.
+    pub disabled: usize,
+    /// Skipped.
+    pub skip: usize,
+    /// Passed.
+    pub pass: usize,
+    /// Failed.
+    pub fail: usize,
+    /// Errored.
+    pub error: usize,
+}
+
+impl Counts {
+    fn add(&mut self, o: Outcome) {
+        match o {
+            Outcome::Disabled => self.disabled += 1,
+            Outcome::Skip => self.skip += 1,
+            Outcome::Pass => self.pass += 1,
+            Outcome::Fail => self.fail += 1,
+            Outcome::Error => self.error += 1,
+        }
+    }
+}
+
+/// The outcome of an endpoint: the worst outcome of the cases covering it; `None` when no case does.
+pub fn endpoint_outcomes(
+    result: &RunResult,
+    endpoints: &[Endpoint],
+) -> Vec<(Endpoint, Option<Outcome>, Vec<String>)> {
+    endpoints
+        .iter()
+        .map(|e| {
+            let cases: Vec<&crate::runner::CaseResult> = result
+                .cases
+                .iter()
+                .filter(|c| c.endpoints.contains(&e.id))
+                .collect();
+            let worst = cases.iter().map(|c| c.outcome).max();
+            (
+                e.clone(),
+                worst,
+                cases.iter().map(|c| c.id.clone()).collect(),
+            )
+        })
+        .collect()
+}
+
+/// The `results.json` document.
+pub fn results_json(result: &RunResult, endpoints: &[Endpoint], config: Value) -> Value {
+    let mut summary = Counts::default();
+    let mut areas: BTreeMap<String, Counts> = BTreeMap::new();
+    for c in &result.cases {
+        summary.add(c.outcome);
+        areas.entry(c.area.clone()).or_default().add(c.outcome);
+    }
+    let eps: Vec<Value> = endpoint_outcomes(result, endpoints)
+        .into_iter()
+        .map(|(e, o, cases)| {
+            json!({
+                "id": e.id, "method": e.method, "path": e.path, "area": e.area, "section": e.section,
+                "outcome": o.map(|o| o.as_str()).unwrap_or("uncovered"), "cases": cases,
+            })
+        })
+        .collect();
+    json!({
+        "run_id": result.run_id,
+        "started": result.started,
+        "duration_ms": result.duration_ms,
+        "config": config,
+        "summary": summary,
+        "areas": areas,
+        "endpoints": eps,
+        "cases": result.cases,
+        "teardown_errors": result.teardown_errors,
+    })
+}
+
+fn xml(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect::<String>()
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// JUnit XML: one testsuite per area, one testcase per case (names are the unique case ids).
+pub fn junit(result: &RunResult) -> String {
+    let mut by_area: BTreeMap<&str, Vec<&crate::runner::CaseResult>> = BTreeMap::new();
+    for c in &result.cases {
+        by_area.entry(&c.area).or_default().push(c);
+    }
+    let total = result.cases.len();
+    let failures = result
+        .cases
+        .iter()
+        .filter(|c| c.outcome == Outcome::Fail)
+        .count();
+    let errors = result
+        .cases
+        .iter()
+        .filter(|c| c.outcome == Outcome::Error)
+        .count();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"jcr-conformance\" tests=\"{total}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\">\n",
+        result.duration_ms as f64 / 1000.0
+    );
+    for (area, cases) in by_area {
+        let f = cases.iter().filter(|c| c.outcome == Outcome::Fail).count();
+        let e = cases.iter().filter(|c| c.outcome == Outcome::Error).count();
+        let s = cases.iter().filter(|c| c.outcome <= Outcome::Skip).count();
+        out.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{f}\" errors=\"{e}\" skipped=\"{s}\">\n",
+            xml(area),
+            cases.len()
+        ));
+        for c in cases {
+            out.push_str(&format!(
+                "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
+                xml(&c.area),
+                xml(&c.id),
+                c.duration_ms as f64 / 1000.0
+            ));
+            let msg = xml(c.message.as_deref().unwrap_or(""));
+            match c.outcome {
+                Outcome::Pass => out.push_str("/>\n"),
+                Outcome::Skip | Outcome::Disabled => out.push_str(&format!(
+                    ">\n      <skipped message=\"{}: {msg}\"/>\n    </testcase>\n",
+                    c.outcome.as_str()
+                )),
+                Outcome::Fail => out.push_str(&format!(
+                    ">\n      <failure message=\"{msg}\">{}</failure>\n    </testcase>\n",
+                    xml(&transcript_text(c))
+                )),
+                Outcome::Error => out.push_str(&format!(
+                    ">\n      <error message=\"{msg}\">{}</error>\n    </testcase>\n",
+                    xml(&transcript_text(c))
+                )),
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+fn transcript_text(c: &crate::runner::CaseResult) -> String {
+    let mut s = String::new();
+    for e in &c.transcript {
+        s.push_str(&format!("> {}\n", e.request));
+        for (k, v) in &e.request_headers {
+            s.push_str(&format!("> {k}: {v}\n"));
+        }
+        if !e.request_body.is_empty() {
+            s.push_str(&format!(">\n{}\n", e.request_body));
+        }
+        s.push_str(&format!("< {}\n", e.status));
+        for (k, v) in &e.response_headers {
+            s.push_str(&format!("< {k}: {v}\n"));
+        }
+        if !e.response_body.is_empty() {
+            s.push_str(&format!("<\n{}\n", e.response_body));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// A Markdown summary.
+pub fn markdown(result: &RunResult, endpoints: &[Endpoint]) -> String {
+    let mut c = Counts::default();
+    result.cases.iter().for_each(|r| c.add(r.outcome));
+    let mut out = format!(
+        "# Conformance run {}\n\nStarted {}, {:.1} s. **{} pass, {} fail, {} error, {} skip, {} disabled.**\n\n## Cases\n\n| case | outcome | message |\n| --- | --- | --- |\n",
+        result.run_id,
+        result.started,
+        result.duration_ms as f64 / 1000.0,
+        c.pass,
+        c.fail,
+        c.error,
+        c.skip,
+        c.disabled
+    );
+    for r in &result.cases {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            r.id,
+            r.outcome.as_str(),
+            r.message
+                .as_deref()
+                .unwrap_or("")
+                .replace('|', "\\|")
+                .replace('\n', " ")
+        ));
+    }
+    out.push_str(
+        "\n## Endpoints\n\n| endpoint | method | path | outcome |\n| --- | --- | --- | --- |\n",
+    );
+    for (e, o, _) in endpoint_outcomes(result, endpoints) {
+        out.push_str(&format!(
+            "| `{}` | {} | `{}` | {} |\n",
+            e.id,
+            e.method,
+            e.path,
+            o.map(|o| o.as_str()).unwrap_or("uncovered")
+        ));
+    }
+    if !result.teardown_errors.is_empty() {
+        out.push_str("\n## Teardown problems\n\n");
+        for e in &result.teardown_errors {
+            out.push_str(&format!("- {e}\n"));
+        }
+    }
+    out
+}
+
+/// A self-contained HTML report: an endpoint-by-outcome matrix and transcripts of failures.
+pub fn html(result: &RunResult, endpoints: &[Endpoint]) -> String {
+    let color = |o: Option<Outcome>| match o {
+        Some(Outcome::Pass) => "#2e7d32",
+        Some(Outcome::Fail) => "#c62828",
+        Some(Outcome::Error) => "#6a1b9a",
+        Some(Outcome::Skip) => "#f9a825",
+        Some(Outcome::Disabled) => "#9e9e9e",
+        None => "#e0e0e0",
+    };
+    let mut c = Counts::default();
+    result.cases.iter().for_each(|r| c.add(r.outcome));
+    let mut rows = String::new();
+    let mut last_area = String::new();
+    for (e, o, cases) in endpoint_outcomes(result, endpoints) {
+        if e.area != last_area {
+            rows.push_str(&format!(
+                "<tr><th colspan=\"4\" class=\"area\">{}</th></tr>\n",
+                xml(&e.area)
+            ));
+            last_area = e.area.clone();
+        }
+        rows.push_str(&format!(
+            "<tr><td><code>{}</code></td><td>{} <code>{}</code></td><td><span class=\"cell\" style=\"background:{}\">{}</span></td><td>{}</td></tr>\n",
+            xml(&e.id),
+            xml(&e.method),
+            xml(&e.path),
+            color(o),
+            o.map(|o| o.as_str()).unwrap_or("uncovered"),
+            cases.iter().map(|c| format!("<a href=\"#{0}\">{0}</a>", xml(c))).collect::<Vec<_>>().join("<br>")
+        ));
+    }
+    let mut details = String::new();
+    for r in &result.cases {
+        details.push_str(&format!(
+            "<div class=\"case\" id=\"{}\"><span class=\"cell\" style=\"background:{}\">{}</span> <code>{}</code> <small>{} ms · {}</small>",
+            xml(&r.id),
+            color(Some(r.outcome)),
+            r.outcome.as_str(),
+            xml(&r.id),
+            r.duration_ms,
+            xml(&r.spec)
+        ));
+        if let Some(m) = &r.message {
+            details.push_str(&format!("<p>{}</p>", xml(m)));
+        }
+        if !r.transcript.is_empty() {
+            details.push_str(&format!(
+                "<details open><summary>transcript</summary><pre>{}</pre></details>",
+                xml(&transcript_text(r))
+            ));
+        }
+        details.push_str("</div>\n");
+    }
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Conformance {id}</title><style>\
+body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse}}td,th{{padding:3px 10px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}}\
+th.area{{background:#f5f5f5;text-transform:uppercase;font-size:90%}}.cell{{color:#fff;padding:1px 8px;border-radius:3px;font-size:90%}}\
+.case{{margin:.6em 0;padding:.4em;border-left:3px solid #ddd}}pre{{background:#fafafa;padding:.6em;overflow:auto;max-height:30em}}\
+</style></head><body>\n<h1>Conformance run <code>{id}</code></h1>\n<p>Started {started}, {secs:.1} s. <b>{pass} pass, {fail} fail, {error} error, {skip} skip, {disabled} disabled.</b></p>\n\
+<h2>Endpoints</h2>\n<table><tr><th>endpoint</th><th>request</th><th>outcome</th><th>cases</th></tr>\n{rows}</table>\n<h2>Cases</h2>\n{details}</body></html>\n",
+        id = xml(&result.run_id),
+        started = xml(&result.started),
+        secs = result.duration_ms as f64 / 1000.0,
+        pass = c.pass,
+        fail = c.fail,
+        error = c.error,
+        skip = c.skip,
+        disabled = c.disabled,
+    )
+}
+
+/// Writes all four reports to `dir/<run-id>/` and copies them to `dir/latest/`. Returns the run folder.
+pub fn write_all(
+    dir: &Path,
+    result: &RunResult,
+    endpoints: &[Endpoint],
+    config: Value,
+) -> std::io::Result<PathBuf> {
+    let run_dir = dir.join(&result.run_id);
+    let latest = dir.join("latest");
+    for d in [&run_dir, &latest] {
+        std::fs::create_dir_all(d)?;
+        let json = serde_json::to_string_pretty(&results_json(result, endpoints, config.clone()))
+            .map_err(std::io::Error::other)?;
+        std::fs::write(d.join("results.json"), json)?;
+        std::fs::write(d.join("junit.xml"), junit(result))?;
+        std::fs::write(d.join("report.md"), markdown(result, endpoints))?;
+        std::fs::write(d.join("report.html"), html(result, endpoints))?;
+    }
+    Ok(run_dir)
+}
+
+/// What changed between two runs.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Diff {
+    /// Cases that passed (or were new) and now fail or error: `(id, old, new)`.
+    pub regressed: Vec<(String, String, String)>,
+    /// Cases that failed or errored and now pass.
+    pub fixed: Vec<(String, String, String)>,
+    /// Other changes (skip/disabled transitions, added and removed cases).
+    pub changed: Vec<(String, String, String)>,
+}
+
+/// Compares two `results.json` documents.
+pub fn diff(old: &Value, new: &Value) -> Diff {
+    let outcomes = |v: &Value| -> BTreeMap<String, String> {
+        v["cases"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| {
+                        Some((
+                            c["id"].as_str()?.to_string(),
+                            c["outcome"].as_str()?.to_string(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (o, n) = (outcomes(old), outcomes(new));
+    let bad = |s: &str| s == "fail" || s == "error";
+    let mut d = Diff::default();
+    for (id, new_o) in &n {
+        match o.get(id) {
+            None if bad(new_o) => d
+                .regressed
+                .push((id.clone(), "absent".into(), new_o.clone())),
+            None => d.changed.push((id.clone(), "absent".into(), new_o.clone())),
+            Some(old_o) if old_o == new_o => {}
+            Some(old_o) if bad(new_o) && !bad(old_o) => {
+                d.regressed.push((id.clone(), old_o.clone(), new_o.clone()))
+            }
+            Some(old_o) if bad(old_o) && new_o == "pass" => {
+                d.fixed.push((id.clone(), old_o.clone(), new_o.clone()))
+            }
+            Some(old_o) => d.changed.push((id.clone(), old_o.clone(), new_o.clone())),
+        }
+    }
+    for (id, old_o) in &o {
+        if !n.contains_key(id) {
+            d.changed.push((id.clone(), old_o.clone(), "absent".into()));
+        }
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_classifies_transitions() {
+        let old = json!({"cases": [
+            {"id": "a", "outcome": "pass"}, {"id": "b", "outcome": "fail"}, {"id": "c", "outcome": "skip"}, {"id": "gone", "outcome": "pass"}
+        ]});
+        let new = json!({"cases": [
+            {"id": "a", "outcome": "fail"}, {"id": "b", "outcome": "pass"}, {"id": "c", "outcome": "pass"}, {"id": "new", "outcome": "error"}
+        ]});
+        let d = diff(&old, &new);
+        assert_eq!(
+            d.regressed,
+            vec![
+                ("a".into(), "pass".into(), "fail".into()),
+                ("new".into(), "absent".into(), "error".into())
+            ]
+        );
+        assert_eq!(d.fixed, vec![("b".into(), "fail".into(), "pass".into())]);
+        assert_eq!(
+            d.changed,
+            vec![
+                ("c".into(), "skip".into(), "pass".into()),
+                ("gone".into(), "pass".into(), "absent".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn xml_escapes() {
+        assert_eq!(xml("a<b>&\"c\u{1}"), "a&lt;b&gt;&amp;&quot;c");
+    }
+}

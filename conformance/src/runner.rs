@@ -1,0 +1,237 @@
+//! Runs the cases: filtering, flags (Disabled), time limits, outcomes, and teardown of everything the
+//! run created, newest first, even after failures.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::case::{Case, Created, Ctx, Exchange, Failure, Outcome};
+use crate::mask::Mask;
+use crate::target::Target;
+
+/// What to run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Only cases whose id starts with this.
+    pub filter: Option<String>,
+    /// Only cases of this area.
+    pub area: Option<String>,
+    /// Time limit per case.
+    pub case_timeout: Option<Duration>,
+}
+
+/// The result of one case.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseResult {
+    /// Case id.
+    pub id: String,
+    /// Area.
+    pub area: String,
+    /// Endpoints covered.
+    pub endpoints: Vec<String>,
+    /// Spec reference.
+    pub spec: String,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Why (for anything but Pass).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Duration in milliseconds.
+    pub duration_ms: u64,
+    /// Exchanges (kept for failures and errors).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transcript: Vec<Exchange>,
+}
+
+/// The result of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunResult {
+    /// Unique id of the run (also the prefix of everything it wrote).
+    pub run_id: String,
+    /// Start, RFC 3339.
+    pub started: String,
+    /// Wall time of the whole run in milliseconds.
+    pub duration_ms: u64,
+    /// Case results in catalogue order.
+    pub cases: Vec<CaseResult>,
+    /// Teardown problems (paths that could not be removed).
+    pub teardown_errors: Vec<String>,
+}
+
+impl RunResult {
+    /// Whether any case failed or errored.
+    pub fn failed(&self) -> bool {
+        self.cases.iter().any(|c| c.outcome >= Outcome::Fail)
+    }
+
+    /// The result of a case by id.
+    pub fn case(&self, id: &str) -> Option<&CaseResult> {
+        self.cases.iter().find(|c| c.id == id)
+    }
+}
+
+/// Why a case does not run under these flags.
+fn disabled_reason(case: &Case, t: &Target) -> Option<String> {
+    if case.writes && t.read_only {
+        return Some("writes (read-only run)".into());
+    }
+    if case.writes && !t.allow_writes {
+        return Some("writes (needs --allow-writes)".into());
+    }
+    if case.global && !t.allow_global {
+        return Some("changes server-wide state (needs --allow-global)".into());
+    }
+    None
+}
+
+/// Runs the selected cases against `target`.
+pub async fn run(target: &Target, cases: &[Case], opts: &RunOptions, mask: &Mask) -> RunResult {
+    let started_at = Instant::now();
+    let started = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let run_id = format!(
+        "jcrconf-{}-{:06x}",
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+        rand::random::<u32>() & 0xff_ffff
+    );
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("HTTP client");
+    let ledger: Arc<Mutex<Vec<Created>>> = Arc::default();
+    let timeout = opts.case_timeout.unwrap_or(Duration::from_secs(60));
+    let mut results = Vec::new();
+    for case in cases {
+        if opts
+            .filter
+            .as_deref()
+            .is_some_and(|f| !case.id.starts_with(f))
+        {
+            continue;
+        }
+        if opts.area.as_deref().is_some_and(|a| case.area != a) {
+            continue;
+        }
+        let mut result = CaseResult {
+            id: case.id.into(),
+            area: case.area.into(),
+            endpoints: case.endpoints.iter().map(|s| s.to_string()).collect(),
+            spec: case.spec.into(),
+            outcome: Outcome::Disabled,
+            message: None,
+            duration_ms: 0,
+            transcript: vec![],
+        };
+        if let Some(why) = disabled_reason(case, target) {
+            result.message = Some(why);
+            results.push(result);
+            continue;
+        }
+        let ctx = Ctx {
+            client: client.clone(),
+            base: target.base_url.clone(),
+            credentials: target.credentials.clone(),
+            prefix: run_id.clone(),
+            repo: target.repo.clone(),
+            transcript: Arc::default(),
+            ledger: ledger.clone(),
+        };
+        let transcript = ctx.transcript.clone();
+        let t = Instant::now();
+        let outcome = tokio::time::timeout(timeout, tokio::spawn((case.run)(ctx))).await;
+        result.duration_ms = t.elapsed().as_millis() as u64;
+        let (o, msg) = match outcome {
+            Err(_) => (Outcome::Error, Some(format!("timed out after {timeout:?}"))),
+            Ok(Err(join)) => (Outcome::Error, Some(format!("case panicked: {join}"))),
+            Ok(Ok(Ok(()))) => (Outcome::Pass, None),
+            Ok(Ok(Err(Failure::Fail(m)))) => (Outcome::Fail, Some(m)),
+            Ok(Ok(Err(Failure::Error(m)))) => (Outcome::Error, Some(m)),
+            Ok(Ok(Err(Failure::Skip(m)))) => (Outcome::Skip, Some(m)),
+        };
+        result.outcome = o;
+        result.message = msg.map(|m| mask.apply(&m));
+        if o >= Outcome::Fail {
+            result.transcript = transcript
+                .lock()
+                .expect("transcript")
+                .iter()
+                .map(|e| mask_exchange(e, mask))
+                .collect();
+        }
+        results.push(result);
+    }
+    let teardown_errors = teardown(&client, target, &ledger).await;
+    RunResult {
+        run_id,
+        started,
+        duration_ms: started_at.elapsed().as_millis() as u64,
+        cases: results,
+        teardown_errors,
+    }
+}
+
+fn mask_exchange(e: &Exchange, mask: &Mask) -> Exchange {
+    Exchange {
+        request: mask.apply(&e.request),
+        request_headers: e
+            .request_headers
+            .iter()
+            .map(|(k, v)| (k.clone(), mask.header(k, v)))
+            .collect(),
+        request_body: mask.apply(&e.request_body),
+        status: e.status,
+        response_headers: e
+            .response_headers
+            .iter()
+            .map(|(k, v)| (k.clone(), mask.header(k, v)))
+            .collect(),
+        response_body: mask.apply(&e.response_body),
+    }
+}
+
+/// Removes what the run created, newest first; the run's folder last.
+async fn teardown(
+    client: &reqwest::Client,
+    t: &Target,
+    ledger: &Mutex<Vec<Created>>,
+) -> Vec<String> {
+    let items: Vec<Created> = ledger.lock().expect("ledger").drain(..).rev().collect();
+    let mut errors = Vec::new();
+    let mut prefixes = Vec::new();
+    for c in items {
+        let url = match &c {
+            Created::Item(p) => {
+                if let Some((repo, rest)) = p.split_once('/') {
+                    if let Some(first) = rest.split('/').next() {
+                        let root = format!("{repo}/{first}");
+                        if !prefixes.contains(&root) {
+                            prefixes.push(root);
+                        }
+                    }
+                }
+                format!("{}/{p}", t.base_url)
+            }
+            Created::Repository(k) => format!("{}/api/repositories/{k}", t.base_url),
+        };
+        match t.credentials.apply(client.delete(&url)).send().await {
+            Ok(r)
+                if r.status().is_success()
+                    || r.status().as_u16() == 404
+                    || r.status().as_u16() == 400 => {}
+            Ok(r) => errors.push(format!("DELETE {url}: {}", r.status())),
+            Err(e) => errors.push(format!("DELETE {url}: {e}")),
+        }
+    }
+    for root in prefixes {
+        let url = format!("{}/{root}", t.base_url);
+        match t.credentials.apply(client.delete(&url)).send().await {
+            Ok(r) if r.status().is_success() || r.status().as_u16() == 404 => {}
+            Ok(r) => errors.push(format!("DELETE {url}: {}", r.status())),
+            Err(e) => errors.push(format!("DELETE {url}: {e}")),
+        }
+    }
+    errors
+}

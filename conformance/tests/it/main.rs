@@ -1,0 +1,379 @@
+//! The suite against the reference server, against deliberately faulty servers, and the runner's own
+//! guarantees (coverage, masking, safety flags, teardown, reports).
+
+use jcr_conformance::mask::Mask;
+use jcr_conformance::{cases, catalogue, report, run, Credentials, Outcome, RunOptions, Target};
+use jcr_reference::{Config, Faults, UserConfig};
+
+async fn run_against(config: Config) -> (Target, jcr_conformance::RunResult) {
+    let target = Target::embedded(config).await.unwrap();
+    let mask = Mask::new(target.credentials.secrets());
+    let result = run(&target, &cases::all(), &RunOptions::default(), &mask).await;
+    (target, result)
+}
+
+fn outcome(r: &jcr_conformance::RunResult, id: &str) -> Outcome {
+    r.case(id).unwrap_or_else(|| panic!("no case {id}")).outcome
+}
+
+#[tokio::test]
+async fn the_suite_passes_against_the_reference_server() {
+    let (target, result) = run_against(Config::ephemeral()).await;
+    let bad: Vec<_> = result
+        .cases
+        .iter()
+        .filter(|c| c.outcome >= Outcome::Fail)
+        .map(|c| (&c.id, &c.message))
+        .collect();
+    assert!(bad.is_empty(), "{bad:#?}");
+    assert_eq!(result.cases.len(), cases::all().len());
+    assert!(result.cases.iter().all(|c| c.outcome == Outcome::Pass));
+    assert!(
+        result.teardown_errors.is_empty(),
+        "{:?}",
+        result.teardown_errors
+    );
+    // Teardown removed everything under the run prefix.
+    let client = reqwest::Client::new();
+    let r = client
+        .get(format!(
+            "{}/api/storage/{}/{}",
+            target.base_url, target.repo, result.run_id
+        ))
+        .basic_auth("admin", Some("password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let repos: serde_json::Value = client
+        .get(format!("{}/api/repositories", target.base_url))
+        .basic_auth("admin", Some("password"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!repos.to_string().contains(&result.run_id), "{repos}");
+    target.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_suite_fails_against_faulty_servers() {
+    let table: Vec<(Faults, Vec<&str>)> = vec![
+        (
+            Faults {
+                drop_checksum_headers: true,
+                ..Faults::default()
+            },
+            vec!["artifacts/retrieve/headers"],
+        ),
+        (
+            Faults {
+                size_as_number: true,
+                ..Faults::default()
+            },
+            vec!["storage/file-info/fields", "artifacts/deploy/item-created"],
+        ),
+        (
+            Faults {
+                ok_instead_of_not_found: true,
+                ..Faults::default()
+            },
+            vec![
+                "storage/file-info/missing-item",
+                "artifacts/retrieve/missing-file",
+                "artifacts/delete",
+            ],
+        ),
+        (
+            Faults {
+                drop_www_authenticate: true,
+                ..Faults::default()
+            },
+            vec![
+                "system/auth/anonymous-challenge",
+                "system/auth/bad-credentials",
+            ],
+        ),
+        (
+            Faults {
+                drop_folder_child: true,
+                ..Faults::default()
+            },
+            vec!["storage/folder-info/children"],
+        ),
+    ];
+    for (faults, must_fail) in table {
+        let (target, result) = run_against(Config {
+            faults,
+            ..Config::ephemeral()
+        })
+        .await;
+        for id in &must_fail {
+            assert_eq!(
+                outcome(&result, id),
+                Outcome::Fail,
+                "{id} must fail with {faults:?}"
+            );
+        }
+        assert!(result.failed());
+        target.shutdown().await;
+    }
+}
+
+#[test]
+fn every_endpoint_the_reference_implements_has_a_case() {
+    let endpoints = catalogue::endpoints();
+    let all = cases::all();
+    for e in endpoints.iter().filter(|e| e.reference) {
+        assert!(
+            all.iter().any(|c| c.endpoints.contains(&e.id.as_str())),
+            "no case covers {}",
+            e.id
+        );
+    }
+    for c in &all {
+        for ep in c.endpoints {
+            assert!(
+                endpoints.iter().any(|e| e.id == *ep),
+                "case {} names unknown endpoint {ep}",
+                c.id
+            );
+        }
+    }
+    let mut ids: Vec<&str> = all.iter().map(|c| c.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), all.len(), "case ids must be unique");
+}
+
+#[test]
+fn the_catalogue_lists_every_documented_usage_line() {
+    // Every "Usage: METHOD /path" of the API document has a catalogue entry with that method and path
+    // prefix.
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/spec/jcr-rest-api.txt"
+    ));
+    let Ok(doc) = doc else { return };
+    let endpoints = catalogue::endpoints();
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for line in doc.lines() {
+        let l = line
+            .trim()
+            .trim_start_matches("Usage")
+            .trim_start_matches(':')
+            .trim();
+        let l = l.trim_start_matches(':').trim();
+        let Some((method, rest)) = l.split_once(' ') else {
+            continue;
+        };
+        let method = method.trim_end_matches(':');
+        if !["GET", "PUT", "POST", "DELETE", "PATCH"].contains(&method)
+            || !line.contains("Usage") && !line.starts_with(':')
+        {
+            continue;
+        }
+        let path = rest
+            .trim()
+            .trim_start_matches("api/")
+            .split(['?', ' ', '[', '\u{a0}'])
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let path = if path.starts_with('/') {
+            path
+        } else {
+            format!("/api/{path}")
+        };
+        let stem: String = path
+            .split(['{', '<'])
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('/')
+            .to_string();
+        let stem = if stem.starts_with("/repo-key") {
+            "/{repo}".to_string()
+        } else {
+            stem
+        };
+        checked += 1;
+        if !endpoints
+            .iter()
+            .any(|e| e.method == method && e.path.starts_with(&stem))
+        {
+            missing.push(format!("{method} {path}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not in fixtures/endpoints.toml: {missing:?}"
+    );
+    assert!(
+        checked >= 60,
+        "only {checked} usage lines recognised in the API document"
+    );
+}
+
+#[tokio::test]
+async fn secrets_are_masked_in_every_report() {
+    const PASSWORD: &str = "Sentinel-Pa55word-7731";
+    const TOKEN: &str = "sentinel-token-eyJhbGciOi-9911";
+    let config = Config {
+        users: vec![UserConfig {
+            name: "admin".into(),
+            password: PASSWORD.into(),
+            admin: true,
+        }],
+        faults: Faults {
+            drop_checksum_headers: true,
+            ..Faults::default()
+        },
+        ..Config::ephemeral()
+    };
+    let server = jcr_reference::Server::start(config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for creds in [
+        Credentials::Basic {
+            user: "admin".into(),
+            password: PASSWORD.into(),
+        },
+        Credentials::Token(TOKEN.into()),
+    ] {
+        let mut target = Target::live(server.url(), creds);
+        target.allow_writes = true;
+        let secrets = target.credentials.secrets();
+        let mask = Mask::new(secrets.clone());
+        let result = run(&target, &cases::all(), &RunOptions::default(), &mask).await;
+        assert!(
+            result.failed(),
+            "the faulty server must produce failures with transcripts"
+        );
+        assert!(result.cases.iter().any(|c| !c.transcript.is_empty()));
+        let config = serde_json::json!({"target": target.base_url, "credentials": target.credentials.kind(), "password": "***"});
+        report::write_all(dir.path(), &result, &catalogue::endpoints(), config).unwrap();
+        for entry in walk(dir.path()) {
+            let text = std::fs::read_to_string(&entry).unwrap();
+            for s in &secrets {
+                assert!(
+                    !text.contains(s.as_str()),
+                    "{} leaks a secret",
+                    entry.display()
+                );
+            }
+            assert!(
+                !text.contains(PASSWORD) && !text.contains(TOKEN),
+                "{} leaks a sentinel",
+                entry.display()
+            );
+        }
+    }
+    server.stop().await;
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn live_targets_need_permission_to_write_and_read_only_runs_write_nothing() {
+    let server = jcr_reference::Server::start(Config::ephemeral())
+        .await
+        .unwrap();
+    let creds = Credentials::Basic {
+        user: "admin".into(),
+        password: "password".into(),
+    };
+    let target = Target::live(server.url(), creds.clone());
+    let result = run(
+        &target,
+        &cases::all(),
+        &RunOptions::default(),
+        &Mask::default(),
+    )
+    .await;
+    for c in &result.cases {
+        let case = cases::all().into_iter().find(|x| x.id == c.id).unwrap();
+        if case.writes {
+            assert_eq!(c.outcome, Outcome::Disabled, "{}", c.id);
+            assert_eq!(c.message.as_deref(), Some("writes (needs --allow-writes)"));
+        } else {
+            assert_eq!(c.outcome, Outcome::Pass, "{}: {:?}", c.id, c.message);
+        }
+    }
+    let mut ro = Target::live(server.url(), creds);
+    ro.allow_writes = true;
+    ro.read_only = true;
+    let result = run(&ro, &cases::all(), &RunOptions::default(), &Mask::default()).await;
+    assert!(result.cases.iter().any(|c| c.outcome == Outcome::Pass));
+    // Nothing was written: the repository is still empty.
+    let v: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/storage/generic-local", server.url()))
+        .basic_auth("admin", Some("password"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["children"], serde_json::json!([]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn filters_select_cases_and_reports_are_written() {
+    let target = Target::embedded(Config::ephemeral()).await.unwrap();
+    let opts = RunOptions {
+        filter: Some("storage/file-info".into()),
+        ..RunOptions::default()
+    };
+    let result = run(&target, &cases::all(), &opts, &Mask::default()).await;
+    let ids: Vec<&str> = result.cases.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["storage/file-info/fields", "storage/file-info/missing-item"]
+    );
+    let opts = RunOptions {
+        area: Some("repositories".into()),
+        ..RunOptions::default()
+    };
+    let result = run(&target, &cases::all(), &opts, &Mask::default()).await;
+    assert!(result.cases.iter().all(|c| c.area == "repositories") && !result.cases.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let folder = report::write_all(
+        dir.path(),
+        &result,
+        &catalogue::endpoints(),
+        serde_json::json!({}),
+    )
+    .unwrap();
+    for f in ["results.json", "junit.xml", "report.md", "report.html"] {
+        assert!(folder.join(f).is_file());
+        assert!(dir.path().join("latest").join(f).is_file());
+    }
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("results.json")).unwrap())
+            .unwrap();
+    assert!(results["duration_ms"].is_u64());
+    assert_eq!(results["summary"]["pass"], result.cases.len());
+    let ep = results["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == "repositories.create")
+        .unwrap();
+    assert_eq!(ep["outcome"], "pass");
+    let junit = std::fs::read_to_string(folder.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), result.cases.len());
+    target.shutdown().await;
+}

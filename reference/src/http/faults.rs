@@ -1,0 +1,63 @@
+//! Deliberate faults (test-only, see [`crate::config::Faults`]): one response transformation applied
+//! after every route, so the handlers stay faithful and the faults stay in one place.
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use warp::http::{header, StatusCode};
+use warp::reply::Response;
+
+use crate::config::Faults;
+
+/// Applies the enabled faults to a response.
+pub async fn apply(f: Faults, r: Response) -> Response {
+    let (mut parts, body) = r.into_parts();
+    if f.drop_checksum_headers {
+        for h in ["x-checksum-sha1", "x-checksum-sha256", "x-checksum-md5"] {
+            parts.headers.remove(h);
+        }
+    }
+    if f.drop_www_authenticate {
+        parts.headers.remove(header::WWW_AUTHENTICATE);
+    }
+    if f.ok_instead_of_not_found && parts.status == StatusCode::NOT_FOUND {
+        parts.status = StatusCode::OK;
+    }
+    let ctype = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let rewrite_size = f.size_as_number
+        && (ctype.ends_with("FileInfo+json") || ctype.ends_with("ItemCreated+json"));
+    let drop_child = f.drop_folder_child && ctype.ends_with("FolderInfo+json");
+    if !(rewrite_size || drop_child) {
+        return Response::from_parts(parts, body);
+    }
+    let Ok(collected) = body.collect().await else {
+        return Response::from_parts(parts, Bytes::new().into());
+    };
+    let bytes = collected.to_bytes();
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Response::from_parts(parts, bytes.into());
+    };
+    if rewrite_size {
+        if let Some(n) = v
+            .get("size")
+            .and_then(|s| s.as_str())
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            v["size"] = serde_json::json!(n);
+        }
+    }
+    if drop_child {
+        if let Some(children) = v.get_mut("children").and_then(|c| c.as_array_mut()) {
+            children.pop();
+        }
+    }
+    let out = super::json::pretty(&v);
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, out.len().into());
+    Response::from_parts(parts, out.into())
+}
