@@ -120,6 +120,31 @@ pub struct Ctx {
     pub transcript: Arc<Mutex<Vec<Exchange>>>,
     /// What the run created.
     pub ledger: Arc<Mutex<Vec<Created>>>,
+    /// Snapshot mode of the run.
+    pub snapshots: Arc<Snapshots>,
+}
+
+/// How a run treats snapshots.
+#[derive(Clone, Debug, Default)]
+pub enum SnapshotMode {
+    /// Snapshots are not checked.
+    #[default]
+    Off,
+    /// Compare responses with the snapshots in this directory.
+    Compare(std::path::PathBuf),
+    /// Record responses into this directory.
+    Update(std::path::PathBuf),
+}
+
+/// Snapshot settings shared by the cases of a run.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshots {
+    /// Mode and directory.
+    pub mode: SnapshotMode,
+    /// The run id (normalised to `<run>`).
+    pub run_id: String,
+    /// Provenance written into recorded snapshots.
+    pub provenance: Value,
 }
 
 /// A request being built.
@@ -231,6 +256,50 @@ impl Ctx {
             headers,
             body,
         })
+    }
+
+    /// Checks (or records) the normalised snapshot `name` of a response.
+    pub fn snapshot(&self, name: &str, r: &Response) -> Result<(), Failure> {
+        use crate::snapshot as snap;
+        let dir = match &self.snapshots.mode {
+            SnapshotMode::Off => return Ok(()),
+            SnapshotMode::Compare(d) | SnapshotMode::Update(d) => d,
+        };
+        let mut n = snap::Normalizer::standard(&self.base, &self.snapshots.run_id);
+        let body = match serde_json::from_slice::<Value>(&r.body) {
+            Ok(v) => n.json(&v),
+            Err(_) => Value::String(n.string(&r.text())),
+        };
+        let doc = snap::document(r.status, r.header("content-type"), &body);
+        let file = snap::path(dir, name);
+        if let SnapshotMode::Update(_) = self.snapshots.mode {
+            let stored =
+                serde_json::json!({"provenance": self.snapshots.provenance, "snapshot": doc});
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Failure::Error(format!("{}: {e}", dir.display())))?;
+            let text = serde_json::to_string_pretty(&stored)
+                .map_err(|e| Failure::Error(e.to_string()))?
+                + "\n";
+            return std::fs::write(&file, text)
+                .map_err(|e| Failure::Error(format!("{}: {e}", file.display())));
+        }
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            return Err(Failure::Fail(format!(
+                "no snapshot recorded at {}; record it with `jcr-conformance snapshot --update`",
+                file.display()
+            )));
+        };
+        let stored: Value = serde_json::from_str(&text)
+            .map_err(|e| Failure::Error(format!("{}: {e}", file.display())))?;
+        let lines = snap::diff_lines(&stored["snapshot"], &doc);
+        if lines.is_empty() {
+            Ok(())
+        } else {
+            Err(Failure::Fail(format!(
+                "snapshot '{name}' differs:\n{}",
+                lines.join("\n")
+            )))
+        }
     }
 
     /// Deploys `body` at `path` and expects 201; records it in the ledger.

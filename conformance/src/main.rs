@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use serde::Deserialize;
 use serde_json::json;
 
+use jcr_conformance::case::SnapshotMode;
 use jcr_conformance::mask::Mask;
 use jcr_conformance::report;
 use jcr_conformance::{cases, catalogue, run, Credentials, RunOptions, Target};
@@ -32,6 +33,14 @@ enum Command {
     List,
     /// Compare two results.json files: regressions, fixes, changes (exit 1 on a regression).
     Diff { old: PathBuf, new: PathBuf },
+    /// Run the cases comparing snapshots; with --update, record them instead.
+    Snapshot {
+        /// Record the snapshots (against the embedded reference server unless --target is given).
+        #[arg(long)]
+        update: bool,
+        #[command(flatten)]
+        run: RunArgs,
+    },
 }
 
 /// Every option is also an environment variable with the `JCR_CONFORMANCE_` prefix and a key of the
@@ -74,6 +83,12 @@ struct RunArgs {
     /// Only cases of this area.
     #[arg(long)]
     area: Option<String>,
+    /// Snapshot directory (default: this source tree's snapshots/).
+    #[arg(long, env = "JCR_CONFORMANCE_SNAPSHOTS")]
+    snapshots: Option<PathBuf>,
+    /// Do not compare snapshots.
+    #[arg(long)]
+    no_snapshots: bool,
     /// Where reports go (`<dir>/<run-id>/` and `<dir>/latest/`).
     #[arg(long, env = "JCR_CONFORMANCE_REPORTS", default_value = "reports")]
     reports: PathBuf,
@@ -99,8 +114,9 @@ async fn main() -> ExitCode {
     match cli.command {
         Some(Command::List) => list(),
         Some(Command::Diff { old, new }) => diff(&old, &new),
-        Some(Command::Run(args)) => run_cmd(args).await,
-        None => run_cmd(cli.run).await,
+        Some(Command::Run(args)) => run_cmd(args, false).await,
+        Some(Command::Snapshot { update, run }) => run_cmd(run, update).await,
+        None => run_cmd(cli.run, false).await,
     }
 }
 
@@ -173,7 +189,7 @@ fn diff(old: &PathBuf, new: &PathBuf) -> ExitCode {
     }
 }
 
-async fn run_cmd(args: RunArgs) -> ExitCode {
+async fn run_cmd(args: RunArgs, update: bool) -> ExitCode {
     let file = match &args.config {
         Some(p) => match std::fs::read_to_string(p)
             .map_err(|e| e.to_string())
@@ -222,10 +238,20 @@ async fn run_cmd(args: RunArgs) -> ExitCode {
         target.repo = r;
     }
     let mask = Mask::new(target.credentials.secrets());
+    let dir = args
+        .snapshots
+        .clone()
+        .unwrap_or_else(jcr_conformance::runner::default_snapshot_dir);
+    let snapshots = match (update, args.no_snapshots) {
+        (true, _) => SnapshotMode::Update(dir),
+        (false, true) => SnapshotMode::Off,
+        (false, false) => SnapshotMode::Compare(dir),
+    };
     let opts = RunOptions {
         filter: args.filter.clone(),
         area: args.area.clone(),
         case_timeout: None,
+        snapshots,
     };
     let all = cases::all();
     let result = run(&target, &all, &opts, &mask).await;

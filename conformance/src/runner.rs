@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::case::{Case, Created, Ctx, Exchange, Failure, Outcome};
+use crate::case::{Case, Created, Ctx, Exchange, Failure, Outcome, SnapshotMode, Snapshots};
 use crate::mask::Mask;
 use crate::target::Target;
 
@@ -19,6 +19,13 @@ pub struct RunOptions {
     pub area: Option<String>,
     /// Time limit per case.
     pub case_timeout: Option<Duration>,
+    /// Snapshot mode.
+    pub snapshots: SnapshotMode,
+}
+
+/// The snapshots directory of this source tree.
+pub fn default_snapshot_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../snapshots"))
 }
 
 /// The result of one case.
@@ -102,6 +109,12 @@ pub async fn run(target: &Target, cases: &[Case], opts: &RunOptions, mask: &Mask
         .build()
         .expect("HTTP client");
     let ledger: Arc<Mutex<Vec<Created>>> = Arc::default();
+    let provenance = provenance(&client, target).await;
+    let snapshots = Arc::new(Snapshots {
+        mode: opts.snapshots.clone(),
+        run_id: run_id.clone(),
+        provenance,
+    });
     let timeout = opts.case_timeout.unwrap_or(Duration::from_secs(60));
     let mut results = Vec::new();
     for case in cases {
@@ -138,6 +151,7 @@ pub async fn run(target: &Target, cases: &[Case], opts: &RunOptions, mask: &Mask
             repo: target.repo.clone(),
             transcript: Arc::default(),
             ledger: ledger.clone(),
+            snapshots: snapshots.clone(),
         };
         let transcript = ctx.transcript.clone();
         let t = Instant::now();
@@ -171,6 +185,32 @@ pub async fn run(target: &Target, cases: &[Case], opts: &RunOptions, mask: &Mask
         cases: results,
         teardown_errors,
     }
+}
+
+/// Which server snapshots are recorded against, and when.
+async fn provenance(client: &reqwest::Client, t: &Target) -> serde_json::Value {
+    let server = match t
+        .credentials
+        .apply(client.get(format!("{}/api/system/version", t.base_url)))
+        .send()
+        .await
+    {
+        Ok(r) => r
+            .headers()
+            .get("x-jfrog-version")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("unknown")
+            .to_string(),
+        Err(_) => "unknown".into(),
+    };
+    let date = time::OffsetDateTime::now_utc()
+        .format(&time::macros::format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default();
+    serde_json::json!({
+        "server": server,
+        "target": if t.embedded { "embedded jcr-reference" } else { "live registry" },
+        "recorded": date,
+    })
 }
 
 fn mask_exchange(e: &Exchange, mask: &Mask) -> Exchange {

@@ -191,6 +191,7 @@ fn deploy_item_created(c: Ctx) -> CaseFuture {
             "application/vnd.org.jfrog.artifactory.storage.ItemCreated+json",
         )?;
         c.created(Created::Item(path.clone()));
+        c.snapshot("artifacts/deploy/item-created", &r)?;
         let v = r.json()?;
         let (sha1, md5, sha256) = digests(body);
         let download = format!("{}/{path}", c.base);

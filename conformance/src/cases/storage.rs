@@ -149,6 +149,7 @@ fn file_info(c: Ctx) -> CaseFuture {
         let r = c.send(c.req("GET", &format!("api/storage/{path}"))).await?;
         r.expect_status(200)?
             .expect_content_type("application/vnd.org.jfrog.artifactory.storage.FileInfo+json")?;
+        c.snapshot("storage/file-info/fields", &r)?;
         let v = r.json()?;
         let (sha1, md5, sha256) = digests(body);
         expect_field(&v, "repo", &json!(c.repo))?;
@@ -189,7 +190,8 @@ fn file_info_missing(c: Ctx) -> CaseFuture {
         let r = c
             .send(c.req("GET", &format!("api/storage/{}", c.path("never/there.txt"))))
             .await?;
-        r.expect_rest_error(404, "Unable to find item")
+        r.expect_rest_error(404, "Unable to find item")?;
+        c.snapshot("storage/file-info/missing-item", &r)
     })
 }
 
@@ -204,6 +206,7 @@ fn folder_info(c: Ctx) -> CaseFuture {
             .await?;
         r.expect_status(200)?
             .expect_content_type("application/vnd.org.jfrog.artifactory.storage.FolderInfo+json")?;
+        c.snapshot("storage/folder-info/children", &r)?;
         let v = r.json()?;
         expect_field(&v, "path", &json!(format!("/{}", rel(&folder))))?;
         expect_field(
@@ -264,6 +267,7 @@ fn properties(c: Ctx) -> CaseFuture {
             .send(c.req("GET", &format!("api/storage/{path}?properties")))
             .await?;
         r.expect_status(200)?;
+        c.snapshot("storage/properties/roundtrip", &r)?;
         let v = r.json()?;
         expect_field(
             &v,

@@ -1,14 +1,21 @@
 //! The suite against the reference server, against deliberately faulty servers, and the runner's own
 //! guarantees (coverage, masking, safety flags, teardown, reports).
 
+use jcr_conformance::case::SnapshotMode;
 use jcr_conformance::mask::Mask;
+use jcr_conformance::runner::default_snapshot_dir;
 use jcr_conformance::{cases, catalogue, report, run, Credentials, Outcome, RunOptions, Target};
 use jcr_reference::{Config, Faults, UserConfig};
 
+/// Runs every case with the recorded snapshots of this repository.
 async fn run_against(config: Config) -> (Target, jcr_conformance::RunResult) {
     let target = Target::embedded(config).await.unwrap();
     let mask = Mask::new(target.credentials.secrets());
-    let result = run(&target, &cases::all(), &RunOptions::default(), &mask).await;
+    let opts = RunOptions {
+        snapshots: SnapshotMode::Compare(default_snapshot_dir()),
+        ..RunOptions::default()
+    };
+    let result = run(&target, &cases::all(), &opts, &mask).await;
     (target, result)
 }
 
@@ -376,4 +383,77 @@ async fn filters_select_cases_and_reports_are_written() {
     let junit = std::fs::read_to_string(folder.join("junit.xml")).unwrap();
     assert_eq!(junit.matches("<testcase ").count(), result.cases.len());
     target.shutdown().await;
+}
+
+#[tokio::test]
+async fn snapshots_record_then_report_mismatches_as_json_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let only = |mode| RunOptions {
+        filter: Some("storage/file-info/fields".into()),
+        snapshots: mode,
+        ..RunOptions::default()
+    };
+    let good = Target::embedded(Config::ephemeral()).await.unwrap();
+    let r = run(
+        &good,
+        &cases::all(),
+        &only(SnapshotMode::Update(dir.path().to_path_buf())),
+        &Mask::default(),
+    )
+    .await;
+    assert_eq!(r.cases[0].outcome, Outcome::Pass);
+    let stored: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("storage__file-info__fields.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        stored["provenance"]["server"],
+        "Artifactory/7.98.9 79809900"
+    );
+    assert_eq!(stored["snapshot"]["body"]["size"], "14");
+    assert_eq!(
+        stored["snapshot"]["body"]["checksums"]["sha256"],
+        "<sha256:1>"
+    );
+    assert_eq!(
+        stored["snapshot"]["body"]["originalChecksums"]["sha256"],
+        "<sha256:1>"
+    );
+    let r = run(
+        &good,
+        &cases::all(),
+        &only(SnapshotMode::Compare(dir.path().to_path_buf())),
+        &Mask::default(),
+    )
+    .await;
+    assert_eq!(
+        r.cases[0].outcome,
+        Outcome::Pass,
+        "{:?}",
+        r.cases[0].message
+    );
+    good.shutdown().await;
+    // The same snapshot against a server that sends `size` as a number: the snapshot check names the path.
+    let bad = Target::embedded(Config {
+        faults: Faults {
+            size_as_number: true,
+            ..Faults::default()
+        },
+        ..Config::ephemeral()
+    })
+    .await
+    .unwrap();
+    let r = run(
+        &bad,
+        &cases::all(),
+        &only(SnapshotMode::Compare(dir.path().to_path_buf())),
+        &Mask::default(),
+    )
+    .await;
+    assert_eq!(r.cases[0].outcome, Outcome::Fail);
+    assert_eq!(
+        r.cases[0].message.as_deref(),
+        Some("snapshot 'storage/file-info/fields' differs:\n~ $.body.size: \"14\" → 14")
+    );
+    bad.shutdown().await;
 }
