@@ -122,6 +122,10 @@ pub struct Ctx {
     pub ledger: Arc<Mutex<Vec<Created>>>,
     /// Snapshot mode of the run.
     pub snapshots: Arc<Snapshots>,
+    /// Seed of the property cases.
+    pub seed: u64,
+    /// How many generated cases each property runs.
+    pub prop_cases: u32,
 }
 
 /// How a run treats snapshots.

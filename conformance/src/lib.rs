@@ -12,6 +12,7 @@
 //! - [`cases`]: the catalogue of cases, one module per API area.
 //! - [`runner`]: outcomes (Disabled < Skip < Pass < Fail < Error), filtering, teardown.
 //! - [`report`]: `results.json`, `junit.xml`, `report.md`, `report.html`, and the diff of two runs.
+//! - [`properties`]: proptest invariants checked over HTTP against a model of the registry.
 //! - [`snapshot`]: normalised response snapshots under `snapshots/`, with provenance.
 //!
 //! The runner never uses the reference server's types to decide what is right; it only starts it.
@@ -20,6 +21,7 @@ pub mod case;
 pub mod cases;
 pub mod catalogue;
 pub mod mask;
+pub mod properties;
 pub mod report;
 pub mod runner;
 pub mod snapshot;

@@ -89,6 +89,12 @@ struct RunArgs {
     /// Do not compare snapshots.
     #[arg(long)]
     no_snapshots: bool,
+    /// Seed of the property cases (printed with every run; reuse it to reproduce).
+    #[arg(long, env = "JCR_CONFORMANCE_SEED")]
+    seed: Option<u64>,
+    /// Generated cases per property (default 32).
+    #[arg(long, env = "JCR_CONFORMANCE_CASES")]
+    cases: Option<u32>,
     /// Where reports go (`<dir>/<run-id>/` and `<dir>/latest/`).
     #[arg(long, env = "JCR_CONFORMANCE_REPORTS", default_value = "reports")]
     reports: PathBuf,
@@ -252,6 +258,8 @@ async fn run_cmd(args: RunArgs, update: bool) -> ExitCode {
         area: args.area.clone(),
         case_timeout: None,
         snapshots,
+        seed: args.seed,
+        prop_cases: args.cases,
     };
     let all = cases::all();
     let result = run(&target, &all, &opts, &mask).await;
@@ -282,13 +290,14 @@ async fn run_cmd(args: RunArgs, update: bool) -> ExitCode {
     }
     let summary = report::results_json(&result, &endpoints, config.clone())["summary"].clone();
     println!(
-        "\n{} passed, {} failed, {} errors, {} skipped, {} disabled in {:.1} s",
+        "\n{} passed, {} failed, {} errors, {} skipped, {} disabled in {:.1} s (seed {})",
         summary["pass"],
         summary["fail"],
         summary["error"],
         summary["skip"],
         summary["disabled"],
-        result.duration_ms as f64 / 1000.0
+        result.duration_ms as f64 / 1000.0,
+        result.seed
     );
     match report::write_all(&args.reports, &result, &endpoints, config) {
         Ok(dir) => println!("reports: {}", dir.display()),

@@ -83,6 +83,7 @@ pub fn results_json(result: &RunResult, endpoints: &[Endpoint], config: Value) -
         "run_id": result.run_id,
         "started": result.started,
         "duration_ms": result.duration_ms,
+        "seed": result.seed,
         "config": config,
         "summary": summary,
         "areas": areas,

@@ -21,6 +21,10 @@ pub struct RunOptions {
     pub case_timeout: Option<Duration>,
     /// Snapshot mode.
     pub snapshots: SnapshotMode,
+    /// Seed of the property cases (random when `None`; the result reports it).
+    pub seed: Option<u64>,
+    /// Generated cases per property (default 32).
+    pub prop_cases: Option<u32>,
 }
 
 /// The snapshots directory of this source tree.
@@ -64,6 +68,8 @@ pub struct RunResult {
     pub cases: Vec<CaseResult>,
     /// Teardown problems (paths that could not be removed).
     pub teardown_errors: Vec<String>,
+    /// Seed the property cases used.
+    pub seed: u64,
 }
 
 impl RunResult {
@@ -110,6 +116,8 @@ pub async fn run(target: &Target, cases: &[Case], opts: &RunOptions, mask: &Mask
         .expect("HTTP client");
     let ledger: Arc<Mutex<Vec<Created>>> = Arc::default();
     let provenance = provenance(&client, target).await;
+    let seed = opts.seed.unwrap_or_else(rand::random);
+    let prop_cases = opts.prop_cases.unwrap_or(32);
     let snapshots = Arc::new(Snapshots {
         mode: opts.snapshots.clone(),
         run_id: run_id.clone(),
@@ -152,6 +160,8 @@ pub async fn run(target: &Target, cases: &[Case], opts: &RunOptions, mask: &Mask
             transcript: Arc::default(),
             ledger: ledger.clone(),
             snapshots: snapshots.clone(),
+            seed,
+            prop_cases,
         };
         let transcript = ctx.transcript.clone();
         let t = Instant::now();
@@ -184,6 +194,7 @@ pub async fn run(target: &Target, cases: &[Case], opts: &RunOptions, mask: &Mask
         duration_ms: started_at.elapsed().as_millis() as u64,
         cases: results,
         teardown_errors,
+        seed,
     }
 }
 

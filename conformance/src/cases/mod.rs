@@ -2,6 +2,7 @@
 //! API document (`jcr-rest-api.txt`, by section) or the behaviour facts (`artifactory-behaviour.md`, §).
 
 mod artifacts;
+mod properties;
 mod repositories;
 mod storage;
 mod system;
@@ -23,5 +24,6 @@ pub fn all() -> Vec<Case> {
     v.extend(artifacts::cases());
     v.extend(storage::cases());
     v.extend(repositories::cases());
+    v.extend(properties::cases());
     v
 }
