@@ -71,6 +71,8 @@ pub struct Case {
     pub global: bool,
     /// It needs administrator credentials.
     pub admin: bool,
+    /// It needs anonymous access to be enabled on the target.
+    pub anonymous: bool,
     /// Where its expectation comes from (document section or behaviour-fact section).
     pub spec: &'static str,
     /// The check itself.

@@ -74,6 +74,10 @@ struct RunArgs {
     /// Only cases that write nothing.
     #[arg(long, env = "JCR_CONFORMANCE_READ_ONLY")]
     read_only: bool,
+    /// The target allows anonymous access (enables the cases that need it; the embedded server then
+    /// starts with anonymous access on).
+    #[arg(long, env = "JCR_CONFORMANCE_ANONYMOUS_ENABLED")]
+    anonymous_enabled: bool,
     /// Local repository the cases write into (default generic-local).
     #[arg(long, env = "JCR_CONFORMANCE_REPO")]
     repo: Option<String>,
@@ -111,6 +115,7 @@ struct FileConfig {
     allow_writes: Option<bool>,
     allow_global: Option<bool>,
     read_only: Option<bool>,
+    anonymous_enabled: Option<bool>,
     repo: Option<String>,
 }
 
@@ -231,7 +236,12 @@ async fn run_cmd(args: RunArgs, update: bool) -> ExitCode {
             t.allow_global = args.allow_global || file.allow_global.unwrap_or(false);
             t
         }
-        None => match Target::embedded(jcr_reference::Config::ephemeral()).await {
+        None => match Target::embedded(jcr_reference::Config {
+            anonymous_access: args.anonymous_enabled || file.anonymous_enabled.unwrap_or(false),
+            ..jcr_reference::Config::ephemeral()
+        })
+        .await
+        {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("cannot start the embedded reference server: {e}");
@@ -240,6 +250,7 @@ async fn run_cmd(args: RunArgs, update: bool) -> ExitCode {
         },
     };
     target.read_only = args.read_only || file.read_only.unwrap_or(false);
+    target.anonymous_access = args.anonymous_enabled || file.anonymous_enabled.unwrap_or(false);
     if let Some(r) = pick(&args.repo, &file.repo) {
         target.repo = r;
     }
@@ -272,6 +283,7 @@ async fn run_cmd(args: RunArgs, update: bool) -> ExitCode {
         "allow_writes": target.allow_writes,
         "allow_global": target.allow_global,
         "read_only": target.read_only,
+        "anonymous_enabled": target.anonymous_access,
         "repo": target.repo,
         "filter": opts.filter,
         "area": opts.area,

@@ -95,6 +95,9 @@ fn disabled_reason(case: &Case, t: &Target) -> Option<String> {
     if case.global && !t.allow_global {
         return Some("changes server-wide state (needs --allow-global)".into());
     }
+    if case.anonymous && !t.anonymous_access {
+        return Some("needs anonymous access (--anonymous-enabled)".into());
+    }
     None
 }
 

@@ -75,6 +75,8 @@ pub struct Target {
     pub read_only: bool,
     /// The repository cases write into.
     pub repo: String,
+    /// Whether the target allows anonymous access (cases that need it are disabled otherwise).
+    pub anonymous_access: bool,
     /// Whether this is the embedded reference server.
     pub embedded: bool,
     server: Option<jcr_reference::Server>,
@@ -90,6 +92,7 @@ impl Target {
             allow_global: false,
             read_only: false,
             repo: "generic-local".into(),
+            anonymous_access: false,
             embedded: false,
             server: None,
         }
@@ -97,6 +100,7 @@ impl Target {
 
     /// An embedded reference server on a free port, ephemeral; every case may write.
     pub async fn embedded(config: jcr_reference::Config) -> std::io::Result<Target> {
+        let anonymous_access = config.anonymous_access;
         let server = jcr_reference::Server::start(config).await?;
         Ok(Target {
             base_url: server.url().to_string(),
@@ -108,6 +112,7 @@ impl Target {
             allow_global: true,
             read_only: false,
             repo: "generic-local".into(),
+            anonymous_access,
             embedded: true,
             server: Some(server),
         })

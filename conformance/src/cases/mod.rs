@@ -12,7 +12,10 @@ use crate::case::Case;
 /// Declares a case.
 macro_rules! case {
     ($id:literal, $area:literal, [$($ep:literal),+], writes=$w:literal, global=$g:literal, admin=$a:literal, $spec:literal, $f:path) => {
-        $crate::case::Case { id: $id, area: $area, endpoints: &[$($ep),+], writes: $w, global: $g, admin: $a, spec: $spec, run: $f }
+        $crate::case::Case { id: $id, area: $area, endpoints: &[$($ep),+], writes: $w, global: $g, admin: $a, anonymous: false, spec: $spec, run: $f }
+    };
+    ($id:literal, $area:literal, [$($ep:literal),+], writes=$w:literal, global=$g:literal, admin=$a:literal, anonymous=true, $spec:literal, $f:path) => {
+        $crate::case::Case { id: $id, area: $area, endpoints: &[$($ep),+], writes: $w, global: $g, admin: $a, anonymous: true, spec: $spec, run: $f }
     };
 }
 pub(crate) use case;

@@ -57,6 +57,17 @@ pub fn cases() -> Vec<Case> {
             "behaviour §1.5",
             bad_credentials
         ),
+        case!(
+            "system/auth/anonymous-read",
+            "system",
+            ["repositories.list", "system.version"],
+            writes = false,
+            global = false,
+            admin = false,
+            anonymous = true,
+            "jcr-rest-api.txt Get Repositories, Version (can be anonymous); behaviour §1.5",
+            anonymous_read
+        ),
     ]
 }
 
@@ -137,6 +148,27 @@ fn bad_credentials(c: Ctx) -> CaseFuture {
         let v = r.json()?;
         check!(v["errors"][0]["status"] == 401, "error shape: {v}");
         check!(v["errors"][0]["message"].is_string(), "error shape: {v}");
+        Ok(())
+    })
+}
+
+fn anonymous_read(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        for path in ["api/repositories", "api/system/version"] {
+            let r = c.send(c.req("GET", path).anonymous()).await?;
+            r.expect_status(200)?;
+            r.json()?;
+        }
+        // Writing still needs credentials: 401 with the Basic challenge.
+        let r = c
+            .send(
+                c.req("PUT", &c.path("anonymous/denied.txt"))
+                    .anonymous()
+                    .body(b"x"),
+            )
+            .await?;
+        r.expect_status(401)?
+            .expect_header("www-authenticate", "Basic realm=\"Artifactory Realm\"")?;
         Ok(())
     })
 }
