@@ -466,6 +466,11 @@ pub fn expect_string(v: &Value, field: &str) -> Result<String, Failure> {
     }
 }
 
+/// The path inside the repository of `repo/path` (what Artifactory prints after `repo:`).
+pub fn in_repo(path: &str) -> &str {
+    path.split_once('/').map(|x| x.1).unwrap_or("")
+}
+
 /// Lower-case hex digests of `b`: (sha1, md5, sha256).
 pub fn digests(b: &[u8]) -> (String, String, String) {
     use sha2::Digest;

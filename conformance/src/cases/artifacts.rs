@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::case::{digests, expect_field, expect_string, Case, CaseFuture, Created, Ctx};
+use crate::case::{digests, expect_field, expect_string, in_repo, Case, CaseFuture, Created, Ctx};
 use crate::{check, Failure};
 
 use super::case;
@@ -197,14 +197,7 @@ fn deploy_item_created(c: Ctx) -> CaseFuture {
         let download = format!("{}/{path}", c.base);
         r.expect_header("location", &download)?;
         expect_field(&v, "repo", &json!(c.repo))?;
-        expect_field(
-            &v,
-            "path",
-            &json!(format!(
-                "/{}",
-                path.split_once('/').map(|x| x.1).unwrap_or("")
-            )),
-        )?;
+        expect_field(&v, "path", &json!(format!("/{}", in_repo(&path))))?;
         expect_field(&v, "downloadUri", &json!(download))?;
         expect_field(&v, "uri", &json!(download))?;
         check!(
@@ -248,11 +241,7 @@ fn deploy_checksum_mismatch(c: Ctx) -> CaseFuture {
             .expect_content_type("application/json")?;
         let v = r.json()?;
         let msg = v["errors"][0]["message"].as_str().unwrap_or("");
-        let repo_path = format!(
-            "{}:{}",
-            c.repo,
-            path.split_once('/').map(|x| x.1).unwrap_or("")
-        );
+        let repo_path = format!("{}:{}", c.repo, in_repo(&path));
         check!(
             msg.starts_with(&format!("Checksum policy 'LocalRepoChecksumPolicy: CLIENT' rejected the artifact '{repo_path}'")),
             "message: {msg}"
@@ -384,8 +373,7 @@ fn create_directory(c: Ctx) -> CaseFuture {
         expect_field(&v, "repo", &json!(c.repo))?;
         let p = expect_string(&v, "path")?;
         check!(
-            p.trim_end_matches('/')
-                == format!("/{}", path.split_once('/').map(|x| x.1).unwrap_or("")),
+            p.trim_end_matches('/') == format!("/{}", in_repo(&path)),
             "path: {p}"
         );
         let info = c.send(c.req("GET", &format!("api/storage/{path}"))).await?;
@@ -527,11 +515,7 @@ fn trace(c: Ctx) -> CaseFuture {
         let r = c.send(c.req("GET", &format!("{path}?trace"))).await?;
         r.expect_status(200)?.expect_content_type("text/plain")?;
         let text = r.text();
-        let id = format!(
-            "Repo Path ID: {}:{}",
-            c.repo,
-            path.split_once('/').map(|x| x.1).unwrap_or("")
-        );
+        let id = format!("Repo Path ID: {}:{}", c.repo, in_repo(&path));
         check!(
             text.starts_with("Request ID: "),
             "trace must start with 'Request ID: ': {text}"
@@ -578,11 +562,7 @@ fn delete(c: Ctx) -> CaseFuture {
         let g = c.send(c.req("GET", &path)).await?;
         check!(g.status == 404, "deleted file still served ({})", g.status);
         let r = c.send(c.req("DELETE", &path)).await?;
-        let id = format!(
-            "{}:{}",
-            c.repo,
-            path.split_once('/').map(|x| x.1).unwrap_or("")
-        );
+        let id = format!("{}:{}", c.repo, in_repo(&path));
         r.expect_rest_error(
             404,
             &format!("Could not locate artifact '{id}' (Nothing to delete)."),

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::case::{digests, expect_field, expect_string, Case, CaseFuture, Created, Ctx};
+use crate::case::{digests, expect_field, expect_string, in_repo, Case, CaseFuture, Created, Ctx};
 use crate::check;
 
 use super::case;
@@ -137,10 +137,6 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
-fn rel(path: &str) -> &str {
-    path.split_once('/').map(|x| x.1).unwrap_or("")
-}
-
 fn file_info(c: Ctx) -> CaseFuture {
     Box::pin(async move {
         let body = b"file info body";
@@ -153,7 +149,7 @@ fn file_info(c: Ctx) -> CaseFuture {
         let v = r.json()?;
         let (sha1, md5, sha256) = digests(body);
         expect_field(&v, "repo", &json!(c.repo))?;
-        expect_field(&v, "path", &json!(format!("/{}", rel(&path))))?;
+        expect_field(&v, "path", &json!(format!("/{}", in_repo(&path))))?;
         expect_field(&v, "downloadUri", &json!(format!("{}/{path}", c.base)))?;
         expect_field(&v, "uri", &json!(format!("{}/api/storage/{path}", c.base)))?;
         check!(
@@ -208,7 +204,7 @@ fn folder_info(c: Ctx) -> CaseFuture {
             .expect_content_type("application/vnd.org.jfrog.artifactory.storage.FolderInfo+json")?;
         c.snapshot("storage/folder-info/children", &r)?;
         let v = r.json()?;
-        expect_field(&v, "path", &json!(format!("/{}", rel(&folder))))?;
+        expect_field(&v, "path", &json!(format!("/{}", in_repo(&folder))))?;
         expect_field(
             &v,
             "uri",
@@ -428,9 +424,9 @@ fn copy_move(c: Ctx) -> CaseFuture {
         let want = format!(
             "copying {}:{} to {}:{} completed successfully, 1 artifacts and 0 folders were copied",
             c.repo,
-            rel(&src),
+            in_repo(&src),
             c.repo,
-            rel(&dst)
+            in_repo(&dst)
         );
         expect_field(&v, "messages", &json!([{"level": "INFO", "message": want}]))?;
         let moved = c.path("cm/moved.txt");
@@ -504,7 +500,7 @@ fn checksum_sha256(c: Ctx) -> CaseFuture {
         let r = c
             .send(
                 c.req("POST", "api/checksum/sha256")
-                    .json(&json!({"repoKey": c.repo, "path": rel(&path)})),
+                    .json(&json!({"repoKey": c.repo, "path": in_repo(&path)})),
             )
             .await?;
         r.expect_status(200)?;
