@@ -241,7 +241,7 @@ pub fn html(result: &RunResult, endpoints: &[Endpoint]) -> String {
         Some(Outcome::Error) => "#6a1b9a",
         Some(Outcome::Skip) => "#f9a825",
         Some(Outcome::Disabled) => "#9e9e9e",
-        None => "#e0e0e0",
+        None => "#757575",
     };
     let mut c = Counts::default();
     result.cases.iter().for_each(|r| c.add(r.outcome));
@@ -265,6 +265,46 @@ pub fn html(result: &RunResult, endpoints: &[Endpoint]) -> String {
             cases.iter().map(|c| format!("<a href=\"#{0}\">{0}</a>", xml(c))).collect::<Vec<_>>().join("<br>")
         ));
     }
+    // At a glance: endpoints per area by outcome.
+    let mut glance: BTreeMap<String, BTreeMap<&str, usize>> = BTreeMap::new();
+    for (e, o, _) in endpoint_outcomes(result, endpoints) {
+        *glance
+            .entry(e.area.clone())
+            .or_default()
+            .entry(o.map(|o| o.as_str()).unwrap_or("uncovered"))
+            .or_default() += 1;
+    }
+    let kinds = ["pass", "fail", "error", "skip", "disabled", "uncovered"];
+    let mut summary = String::from("<table><tr><th>area</th>");
+    for k in kinds {
+        summary.push_str(&format!("<th>{k}</th>"));
+    }
+    summary.push_str("</tr>\n");
+    for (area, counts) in &glance {
+        summary.push_str(&format!("<tr><td>{}</td>", xml(area)));
+        for k in kinds {
+            let n = counts.get(k).copied().unwrap_or(0);
+            let o = [
+                Outcome::Pass,
+                Outcome::Fail,
+                Outcome::Error,
+                Outcome::Skip,
+                Outcome::Disabled,
+            ]
+            .into_iter()
+            .find(|o| o.as_str() == k);
+            if n == 0 {
+                summary.push_str("<td></td>");
+            } else {
+                summary.push_str(&format!(
+                    "<td><span class=\"cell\" style=\"background:{}\">{n}</span></td>",
+                    color(o)
+                ));
+            }
+        }
+        summary.push_str("</tr>\n");
+    }
+    summary.push_str("</table>\n");
     let mut details = String::new();
     for r in &result.cases {
         details.push_str(&format!(
@@ -293,7 +333,7 @@ body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-coll
 th.area{{background:#f5f5f5;text-transform:uppercase;font-size:90%}}.cell{{color:#fff;padding:1px 8px;border-radius:3px;font-size:90%}}\
 .case{{margin:.6em 0;padding:.4em;border-left:3px solid #ddd}}pre{{background:#fafafa;padding:.6em;overflow:auto;max-height:30em}}\
 </style></head><body>\n<h1>Conformance run <code>{id}</code></h1>\n<p>Started {started}, {secs:.1} s. <b>{pass} pass, {fail} fail, {error} error, {skip} skip, {disabled} disabled.</b></p>\n\
-<h2>Endpoints</h2>\n<table><tr><th>endpoint</th><th>request</th><th>outcome</th><th>cases</th></tr>\n{rows}</table>\n<h2>Cases</h2>\n{details}</body></html>\n",
+<h2>Endpoints by area</h2>\n{summary}<h2>Endpoints</h2>\n<table><tr><th>endpoint</th><th>request</th><th>outcome</th><th>cases</th></tr>\n{rows}</table>\n<h2>Cases</h2>\n{details}</body></html>\n",
         id = xml(&result.run_id),
         started = xml(&result.started),
         secs = result.duration_ms as f64 / 1000.0,
