@@ -17,7 +17,14 @@ use super::tree::{Mutation, State};
 pub struct Journal {
     dir: PathBuf,
     file: File,
+    /// Bytes appended since the last compaction.
+    len: u64,
+    /// Compact once the journal grows past this many bytes.
+    compact_after: u64,
 }
+
+/// Default journal size that triggers a compaction.
+pub const COMPACT_AFTER: u64 = 64 << 20;
 
 const SNAPSHOT: &str = "state.json";
 const JOURNAL: &str = "journal.log";
@@ -51,9 +58,11 @@ impl Journal {
             }
         }
         let file = OpenOptions::new().create(true).append(true).open(&jpath)?;
-        let journal = Journal {
+        let mut journal = Journal {
             dir: dir.to_path_buf(),
             file,
+            len: 0,
+            compact_after: COMPACT_AFTER,
         };
         if let Some(s) = &state {
             journal.compact(s)?;
@@ -68,7 +77,19 @@ impl Journal {
         rec.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         rec.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
         rec.extend_from_slice(&payload);
-        self.file.write_all(&rec)
+        self.file.write_all(&rec)?;
+        self.len += rec.len() as u64;
+        Ok(())
+    }
+
+    /// Whether the journal has grown enough to be compacted.
+    pub fn wants_compaction(&self) -> bool {
+        self.len >= self.compact_after
+    }
+
+    /// Sets the size that triggers a compaction (tests use a small one).
+    pub fn set_compact_after(&mut self, bytes: u64) {
+        self.compact_after = bytes;
     }
 
     /// A handle to fsync the journal without holding the state lock.
@@ -77,7 +98,7 @@ impl Journal {
     }
 
     /// Writes a snapshot of `state` and empties the journal.
-    pub fn compact(&self, state: &State) -> io::Result<()> {
+    pub fn compact(&mut self, state: &State) -> io::Result<()> {
         let tmp = self.dir.join(format!("{SNAPSHOT}.tmp"));
         {
             let mut f = File::create(&tmp)?;
@@ -87,6 +108,7 @@ impl Journal {
         std::fs::rename(&tmp, self.dir.join(SNAPSHOT))?;
         File::open(&self.dir)?.sync_all()?;
         self.file.set_len(0)?;
+        self.len = 0;
         self.file.sync_all()
     }
 }

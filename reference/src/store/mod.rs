@@ -122,6 +122,11 @@ impl Store {
             // Appended while the state lock is held, so journal order equals apply order.
             let mut j = j.lock().unwrap_or_else(|e| e.into_inner());
             j.append(m).map_err(CommitError::Io)?;
+            // A long-running server compacts as it goes: the snapshot (fsynced) holds every record
+            // appended so far, so the journal can start again empty.
+            if j.wants_compaction() {
+                j.compact(&state).map_err(CommitError::Io)?;
+            }
         }
         Ok(())
     }
@@ -135,13 +140,62 @@ impl Store {
             .map_err(io::Error::other)?
     }
 
+    /// Sets the journal size that triggers a compaction (tests).
+    #[doc(hidden)]
+    pub fn set_compact_after(&self, bytes: u64) {
+        if let Some(j) = &self.journal {
+            j.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .set_compact_after(bytes);
+        }
+    }
+
     /// Compacts the journal into a snapshot (clean shutdown).
     pub fn checkpoint(&self) -> io::Result<()> {
         let state = self.read();
         if let Some(j) = &self.journal {
-            let j = j.lock().unwrap_or_else(|e| e.into_inner());
+            let mut j = j.lock().unwrap_or_else(|e| e.into_inner());
             j.compact(&state)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{PackageType, RepoClass};
+
+    #[tokio::test]
+    async fn the_journal_compacts_as_it_grows_and_nothing_is_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let repos = [RepoConfig::new("r", RepoClass::Local, PackageType::Generic)];
+        {
+            let store = Store::open(Some(dir.path()), &repos, 1).unwrap();
+            store.set_compact_after(2_000);
+            for i in 0..200 {
+                let m = Mutation::MakeFolder {
+                    repo: "r".into(),
+                    path: format!("f{i}"),
+                    props: Props::default(),
+                    now: 2,
+                    user: "u".into(),
+                };
+                store.commit(m).await.unwrap();
+            }
+            let journal = std::fs::metadata(dir.path().join("meta/journal.log"))
+                .unwrap()
+                .len();
+            assert!(journal < 2_500, "journal kept growing: {journal} bytes");
+            // Dropped without a clean shutdown: no final checkpoint.
+        }
+        let store = Store::open(Some(dir.path()), &repos, 3).unwrap();
+        let state = store.read();
+        assert_eq!(
+            (0..200)
+                .filter(|i| state.item("r", &format!("f{i}")).is_some())
+                .count(),
+            200
+        );
     }
 }
