@@ -785,10 +785,11 @@ async fn sha256(r: Req, body: BodyStream) -> Result<Response, ApiError> {
 
 async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
     allow(&r, &[Method::POST])?;
-    let (verb, done) = if mv {
-        ("moving", "moved")
+    // (progressive, infinitive, past participle) as the messages use them.
+    let (verb, action, done) = if mv {
+        ("moving", "move", "moved")
     } else {
-        ("copying", "copied")
+        ("copying", "copy", "copied")
     };
     let src = parse_path(tail)?;
     let to = r
@@ -816,11 +817,7 @@ async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
                 "ERROR",
                 format!(
                     "Failed to {} from src={}/{} to target={}/{}: {why}",
-                    &verb[..verb.len() - 3],
-                    src.repo,
-                    src.path,
-                    dst_raw.repo,
-                    dst_raw.path
+                    action, src.repo, src.path, dst_raw.repo, dst_raw.path
                 ),
             )
         };

@@ -470,3 +470,24 @@ async fn virtual_repository_resolves_through_members_and_unifies_children() {
     assert_eq!(r.status(), 404);
     assert_eq!(r.text().await.unwrap(), "");
 }
+
+#[tokio::test]
+async fn move_to_a_missing_repository_names_the_move() {
+    let s = start().await;
+    s.deploy("generic-local/mv/a.txt", "a").await;
+    let r = s
+        .admin(
+            Method::POST,
+            "api/move/generic-local/mv/a.txt?to=/nowhere/a.txt",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        v,
+        json!({"messages": [{"level": "ERROR", "message": "Failed to move from src=generic-local/mv/a.txt to target=nowhere/a.txt: Target repository nowhere does not exist"}]})
+    );
+    assert_eq!(s.get("generic-local/mv/a.txt").await.status(), 200);
+}
