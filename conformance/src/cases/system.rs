@@ -58,6 +58,16 @@ pub fn cases() -> Vec<Case> {
             bad_credentials
         ),
         case!(
+            "system/storage/gc",
+            "system",
+            ["system.gc"],
+            writes = true,
+            global = true,
+            admin = true,
+            "jcr-rest-api.txt Run Garbage Collection",
+            gc
+        ),
+        case!(
             "system/auth/anonymous-read",
             "system",
             ["repositories.list", "system.version"],
@@ -169,6 +179,35 @@ fn anonymous_read(c: Ctx) -> CaseFuture {
             .await?;
         r.expect_status(401)?
             .expect_header("www-authenticate", "Basic realm=\"Artifactory Realm\"")?;
+        Ok(())
+    })
+}
+
+fn gc(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let kept = c.path("gc/kept.bin");
+        let body = format!("kept through gc {}", c.prefix).into_bytes();
+        c.deploy(&kept, &body).await?;
+        let gone = c.path("gc/gone.bin");
+        c.deploy(&gone, format!("collected {}", c.prefix).as_bytes())
+            .await?;
+        c.send(c.req("DELETE", &gone)).await?.expect_status(204)?;
+        let r = c.send(c.req("POST", "api/system/storage/gc")).await?;
+        r.expect_status(200)?;
+        let g = c.send(c.req("GET", &kept)).await?;
+        check!(
+            g.status == 200 && g.body == body,
+            "a referenced binary did not survive gc ({})",
+            g.status
+        );
+        let anon = c
+            .send(c.req("POST", "api/system/storage/gc").anonymous())
+            .await?;
+        check!(
+            anon.status == 401,
+            "anonymous gc must be 401, got {}",
+            anon.status
+        );
         Ok(())
     })
 }

@@ -122,6 +122,8 @@ async fn deploy(r: &Req, p: RepoPath, body: BodyStream) -> Result<Response, ApiE
     })?;
     let repo = deploy_target(r, &p.repo)?;
     let props = matrix_props(&p)?;
+    // Garbage collection waits while this deploy writes or reuses a blob and commits its item.
+    let _pin = r.state.store.blobs.pin().await;
     let base = r.base_url();
     if p.trailing_slash || rel.is_empty() {
         let m = Mutation::MakeFolder {

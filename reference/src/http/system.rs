@@ -16,7 +16,10 @@ pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
     let version = warp::path!("system" / "version")
         .and(req(state.clone()))
         .map(|r: Req| render(version(&r)));
-    ping.or(version).unify().boxed()
+    let gc = warp::path!("system" / "storage" / "gc")
+        .and(req(state.clone()))
+        .then(|r: Req| async move { render(gc(&r).await) });
+    ping.or(version).unify().or(gc).unify().boxed()
 }
 
 /// `GET /api/system/ping`: `OK` as text, for anyone (ping.allowUnauthenticated), unless the credentials
@@ -42,5 +45,19 @@ fn version(r: &Req) -> Result<Response, ApiError> {
         StatusCode::OK,
         "application/vnd.org.jfrog.artifactory.system.Version+json",
         &body,
+    ))
+}
+
+/// `POST /api/system/storage/gc` (admin): removes the blobs no item references; text/plain.
+async fn gc(r: &Req) -> Result<Response, ApiError> {
+    allow(r, &[Method::POST])?;
+    r.require(crate::auth::Action::Admin, |_| {
+        ApiError::forbidden("Forbidden")
+    })?;
+    let (count, bytes) = r.state.store.gc().await.map_err(ApiError::internal)?;
+    Ok(respond(
+        StatusCode::OK,
+        "text/plain",
+        format!("Garbage collection finished: {count} binaries removed, {bytes} bytes freed."),
     ))
 }

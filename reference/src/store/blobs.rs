@@ -52,7 +52,13 @@ impl From<io::Error> for IngestError {
 pub struct BlobStore {
     root: PathBuf,
     durable: bool,
+    /// Deploys hold it shared from before their blob is written until their item is committed; garbage
+    /// collection holds it exclusively, so it never removes a blob an in-flight deploy will reference.
+    gate: Arc<tokio::sync::RwLock<()>>,
 }
+
+/// Held by a deploy until its item is committed (see [`BlobStore::pin`]).
+pub type BlobPin = tokio::sync::OwnedRwLockReadGuard<()>;
 
 /// Bytes per batch handed to the hashing and writing threads.
 const CHUNK: usize = 256 * 1024;
@@ -72,7 +78,32 @@ impl BlobStore {
         Ok(BlobStore {
             root: root.to_path_buf(),
             durable,
+            gate: Arc::default(),
         })
+    }
+
+    /// Keeps garbage collection away until the returned pin is dropped: take it before writing or
+    /// reusing a blob and drop it after the item that references the blob is committed.
+    pub async fn pin(&self) -> BlobPin {
+        self.gate.clone().read_owned().await
+    }
+
+    /// Removes every stored blob whose SHA-256 is not in `referenced`; returns (count, bytes) removed.
+    /// `referenced` must be computed while holding the guard of [`BlobStore::exclusive`].
+    pub async fn sweep(
+        &self,
+        referenced: std::collections::HashSet<String>,
+    ) -> io::Result<(u64, u64)> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || sweep(&root, &referenced))
+            .await
+            .map_err(io::Error::other)?
+    }
+
+    /// Waits until no deploy is between writing a blob and committing its item, and keeps new ones out
+    /// while the guard lives (garbage collection).
+    pub async fn exclusive(&self) -> tokio::sync::OwnedRwLockWriteGuard<()> {
+        self.gate.clone().write_owned().await
     }
 
     /// The store's root directory.
@@ -408,6 +439,29 @@ async fn send_all(senders: &[mpsc::Sender<Batch>], chunks: Vec<Bytes>) -> bool {
         ok &= s.send(b.clone()).await.is_ok();
     }
     ok
+}
+
+/// Removes the blobs under `root` whose digest is not in `referenced`.
+/// Removals need no fsync: one lost in a crash leaves an unreferenced blob for the next run.
+fn sweep(root: &Path, referenced: &std::collections::HashSet<String>) -> io::Result<(u64, u64)> {
+    let (mut count, mut bytes) = (0u64, 0u64);
+    for prefix in std::fs::read_dir(root.join("blobs").join("sha256"))? {
+        let prefix = prefix?;
+        if !prefix.file_type()?.is_dir() {
+            continue;
+        }
+        for blob in std::fs::read_dir(prefix.path())? {
+            let blob = blob?;
+            let name = blob.file_name().to_string_lossy().into_owned();
+            if is_hex(&name, 64) && !referenced.contains(&name) {
+                let len = blob.metadata().map(|m| m.len()).unwrap_or(0);
+                std::fs::remove_file(blob.path())?;
+                count += 1;
+                bytes += len;
+            }
+        }
+    }
+    Ok((count, bytes))
 }
 
 /// Moves a finished temp file to its content address (or drops it when the blob already exists).

@@ -12,7 +12,7 @@ use std::io;
 use std::path::Path;
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
-pub use blobs::{BlobInfo, BlobStore, IngestError};
+pub use blobs::{BlobInfo, BlobPin, BlobStore, IngestError};
 pub use tree::{FileData, Item, Mutation, Original, Props, Repo, State, Stats, TreeError};
 
 use crate::config::RepoConfig;
@@ -138,6 +138,22 @@ impl Store {
         tokio::task::spawn_blocking(move || f.sync_data())
             .await
             .map_err(io::Error::other)?
+    }
+
+    /// Garbage collection: removes blobs no item references. Waits for deploys between writing a blob
+    /// and committing its item, so a blob an acknowledged or in-flight deploy needs is never removed.
+    pub async fn gc(&self) -> io::Result<(u64, u64)> {
+        let _exclusive = self.blobs.exclusive().await;
+        let referenced: std::collections::HashSet<String> = {
+            let state = self.read();
+            state
+                .repos
+                .values()
+                .flat_map(|r| r.items.values())
+                .filter_map(|i| i.file.as_ref().map(|f| f.sha256.clone()))
+                .collect()
+        };
+        self.blobs.sweep(referenced).await
     }
 
     /// Sets the journal size that triggers a compaction (tests).
