@@ -24,13 +24,14 @@ impl Mask {
         }
     }
 
-    /// `text` with every secret replaced by `***`.
+    /// `text` with every known secret, and anything shaped like an API key (`AKCp...`) or a JWT
+    /// (`eyJ...`), replaced by `***`.
     pub fn apply(&self, text: &str) -> String {
         let mut out = text.to_string();
         for s in &self.secrets {
             out = out.replace(s.as_str(), "***");
         }
-        out
+        mask_shapes(&out)
     }
 
     /// A header value as it may be shown: credentials-bearing headers are always masked.
@@ -47,6 +48,41 @@ impl Mask {
     }
 }
 
+/// Replaces runs that look like API keys (`AKCp` + 20 or more letters/digits) or JWTs (`eyJ` + 20 or
+/// more base64url characters and dots) with `***`.
+fn mask_shapes(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        let rest = &text[i..];
+        let kind = if rest.starts_with("AKCp") {
+            Some(false)
+        } else if rest.starts_with("eyJ") {
+            Some(true)
+        } else {
+            None
+        };
+        if let Some(jwt) = kind {
+            let len = rest
+                .bytes()
+                .take_while(|c| {
+                    c.is_ascii_alphanumeric() || (jwt && matches!(c, b'-' | b'_' | b'.'))
+                })
+                .count();
+            if len >= 24 {
+                out.push_str("***");
+                i += len;
+                continue;
+            }
+        }
+        let ch = rest.chars().next().expect("not at the end");
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::Mask;
@@ -61,5 +97,15 @@ mod tests {
         );
         assert_eq!(m.header("X-JFrog-Art-Api", "AKCpabc"), "***");
         assert_eq!(m.header("Content-Type", "text/plain"), "text/plain");
+        let key = format!("AKCp8{}", "x".repeat(68));
+        assert_eq!(
+            m.apply(&format!("{{\"apiKey\":\"{key}\"}}")),
+            "{\"apiKey\":\"***\"}"
+        );
+        assert_eq!(
+            m.apply("token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln é"),
+            "token *** é"
+        );
+        assert_eq!(m.apply("AKCp short"), "AKCp short");
     }
 }

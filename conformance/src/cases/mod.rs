@@ -4,6 +4,7 @@
 mod artifacts;
 mod properties;
 mod repositories;
+mod security;
 mod storage;
 mod system;
 
@@ -27,6 +28,7 @@ pub fn all() -> Vec<Case> {
     v.extend(artifacts::cases());
     v.extend(storage::cases());
     v.extend(repositories::cases());
+    v.extend(security::cases());
     v.extend(properties::cases());
     v
 }

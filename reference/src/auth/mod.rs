@@ -3,6 +3,8 @@
 //! tokens come in a later issue; until then administrators may do everything, other users may read, and
 //! anonymous callers may read only when anonymous access is on.
 
+use std::collections::BTreeMap;
+
 use base64::Engine;
 use warp::http::HeaderMap;
 
@@ -18,6 +20,8 @@ pub struct Caller {
     pub admin: bool,
     /// No credentials were sent.
     pub anonymous: bool,
+    /// Authenticated with an API key.
+    pub api_key: bool,
 }
 
 impl Caller {
@@ -27,6 +31,7 @@ impl Caller {
             name: "anonymous".into(),
             admin: false,
             anonymous: true,
+            api_key: false,
         }
     }
 }
@@ -67,38 +72,64 @@ impl Auth {
         self.anonymous_access
     }
 
-    /// Identifies the caller from `Authorization`. Wrong credentials are a 401 whatever the endpoint.
-    pub fn identify(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    /// Identifies the caller from `Authorization` (Basic user:password or user:API key) or the
+    /// `X-JFrog-Art-Api` / `X-Api-Key` header. Wrong credentials are a 401 whatever the endpoint.
+    pub fn identify(
+        &self,
+        headers: &HeaderMap,
+        api_keys: &BTreeMap<String, String>,
+    ) -> Result<Caller, ApiError> {
+        let bad = || ApiError::unauthorized("Bad credentials");
+        let header_key = ["x-jfrog-art-api", "x-api-key"]
+            .iter()
+            .find_map(|h| headers.get(*h));
+        if let Some(key) = header_key {
+            let key = key.to_str().map_err(|_| bad())?.trim();
+            let (user, _) = api_keys
+                .iter()
+                .find(|(_, k)| same(k, key))
+                .ok_or_else(bad)?;
+            return self.caller_for(user, true).ok_or_else(bad);
+        }
         let Some(value) = headers.get(warp::http::header::AUTHORIZATION) else {
             return Ok(Caller::anonymous());
         };
-        let value = value
-            .to_str()
-            .map_err(|_| ApiError::unauthorized("Bad credentials"))?;
+        let value = value.to_str().map_err(|_| bad())?;
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         if !scheme.eq_ignore_ascii_case("basic") {
-            return Err(ApiError::unauthorized("Bad credentials"));
+            return Err(bad());
         }
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(rest.trim())
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| ApiError::unauthorized("Bad credentials"))?;
-        let (user, password) = decoded
-            .split_once(':')
-            .ok_or_else(|| ApiError::unauthorized("Bad credentials"))?;
-        match self
-            .users
-            .iter()
-            .find(|u| u.name == user && u.password == password)
-        {
-            Some(u) => Ok(Caller {
-                name: u.name.clone(),
-                admin: u.admin,
-                anonymous: false,
-            }),
-            None => Err(ApiError::unauthorized("Bad credentials")),
+            .ok_or_else(bad)?;
+        let (user, secret) = decoded.split_once(':').ok_or_else(bad)?;
+        let Some(u) = self.users.iter().find(|u| u.name == user) else {
+            return Err(bad());
+        };
+        if same(&u.password, secret) {
+            return self.caller_for(user, false).ok_or_else(bad);
         }
+        match api_keys.get(user) {
+            Some(k) if same(k, secret) => self.caller_for(user, true).ok_or_else(bad),
+            _ => Err(bad()),
+        }
+    }
+
+    fn caller_for(&self, user: &str, api_key: bool) -> Option<Caller> {
+        let u = self.users.iter().find(|u| u.name == user)?;
+        Some(Caller {
+            name: u.name.clone(),
+            admin: u.admin,
+            anonymous: false,
+            api_key,
+        })
+    }
+
+    /// Whether `name` is a known user.
+    pub fn user_exists(&self, name: &str) -> bool {
+        self.users.iter().any(|u| u.name == name)
     }
 
     /// Whether `caller` may do `action`. `forbidden` builds the 403 message for authenticated callers;
@@ -123,4 +154,13 @@ impl Auth {
         }
         Err(forbidden())
     }
+}
+
+/// Compares two secrets in time that depends only on their lengths.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }

@@ -8,6 +8,7 @@ pub mod json;
 pub mod path;
 pub mod repositories;
 pub mod router;
+pub mod security;
 pub mod storage;
 pub mod system;
 
@@ -183,7 +184,7 @@ pub fn req(
         .and(warp::header::headers_cloned())
         .and(raw_query)
         .map(|state: AppState, method, headers: HeaderMap, q: String| {
-            let caller = state.auth.identify(&headers);
+            let caller = state.auth.identify(&headers, &state.store.read().api_keys);
             Req {
                 state,
                 method,

@@ -9,7 +9,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::ApiError;
-use super::{artifacts, repositories, storage, system, AppState, REVISION, VERSION};
+use super::{artifacts, repositories, security, storage, system, AppState, REVISION, VERSION};
 
 /// Matches the configured context path (any number of segments, or none).
 fn context(state: &AppState) -> BoxedFilter<()> {
@@ -28,6 +28,8 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
                 .or(storage::routes(&state))
                 .unify()
                 .or(repositories::routes(&state))
+                .unify()
+                .or(security::routes(&state))
                 .unify(),
         )
         .boxed();

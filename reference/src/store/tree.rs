@@ -183,6 +183,10 @@ pub enum Mutation {
         now: i64,
         user: String,
     },
+    /// Set (create or replace) a user's API key.
+    SetApiKey { user: String, key: String },
+    /// Revoke one user's API key, or everyone's when `user` is `None`.
+    RevokeApiKey { user: Option<String> },
     /// Copy or move a subtree to another place.
     Transfer {
         src_repo: String,
@@ -213,6 +217,9 @@ pub enum TreeError {
 pub struct State {
     /// Repositories by key, in creation order.
     pub repos: IndexMap<String, Repo>,
+    /// API keys by user name.
+    #[serde(default)]
+    pub api_keys: BTreeMap<String, String>,
 }
 
 /// Splits `a/b/c` into its parents `["", "a", "a/b"]`.
@@ -547,6 +554,19 @@ impl State {
                 item.stats.downloads += 1;
                 item.stats.last_downloaded = *now;
                 item.stats.last_downloaded_by = Some(user.clone());
+                Ok(())
+            }
+            Mutation::SetApiKey { user, key } => {
+                self.api_keys.insert(user.clone(), key.clone());
+                Ok(())
+            }
+            Mutation::RevokeApiKey { user: Some(user) } => self
+                .api_keys
+                .remove(user)
+                .map(|_| ())
+                .ok_or(TreeError::NoItem),
+            Mutation::RevokeApiKey { user: None } => {
+                self.api_keys.clear();
                 Ok(())
             }
             Mutation::Transfer {

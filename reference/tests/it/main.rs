@@ -7,5 +7,6 @@ mod durability;
 mod properties;
 mod repositories;
 mod retrieve;
+mod security;
 mod storage;
 mod system;
