@@ -15,6 +15,15 @@ pub struct Srv {
     pub clock: Clock,
 }
 
+/// Adds the non-admin user `bob` / `pw`.
+pub fn with_bob(c: &mut Config) {
+    c.users.push(jcr_reference::UserConfig {
+        name: "bob".into(),
+        password: "pw".into(),
+        admin: false,
+    });
+}
+
 pub async fn start() -> Srv {
     start_with(|_| {}).await
 }

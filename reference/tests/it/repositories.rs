@@ -208,14 +208,7 @@ async fn bad_repository_documents_are_400_and_create_nothing() {
 
 #[tokio::test]
 async fn only_admins_manage_repositories() {
-    let s = start_with(|c| {
-        c.users.push(jcr_reference::UserConfig {
-            name: "bob".into(),
-            password: "pw".into(),
-            admin: false,
-        })
-    })
-    .await;
+    let s = start_with(with_bob).await;
     let r = s
         .client
         .put(s.url("api/repositories/x"))

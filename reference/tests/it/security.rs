@@ -5,14 +5,6 @@ use serde_json::json;
 
 use crate::common::*;
 
-fn with_bob(c: &mut jcr_reference::Config) {
-    c.users.push(jcr_reference::UserConfig {
-        name: "bob".into(),
-        password: "pw".into(),
-        admin: false,
-    });
-}
-
 #[tokio::test]
 async fn create_get_regenerate_revoke_own_key() {
     let s = start_with(with_bob).await;

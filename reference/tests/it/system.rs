@@ -142,14 +142,7 @@ async fn anonymous_access_switch_allows_reads_only() {
 
 #[tokio::test]
 async fn non_admin_user_may_read_but_not_write() {
-    let s = start_with(|c| {
-        c.users.push(jcr_reference::UserConfig {
-            name: "bob".into(),
-            password: "pw".into(),
-            admin: false,
-        })
-    })
-    .await;
+    let s = start_with(with_bob).await;
     s.deploy("generic-local/a.txt", "a").await;
     let r = s
         .client
@@ -218,11 +211,7 @@ async fn garbage_collection_removes_only_unreferenced_blobs() {
     let data = dir.path().join("data");
     let s = start_with(|c| {
         c.data_dir = Some(data.clone());
-        c.users.push(jcr_reference::UserConfig {
-            name: "bob".into(),
-            password: "pw".into(),
-            admin: false,
-        });
+        with_bob(c);
     })
     .await;
     s.deploy("generic-local/gc/gone.bin", "will be deleted")
