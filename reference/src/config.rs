@@ -234,6 +234,8 @@ pub struct Config {
     pub users: Vec<UserConfig>,
     /// Largest accepted artifact body in bytes (`None`: no limit).
     pub max_upload: Option<u64>,
+    /// Run garbage collection every this many seconds (`None` or 0: only on request).
+    pub gc_interval_secs: Option<u64>,
     /// The clock.
     pub clock: Clock,
     /// Deliberate faults, for proving that a conformance suite can fail. Never set outside tests.
@@ -280,6 +282,7 @@ impl Default for Config {
                 admin: true,
             }],
             max_upload: None,
+            gc_interval_secs: Some(3600),
             clock: Clock::system(),
             faults: Faults::default(),
         }
@@ -368,6 +371,9 @@ pub struct Cli {
     /// Largest accepted artifact body, in bytes.
     #[arg(long, env = "JCR_MAX_UPLOAD")]
     pub max_upload: Option<u64>,
+    /// Seconds between background garbage collections (0 = only `POST /api/system/storage/gc`). Default 3600.
+    #[arg(long, env = "JCR_GC_INTERVAL")]
+    pub gc_interval: Option<u64>,
 }
 
 /// The config-file format.
@@ -386,6 +392,8 @@ pub struct FileConfig {
     pub anonymous_access: Option<bool>,
     /// See [`Config::max_upload`].
     pub max_upload: Option<u64>,
+    /// See [`Config::gc_interval_secs`].
+    pub gc_interval: Option<u64>,
     /// Repositories.
     pub repositories: Option<Vec<FileRepo>>,
     /// Users.
@@ -479,6 +487,9 @@ impl Cli {
         if let Some(a) = self.anonymous_access {
             c.anonymous_access = a;
         }
+        if self.gc_interval.is_some() {
+            c.gc_interval_secs = self.gc_interval;
+        }
         if self.max_upload.is_some() {
             c.max_upload = self.max_upload;
         }
@@ -517,6 +528,9 @@ fn apply_file(c: &mut Config, f: FileConfig) -> Result<(), String> {
     }
     if let Some(a) = f.anonymous_access {
         c.anonymous_access = a;
+    }
+    if f.gc_interval.is_some() {
+        c.gc_interval_secs = f.gc_interval;
     }
     if f.max_upload.is_some() {
         c.max_upload = f.max_upload;

@@ -57,12 +57,39 @@ pub async fn serve(
             state.store.blobs.root().display()
         ),
     }
+    let gc = state
+        .config
+        .gc_interval_secs
+        .filter(|s| *s > 0)
+        .map(|secs| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let period = std::time::Duration::from_secs(secs);
+                let mut tick =
+                    tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                loop {
+                    tick.tick().await;
+                    match state.store.gc().await {
+                        Ok((n, bytes)) if n > 0 => {
+                            tracing::info!(
+                                "garbage collection removed {n} binaries ({bytes} bytes)"
+                            )
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!("garbage collection failed: {e}"),
+                    }
+                }
+            })
+        });
     tracing::info!("Ready at {url}");
     warp::serve(routes)
         .incoming(listener)
         .graceful(shutdown)
         .run()
         .await;
+    if let Some(task) = gc {
+        task.abort();
+    }
     state.store.checkpoint()
 }
 

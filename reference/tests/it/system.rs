@@ -332,3 +332,39 @@ async fn garbage_collection_never_removes_a_blob_an_in_flight_deploy_needs() {
         );
     }
 }
+
+#[tokio::test]
+async fn background_garbage_collection_runs_on_its_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = start_with(|c| {
+        c.data_dir = Some(data.clone());
+        c.gc_interval_secs = Some(1);
+    })
+    .await;
+    s.deploy("generic-local/bg/gone.bin", "collected in the background")
+        .await;
+    let h = sha256_hex(b"collected in the background");
+    let blob = data.join("blobs/sha256").join(&h[..2]).join(&h);
+    assert!(blob.is_file());
+    assert_eq!(
+        s.admin(Method::DELETE, "generic-local/bg/gone.bin")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let mut gone = false;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if !blob.exists() {
+            gone = true;
+            break;
+        }
+    }
+    assert!(
+        gone,
+        "the background collection did not remove the unreferenced blob within 4 s"
+    );
+}
