@@ -21,7 +21,7 @@ use crate::auth::{Action, Caller};
 use crate::clock::{http_date, iso, parse_http_date};
 use crate::config::RepoClass;
 use crate::store::blobs::is_hex;
-use crate::store::{FileData, IngestError, Item, Mutation, Original, Props, TreeError};
+use crate::store::{FileData, IngestError, Item, Mutation, Original, Props, Stamp, TreeError};
 
 const ITEM_CREATED: &str = "application/vnd.org.jfrog.artifactory.storage.ItemCreated+json";
 const BOUNDARY: &str = "BCD64322345343217845286A";
@@ -121,6 +121,16 @@ async fn deploy(r: &Req, p: RepoPath, body: BodyStream) -> Result<Response, ApiE
         ))
     })?;
     let repo = deploy_target(r, &p.repo)?;
+    if rel
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.ends_with(":properties") || last.ends_with(":metadata"))
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("Old metadata notation is not supported anymore: {repo}:{rel}"),
+        ));
+    }
     let props = matrix_props(&p)?;
     // Garbage collection waits while this deploy writes or reuses a blob and commits its item.
     let _pin = r.state.store.blobs.pin().await;
@@ -205,6 +215,20 @@ async fn put_file(
     caller: &Caller,
     base: &str,
 ) -> Result<Response, ApiError> {
+    let ms = |h: &str| {
+        r.header(h)
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|v| *v >= 0)
+    };
+    let stamp = Stamp {
+        created: ms("x-artifactory-created"),
+        modified: ms("x-artifactory-last-modified"),
+        modified_by: r
+            .header("x-artifactory-modified-by")
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string),
+    };
     let m = Mutation::PutFile {
         repo: repo.into(),
         path: rel.into(),
@@ -212,6 +236,7 @@ async fn put_file(
         props,
         now: r.now(),
         user: caller.name.clone(),
+        stamp,
     };
     r.state
         .store

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 pub use blobs::{BlobInfo, BlobPin, BlobStore, IngestError};
-pub use tree::{FileData, Item, Mutation, Original, Props, Repo, State, Stats, TreeError};
+pub use tree::{FileData, Item, Mutation, Original, Props, Repo, Stamp, State, Stats, TreeError};
 
 use crate::config::RepoConfig;
 use journal::Journal;

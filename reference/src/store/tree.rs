@@ -156,6 +156,9 @@ pub enum Mutation {
         props: Props,
         now: i64,
         user: String,
+        /// Times and author the client supplied (`X-Artifactory-Created`, `-Last-Modified`, `-Modified-By`).
+        #[serde(default)]
+        stamp: Stamp,
     },
     /// Create a folder (and its parents).
     MakeFolder {
@@ -197,6 +200,17 @@ pub enum Mutation {
         now: i64,
         user: String,
     },
+}
+
+/// Item times and author supplied by the client on deploy (each optional).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// Epoch ms for `created`.
+    pub created: Option<i64>,
+    /// Epoch ms for `lastModified`.
+    pub modified: Option<i64>,
+    /// User name for `modifiedBy`.
+    pub modified_by: Option<String>,
 }
 
 /// Domain failures; the HTTP layer maps them to messages.
@@ -456,6 +470,7 @@ impl State {
                 props,
                 now,
                 user,
+                stamp,
             } => {
                 let r = self.repo_mut(repo)?;
                 if path.is_empty() {
@@ -472,10 +487,10 @@ impl State {
                 r.items.insert(
                     path.clone(),
                     Item {
-                        created,
+                        created: stamp.created.unwrap_or(created),
                         created_by,
-                        modified: *now,
-                        modified_by: user.clone(),
+                        modified: stamp.modified.unwrap_or(*now),
+                        modified_by: stamp.modified_by.clone().unwrap_or_else(|| user.clone()),
                         updated: *now,
                         props: props.clone(),
                         file: Some(file.clone()),
@@ -711,6 +726,7 @@ mod tests {
             props: Props::default(),
             now: 2,
             user: "admin".into(),
+            stamp: Stamp::default(),
         })
     }
 

@@ -407,3 +407,52 @@ async fn build_client_user_agent_gets_no_sha256() {
     assert!(v["checksums"].get("sha256").is_none());
     assert!(v["originalChecksums"].get("sha256").is_none());
 }
+
+#[tokio::test]
+async fn client_supplied_times_and_author_are_kept() {
+    let s = start().await;
+    let r = s
+        .admin(Method::PUT, "generic-local/stamped.txt")
+        .header("X-Artifactory-Created", "1600000000000")
+        .header("X-Artifactory-Last-Modified", "1600000001000")
+        .header("X-Artifactory-Modified-By", "ci-bot")
+        .body("s")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let v: serde_json::Value = s
+        .get("api/storage/generic-local/stamped.txt")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["created"], "2020-09-13T12:26:40.000Z");
+    assert_eq!(v["lastModified"], "2020-09-13T12:26:41.000Z");
+    assert_eq!(v["modifiedBy"], "ci-bot");
+    assert_eq!(v["createdBy"], "admin");
+    assert_eq!(v["lastUpdated"], T0_ISO);
+    let r = s.get("generic-local/stamped.txt").await;
+    assert_eq!(
+        header(r.headers(), "last-modified"),
+        Some("Sun, 13 Sep 2020 12:26:41 GMT")
+    );
+}
+
+#[tokio::test]
+async fn old_metadata_notation_is_409() {
+    let s = start().await;
+    let r = s
+        .admin(Method::PUT, "generic-local/a/b.jar:properties")
+        .body("<x/>")
+        .send()
+        .await
+        .unwrap();
+    assert_rest_error(
+        r,
+        409,
+        "Old metadata notation is not supported anymore: generic-local:a/b.jar:properties",
+    )
+    .await;
+    assert_eq!(s.get("api/storage/generic-local/a").await.status(), 404);
+}
