@@ -46,16 +46,22 @@ fn body(r: &crate::case::Response) -> Result<Value, Failure> {
     r.json()
 }
 
+/// The run's user name and its current `GET /api/security/apiKey` answer.
+async fn user_and_key(c: &Ctx) -> Result<(String, Value), Failure> {
+    let Some(user) = c.credentials.user().map(str::to_string) else {
+        return Err(Failure::Skip("needs Basic credentials".into()));
+    };
+    let existing = body(
+        c.send(c.req("GET", "api/security/apiKey"))
+            .await?
+            .expect_status(200)?,
+    )?;
+    Ok((user, existing))
+}
+
 fn lifecycle(c: Ctx) -> CaseFuture {
     Box::pin(async move {
-        let Some(user) = c.credentials.user().map(str::to_string) else {
-            return Err(Failure::Skip("needs Basic credentials".into()));
-        };
-        let existing = body(
-            c.send(c.req("GET", "api/security/apiKey"))
-                .await?
-                .expect_status(200)?,
-        )?;
+        let (user, existing) = user_and_key(&c).await?;
         if existing.get("apiKey").is_some() {
             // Never replace a key the user already has: check the refusal only.
             let r = c.send(c.req("POST", "api/security/apiKey")).await?;
@@ -136,14 +142,7 @@ fn lifecycle(c: Ctx) -> CaseFuture {
 
 fn admin_revocations(c: Ctx) -> CaseFuture {
     Box::pin(async move {
-        let Some(user) = c.credentials.user().map(str::to_string) else {
-            return Err(Failure::Skip("needs Basic credentials".into()));
-        };
-        let existing = body(
-            c.send(c.req("GET", "api/security/apiKey"))
-                .await?
-                .expect_status(200)?,
-        )?;
+        let (user, existing) = user_and_key(&c).await?;
         if existing.get("apiKey").is_some() {
             return Err(Failure::Skip(
                 "the user already has an API key; left untouched".into(),

@@ -127,11 +127,6 @@ impl Auth {
         })
     }
 
-    /// Whether `name` is a known user.
-    pub fn user_exists(&self, name: &str) -> bool {
-        self.users.iter().any(|u| u.name == name)
-    }
-
     /// Whether `caller` may do `action`. `forbidden` builds the 403 message for authenticated callers;
     /// anonymous callers get a 401 with the Basic challenge instead, as Artifactory does.
     pub fn authorize(

@@ -80,7 +80,7 @@ fn deploy_target(r: &Req, key: &str) -> Result<String, ApiError> {
         RepoClass::Local => Ok(key.to_string()),
         RepoClass::Remote => Err(no_local()),
         RepoClass::Virtual => match repo.config.default_deployment_repo.as_deref() {
-            Some(d) if state.repo(d).is_some_and(|x| x.config.rclass == RepoClass::Local) => Ok(d.to_string()),
+            Some(d) if state.repo(d).is_some_and(|x| x.is_local()) => Ok(d.to_string()),
             _ => Err(ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 format!("No local repository was configured as local deployment repository for the ({key}) virtual repository."),
@@ -397,9 +397,7 @@ async fn delete(r: &Req, p: RepoPath) -> Result<Response, ApiError> {
     })?;
     {
         let state = r.state.store.read();
-        let repo = state
-            .repo(&p.repo)
-            .filter(|x| x.config.rclass == RepoClass::Local);
+        let repo = state.repo(&p.repo).filter(|x| x.is_local());
         let Some(repo) = repo else {
             return Err(ApiError::empty(StatusCode::NOT_FOUND));
         };

@@ -353,11 +353,7 @@ fn parse_config(
         if let Some(d) = s("defaultDeploymentRepo")? {
             if d.is_empty() {
                 c.default_deployment_repo = None;
-            } else if !c.repositories.contains(&d)
-                || state
-                    .repo(&d)
-                    .is_none_or(|x| x.config.rclass != RepoClass::Local)
-            {
+            } else if !c.repositories.contains(&d) || state.repo(&d).is_none_or(|x| !x.is_local()) {
                 return Err(ApiError::bad_request(format!(
                     "Default deployment repository '{d}' must be a local repository included in the virtual repository"
                 )));

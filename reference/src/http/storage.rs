@@ -35,10 +35,7 @@ pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
     let storage = warp::path("storage")
         .and(warp::path::tail())
         .and(req(s.clone()))
-        .and(body())
-        .then(
-            |t: Tail, r: Req, b: BodyStream| async move { render(storage(r, t.as_str(), b).await) },
-        );
+        .then(|t: Tail, r: Req| async move { render(storage(r, t.as_str()).await) });
     let metadata =
         warp::path("metadata")
             .and(warp::path::tail())
@@ -340,7 +337,7 @@ fn tree_error(t: TreeError) -> ApiError {
     }
 }
 
-async fn storage(r: Req, tail: &str, _body: BodyStream) -> Result<Response, ApiError> {
+async fn storage(r: Req, tail: &str) -> Result<Response, ApiError> {
     allow(&r, &[Method::GET, Method::PUT, Method::DELETE])?;
     let p = parse_path(tail)?;
     match r.method {
@@ -410,7 +407,7 @@ fn storage_get(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
         return list(&base, repo, p, item, q);
     }
     if q.has("lastModified") {
-        if repo.config.rclass != RepoClass::Local {
+        if !repo.is_local() {
             return Err(ApiError::bad_request(
                 "This method can only be invoked on local/cached repositories.",
             ));
@@ -532,7 +529,7 @@ async fn edit_props(
         .store
         .read()
         .repo(&p.repo)
-        .is_some_and(|x| x.config.rclass == RepoClass::Local);
+        .is_some_and(|x| x.is_local());
     if !is_local {
         return Err(ApiError::not_found("Unable to find item"));
     }
@@ -809,7 +806,7 @@ async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
         let state = r.state.store.read();
         let src_repo = state
             .repo(&src.repo)
-            .filter(|x| x.config.rclass == RepoClass::Local && x.items.contains_key(&src.path))
+            .filter(|x| x.is_local() && x.items.contains_key(&src.path))
             .ok_or_else(|| ApiError::not_found("Unable to find item"))?;
         let fail = |why: String| {
             messages(
@@ -827,7 +824,7 @@ async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
                 dst_raw.repo
             )));
         };
-        if dst_repo.config.rclass != RepoClass::Local {
+        if !dst_repo.is_local() {
             return Ok(fail(format!(
                 "Target repository {} is not a local repository",
                 dst_raw.repo

@@ -266,6 +266,11 @@ impl Repo {
         Repo { config, items }
     }
 
+    /// Whether the repository holds deployed content (a local repository).
+    pub fn is_local(&self) -> bool {
+        self.config.rclass == RepoClass::Local
+    }
+
     /// Direct children of the folder at `path`, as `(name, item)` in name order.
     pub fn children<'a>(&'a self, path: &str) -> Vec<(&'a str, &'a Item)> {
         let prefix = if path.is_empty() {
@@ -683,11 +688,6 @@ fn targets(r: &Repo, path: &str, recursive: bool) -> Result<Vec<String>, TreeErr
     } else {
         Ok(vec![path.to_string()])
     }
-}
-
-/// Whether the repository can hold deployed content.
-pub fn is_local(r: &Repo) -> bool {
-    r.config.rclass == RepoClass::Local
 }
 
 #[cfg(test)]
