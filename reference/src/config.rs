@@ -191,6 +191,56 @@ pub struct UserConfig {
     /// Whether the user is an administrator.
     #[serde(default)]
     pub admin: bool,
+    /// E-mail address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Groups (default: the groups new users join automatically, `readers` on a fresh instance).
+    #[serde(default)]
+    pub groups: Option<Vec<String>>,
+}
+
+/// A group the server knows from its configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// Name.
+    pub name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// New users join automatically.
+    #[serde(default)]
+    pub auto_join: bool,
+    /// Members are administrators.
+    #[serde(default)]
+    pub admin_privileges: bool,
+}
+
+/// A permission target from the configuration: `users`/`groups` map names to action letters
+/// (`r` read, `n` annotate, `w` deploy, `d` delete, `m` manage), e.g. `{bob: "rw"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionConfig {
+    /// Name.
+    pub name: String,
+    /// Repository keys or `ANY`, `ANY LOCAL`, `ANY REMOTE`.
+    pub repositories: Vec<String>,
+    /// Included path patterns (default `**`).
+    #[serde(default = "all_paths")]
+    pub includes_pattern: String,
+    /// Excluded path patterns.
+    #[serde(default)]
+    pub excludes_pattern: String,
+    /// Actions per user.
+    #[serde(default)]
+    pub users: std::collections::BTreeMap<String, String>,
+    /// Actions per group.
+    #[serde(default)]
+    pub groups: std::collections::BTreeMap<String, String>,
+}
+
+fn all_paths() -> String {
+    "**".into()
 }
 
 impl UserConfig {
@@ -211,6 +261,8 @@ impl UserConfig {
             name: name.into(),
             password: password.into(),
             admin,
+            email: None,
+            groups: None,
         })
     }
 }
@@ -230,8 +282,13 @@ pub struct Config {
     pub anonymous_access: bool,
     /// Repositories of a fresh instance.
     pub repositories: Vec<RepoConfig>,
-    /// Users; the admin is `admin` / `password` unless one named `admin` is given.
+    /// Users; the admin is `admin` / `password` unless one named `admin` is given. Seeded when the
+    /// store does not know them yet (a data directory keeps passwords changed at run time).
     pub users: Vec<UserConfig>,
+    /// Groups, seeded like users.
+    pub groups: Vec<GroupConfig>,
+    /// Permission targets, seeded like users.
+    pub permissions: Vec<PermissionConfig>,
     /// Largest accepted artifact body in bytes (`None`: no limit).
     pub max_upload: Option<u64>,
     /// Run garbage collection every this many seconds (`None` or 0: only on request).
@@ -276,11 +333,9 @@ impl Default for Config {
             data_dir: None,
             anonymous_access: false,
             repositories: default_repositories(),
-            users: vec![UserConfig {
-                name: "admin".into(),
-                password: "password".into(),
-                admin: true,
-            }],
+            users: with_admin(vec![]),
+            groups: vec![],
+            permissions: vec![],
             max_upload: None,
             gc_interval_secs: Some(3600),
             clock: Clock::system(),
@@ -398,6 +453,10 @@ pub struct FileConfig {
     pub repositories: Option<Vec<FileRepo>>,
     /// Users.
     pub users: Option<Vec<UserConfig>>,
+    /// Groups.
+    pub groups: Option<Vec<GroupConfig>>,
+    /// Permission targets.
+    pub permissions: Option<Vec<PermissionConfig>>,
 }
 
 /// A repository in the config file.
@@ -544,6 +603,12 @@ fn apply_file(c: &mut Config, f: FileConfig) -> Result<(), String> {
     if let Some(users) = f.users {
         c.users = with_admin(users);
     }
+    if let Some(groups) = f.groups {
+        c.groups = groups;
+    }
+    if let Some(p) = f.permissions {
+        c.permissions = p;
+    }
     Ok(())
 }
 
@@ -556,6 +621,8 @@ fn with_admin(mut users: Vec<UserConfig>) -> Vec<UserConfig> {
                 name: "admin".into(),
                 password: "password".into(),
                 admin: true,
+                email: None,
+                groups: None,
             },
         );
     }

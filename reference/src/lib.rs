@@ -47,7 +47,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let addr = listener.local_addr()?;
-    let state = build_state(config)?;
+    let (state, pending) = build_state(config)?;
+    let hashing = tokio::spawn(hash_seeded_passwords(state.clone(), pending));
     let url = format!("http://{addr}{}", state.ctx_path);
     let routes = http::router::routes(state.clone());
     match &state.config.data_dir {
@@ -90,13 +91,24 @@ pub async fn serve(
     if let Some(task) = gc {
         task.abort();
     }
+    hashing.abort();
     state.store.checkpoint()
 }
 
-fn build_state(config: Config) -> io::Result<http::AppState> {
+fn build_state(config: Config) -> io::Result<(http::AppState, Vec<(String, String)>)> {
     let now = config.clock.now_ms();
     let store = store::Store::open(config.data_dir.as_deref(), &config.repositories, now)?;
-    let auth = auth::Auth::new(config.users.clone(), config.anonymous_access);
+    let auth = auth::Auth::new(config.anonymous_access, store.root());
+    let (changes, pending) = auth::seed(&config, &store.read().security);
+    for c in changes {
+        store
+            .commit_lazy(store::Mutation::Security(c))
+            .map_err(|e| io::Error::other(format!("seeding security: {e:?}")))?;
+    }
+    // Configured passwords work at once; their bcrypt hashes are computed in the background.
+    for (name, password) in &pending {
+        auth.remember(name, auth::model::PENDING_HASH, password);
+    }
     let ctx_path = config.normalized_context_path();
     let instance_id = format!(
         "{:016x}:{:08x}:{:011x}:-8000",
@@ -104,13 +116,47 @@ fn build_state(config: Config) -> io::Result<http::AppState> {
         rand::random::<u32>(),
         rand::random::<u64>() & 0xfff_ffff_ffff
     );
-    Ok(Arc::new(http::Shared {
-        config,
-        ctx_path,
-        store,
-        auth,
-        instance_id,
-    }))
+    Ok((
+        Arc::new(http::Shared {
+            config,
+            ctx_path,
+            store,
+            auth,
+            instance_id,
+        }),
+        pending,
+    ))
+}
+
+/// Hashes the configured passwords and stores the hashes (unless changed meanwhile).
+async fn hash_seeded_passwords(state: http::AppState, pending: Vec<(String, String)>) {
+    for (name, password) in pending {
+        let hash = match auth::hash_password(&password).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!("hashing the password of '{name}' failed: {e:?}");
+                continue;
+            }
+        };
+        let still_pending = state
+            .store
+            .read()
+            .security
+            .users
+            .get(&name)
+            .is_some_and(|u| u.password == auth::model::PENDING_HASH);
+        if !still_pending {
+            continue;
+        }
+        state.auth.remember(&name, &hash, &password);
+        let m = store::Mutation::Security(auth::model::SecurityChange::SetPassword {
+            name: name.clone(),
+            hash,
+        });
+        if let Err(e) = state.store.commit(m).await {
+            tracing::error!("storing the password hash of '{name}' failed: {e:?}");
+        }
+    }
 }
 
 /// A running server, for tests in the spirit of wiremock's `MockServer::start()`.

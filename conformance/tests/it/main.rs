@@ -239,11 +239,7 @@ async fn secrets_are_masked_in_every_report() {
     const PASSWORD: &str = "Sentinel-Pa55word-7731";
     const TOKEN: &str = "sentinel-token-eyJhbGciOi-9911";
     let config = Config {
-        users: vec![UserConfig {
-            name: "admin".into(),
-            password: PASSWORD.into(),
-            admin: true,
-        }],
+        users: vec![UserConfig::parse_flag(&format!("admin:{PASSWORD}:admin")).unwrap()],
         faults: Faults {
             drop_checksum_headers: true,
             ..Faults::default()

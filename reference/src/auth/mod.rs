@@ -1,15 +1,47 @@
-//! Who is calling and what they may do. Identification reads Basic credentials; authorisation is the
-//! one place every handler asks ([`Auth::authorize`]). Users, groups, permission targets, API keys and
-//! tokens come in a later issue; until then administrators may do everything, other users may read, and
-//! anonymous callers may read only when anonymous access is on.
+//! Who is calling and what they may do.
+//!
+//! [`Auth::identify`] reads the credentials of a request (Basic user:password, user:API key,
+//! user:encrypted password or user:access token, `X-JFrog-Art-Api`/`X-Api-Key`, `Authorization: Bearer`)
+//! and produces a [`Caller`]; [`Auth::check`] and [`Auth::check_admin`] are the one place every handler
+//! asks whether a caller may do something, and they produce Artifactory's 401/403 distinctions.
+//!
+//! Passwords are stored as bcrypt hashes. Verifying one costs tens of milliseconds on purpose, so a
+//! verified credential is remembered as a keyed SHA-256 digest bound to the stored hash: a changed
+//! password, a deleted user or a restart invalidates it, and a wrong password never hits the cache.
 
-use std::collections::BTreeMap;
+pub mod crypto;
+pub mod model;
+pub mod token;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use base64::Engine;
+use sha2::{Digest, Sha256};
 use warp::http::HeaderMap;
 
-use crate::config::UserConfig;
+use crate::config::RepoClass;
 use crate::http::error::ApiError;
+use crate::store::{Mutation, State, Store};
+use model::{Act, Principal, Security, SecurityChange, User, PENDING_HASH};
+
+/// bcrypt cost for stored passwords (2^10 rounds: about 50 ms per verification).
+pub const BCRYPT_COST: u32 = 10;
+
+/// How a caller authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// No credentials.
+    Anonymous,
+    /// Basic with the clear-text password.
+    Password,
+    /// Basic with the encrypted password.
+    EncryptedPassword,
+    /// An API key (Basic or header).
+    ApiKey,
+    /// An access token (Basic or Bearer).
+    Token,
+}
 
 /// The caller of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +54,12 @@ pub struct Caller {
     pub anonymous: bool,
     /// Authenticated with an API key.
     pub api_key: bool,
+    /// How the caller authenticated.
+    pub method: Method,
+    /// Whose permissions apply.
+    pub principal: Principal,
+    /// The access token used, if any.
+    pub token_id: Option<String>,
 }
 
 impl Caller {
@@ -32,6 +70,25 @@ impl Caller {
             admin: false,
             anonymous: true,
             api_key: false,
+            method: Method::Anonymous,
+            principal: Principal {
+                user: Some("anonymous".into()),
+                groups: vec![],
+                admin: false,
+            },
+            token_id: None,
+        }
+    }
+
+    fn new(name: &str, method: Method, principal: Principal, token_id: Option<String>) -> Caller {
+        Caller {
+            name: name.to_string(),
+            admin: principal.admin,
+            anonymous: false,
+            api_key: method == Method::ApiKey,
+            method,
+            principal,
+            token_id,
         }
     }
 }
@@ -41,29 +98,64 @@ impl Caller {
 pub enum Action {
     /// Read content or metadata.
     Read,
-    /// Deploy (create or overwrite) content.
+    /// Deploy (create) content.
     Deploy,
     /// Delete or overwrite content.
     Delete,
     /// Change properties.
     Annotate,
-    /// Server administration.
-    Admin,
+    /// Manage (repository-level administration).
+    Manage,
 }
 
-/// The user directory and the permission check.
+impl Action {
+    fn act(self) -> Act {
+        match self {
+            Action::Read => Act::Read,
+            Action::Deploy => Act::Deploy,
+            Action::Delete => Act::Delete,
+            Action::Annotate => Act::Annotate,
+            Action::Manage => Act::Manage,
+        }
+    }
+}
+
+/// Where an action happens.
+#[derive(Clone, Copy, Debug)]
+pub struct Target<'a> {
+    /// Repository key.
+    pub repo: &'a str,
+    /// Its class (for `ANY LOCAL` / `ANY REMOTE`).
+    pub class: RepoClass,
+    /// Path inside the repository (`""` is the root).
+    pub path: &'a str,
+    /// The path is a folder (include patterns relax so users can browse down).
+    pub folder: bool,
+}
+
+/// Credential cache entry: the stored hash it was verified against and a keyed digest of the secret.
+type Verified = (String, [u8; 32]);
+
+/// Authentication and authorisation.
 #[derive(Debug)]
 pub struct Auth {
-    users: Vec<UserConfig>,
     anonymous_access: bool,
+    pepper: [u8; 32],
+    cache: Mutex<HashMap<String, Verified>>,
+    failures: Mutex<HashMap<String, u32>>,
+    /// The token signing key.
+    pub keys: token::Keys,
 }
 
 impl Auth {
-    /// A directory of configured users.
-    pub fn new(users: Vec<UserConfig>, anonymous_access: bool) -> Auth {
+    /// Authentication for a store rooted at `root`.
+    pub fn new(anonymous_access: bool, root: &std::path::Path) -> Auth {
         Auth {
-            users,
             anonymous_access,
+            pepper: rand::random(),
+            cache: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            keys: token::Keys::new(root),
         }
     }
 
@@ -72,12 +164,28 @@ impl Auth {
         self.anonymous_access
     }
 
-    /// Identifies the caller from `Authorization` (Basic user:password or user:API key) or the
-    /// `X-JFrog-Art-Api` / `X-Api-Key` header. Wrong credentials are a 401 whatever the endpoint.
-    pub fn identify(
+    fn digest(&self, user: &str, secret: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(self.pepper);
+        h.update(user.as_bytes());
+        h.update([0]);
+        h.update(secret.as_bytes());
+        h.finalize().into()
+    }
+
+    /// Remembers that `secret` is `user`'s password while their stored hash is `hash`.
+    pub fn remember(&self, user: &str, hash: &str, secret: &str) {
+        let d = self.digest(user, secret);
+        lock(&self.cache).insert(user.to_string(), (hash.to_string(), d));
+    }
+
+    /// Identifies the caller. Wrong credentials are a 401 `Bad credentials` whatever the endpoint; a
+    /// locked or disabled user is a 403 by every method; failed logins count towards the lock policy.
+    pub async fn identify(
         &self,
+        store: &Store,
         headers: &HeaderMap,
-        api_keys: &BTreeMap<String, String>,
+        now_ms: i64,
     ) -> Result<Caller, ApiError> {
         let bad = || ApiError::unauthorized("Bad credentials");
         let header_key = ["x-jfrog-art-api", "x-api-key"]
@@ -85,17 +193,32 @@ impl Auth {
             .find_map(|h| headers.get(*h));
         if let Some(key) = header_key {
             let key = key.to_str().map_err(|_| bad())?.trim();
-            let (user, _) = api_keys
+            let state = store.read();
+            let user = state
+                .api_keys
                 .iter()
-                .find(|(_, k)| same(k, key))
+                .fold(
+                    None,
+                    |found, (u, k)| if same(k, key) { Some(u) } else { found },
+                )
                 .ok_or_else(bad)?;
-            return self.caller_for(user, true).ok_or_else(bad);
+            let user = state.security.user(user).ok_or_else(bad)?;
+            usable(&state.security, user)?;
+            return Ok(Caller::new(
+                &user.name,
+                Method::ApiKey,
+                state.security.principal_of(user),
+                None,
+            ));
         }
         let Some(value) = headers.get(warp::http::header::AUTHORIZATION) else {
             return Ok(Caller::anonymous());
         };
         let value = value.to_str().map_err(|_| bad())?;
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        if scheme.eq_ignore_ascii_case("bearer") {
+            return self.token_caller(store, rest.trim(), None, now_ms).await;
+        }
         if !scheme.eq_ignore_ascii_case("basic") {
             return Err(bad());
         }
@@ -104,58 +227,552 @@ impl Auth {
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(bad)?;
-        let (user, secret) = decoded.split_once(':').ok_or_else(bad)?;
-        let Some(u) = self.users.iter().find(|u| u.name == user) else {
+        let (name, secret) = decoded.split_once(':').ok_or_else(bad)?;
+        if token::looks_like_jwt(secret) {
+            let r = self.token_caller(store, secret, Some(name), now_ms).await;
+            if r.as_ref().is_err_and(|e| e.status.as_u16() == 401) {
+                self.failed(store, name).await?;
+            }
+            return r;
+        }
+        let (user, api_key) = {
+            let state = store.read();
+            let user = state.security.user(name).cloned().ok_or_else(bad)?;
+            usable(&state.security, &user)?;
+            let key = state.api_keys.get(&user.name).cloned();
+            (user, key)
+        };
+        let method = self
+            .check_secret(&user, api_key.as_deref(), secret, store)
+            .await;
+        let Some(method) = method else {
+            self.failed(store, &user.name).await?;
             return Err(bad());
         };
-        if same(&u.password, secret) {
-            return self.caller_for(user, false).ok_or_else(bad);
-        }
-        match api_keys.get(user) {
-            Some(k) if same(k, secret) => self.caller_for(user, true).ok_or_else(bad),
-            _ => Err(bad()),
-        }
+        lock(&self.failures).remove(&user.name);
+        let state = store.read();
+        // The user may have been deleted or locked while the hash was checked.
+        let user = state.security.user(&user.name).ok_or_else(bad)?;
+        usable(&state.security, user)?;
+        Ok(Caller::new(
+            &user.name,
+            method,
+            state.security.principal_of(user),
+            None,
+        ))
     }
 
-    fn caller_for(&self, user: &str, api_key: bool) -> Option<Caller> {
-        let u = self.users.iter().find(|u| u.name == user)?;
-        Some(Caller {
-            name: u.name.clone(),
-            admin: u.admin,
-            anonymous: false,
-            api_key,
-        })
-    }
-
-    /// Whether `caller` may do `action`. `forbidden` builds the 403 message for authenticated callers;
-    /// anonymous callers get a 401 with the Basic challenge instead, as Artifactory does.
-    pub fn authorize(
+    async fn check_secret(
         &self,
+        user: &User,
+        api_key: Option<&str>,
+        secret: &str,
+        store: &Store,
+    ) -> Option<Method> {
+        if !user.internal_password_disabled && !user.password.is_empty() {
+            let d = self.digest(&user.name, secret);
+            let cached = lock(&self.cache)
+                .get(&user.name)
+                .is_some_and(|(h, cd)| h == &user.password && same_bytes(cd, &d));
+            if cached {
+                return Some(Method::Password);
+            }
+            if user.password != PENDING_HASH {
+                let (hash, s) = (user.password.clone(), secret.to_string());
+                let ok = tokio::task::spawn_blocking(move || bcrypt::verify(s, &hash))
+                    .await
+                    .is_ok_and(|r| r.unwrap_or(false));
+                if ok {
+                    self.remember(&user.name, &user.password, secret);
+                    return Some(Method::Password);
+                }
+            }
+        }
+        if api_key.is_some_and(|k| same(k, secret)) {
+            return Some(Method::ApiKey);
+        }
+        if secret.starts_with("AP") {
+            let state = store.read();
+            let sec = &state.security;
+            let by_password = (!user.password.is_empty())
+                .then(|| encrypted_password(&sec.secret, &user.name, &user.password));
+            let by_key = api_key.map(|k| encrypted_password(&sec.secret, &user.name, k));
+            if [by_password, by_key]
+                .iter()
+                .flatten()
+                .any(|e| same(e, secret))
+            {
+                return Some(Method::EncryptedPassword);
+            }
+        }
+        None
+    }
+
+    /// Counts a failed login for `name`; locks the user when the policy says so.
+    async fn failed(&self, store: &Store, name: &str) -> Result<(), ApiError> {
+        let (policy, known) = {
+            let s = store.read();
+            (
+                s.security.lock_policy.clone(),
+                s.security.user(name).map(|u| u.name.clone()),
+            )
+        };
+        let Some(name) = known else { return Ok(()) };
+        let n = {
+            let mut f = lock(&self.failures);
+            let n = f.entry(name.clone()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        if policy.enabled && n >= policy.login_attempts.max(1) {
+            lock(&self.failures).remove(&name);
+            tracing::info!("user '{name}' locked after {n} failed logins");
+            store
+                .commit(Mutation::Security(SecurityChange::Lock { name }))
+                .await
+                .map_err(|_| ApiError::internal("could not record the lock"))?;
+        }
+        Ok(())
+    }
+
+    /// Forgets failed-login counts (unlock).
+    pub fn reset_failures(&self, names: Option<&[String]>) {
+        let mut f = lock(&self.failures);
+        match names {
+            Some(n) => n.iter().for_each(|n| {
+                f.remove(n);
+            }),
+            None => f.clear(),
+        }
+    }
+
+    async fn token_caller(
+        &self,
+        store: &Store,
+        token: &str,
+        basic_user: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Caller, ApiError> {
+        let bad = || ApiError::unauthorized("Bad credentials");
+        let cipher = store.cipher();
+        let signer = self
+            .keys
+            .existing(cipher.as_ref())
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(bad)?;
+        let claims = signer.verify(token).map_err(|_| bad())?;
+        let state = store.read();
+        let sec = &state.security;
+        let record = sec.tokens.get(&claims.jti).ok_or_else(bad)?;
+        if claims.iss != sec.service_id || record.subject != claims.sub {
+            return Err(bad());
+        }
+        if claims.exp.is_some_and(|e| e * 1000 <= now_ms) {
+            return Err(bad());
+        }
+        let audience_ok = claims
+            .aud
+            .split_whitespace()
+            .any(|a| a == sec.service_id || a == "jfrt@*" || a == "*@*" || a == "*");
+        if !audience_ok {
+            return Err(bad());
+        }
+        let name = claims.username().to_string();
+        if basic_user.is_some_and(|u| !u.eq_ignore_ascii_case(&name)) {
+            return Err(bad());
+        }
+        let user = sec.user(&name);
+        if let Some(u) = user {
+            usable(sec, u)?;
+        }
+        let principal = token_principal(sec, user, &claims.scp);
+        Ok(Caller::new(
+            user.map_or(&name, |u| &u.name),
+            Method::Token,
+            principal,
+            Some(claims.jti),
+        ))
+    }
+
+    /// Whether `caller` may do `action` at `target`. Anonymous callers get a 401 with the Basic
+    /// challenge (`Authentication is required` when anonymous access is off, `Unauthorized` when the
+    /// anonymous user lacks the permission); authenticated callers get `forbidden()`.
+    pub fn check(
+        &self,
+        state: &State,
         caller: &Caller,
         action: Action,
+        target: Target<'_>,
         forbidden: impl FnOnce() -> ApiError,
     ) -> Result<(), ApiError> {
-        if caller.anonymous {
-            if !self.anonymous_access {
-                return Err(ApiError::unauthorized("Authentication is required"));
-            }
-            return match action {
-                Action::Read => Ok(()),
-                _ => Err(ApiError::unauthorized("Unauthorized")),
-            };
-        }
-        if caller.admin || action == Action::Read {
+        self.gate(caller)?;
+        if self.allows(state, caller, action, target) {
             return Ok(());
+        }
+        if caller.anonymous {
+            return Err(ApiError::unauthorized("Unauthorized"));
+        }
+        Err(forbidden())
+    }
+
+    /// The permission test alone (listings use it to hide what the caller may not read).
+    pub fn allows(&self, state: &State, caller: &Caller, action: Action, t: Target<'_>) -> bool {
+        if caller.anonymous && !self.anonymous_access {
+            return false;
+        }
+        state.security.allows(
+            &caller.principal,
+            action.act(),
+            t.repo,
+            t.class,
+            t.path,
+            t.folder,
+        )
+    }
+
+    /// Whether `caller` may read anything in repository `repo`.
+    pub fn reads_repo(&self, state: &State, caller: &Caller, repo: &str, class: RepoClass) -> bool {
+        self.allows(
+            state,
+            caller,
+            Action::Read,
+            Target {
+                repo,
+                class,
+                path: "",
+                folder: true,
+            },
+        )
+    }
+
+    /// Anonymous callers when anonymous access is off: 401 `Authentication is required`.
+    pub fn gate(&self, caller: &Caller) -> Result<(), ApiError> {
+        if caller.anonymous && !self.anonymous_access {
+            return Err(ApiError::unauthorized("Authentication is required"));
+        }
+        Ok(())
+    }
+
+    /// Admin-only endpoints: anonymous → 401, other users → `forbidden()`.
+    pub fn check_admin(
+        &self,
+        caller: &Caller,
+        forbidden: impl FnOnce() -> ApiError,
+    ) -> Result<(), ApiError> {
+        self.gate(caller)?;
+        if caller.admin {
+            return Ok(());
+        }
+        if caller.anonymous {
+            return Err(ApiError::unauthorized("Unauthorized"));
         }
         Err(forbidden())
     }
 }
 
+/// A locked or disabled user may not log in by any method.
+fn usable(sec: &Security, user: &User) -> Result<(), ApiError> {
+    if sec.locked.contains(&user.name) {
+        return Err(ApiError::forbidden(format!(
+            "User '{}' is locked. Please contact your system administrator.",
+            user.name
+        )));
+    }
+    if user.disabled {
+        return Err(ApiError::forbidden("User is disabled"));
+    }
+    Ok(())
+}
+
+/// Splits a scope on spaces, keeping quoted group lists (`member-of-groups:"a,b c"`) whole.
+pub fn scope_tokens(scope: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in scope.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                cur.push(c);
+            }
+            c if c.is_whitespace() && !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The group names of a `member-of-groups:` / `applied-permissions/groups:` value.
+pub fn scope_groups(value: &str) -> Vec<String> {
+    value
+        .trim_matches('"')
+        .split(',')
+        .map(|g| g.trim().trim_matches('"').to_string())
+        .filter(|g| !g.is_empty())
+        .collect()
+}
+
+/// What a token's scope grants: group scopes grant only those groups' permissions; `*`,
+/// `applied-permissions/user` act as the user; the admin scopes make the token an administrator.
+fn token_principal(sec: &Security, user: Option<&User>, scope: &str) -> Principal {
+    let mut p = Principal {
+        user: None,
+        groups: vec![],
+        admin: false,
+    };
+    let whole_user = |p: &mut Principal, with_admin: bool| {
+        if let Some(u) = user {
+            let full = sec.principal_of(u);
+            p.user = full.user;
+            p.groups.extend(full.groups);
+            p.admin |= with_admin && full.admin;
+        }
+    };
+    for t in scope_tokens(scope) {
+        if let Some(g) = t.strip_prefix("member-of-groups:") {
+            if g.trim_matches('"') == "*" {
+                whole_user(&mut p, false);
+            } else {
+                p.groups.extend(scope_groups(g));
+            }
+        } else if let Some(g) = t.strip_prefix("applied-permissions/groups:") {
+            p.groups.extend(scope_groups(g));
+        } else if t == "applied-permissions/user" {
+            whole_user(&mut p, true);
+        } else if t == "applied-permissions/admin"
+            || t == format!("{}:admin", sec.service_id)
+            || t == "jfrt@*:admin"
+        {
+            p.admin = true;
+        }
+    }
+    p.admin |= p
+        .groups
+        .iter()
+        .any(|g| sec.groups.get(g).is_some_and(|g| g.admin_privileges));
+    p
+}
+
+/// What a starting server commits so the store knows the instance and the configured principals:
+/// on first start the service id, the instance secret, the `readers` group (joined automatically),
+/// the `anonymous` user and the `Anything` permission target (readers and anonymous may read every
+/// repository), as a fresh JCR has; then the configured groups, users and permission targets the store
+/// does not know yet. Returns the changes and the `(user, password)` pairs still to be hashed.
+pub fn seed(
+    config: &crate::config::Config,
+    sec: &Security,
+) -> (Vec<SecurityChange>, Vec<(String, String)>) {
+    use rand::distributions::{Alphanumeric, DistString};
+    let mut out = Vec::new();
+    let mut view = sec.clone();
+    let mut push = |c: SecurityChange, view: &mut Security| {
+        let _ = view.apply(&c);
+        out.push(c);
+    };
+    if sec.service_id.is_empty() {
+        let id: String = Alphanumeric
+            .sample_string(&mut rand::thread_rng(), 26)
+            .to_lowercase();
+        push(
+            SecurityChange::Instance {
+                service_id: format!("jfrt@{id}"),
+                secret: hex::encode(rand::random::<[u8; 32]>()),
+            },
+            &mut view,
+        );
+        push(
+            SecurityChange::PutGroup {
+                group: model::Group {
+                    name: "readers".into(),
+                    description: "A group for read-only users".into(),
+                    auto_join: true,
+                    admin_privileges: false,
+                },
+                members: None,
+            },
+            &mut view,
+        );
+        push(
+            SecurityChange::PutUser {
+                user: User {
+                    name: "anonymous".into(),
+                    email: String::new(),
+                    password: String::new(),
+                    admin: false,
+                    profile_updatable: false,
+                    disable_ui_access: true,
+                    internal_password_disabled: true,
+                    disabled: false,
+                    groups: vec![],
+                },
+            },
+            &mut view,
+        );
+        push(
+            SecurityChange::PutPermission {
+                permission: model::Permission {
+                    name: "Anything".into(),
+                    includes: "**".into(),
+                    excludes: String::new(),
+                    repositories: vec!["ANY".into()],
+                    users: [("anonymous".to_string(), [Act::Read].into())].into(),
+                    groups: [("readers".to_string(), [Act::Read].into())].into(),
+                },
+            },
+            &mut view,
+        );
+    }
+    for g in &config.groups {
+        if !view.groups.contains_key(&g.name) {
+            push(
+                SecurityChange::PutGroup {
+                    group: model::Group {
+                        name: g.name.clone(),
+                        description: g.description.clone(),
+                        auto_join: g.auto_join,
+                        admin_privileges: g.admin_privileges,
+                    },
+                    members: None,
+                },
+                &mut view,
+            );
+        }
+    }
+    let mut pending = Vec::new();
+    for u in &config.users {
+        let name = u.name.to_lowercase();
+        if view
+            .users
+            .get(&name)
+            .is_some_and(|x| x.password != PENDING_HASH)
+        {
+            continue;
+        }
+        let groups = u.groups.clone().unwrap_or_else(|| view.auto_join_groups());
+        push(
+            SecurityChange::PutUser {
+                user: User {
+                    name: name.clone(),
+                    email: u.email.clone().unwrap_or_default(),
+                    password: PENDING_HASH.into(),
+                    admin: u.admin,
+                    profile_updatable: true,
+                    disable_ui_access: false,
+                    internal_password_disabled: false,
+                    disabled: false,
+                    groups,
+                },
+            },
+            &mut view,
+        );
+        pending.push((name, u.password.clone()));
+    }
+    for p in &config.permissions {
+        if view.permissions.contains_key(&p.name) {
+            continue;
+        }
+        let acts = |letters: &String| -> std::collections::BTreeSet<Act> {
+            letters
+                .chars()
+                .filter_map(|c| Act::parse(&c.to_string()))
+                .collect()
+        };
+        push(
+            SecurityChange::PutPermission {
+                permission: model::Permission {
+                    name: p.name.clone(),
+                    includes: p.includes_pattern.clone(),
+                    excludes: p.excludes_pattern.clone(),
+                    repositories: p.repositories.clone(),
+                    users: p
+                        .users
+                        .iter()
+                        .map(|(k, v)| (k.to_lowercase(), acts(v)))
+                        .collect(),
+                    groups: p.groups.iter().map(|(k, v)| (k.clone(), acts(v))).collect(),
+                },
+            },
+            &mut view,
+        );
+    }
+    (out, pending)
+}
+
+/// The encrypted form of a password (or API key) that is accepted in its place: `AP` followed by a
+/// keyed digest of the user and the stored secret, so it stops working when the password changes.
+pub fn encrypted_password(instance_secret: &str, user: &str, basis: &str) -> String {
+    let key = jsonwebtoken::EncodingKey::from_secret(instance_secret.as_bytes());
+    let msg = format!("encrypted-password\0{user}\0{basis}");
+    let mac = jsonwebtoken::crypto::sign(msg.as_bytes(), &key, jsonwebtoken::Algorithm::HS256)
+        .unwrap_or_default();
+    let body: String = mac
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(32)
+        .collect();
+    format!("AP{body}")
+}
+
+/// Hashes a password with bcrypt on a blocking thread.
+pub async fn hash_password(password: &str) -> Result<String, ApiError> {
+    let p = password.to_string();
+    tokio::task::spawn_blocking(move || bcrypt::hash(p, BCRYPT_COST))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Compares two secrets in time that depends only on their lengths.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+pub fn same(a: &str, b: &str) -> bool {
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_split_on_spaces_outside_quotes() {
+        assert_eq!(
+            scope_tokens(r#"member-of-groups:"readers,test group" api:*"#),
+            vec![r#"member-of-groups:"readers,test group""#, "api:*"]
+        );
+        assert_eq!(
+            scope_groups(r#""readers,test group""#),
+            vec!["readers", "test group"]
+        );
+    }
+
+    #[test]
+    fn secrets_compare_by_value() {
+        assert!(same("abc", "abc"));
+        assert!(!same("abc", "abd"));
+        assert!(!same("abc", "abcd"));
+    }
+
+    #[test]
+    fn encrypted_passwords_depend_on_user_and_basis() {
+        let a = encrypted_password("s", "bob", "h1");
+        assert!(a.starts_with("AP") && a.len() > 20);
+        assert_eq!(a, encrypted_password("s", "bob", "h1"));
+        assert_ne!(a, encrypted_password("s", "bob", "h2"));
+        assert_ne!(a, encrypted_password("s", "alice", "h1"));
+        assert_ne!(a, encrypted_password("t", "bob", "h1"));
+    }
 }

@@ -114,7 +114,7 @@ fn deploy_conflict(repo: &str, t: TreeError) -> ApiError {
 
 async fn deploy(r: &Req, p: RepoPath, body: BodyStream) -> Result<Response, ApiError> {
     let rel = literal_path(&p);
-    let caller = r.require(Action::Deploy, |c| {
+    let caller = r.require(Action::Deploy, &p.repo, &rel, |c| {
         ApiError::forbidden(format!(
             "The user: '{}' is not permitted to deploy '{rel}' into '{}:{rel}'.",
             c.name, p.repo
@@ -132,6 +132,28 @@ async fn deploy(r: &Req, p: RepoPath, body: BodyStream) -> Result<Response, ApiE
         ));
     }
     let props = matrix_props(&p)?;
+    if !props.is_empty() {
+        r.require(Action::Annotate, &repo, &rel, |c| {
+            ApiError::forbidden(format!(
+                "User {} is not permitted to annotate '{repo}:{rel}'.",
+                c.name
+            ))
+        })?;
+    }
+    let overwrites = r
+        .state
+        .store
+        .read()
+        .item(&repo, &rel)
+        .is_some_and(|i| !i.is_folder());
+    if overwrites {
+        r.require(Action::Delete, &repo, &rel, |c| {
+            ApiError::forbidden(format!(
+                "Not enough permissions to delete/overwrite artifact '{repo}:{rel}' (user: '{}' needs DELETE permission).",
+                c.name
+            ))
+        })?;
+    }
     // Garbage collection waits while this deploy writes or reuses a blob and commits its item.
     let _pin = r.state.store.blobs.pin().await;
     let base = r.base_url();
@@ -389,7 +411,7 @@ async fn deploy_by_checksum(
 async fn delete(r: &Req, p: RepoPath) -> Result<Response, ApiError> {
     let rel = literal_path(&p);
     let id = format!("{}:{rel}", p.repo);
-    let caller = r.require(Action::Delete, |c| {
+    let caller = r.require(Action::Delete, &p.repo, &rel, |c| {
         ApiError::forbidden(format!(
             "Not enough permissions to delete/overwrite artifact '{id}' (user: '{}' needs DELETE permission).",
             c.name
@@ -430,9 +452,9 @@ async fn delete(r: &Req, p: RepoPath) -> Result<Response, ApiError> {
 // ---------- retrieve ----------
 
 async fn retrieve(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
-    let caller = r.require(Action::Read, |c| {
+    let caller = r.require(Action::Read, &p.repo, &p.path, |c| {
         ApiError::forbidden(format!(
-            "Request for '{}' is forbidden for user: '{}'.",
+            "Download request for repo:path '{}' is forbidden for user '{}'.",
             p.repo_path_id(),
             c.name
         ))
@@ -878,6 +900,9 @@ fn listing(r: &Req, p: &RepoPath) -> Response {
             } else {
                 format!("{}/{name}", p.path)
             };
+            if !r.may(&state, Action::Read, &p.repo, &child) {
+                return None;
+            }
             let (_, item) = state.resolve(&p.repo, &child)?;
             Some((if folder { format!("{name}/") } else { name }, item.clone()))
         })

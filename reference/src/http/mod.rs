@@ -21,7 +21,7 @@ use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
 use warp::Filter;
 
-use crate::auth::{Action, Auth, Caller};
+use crate::auth::{Action, Auth, Caller, Target};
 use crate::config::Config;
 use crate::store::{CommitError, Store, TreeError};
 use error::ApiError;
@@ -125,16 +125,52 @@ impl Req {
         self.caller.as_ref().map_err(Clone::clone)
     }
 
-    /// Checks `action` for the caller; see [`Auth::authorize`].
+    /// Checks `action` at `path` of `repo` for the caller; see [`Auth::check`]. Folders (and the
+    /// repository root) relax the include patterns so users can browse down to what they may read. A
+    /// repository that does not exist is left to the handler's 404 (only the anonymous gate applies).
     pub fn require(
         &self,
         action: Action,
+        repo: &str,
+        path: &str,
+        forbidden: impl FnOnce(&Caller) -> ApiError,
+    ) -> Result<Caller, ApiError> {
+        let caller = self.caller()?.clone();
+        let state = self.state.store.read();
+        match target(&state, repo, path) {
+            Some(t) => self
+                .state
+                .auth
+                .check(&state, &caller, action, t, || forbidden(&caller))?,
+            None => self.state.auth.gate(&caller)?,
+        }
+        Ok(caller)
+    }
+
+    /// Whether the caller may do `action` at `path` of `repo` (no error: listings filter with it).
+    pub fn may(&self, state: &crate::store::State, action: Action, repo: &str, path: &str) -> bool {
+        let Ok(caller) = self.caller() else {
+            return false;
+        };
+        target(state, repo, path).is_some_and(|t| self.state.auth.allows(state, caller, action, t))
+    }
+
+    /// Admin-only endpoints: anonymous → 401, other users → `forbidden`.
+    pub fn require_admin(
+        &self,
         forbidden: impl FnOnce(&Caller) -> ApiError,
     ) -> Result<Caller, ApiError> {
         let caller = self.caller()?.clone();
         self.state
             .auth
-            .authorize(&caller, action, || forbidden(&caller))?;
+            .check_admin(&caller, || forbidden(&caller))?;
+        Ok(caller)
+    }
+
+    /// Endpoints any authenticated user (or anonymous, when anonymous access is on) may call.
+    pub fn require_user(&self) -> Result<Caller, ApiError> {
+        let caller = self.caller()?.clone();
+        self.state.auth.gate(&caller)?;
         Ok(caller)
     }
 
@@ -173,6 +209,18 @@ impl Req {
     }
 }
 
+/// The permission target of `path` in `repo` (`None` when the repository does not exist).
+fn target<'a>(state: &'a crate::store::State, repo: &str, path: &'a str) -> Option<Target<'a>> {
+    let r = state.repo(repo)?;
+    let folder = path.is_empty() || r.items.get(path).is_some_and(|i| i.is_folder());
+    Some(Target {
+        repo: &r.config.key,
+        class: r.config.rclass,
+        path,
+        folder,
+    })
+}
+
 /// Extracts [`Req`] for every request.
 pub fn req(
     state: AppState,
@@ -183,16 +231,19 @@ pub fn req(
         .and(warp::method())
         .and(warp::header::headers_cloned())
         .and(raw_query)
-        .map(|state: AppState, method, headers: HeaderMap, q: String| {
-            let caller = state.auth.identify(&headers, &state.store.read().api_keys);
-            Req {
-                state,
-                method,
-                headers,
-                query: Query::parse(&q),
-                caller,
-            }
-        })
+        .then(
+            |state: AppState, method, headers: HeaderMap, q: String| async move {
+                let now = state.config.clock.now_ms();
+                let caller = state.auth.identify(&state.store, &headers, now).await;
+                Req {
+                    state,
+                    method,
+                    headers,
+                    query: Query::parse(&q),
+                    caller,
+                }
+            },
+        )
 }
 
 /// The request body as a stream of `Bytes`.

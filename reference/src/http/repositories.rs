@@ -32,7 +32,7 @@ pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
 
 fn list(r: &Req) -> Result<Response, ApiError> {
     allow(r, &[Method::GET])?;
-    r.require(Action::Read, |_| ApiError::forbidden("Forbidden"))?;
+    r.require_user()?;
     let base = r.base_url();
     let want_type = r.query.get("type").map(str::to_ascii_lowercase);
     let want_pt = r.query.get("packageType").map(str::to_ascii_lowercase);
@@ -44,6 +44,10 @@ fn list(r: &Req) -> Result<Response, ApiError> {
         }
         for repo in state.repos.values().filter(|x| x.config.rclass == class) {
             let c = &repo.config;
+            // Only the repositories the caller may read something in.
+            if !r.may(&state, Action::Read, &c.key, "") {
+                continue;
+            }
             if want_pt
                 .as_deref()
                 .is_some_and(|p| p != c.package_type.lower())
@@ -157,7 +161,7 @@ async fn one(r: Req, tail: &str, body: BodyStream) -> Result<Response, ApiError>
         ));
     }
     if r.method == Method::GET || r.method == Method::HEAD {
-        r.require(Action::Read, |_| ApiError::forbidden("Forbidden"))?;
+        r.require(Action::Read, &key, "", |_| ApiError::forbidden("Forbidden"))?;
         let state = r.state.store.read();
         let repo = state
             .repo(&key)
@@ -168,7 +172,7 @@ async fn one(r: Req, tail: &str, body: BodyStream) -> Result<Response, ApiError>
             &config_json(&repo.config),
         ));
     }
-    let caller = r.require(Action::Admin, |_| ApiError::forbidden("Forbidden"))?;
+    let caller = r.require_admin(|_| ApiError::forbidden("Forbidden"))?;
     match r.method {
         Method::DELETE => {
             r.state

@@ -183,10 +183,19 @@ fn file_info(base: &str, repo: &str, path: &str, item: &Item) -> Value {
     })
 }
 
-fn folder_info(base: &str, repo_key: &str, state: &State, path: &str, item: &Item) -> Value {
+/// Folder info; `visible` says which children (by full path) the caller may see.
+fn folder_info(
+    base: &str,
+    repo_key: &str,
+    state: &State,
+    path: &str,
+    item: &Item,
+    visible: &dyn Fn(&str) -> bool,
+) -> Value {
     let children: Vec<Value> = state
         .children_of(repo_key, path)
         .into_iter()
+        .filter(|(name, _)| visible(&child_path(path, name)))
         .map(|(name, folder)| json!({"uri": format!("/{name}"), "folder": folder}))
         .collect();
     json!({
@@ -360,7 +369,7 @@ async fn storage(r: Req, tail: &str) -> Result<Response, ApiError> {
 }
 
 fn storage_get(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
-    let caller = r.require(Action::Read, |c| {
+    let caller = r.require(Action::Read, &p.repo, &p.path, |c| {
         ApiError::text(
             StatusCode::FORBIDDEN,
             format!(
@@ -404,7 +413,9 @@ fn storage_get(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
                 "This resource is available to authenticated users only.",
             ));
         }
-        return list(&base, repo, p, item, q);
+        return list(&base, repo, p, item, q, &|c| {
+            r.may(&state, Action::Read, &p.repo, c)
+        });
     }
     if q.has("lastModified") {
         if !repo.is_local() {
@@ -433,7 +444,9 @@ fn storage_get(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
         let mut resp = json(
             StatusCode::OK,
             FOLDER_INFO,
-            &folder_info(&base, &p.repo, &state, &p.path, item),
+            &folder_info(&base, &p.repo, &state, &p.path, item, &|c| {
+                r.may(&state, Action::Read, &p.repo, c)
+            }),
         );
         set_header(&mut resp, header::CACHE_CONTROL, "no-store");
         Ok(resp)
@@ -452,6 +465,7 @@ fn list(
     p: &RepoPath,
     item: &Item,
     q: &super::Query,
+    visible: &dyn Fn(&str) -> bool,
 ) -> Result<Response, ApiError> {
     if !item.is_folder() {
         return Err(ApiError::bad_request(format!(
@@ -475,7 +489,7 @@ fn list(
         p.path.len() + 1
     };
     for (key, i) in repo.subtree(&p.path) {
-        if key == &p.path {
+        if key == &p.path || !visible(key) {
             continue;
         }
         let rel = &key[prefix_len..];
@@ -517,7 +531,7 @@ async fn edit_props(
     remove: Vec<String>,
     recursive_param: &str,
 ) -> Result<Response, ApiError> {
-    r.require(Action::Annotate, |c| {
+    r.require(Action::Annotate, &p.repo, &p.path, |c| {
         ApiError::forbidden(format!(
             "User '{}' is not permitted to annotate '{}'.",
             c.name,
@@ -554,7 +568,16 @@ async fn edit_props(
 async fn metadata(r: Req, tail: &str, body: BodyStream) -> Result<Response, ApiError> {
     allow(&r, &[Method::PATCH])?;
     let p = parse_path(tail)?;
-    r.caller()?;
+    r.require(Action::Annotate, &p.repo, &p.path, |c| {
+        ApiError::text(
+            StatusCode::FORBIDDEN,
+            format!(
+                "Request for '{}' is forbidden for user: '{}', You must have annotate permission on this path",
+                p.repo_path_id(),
+                c.name
+            ),
+        )
+    })?;
     let bytes = read_small(body, 4 << 20).await?;
     let doc: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("Invalid JSON: {e}")))?;
@@ -594,6 +617,15 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
+/// `path/name`, or `name` at the root.
+fn child_path(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{path}/{name}")
+    }
+}
+
 fn bad_value(k: &str) -> ApiError {
     ApiError::bad_request(format!("Invalid value for property '{k}': expected a string, a number, a boolean, an array of those, or null"))
 }
@@ -602,7 +634,7 @@ fn bad_value(k: &str) -> ApiError {
 
 fn storage_info(r: &Req) -> Result<Response, ApiError> {
     allow(r, &[Method::GET])?;
-    r.require(Action::Admin, |_| ApiError::forbidden("Forbidden"))?;
+    r.require_admin(|_| ApiError::forbidden("Forbidden"))?;
     let state = r.state.store.read();
     let mut blobs: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
     let mut artifacts_size = 0u64;
@@ -735,7 +767,7 @@ fn disk_space(path: &std::path::Path) -> (u64, u64) {
 
 async fn sha256(r: Req, body: BodyStream) -> Result<Response, ApiError> {
     allow(&r, &[Method::POST])?;
-    r.require(Action::Admin, |_| ApiError::forbidden("Forbidden"))?;
+    r.require_admin(|_| ApiError::forbidden("Forbidden"))?;
     let bytes = read_small(body, 1 << 20).await?;
     let doc: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("Invalid JSON: {e}")))?;
@@ -794,7 +826,22 @@ async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
         .get("to")
         .ok_or_else(|| ApiError::bad_request("The 'to' parameter is required"))?;
     let dst_raw = path::parse(&to.replace('%', "%25")).map_err(|e| ApiError::bad_request(e.0))?;
-    r.require(Action::Deploy, |c| {
+    r.require(Action::Read, &src.repo, &src.path, |c| {
+        ApiError::forbidden(format!(
+            "Request for '{}' is forbidden for user: '{}'.",
+            src.repo_path_id(),
+            c.name
+        ))
+    })?;
+    if mv {
+        r.require(Action::Delete, &src.repo, &src.path, |_| {
+            ApiError::forbidden(format!(
+                "User doesn't have permissions to move '{}'. Needs delete permissions.",
+                src.repo_path_id()
+            ))
+        })?;
+    }
+    r.require(Action::Deploy, &dst_raw.repo, &dst_raw.path, |c| {
         ApiError::forbidden(format!(
             "User '{}' is not permitted to deploy into '{}'.",
             c.name,

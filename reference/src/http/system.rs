@@ -33,9 +33,7 @@ fn ping(r: &Req) -> Result<Response, ApiError> {
 /// `GET /api/system/version`.
 fn version(r: &Req) -> Result<Response, ApiError> {
     allow(r, &[Method::GET])?;
-    r.require(crate::auth::Action::Read, |_| {
-        ApiError::forbidden("Forbidden")
-    })?;
+    r.require_user()?;
     let body = serde_json::json!({
         "version": VERSION,
         "revision": REVISION,
@@ -51,9 +49,7 @@ fn version(r: &Req) -> Result<Response, ApiError> {
 /// `POST /api/system/storage/gc` (admin): removes the blobs no item references; text/plain.
 async fn gc(r: &Req) -> Result<Response, ApiError> {
     allow(r, &[Method::POST])?;
-    r.require(crate::auth::Action::Admin, |_| {
-        ApiError::forbidden("Forbidden")
-    })?;
+    r.require_admin(|_| ApiError::forbidden("Forbidden"))?;
     let (count, bytes) = r.state.store.gc().await.map_err(ApiError::internal)?;
     Ok(respond(
         StatusCode::OK,

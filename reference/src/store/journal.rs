@@ -11,6 +11,8 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::tree::{Mutation, State};
+use crate::auth::crypto::{open_with, seal_with, Cipher};
+use crate::auth::model::SecurityChange;
 
 /// An open journal.
 #[derive(Debug)]
@@ -21,6 +23,8 @@ pub struct Journal {
     len: u64,
     /// Compact once the journal grows past this many bytes.
     compact_after: u64,
+    /// Seals secrets at rest while key encryption is active.
+    cipher: Option<Cipher>,
 }
 
 /// Default journal size that triggers a compaction.
@@ -32,15 +36,15 @@ const JOURNAL: &str = "journal.log";
 impl Journal {
     /// Loads the snapshot and replays the journal in `dir`, then compacts. Returns the journal and the
     /// recovered state (`None` when the directory held no state yet).
-    pub fn open(dir: &Path) -> io::Result<(Journal, Option<State>)> {
+    pub fn open(dir: &Path, cipher: Option<Cipher>) -> io::Result<(Journal, Option<State>)> {
         std::fs::create_dir_all(dir)?;
         let snap_path = dir.join(SNAPSHOT);
         let mut state: Option<State> = if snap_path.exists() {
             let bytes = std::fs::read(&snap_path)?;
-            Some(
-                serde_json::from_slice(&bytes)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
-            )
+            let mut s: State = serde_json::from_slice(&bytes)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            open_state(&mut s, cipher.as_ref())?;
+            Some(s)
         } else {
             None
         };
@@ -49,7 +53,8 @@ impl Journal {
             let records = read_records(&jpath)?;
             if !records.is_empty() {
                 let s = state.get_or_insert_with(State::default);
-                for m in records {
+                for mut m in records {
+                    open_mutation(&mut m, cipher.as_ref())?;
                     // A record was only written after it applied cleanly, so it applies again.
                     if let Err(e) = s.apply(&m) {
                         tracing::warn!("journal record did not re-apply: {e:?}");
@@ -63,6 +68,7 @@ impl Journal {
             file,
             len: 0,
             compact_after: COMPACT_AFTER,
+            cipher,
         };
         if let Some(s) = &state {
             journal.compact(s)?;
@@ -72,7 +78,8 @@ impl Journal {
 
     /// Appends one record (not yet durable: call [`Journal::sync`]).
     pub fn append(&mut self, m: &Mutation) -> io::Result<()> {
-        let payload = serde_json::to_vec(m).map_err(io::Error::other)?;
+        let sealed = self.cipher.as_ref().and_then(|c| seal_mutation(m, c));
+        let payload = serde_json::to_vec(sealed.as_ref().unwrap_or(m)).map_err(io::Error::other)?;
         let mut rec = Vec::with_capacity(payload.len() + 8);
         rec.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         rec.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
@@ -101,8 +108,19 @@ impl Journal {
     pub fn compact(&mut self, state: &State) -> io::Result<()> {
         let tmp = self.dir.join(format!("{SNAPSHOT}.tmp"));
         {
-            let mut f = File::create(&tmp)?;
-            serde_json::to_writer(&mut f, state).map_err(io::Error::other)?;
+            let mut f = io::BufWriter::new(File::create(&tmp)?);
+            let c = self.cipher.as_ref();
+            let view = SnapshotView {
+                repos: &state.repos,
+                api_keys: state
+                    .api_keys
+                    .iter()
+                    .map(|(u, k)| (u.clone(), seal_with(c, k)))
+                    .collect(),
+                security: seal_security(&state.security, c),
+            };
+            serde_json::to_writer(&mut f, &view).map_err(io::Error::other)?;
+            let f = f.into_inner().map_err(|e| e.into_error())?;
             f.sync_all()?;
         }
         std::fs::rename(&tmp, self.dir.join(SNAPSHOT))?;
@@ -111,6 +129,73 @@ impl Journal {
         self.len = 0;
         self.file.sync_all()
     }
+
+    /// Starts or stops sealing secrets, and rewrites the snapshot so nothing on disk is in the old form.
+    pub fn set_cipher(&mut self, cipher: Option<Cipher>, state: &State) -> io::Result<()> {
+        self.cipher = cipher;
+        self.compact(state)
+    }
+}
+
+/// The snapshot as written: the state with its secrets sealed (field names as [`State`]'s).
+#[derive(serde::Serialize)]
+struct SnapshotView<'a> {
+    repos: &'a indexmap::IndexMap<String, super::tree::Repo>,
+    api_keys: std::collections::BTreeMap<String, String>,
+    security: crate::auth::model::Security,
+}
+
+fn seal_security(
+    s: &crate::auth::model::Security,
+    c: Option<&Cipher>,
+) -> crate::auth::model::Security {
+    let mut s = s.clone();
+    s.secret = seal_with(c, &s.secret);
+    for u in s.users.values_mut() {
+        u.password = seal_with(c, &u.password);
+    }
+    s
+}
+
+fn open_state(s: &mut State, c: Option<&Cipher>) -> io::Result<()> {
+    for k in s.api_keys.values_mut() {
+        *k = open_with(c, k)?;
+    }
+    s.security.secret = open_with(c, &s.security.secret)?;
+    for u in s.security.users.values_mut() {
+        u.password = open_with(c, &u.password)?;
+    }
+    Ok(())
+}
+
+/// A copy of `m` with its secrets sealed, when it carries any.
+fn seal_mutation(m: &Mutation, c: &Cipher) -> Option<Mutation> {
+    let mut m = m.clone();
+    match &mut m {
+        Mutation::SetApiKey { key, .. } => *key = c.seal(key),
+        Mutation::Security(SecurityChange::PutUser { user }) => {
+            user.password = c.seal(&user.password)
+        }
+        Mutation::Security(SecurityChange::SetPassword { hash, .. }) => *hash = c.seal(hash),
+        Mutation::Security(SecurityChange::Instance { secret, .. }) => *secret = c.seal(secret),
+        _ => return None,
+    }
+    Some(m)
+}
+
+fn open_mutation(m: &mut Mutation, c: Option<&Cipher>) -> io::Result<()> {
+    match m {
+        Mutation::SetApiKey { key, .. } => *key = open_with(c, key)?,
+        Mutation::Security(SecurityChange::PutUser { user }) => {
+            user.password = open_with(c, &user.password)?
+        }
+        Mutation::Security(SecurityChange::SetPassword { hash, .. }) => *hash = open_with(c, hash)?,
+        Mutation::Security(SecurityChange::Instance { secret, .. }) => {
+            *secret = open_with(c, secret)?
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Reads every intact record; truncates the file at the first torn or corrupt one.
@@ -164,7 +249,7 @@ mod tests {
     fn replay_discards_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (mut j, s) = Journal::open(dir.path()).unwrap();
+            let (mut j, s) = Journal::open(dir.path(), None).unwrap();
             assert!(s.is_none());
             j.append(&create("one")).unwrap();
             j.append(&create("two")).unwrap();
@@ -174,13 +259,13 @@ mod tests {
         let len = std::fs::metadata(&path).unwrap().len();
         let f = OpenOptions::new().write(true).open(&path).unwrap();
         f.set_len(len - 5).unwrap();
-        let (_j, s) = Journal::open(dir.path()).unwrap();
+        let (_j, s) = Journal::open(dir.path(), None).unwrap();
         let s = s.unwrap();
         assert!(s.repo("one").is_some());
         assert!(s.repo("two").is_none());
         // Compacted: the journal is empty and the snapshot holds the state.
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
-        let (_j, s) = Journal::open(dir.path()).unwrap();
+        let (_j, s) = Journal::open(dir.path(), None).unwrap();
         assert!(s.unwrap().repo("one").is_some());
     }
 
@@ -188,7 +273,7 @@ mod tests {
     fn corrupt_record_is_not_replayed() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (mut j, _) = Journal::open(dir.path()).unwrap();
+            let (mut j, _) = Journal::open(dir.path(), None).unwrap();
             j.append(&create("one")).unwrap();
         }
         let path = dir.path().join(JOURNAL);
@@ -196,7 +281,7 @@ mod tests {
         let last = bytes.len() - 3;
         bytes[last] ^= 0x55;
         std::fs::write(&path, bytes).unwrap();
-        let (_j, s) = Journal::open(dir.path()).unwrap();
+        let (_j, s) = Journal::open(dir.path(), None).unwrap();
         assert!(s.unwrap_or_default().repo("one").is_none());
     }
 }

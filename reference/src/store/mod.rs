@@ -15,6 +15,7 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard};
 pub use blobs::{BlobInfo, BlobPin, BlobStore, IngestError};
 pub use tree::{FileData, Item, Mutation, Original, Props, Repo, Stamp, State, Stats, TreeError};
 
+use crate::auth::crypto::Cipher;
 use crate::config::RepoConfig;
 use journal::Journal;
 
@@ -41,6 +42,8 @@ pub struct Store {
     sync: Option<std::fs::File>,
     /// Content-addressed blobs.
     pub blobs: BlobStore,
+    root: std::path::PathBuf,
+    cipher: RwLock<Option<Cipher>>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -58,9 +61,10 @@ impl Store {
             }
         };
         let blobs = BlobStore::open(&root, data_dir.is_some())?;
+        let cipher = Cipher::load(&root)?;
         let (journal, recovered) = match data_dir {
             Some(d) => {
-                let (j, s) = Journal::open(&d.join("meta"))?;
+                let (j, s) = Journal::open(&d.join("meta"), cipher.clone())?;
                 (Some(j), s)
             }
             None => (None, None),
@@ -95,6 +99,8 @@ impl Store {
             journal: journal.map(Mutex::new),
             sync,
             blobs,
+            root,
+            cipher: RwLock::new(cipher),
             _tmp: tmp,
         })
     }
@@ -164,6 +170,31 @@ impl Store {
                 .unwrap_or_else(|e| e.into_inner())
                 .set_compact_after(bytes);
         }
+    }
+
+    /// The data root (the data directory, or the temporary one).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The master key while key encryption is active.
+    pub fn cipher(&self) -> Option<Cipher> {
+        self.cipher
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Starts (`Some`) or stops (`None`) sealing secrets at rest; the snapshot is rewritten at once so
+    /// the disk holds secrets only in the new form.
+    pub fn set_cipher(&self, cipher: Option<Cipher>) -> io::Result<()> {
+        let state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(j) = &self.journal {
+            let mut j = j.lock().unwrap_or_else(|e| e.into_inner());
+            j.set_cipher(cipher.clone(), &state)?;
+        }
+        *self.cipher.write().unwrap_or_else(|e| e.into_inner()) = cipher;
+        Ok(())
     }
 
     /// Compacts the journal into a snapshot (clean shutdown).

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::model::{Security, SecurityChange, SecurityError};
 use crate::config::{RepoClass, RepoConfig};
 
 /// Properties: keys sorted, values in insertion order without duplicates.
@@ -190,6 +191,8 @@ pub enum Mutation {
     SetApiKey { user: String, key: String },
     /// Revoke one user's API key, or everyone's when `user` is `None`.
     RevokeApiKey { user: Option<String> },
+    /// Users, groups, permission targets, lock policy, tokens.
+    Security(SecurityChange),
     /// Copy or move a subtree to another place.
     Transfer {
         src_repo: String,
@@ -234,6 +237,9 @@ pub struct State {
     /// API keys by user name.
     #[serde(default)]
     pub api_keys: BTreeMap<String, String>,
+    /// Users, groups, permission targets, lock policy, issued tokens.
+    #[serde(default)]
+    pub security: Security,
 }
 
 /// Splits `a/b/c` into its parents `["", "a", "a/b"]`.
@@ -587,6 +593,15 @@ impl State {
                 .ok_or(TreeError::NoItem),
             Mutation::RevokeApiKey { user: None } => {
                 self.api_keys.clear();
+                Ok(())
+            }
+            Mutation::Security(change) => {
+                self.security
+                    .apply(change)
+                    .map_err(|SecurityError::Missing(_)| TreeError::NoItem)?;
+                if let SecurityChange::DeleteUser { name } = change {
+                    self.api_keys.remove(name);
+                }
                 Ok(())
             }
             Mutation::Transfer {

@@ -17,11 +17,8 @@ pub struct Srv {
 
 /// Adds the non-admin user `bob` / `pw`.
 pub fn with_bob(c: &mut Config) {
-    c.users.push(jcr_reference::UserConfig {
-        name: "bob".into(),
-        password: "pw".into(),
-        admin: false,
-    });
+    c.users
+        .push(jcr_reference::UserConfig::parse_flag("bob:pw").unwrap());
 }
 
 pub async fn start() -> Srv {
