@@ -365,7 +365,9 @@ impl Auth {
         let state = store.read();
         let sec = &state.security;
         let record = sec.tokens.get(&claims.jti).ok_or_else(bad)?;
-        if claims.iss != sec.service_id || record.subject != claims.sub {
+        let issuer_ok =
+            claims.iss == sec.service_id || claims.iss == token::access_id(&sec.service_id);
+        if !issuer_ok || record.subject != claims.sub {
             return Err(bad());
         }
         if claims.exp.is_some_and(|e| e * 1000 <= now_ms) {
@@ -472,15 +474,19 @@ impl Auth {
 }
 
 /// A locked or disabled user may not log in by any method.
+/// The 403 carries the Basic challenge, as Artifactory's entry point sends it.
 fn usable(sec: &Security, user: &User) -> Result<(), ApiError> {
+    let refuse = |m: String| {
+        Err(ApiError::forbidden(m).with_header(
+            warp::http::header::WWW_AUTHENTICATE,
+            "Basic realm=\"Artifactory Realm\"",
+        ))
+    };
     if sec.locked.contains(&user.name) {
-        return Err(ApiError::forbidden(format!(
-            "User '{}' is locked. Please contact your system administrator.",
-            user.name
-        )));
+        return refuse(format!("User {} is locked", user.name));
     }
     if user.disabled {
-        return Err(ApiError::forbidden("User is disabled"));
+        return refuse(format!("User {} is disabled", user.name));
     }
     Ok(())
 }

@@ -128,6 +128,11 @@ impl Signer {
     }
 }
 
+/// The Access service id that goes with an Artifactory service id (`jfrt@x` → `jfac@x`).
+pub fn access_id(sid: &str) -> String {
+    format!("jfac@{}", sid.split_once('@').map_or(sid, |(_, id)| id))
+}
+
 /// Decodes the claims without checking anything.
 pub fn peek(token: &str) -> Option<Claims> {
     let mut parts = token.split('.');

@@ -11,6 +11,8 @@ pub mod router;
 pub mod security;
 pub mod storage;
 pub mod system;
+pub mod tokens;
+pub mod users;
 
 use std::sync::Arc;
 

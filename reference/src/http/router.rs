@@ -9,7 +9,9 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::ApiError;
-use super::{artifacts, repositories, security, storage, system, AppState, REVISION, VERSION};
+use super::{
+    artifacts, repositories, security, storage, system, tokens, AppState, REVISION, VERSION,
+};
 
 /// Matches the configured context path (any number of segments, or none).
 fn context(state: &AppState) -> BoxedFilter<()> {
@@ -33,8 +35,16 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
                 .unify(),
         )
         .boxed();
-    let under_ctx = context(&state)
-        .and(api.or(artifacts::routes(&state)).unify())
+    // The Access service's token API answers at the server root and under the context path.
+    let under_ctx = tokens::access_routes(&state)
+        .or(context(&state).and(
+            tokens::access_routes(&state)
+                .or(api)
+                .unify()
+                .or(artifacts::routes(&state))
+                .unify(),
+        ))
+        .unify()
         .boxed();
     let id = state.instance_id.clone();
     let faults = state.config.faults;

@@ -19,6 +19,10 @@ pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
         .and(warp::path::tail())
         .and(req(state.clone()))
         .then(|t: Tail, r: Req| async move { render(api_key(r, t.as_str()).await) })
+        .or(super::users::routes(state))
+        .unify()
+        .or(super::tokens::routes(state))
+        .unify()
         .boxed()
 }
 

@@ -1,4 +1,4 @@
-//! `/api/system/*`: ping and version.
+//! `/api/system/*`: ping, version, garbage collection, key encryption.
 
 use warp::filters::BoxedFilter;
 use warp::http::{Method, StatusCode};
@@ -7,6 +7,7 @@ use warp::Filter;
 
 use super::error::ApiError;
 use super::{allow, json, render, req, respond, AppState, Req, REVISION, VERSION};
+use crate::auth::crypto;
 
 /// Routes under `/api/system`.
 pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
@@ -19,7 +20,22 @@ pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
     let gc = warp::path!("system" / "storage" / "gc")
         .and(req(state.clone()))
         .then(|r: Req| async move { render(gc(&r).await) });
-    ping.or(version).unify().or(gc).unify().boxed()
+    let crypt = warp::path("system")
+        .and(
+            warp::path!("encrypt")
+                .map(|| true)
+                .or(warp::path!("decrypt").map(|| false))
+                .unify(),
+        )
+        .and(req(state.clone()))
+        .then(|on: bool, r: Req| async move { render(key_encryption(&r, on).await) });
+    ping.or(version)
+        .unify()
+        .or(gc)
+        .unify()
+        .or(crypt)
+        .unify()
+        .boxed()
 }
 
 /// `GET /api/system/ping`: `OK` as text, for anyone (ping.allowUnauthenticated), unless the credentials
@@ -56,4 +72,42 @@ async fn gc(r: &Req) -> Result<Response, ApiError> {
         "text/plain",
         format!("Garbage collection finished: {count} binaries removed, {bytes} bytes freed."),
     ))
+}
+
+/// `POST /api/system/encrypt|decrypt` (admin): creates the master key and seals secrets at rest, or
+/// opens them all and removes the key. Encrypting twice is not an error (the key is reused).
+async fn key_encryption(r: &Req, on: bool) -> Result<Response, ApiError> {
+    allow(r, &[Method::POST])?;
+    r.require_admin(|_| ApiError::forbidden("Forbidden"))?;
+    let store = &r.state.store;
+    let old = store.cipher();
+    let io = |e: std::io::Error| {
+        let verb = if on { "encrypt" } else { "decrypt" };
+        ApiError::text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Could not {verb} with artifactory key, due to: {e}"),
+        )
+    };
+    if on {
+        if old.is_none() {
+            // Key first (fsynced), then the signing key file, then the snapshot: a crash at any point
+            // leaves a key that opens whatever is sealed.
+            let c = crypto::Cipher::create(store.root()).map_err(io)?;
+            r.state.auth.keys.reseal(None, Some(&c)).map_err(io)?;
+            store.set_cipher(Some(c)).map_err(io)?;
+            tracing::info!("key encryption activated");
+        }
+    } else {
+        let Some(c) = old else {
+            return Err(ApiError::text(
+                StatusCode::CONFLICT,
+                "Cannot decrypt without artifactory key file",
+            ));
+        };
+        store.set_cipher(None).map_err(io)?;
+        r.state.auth.keys.reseal(Some(&c), None).map_err(io)?;
+        std::fs::remove_file(crypto::master_key_path(store.root())).map_err(io)?;
+        tracing::info!("key encryption deactivated");
+    }
+    Ok(respond(StatusCode::OK, "text/plain", "DONE"))
 }

@@ -58,6 +58,26 @@ impl Srv {
             .basic_auth("admin", Some("password"))
     }
 
+    /// A request with Basic credentials.
+    pub fn basic(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        user: &str,
+        password: &str,
+    ) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .basic_auth(user, Some(password))
+    }
+
+    /// A request with `Authorization: Bearer <token>`.
+    pub fn bearer(&self, method: reqwest::Method, path: &str, token: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+    }
+
     /// A request without credentials.
     pub fn anon(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
         self.client.request(method, self.url(path))

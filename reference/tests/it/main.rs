@@ -10,3 +10,4 @@ mod retrieve;
 mod security;
 mod storage;
 mod system;
+mod users;

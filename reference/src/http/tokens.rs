@@ -1,0 +1,767 @@
+//! Access tokens: the legacy `/api/security/token` (create, refresh, list, revoke; OAuth-shaped errors),
+//! `/api/system/service_id`, and the Access service's `/access/api/v1/tokens` (create, list, get, revoke;
+//! Access-shaped errors), all over one store of issued tokens. Tokens are verified in [`crate::auth`].
+
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use warp::filters::BoxedFilter;
+use warp::http::{Method, StatusCode};
+use warp::path::Tail;
+use warp::reply::Response;
+use warp::Filter;
+
+use super::error::ApiError;
+use super::{
+    allow, body, json, read_small, render, req, respond, AppState, BodyStream, Query, Req,
+};
+use crate::auth::model::{SecurityChange, TokenRecord};
+use crate::auth::token::{self, access_id, Claims};
+use crate::auth::{scope_groups, scope_tokens, Caller};
+use crate::store::Mutation;
+
+/// Routes under `/api` (legacy token endpoints and the service id).
+pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
+    let token = warp::path!("security" / "token")
+        .and(req(state.clone()))
+        .and(body())
+        .then(|r: Req, b: BodyStream| async move { legacy(r, b).await });
+    let revoke = warp::path!("security" / "token" / "revoke")
+        .and(req(state.clone()))
+        .and(body())
+        .then(|r: Req, b: BodyStream| async move { legacy_revoke(r, b).await });
+    let service_id = warp::path!("system" / "service_id")
+        .and(req(state.clone()))
+        .then(|r: Req| async move { render(service_id(&r)) });
+    token.or(revoke).unify().or(service_id).unify().boxed()
+}
+
+/// `/access/api/v1/tokens[/{id|me}]` (mounted at the server root and under the context path).
+pub fn access_routes(state: &AppState) -> BoxedFilter<(Response,)> {
+    warp::path!("access" / "api" / "v1" / "tokens" / ..)
+        .and(warp::path::tail())
+        .and(req(state.clone()))
+        .and(body())
+        .then(|t: Tail, r: Req, b: BodyStream| async move { access(r, t.as_str(), b).await })
+        .boxed()
+}
+
+// ---------- error shapes ----------
+
+/// `{"error":"<code>","error_description":"<text>"}` with the code's status.
+fn oauth(code: &str, description: impl Into<String>) -> Response {
+    let status = match code {
+        "invalid_client" | "invalid_grant" => StatusCode::UNAUTHORIZED,
+        "invalid_repo_path" => StatusCode::NOT_FOUND,
+        "forbidden" => StatusCode::FORBIDDEN,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let body = json!({"error": code, "error_description": description.into()});
+    json(status, "application/json", &body)
+}
+
+/// The Access service's `{"errors":[{"code":...,"message":...}]}`.
+fn access_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = json!({"errors": [{"code": code, "message": message.into()}]});
+    respond(status, "application/json", body.to_string())
+}
+
+// ---------- issuing ----------
+
+/// What a new token carries.
+struct Issue {
+    username: String,
+    scope: String,
+    expires_in: u64,
+    refreshable: bool,
+    audience: String,
+    description: String,
+    access_api: bool,
+}
+
+struct Issued {
+    token: String,
+    refresh: Option<String>,
+    record: TokenRecord,
+}
+
+async fn issue(r: &Req, i: Issue) -> Result<Issued, ApiError> {
+    let cipher = r.state.store.cipher();
+    let signer = r
+        .state
+        .auth
+        .keys
+        .get(cipher.as_ref())
+        .await
+        .map_err(ApiError::internal)?;
+    let sid = r.state.store.read().security.service_id.clone();
+    let iss = if i.access_api { access_id(&sid) } else { sid };
+    let iat = r.now().div_euclid(1000);
+    let exp = (i.expires_in > 0).then(|| iat + i.expires_in as i64);
+    let id = uuid::Uuid::new_v4().to_string();
+    let claims = Claims {
+        sub: format!("{iss}/users/{}", i.username),
+        scp: i.scope.clone(),
+        aud: i.audience.clone(),
+        iss: iss.clone(),
+        exp,
+        iat,
+        jti: id.clone(),
+    };
+    let token = signer.sign(&claims);
+    let refresh = i.refreshable.then(|| uuid::Uuid::new_v4().to_string());
+    let record = TokenRecord {
+        id,
+        subject: claims.sub,
+        username: i.username,
+        scope: i.scope,
+        audience: i.audience,
+        issued_at: iat,
+        expiry: exp,
+        expires_in: i.expires_in,
+        refresh_hash: refresh.as_deref().map(digest),
+        description: i.description,
+        access_api: i.access_api,
+    };
+    r.state
+        .store
+        .commit(Mutation::Security(SecurityChange::AddToken {
+            token: record.clone(),
+        }))
+        .await
+        .map_err(|_| ApiError::internal("could not store the token"))?;
+    Ok(Issued {
+        token,
+        refresh,
+        record,
+    })
+}
+
+fn digest(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Parses a form body (or, for the Access API, a JSON object) into name/value pairs.
+async fn params(r: &Req, body: BodyStream, json_too: bool) -> Result<Query, String> {
+    let bytes = read_small(body, 64 << 10)
+        .await
+        .map_err(|_| "The request body is too large or unreadable".to_string())?;
+    let text =
+        std::str::from_utf8(&bytes).map_err(|_| "The request body is not UTF-8".to_string())?;
+    let is_json = r.header("content-type").is_some_and(|c| c.contains("json"))
+        || (json_too && text.trim_start().starts_with('{'));
+    if json_too && is_json {
+        let doc: Map<String, Value> = serde_json::from_str(text)
+            .map_err(|e| format!("Could not parse the JSON body: {e}"))?;
+        return Ok(Query(
+            doc.into_iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ));
+    }
+    let mut q = Query::parse(text);
+    // Query-string parameters count too (curl -X POST '...token?username=x').
+    q.0.extend(r.query.0.iter().cloned());
+    Ok(q)
+}
+
+fn flag(v: Option<&str>) -> Result<bool, String> {
+    match v.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(o) => Err(format!("Invalid boolean value: {o}")),
+    }
+}
+
+/// Checks and completes a requested scope: every token must be known, group and admin scopes must be
+/// the caller's to give, the user's groups stand in for an empty scope, and `api:*` goes last.
+fn effective_scope(
+    r: &Req,
+    caller: &Caller,
+    username: &str,
+    requested: &str,
+) -> Result<String, (&'static str, String)> {
+    let state = r.state.store.read();
+    let sec = &state.security;
+    let sid = &sec.service_id;
+    let mut out: Vec<String> = Vec::new();
+    for t in scope_tokens(requested) {
+        let ok = if t == "api:*" {
+            continue;
+        } else if let Some(g) = t.strip_prefix("member-of-groups:") {
+            if !caller.admin && g.trim_matches('"') != "*" {
+                let own = sec
+                    .user(&caller.name)
+                    .map(|u| u.groups.clone())
+                    .unwrap_or_default();
+                if let Some(bad) = scope_groups(g).into_iter().find(|x| !own.contains(x)) {
+                    return Err((
+                        "invalid_scope",
+                        format!("User '{}' is not a member of group '{bad}'", caller.name),
+                    ));
+                }
+            }
+            true
+        } else if let Some(g) = t.strip_prefix("applied-permissions/groups:") {
+            !scope_groups(g).is_empty()
+        } else if t == "applied-permissions/user" {
+            true
+        } else if t == format!("{sid}:admin")
+            || t == "jfrt@*:admin"
+            || t == "applied-permissions/admin"
+        {
+            if !caller.admin {
+                return Err((
+                    "invalid_scope",
+                    format!("Only an admin can create a token with admin scope: '{t}'"),
+                ));
+            }
+            true
+        } else {
+            false
+        };
+        if !ok {
+            return Err(("invalid_scope", format!("Unaccepted scope: '{t}'")));
+        }
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    if out.is_empty() {
+        if let Some(u) = sec.user(username).filter(|u| !u.groups.is_empty()) {
+            let list = u.groups.join(",");
+            out.push(if list.contains(' ') {
+                format!("member-of-groups:\"{list}\"")
+            } else {
+                format!("member-of-groups:{list}")
+            });
+        }
+    }
+    if out.is_empty() {
+        return Err(("invalid_scope", "Insufficient scope: 'api:*'".into()));
+    }
+    out.push("api:*".into());
+    Ok(out.join(" "))
+}
+
+// ---------- legacy /api/security/token ----------
+
+async fn legacy(r: Req, body: BodyStream) -> Response {
+    if let Err(e) = allow(&r, &[Method::GET, Method::POST]) {
+        return e.into_response();
+    }
+    if r.method != Method::POST {
+        return render(list_legacy(&r));
+    }
+    let form = match params(&r, body, false).await {
+        Ok(f) => f,
+        Err(e) => return oauth("invalid_request", e),
+    };
+    let grant = form.get("grant_type").unwrap_or("client_credentials");
+    match grant {
+        "client_credentials" | "" => create_legacy(&r, &form).await,
+        "refresh_token" => refresh(&r, &form, false).await,
+        other => oauth(
+            "unsupported_grant_type",
+            format!("Grant type is not supported: {other}"),
+        ),
+    }
+}
+
+fn expires_in(form: &Query, caller: &Caller) -> Result<u64, String> {
+    let Some(v) = form.get("expires_in").filter(|v| !v.is_empty()) else {
+        return Ok(3600);
+    };
+    let n: i64 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("Invalid expires_in value: {v}"))?;
+    if n < 0 {
+        return Err(format!("Invalid expires_in value: {n}"));
+    }
+    if !caller.admin && (n == 0 || n > 3600) {
+        return Err(format!(
+            "User '{}' can only create tokens that expire within 3600 seconds (requested: {n})",
+            caller.name
+        ));
+    }
+    Ok(n as u64)
+}
+
+async fn create_legacy(r: &Req, form: &Query) -> Response {
+    let caller = match r.require_user() {
+        Ok(c) if !c.anonymous => c,
+        Ok(_) => return ApiError::unauthorized("Unauthorized").into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let Some(username) = form.get("username").filter(|u| !u.trim().is_empty()) else {
+        return oauth("invalid_request", "username is required");
+    };
+    let username = username.trim().to_lowercase();
+    if !caller.admin && username != caller.name {
+        return oauth(
+            "unauthorized_client",
+            format!(
+                "The user: '{}' can only create user token(s) for themselves (requested: {username})",
+                caller.name
+            ),
+        );
+    }
+    let expires = match expires_in(form, &caller) {
+        Ok(e) => e,
+        Err(e) => return oauth("invalid_request", e),
+    };
+    let refreshable = match flag(form.get("refreshable")) {
+        Ok(b) => b,
+        Err(e) => return oauth("invalid_request", e),
+    };
+    let sid = r.state.store.read().security.service_id.clone();
+    let audience = form.get("audience").map(str::trim).unwrap_or("");
+    if !audience.is_empty() && (!refreshable || expires == 0) {
+        return oauth(
+            "invalid_request",
+            "Only refreshable tokens with expiry can have custom audience",
+        );
+    }
+    let scope = match effective_scope(r, &caller, &username, form.get("scope").unwrap_or("")) {
+        Ok(s) => s,
+        Err((code, msg)) => return oauth(code, msg),
+    };
+    let i = Issue {
+        username,
+        scope,
+        expires_in: expires,
+        refreshable,
+        audience: if audience.is_empty() {
+            sid
+        } else {
+            audience.to_string()
+        },
+        description: String::new(),
+        access_api: false,
+    };
+    match issue(r, i).await {
+        Ok(t) => token_response(&t, false),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The token reply: legacy `{access_token, refresh_token?, expires_in, scope, token_type}`, or the
+/// Access API's `{token_id, access_token, refresh_token?, expires_in?, scope, token_type}`.
+fn token_response(t: &Issued, access_api: bool) -> Response {
+    let mut v = Map::new();
+    if access_api {
+        v.insert("token_id".into(), json!(t.record.id));
+    }
+    v.insert("access_token".into(), json!(t.token));
+    if let Some(rt) = &t.refresh {
+        v.insert("refresh_token".into(), json!(rt));
+    }
+    if !access_api || t.record.expires_in > 0 {
+        v.insert("expires_in".into(), json!(t.record.expires_in));
+    }
+    v.insert("scope".into(), json!(t.record.scope));
+    v.insert("token_type".into(), json!("Bearer"));
+    json(StatusCode::OK, "application/json", &v)
+}
+
+/// `grant_type=refresh_token`: the pair (access token, refresh token) authenticates a simple refresh;
+/// anything more needs an admin caller. The new token keeps the old one's settings; the old one is
+/// revoked.
+async fn refresh(r: &Req, form: &Query, access_api: bool) -> Response {
+    let fail = |code: &str, msg: &str| {
+        if access_api {
+            access_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", msg)
+        } else {
+            oauth(code, msg)
+        }
+    };
+    let Some(rt) = form.get("refresh_token").filter(|v| !v.is_empty()) else {
+        return fail("invalid_grant", "refresh token is required.");
+    };
+    let simple = form.0.iter().all(|(k, _)| {
+        matches!(
+            k.as_str(),
+            "grant_type" | "refresh_token" | "access_token" | "expires_in"
+        )
+    });
+    if !simple {
+        match r.require_user() {
+            Ok(c) if c.admin => {}
+            Ok(_) => {
+                return fail(
+                    "invalid_client",
+                    "Refreshing a token with other parameters requires an admin token",
+                )
+            }
+            Err(e) => return e.into_response(),
+        }
+    }
+    // The Access API identifies the token by its refresh token alone.
+    let record = {
+        let state = r.state.store.read();
+        let sec = &state.security;
+        let by_access = match form.get("access_token").filter(|v| !v.is_empty()) {
+            Some(at) => {
+                let Some(claims) = token::peek(at) else {
+                    return fail("invalid_client", "access token is malformed.");
+                };
+                if claims.iss != sec.service_id && claims.iss != access_id(&sec.service_id) {
+                    return oauth(
+                        "invalid_request",
+                        "The access token was issued by another instance and cannot be refreshed",
+                    );
+                }
+                sec.tokens.get(&claims.jti).cloned()
+            }
+            None if access_api => {
+                let d = digest(rt);
+                sec.tokens
+                    .values()
+                    .find(|t| t.refresh_hash.as_deref() == Some(d.as_str()))
+                    .cloned()
+            }
+            None => return fail("invalid_client", "access token is required."),
+        };
+        by_access
+    };
+    let Some(record) = record else {
+        return fail("invalid_grant", "Invalid refresh token");
+    };
+    if !record
+        .refresh_hash
+        .as_deref()
+        .is_some_and(|h| crate::auth::same(h, &digest(rt)))
+    {
+        return fail("invalid_grant", "Invalid refresh token");
+    }
+    // The access token's signature must be ours even though it may have expired.
+    if let Some(at) = form.get("access_token").filter(|v| !v.is_empty()) {
+        let cipher = r.state.store.cipher();
+        let ok = match r.state.auth.keys.existing(cipher.as_ref()).await {
+            Ok(Some(s)) => s.verify(at).is_ok(),
+            _ => false,
+        };
+        if !ok {
+            return fail("invalid_client", "access token failed verification.");
+        }
+    }
+    let expires = match form.get("expires_in").filter(|v| !v.is_empty()) {
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) => n,
+            Err(_) => return oauth("invalid_request", format!("Invalid expires_in value: {v}")),
+        },
+        None => record.expires_in,
+    };
+    let i = Issue {
+        username: record.username.clone(),
+        scope: record.scope.clone(),
+        expires_in: expires,
+        refreshable: true,
+        audience: record.audience.clone(),
+        description: record.description.clone(),
+        access_api: record.access_api,
+    };
+    let issued = match issue(r, i).await {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let revoke = Mutation::Security(SecurityChange::RevokeTokens {
+        ids: vec![record.id],
+    });
+    if let Err(e) = r.state.store.commit(revoke).await {
+        return ApiError::internal(format!("{e:?}")).into_response();
+    }
+    token_response(&issued, access_api)
+}
+
+fn list_legacy(r: &Req) -> Result<Response, ApiError> {
+    r.require_admin(|_| ApiError::forbidden("Forbidden"))?;
+    let state = r.state.store.read();
+    let sec = &state.security;
+    let rows: Vec<Value> = sec
+        .tokens
+        .values()
+        .map(|t| {
+            let mut v = Map::new();
+            v.insert("token_id".into(), json!(t.id));
+            v.insert(
+                "issuer".into(),
+                json!(t.subject.split('/').next().unwrap_or_default()),
+            );
+            v.insert("subject".into(), json!(t.subject));
+            v.insert("issued_at".into(), json!(t.issued_at));
+            if let Some(e) = t.expiry {
+                v.insert("expiry".into(), json!(e));
+            }
+            v.insert("refreshable".into(), json!(t.refresh_hash.is_some()));
+            Value::Object(v)
+        })
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        "application/json",
+        &json!({ "tokens": rows }),
+    ))
+}
+
+async fn legacy_revoke(r: Req, body: BodyStream) -> Response {
+    if let Err(e) = allow(&r, &[Method::POST]) {
+        return e.into_response();
+    }
+    if let Err(e) = r.require_admin(|_| ApiError::forbidden("Forbidden")) {
+        return e.into_response();
+    }
+    let form = match params(&r, body, false).await {
+        Ok(f) => f,
+        Err(e) => return oauth("invalid_request", e),
+    };
+    let token = form.get("token").filter(|v| !v.is_empty());
+    let id = form.get("token_id").filter(|v| !v.is_empty());
+    let id = match (token, id) {
+        (Some(_), Some(_)) => {
+            return oauth(
+                "invalid_request",
+                "token and token_id are mutually exclusive",
+            )
+        }
+        (None, None) => return oauth("invalid_request", "token or token_id are required"),
+        (None, Some(id)) => id.to_string(),
+        (Some(t), None) => {
+            let sid = r.state.store.read().security.service_id.clone();
+            match token::peek(t) {
+                Some(c) if c.iss == sid || c.iss == access_id(&sid) => c.jti,
+                Some(_) => {
+                    return oauth(
+                        "invalid_request",
+                        "The token was issued by another instance and cannot be revoked here",
+                    )
+                }
+                None => return oauth("invalid_request", "The token is malformed"),
+            }
+        }
+    };
+    let known = r.state.store.read().security.tokens.contains_key(&id);
+    if !known {
+        return respond(StatusCode::OK, "text/plain", "Token not found");
+    }
+    let m = Mutation::Security(SecurityChange::RevokeTokens { ids: vec![id] });
+    match r.state.store.commit(m).await {
+        Ok(()) => respond(StatusCode::OK, "text/plain", "Token revoked"),
+        Err(e) => ApiError::internal(format!("{e:?}")).into_response(),
+    }
+}
+
+fn service_id(r: &Req) -> Result<Response, ApiError> {
+    allow(r, &[Method::GET])?;
+    r.require_admin(|_| ApiError::forbidden("Forbidden"))?;
+    let sid = r.state.store.read().security.service_id.clone();
+    Ok(respond(StatusCode::OK, "text/plain", sid))
+}
+
+// ---------- /access/api/v1/tokens ----------
+
+async fn access(r: Req, tail: &str, body: BodyStream) -> Response {
+    let unauthorized = || access_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Unauthorized");
+    let caller = match r.caller() {
+        Ok(c) if !c.anonymous => c.clone(),
+        Ok(_) | Err(_) => {
+            // A refresh may come with no credentials at all.
+            if !(r.method == Method::POST && tail.is_empty()) {
+                return unauthorized();
+            }
+            Caller::anonymous()
+        }
+    };
+    let tail = tail.trim_matches('/');
+    match (r.method.clone(), tail) {
+        (Method::POST, "") => {
+            let form = match params(&r, body, true).await {
+                Ok(f) => f,
+                Err(e) => return access_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", e),
+            };
+            if form.get("grant_type") == Some("refresh_token") {
+                return refresh(&r, &form, true).await;
+            }
+            if caller.anonymous {
+                return unauthorized();
+            }
+            create_access(&r, &caller, &form).await
+        }
+        (Method::GET, "") => {
+            let state = r.state.store.read();
+            let rows: Vec<Value> = state
+                .security
+                .tokens
+                .values()
+                .filter(|t| caller.admin || t.username == caller.name)
+                .map(access_row)
+                .collect();
+            json(
+                StatusCode::OK,
+                "application/json",
+                &json!({ "tokens": rows }),
+            )
+        }
+        (Method::GET, id) => {
+            let id = if id == "me" {
+                caller.token_id.clone().unwrap_or_default()
+            } else {
+                id.to_string()
+            };
+            let state = r.state.store.read();
+            match state
+                .security
+                .tokens
+                .get(&id)
+                .filter(|t| caller.admin || t.username == caller.name)
+            {
+                Some(t) => json(StatusCode::OK, "application/json", &access_row(t)),
+                None => not_found(),
+            }
+        }
+        (Method::DELETE, id) => {
+            let id = if id == "me" {
+                caller.token_id.clone().unwrap_or_default()
+            } else {
+                id.to_string()
+            };
+            let owner = r
+                .state
+                .store
+                .read()
+                .security
+                .tokens
+                .get(&id)
+                .map(|t| t.username.clone());
+            match owner {
+                None => super::empty(StatusCode::NO_CONTENT),
+                Some(o) if !caller.admin && o != caller.name => access_error(
+                    StatusCode::FORBIDDEN,
+                    "FORBIDDEN",
+                    "Only admins may revoke the tokens of other users",
+                ),
+                Some(_) => {
+                    let m = Mutation::Security(SecurityChange::RevokeTokens { ids: vec![id] });
+                    match r.state.store.commit(m).await {
+                        Ok(()) => super::empty(StatusCode::OK),
+                        Err(e) => ApiError::internal(format!("{e:?}")).into_response(),
+                    }
+                }
+            }
+        }
+        _ => access_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "HTTP 405 Method Not Allowed",
+        ),
+    }
+}
+
+fn not_found() -> Response {
+    let body = json!({"errors": [{"code": "NOT_FOUND", "detail": "Not Found", "message": "HTTP 404 Not Found"}]});
+    respond(StatusCode::NOT_FOUND, "application/json", body.to_string())
+}
+
+fn access_row(t: &TokenRecord) -> Value {
+    let mut v = Map::new();
+    v.insert("token_id".into(), json!(t.id));
+    v.insert("subject".into(), json!(t.subject));
+    if let Some(e) = t.expiry {
+        v.insert("expiry".into(), json!(e));
+    }
+    v.insert("issued_at".into(), json!(t.issued_at));
+    v.insert(
+        "issuer".into(),
+        json!(t.subject.split('/').next().unwrap_or_default()),
+    );
+    if !t.description.is_empty() {
+        v.insert("description".into(), json!(t.description));
+    }
+    v.insert("refreshable".into(), json!(t.refresh_hash.is_some()));
+    Value::Object(v)
+}
+
+async fn create_access(r: &Req, caller: &Caller, form: &Query) -> Response {
+    let bad = |m: String| access_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", m);
+    let username = form
+        .get("username")
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| u.trim().to_lowercase())
+        .unwrap_or_else(|| caller.name.clone());
+    if !caller.admin && username != caller.name {
+        return access_error(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            format!(
+                "User '{}' can only create tokens for themselves (requested: {username})",
+                caller.name
+            ),
+        );
+    }
+    let scope = form
+        .get("scope")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("applied-permissions/user")
+        .to_string();
+    if scope.len() > 500 {
+        return bad("The scope is limited to 500 characters".into());
+    }
+    for t in scope_tokens(&scope) {
+        let known = t == "applied-permissions/user"
+            || t == "api:*"
+            || t.strip_prefix("applied-permissions/groups:")
+                .is_some_and(|g| !scope_groups(g).is_empty());
+        let admin_scope = t == "applied-permissions/admin";
+        if admin_scope && !caller.admin {
+            return access_error(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                "Only an admin can create a token with the admin scope",
+            );
+        }
+        if !known && !admin_scope {
+            return bad(format!("Unsupported scope: '{t}'"));
+        }
+    }
+    let expires = match form.get("expires_in").filter(|v| !v.is_empty()) {
+        None => 31_536_000,
+        Some(v) => match v.trim().parse::<i64>() {
+            Ok(n) if n >= 0 => n as u64,
+            _ => return bad(format!("Invalid expires_in value: {v}")),
+        },
+    };
+    let refreshable = match flag(form.get("refreshable")) {
+        Ok(b) => b,
+        Err(e) => return bad(e),
+    };
+    let description = form.get("description").unwrap_or("").to_string();
+    if description.len() > 1024 {
+        return bad("The description is limited to 1024 characters".into());
+    }
+    let audience = form
+        .get("audience")
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .unwrap_or("*@*")
+        .to_string();
+    let i = Issue {
+        username,
+        scope,
+        expires_in: expires,
+        refreshable,
+        audience,
+        description,
+        access_api: true,
+    };
+    match issue(r, i).await {
+        Ok(t) => token_response(&t, true),
+        Err(e) => e.into_response(),
+    }
+}
