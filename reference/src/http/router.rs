@@ -48,13 +48,27 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .boxed();
     let id = state.instance_id.clone();
     let faults = state.config.faults;
+    // One line per request, like Artifactory's request.log: method, path (never the query string or
+    // headers, which may carry secrets), status and time.
+    let log = warp::log::custom(|info: warp::log::Info<'_>| {
+        tracing::debug!(
+            target: "jcr_reference::request",
+            "{} {} {} {}ms",
+            info.method(),
+            info.path(),
+            info.status().as_u16(),
+            info.elapsed().as_millis()
+        )
+    });
     let routes = under_ctx
         .recover(recover)
         .unify()
         .map(move |mut r: Response| {
             add_common_headers(&mut r, &id);
             r
-        });
+        })
+        .with(log)
+        .map(|r| -> Response { warp::Reply::into_response(r) });
     if faults.any() {
         routes
             .then(move |r| super::faults::apply(faults, r))

@@ -4,6 +4,7 @@ mod bad_input;
 mod common;
 mod deploy;
 mod durability;
+mod logs;
 mod permissions;
 mod properties;
 mod repositories;
