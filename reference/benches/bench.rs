@@ -30,6 +30,7 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
+    let only_auth = args.iter().any(|a| a == "--only-auth");
     let work = tempfile::tempdir().expect("temp dir");
     let have = |tool: &str| {
         Command::new("sh")
@@ -52,6 +53,10 @@ fn main() {
             .unwrap_or(1)
     );
 
+    if only_auth {
+        auth_cost(secs);
+        return;
+    }
     // 1. Start to first 200, and idle RSS.
     let mut ours_start = Vec::new();
     let mut theirs_start = Vec::new();
@@ -238,6 +243,7 @@ fn main() {
             "distribution",
             true,
         );
+        auth_cost(secs);
     } else {
         println!("note: wrk not found (apt-get install wrk); request-rate rows skipped");
     }
@@ -245,6 +251,82 @@ fn main() {
     if let Some((child, _, _)) = theirs {
         stop(child);
     }
+}
+
+/// 4. What authentication costs: the same file-info request anonymously and with each credential
+/// (password hashes are bcrypt, so this shows the credential cache at work). Target: anonymous req/s
+/// ÷ authenticated req/s ≤ 2 for every method.
+fn auth_cost(secs: u64) {
+    let port = free_port();
+    let t = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
+        .args([
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--anonymous-access",
+            "true",
+        ])
+        .env("JCR_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start jcr-reference");
+    wait_200(port, "/artifactory/api/system/ping", t);
+    let base = format!("http://127.0.0.1:{port}/artifactory");
+    let curl = |args: &[&str]| -> String {
+        let out = Command::new("curl")
+            .args(["-sS", "-u", "admin:password"])
+            .args(args)
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    curl(&["-T", "-", &format!("{base}/generic-local/auth/small.txt")]);
+    let field = |json: &str, name: &str| -> String {
+        let v: serde_json::Value = serde_json::from_str(json).expect("JSON reply");
+        v[name].as_str().expect("field").to_string()
+    };
+    let key = field(
+        &curl(&["-X", "POST", &format!("{base}/api/security/apiKey")]),
+        "apiKey",
+    );
+    let token = field(
+        &curl(&[
+            "-X",
+            "POST",
+            "-d",
+            "username=admin",
+            "-d",
+            "scope=member-of-groups:readers",
+            &format!("{base}/api/security/token"),
+        ]),
+        "access_token",
+    );
+    let url = format!("{base}/api/storage/generic-local/auth/small.txt");
+    let anon = wrk_with(&url, None, secs);
+    println!();
+    println!(
+        "{:<44} {:>14} {:>14} {:>10}",
+        "authentication (req/s)", "authenticated", "anonymous", "anon/auth"
+    );
+    for (name, header) in [
+        (
+            "Basic user:password (bcrypt, cached)",
+            format!("Authorization: Basic {AUTH}"),
+        ),
+        ("X-JFrog-Art-Api", format!("X-JFrog-Art-Api: {key}")),
+        (
+            "Bearer access token (RS256)",
+            format!("Authorization: Bearer {token}"),
+        ),
+    ] {
+        let authed = wrk_with(&url, Some(header), secs);
+        println!(
+            "{name:<44} {authed:>14.1} {anon:>14.1} {:>9.2}x",
+            anon / authed.max(1.0)
+        );
+    }
+    stop(child);
 }
 
 fn row(name: &str, ours: f64, base: Option<f64>, _what: &str, _higher_better: bool) {
@@ -448,14 +530,19 @@ fn registry_upload(port: u16, file: &Path, sha256: &str) -> Option<f64> {
 }
 
 fn wrk(url: &str, auth: Option<&str>, secs: u64) -> f64 {
+    wrk_with(url, auth.map(|a| format!("Authorization: Basic {a}")), secs)
+}
+
+/// wrk with one extra request header (`Name: value`).
+fn wrk_with(url: &str, header: Option<String>, secs: u64) -> f64 {
     let mut args = vec![
         "-t2".to_string(),
         "-c32".into(),
         format!("-d{secs}s"),
         url.to_string(),
     ];
-    if let Some(a) = auth {
-        args.insert(0, format!("Authorization: Basic {a}"));
+    if let Some(h) = header {
+        args.insert(0, h);
         args.insert(0, "-H".into());
     }
     let out = Command::new("wrk").args(&args).output().expect("wrk");

@@ -143,6 +143,9 @@ pub struct Auth {
     pepper: [u8; 32],
     cache: Mutex<HashMap<String, Verified>>,
     failures: Mutex<HashMap<String, u32>>,
+    /// Claims of tokens whose signature was verified, by keyed digest of the token. Expiry,
+    /// revocation and the user's state are still checked on every use.
+    verified_tokens: Mutex<HashMap<[u8; 32], token::Claims>>,
     /// The token signing key.
     pub keys: token::Keys,
 }
@@ -155,6 +158,7 @@ impl Auth {
             pepper: rand::random(),
             cache: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
+            verified_tokens: Mutex::new(HashMap::new()),
             keys: token::Keys::new(root),
         }
     }
@@ -354,14 +358,27 @@ impl Auth {
         now_ms: i64,
     ) -> Result<Caller, ApiError> {
         let bad = || ApiError::unauthorized("Bad credentials");
-        let cipher = store.cipher();
-        let signer = self
-            .keys
-            .existing(cipher.as_ref())
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(bad)?;
-        let claims = signer.verify(token).map_err(|_| bad())?;
+        let d = self.digest("\0token", token);
+        let cached = lock(&self.verified_tokens).get(&d).cloned();
+        let claims = match cached {
+            Some(c) => c,
+            None => {
+                let cipher = store.cipher();
+                let signer = self
+                    .keys
+                    .existing(cipher.as_ref())
+                    .await
+                    .map_err(ApiError::internal)?
+                    .ok_or_else(bad)?;
+                let claims = signer.verify(token).map_err(|_| bad())?;
+                let mut cache = lock(&self.verified_tokens);
+                if cache.len() >= 10_000 {
+                    cache.clear();
+                }
+                cache.insert(d, claims.clone());
+                claims
+            }
+        };
         let state = store.read();
         let sec = &state.security;
         let record = sec.tokens.get(&claims.jti).ok_or_else(bad)?;
