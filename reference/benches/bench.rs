@@ -253,9 +253,9 @@ fn main() {
     }
 }
 
-/// 4. What authentication costs: the same file-info request anonymously and with each credential
-/// (password hashes are bcrypt, so this shows the credential cache at work). Target: anonymous req/s
-/// ÷ authenticated req/s ≤ 2 for every method.
+/// Section 4, what authentication costs: the same file-info request anonymously and with each
+/// credential (password hashes are bcrypt, so this shows the credential cache at work). Target:
+/// anonymous req/s divided by authenticated req/s at most 2 for every method.
 fn auth_cost(secs: u64) {
     let port = free_port();
     let t = Instant::now();
