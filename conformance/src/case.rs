@@ -103,6 +103,10 @@ pub enum Created {
     Item(String),
     /// A repository key.
     Repository(String),
+    /// A security entity, as its path under the base URL (`api/security/users/<name>`, ...).
+    Security(String),
+    /// An access token id (revoked at teardown).
+    Token(String),
 }
 
 /// The context a case runs with. Cheap to clone.
@@ -192,6 +196,27 @@ impl Ctx {
             headers: Vec::new(),
             body: None,
             auth: true,
+        }
+    }
+
+    /// A request to an absolute URL (the Access API lives at the server root) with the run's
+    /// credentials.
+    pub fn req_url(&self, method: &str, url: &str) -> Request {
+        Request {
+            method: reqwest::Method::from_bytes(method.as_bytes()).expect("valid method"),
+            url: url.to_string(),
+            headers: Vec::new(),
+            body: None,
+            auth: true,
+        }
+    }
+
+    /// The server root: the base URL without its context path.
+    pub fn root(&self) -> String {
+        let after_scheme = self.base.find("://").map_or(0, |i| i + 3);
+        match self.base[after_scheme..].find('/') {
+            Some(i) => self.base[..after_scheme + i].to_string(),
+            None => self.base.clone(),
         }
     }
 
@@ -346,6 +371,33 @@ impl Request {
     pub fn json(self, v: &Value) -> Request {
         self.header("Content-Type", "application/json")
             .body(v.to_string().as_bytes())
+    }
+
+    /// Sends Basic credentials of another user instead of the run's.
+    pub fn basic(self, user: &str, password: &str) -> Request {
+        use base64::Engine;
+        let v = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        self.anonymous()
+            .header("Authorization", &format!("Basic {v}"))
+    }
+
+    /// Sends a Bearer token instead of the run's credentials.
+    pub fn bearer(self, token: &str) -> Request {
+        self.anonymous()
+            .header("Authorization", &format!("Bearer {token}"))
+    }
+
+    /// A form-urlencoded body.
+    pub fn form(self, fields: &[(&str, &str)]) -> Request {
+        let enc = |s: &str| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect();
+        self.header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.join("&").as_bytes())
     }
 
     /// Sends no credentials.

@@ -31,7 +31,7 @@ impl Mask {
         for s in &self.secrets {
             out = out.replace(s.as_str(), "***");
         }
-        mask_shapes(&out)
+        mask_shapes(&mask_fields(&out))
     }
 
     /// A header value as it may be shown: credentials-bearing headers are always masked.
@@ -56,7 +56,10 @@ fn mask_shapes(text: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         let rest = &text[i..];
-        let kind = if rest.starts_with("AKCp") {
+        // API keys (`AKCp…`) and encrypted passwords (`AP…`) are long runs of letters and digits.
+        let kind = if rest.starts_with("AKCp")
+            || (rest.starts_with("AP") && (i == 0 || !b[i - 1].is_ascii_alphanumeric()))
+        {
             Some(false)
         } else if rest.starts_with("eyJ") {
             Some(true)
@@ -79,6 +82,59 @@ fn mask_shapes(text: &str) -> String {
         let ch = rest.chars().next().expect("not at the end");
         out.push(ch);
         i += ch.len_utf8();
+    }
+    out
+}
+
+/// Field names whose values are secrets, in JSON (`"password" : "…"`) and in forms (`password=…`).
+const SECRET_FIELDS: [&str; 5] = [
+    "password",
+    "refresh_token",
+    "access_token",
+    "token",
+    "apiKey",
+];
+
+/// Replaces the values of [`SECRET_FIELDS`] with `***`.
+fn mask_fields(text: &str) -> String {
+    let mut out = text.to_string();
+    for name in SECRET_FIELDS {
+        // JSON: "name" <spaces> : <spaces> "value"
+        let quoted = format!("\"{name}\"");
+        let mut from = 0;
+        while let Some(at) = out[from..].find(&quoted).map(|i| i + from) {
+            let after = at + quoted.len();
+            let rest = &out[after..];
+            let trimmed = rest.trim_start();
+            let Some(value) = trimmed.strip_prefix(':').map(str::trim_start) else {
+                from = after;
+                continue;
+            };
+            let Some(body) = value.strip_prefix('"') else {
+                from = after;
+                continue;
+            };
+            let start = out.len() - body.len();
+            let end = body.find('"').map_or(out.len(), |e| start + e);
+            out.replace_range(start..end, "***");
+            from = start + 3;
+        }
+        // Forms: name=value up to & or whitespace, where name starts the text or follows & or ?.
+        let eq = format!("{name}=");
+        let mut from = 0;
+        while let Some(at) = out[from..].find(&eq).map(|i| i + from) {
+            let boundary = at == 0 || matches!(out.as_bytes()[at - 1], b'&' | b'?' | b' ' | b'\n');
+            let start = at + eq.len();
+            if !boundary {
+                from = start;
+                continue;
+            }
+            let end = out[start..]
+                .find(|c: char| c == '&' || c.is_whitespace())
+                .map_or(out.len(), |e| start + e);
+            out.replace_range(start..end, "***");
+            from = start + 3;
+        }
     }
     out
 }
@@ -107,5 +163,19 @@ mod tests {
             "token *** é"
         );
         assert_eq!(m.apply("AKCp short"), "AKCp short");
+        assert_eq!(
+            m.apply("{\n  \"email\" : \"a@b\",\n  \"password\" : \"Pw-123\"\n}"),
+            "{\n  \"email\" : \"a@b\",\n  \"password\" : \"***\"\n}"
+        );
+        assert_eq!(
+            m.apply("grant_type=refresh_token&refresh_token=f96bda0c-ab50&access_token=x"),
+            "grant_type=refresh_token&refresh_token=***&access_token=***"
+        );
+        assert_eq!(m.apply("token_id=abc"), "token_id=abc");
+        assert_eq!(
+            m.apply("encrypted: APa1b2c3d4e5f6g7h8i9j0k1l2m3n4"),
+            "encrypted: ***"
+        );
+        assert_eq!(m.apply("APPLE"), "APPLE");
     }
 }

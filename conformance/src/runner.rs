@@ -269,6 +269,21 @@ async fn teardown(
                 format!("{}/{p}", t.base_url)
             }
             Created::Repository(k) => format!("{}/api/repositories/{k}", t.base_url),
+            Created::Security(p) => format!("{}/{p}", t.base_url),
+            Created::Token(id) => {
+                let url = format!("{}/api/security/token/revoke", t.base_url);
+                let req = t
+                    .credentials
+                    .apply(client.post(&url))
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body(format!("token_id={id}"));
+                match req.send().await {
+                    Ok(r) if r.status().is_success() => {}
+                    Ok(r) => errors.push(format!("POST {url} (token {id}): {}", r.status())),
+                    Err(e) => errors.push(format!("POST {url}: {e}")),
+                }
+                continue;
+            }
         };
         match t.credentials.apply(client.delete(&url)).send().await {
             Ok(r)

@@ -1,12 +1,14 @@
 //! The catalogue of cases, one module per API area. Every expectation cites where it comes from: the
 //! API document (`jcr-rest-api.txt`, by section) or the behaviour facts (`artifactory-behaviour.md`, §).
 
+mod accounts;
 mod artifacts;
 mod properties;
 mod repositories;
 mod security;
 mod storage;
 mod system;
+mod tokens;
 
 use crate::case::Case;
 
@@ -29,6 +31,8 @@ pub fn all() -> Vec<Case> {
     v.extend(storage::cases());
     v.extend(repositories::cases());
     v.extend(security::cases());
+    v.extend(accounts::cases());
+    v.extend(tokens::cases());
     v.extend(properties::cases());
     v
 }

@@ -72,6 +72,39 @@ async fn the_suite_passes_against_the_reference_server() {
         .await
         .unwrap();
     assert!(!repos.to_string().contains(&result.run_id), "{repos}");
+    // ... and every user, group, permission target and token the security cases created.
+    for (path, left) in [
+        ("api/security/users", r#"["admin","anonymous"]"#),
+        ("api/security/groups", r#"["readers"]"#),
+        ("api/security/permissions", r#"["Anything"]"#),
+    ] {
+        let v: serde_json::Value = client
+            .get(format!("{}/{path}", target.base_url))
+            .basic_auth("admin", Some("password"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let names: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(serde_json::to_string(&names).unwrap(), left, "{path}");
+    }
+    let tokens: serde_json::Value = client
+        .get(format!("{}/api/security/token", target.base_url))
+        .basic_auth("admin", Some("password"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tokens, serde_json::json!({"tokens": []}));
     target.shutdown().await;
 }
 
