@@ -64,6 +64,10 @@ pub struct Group {
 /// One permitted action of a permission target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Act {
+    /// `x`: distribute (release bundles; kept, grants nothing here).
+    Distribute,
+    /// `mxm`: manage Xray metadata (kept, grants nothing here).
+    XrayMeta,
     /// `r`: read and download.
     Read,
     /// `n`: annotate (properties).
@@ -80,6 +84,8 @@ impl Act {
     /// The letter Artifactory's v1 permission JSON uses.
     pub fn letter(self) -> &'static str {
         match self {
+            Act::Distribute => "x",
+            Act::XrayMeta => "mxm",
             Act::Read => "r",
             Act::Annotate => "n",
             Act::Deploy => "w",
@@ -96,6 +102,8 @@ impl Act {
             "w" | "write" | "deploy" => Act::Deploy,
             "d" | "delete" => Act::Delete,
             "m" | "manage" => Act::Manage,
+            "mxm" | "managedXrayMeta" => Act::XrayMeta,
+            "x" | "distribute" => Act::Distribute,
             _ => return None,
         })
     }

@@ -516,7 +516,7 @@ async fn put_permission(
                     }
                     let letters = strings(acts).ok_or_else(|| {
                         ApiError::bad_request(format!(
-                            "Actions of '{who}' must be an array of letters (m, d, w, n, r)"
+                            "Actions of '{who}' must be an array of letters (m, d, w, n, r, mxm, x)"
                         ))
                     })?;
                     let set = letters
