@@ -320,6 +320,22 @@ async fn put_user(
     let no_ui = field(doc, "disableUIAccess", Value::as_bool, "a boolean")?;
     let no_pw = field(doc, "internalPasswordDisabled", Value::as_bool, "a boolean")?;
     let groups = field(doc, "groups", strings, "an array of strings")?;
+    // `status` (as we return it) enables or disables logins; LOCKED comes from the lock policy only.
+    let disabled = match field(
+        doc,
+        "status",
+        |v| v.as_str().map(str::to_string),
+        "a string",
+    )? {
+        None => None,
+        Some(s) if s.eq_ignore_ascii_case("enabled") => Some(false),
+        Some(s) if s.eq_ignore_ascii_case("disabled") => Some(true),
+        Some(s) => {
+            return Err(ApiError::bad_request(format!(
+                "Invalid status '{s}': expected ENABLED or DISABLED"
+            )))
+        }
+    };
     let existing = r.state.store.read().security.user(&name).cloned();
     if !replace && existing.is_none() {
         return Err(missing());
@@ -370,6 +386,7 @@ async fn put_user(
                 profile_updatable: updatable.unwrap_or(old.profile_updatable),
                 disable_ui_access: no_ui.unwrap_or(old.disable_ui_access),
                 internal_password_disabled: no_pw.unwrap_or(old.internal_password_disabled),
+                disabled: disabled.unwrap_or(old.disabled),
                 groups: if groups.is_some() {
                     known_groups
                 } else {
@@ -397,7 +414,7 @@ async fn put_user(
                 profile_updatable: updatable.unwrap_or(true),
                 disable_ui_access: no_ui.unwrap_or(false),
                 internal_password_disabled: no_pw.unwrap_or(false),
-                disabled: false,
+                disabled: disabled.unwrap_or(false),
                 groups,
             }
         }
