@@ -183,6 +183,7 @@ pub fn valid_repo_key(k: &str) -> bool {
 
 /// A user the server knows from its configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UserConfig {
     /// Login name.
     pub name: String,
@@ -199,22 +200,9 @@ pub struct UserConfig {
     pub groups: Option<Vec<String>>,
 }
 
-/// A group the server knows from its configuration.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GroupConfig {
-    /// Name.
-    pub name: String,
-    /// Description.
-    #[serde(default)]
-    pub description: String,
-    /// New users join automatically.
-    #[serde(default)]
-    pub auto_join: bool,
-    /// Members are administrators.
-    #[serde(default)]
-    pub admin_privileges: bool,
-}
+/// A group the server knows from its configuration (the store's own group record:
+/// `name`, `description`, `auto_join`, `admin_privileges`).
+pub use crate::auth::model::Group as GroupConfig;
 
 /// A permission target from the configuration: `users`/`groups` map names to action letters
 /// (`r` read, `n` annotate, `w` deploy, `d` delete, `m` manage), e.g. `{bob: "rw"}`.
@@ -568,6 +556,7 @@ impl Cli {
             c.users = with_admin(users);
         }
         check_unique_keys(&c.repositories)?;
+        check_permissions(&c.permissions)?;
         Ok(c)
     }
 }
@@ -627,6 +616,27 @@ fn with_admin(mut users: Vec<UserConfig>) -> Vec<UserConfig> {
         );
     }
     users
+}
+
+/// Action letters must be known (`r n w d m`); anything else is a typo worth stopping for.
+fn check_permissions(targets: &[PermissionConfig]) -> Result<(), String> {
+    for t in targets {
+        for (who, letters) in t.users.iter().chain(t.groups.iter()) {
+            if let Some(bad) = letters.chars().find(|c| !"rnwdm".contains(*c)) {
+                return Err(format!(
+                    "permission target '{}': unknown action '{bad}' for '{who}' (use r, n, w, d, m)",
+                    t.name
+                ));
+            }
+        }
+        if t.repositories.is_empty() {
+            return Err(format!(
+                "permission target '{}' names no repositories",
+                t.name
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_unique_keys(repos: &[RepoConfig]) -> Result<(), String> {
@@ -696,6 +706,37 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.repositories[0].key, "b");
+    }
+
+    #[test]
+    fn the_readme_example_parses_with_groups_users_and_permissions() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("# jcr.yaml\n").expect("README has the example");
+        let yaml = &readme[start..];
+        let yaml = &yaml[..yaml.find("```").expect("end of the example")];
+        let f = parse_file(yaml, true).expect("the README example parses");
+        let groups = f.groups.expect("groups");
+        assert_eq!(groups[0].name, "deployers");
+        let users = f.users.expect("users");
+        assert_eq!(
+            users[0].groups.as_deref(),
+            Some(&["readers".to_string(), "deployers".to_string()][..])
+        );
+        assert!(users[1].admin);
+        let p = &f.permissions.expect("permissions")[0];
+        assert_eq!(p.repositories, ["libs-local"]);
+        assert_eq!(p.includes_pattern, "org/**");
+        assert_eq!(p.users["ci"], "rwn");
+        assert!(parse_file("users:\n  - {name: a, password: b, admn: true}\n", true).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.yaml");
+        std::fs::write(
+            &path,
+            "permissions:\n  - {name: t, repositories: [x], users: {bob: rwz}}\n",
+        )
+        .unwrap();
+        let err = Config::from_args(["x", "--config", path.to_str().unwrap()]).unwrap_err();
+        assert!(err.contains("unknown action 'z'"), "{err}");
     }
 
     #[test]

@@ -657,12 +657,7 @@ pub fn seed(
         if !view.groups.contains_key(&g.name) {
             push(
                 SecurityChange::PutGroup {
-                    group: model::Group {
-                        name: g.name.clone(),
-                        description: g.description.clone(),
-                        auto_join: g.auto_join,
-                        admin_privileges: g.admin_privileges,
-                    },
+                    group: g.clone(),
                     members: None,
                 },
                 &mut view,

@@ -47,6 +47,7 @@ fn yes() -> bool {
 
 /// A group.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Group {
     /// Name.
     pub name: String,
