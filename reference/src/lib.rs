@@ -24,6 +24,7 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod docker;
 pub mod http;
 pub mod mime;
 pub mod store;
@@ -82,6 +83,18 @@ pub async fn serve(
                 }
             })
         });
+    // Abandoned Docker uploads go after a day, as Artifactory's `_uploads` cleanup job does.
+    let cleanup = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let period = std::time::Duration::from_secs(600);
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            loop {
+                tick.tick().await;
+                http::docker::clean_uploads(&state).await;
+            }
+        })
+    };
     tracing::info!("Ready at {url}");
     warp::serve(routes)
         .incoming(listener)
@@ -92,6 +105,7 @@ pub async fn serve(
         task.abort();
     }
     hashing.abort();
+    cleanup.abort();
     state.store.checkpoint()
 }
 
@@ -123,6 +137,7 @@ fn build_state(config: Config) -> io::Result<(http::AppState, Vec<(String, Strin
             store,
             auth,
             instance_id,
+            uploads: Default::default(),
         }),
         pending,
     ))

@@ -221,7 +221,11 @@ impl Auth {
         let value = value.to_str().map_err(|_| bad())?;
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         if scheme.eq_ignore_ascii_case("bearer") {
-            return self.token_caller(store, rest.trim(), None, now_ms).await;
+            let t = rest.trim();
+            if t.starts_with(DOCKER_TOKEN) {
+                return self.docker_caller(store, t, now_ms);
+            }
+            return self.token_caller(store, t, None, now_ms).await;
         }
         if !scheme.eq_ignore_ascii_case("basic") {
             return Err(bad());
@@ -414,6 +418,45 @@ impl Auth {
         ))
     }
 
+    /// A registry bearer token for `user` (the Docker token endpoint): `jcrd.<user>.<expiry>.<mac>`, the
+    /// MAC keyed by the instance secret. Short-lived and not listed with access tokens, as
+    /// Artifactory's Docker tokens are not.
+    pub fn docker_token(&self, secret: &str, user: &str, expires_s: i64) -> String {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let name = URL_SAFE_NO_PAD.encode(user);
+        let mac = docker_mac(secret, &name, expires_s);
+        format!("{DOCKER_TOKEN}{name}.{expires_s}.{mac}")
+    }
+
+    fn docker_caller(&self, store: &Store, token: &str, now_ms: i64) -> Result<Caller, ApiError> {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let bad = || ApiError::unauthorized("Bad credentials");
+        let rest = token.strip_prefix(DOCKER_TOKEN).ok_or_else(bad)?;
+        let mut parts = rest.split('.');
+        let (Some(name), Some(exp), Some(mac), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let exp: i64 = exp.parse().map_err(|_| bad())?;
+        let state = store.read();
+        let sec = &state.security;
+        if !same(mac, &docker_mac(&sec.secret, name, exp)) || exp * 1000 <= now_ms {
+            return Err(bad());
+        }
+        let user = URL_SAFE_NO_PAD
+            .decode(name)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(bad)?;
+        if user == "anonymous" {
+            return Ok(Caller::anonymous());
+        }
+        let u = sec.user(&user).ok_or_else(bad)?;
+        usable(sec, u)?;
+        Ok(Caller::new(&u.name, Method::Token, sec.principal_of(u), None))
+    }
+
     /// Whether `caller` may do `action` at `target`. Anonymous callers get a 401 with the Basic
     /// challenge (`Authentication is required` when anonymous access is off, `Unauthorized` when the
     /// anonymous user lacks the permission); authenticated callers get `forbidden()`.
@@ -488,6 +531,16 @@ impl Auth {
         }
         Err(forbidden())
     }
+}
+
+/// Prefix of registry bearer tokens (see [`Auth::docker_token`]).
+pub const DOCKER_TOKEN: &str = "jcrd.";
+
+fn docker_mac(secret: &str, name: &str, exp: i64) -> String {
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
+    let msg = format!("docker-token\0{name}\0{exp}");
+    jsonwebtoken::crypto::sign(msg.as_bytes(), &key, jsonwebtoken::Algorithm::HS256)
+        .unwrap_or_default()
 }
 
 /// A locked or disabled user may not log in by any method.

@@ -641,7 +641,7 @@ fn file_headers(resp: &mut Response, p: &RepoPath, item: &Item) {
 }
 
 /// One stretch of a response body: literal bytes or a slice of the blob.
-enum Part {
+pub(crate) enum Part {
     Bytes(Bytes),
     Slice(u64, u64),
 }
@@ -748,7 +748,7 @@ async fn serve_file(r: &Req, p: &RepoPath, item: &Item) -> Result<Response, ApiE
 /// Streams `parts` from the blob file in bounded chunks, read on a blocking thread and handed over a
 /// small channel (memory stays at a few chunks whatever the file size; a client that goes away stops
 /// the reader).
-fn body_stream(
+pub(crate) fn body_stream(
     file: std::fs::File,
     parts: Vec<Part>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static {
@@ -783,7 +783,7 @@ fn body_stream(
 
 /// Parses `bytes=a-b,c-,-n` against `size`. `None`: not a byte-range header we understand (serve it
 /// all); `Some([])`: nothing satisfiable (416).
-fn parse_ranges(h: &str, size: u64) -> Option<Vec<(u64, u64)>> {
+pub(crate) fn parse_ranges(h: &str, size: u64) -> Option<Vec<(u64, u64)>> {
     let spec = h.trim().strip_prefix("bytes=")?;
     let mut out = Vec::new();
     for part in spec.split(',') {

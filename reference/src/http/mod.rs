@@ -2,6 +2,7 @@
 //! Handlers are thin: parse the request ([`path`], [`Query`]), ask [`crate::auth`], call the store, render.
 
 pub mod artifacts;
+pub mod docker;
 pub mod error;
 pub mod faults;
 pub mod json;
@@ -46,6 +47,8 @@ pub struct Shared {
     pub auth: Auth,
     /// `X-Artifactory-Id`.
     pub instance_id: String,
+    /// Docker blob upload sessions.
+    pub uploads: crate::docker::uploads::Uploads,
 }
 
 /// Cheap handle to [`Shared`].

@@ -10,7 +10,7 @@ use warp::{Filter, Rejection};
 
 use super::error::ApiError;
 use super::{
-    artifacts, repositories, security, storage, system, tokens, AppState, REVISION, VERSION,
+    artifacts, docker, repositories, security, storage, system, tokens, AppState, REVISION, VERSION,
 };
 
 /// Matches the configured context path (any number of segments, or none).
@@ -32,11 +32,16 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
                 .or(repositories::routes(&state))
                 .unify()
                 .or(security::routes(&state))
+                .unify()
+                .or(docker::api_routes(&state))
                 .unify(),
         )
         .boxed();
     // The Access service's token API answers at the server root and under the context path.
-    let under_ctx = tokens::access_routes(&state)
+    // The registry API lives at the server root too (`/v2/...`, outside the context path).
+    let under_ctx = docker::root_routes(&state)
+        .or(tokens::access_routes(&state))
+        .unify()
         .or(context(&state).and(
             tokens::access_routes(&state)
                 .or(api)

@@ -44,6 +44,8 @@ pub struct Store {
     pub blobs: BlobStore,
     root: std::path::PathBuf,
     cipher: RwLock<Option<Cipher>>,
+    /// Blobs that something outside the item tree still needs (Docker upload sessions), with counts.
+    held: Mutex<std::collections::HashMap<String, usize>>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -101,6 +103,7 @@ impl Store {
             blobs,
             root,
             cipher: RwLock::new(cipher),
+            held: Mutex::default(),
             _tmp: tmp,
         })
     }
@@ -157,6 +160,7 @@ impl Store {
                 .values()
                 .flat_map(|r| r.items.values())
                 .filter_map(|i| i.file.as_ref().map(|f| f.sha256.clone()))
+                .chain(self.held().keys().cloned())
                 .collect()
         };
         self.blobs.sweep(referenced).await
@@ -169,6 +173,27 @@ impl Store {
             j.lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .set_compact_after(bytes);
+        }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, usize>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps the blob `sha256` from garbage collection until [`Store::release`] (upload sessions that
+    /// have stored part of an upload but have no item yet).
+    pub fn hold(&self, sha256: &str) {
+        *self.held().entry(sha256.to_string()).or_insert(0) += 1;
+    }
+
+    /// Undoes one [`Store::hold`].
+    pub fn release(&self, sha256: &str) {
+        let mut h = self.held();
+        if let Some(n) = h.get_mut(sha256) {
+            *n -= 1;
+            if *n == 0 {
+                h.remove(sha256);
+            }
         }
     }
 

@@ -193,6 +193,9 @@ pub enum Mutation {
     RevokeApiKey { user: Option<String> },
     /// Users, groups, permission targets, lock policy, tokens.
     Security(SecurityChange),
+    /// Several changes as one journal record (a Docker tag: its folder, manifest and blobs), applied in
+    /// order. Callers validate first, so every step applies.
+    Batch { steps: Vec<Mutation> },
     /// Copy or move a subtree to another place.
     Transfer {
         src_repo: String,
@@ -593,6 +596,12 @@ impl State {
                 .ok_or(TreeError::NoItem),
             Mutation::RevokeApiKey { user: None } => {
                 self.api_keys.clear();
+                Ok(())
+            }
+            Mutation::Batch { steps } => {
+                for m in steps {
+                    self.apply(m)?;
+                }
                 Ok(())
             }
             Mutation::Security(change) => {

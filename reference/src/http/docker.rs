@@ -1,0 +1,1231 @@
+//! The Docker Registry HTTP API v2 / OCI distribution API, the way JCR serves it: at the server root
+//! (`/v2/<repoKey>/<image>/...`, the repository-path method) and under the context path
+//! (`/api/docker/<repoKey>/v2/<image>/...`), plus the token endpoint, `_catalog`, tags, promote and the
+//! Bintray leftover. Domain logic is in [`crate::docker`]; this module parses, checks permissions and
+//! renders registry-shaped replies (`{"errors":[{"code","message","detail"}]}`,
+//! `Docker-Distribution-Api-Version: registry/2.0`, Bearer challenges).
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use warp::filters::BoxedFilter;
+use warp::http::{header, Method, StatusCode};
+use warp::path::Tail;
+use warp::reply::Response;
+use warp::Filter;
+
+use super::artifacts::{body_stream, parse_ranges, Part};
+use super::error::ApiError;
+use super::{body, empty, read_small, render, req, respond, set_header, AppState, BodyStream, Req};
+use crate::auth::{Action, Caller};
+use crate::config::{PackageType, RepoClass};
+use crate::docker::uploads::TTL_MS;
+use crate::docker::{self, Code, Digest, RegistryError, Route, UPLOADS};
+use crate::store::{BlobInfo, FileData, IngestError, Mutation, Original, Props, Stamp};
+
+/// `/v2/...` at the server root.
+pub fn root_routes(state: &AppState) -> BoxedFilter<(Response,)> {
+    warp::path("v2")
+        .and(warp::path::tail())
+        .and(req(state.clone()))
+        .and(body())
+        .then(|t: Tail, r: Req, b: BodyStream| async move {
+            with_api_version(root(r, t.as_str(), b).await)
+        })
+        .boxed()
+}
+
+/// `/api/docker/...` (mounted under `/api`).
+pub fn api_routes(state: &AppState) -> BoxedFilter<(Response,)> {
+    let docker = warp::path("docker")
+        .and(warp::path::tail())
+        .and(req(state.clone()))
+        .and(body())
+        .then(|t: Tail, r: Req, b: BodyStream| async move {
+            with_api_version(api(r, t.as_str(), b).await)
+        });
+    let bintray = warp::path!("bintray" / "docker" / "push" / ..)
+        .and(warp::path::tail())
+        .and(req(state.clone()))
+        .then(|_t: Tail, r: Req| async move { render(bintray(&r)) });
+    docker.or(bintray).unify().boxed()
+}
+
+fn with_api_version(mut r: Response) -> Response {
+    set_header(
+        &mut r,
+        header::HeaderName::from_static("docker-distribution-api-version"),
+        "registry/2.0",
+    );
+    r
+}
+
+/// Where a request came in: the repository and the URL prefix its names hang under.
+struct Reg {
+    repo: String,
+    /// `/v2/<repo>` or `<ctx>/api/docker/<repo>/v2`.
+    prefix: String,
+}
+
+fn segments(tail: &str) -> Result<Vec<String>, RegistryError> {
+    tail.split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            super::path::decode(s).map_err(|_| RegistryError::new(Code::NameInvalid))
+        })
+        .collect()
+}
+
+async fn root(r: Req, tail: &str, body: BodyStream) -> Response {
+    let segs = match segments(tail) {
+        Ok(s) => s,
+        Err(e) => return reg_error(&r, e, None),
+    };
+    let refs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    match docker::route(&refs) {
+        Some(Route::Base) => base(&r, None),
+        Some(Route::Token) => render(token(&r)),
+        Some(Route::Catalog) => catalog(&r, None),
+        Some(route) => {
+            // The first segment of the name is the repository key.
+            let Some(repo) = route_name(&route).split_once('/').map(|(a, _)| a.to_string()) else {
+                return reg_error(&r, RegistryError::new(Code::NameInvalid), None);
+            };
+            let reg = Reg {
+                repo: repo.to_string(),
+                prefix: format!("/v2/{repo}"),
+            };
+            let route = strip_repo(route, repo.len() + 1);
+            dispatch(r, reg, route, body).await
+        }
+        None => reg_error(&r, RegistryError::new(Code::Unsupported).status(404), None),
+    }
+}
+
+async fn api(r: Req, tail: &str, body: BodyStream) -> Response {
+    let segs = match segments(tail) {
+        Ok(s) => s,
+        Err(e) => return reg_error(&r, e, None),
+    };
+    let refs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    match refs.as_slice() {
+        ["v2", ..] => {
+            return ApiError::bad_request("Unsupported docker repository request for 'v2'")
+                .into_response()
+        }
+        [_, "v2", ..] => {}
+        _ => return ApiError::not_found("Not Found").into_response(),
+    }
+    let repo = refs[0].to_string();
+    let reg = Reg {
+        prefix: format!("{}/api/docker/{repo}/v2", r.state.ctx_path),
+        repo,
+    };
+    match &refs[2..] {
+        ["promote"] => return render(promote(&r, &reg.repo, body).await),
+        rest => match docker::route(rest) {
+            Some(Route::Base) => base(&r, Some(&reg)),
+            Some(Route::Token) => render(token(&r)),
+            Some(Route::Catalog) => catalog(&r, Some(&reg)),
+            Some(route) => dispatch(r, reg, route, body).await,
+            None => reg_error(&r, RegistryError::new(Code::Unsupported).status(404), None),
+        },
+    }
+}
+
+fn route_name(r: &Route) -> &str {
+    match r {
+        Route::Tags(n)
+        | Route::Manifest(n, _)
+        | Route::Blob(n, _)
+        | Route::StartUpload(n)
+        | Route::Upload(n, _)
+        | Route::Referrers(n, _) => n,
+        _ => "",
+    }
+}
+
+fn strip_repo(r: Route, k: usize) -> Route {
+    let cut = |n: String| n[k..].to_string();
+    match r {
+        Route::Tags(n) => Route::Tags(cut(n)),
+        Route::Manifest(n, x) => Route::Manifest(cut(n), x),
+        Route::Blob(n, x) => Route::Blob(cut(n), x),
+        Route::StartUpload(n) => Route::StartUpload(cut(n)),
+        Route::Upload(n, x) => Route::Upload(cut(n), x),
+        Route::Referrers(n, x) => Route::Referrers(cut(n), x),
+        other => other,
+    }
+}
+
+// ---------- replies ----------
+
+fn reg_json(status: StatusCode, v: &Value) -> Response {
+    respond(status, "application/json", v.to_string())
+}
+
+/// A registry error; 401s carry the Bearer challenge: for `scope` (`repository:<image>:<actions>` with
+/// the realm of its repository), or the root realm without one.
+fn reg_error(r: &Req, e: RegistryError, scope: Option<(&Reg, &str, &str)>) -> Response {
+    let body = json!({"errors": [{"code": e.code.as_str(), "message": e.message, "detail": e.detail}]});
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut resp = if r.method == Method::HEAD {
+        empty(status)
+    } else {
+        reg_json(status, &body)
+    };
+    if e.status == 401 {
+        set_header(&mut resp, header::WWW_AUTHENTICATE, &challenge(r, scope));
+    }
+    resp
+}
+
+fn challenge(r: &Req, scope: Option<(&Reg, &str, &str)>) -> String {
+    let service = r.header("host").unwrap_or("localhost").to_string();
+    let base = r.base_url();
+    match scope {
+        Some((reg, image, actions)) => format!(
+            "Bearer realm=\"{base}/api/docker/{}/v2/token\",service=\"{service}\",scope=\"repository:{image}:{actions}\"",
+            reg.repo
+        ),
+        None => {
+            let root = base.strip_suffix(&r.state.ctx_path).unwrap_or(&base).to_string();
+            format!("Bearer realm=\"{root}/v2/token\",service=\"{service}\"")
+        }
+    }
+}
+
+// ---------- auth ----------
+
+/// The caller, or the registry's 401 with a Bearer challenge.
+fn who(r: &Req, scope: Option<(&Reg, &str, &str)>) -> Result<Caller, Response> {
+    let unauthorized = || reg_error(r, RegistryError::new(Code::Unauthorized), scope);
+    let caller = r.caller().map_err(|_| unauthorized())?.clone();
+    if caller.anonymous && !r.state.auth.anonymous_access() {
+        return Err(unauthorized());
+    }
+    Ok(caller)
+}
+
+/// Checks `action` on `image` of the request's repository (pull = read, push = deploy, delete).
+fn need(r: &Req, reg: &Reg, image: &str, action: Action) -> Result<Caller, Response> {
+    let actions = match action {
+        Action::Read => "pull",
+        Action::Delete => "delete",
+        _ => "pull,push",
+    };
+    let scope = Some((reg, image, actions));
+    let caller = who(r, scope)?;
+    let state = r.state.store.read();
+    if r.may(&state, action, &reg.repo, image) {
+        return Ok(caller);
+    }
+    if caller.anonymous {
+        return Err(reg_error(r, RegistryError::new(Code::Unauthorized), scope));
+    }
+    Err(reg_error(r, RegistryError::new(Code::Denied), None))
+}
+
+/// `GET /v2/`: 200 `{}` for anyone who may use the registry.
+fn base(r: &Req, reg: Option<&Reg>) -> Response {
+    if let Err(resp) = who(r, None) {
+        return resp;
+    }
+    if let Some(reg) = reg {
+        if let Err(e) = docker_repo(r, &reg.repo) {
+            return reg_error(r, e, None);
+        }
+    }
+    reg_json(StatusCode::OK, &json!({}))
+}
+
+/// The token endpoint: Basic credentials (password, API key or access token) or none (anonymous,
+/// when allowed) give a short-lived registry token.
+fn token(r: &Req) -> Result<Response, ApiError> {
+    let caller = r.require_user()?;
+    let secret = r.state.store.read().security.secret.clone();
+    let expires = 3600;
+    let exp = r.now().div_euclid(1000) + expires;
+    let t = r.state.auth.docker_token(&secret, &caller.name, exp);
+    let body = json!({"token": t, "access_token": t, "expires_in": expires, "issued_at": crate::clock::iso(r.now())});
+    Ok(reg_json(StatusCode::OK, &body))
+}
+
+/// The repository must exist and be a local Docker repository (remote and virtual Docker repositories
+/// do not proxy yet: an honest UNSUPPORTED).
+fn docker_repo(r: &Req, repo: &str) -> Result<(), RegistryError> {
+    let state = r.state.store.read();
+    let unknown = || {
+        RegistryError::new(Code::NameUnknown).detail(json!({ "repository": repo }))
+    };
+    let rp = state.repo(repo).ok_or_else(unknown)?;
+    if rp.config.package_type != PackageType::Docker {
+        return Err(unknown().message(format!(
+            "repository '{repo}' is not a Docker repository"
+        )));
+    }
+    if rp.config.rclass != RepoClass::Local {
+        return Err(RegistryError::new(Code::Unsupported).message(format!(
+            "repository '{repo}' is not a local repository: only local Docker repositories are served"
+        )));
+    }
+    Ok(())
+}
+
+// ---------- dispatch ----------
+
+async fn dispatch(r: Req, reg: Reg, route: Route, body: BodyStream) -> Response {
+    let image = route_name(&route).to_string();
+    if !docker::valid_name(&image) {
+        return reg_error(
+            &r,
+            RegistryError::new(Code::NameInvalid).detail(json!({ "name": image })),
+            None,
+        );
+    }
+    if let Err(e) = docker_repo(&r, &reg.repo) {
+        return reg_error(&r, e, None);
+    }
+    let m = r.method.clone();
+    let result = match (route, m) {
+        (Route::Tags(_), Method::GET) => tags(&r, &reg, &image),
+        (Route::Manifest(_, rf), Method::GET | Method::HEAD) => get_manifest(&r, &reg, &image, &rf),
+        (Route::Manifest(_, rf), Method::PUT) => put_manifest(&r, &reg, &image, &rf, body).await,
+        (Route::Manifest(_, rf), Method::DELETE) => delete_manifest(&r, &reg, &image, &rf).await,
+        (Route::Blob(_, d), Method::GET | Method::HEAD) => get_blob(&r, &reg, &image, &d),
+        (Route::Blob(_, d), Method::DELETE) => delete_blob(&r, &reg, &image, &d).await,
+        (Route::StartUpload(_), Method::POST) => start_upload(&r, &reg, &image, body).await,
+        (Route::Upload(_, id), Method::PATCH) => patch_upload(&r, &reg, &image, &id, body).await,
+        (Route::Upload(_, id), Method::PUT) => finish_upload(&r, &reg, &image, &id, body).await,
+        (Route::Upload(_, id), Method::GET) => upload_status(&r, &reg, &image, &id),
+        (Route::Upload(_, id), Method::DELETE) => cancel_upload(&r, &reg, &image, &id),
+        (Route::Referrers(_, d), Method::GET) => referrers(&r, &reg, &image, &d),
+        _ => Err(Fail::Reg(RegistryError::new(Code::Unsupported))),
+    };
+    match result {
+        Ok(resp) => resp,
+        Err(Fail::Reg(e)) => reg_error(&r, e, None),
+        Err(Fail::Resp(resp)) => resp,
+    }
+}
+
+/// A handler's failure: a registry error, or a finished reply (auth challenges).
+enum Fail {
+    Reg(RegistryError),
+    Resp(Response),
+}
+
+impl From<RegistryError> for Fail {
+    fn from(e: RegistryError) -> Self {
+        Fail::Reg(e)
+    }
+}
+
+impl From<Response> for Fail {
+    fn from(r: Response) -> Self {
+        Fail::Resp(r)
+    }
+}
+
+type Out = Result<Response, Fail>;
+
+fn internal(e: impl std::fmt::Display) -> Fail {
+    tracing::error!("registry: {e}");
+    Fail::Resp(ApiError::internal(e).into_response())
+}
+
+// ---------- tags and catalog ----------
+
+fn pagination(r: &Req) -> Result<(Option<usize>, Option<String>), RegistryError> {
+    let n = match r.query.get("n") {
+        None | Some("") => None,
+        Some(v) => Some(v.parse::<usize>().map_err(|_| {
+            RegistryError::new(Code::Unsupported)
+                .status(400)
+                .message(format!("invalid n: {v}"))
+        })?),
+    };
+    Ok((n, r.query.get("last").map(str::to_string)))
+}
+
+fn link(path: &str, n: usize, last: &str) -> String {
+    format!(
+        "<{path}?n={n}&last={}>; rel=\"next\"",
+        percent_encoding::utf8_percent_encode(last, percent_encoding::NON_ALPHANUMERIC)
+    )
+}
+
+fn tags(r: &Req, reg: &Reg, image: &str) -> Out {
+    need(r, reg, image, Action::Read)?;
+    let (n, last) = pagination(r)?;
+    let all = {
+        let state = r.state.store.read();
+        let repo = state.repo(&reg.repo).ok_or_else(|| RegistryError::new(Code::NameUnknown))?;
+        docker::tags(repo, image)
+    };
+    if all.is_empty() {
+        return Err(RegistryError::new(Code::NameUnknown)
+            .detail(json!({ "name": image }))
+            .into());
+    }
+    let (page, more) = docker::page(all, n, last.as_deref());
+    let mut resp = reg_json(StatusCode::OK, &json!({"name": image, "tags": page}));
+    if let (true, Some(n), Some(l)) = (more, n, page.last()) {
+        let path = format!("{}/{image}/tags/list", reg.prefix);
+        set_header(&mut resp, header::LINK, &link(&path, n, l));
+    }
+    Ok(resp)
+}
+
+/// `_catalog` of one repository, or at the root of every Docker repository (`<repo>/<image>`); only
+/// what the caller may read.
+fn catalog(r: &Req, reg: Option<&Reg>) -> Response {
+    if let Err(resp) = who(r, None) {
+        return resp;
+    }
+    let (n, last) = match pagination(r) {
+        Ok(p) => p,
+        Err(e) => return reg_error(r, e, None),
+    };
+    let names: Vec<String> = {
+        let state = r.state.store.read();
+        let mut out = Vec::new();
+        for repo in state.repos.values() {
+            let c = &repo.config;
+            let wanted = match reg {
+                Some(g) => c.key == g.repo,
+                None => c.package_type == PackageType::Docker && c.rclass == RepoClass::Local,
+            };
+            if !wanted {
+                continue;
+            }
+            for image in docker::catalog(repo) {
+                if r.may(&state, Action::Read, &c.key, &image) {
+                    out.push(match reg {
+                        Some(_) => image,
+                        None => format!("{}/{image}", c.key),
+                    });
+                }
+            }
+        }
+        out.sort();
+        out
+    };
+    if let Some(g) = reg {
+        if let Err(e) = docker_repo(r, &g.repo) {
+            return reg_error(r, e, None);
+        }
+    }
+    let (page, more) = docker::page(names, n, last.as_deref());
+    let mut resp = reg_json(StatusCode::OK, &json!({ "repositories": page }));
+    if let (true, Some(n), Some(l)) = (more, n, page.last()) {
+        let path = match reg {
+            Some(g) => format!("{}/_catalog", g.prefix),
+            None => "/v2/_catalog".to_string(),
+        };
+        set_header(&mut resp, header::LINK, &link(&path, n, l));
+    }
+    resp
+}
+
+// ---------- manifests ----------
+
+fn accepts(r: &Req, media_type: &str) -> bool {
+    let Some(accept) = r.header("accept").filter(|a| !a.trim().is_empty()) else {
+        return true;
+    };
+    let types: Vec<&str> = accept
+        .split(',')
+        .map(|t| t.split(';').next().unwrap_or("").trim())
+        .collect();
+    types
+        .iter()
+        .any(|t| *t == media_type || *t == "*/*" || *t == "application/*")
+        // Clients that list no manifest type at all (plain `application/json`) get what is stored.
+        || !types.iter().any(|t| t.starts_with("application/vnd."))
+}
+
+fn get_manifest(r: &Req, reg: &Reg, image: &str, reference: &str) -> Out {
+    need(r, reg, image, Action::Read)?;
+    let unknown = || {
+        RegistryError::new(Code::ManifestUnknown).detail(json!({ "manifest": image }))
+    };
+    if Digest::parse(reference).is_none() && !docker::valid_tag(reference) {
+        return Err(unknown().into());
+    }
+    let (sha256, size, media_type, digest) = {
+        let state = r.state.store.read();
+        let repo = state.repo(&reg.repo).ok_or_else(unknown)?;
+        let (_, item) = docker::find_manifest(repo, image, reference).ok_or_else(unknown)?;
+        let f = item.file.as_ref().ok_or_else(unknown)?;
+        let prop = |k: &str| item.props.0.get(k).and_then(|v| v.first()).cloned();
+        (
+            f.sha256.clone(),
+            f.size,
+            prop("artifactory.content-type").unwrap_or_else(|| docker::OCI_MANIFEST.into()),
+            prop("docker.manifest.digest").unwrap_or_else(|| format!("sha256:{}", f.sha256)),
+        )
+    };
+    if !accepts(r, &media_type) {
+        return Err(unknown()
+            .message(format!(
+                "The manifest is a {media_type}, which the request's Accept header does not list."
+            ))
+            .into());
+    }
+    let mut resp = if r.method == Method::HEAD {
+        empty(StatusCode::OK)
+    } else {
+        let bytes = std::fs::read(r.state.store.blobs.path(&sha256)).map_err(internal)?;
+        respond(StatusCode::OK, &media_type, bytes)
+    };
+    set_header(&mut resp, header::CONTENT_TYPE, &media_type);
+    set_header(&mut resp, header::CONTENT_LENGTH, &size.to_string());
+    set_header(&mut resp, header::HeaderName::from_static("docker-content-digest"), &digest);
+    set_header(&mut resp, header::ETAG, &format!("\"{digest}\""));
+    Ok(resp)
+}
+
+/// Stores `bytes` as a blob (small documents: manifests).
+async fn store_bytes(r: &Req, bytes: Bytes) -> Result<BlobInfo, Fail> {
+    let s = futures_util::stream::iter([Ok::<Bytes, std::io::Error>(bytes)]);
+    r.state.store.blobs.ingest(s, None).await.map_err(|e| match e {
+        IngestError::Io(e) => internal(e),
+        other => internal(format!("{other:?}")),
+    })
+}
+
+fn file_data(info: &BlobInfo, mime: &str) -> FileData {
+    FileData {
+        size: info.size,
+        sha1: info.sha1.clone(),
+        md5: info.md5.clone(),
+        sha256: info.sha256.clone(),
+        original: Original::default(),
+        mime: mime.to_string(),
+    }
+}
+
+async fn put_manifest(r: &Req, reg: &Reg, image: &str, reference: &str, body: BodyStream) -> Out {
+    let caller = need(r, reg, image, Action::Deploy)?;
+    let by_digest = Digest::parse(reference);
+    if by_digest.is_none() && !docker::valid_tag(reference) {
+        return Err(RegistryError::new(Code::ManifestInvalid)
+            .message("invalid tag")
+            .detail(json!({ "tag": reference }))
+            .into());
+    }
+    let bytes = read_small(body, docker::MAX_MANIFEST).await.map_err(|e| {
+        if e.status == StatusCode::PAYLOAD_TOO_LARGE {
+            Fail::Reg(
+                RegistryError::new(Code::SizeInvalid)
+                    .status(413)
+                    .message("manifest is larger than 4 MiB"),
+            )
+        } else {
+            Fail::Reg(RegistryError::new(Code::ManifestInvalid).message("could not read the manifest"))
+        }
+    })?;
+    let m = docker::parse_manifest(&bytes, r.header("content-type"))?;
+    let digest = Digest::sha256_of(&bytes);
+    if let Some(d) = &by_digest {
+        let matches = match d.algo {
+            "sha256" => d.hex == digest.hex,
+            _ => {
+                use sha2::Digest as _;
+                d.hex == hex::encode(sha2::Sha512::digest(&bytes))
+            }
+        };
+        if !matches {
+            return Err(RegistryError::new(Code::DigestInvalid)
+                .detail(json!({ "digest": d.to_string() }))
+                .into());
+        }
+    }
+    let shown_digest = by_digest.clone().unwrap_or_else(|| digest.clone());
+    let folder = docker::join(
+        image,
+        &match &by_digest {
+            Some(d) => d.file_name(),
+            None => reference.to_string(),
+        },
+    );
+    // Every referenced blob (and child manifest) must be in this image already.
+    let (blob_files, uploads_to_drop, replaces) = {
+        let state = r.state.store.read();
+        let repo = state
+            .repo(&reg.repo)
+            .ok_or_else(|| RegistryError::new(Code::NameUnknown))?;
+        let mut files = Vec::new();
+        let mut drops = Vec::new();
+        for d in &m.blobs {
+            let (path, item) = docker::find_blob(repo, image, d).ok_or_else(|| {
+                RegistryError::new(Code::ManifestBlobUnknown).detail(json!({ "digest": d.to_string() }))
+            })?;
+            let f = item.file.clone().ok_or_else(|| RegistryError::new(Code::ManifestBlobUnknown))?;
+            if !files.iter().any(|(n, _): &(String, FileData)| *n == d.file_name()) {
+                files.push((d.file_name(), f));
+            }
+            if path.starts_with(&format!("{image}/{UPLOADS}/")) && !drops.contains(&path) {
+                drops.push(path);
+            }
+        }
+        for d in &m.children {
+            if docker::find_manifest(repo, image, &d.to_string()).is_none() {
+                return Err(RegistryError::new(Code::ManifestBlobUnknown)
+                    .detail(json!({ "digest": d.to_string() }))
+                    .into());
+            }
+        }
+        (files, drops, repo.items.contains_key(&folder))
+    };
+    if replaces {
+        let state = r.state.store.read();
+        if !r.may(&state, Action::Delete, &reg.repo, &folder) {
+            return Err(RegistryError::new(Code::Denied)
+                .message(format!(
+                    "overwriting '{image}:{reference}' needs delete permission (user: '{}')",
+                    caller.name
+                ))
+                .into());
+        }
+    }
+    let _pin = r.state.store.blobs.pin().await;
+    let info = store_bytes(r, bytes).await?;
+    let now = r.now();
+    let mut props = Props::default();
+    props.add("artifactory.content-type", &m.media_type);
+    props.add("docker.manifest", reference);
+    props.add("docker.manifest.digest", &shown_digest.to_string());
+    props.add("docker.manifest.type", &m.media_type);
+    props.add("docker.repoName", image);
+    props.add("sha256", &info.sha256);
+    if let Some(s) = &m.subject {
+        props.add("docker.manifest.subject", &s.to_string());
+    }
+    if let Some(t) = &m.artifact_type {
+        props.add("oci.artifact.type", t);
+    }
+    let file_name = if m.list { "list.manifest.json" } else { "manifest.json" };
+    let put = |path: String, file: FileData, props: Props| Mutation::PutFile {
+        repo: reg.repo.clone(),
+        path,
+        file,
+        props,
+        now,
+        user: caller.name.clone(),
+        stamp: Stamp::default(),
+    };
+    let mut steps = Vec::new();
+    if replaces {
+        steps.push(Mutation::Delete {
+            repo: reg.repo.clone(),
+            path: folder.clone(),
+        });
+    }
+    steps.push(put(
+        docker::join(&folder, file_name),
+        file_data(&info, "application/json"),
+        props,
+    ));
+    for (name, f) in blob_files {
+        let mut p = Props::default();
+        p.add("sha256", &f.sha256);
+        steps.push(put(docker::join(&folder, &name), f, p));
+    }
+    for path in uploads_to_drop {
+        steps.push(Mutation::Delete {
+            repo: reg.repo.clone(),
+            path,
+        });
+    }
+    r.state
+        .store
+        .commit(Mutation::Batch { steps })
+        .await
+        .map_err(|e| internal(format!("{e:?}")))?;
+    let mut resp = empty(StatusCode::CREATED);
+    set_header(
+        &mut resp,
+        header::LOCATION,
+        &format!("{}/{image}/manifests/{shown_digest}", reg.prefix),
+    );
+    set_header(&mut resp, header::HeaderName::from_static("docker-content-digest"), &shown_digest.to_string());
+    set_header(&mut resp, header::CONTENT_LENGTH, "0");
+    if let Some(s) = &m.subject {
+        set_header(&mut resp, header::HeaderName::from_static("oci-subject"), &s.to_string());
+    }
+    Ok(resp)
+}
+
+async fn delete_manifest(r: &Req, reg: &Reg, image: &str, reference: &str) -> Out {
+    need(r, reg, image, Action::Delete)?;
+    let unknown = || RegistryError::new(Code::ManifestUnknown).detail(json!({ "manifest": image }));
+    let folders: Vec<String> = {
+        let state = r.state.store.read();
+        let repo = state.repo(&reg.repo).ok_or_else(unknown)?;
+        match Digest::parse(reference) {
+            // By digest: every tag (and digest) folder holding that manifest.
+            Some(d) => repo
+                .subtree(image)
+                .filter(|(k, i)| {
+                    (k.ends_with("/manifest.json") || k.ends_with("/list.manifest.json"))
+                        && docker::find_manifest(repo, image, &d.to_string())
+                            .is_some_and(|(_, m)| m.file == i.file)
+                })
+                .filter_map(|(k, _)| k.rsplit_once('/').map(|(f, _)| f.to_string()))
+                .collect(),
+            None => docker::manifest_in(repo, &docker::join(image, reference))
+                .map(|_| vec![docker::join(image, reference)])
+                .unwrap_or_default(),
+        }
+    };
+    if folders.is_empty() {
+        return Err(unknown().into());
+    }
+    let steps = folders
+        .into_iter()
+        .map(|path| Mutation::Delete {
+            repo: reg.repo.clone(),
+            path,
+        })
+        .collect();
+    r.state
+        .store
+        .commit(Mutation::Batch { steps })
+        .await
+        .map_err(|e| internal(format!("{e:?}")))?;
+    Ok(empty(StatusCode::ACCEPTED))
+}
+
+fn referrers(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
+    need(r, reg, image, Action::Read)?;
+    let d = Digest::parse(digest).ok_or_else(|| {
+        RegistryError::new(Code::DigestInvalid).detail(json!({ "digest": digest }))
+    })?;
+    let filter = r.query.get("artifactType").map(str::to_string);
+    let subject = d.to_string();
+    let rows: Vec<Value> = {
+        let state = r.state.store.read();
+        let repo = state.repo(&reg.repo).ok_or_else(|| RegistryError::new(Code::NameUnknown))?;
+        let mut seen = Vec::new();
+        let mut out = Vec::new();
+        for (_, item) in repo.subtree(image) {
+            let prop = |k: &str| item.props.0.get(k).and_then(|v| v.first()).cloned();
+            if prop("docker.manifest.subject").as_deref() != Some(subject.as_str()) {
+                continue;
+            }
+            let Some(f) = &item.file else { continue };
+            let artifact_type = prop("oci.artifact.type");
+            if filter.is_some() && artifact_type != filter {
+                continue;
+            }
+            let dg = prop("docker.manifest.digest").unwrap_or_default();
+            if seen.contains(&dg) {
+                continue;
+            }
+            seen.push(dg.clone());
+            let mut row = json!({
+                "mediaType": prop("docker.manifest.type").unwrap_or_default(),
+                "digest": dg,
+                "size": f.size,
+            });
+            if let Some(t) = artifact_type {
+                row["artifactType"] = json!(t);
+            }
+            // Annotations come from the stored manifest itself.
+            if let Ok(bytes) = std::fs::read(r.state.store.blobs.path(&f.sha256)) {
+                if let Some(a) = serde_json::from_slice::<Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v.get("annotations").cloned())
+                {
+                    row["annotations"] = a;
+                }
+            }
+            out.push(row);
+        }
+        out
+    };
+    let body = json!({"schemaVersion": 2, "mediaType": docker::OCI_INDEX, "manifests": rows});
+    let mut resp = respond(StatusCode::OK, docker::OCI_INDEX, body.to_string());
+    if filter.is_some() {
+        set_header(&mut resp, header::HeaderName::from_static("oci-filters-applied"), "artifactType");
+    }
+    Ok(resp)
+}
+
+// ---------- blobs ----------
+
+fn parse_digest(d: &str) -> Result<Digest, RegistryError> {
+    Digest::parse(d).ok_or_else(|| RegistryError::new(Code::DigestInvalid).detail(json!({ "digest": d })))
+}
+
+fn get_blob(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
+    need(r, reg, image, Action::Read)?;
+    let d = parse_digest(digest)?;
+    let f = {
+        let state = r.state.store.read();
+        let repo = state.repo(&reg.repo).ok_or_else(|| RegistryError::new(Code::NameUnknown))?;
+        docker::find_blob(repo, image, &d)
+            .and_then(|(_, i)| i.file.clone())
+            .ok_or_else(|| RegistryError::new(Code::BlobUnknown).detail(json!({ "digest": digest })))?
+    };
+    let size = f.size;
+    let (status, slice, range) = match r.header("range").map(|h| parse_ranges(h, size)) {
+        Some(Some(rs)) if rs.is_empty() => {
+            let mut resp = reg_error(
+                r,
+                RegistryError::new(Code::BlobUnknown)
+                    .status(416)
+                    .message("requested range not satisfiable"),
+                None,
+            );
+            set_header(&mut resp, header::CONTENT_RANGE, &format!("bytes */{size}"));
+            return Ok(resp);
+        }
+        Some(Some(rs)) => {
+            let (a, b) = rs[0];
+            (StatusCode::PARTIAL_CONTENT, (a, b - a + 1), Some(format!("bytes {a}-{b}/{size}")))
+        }
+        _ => (StatusCode::OK, (0, size), None),
+    };
+    let mut resp = if r.method == Method::HEAD {
+        empty(status)
+    } else {
+        let file = r.state.store.blobs.open_blob(&f.sha256).map_err(internal)?;
+        let mut resp = warp::reply::Reply::into_response(warp::reply::stream(body_stream(
+            file,
+            vec![Part::Slice(slice.0, slice.1)],
+        )));
+        *resp.status_mut() = status;
+        resp
+    };
+    set_header(&mut resp, header::CONTENT_TYPE, "application/octet-stream");
+    set_header(&mut resp, header::CONTENT_LENGTH, &slice.1.to_string());
+    set_header(&mut resp, header::ACCEPT_RANGES, "bytes");
+    set_header(&mut resp, header::HeaderName::from_static("docker-content-digest"), &d.to_string());
+    set_header(&mut resp, header::ETAG, &format!("\"{d}\""));
+    if let Some(cr) = range {
+        set_header(&mut resp, header::CONTENT_RANGE, &cr);
+    }
+    Ok(resp)
+}
+
+async fn delete_blob(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
+    need(r, reg, image, Action::Delete)?;
+    let d = parse_digest(digest)?;
+    let path = docker::join(&docker::join(image, UPLOADS), &d.file_name());
+    let (in_uploads, anywhere) = {
+        let state = r.state.store.read();
+        let repo = state.repo(&reg.repo).ok_or_else(|| RegistryError::new(Code::NameUnknown))?;
+        (repo.items.contains_key(&path), docker::find_blob(repo, image, &d).is_some())
+    };
+    if !anywhere {
+        return Err(RegistryError::new(Code::BlobUnknown).detail(json!({ "digest": digest })).into());
+    }
+    if !in_uploads {
+        return Err(RegistryError::new(Code::Unsupported)
+            .message("the blob is referenced by a manifest; delete the manifest instead")
+            .into());
+    }
+    r.state
+        .store
+        .commit(Mutation::Delete {
+            repo: reg.repo.clone(),
+            path,
+        })
+        .await
+        .map_err(|e| internal(format!("{e:?}")))?;
+    Ok(empty(StatusCode::ACCEPTED))
+}
+
+// ---------- uploads ----------
+
+fn upload_headers(resp: &mut Response, reg: &Reg, image: &str, id: &str, size: u64) {
+    set_header(resp, header::LOCATION, &format!("{}/{image}/blobs/uploads/{id}", reg.prefix));
+    set_header(resp, header::HeaderName::from_static("docker-upload-uuid"), id);
+    // Artifactory (like distribution) sends `0-0` before anything arrived.
+    let range = if size == 0 { "0-0".to_string() } else { format!("0-{}", size - 1) };
+    set_header(resp, header::RANGE, &range);
+    set_header(resp, header::CONTENT_LENGTH, "0");
+}
+
+/// Streams a request body into the blob store.
+async fn ingest(r: &Req, body: BodyStream) -> Result<BlobInfo, Fail> {
+    r.state
+        .store
+        .blobs
+        .ingest(body, r.state.config.max_upload)
+        .await
+        .map_err(|e| match e {
+            IngestError::Body(m) => Fail::Reg(
+                RegistryError::new(Code::BlobUploadInvalid).message(format!("could not read the body: {m}")),
+            ),
+            IngestError::TooLarge => Fail::Reg(
+                RegistryError::new(Code::SizeInvalid).status(413).message("blob is too large"),
+            ),
+            IngestError::Io(e) => internal(e),
+        })
+}
+
+/// Removes abandoned upload sessions and finished uploads no manifest claimed within a day.
+pub async fn clean_uploads(state: &AppState) {
+    let now = state.config.clock.now_ms();
+    state.uploads.expire(&state.store, now);
+    let stale: Vec<(String, String)> = {
+        let s = state.store.read();
+        s.repos
+            .values()
+            .filter(|r| r.config.package_type == PackageType::Docker)
+            .flat_map(|r| {
+                r.items
+                    .iter()
+                    .filter(|(k, i)| {
+                        !i.is_folder()
+                            && k.rsplit_once('/')
+                                .is_some_and(|(f, _)| f.ends_with(&format!("/{UPLOADS}")) || f == UPLOADS)
+                            && i.created < now - TTL_MS
+                    })
+                    .map(|(k, _)| (r.config.key.clone(), k.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    if stale.is_empty() {
+        return;
+    }
+    let steps = stale
+        .into_iter()
+        .map(|(repo, path)| Mutation::Delete { repo, path })
+        .collect();
+    if let Err(e) = state.store.commit(Mutation::Batch { steps }).await {
+        tracing::warn!("cleaning docker uploads failed: {e:?}");
+    }
+}
+
+async fn start_upload(r: &Req, reg: &Reg, image: &str, body: BodyStream) -> Out {
+    let caller = need(r, reg, image, Action::Deploy)?;
+    clean_uploads(&r.state).await;
+    // Cross-repository mount: link a blob the caller may read elsewhere.
+    if let (Some(m), Some(from)) = (r.query.get("mount"), r.query.get("from")) {
+        let d = parse_digest(m)?;
+        let (from_repo, from_image) = match reg.prefix.starts_with("/v2/") {
+            // Repository-path method: `from` names `<repo>/<image>`.
+            true => match from.split_once('/') {
+                Some((a, b)) => (a.to_string(), b.to_string()),
+                None => (reg.repo.clone(), from.to_string()),
+            },
+            false => (reg.repo.clone(), from.to_string()),
+        };
+        let found = {
+            let state = r.state.store.read();
+            state
+                .repo(&from_repo)
+                .filter(|_| r.may(&state, Action::Read, &from_repo, &from_image))
+                .and_then(|rp| docker::find_blob(rp, &from_image, &d))
+                .and_then(|(_, i)| i.file.clone())
+        };
+        if let Some(f) = found {
+            return link_blob(r, reg, image, &d, f, &caller).await;
+        }
+    }
+    if let Some(dg) = r.query.get("digest") {
+        // Monolithic upload in the POST itself.
+        let d = parse_digest(dg)?;
+        let _pin = r.state.store.blobs.pin().await;
+        let info = ingest(r, body).await?;
+        return finish(r, reg, image, &d, info, &caller).await;
+    }
+    let id = r.state.uploads.start(&reg.repo, image, r.now());
+    let mut resp = empty(StatusCode::ACCEPTED);
+    upload_headers(&mut resp, reg, image, &id, 0);
+    Ok(resp)
+}
+
+fn session(r: &Req, reg: &Reg, image: &str, id: &str) -> Result<crate::docker::uploads::Session, Fail> {
+    r.state.uploads.get(id, &reg.repo, image).ok_or_else(|| {
+        Fail::Reg(RegistryError::new(Code::BlobUploadUnknown).detail(json!({ "uuid": id })))
+    })
+}
+
+/// `Content-Range: <start>-<end>` (with or without `bytes `).
+fn content_range(r: &Req) -> Result<Option<(u64, u64)>, RegistryError> {
+    let Some(h) = r.header("content-range") else {
+        return Ok(None);
+    };
+    let v = h.trim().trim_start_matches("bytes").trim().trim_start_matches('=');
+    let v = v.split('/').next().unwrap_or("");
+    let bad = || RegistryError::new(Code::BlobUploadInvalid).message(format!("invalid Content-Range: {h}"));
+    let (a, b) = v.split_once('-').ok_or_else(bad)?;
+    let a: u64 = a.trim().parse().map_err(|_| bad())?;
+    let b: u64 = b.trim().parse().map_err(|_| bad())?;
+    if b < a {
+        return Err(bad());
+    }
+    Ok(Some((a, b)))
+}
+
+async fn patch_upload(r: &Req, reg: &Reg, image: &str, id: &str, body: BodyStream) -> Out {
+    need(r, reg, image, Action::Deploy)?;
+    let s = session(r, reg, image, id)?;
+    let range = content_range(r)?;
+    if let Some((a, _)) = range {
+        if a != s.size {
+            let mut resp = reg_error(
+                r,
+                RegistryError::new(Code::BlobUploadInvalid)
+                    .status(416)
+                    .message(format!("chunk starts at {a} but {} bytes were received", s.size)),
+                None,
+            );
+            upload_headers(&mut resp, reg, image, id, s.size);
+            return Ok(resp);
+        }
+    }
+    let _pin = r.state.store.blobs.pin().await;
+    let part = ingest(r, body).await?;
+    if let Some((a, b)) = range {
+        if part.size != b - a + 1 {
+            return Err(RegistryError::new(Code::SizeInvalid)
+                .message(format!("Content-Range says {} bytes, {} arrived", b - a + 1, part.size))
+                .into());
+        }
+    }
+    let size = r
+        .state
+        .uploads
+        .append(&r.state.store, id, s.size, part, r.now())
+        .ok_or_else(|| {
+            RegistryError::new(Code::BlobUploadInvalid)
+                .status(416)
+                .message("another chunk arrived for this upload at the same offset")
+        })?;
+    let mut resp = empty(StatusCode::ACCEPTED);
+    upload_headers(&mut resp, reg, image, id, size);
+    Ok(resp)
+}
+
+async fn finish_upload(r: &Req, reg: &Reg, image: &str, id: &str, body: BodyStream) -> Out {
+    let caller = need(r, reg, image, Action::Deploy)?;
+    let s = session(r, reg, image, id)?;
+    let d = parse_digest(r.query.get("digest").unwrap_or(""))?;
+    let _pin = r.state.store.blobs.pin().await;
+    // A last chunk may come with the PUT.
+    let last = ingest(r, body).await?;
+    let mut parts = s.parts.clone();
+    if last.size > 0 || parts.is_empty() {
+        parts.push(last);
+    }
+    let info = if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        concat(r, &parts).await?
+    };
+    let out = finish(r, reg, image, &d, info, &caller).await;
+    // The session ends either way: a wrong digest is final (the client starts again).
+    r.state.uploads.end(&r.state.store, id);
+    out
+}
+
+/// Concatenates stored parts into one new blob.
+async fn concat(r: &Req, parts: &[BlobInfo]) -> Result<BlobInfo, Fail> {
+    let mut files = Vec::new();
+    for p in parts {
+        let f = tokio::fs::File::open(r.state.store.blobs.path(&p.sha256))
+            .await
+            .map_err(internal)?;
+        files.push(tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024));
+    }
+    let stream = futures_util::stream::iter(files).flatten();
+    r.state.store.blobs.ingest(stream, None).await.map_err(|e| internal(format!("{e:?}")))
+}
+
+/// Checks the digest of an uploaded blob and records it in `<image>/_uploads/`.
+async fn finish(r: &Req, reg: &Reg, image: &str, d: &Digest, info: BlobInfo, caller: &Caller) -> Out {
+    let ok = match d.algo {
+        "sha256" => info.sha256 == d.hex,
+        _ => {
+            let path = r.state.store.blobs.path(&info.sha256);
+            let hex = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+                use sha2::Digest as _;
+                use std::io::Read;
+                let mut f = std::fs::File::open(path)?;
+                let mut h = sha2::Sha512::new();
+                let mut buf = vec![0u8; 1 << 20];
+                loop {
+                    let n = f.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    h.update(&buf[..n]);
+                }
+                Ok(hex::encode(h.finalize()))
+            })
+            .await
+            .map_err(internal)?
+            .map_err(internal)?;
+            hex == d.hex
+        }
+    };
+    if !ok {
+        return Err(RegistryError::new(Code::DigestInvalid)
+            .detail(json!({ "digest": d.to_string(), "actual": format!("sha256:{}", info.sha256) }))
+            .into());
+    }
+    link_blob(r, reg, image, d, file_data(&info, "application/octet-stream"), caller).await
+}
+
+async fn link_blob(r: &Req, reg: &Reg, image: &str, d: &Digest, file: FileData, caller: &Caller) -> Out {
+    let mut props = Props::default();
+    props.add("sha256", &file.sha256);
+    let m = Mutation::PutFile {
+        repo: reg.repo.clone(),
+        path: docker::join(&docker::join(image, UPLOADS), &d.file_name()),
+        file,
+        props,
+        now: r.now(),
+        user: caller.name.clone(),
+        stamp: Stamp::default(),
+    };
+    r.state.store.commit(m).await.map_err(|e| internal(format!("{e:?}")))?;
+    let mut resp = empty(StatusCode::CREATED);
+    set_header(&mut resp, header::LOCATION, &format!("{}/{image}/blobs/{d}", reg.prefix));
+    set_header(&mut resp, header::HeaderName::from_static("docker-content-digest"), &d.to_string());
+    set_header(&mut resp, header::CONTENT_LENGTH, "0");
+    Ok(resp)
+}
+
+fn upload_status(r: &Req, reg: &Reg, image: &str, id: &str) -> Out {
+    need(r, reg, image, Action::Deploy)?;
+    let s = session(r, reg, image, id)?;
+    let mut resp = empty(StatusCode::NO_CONTENT);
+    upload_headers(&mut resp, reg, image, id, s.size);
+    Ok(resp)
+}
+
+fn cancel_upload(r: &Req, reg: &Reg, image: &str, id: &str) -> Out {
+    need(r, reg, image, Action::Deploy)?;
+    session(r, reg, image, id)?;
+    r.state.uploads.end(&r.state.store, id);
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+// ---------- promote and Bintray ----------
+
+/// `POST /api/docker/<repo>/v2/promote`: copies or moves an image (one tag, or all of them) to
+/// another repository, optionally renaming image and tag.
+async fn promote(r: &Req, repo: &str, body: BodyStream) -> Result<Response, ApiError> {
+    super::allow(r, &[Method::POST])?;
+    let caller = r.require_user()?;
+    let bytes = read_small(body, 64 << 10).await?;
+    let doc: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("Could not parse the JSON body: {e}")))?;
+    let s = |k: &str| doc.get(k).and_then(Value::as_str).filter(|v| !v.is_empty()).map(str::to_string);
+    let target = s("targetRepo").ok_or_else(|| ApiError::bad_request("targetRepo is required"))?;
+    let image = s("dockerRepository").ok_or_else(|| ApiError::bad_request("dockerRepository is required"))?;
+    let target_image = s("targetDockerRepository").unwrap_or_else(|| image.clone());
+    let tag = s("tag");
+    let target_tag = s("targetTag").or_else(|| tag.clone());
+    let copy = doc.get("copy").and_then(Value::as_bool).unwrap_or(false);
+    if !docker::valid_name(&image) || !docker::valid_name(&target_image) {
+        return Err(ApiError::bad_request("Invalid docker repository name"));
+    }
+    if tag.as_deref().is_some_and(|t| !docker::valid_tag(t))
+        || target_tag.as_deref().is_some_and(|t| !docker::valid_tag(t))
+    {
+        return Err(ApiError::bad_request("Invalid tag name"));
+    }
+    if target_tag.is_some() && tag.is_none() {
+        return Err(ApiError::bad_request("targetTag requires tag"));
+    }
+    let (src, dst) = match (&tag, &target_tag) {
+        (Some(t), Some(tt)) => (docker::join(&image, t), docker::join(&target_image, tt)),
+        _ => (image.clone(), target_image.clone()),
+    };
+    let manifests: Vec<String> = {
+        let state = r.state.store.read();
+        for key in [repo, target.as_str()] {
+            let rp = state
+                .repo(key)
+                .ok_or_else(|| ApiError::not_found(format!("Repository {key} does not exist")))?;
+            if rp.config.package_type != PackageType::Docker || !rp.is_local() {
+                return Err(ApiError::bad_request(format!(
+                    "Repository {key} is not a local Docker repository"
+                )));
+            }
+        }
+        let rp = state.repo(repo).ok_or_else(|| ApiError::not_found("Unable to find item"))?;
+        let found = match &tag {
+            Some(_) => docker::manifest_in(rp, &src).is_some(),
+            None => !docker::tags(rp, &image).is_empty(),
+        };
+        if !found {
+            return Err(ApiError::not_found(format!(
+                "Unable to find tag '{}' of image '{image}' in {repo}",
+                tag.as_deref().unwrap_or("*")
+            )));
+        }
+        if state.repo(&target).is_some_and(|t| t.items.contains_key(&dst)) && tag.is_some() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("Target tag '{target_image}:{}' already exists in {target}", target_tag.as_deref().unwrap_or("")),
+            ));
+        }
+        rp.subtree(&src)
+            .filter(|(k, _)| k.ends_with("/manifest.json") || k.ends_with("/list.manifest.json"))
+            .map(|(k, _)| format!("{dst}{}", &k[src.len()..]))
+            .collect()
+    };
+    r.require(Action::Read, repo, &src, |c| {
+        ApiError::forbidden(format!("User {} may not read {repo}:{src}", c.name))
+    })?;
+    if !copy {
+        r.require(Action::Delete, repo, &src, |c| {
+            ApiError::forbidden(format!("User {} may not move {repo}:{src}: it needs delete permission", c.name))
+        })?;
+    }
+    r.require(Action::Deploy, &target, &dst, |c| {
+        ApiError::forbidden(format!("User {} may not deploy to {target}:{dst}", c.name))
+    })?;
+    let now = r.now();
+    let mut steps = vec![Mutation::Transfer {
+        src_repo: repo.to_string(),
+        src_path: src.clone(),
+        dst_repo: target.clone(),
+        dst_path: dst.clone(),
+        mv: !copy,
+        now,
+        user: caller.name.clone(),
+    }];
+    for path in manifests {
+        let mut set = Props::default();
+        set.add("docker.repoName", &target_image);
+        if let Some(tt) = &target_tag {
+            set.add("docker.manifest", tt);
+        }
+        steps.push(Mutation::EditProps {
+            repo: target.clone(),
+            path,
+            set,
+            remove: vec![],
+            recursive: false,
+            now,
+        });
+    }
+    r.state
+        .store
+        .commit(Mutation::Batch { steps })
+        .await
+        .map_err(|e| super::commit_error(e, |t| ApiError::new(StatusCode::CONFLICT, format!("{t:?}"))))?;
+    Ok(respond(StatusCode::OK, "text/plain", "Promotion ended successfully"))
+}
+
+/// Bintray was shut down in 2021: the endpoint answers with an honest error.
+fn bintray(r: &Req) -> Result<Response, ApiError> {
+    r.require_user()?;
+    Err(ApiError::new(
+        StatusCode::GONE,
+        "Bintray was discontinued on 2021-05-01; pushing Docker tags to Bintray is no longer possible",
+    ))
+}
+
