@@ -454,7 +454,12 @@ impl Auth {
         }
         let u = sec.user(&user).ok_or_else(bad)?;
         usable(sec, u)?;
-        Ok(Caller::new(&u.name, Method::Token, sec.principal_of(u), None))
+        Ok(Caller::new(
+            &u.name,
+            Method::Token,
+            sec.principal_of(u),
+            None,
+        ))
     }
 
     /// Whether `caller` may do `action` at `target`. Anonymous callers get a 401 with the Basic

@@ -171,11 +171,14 @@ impl Digest {
             "sha512" => ("sha512", 128),
             _ => return None,
         };
-        (hex.len() == len && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-            .then(|| Digest {
-                algo,
-                hex: hex.to_string(),
-            })
+        (hex.len() == len
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| Digest {
+            algo,
+            hex: hex.to_string(),
+        })
     }
 
     /// The SHA-256 digest of `bytes`.
@@ -242,8 +245,7 @@ pub fn valid_tag(tag: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b
-            .iter()
+        && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
@@ -323,11 +325,12 @@ pub struct Manifest {
 /// Parses and validates a manifest body. `content_type` is the request's `Content-Type`.
 pub fn parse_manifest(bytes: &[u8], content_type: Option<&str>) -> Result<Manifest, RegistryError> {
     let invalid = |why: &str| {
-        RegistryError::new(Code::ManifestInvalid)
-            .detail(serde_json::json!({ "reason": why }))
+        RegistryError::new(Code::ManifestInvalid).detail(serde_json::json!({ "reason": why }))
     };
     let doc: Value = serde_json::from_slice(bytes).map_err(|e| invalid(&e.to_string()))?;
-    let obj = doc.as_object().ok_or_else(|| invalid("not a JSON object"))?;
+    let obj = doc
+        .as_object()
+        .ok_or_else(|| invalid("not a JSON object"))?;
     match obj.get("schemaVersion").and_then(Value::as_u64) {
         Some(2) => {}
         Some(1) => {
@@ -381,7 +384,9 @@ pub fn parse_manifest(bytes: &[u8], content_type: Option<&str>) -> Result<Manife
             .ok_or_else(|| invalid("an image manifest needs a layers array"))?;
         for l in layers {
             // Non-distributable layers with foreign URLs are not stored in the registry.
-            if l.get("urls").is_some_and(|u| u.as_array().is_some_and(|a| !a.is_empty())) {
+            if l.get("urls")
+                .is_some_and(|u| u.as_array().is_some_and(|a| !a.is_empty()))
+            {
                 continue;
             }
             blobs.push(digest_of(l, "a layer")?);
@@ -431,17 +436,23 @@ pub fn join(a: &str, b: &str) -> String {
 
 /// The manifest file of a tag (or digest) folder, if there is one.
 pub fn manifest_in<'a>(repo: &'a Repo, folder: &str) -> Option<(String, &'a Item)> {
-    ["manifest.json", "list.manifest.json"].iter().find_map(|f| {
-        let p = join(folder, f);
-        repo.items
-            .get_key_value(&p)
-            .filter(|(_, i)| !i.is_folder())
-            .map(|(k, i)| (k.clone(), i))
-    })
+    ["manifest.json", "list.manifest.json"]
+        .iter()
+        .find_map(|f| {
+            let p = join(folder, f);
+            repo.items
+                .get_key_value(&p)
+                .filter(|(_, i)| !i.is_folder())
+                .map(|(k, i)| (k.clone(), i))
+        })
 }
 
 /// Finds a manifest of `image` by tag or by digest; returns its path and item.
-pub fn find_manifest<'a>(repo: &'a Repo, image: &'a str, reference: &str) -> Option<(String, &'a Item)> {
+pub fn find_manifest<'a>(
+    repo: &'a Repo,
+    image: &'a str,
+    reference: &str,
+) -> Option<(String, &'a Item)> {
     match Digest::parse(reference) {
         None => manifest_in(repo, &join(image, reference)),
         Some(d) => {
@@ -532,14 +543,26 @@ mod tests {
 
     #[test]
     fn names_and_tags() {
-        for ok in ["a", "library/ubuntu", "a/b/c/d", "my-app", "my__app", "a.b", "a--b"] {
+        for ok in [
+            "a",
+            "library/ubuntu",
+            "a/b/c/d",
+            "my-app",
+            "my__app",
+            "a.b",
+            "a--b",
+        ] {
             assert!(valid_name(ok), "{ok}");
         }
-        for bad in ["", "A", "a/", "/a", "a//b", "-a", "a-", "a_-b", "a..b", "ä", "a b"] {
+        for bad in [
+            "", "A", "a/", "/a", "a//b", "-a", "a-", "a_-b", "a..b", "ä", "a b",
+        ] {
             assert!(!valid_name(bad), "{bad}");
         }
         assert!(valid_tag("latest") && valid_tag("_x") && valid_tag("v1.2.3-rc_1"));
-        assert!(!valid_tag("") && !valid_tag(".x") && !valid_tag("a/b") && !valid_tag(&"a".repeat(129)));
+        assert!(
+            !valid_tag("") && !valid_tag(".x") && !valid_tag("a/b") && !valid_tag(&"a".repeat(129))
+        );
     }
 
     #[test]
@@ -589,7 +612,9 @@ mod tests {
         assert!(parse_manifest(br#"{"schemaVersion":1}"#, None).is_err());
         let bad = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {"digest": "nope"}, "layers": []});
         assert_eq!(
-            parse_manifest(bad.to_string().as_bytes(), None).unwrap_err().code,
+            parse_manifest(bad.to_string().as_bytes(), None)
+                .unwrap_err()
+                .code,
             Code::ManifestInvalid
         );
     }
@@ -597,8 +622,14 @@ mod tests {
     #[test]
     fn pages() {
         let all: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(page(all.clone(), Some(2), None), (vec!["a".into(), "b".into()], true));
-        assert_eq!(page(all.clone(), Some(2), Some("b")), (vec!["c".into()], false));
+        assert_eq!(
+            page(all.clone(), Some(2), None),
+            (vec!["a".into(), "b".into()], true)
+        );
+        assert_eq!(
+            page(all.clone(), Some(2), Some("b")),
+            (vec!["c".into()], false)
+        );
         assert_eq!(page(all, None, None).0.len(), 3);
     }
 }

@@ -70,9 +70,7 @@ struct Reg {
 fn segments(tail: &str) -> Result<Vec<String>, RegistryError> {
     tail.split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            super::path::decode(s).map_err(|_| RegistryError::new(Code::NameInvalid))
-        })
+        .map(|s| super::path::decode(s).map_err(|_| RegistryError::new(Code::NameInvalid)))
         .collect()
 }
 
@@ -88,7 +86,10 @@ async fn root(r: Req, tail: &str, body: BodyStream) -> Response {
         Some(Route::Catalog) => catalog(&r, None),
         Some(route) => {
             // The first segment of the name is the repository key.
-            let Some(repo) = route_name(&route).split_once('/').map(|(a, _)| a.to_string()) else {
+            let Some(repo) = route_name(&route)
+                .split_once('/')
+                .map(|(a, _)| a.to_string())
+            else {
                 return reg_error(&r, RegistryError::new(Code::NameInvalid), None);
             };
             let reg = Reg {
@@ -167,7 +168,8 @@ fn reg_json(status: StatusCode, v: &Value) -> Response {
 /// A registry error; 401s carry the Bearer challenge: for `scope` (`repository:<image>:<actions>` with
 /// the realm of its repository), or the root realm without one.
 fn reg_error(r: &Req, e: RegistryError, scope: Option<(&Reg, &str, &str)>) -> Response {
-    let body = json!({"errors": [{"code": e.code.as_str(), "message": e.message, "detail": e.detail}]});
+    let body =
+        json!({"errors": [{"code": e.code.as_str(), "message": e.message, "detail": e.detail}]});
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut resp = if r.method == Method::HEAD {
         empty(status)
@@ -198,8 +200,8 @@ fn challenge(r: &Req, scope: Option<(&Reg, &str, &str)>) -> String {
 // ---------- auth ----------
 
 /// The caller, or the registry's 401 with a Bearer challenge.
-fn who(r: &Req, scope: Option<(&Reg, &str, &str)>) -> Result<Caller, Response> {
-    let unauthorized = || reg_error(r, RegistryError::new(Code::Unauthorized), scope);
+fn who(r: &Req, scope: Option<(&Reg, &str, &str)>) -> Result<Caller, Fail> {
+    let unauthorized = || Fail::from(reg_error(r, RegistryError::new(Code::Unauthorized), scope));
     let caller = r.caller().map_err(|_| unauthorized())?.clone();
     if caller.anonymous && !r.state.auth.anonymous_access() {
         return Err(unauthorized());
@@ -208,7 +210,7 @@ fn who(r: &Req, scope: Option<(&Reg, &str, &str)>) -> Result<Caller, Response> {
 }
 
 /// Checks `action` on `image` of the request's repository (pull = read, push = deploy, delete).
-fn need(r: &Req, reg: &Reg, image: &str, action: Action) -> Result<Caller, Response> {
+fn need(r: &Req, reg: &Reg, image: &str, action: Action) -> Result<Caller, Fail> {
     let actions = match action {
         Action::Read => "pull",
         Action::Delete => "delete",
@@ -221,15 +223,15 @@ fn need(r: &Req, reg: &Reg, image: &str, action: Action) -> Result<Caller, Respo
         return Ok(caller);
     }
     if caller.anonymous {
-        return Err(reg_error(r, RegistryError::new(Code::Unauthorized), scope));
+        return Err(reg_error(r, RegistryError::new(Code::Unauthorized), scope).into());
     }
-    Err(reg_error(r, RegistryError::new(Code::Denied), None))
+    Err(reg_error(r, RegistryError::new(Code::Denied), None).into())
 }
 
 /// `GET /v2/`: 200 `{}` for anyone who may use the registry.
 fn base(r: &Req, reg: Option<&Reg>) -> Response {
-    if let Err(resp) = who(r, None) {
-        return resp;
+    if let Err(f) = who(r, None) {
+        return f.into_response(r);
     }
     if let Some(reg) = reg {
         if let Err(e) = docker_repo(r, &reg.repo) {
@@ -255,14 +257,10 @@ fn token(r: &Req) -> Result<Response, ApiError> {
 /// do not proxy yet: an honest UNSUPPORTED).
 fn docker_repo(r: &Req, repo: &str) -> Result<(), RegistryError> {
     let state = r.state.store.read();
-    let unknown = || {
-        RegistryError::new(Code::NameUnknown).detail(json!({ "repository": repo }))
-    };
+    let unknown = || RegistryError::new(Code::NameUnknown).detail(json!({ "repository": repo }));
     let rp = state.repo(repo).ok_or_else(unknown)?;
     if rp.config.package_type != PackageType::Docker {
-        return Err(unknown().message(format!(
-            "repository '{repo}' is not a Docker repository"
-        )));
+        return Err(unknown().message(format!("repository '{repo}' is not a Docker repository")));
     }
     if rp.config.rclass != RepoClass::Local {
         return Err(RegistryError::new(Code::Unsupported).message(format!(
@@ -304,15 +302,23 @@ async fn dispatch(r: Req, reg: Reg, route: Route, body: BodyStream) -> Response 
     };
     match result {
         Ok(resp) => resp,
-        Err(Fail::Reg(e)) => reg_error(&r, e, None),
-        Err(Fail::Resp(resp)) => resp,
+        Err(f) => f.into_response(&r),
     }
 }
 
 /// A handler's failure: a registry error, or a finished reply (auth challenges).
 enum Fail {
     Reg(RegistryError),
-    Resp(Response),
+    Resp(Box<Response>),
+}
+
+impl Fail {
+    fn into_response(self, r: &Req) -> Response {
+        match self {
+            Fail::Reg(e) => reg_error(r, e, None),
+            Fail::Resp(resp) => *resp,
+        }
+    }
 }
 
 impl From<RegistryError> for Fail {
@@ -323,7 +329,7 @@ impl From<RegistryError> for Fail {
 
 impl From<Response> for Fail {
     fn from(r: Response) -> Self {
-        Fail::Resp(r)
+        Fail::Resp(Box::new(r))
     }
 }
 
@@ -331,7 +337,7 @@ type Out = Result<Response, Fail>;
 
 fn internal(e: impl std::fmt::Display) -> Fail {
     tracing::error!("registry: {e}");
-    Fail::Resp(ApiError::internal(e).into_response())
+    Fail::from(ApiError::internal(e).into_response())
 }
 
 // ---------- tags and catalog ----------
@@ -360,7 +366,9 @@ fn tags(r: &Req, reg: &Reg, image: &str) -> Out {
     let (n, last) = pagination(r)?;
     let all = {
         let state = r.state.store.read();
-        let repo = state.repo(&reg.repo).ok_or_else(|| RegistryError::new(Code::NameUnknown))?;
+        let repo = state
+            .repo(&reg.repo)
+            .ok_or_else(|| RegistryError::new(Code::NameUnknown))?;
         docker::tags(repo, image)
     };
     if all.is_empty() {
@@ -380,8 +388,8 @@ fn tags(r: &Req, reg: &Reg, image: &str) -> Out {
 /// `_catalog` of one repository, or at the root of every Docker repository (`<repo>/<image>`); only
 /// what the caller may read.
 fn catalog(r: &Req, reg: Option<&Reg>) -> Response {
-    if let Err(resp) = who(r, None) {
-        return resp;
+    if let Err(f) = who(r, None) {
+        return f.into_response(r);
     }
     let (n, last) = match pagination(r) {
         Ok(p) => p,
@@ -447,9 +455,7 @@ fn accepts(r: &Req, media_type: &str) -> bool {
 
 fn get_manifest(r: &Req, reg: &Reg, image: &str, reference: &str) -> Out {
     need(r, reg, image, Action::Read)?;
-    let unknown = || {
-        RegistryError::new(Code::ManifestUnknown).detail(json!({ "manifest": image }))
-    };
+    let unknown = || RegistryError::new(Code::ManifestUnknown).detail(json!({ "manifest": image }));
     if Digest::parse(reference).is_none() && !docker::valid_tag(reference) {
         return Err(unknown().into());
     }
@@ -481,7 +487,11 @@ fn get_manifest(r: &Req, reg: &Reg, image: &str, reference: &str) -> Out {
     };
     set_header(&mut resp, header::CONTENT_TYPE, &media_type);
     set_header(&mut resp, header::CONTENT_LENGTH, &size.to_string());
-    set_header(&mut resp, header::HeaderName::from_static("docker-content-digest"), &digest);
+    set_header(
+        &mut resp,
+        header::HeaderName::from_static("docker-content-digest"),
+        &digest,
+    );
     set_header(&mut resp, header::ETAG, &format!("\"{digest}\""));
     Ok(resp)
 }
@@ -489,10 +499,15 @@ fn get_manifest(r: &Req, reg: &Reg, image: &str, reference: &str) -> Out {
 /// Stores `bytes` as a blob (small documents: manifests).
 async fn store_bytes(r: &Req, bytes: Bytes) -> Result<BlobInfo, Fail> {
     let s = futures_util::stream::iter([Ok::<Bytes, std::io::Error>(bytes)]);
-    r.state.store.blobs.ingest(s, None).await.map_err(|e| match e {
-        IngestError::Io(e) => internal(e),
-        other => internal(format!("{other:?}")),
-    })
+    r.state
+        .store
+        .blobs
+        .ingest(s, None)
+        .await
+        .map_err(|e| match e {
+            IngestError::Io(e) => internal(e),
+            other => internal(format!("{other:?}")),
+        })
 }
 
 fn file_data(info: &BlobInfo, mime: &str) -> FileData {
@@ -523,7 +538,9 @@ async fn put_manifest(r: &Req, reg: &Reg, image: &str, reference: &str, body: Bo
                     .message("manifest is larger than 4 MiB"),
             )
         } else {
-            Fail::Reg(RegistryError::new(Code::ManifestInvalid).message("could not read the manifest"))
+            Fail::Reg(
+                RegistryError::new(Code::ManifestInvalid).message("could not read the manifest"),
+            )
         }
     })?;
     let m = docker::parse_manifest(&bytes, r.header("content-type"))?;
@@ -560,10 +577,17 @@ async fn put_manifest(r: &Req, reg: &Reg, image: &str, reference: &str, body: Bo
         let mut drops = Vec::new();
         for d in &m.blobs {
             let (path, item) = docker::find_blob(repo, image, d).ok_or_else(|| {
-                RegistryError::new(Code::ManifestBlobUnknown).detail(json!({ "digest": d.to_string() }))
+                RegistryError::new(Code::ManifestBlobUnknown)
+                    .detail(json!({ "digest": d.to_string() }))
             })?;
-            let f = item.file.clone().ok_or_else(|| RegistryError::new(Code::ManifestBlobUnknown))?;
-            if !files.iter().any(|(n, _): &(String, FileData)| *n == d.file_name()) {
+            let f = item
+                .file
+                .clone()
+                .ok_or_else(|| RegistryError::new(Code::ManifestBlobUnknown))?;
+            if !files
+                .iter()
+                .any(|(n, _): &(String, FileData)| *n == d.file_name())
+            {
                 files.push((d.file_name(), f));
             }
             if path.starts_with(&format!("{image}/{UPLOADS}/")) && !drops.contains(&path) {
@@ -606,7 +630,11 @@ async fn put_manifest(r: &Req, reg: &Reg, image: &str, reference: &str, body: Bo
     if let Some(t) = &m.artifact_type {
         props.add("oci.artifact.type", t);
     }
-    let file_name = if m.list { "list.manifest.json" } else { "manifest.json" };
+    let file_name = if m.list {
+        "list.manifest.json"
+    } else {
+        "manifest.json"
+    };
     let put = |path: String, file: FileData, props: Props| Mutation::PutFile {
         repo: reg.repo.clone(),
         path,
@@ -650,10 +678,17 @@ async fn put_manifest(r: &Req, reg: &Reg, image: &str, reference: &str, body: Bo
         header::LOCATION,
         &format!("{}/{image}/manifests/{shown_digest}", reg.prefix),
     );
-    set_header(&mut resp, header::HeaderName::from_static("docker-content-digest"), &shown_digest.to_string());
-    set_header(&mut resp, header::CONTENT_LENGTH, "0");
+    set_header(
+        &mut resp,
+        header::HeaderName::from_static("docker-content-digest"),
+        &shown_digest.to_string(),
+    );
     if let Some(s) = &m.subject {
-        set_header(&mut resp, header::HeaderName::from_static("oci-subject"), &s.to_string());
+        set_header(
+            &mut resp,
+            header::HeaderName::from_static("oci-subject"),
+            &s.to_string(),
+        );
     }
     Ok(resp)
 }
@@ -707,7 +742,9 @@ fn referrers(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
     let subject = d.to_string();
     let rows: Vec<Value> = {
         let state = r.state.store.read();
-        let repo = state.repo(&reg.repo).ok_or_else(|| RegistryError::new(Code::NameUnknown))?;
+        let repo = state
+            .repo(&reg.repo)
+            .ok_or_else(|| RegistryError::new(Code::NameUnknown))?;
         let mut seen = Vec::new();
         let mut out = Vec::new();
         for (_, item) in repo.subtree(image) {
@@ -749,7 +786,11 @@ fn referrers(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
     let body = json!({"schemaVersion": 2, "mediaType": docker::OCI_INDEX, "manifests": rows});
     let mut resp = respond(StatusCode::OK, docker::OCI_INDEX, body.to_string());
     if filter.is_some() {
-        set_header(&mut resp, header::HeaderName::from_static("oci-filters-applied"), "artifactType");
+        set_header(
+            &mut resp,
+            header::HeaderName::from_static("oci-filters-applied"),
+            "artifactType",
+        );
     }
     Ok(resp)
 }
@@ -757,7 +798,8 @@ fn referrers(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
 // ---------- blobs ----------
 
 fn parse_digest(d: &str) -> Result<Digest, RegistryError> {
-    Digest::parse(d).ok_or_else(|| RegistryError::new(Code::DigestInvalid).detail(json!({ "digest": d })))
+    Digest::parse(d)
+        .ok_or_else(|| RegistryError::new(Code::DigestInvalid).detail(json!({ "digest": d })))
 }
 
 fn get_blob(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
@@ -765,10 +807,14 @@ fn get_blob(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
     let d = parse_digest(digest)?;
     let f = {
         let state = r.state.store.read();
-        let repo = state.repo(&reg.repo).ok_or_else(|| RegistryError::new(Code::NameUnknown))?;
+        let repo = state
+            .repo(&reg.repo)
+            .ok_or_else(|| RegistryError::new(Code::NameUnknown))?;
         docker::find_blob(repo, image, &d)
             .and_then(|(_, i)| i.file.clone())
-            .ok_or_else(|| RegistryError::new(Code::BlobUnknown).detail(json!({ "digest": digest })))?
+            .ok_or_else(|| {
+                RegistryError::new(Code::BlobUnknown).detail(json!({ "digest": digest }))
+            })?
     };
     let size = f.size;
     let (status, slice, range) = match r.header("range").map(|h| parse_ranges(h, size)) {
@@ -785,7 +831,11 @@ fn get_blob(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
         }
         Some(Some(rs)) => {
             let (a, b) = rs[0];
-            (StatusCode::PARTIAL_CONTENT, (a, b - a + 1), Some(format!("bytes {a}-{b}/{size}")))
+            (
+                StatusCode::PARTIAL_CONTENT,
+                (a, b - a + 1),
+                Some(format!("bytes {a}-{b}/{size}")),
+            )
         }
         _ => (StatusCode::OK, (0, size), None),
     };
@@ -803,7 +853,11 @@ fn get_blob(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
     set_header(&mut resp, header::CONTENT_TYPE, "application/octet-stream");
     set_header(&mut resp, header::CONTENT_LENGTH, &slice.1.to_string());
     set_header(&mut resp, header::ACCEPT_RANGES, "bytes");
-    set_header(&mut resp, header::HeaderName::from_static("docker-content-digest"), &d.to_string());
+    set_header(
+        &mut resp,
+        header::HeaderName::from_static("docker-content-digest"),
+        &d.to_string(),
+    );
     set_header(&mut resp, header::ETAG, &format!("\"{d}\""));
     if let Some(cr) = range {
         set_header(&mut resp, header::CONTENT_RANGE, &cr);
@@ -817,11 +871,18 @@ async fn delete_blob(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
     let path = docker::join(&docker::join(image, UPLOADS), &d.file_name());
     let (in_uploads, anywhere) = {
         let state = r.state.store.read();
-        let repo = state.repo(&reg.repo).ok_or_else(|| RegistryError::new(Code::NameUnknown))?;
-        (repo.items.contains_key(&path), docker::find_blob(repo, image, &d).is_some())
+        let repo = state
+            .repo(&reg.repo)
+            .ok_or_else(|| RegistryError::new(Code::NameUnknown))?;
+        (
+            repo.items.contains_key(&path),
+            docker::find_blob(repo, image, &d).is_some(),
+        )
     };
     if !anywhere {
-        return Err(RegistryError::new(Code::BlobUnknown).detail(json!({ "digest": digest })).into());
+        return Err(RegistryError::new(Code::BlobUnknown)
+            .detail(json!({ "digest": digest }))
+            .into());
     }
     if !in_uploads {
         return Err(RegistryError::new(Code::Unsupported)
@@ -842,12 +903,23 @@ async fn delete_blob(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
 // ---------- uploads ----------
 
 fn upload_headers(resp: &mut Response, reg: &Reg, image: &str, id: &str, size: u64) {
-    set_header(resp, header::LOCATION, &format!("{}/{image}/blobs/uploads/{id}", reg.prefix));
-    set_header(resp, header::HeaderName::from_static("docker-upload-uuid"), id);
+    set_header(
+        resp,
+        header::LOCATION,
+        &format!("{}/{image}/blobs/uploads/{id}", reg.prefix),
+    );
+    set_header(
+        resp,
+        header::HeaderName::from_static("docker-upload-uuid"),
+        id,
+    );
     // Artifactory (like distribution) sends `0-0` before anything arrived.
-    let range = if size == 0 { "0-0".to_string() } else { format!("0-{}", size - 1) };
+    let range = if size == 0 {
+        "0-0".to_string()
+    } else {
+        format!("0-{}", size - 1)
+    };
     set_header(resp, header::RANGE, &range);
-    set_header(resp, header::CONTENT_LENGTH, "0");
 }
 
 /// Streams a request body into the blob store.
@@ -859,10 +931,13 @@ async fn ingest(r: &Req, body: BodyStream) -> Result<BlobInfo, Fail> {
         .await
         .map_err(|e| match e {
             IngestError::Body(m) => Fail::Reg(
-                RegistryError::new(Code::BlobUploadInvalid).message(format!("could not read the body: {m}")),
+                RegistryError::new(Code::BlobUploadInvalid)
+                    .message(format!("could not read the body: {m}")),
             ),
             IngestError::TooLarge => Fail::Reg(
-                RegistryError::new(Code::SizeInvalid).status(413).message("blob is too large"),
+                RegistryError::new(Code::SizeInvalid)
+                    .status(413)
+                    .message("blob is too large"),
             ),
             IngestError::Io(e) => internal(e),
         })
@@ -882,8 +957,9 @@ pub async fn clean_uploads(state: &AppState) {
                     .iter()
                     .filter(|(k, i)| {
                         !i.is_folder()
-                            && k.rsplit_once('/')
-                                .is_some_and(|(f, _)| f.ends_with(&format!("/{UPLOADS}")) || f == UPLOADS)
+                            && k.rsplit_once('/').is_some_and(|(f, _)| {
+                                f.ends_with(&format!("/{UPLOADS}")) || f == UPLOADS
+                            })
                             && i.created < now - TTL_MS
                     })
                     .map(|(k, _)| (r.config.key.clone(), k.clone()))
@@ -942,7 +1018,12 @@ async fn start_upload(r: &Req, reg: &Reg, image: &str, body: BodyStream) -> Out 
     Ok(resp)
 }
 
-fn session(r: &Req, reg: &Reg, image: &str, id: &str) -> Result<crate::docker::uploads::Session, Fail> {
+fn session(
+    r: &Req,
+    reg: &Reg,
+    image: &str,
+    id: &str,
+) -> Result<crate::docker::uploads::Session, Fail> {
     r.state.uploads.get(id, &reg.repo, image).ok_or_else(|| {
         Fail::Reg(RegistryError::new(Code::BlobUploadUnknown).detail(json!({ "uuid": id })))
     })
@@ -953,9 +1034,15 @@ fn content_range(r: &Req) -> Result<Option<(u64, u64)>, RegistryError> {
     let Some(h) = r.header("content-range") else {
         return Ok(None);
     };
-    let v = h.trim().trim_start_matches("bytes").trim().trim_start_matches('=');
+    let v = h
+        .trim()
+        .trim_start_matches("bytes")
+        .trim()
+        .trim_start_matches('=');
     let v = v.split('/').next().unwrap_or("");
-    let bad = || RegistryError::new(Code::BlobUploadInvalid).message(format!("invalid Content-Range: {h}"));
+    let bad = || {
+        RegistryError::new(Code::BlobUploadInvalid).message(format!("invalid Content-Range: {h}"))
+    };
     let (a, b) = v.split_once('-').ok_or_else(bad)?;
     let a: u64 = a.trim().parse().map_err(|_| bad())?;
     let b: u64 = b.trim().parse().map_err(|_| bad())?;
@@ -975,7 +1062,10 @@ async fn patch_upload(r: &Req, reg: &Reg, image: &str, id: &str, body: BodyStrea
                 r,
                 RegistryError::new(Code::BlobUploadInvalid)
                     .status(416)
-                    .message(format!("chunk starts at {a} but {} bytes were received", s.size)),
+                    .message(format!(
+                        "chunk starts at {a} but {} bytes were received",
+                        s.size
+                    )),
                 None,
             );
             upload_headers(&mut resp, reg, image, id, s.size);
@@ -987,7 +1077,11 @@ async fn patch_upload(r: &Req, reg: &Reg, image: &str, id: &str, body: BodyStrea
     if let Some((a, b)) = range {
         if part.size != b - a + 1 {
             return Err(RegistryError::new(Code::SizeInvalid)
-                .message(format!("Content-Range says {} bytes, {} arrived", b - a + 1, part.size))
+                .message(format!(
+                    "Content-Range says {} bytes, {} arrived",
+                    b - a + 1,
+                    part.size
+                ))
                 .into());
         }
     }
@@ -1037,11 +1131,23 @@ async fn concat(r: &Req, parts: &[BlobInfo]) -> Result<BlobInfo, Fail> {
         files.push(tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024));
     }
     let stream = futures_util::stream::iter(files).flatten();
-    r.state.store.blobs.ingest(stream, None).await.map_err(|e| internal(format!("{e:?}")))
+    r.state
+        .store
+        .blobs
+        .ingest(stream, None)
+        .await
+        .map_err(|e| internal(format!("{e:?}")))
 }
 
 /// Checks the digest of an uploaded blob and records it in `<image>/_uploads/`.
-async fn finish(r: &Req, reg: &Reg, image: &str, d: &Digest, info: BlobInfo, caller: &Caller) -> Out {
+async fn finish(
+    r: &Req,
+    reg: &Reg,
+    image: &str,
+    d: &Digest,
+    info: BlobInfo,
+    caller: &Caller,
+) -> Out {
     let ok = match d.algo {
         "sha256" => info.sha256 == d.hex,
         _ => {
@@ -1072,10 +1178,25 @@ async fn finish(r: &Req, reg: &Reg, image: &str, d: &Digest, info: BlobInfo, cal
             .detail(json!({ "digest": d.to_string(), "actual": format!("sha256:{}", info.sha256) }))
             .into());
     }
-    link_blob(r, reg, image, d, file_data(&info, "application/octet-stream"), caller).await
+    link_blob(
+        r,
+        reg,
+        image,
+        d,
+        file_data(&info, "application/octet-stream"),
+        caller,
+    )
+    .await
 }
 
-async fn link_blob(r: &Req, reg: &Reg, image: &str, d: &Digest, file: FileData, caller: &Caller) -> Out {
+async fn link_blob(
+    r: &Req,
+    reg: &Reg,
+    image: &str,
+    d: &Digest,
+    file: FileData,
+    caller: &Caller,
+) -> Out {
     let mut props = Props::default();
     props.add("sha256", &file.sha256);
     let m = Mutation::PutFile {
@@ -1087,11 +1208,22 @@ async fn link_blob(r: &Req, reg: &Reg, image: &str, d: &Digest, file: FileData, 
         user: caller.name.clone(),
         stamp: Stamp::default(),
     };
-    r.state.store.commit(m).await.map_err(|e| internal(format!("{e:?}")))?;
+    r.state
+        .store
+        .commit(m)
+        .await
+        .map_err(|e| internal(format!("{e:?}")))?;
     let mut resp = empty(StatusCode::CREATED);
-    set_header(&mut resp, header::LOCATION, &format!("{}/{image}/blobs/{d}", reg.prefix));
-    set_header(&mut resp, header::HeaderName::from_static("docker-content-digest"), &d.to_string());
-    set_header(&mut resp, header::CONTENT_LENGTH, "0");
+    set_header(
+        &mut resp,
+        header::LOCATION,
+        &format!("{}/{image}/blobs/{d}", reg.prefix),
+    );
+    set_header(
+        &mut resp,
+        header::HeaderName::from_static("docker-content-digest"),
+        &d.to_string(),
+    );
     Ok(resp)
 }
 
@@ -1120,9 +1252,15 @@ async fn promote(r: &Req, repo: &str, body: BodyStream) -> Result<Response, ApiE
     let bytes = read_small(body, 64 << 10).await?;
     let doc: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("Could not parse the JSON body: {e}")))?;
-    let s = |k: &str| doc.get(k).and_then(Value::as_str).filter(|v| !v.is_empty()).map(str::to_string);
+    let s = |k: &str| {
+        doc.get(k)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
     let target = s("targetRepo").ok_or_else(|| ApiError::bad_request("targetRepo is required"))?;
-    let image = s("dockerRepository").ok_or_else(|| ApiError::bad_request("dockerRepository is required"))?;
+    let image = s("dockerRepository")
+        .ok_or_else(|| ApiError::bad_request("dockerRepository is required"))?;
     let target_image = s("targetDockerRepository").unwrap_or_else(|| image.clone());
     let tag = s("tag");
     let target_tag = s("targetTag").or_else(|| tag.clone());
@@ -1154,7 +1292,9 @@ async fn promote(r: &Req, repo: &str, body: BodyStream) -> Result<Response, ApiE
                 )));
             }
         }
-        let rp = state.repo(repo).ok_or_else(|| ApiError::not_found("Unable to find item"))?;
+        let rp = state
+            .repo(repo)
+            .ok_or_else(|| ApiError::not_found("Unable to find item"))?;
         let found = match &tag {
             Some(_) => docker::manifest_in(rp, &src).is_some(),
             None => !docker::tags(rp, &image).is_empty(),
@@ -1165,10 +1305,17 @@ async fn promote(r: &Req, repo: &str, body: BodyStream) -> Result<Response, ApiE
                 tag.as_deref().unwrap_or("*")
             )));
         }
-        if state.repo(&target).is_some_and(|t| t.items.contains_key(&dst)) && tag.is_some() {
+        if state
+            .repo(&target)
+            .is_some_and(|t| t.items.contains_key(&dst))
+            && tag.is_some()
+        {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
-                format!("Target tag '{target_image}:{}' already exists in {target}", target_tag.as_deref().unwrap_or("")),
+                format!(
+                    "Target tag '{target_image}:{}' already exists in {target}",
+                    target_tag.as_deref().unwrap_or("")
+                ),
             ));
         }
         rp.subtree(&src)
@@ -1181,7 +1328,10 @@ async fn promote(r: &Req, repo: &str, body: BodyStream) -> Result<Response, ApiE
     })?;
     if !copy {
         r.require(Action::Delete, repo, &src, |c| {
-            ApiError::forbidden(format!("User {} may not move {repo}:{src}: it needs delete permission", c.name))
+            ApiError::forbidden(format!(
+                "User {} may not move {repo}:{src}: it needs delete permission",
+                c.name
+            ))
         })?;
     }
     r.require(Action::Deploy, &target, &dst, |c| {
@@ -1216,8 +1366,14 @@ async fn promote(r: &Req, repo: &str, body: BodyStream) -> Result<Response, ApiE
         .store
         .commit(Mutation::Batch { steps })
         .await
-        .map_err(|e| super::commit_error(e, |t| ApiError::new(StatusCode::CONFLICT, format!("{t:?}"))))?;
-    Ok(respond(StatusCode::OK, "text/plain", "Promotion ended successfully"))
+        .map_err(|e| {
+            super::commit_error(e, |t| ApiError::new(StatusCode::CONFLICT, format!("{t:?}")))
+        })?;
+    Ok(respond(
+        StatusCode::OK,
+        "text/plain",
+        "Promotion ended successfully",
+    ))
 }
 
 /// Bintray was shut down in 2021: the endpoint answers with an honest error.
@@ -1228,4 +1384,3 @@ fn bintray(r: &Req) -> Result<Response, ApiError> {
         "Bintray was discontinued on 2021-05-01; pushing Docker tags to Bintray is no longer possible",
     ))
 }
-

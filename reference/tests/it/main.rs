@@ -3,6 +3,7 @@
 mod bad_input;
 mod common;
 mod deploy;
+mod docker;
 mod durability;
 mod logs;
 mod permissions;
