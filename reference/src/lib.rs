@@ -167,6 +167,7 @@ async fn hash_seeded_passwords(state: http::AppState, pending: Vec<(String, Stri
         let m = store::Mutation::Security(auth::model::SecurityChange::SetPassword {
             name: name.clone(),
             hash,
+            only_if_pending: true,
         });
         if let Err(e) = state.store.commit(m).await {
             tracing::error!("storing the password hash of '{name}' failed: {e:?}");

@@ -143,6 +143,8 @@ pub struct Auth {
     pepper: [u8; 32],
     cache: Mutex<HashMap<String, Verified>>,
     failures: Mutex<HashMap<String, u32>>,
+    /// Per-user gates for slow password checks.
+    gates: Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
     /// Claims of tokens whose signature was verified, by keyed digest of the token. Expiry,
     /// revocation and the user's state are still checked on every use.
     verified_tokens: Mutex<HashMap<[u8; 32], token::Claims>>,
@@ -158,6 +160,7 @@ impl Auth {
             pepper: rand::random(),
             cache: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
+            gates: Mutex::new(HashMap::new()),
             verified_tokens: Mutex::new(HashMap::new()),
             keys: token::Keys::new(root),
         }
@@ -250,12 +253,29 @@ impl Auth {
             let key = state.api_keys.get(&user.name).cloned();
             (user, key)
         };
-        let method = self
-            .check_secret(&user, api_key.as_deref(), secret, store)
-            .await;
-        let Some(method) = method else {
-            self.failed(store, &user.name).await?;
-            return Err(bad());
+        // Fast path: a password verified before (no counting needed, the user was checked above).
+        let method = match self.cached(&user, secret) {
+            Some(m) => m,
+            None => {
+                // Slow path, one at a time per user: the lock state is checked again under the gate,
+                // so parallel guesses cannot outrun the lock policy, and a guess made after the lock
+                // is refused without being verified (its answer tells nothing).
+                let gate = self.login_gate(&user.name);
+                let _turn = gate.lock().await;
+                {
+                    let state = store.read();
+                    let current = state.security.user(&user.name).ok_or_else(bad)?;
+                    usable(&state.security, current)?;
+                }
+                let method = self
+                    .check_secret(&user, api_key.as_deref(), secret, store)
+                    .await;
+                let Some(method) = method else {
+                    self.failed(store, &user.name).await?;
+                    return Err(bad());
+                };
+                method
+            }
         };
         lock(&self.failures).remove(&user.name);
         let state = store.read();
@@ -268,6 +288,24 @@ impl Auth {
             state.security.principal_of(user),
             None,
         ))
+    }
+
+    fn cached(&self, user: &User, secret: &str) -> Option<Method> {
+        if user.internal_password_disabled || user.password.is_empty() {
+            return None;
+        }
+        let d = self.digest(&user.name, secret);
+        lock(&self.cache)
+            .get(&user.name)
+            .is_some_and(|(h, cd)| h == &user.password && same_bytes(cd, &d))
+            .then_some(Method::Password)
+    }
+
+    fn login_gate(&self, user: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        lock(&self.gates)
+            .entry(user.to_string())
+            .or_default()
+            .clone()
     }
 
     async fn check_secret(
@@ -302,7 +340,7 @@ impl Auth {
         if secret.starts_with("AP") {
             let state = store.read();
             let sec = &state.security;
-            let by_password = (!user.password.is_empty())
+            let by_password = (!user.password.is_empty() && !user.internal_password_disabled)
                 .then(|| encrypted_password(&sec.secret, &user.name, &user.password));
             let by_key = api_key.map(|k| encrypted_password(&sec.secret, &user.name, k));
             if [by_password, by_key]
@@ -367,10 +405,9 @@ impl Auth {
         let claims = match cached {
             Some(c) => c,
             None => {
-                let cipher = store.cipher();
                 let signer = self
                     .keys
-                    .existing(cipher.as_ref())
+                    .existing(|| store.cipher())
                     .await
                     .map_err(ApiError::internal)?
                     .ok_or_else(bad)?;
@@ -391,7 +428,7 @@ impl Auth {
         if !issuer_ok || record.subject != claims.sub {
             return Err(bad());
         }
-        if claims.exp.is_some_and(|e| e * 1000 <= now_ms) {
+        if claims.exp.is_some_and(|e| e.saturating_mul(1000) <= now_ms) {
             return Err(bad());
         }
         let audience_ok = claims
@@ -405,7 +442,13 @@ impl Auth {
         if basic_user.is_some_and(|u| !u.eq_ignore_ascii_case(&name)) {
             return Err(bad());
         }
-        let user = sec.user(&name);
+        // A token issued for a user who did not exist keeps acting with its groups only, even if a
+        // user of that name is created later.
+        let user = if record.transient {
+            None
+        } else {
+            sec.user(&name)
+        };
         if let Some(u) = user {
             usable(sec, u)?;
         }
@@ -441,7 +484,7 @@ impl Auth {
         let exp: i64 = exp.parse().map_err(|_| bad())?;
         let state = store.read();
         let sec = &state.security;
-        if !same(mac, &docker_mac(&sec.secret, name, exp)) || exp * 1000 <= now_ms {
+        if !same(mac, &docker_mac(&sec.secret, name, exp)) || exp.saturating_mul(1000) <= now_ms {
             return Err(bad());
         }
         let user = URL_SAFE_NO_PAD
@@ -549,6 +592,11 @@ fn docker_mac(secret: &str, name: &str, exp: i64) -> String {
 }
 
 /// A locked or disabled user may not log in by any method.
+/// Whether `user` may log in (see [`usable`]).
+pub fn usable_user(sec: &Security, user: &User) -> Result<(), ApiError> {
+    usable(sec, user)
+}
+
 /// The 403 carries the Basic challenge, as Artifactory's entry point sends it.
 fn usable(sec: &Security, user: &User) -> Result<(), ApiError> {
     let refuse = |m: String| {

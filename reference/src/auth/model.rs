@@ -175,6 +175,9 @@ pub struct TokenRecord {
     /// Issued through the access API (`/access/api/v1/tokens`).
     #[serde(default)]
     pub access_api: bool,
+    /// Issued for a user who did not exist (acts with its scope's groups only).
+    #[serde(default)]
+    pub transient: bool,
 }
 
 /// Everything security-related the store keeps.
@@ -214,8 +217,13 @@ pub enum SecurityChange {
     Instance { service_id: String, secret: String },
     /// Create or replace a user.
     PutUser { user: User },
-    /// Set a user's password hash.
-    SetPassword { name: String, hash: String },
+    /// Set a user's password hash (with `only_if_pending`, only while it is still being computed).
+    SetPassword {
+        name: String,
+        hash: String,
+        #[serde(default)]
+        only_if_pending: bool,
+    },
     /// Delete a user (with their API key and permission entries).
     DeleteUser { name: String },
     /// Create or replace a group; `members` replaces the member list when given.
@@ -270,18 +278,27 @@ impl Security {
             SecurityChange::PutUser { user } => {
                 self.users.insert(user.name.clone(), user.clone());
             }
-            SecurityChange::SetPassword { name, hash } => {
+            SecurityChange::SetPassword {
+                name,
+                hash,
+                only_if_pending,
+            } => {
                 let u = self
                     .users
                     .get_mut(name)
                     .ok_or_else(|| SecurityError::Missing(name.clone()))?;
-                u.password = hash.clone();
+                if !*only_if_pending || u.password == PENDING_HASH {
+                    u.password = hash.clone();
+                }
             }
             SecurityChange::DeleteUser { name } => {
                 self.users
                     .remove(name)
                     .ok_or_else(|| SecurityError::Missing(name.clone()))?;
                 self.locked.remove(name);
+                // Their tokens go with them.
+                self.tokens
+                    .retain(|_, t| t.transient || t.username != *name);
                 for p in self.permissions.values_mut() {
                     p.users.remove(name);
                 }
@@ -412,12 +429,14 @@ impl Permission {
     }
 
     fn covers_repo(&self, repo: &str, class: RepoClass) -> bool {
-        self.repositories.iter().any(|r| match r.as_str() {
-            "ANY" => true,
-            "ANY LOCAL" => class == RepoClass::Local,
-            "ANY REMOTE" => class == RepoClass::Remote,
-            key => key == repo,
-        })
+        // Virtual repositories are never targets themselves: their members' permissions apply.
+        class != RepoClass::Virtual
+            && self.repositories.iter().any(|r| match r.as_str() {
+                "ANY" => true,
+                "ANY LOCAL" => class == RepoClass::Local,
+                "ANY REMOTE" => class == RepoClass::Remote,
+                key => key == repo,
+            })
     }
 
     fn covers_path(&self, path: &str, folder: bool) -> bool {
@@ -459,15 +478,29 @@ pub fn ant_prefix(pattern: &str, folder: &str) -> bool {
     prefix_segs(&pat, &segments(folder))
 }
 
+/// Dynamic programming over (pattern position, path position): linear in their product whatever the
+/// number of `**` (a back-tracking matcher is exponential on patterns like `**/a/**/a/**/b`).
 fn match_segs(pat: &[&str], path: &[&str]) -> bool {
-    match pat.split_first() {
-        None => path.is_empty(),
-        Some((&"**", rest)) => (0..=path.len()).any(|i| match_segs(rest, &path[i..])),
-        Some((p, rest)) => match path.split_first() {
-            Some((s, tail)) => wildcard(p.as_bytes(), s.as_bytes()) && match_segs(rest, tail),
-            None => false,
-        },
+    // ok[j] = pattern[i..] matches path[j..], computed from the last pattern segment backwards.
+    let mut ok = vec![false; path.len() + 1];
+    ok[path.len()] = true;
+    for p in pat.iter().rev() {
+        let mut next = vec![false; path.len() + 1];
+        if *p == "**" {
+            // `**` matches zero or more segments: next[j] = ok[j] || next[j + 1].
+            let mut any = false;
+            for j in (0..=path.len()).rev() {
+                any = any || ok[j];
+                next[j] = any;
+            }
+        } else {
+            for j in 0..path.len() {
+                next[j] = ok[j + 1] && wildcard(p.as_bytes(), path[j].as_bytes());
+            }
+        }
+        ok = next;
     }
+    ok[0]
 }
 
 fn prefix_segs(pat: &[&str], path: &[&str]) -> bool {
@@ -580,6 +613,15 @@ mod tests {
         };
         assert!(s.allows(&dev, Act::Delete, "libs", RepoClass::Local, "a", false));
         assert!(s.allows(&dev, Act::Annotate, "libs", RepoClass::Local, "a", false));
+    }
+
+    #[test]
+    fn many_double_stars_stay_fast() {
+        let pattern = "**/a/".repeat(40) + "b";
+        let path = "a/".repeat(60) + "c";
+        let t = std::time::Instant::now();
+        assert!(!ant_match(&pattern, &path));
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]

@@ -153,6 +153,9 @@ pub fn looks_like_jwt(s: &str) -> bool {
 pub struct Keys {
     path: PathBuf,
     cell: OnceCell<Signer>,
+    /// Held while key encryption is switched and while the key is first created, so a new key file
+    /// is always written in the form the master key in force asks for.
+    pub switch: tokio::sync::Mutex<()>,
 }
 
 impl Keys {
@@ -161,11 +164,15 @@ impl Keys {
         Keys {
             path: root.join("security").join("token.key"),
             cell: OnceCell::new(),
+            switch: tokio::sync::Mutex::new(()),
         }
     }
 
     /// The signer, if a key exists already (verification never creates one).
-    pub async fn existing(&self, cipher: Option<&Cipher>) -> io::Result<Option<&Signer>> {
+    pub async fn existing(
+        &self,
+        cipher: impl Fn() -> Option<Cipher>,
+    ) -> io::Result<Option<&Signer>> {
         if let Some(s) = self.cell.get() {
             return Ok(Some(s));
         }
@@ -176,11 +183,12 @@ impl Keys {
     }
 
     /// The signer, generating and saving a new 2048-bit key the first time.
-    pub async fn get(&self, cipher: Option<&Cipher>) -> io::Result<&Signer> {
+    pub async fn get(&self, cipher: impl Fn() -> Option<Cipher>) -> io::Result<&Signer> {
         let path = self.path.clone();
-        let cipher = cipher.cloned();
         self.cell
             .get_or_try_init(|| async move {
+                let _switch = self.switch.lock().await;
+                let cipher = cipher();
                 tokio::task::spawn_blocking(move || load_or_create(&path, cipher.as_ref()))
                     .await
                     .map_err(io::Error::other)?
@@ -223,8 +231,8 @@ mod tests {
     async fn tokens_verify_only_with_their_own_key() {
         let dir = tempfile::tempdir().unwrap();
         let keys = Keys::new(dir.path());
-        assert!(keys.existing(None).await.unwrap().is_none());
-        let signer = keys.get(None).await.unwrap();
+        assert!(keys.existing(|| None).await.unwrap().is_none());
+        let signer = keys.get(|| None).await.unwrap();
         let claims = Claims {
             sub: "jfrt@x/users/bob".into(),
             scp: "member-of-groups:readers api:*".into(),
@@ -240,11 +248,11 @@ mod tests {
         assert_eq!(claims.username(), "bob");
         // A reloaded key verifies the same token; another key does not.
         let again = Keys::new(dir.path());
-        assert!(again.get(None).await.unwrap().verify(&t).is_ok());
+        assert!(again.get(|| None).await.unwrap().verify(&t).is_ok());
         let other_dir = tempfile::tempdir().unwrap();
         let other = Keys::new(other_dir.path());
         assert_eq!(
-            other.get(None).await.unwrap().verify(&t),
+            other.get(|| None).await.unwrap().verify(&t),
             Err(Refused::Signature)
         );
         let mut tampered = t.clone();

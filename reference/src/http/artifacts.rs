@@ -121,6 +121,15 @@ async fn deploy(r: &Req, p: RepoPath, body: BodyStream) -> Result<Response, ApiE
         ))
     })?;
     let repo = deploy_target(r, &p.repo)?;
+    if repo != p.repo {
+        // Through a virtual repository: the deployment repository's permissions decide.
+        r.require(Action::Deploy, &repo, &rel, |c| {
+            ApiError::forbidden(format!(
+                "The user: '{}' is not permitted to deploy '{rel}' into '{repo}:{rel}'.",
+                c.name
+            ))
+        })?;
+    }
     if rel
         .rsplit('/')
         .next()
@@ -411,7 +420,7 @@ async fn deploy_by_checksum(
 async fn delete(r: &Req, p: RepoPath) -> Result<Response, ApiError> {
     let rel = literal_path(&p);
     let id = format!("{}:{rel}", p.repo);
-    let caller = r.require(Action::Delete, &p.repo, &rel, |c| {
+    let caller = r.require_tree(Action::Delete, &p.repo, &rel, |c| {
         ApiError::forbidden(format!(
             "Not enough permissions to delete/overwrite artifact '{id}' (user: '{}' needs DELETE permission).",
             c.name

@@ -142,7 +142,7 @@ impl Req {
     ) -> Result<Caller, ApiError> {
         let caller = self.caller()?.clone();
         let state = self.state.store.read();
-        match target(&state, repo, path) {
+        match target(&state, repo, path, action) {
             Some(t) => self
                 .state
                 .auth
@@ -157,7 +157,30 @@ impl Req {
         let Ok(caller) = self.caller() else {
             return false;
         };
-        target(state, repo, path).is_some_and(|t| self.state.auth.allows(state, caller, action, t))
+        target(state, repo, path, action)
+            .is_some_and(|t| self.state.auth.allows(state, caller, action, t))
+    }
+
+    /// Like [`Req::require`] for a whole subtree (delete, recursive properties, copy and move): the
+    /// caller needs `action` on `path` and on every file beneath it.
+    pub fn require_tree(
+        &self,
+        action: Action,
+        repo: &str,
+        path: &str,
+        forbidden: impl Fn(&Caller) -> ApiError,
+    ) -> Result<Caller, ApiError> {
+        let caller = self.require(action, repo, path, &forbidden)?;
+        let state = self.state.store.read();
+        let Some(r) = state.repo(repo) else {
+            return Ok(caller);
+        };
+        for (k, i) in r.subtree(path) {
+            if !i.is_folder() && !self.may(&state, action, repo, k) {
+                return Err(forbidden(&caller));
+            }
+        }
+        Ok(caller)
     }
 
     /// Admin-only endpoints: anonymous → 401, other users → `forbidden`.
@@ -214,10 +237,31 @@ impl Req {
     }
 }
 
-/// The permission target of `path` in `repo` (`None` when the repository does not exist).
-fn target<'a>(state: &'a crate::store::State, repo: &str, path: &'a str) -> Option<Target<'a>> {
-    let r = state.repo(repo)?;
-    let folder = path.is_empty() || r.items.get(path).is_some_and(|i| i.is_folder());
+/// The permission target of `path` in `repo` (`None` when the repository does not exist). Permissions
+/// of a virtual repository are those of the member that holds the path (or of its default deployment
+/// repository for new paths); folders relax the include patterns for reading only, so users can
+/// browse down to what they may read.
+fn target<'a>(
+    state: &'a crate::store::State,
+    repo: &str,
+    path: &'a str,
+    action: Action,
+) -> Option<Target<'a>> {
+    let mut r = state.repo(repo)?;
+    if r.config.rclass == crate::config::RepoClass::Virtual {
+        if let Some((member, _)) = state.resolve(repo, path) {
+            r = member;
+        } else if let Some(d) = r
+            .config
+            .default_deployment_repo
+            .as_deref()
+            .and_then(|d| state.repo(d))
+        {
+            r = d;
+        }
+    }
+    let folder = action == Action::Read
+        && (path.is_empty() || r.items.get(path).is_some_and(|i| i.is_folder()));
     Some(Target {
         repo: &r.config.key,
         class: r.config.rclass,

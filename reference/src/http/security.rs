@@ -65,6 +65,14 @@ async fn api_key(r: Req, tail: &str) -> Result<Response, ApiError> {
             _ => empty(StatusCode::OK),
         });
     }
+    // A token limited to groups may not mint a key that acts as the whole user.
+    let narrowed = caller.method == crate::auth::Method::Token && caller.principal.user.is_none();
+    if narrowed && matches!(r.method, Method::POST | Method::PUT) {
+        return Ok(error(
+            StatusCode::FORBIDDEN,
+            "The use of a group-scoped access token as authentication is forbidden for this api call",
+        ));
+    }
     if other.is_some() && !caller.admin {
         return Ok(error(
             StatusCode::FORBIDDEN,

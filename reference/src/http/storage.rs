@@ -531,13 +531,18 @@ async fn edit_props(
     remove: Vec<String>,
     recursive_param: &str,
 ) -> Result<Response, ApiError> {
-    r.require(Action::Annotate, &p.repo, &p.path, |c| {
+    let forbidden = |c: &crate::auth::Caller| {
         ApiError::forbidden(format!(
             "User '{}' is not permitted to annotate '{}'.",
             c.name,
             p.repo_path_id()
         ))
-    })?;
+    };
+    if r.query.flag(recursive_param, true) {
+        r.require_tree(Action::Annotate, &p.repo, &p.path, forbidden)?;
+    } else {
+        r.require(Action::Annotate, &p.repo, &p.path, forbidden)?;
+    }
     let is_local = r
         .state
         .store
@@ -826,7 +831,7 @@ async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
         .get("to")
         .ok_or_else(|| ApiError::bad_request("The 'to' parameter is required"))?;
     let dst_raw = path::parse(&to.replace('%', "%25")).map_err(|e| ApiError::bad_request(e.0))?;
-    r.require(Action::Read, &src.repo, &src.path, |c| {
+    r.require_tree(Action::Read, &src.repo, &src.path, |c| {
         ApiError::forbidden(format!(
             "Request for '{}' is forbidden for user: '{}'.",
             src.repo_path_id(),
@@ -834,7 +839,7 @@ async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
         ))
     })?;
     if mv {
-        r.require(Action::Delete, &src.repo, &src.path, |_| {
+        r.require_tree(Action::Delete, &src.repo, &src.path, |_| {
             ApiError::forbidden(format!(
                 "User doesn't have permissions to move '{}'. Needs delete permissions.",
                 src.repo_path_id()
@@ -911,6 +916,45 @@ async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
         }
         (dst_path, files, folders)
     };
+    // Every file lands somewhere the caller may deploy to, and replacing one needs delete there.
+    let landings: Vec<(String, bool)> = {
+        let state = r.state.store.read();
+        let src_repo = state.repo(&src.repo);
+        let dst_repo = state.repo(&dst_raw.repo);
+        src_repo
+            .map(|sr| {
+                sr.subtree(&src.path)
+                    .filter(|(_, i)| !i.is_folder())
+                    .map(|(k, _)| {
+                        let rest = &k[src.path.len()..];
+                        let dst = format!("{dst_path}{rest}")
+                            .trim_start_matches('/')
+                            .to_string();
+                        let exists = dst_repo
+                            .and_then(|d| d.items.get(&dst))
+                            .is_some_and(|i| !i.is_folder());
+                        (dst, exists)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for (dst, exists) in &landings {
+        r.require(Action::Deploy, &dst_raw.repo, dst, |c| {
+            ApiError::forbidden(format!(
+                "User '{}' is not permitted to deploy into '{}:{dst}'.",
+                c.name, dst_raw.repo
+            ))
+        })?;
+        if *exists {
+            r.require(Action::Delete, &dst_raw.repo, dst, |_| {
+                ApiError::forbidden(format!(
+                    "User doesn't have permissions to override '{}:{dst}'. Needs delete permissions.",
+                    dst_raw.repo
+                ))
+            })?;
+        }
+    }
     let text = format!(
         "{verb} {}:{} to {}:{} completed successfully, {files} artifacts and {folders} folders were {done}",
         src.repo, src.path, dst_raw.repo, dst_path

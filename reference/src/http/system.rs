@@ -79,6 +79,8 @@ async fn gc(r: &Req) -> Result<Response, ApiError> {
 async fn key_encryption(r: &Req, on: bool) -> Result<Response, ApiError> {
     allow(r, &[Method::POST])?;
     r.require_admin(|_| ApiError::forbidden("Forbidden"))?;
+    // One switch at a time, and never while the token key is being created.
+    let _switch = r.state.auth.keys.switch.lock().await;
     let store = &r.state.store;
     let old = store.cipher();
     let io = |e: std::io::Error| {

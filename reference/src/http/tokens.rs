@@ -16,7 +16,7 @@ use super::{
 };
 use crate::auth::model::{SecurityChange, TokenRecord};
 use crate::auth::token::{self, access_id, Claims};
-use crate::auth::{scope_groups, scope_tokens, Caller};
+use crate::auth::{scope_groups, scope_tokens, Caller, Method as AuthMethod};
 use crate::store::Mutation;
 
 /// Routes under `/api` (legacy token endpoints and the service id).
@@ -78,6 +78,11 @@ struct Issue {
     access_api: bool,
 }
 
+/// Longest validity anyone may ask for (100 years; more would overflow the arithmetic).
+const MAX_EXPIRES: u64 = 3_153_600_000;
+/// Longest validity a non-admin may ask for through the Access API (its default, one year).
+const ACCESS_USER_MAX: u64 = 31_536_000;
+
 struct Issued {
     token: String,
     refresh: Option<String>,
@@ -85,18 +90,18 @@ struct Issued {
 }
 
 async fn issue(r: &Req, i: Issue) -> Result<Issued, ApiError> {
-    let cipher = r.state.store.cipher();
     let signer = r
         .state
         .auth
         .keys
-        .get(cipher.as_ref())
+        .get(|| r.state.store.cipher())
         .await
         .map_err(ApiError::internal)?;
     let sid = r.state.store.read().security.service_id.clone();
     let iss = if i.access_api { access_id(&sid) } else { sid };
     let iat = r.now().div_euclid(1000);
-    let exp = (i.expires_in > 0).then(|| iat + i.expires_in as i64);
+    let exp = (i.expires_in > 0).then(|| iat.saturating_add(i.expires_in.min(MAX_EXPIRES) as i64));
+    let transient = r.state.store.read().security.user(&i.username).is_none();
     let id = uuid::Uuid::new_v4().to_string();
     let claims = Claims {
         sub: format!("{iss}/users/{}", i.username),
@@ -121,6 +126,7 @@ async fn issue(r: &Req, i: Issue) -> Result<Issued, ApiError> {
         refresh_hash: refresh.as_deref().map(digest),
         description: i.description,
         access_api: i.access_api,
+        transient,
     };
     r.state
         .store
@@ -178,8 +184,56 @@ fn flag(v: Option<&str>) -> Result<bool, String> {
     }
 }
 
-/// Checks and completes a requested scope: every token must be known, group and admin scopes must be
-/// the caller's to give, the user's groups stand in for an empty scope, and `api:*` goes last.
+/// Whether a non-admin `caller` may put scope token `t` into a new token: group scopes only for
+/// groups the caller itself has (a token caller: the groups of its own token), whole-user scopes only
+/// when the caller is not itself a group-limited token, admin scopes never. `Ok(false)`: unknown token.
+fn may_grant(sec: &crate::auth::model::Security, caller: &Caller, t: &str) -> Result<bool, String> {
+    let admin_scope = t == format!("{}:admin", sec.service_id)
+        || t == "jfrt@*:admin"
+        || t == "applied-permissions/admin";
+    if admin_scope {
+        return if caller.admin {
+            Ok(true)
+        } else {
+            Err(format!(
+                "Only an admin can create a token with admin scope: '{t}'"
+            ))
+        };
+    }
+    let groups = t
+        .strip_prefix("member-of-groups:")
+        .or_else(|| t.strip_prefix("applied-permissions/groups:"));
+    let whole_user =
+        t == "applied-permissions/user" || groups.is_some_and(|g| g.trim_matches('"') == "*");
+    if whole_user {
+        // A token limited to groups cannot widen itself back to the user's full rights.
+        if caller.method == AuthMethod::Token && caller.principal.user.is_none() && !caller.admin {
+            return Err(format!(
+                "A token limited to groups cannot create a token with scope '{t}'"
+            ));
+        }
+        return Ok(true);
+    }
+    let Some(g) = groups else {
+        return Ok(false);
+    };
+    let wanted = scope_groups(g);
+    if wanted.is_empty() {
+        return Ok(false);
+    }
+    if !caller.admin {
+        if let Some(bad) = wanted.iter().find(|x| !caller.principal.groups.contains(x)) {
+            return Err(format!(
+                "User '{}' is not a member of group '{bad}'",
+                caller.name
+            ));
+        }
+    }
+    Ok(true)
+}
+
+/// Checks and completes a requested scope: every token must be known and the caller's to give, the
+/// user's groups stand in for an empty scope, and `api:*` goes last.
 fn effective_scope(
     r: &Req,
     caller: &Caller,
@@ -188,53 +242,34 @@ fn effective_scope(
 ) -> Result<String, (&'static str, String)> {
     let state = r.state.store.read();
     let sec = &state.security;
-    let sid = &sec.service_id;
     let mut out: Vec<String> = Vec::new();
     for t in scope_tokens(requested) {
-        let ok = if t == "api:*" {
+        if t == "api:*" {
             continue;
-        } else if let Some(g) = t.strip_prefix("member-of-groups:") {
-            if !caller.admin && g.trim_matches('"') != "*" {
-                let own = sec
-                    .user(&caller.name)
-                    .map(|u| u.groups.clone())
-                    .unwrap_or_default();
-                if let Some(bad) = scope_groups(g).into_iter().find(|x| !own.contains(x)) {
-                    return Err((
-                        "invalid_scope",
-                        format!("User '{}' is not a member of group '{bad}'", caller.name),
-                    ));
-                }
-            }
-            true
-        } else if let Some(g) = t.strip_prefix("applied-permissions/groups:") {
-            !scope_groups(g).is_empty()
-        } else if t == "applied-permissions/user" {
-            true
-        } else if t == format!("{sid}:admin")
-            || t == "jfrt@*:admin"
-            || t == "applied-permissions/admin"
-        {
-            if !caller.admin {
-                return Err((
-                    "invalid_scope",
-                    format!("Only an admin can create a token with admin scope: '{t}'"),
-                ));
-            }
-            true
-        } else {
-            false
-        };
-        if !ok {
-            return Err(("invalid_scope", format!("Unaccepted scope: '{t}'")));
+        }
+        match may_grant(sec, caller, &t) {
+            Ok(true) => {}
+            Ok(false) => return Err(("invalid_scope", format!("Unaccepted scope: '{t}'"))),
+            Err(why) => return Err(("invalid_scope", why)),
         }
         if !out.contains(&t) {
             out.push(t);
         }
     }
     if out.is_empty() {
-        if let Some(u) = sec.user(username).filter(|u| !u.groups.is_empty()) {
-            let list = u.groups.join(",");
+        // The groups of the user, or of the calling token when it is limited to groups.
+        let groups = match sec.user(username) {
+            Some(u) if caller.method == AuthMethod::Token && caller.principal.user.is_none() => u
+                .groups
+                .iter()
+                .filter(|g| caller.principal.groups.contains(g))
+                .cloned()
+                .collect(),
+            Some(u) => u.groups.clone(),
+            None => Vec::new(),
+        };
+        if !groups.is_empty() {
+            let list = groups.join(",");
             out.push(if list.contains(' ') {
                 format!("member-of-groups:\"{list}\"")
             } else {
@@ -281,7 +316,7 @@ fn expires_in(form: &Query, caller: &Caller) -> Result<u64, String> {
         .trim()
         .parse()
         .map_err(|_| format!("Invalid expires_in value: {v}"))?;
-    if n < 0 {
+    if n < 0 || n as u64 > MAX_EXPIRES {
         return Err(format!("Invalid expires_in value: {n}"));
     }
     if !caller.admin && (n == 0 || n > 3600) {
@@ -303,6 +338,9 @@ async fn create_legacy(r: &Req, form: &Query) -> Response {
         return oauth("invalid_request", "username is required");
     };
     let username = username.trim().to_lowercase();
+    if username.contains('/') || username.chars().any(char::is_control) {
+        return oauth("invalid_request", format!("Invalid username: {username}"));
+    }
     if !caller.admin && username != caller.name {
         return oauth(
             "unauthorized_client",
@@ -442,8 +480,7 @@ async fn refresh(r: &Req, form: &Query, access_api: bool) -> Response {
     }
     // The access token's signature must be ours even though it may have expired.
     if let Some(at) = form.get("access_token").filter(|v| !v.is_empty()) {
-        let cipher = r.state.store.cipher();
-        let ok = match r.state.auth.keys.existing(cipher.as_ref()).await {
+        let ok = match r.state.auth.keys.existing(|| r.state.store.cipher()).await {
             Ok(Some(s)) => s.verify(at).is_ok(),
             _ => false,
         };
@@ -451,13 +488,42 @@ async fn refresh(r: &Req, form: &Query, access_api: bool) -> Response {
             return fail("invalid_client", "access token failed verification.");
         }
     }
+    // The owner's limits apply to the new token as they did to the old one.
+    let owner_admin = {
+        let state = r.state.store.read();
+        let sec = &state.security;
+        match sec.user(&record.username) {
+            Some(u) if !record.transient => {
+                if crate::auth::usable_user(sec, u).is_err() {
+                    return fail("invalid_grant", "The token's user may not log in");
+                }
+                sec.principal_of(u).admin
+            }
+            Some(_) | None if record.transient => false,
+            _ => return fail("invalid_grant", "The token's user no longer exists"),
+        }
+    };
     let expires = match form.get("expires_in").filter(|v| !v.is_empty()) {
         Some(v) => match v.trim().parse::<u64>() {
-            Ok(n) => n,
-            Err(_) => return oauth("invalid_request", format!("Invalid expires_in value: {v}")),
+            Ok(n) if n <= MAX_EXPIRES => n,
+            _ => return oauth("invalid_request", format!("Invalid expires_in value: {v}")),
         },
         None => record.expires_in,
     };
+    let user_max = if record.access_api {
+        ACCESS_USER_MAX
+    } else {
+        3600
+    };
+    if !owner_admin && expires != record.expires_in && (expires == 0 || expires > user_max) {
+        return oauth(
+            "invalid_request",
+            format!(
+                "User '{}' can only refresh tokens to expire within {user_max} seconds",
+                record.username
+            ),
+        );
+    }
     let i = Issue {
         username: record.username.clone(),
         scope: record.scope.clone(),
@@ -570,7 +636,16 @@ async fn access(r: Req, tail: &str, body: BodyStream) -> Response {
     let unauthorized = || access_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Unauthorized");
     let caller = match r.caller() {
         Ok(c) if !c.anonymous => c.clone(),
-        Ok(_) | Err(_) => {
+        // Locked or disabled users: 403, as everywhere.
+        Err(e) if e.status == StatusCode::FORBIDDEN => {
+            return access_error(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                "The user may not log in",
+            )
+        }
+        Err(_) => return unauthorized(),
+        Ok(_) => {
             // A refresh may come with no credentials at all.
             if !(r.method == Method::POST && tail.is_empty()) {
                 return unauthorized();
@@ -714,29 +789,39 @@ async fn create_access(r: &Req, caller: &Caller, form: &Query) -> Response {
         return bad("The scope is limited to 500 characters".into());
     }
     for t in scope_tokens(&scope) {
-        let known = t == "applied-permissions/user"
-            || t == "api:*"
-            || t.strip_prefix("applied-permissions/groups:")
-                .is_some_and(|g| !scope_groups(g).is_empty());
-        let admin_scope = t == "applied-permissions/admin";
-        if admin_scope && !caller.admin {
-            return access_error(
-                StatusCode::FORBIDDEN,
-                "FORBIDDEN",
-                "Only an admin can create a token with the admin scope",
-            );
+        if t == "api:*" {
+            continue;
         }
-        if !known && !admin_scope {
-            return bad(format!("Unsupported scope: '{t}'"));
+        let access_form = t == "applied-permissions/user"
+            || t == "applied-permissions/admin"
+            || t.starts_with("applied-permissions/groups:");
+        let verdict = {
+            let state = r.state.store.read();
+            may_grant(&state.security, caller, &t)
+        };
+        match verdict {
+            Ok(true) if access_form => {}
+            Ok(_) => return bad(format!("Unsupported scope: '{t}'")),
+            Err(why) => return access_error(StatusCode::FORBIDDEN, "FORBIDDEN", why),
         }
     }
     let expires = match form.get("expires_in").filter(|v| !v.is_empty()) {
-        None => 31_536_000,
+        None => ACCESS_USER_MAX,
         Some(v) => match v.trim().parse::<i64>() {
-            Ok(n) if n >= 0 => n as u64,
+            Ok(n) if n >= 0 && n as u64 <= MAX_EXPIRES => n as u64,
             _ => return bad(format!("Invalid expires_in value: {v}")),
         },
     };
+    if !caller.admin && (expires == 0 || expires > ACCESS_USER_MAX) {
+        return access_error(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            format!(
+                "User '{}' can only create tokens that expire within {ACCESS_USER_MAX} seconds",
+                caller.name
+            ),
+        );
+    }
     let refreshable = match flag(form.get("refreshable")) {
         Ok(b) => b,
         Err(e) => return bad(e),

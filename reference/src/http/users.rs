@@ -504,6 +504,14 @@ async fn put_permission(
                     "Permission target contains a reference to a non-existing repository '{key}'."
                 )));
             }
+            if state
+                .repo(key)
+                .is_some_and(|r| r.config.rclass == crate::config::RepoClass::Virtual)
+            {
+                return Err(ApiError::bad_request(format!(
+                    "Permission targets are not supported for virtual repositories: '{key}'"
+                )));
+            }
         }
         let side =
             |key: &str, is_user: bool| -> Result<BTreeMap<String, BTreeSet<Act>>, ApiError> {

@@ -178,6 +178,13 @@ fn seal_mutation(m: &Mutation, c: &Cipher) -> Option<Mutation> {
         }
         Mutation::Security(SecurityChange::SetPassword { hash, .. }) => *hash = c.seal(hash),
         Mutation::Security(SecurityChange::Instance { secret, .. }) => *secret = c.seal(secret),
+        Mutation::Batch { steps } => {
+            for step in steps.iter_mut() {
+                if let Some(sealed) = seal_mutation(step, c) {
+                    *step = sealed;
+                }
+            }
+        }
         _ => return None,
     }
     Some(m)
@@ -192,6 +199,11 @@ fn open_mutation(m: &mut Mutation, c: Option<&Cipher>) -> io::Result<()> {
         Mutation::Security(SecurityChange::SetPassword { hash, .. }) => *hash = open_with(c, hash)?,
         Mutation::Security(SecurityChange::Instance { secret, .. }) => {
             *secret = open_with(c, secret)?
+        }
+        Mutation::Batch { steps } => {
+            for step in steps.iter_mut() {
+                open_mutation(step, c)?;
+            }
         }
         _ => {}
     }

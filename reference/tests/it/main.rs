@@ -5,6 +5,7 @@ mod common;
 mod deploy;
 mod docker;
 mod durability;
+mod escalation;
 mod logs;
 mod permissions;
 mod properties;
