@@ -228,10 +228,16 @@ fn need(r: &Req, reg: &Reg, image: &str, action: Action) -> Result<Caller, Fail>
     Err(reg_error(r, RegistryError::new(Code::Denied), None).into())
 }
 
-/// `GET /v2/`: 200 `{}` for anyone who may use the registry.
+/// `GET /v2/`: 200 `{}` for authenticated callers. Without credentials it is always the 401 challenge,
+/// even with anonymous access on: clients learn the token realm there and fetch an anonymous token
+/// (this is how Docker clients pull anonymously from Artifactory).
 fn base(r: &Req, reg: Option<&Reg>) -> Response {
-    if let Err(f) = who(r, None) {
-        return f.into_response(r);
+    match who(r, None) {
+        Err(f) => return f.into_response(r),
+        Ok(c) if c.anonymous => {
+            return reg_error(r, RegistryError::new(Code::Unauthorized), None);
+        }
+        Ok(_) => {}
     }
     if let Some(reg) = reg {
         if let Err(e) = docker_repo(r, &reg.repo) {

@@ -983,3 +983,53 @@ async fn abandoned_uploads_are_removed_after_a_day() {
     );
     assert_eq!(s.get(&path).await.status(), 404);
 }
+
+#[tokio::test]
+async fn anonymous_pulls_go_through_an_anonymous_token() {
+    let s = start_with(|c| c.anonymous_access = true).await;
+    let p = reg(&s, "docker-local", false);
+    push_image(&s, &p, "public", "1", b"open layer").await;
+    // The version check still challenges, so clients learn the realm...
+    let r = s
+        .client
+        .get(format!("http://{}/v2/", s.server.addr()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // ...and the realm hands out an anonymous token without credentials.
+    let t: Value = s
+        .client
+        .get(format!("{}/api/docker/docker-local/v2/token", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = t["token"].as_str().unwrap().to_string();
+    let r = s
+        .client
+        .get(format!("{p}/public/manifests/1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = s
+        .client
+        .get(format!("{p}/public/tags/list"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "anonymous reads work without a token too");
+    let r = s
+        .client
+        .post(format!("{p}/public/blobs/uploads/"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let (st, v) = errors(r).await;
+    assert_eq!((st, code(&v)), (401, "UNAUTHORIZED"));
+}
