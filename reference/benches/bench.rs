@@ -31,6 +31,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
     let only_auth = args.iter().any(|a| a == "--only-auth");
+    let only_docker = args.iter().any(|a| a == "--only-docker");
     let work = tempfile::tempdir().expect("temp dir");
     let have = |tool: &str| {
         Command::new("sh")
@@ -55,6 +56,10 @@ fn main() {
 
     if only_auth {
         auth_cost(secs);
+        return;
+    }
+    if only_docker {
+        docker(work.path(), &[50, size_mib]);
         return;
     }
     // 1. Start to first 200, and idle RSS.
@@ -250,6 +255,168 @@ fn main() {
     stop(ours);
     if let Some((child, _, _)) = theirs {
         stop(child);
+    }
+    if have("skopeo") && peer {
+        docker(work.path(), &[50, size_mib]);
+    } else {
+        println!("note: skopeo or docker-registry not found; registry rows skipped");
+    }
+}
+
+/// An OCI image layout with one uncompressed layer of `mib` MiB of pseudo-random bytes; returns its
+/// directory.
+fn oci_layout(work: &Path, mib: u64) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let dir = work.join(format!("oci-{mib}"));
+    let blobs = dir.join("blobs").join("sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let tmp = dir.join("layer.tmp");
+    write_file(&tmp, mib << 20);
+    let mut h = Sha256::new();
+    let mut f = std::fs::File::open(&tmp).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    let layer = hex::encode(h.finalize());
+    std::fs::rename(&tmp, blobs.join(&layer)).unwrap();
+    let put = |b: &[u8]| {
+        let d = hex::encode(Sha256::digest(b));
+        std::fs::write(blobs.join(&d), b).unwrap();
+        d
+    };
+    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{}}"#;
+    let cd = put(config);
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:{cd}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:{layer}","size":{}}}]}}"#,
+        config.len(),
+        mib << 20
+    );
+    let md = put(manifest.as_bytes());
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        dir.join("index.json"),
+        format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{md}","size":{},"annotations":{{"org.opencontainers.image.ref.name":"1"}}}}]}}"#,
+            manifest.len()
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+/// Peak resident memory of a process, KiB.
+fn hwm_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// skopeo's blob-info cache makes it mount instead of upload; remove it before each measured push.
+fn forget_blobs() {
+    let _ = std::fs::remove_file("/var/lib/containers/cache/blob-info-cache-v1.boltdb");
+}
+
+/// Section 5, the registry: skopeo push and pull of single-layer images against ours and the CNCF
+/// distribution registry, each on a fresh server; our peak RSS during the push. Target: ours ÷
+/// distribution ≤ 0.9 for each time, peak RSS during the largest push ≤ 64 MiB.
+fn docker(work: &Path, sizes: &[u64]) {
+    println!();
+    println!(
+        "{:<44} {:>14} {:>14} {:>10}",
+        "registry (skopeo, seconds)", "jcr-reference", "distribution", "ratio"
+    );
+    for &mib in sizes {
+        let layout = oci_layout(work, mib);
+        let src = format!("oci:{}:1", layout.display());
+        let mut times = Vec::new();
+        let mut peak = 0;
+        for ours in [true, false] {
+            let (child, port) = if ours {
+                let port = free_port();
+                let t = Instant::now();
+                let data = work.join(format!("data-{port}"));
+                let child = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
+                    .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+                    .arg(&data)
+                    .env("JCR_LOG", "warn")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("start jcr-reference");
+                wait_200(port, "/artifactory/api/system/ping", t);
+                (child, port)
+            } else {
+                let (child, _, port) = start_registry(work);
+                (child, port)
+            };
+            let repo = if ours { "docker-local/" } else { "" };
+            let mut creds = vec!["--dest-tls-verify=false".to_string()];
+            let mut pull_creds = vec!["--src-tls-verify=false".to_string()];
+            if ours {
+                creds.push("--dest-creds=admin:password".into());
+                pull_creds.push("--src-creds=admin:password".into());
+            }
+            // Median of several runs, each into a new image name (so every push uploads).
+            let runs = if mib <= 100 { 5 } else { 3 };
+            let (mut pushes, mut pulls) = (Vec::new(), Vec::new());
+            for run in 0..runs {
+                let dest = format!("docker://127.0.0.1:{port}/{repo}bench/img{run}:1");
+                forget_blobs();
+                let mut args: Vec<&str> = vec!["copy", "-q"];
+                args.extend(creds.iter().map(String::as_str));
+                args.extend([src.as_str(), dest.as_str()]);
+                pushes.push(run_timed("skopeo", &args, true));
+                if ours {
+                    peak = peak.max(hwm_kib(child.id()));
+                }
+                let out = work.join(format!("pulled-{port}"));
+                let out_ref = format!("oci:{}:1", out.display());
+                let mut args: Vec<&str> = vec!["copy", "-q"];
+                args.extend(pull_creds.iter().map(String::as_str));
+                args.extend([dest.as_str(), out_ref.as_str()]);
+                pulls.push(run_timed("skopeo", &args, true));
+                let _ = std::fs::remove_dir_all(&out);
+            }
+            let med = |mut v: Vec<f64>| {
+                v.sort_by(|a, b| a.total_cmp(b));
+                v[v.len() / 2]
+            };
+            let (push, pull) = (med(pushes), med(pulls));
+            times.push((push, pull));
+            stop(child);
+        }
+        let (ours, theirs) = (times[0], times[1]);
+        println!(
+            "{:<44} {:>14.2} {:>14.2} {:>9.2}x",
+            format!("push {mib} MiB single-layer image (median)"),
+            ours.0,
+            theirs.0,
+            ours.0 / theirs.0
+        );
+        println!(
+            "{:<44} {:>14.2} {:>14.2} {:>9.2}x",
+            format!("pull {mib} MiB single-layer image (median)"),
+            ours.1,
+            theirs.1,
+            ours.1 / theirs.1
+        );
+        println!(
+            "{:<44} {:>14.1}",
+            format!("server peak RSS during the {mib} MiB push, MiB"),
+            peak as f64 / 1024.0
+        );
+        let _ = std::fs::remove_dir_all(&layout);
     }
 }
 

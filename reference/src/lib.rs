@@ -83,6 +83,7 @@ pub async fn serve(
                 }
             })
         });
+    http::docker::resume_checksums(&state);
     // Abandoned Docker uploads go after a day, as Artifactory's `_uploads` cleanup job does.
     let cleanup = {
         let state = state.clone();
@@ -104,7 +105,9 @@ pub async fn serve(
     if let Some(task) = gc {
         task.abort();
     }
-    hashing.abort();
+    // Configured passwords still being hashed are finished, so the store never keeps a user whose
+    // password is neither hashed nor known (the config may not name them next time).
+    let _ = hashing.await;
     cleanup.abort();
     state.store.checkpoint()
 }
@@ -138,6 +141,7 @@ fn build_state(config: Config) -> io::Result<(http::AppState, Vec<(String, Strin
             auth,
             instance_id,
             uploads: Default::default(),
+            busy: Default::default(),
         }),
         pending,
     ))

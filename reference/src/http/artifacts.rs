@@ -2,7 +2,7 @@
 //! HEAD with conditional and range requests, checksum side files, folder redirects and listings,
 //! property-based resolution, `?trace`, `?properties`, archive entries) and delete.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::stream;
 use warp::filters::BoxedFilter;
 use warp::http::{header, Method, StatusCode};
@@ -25,7 +25,7 @@ use crate::store::{FileData, IngestError, Item, Mutation, Original, Props, Stamp
 
 const ITEM_CREATED: &str = "application/vnd.org.jfrog.artifactory.storage.ItemCreated+json";
 const BOUNDARY: &str = "BCD64322345343217845286A";
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 1024 * 1024;
 
 /// The catch-all route (mounted last, under the context path).
 pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
@@ -761,9 +761,34 @@ pub(crate) fn body_stream(
     file: std::fs::File,
     parts: Vec<Part>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static {
+    body_stream_while(file, parts, None)
+}
+
+/// Counts a transfer in progress for as long as it lives.
+pub(crate) struct Busy(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Busy {
+    pub(crate) fn new(c: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Busy {
+        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Busy(c.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// [`body_stream`] that holds `busy` until the last byte is handed over (or the client goes away).
+pub(crate) fn body_stream_while(
+    file: std::fs::File,
+    parts: Vec<Part>,
+    busy: Option<Busy>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::task::spawn_blocking(move || {
-        use std::os::unix::fs::FileExt;
+        let _busy = busy;
         for part in parts {
             match part {
                 Part::Bytes(b) => {
@@ -771,17 +796,47 @@ pub(crate) fn body_stream(
                         return;
                     }
                 }
-                Part::Slice(mut offset, mut len) => {
+                Part::Slice(offset, mut len) => {
+                    // Sequential reads into fresh, uninitialised buffers (no zeroing, one seek).
+                    use std::io::{Read, Seek, SeekFrom};
+                    use std::os::fd::AsRawFd;
+                    // Blobs are written with O_DIRECT, so they are usually not in the page cache:
+                    // ask the kernel to read ahead the whole slice while we stream it.
+                    // SAFETY: advisory call on an open descriptor this thread owns.
+                    unsafe {
+                        libc::posix_fadvise(
+                            file.as_raw_fd(),
+                            offset as libc::off_t,
+                            len as libc::off_t,
+                            libc::POSIX_FADV_SEQUENTIAL,
+                        );
+                        libc::posix_fadvise(
+                            file.as_raw_fd(),
+                            offset as libc::off_t,
+                            len.min(64 << 20) as libc::off_t,
+                            libc::POSIX_FADV_WILLNEED,
+                        );
+                    }
+                    if let Err(e) = (&file).seek(SeekFrom::Start(offset)) {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
                     while len > 0 {
-                        let n = len.min(READ_CHUNK as u64) as usize;
-                        let mut buf = BytesMut::zeroed(n);
-                        let res = file.read_exact_at(&mut buf, offset).map(|_| buf.freeze());
+                        let n = len.min(READ_CHUNK as u64);
+                        let mut buf = Vec::with_capacity(n as usize);
+                        let res = match (&file).take(n).read_to_end(&mut buf) {
+                            Ok(got) if got as u64 == n => Ok(Bytes::from(buf)),
+                            Ok(_) => Err(std::io::Error::new(
+                                std::io::ErrorKind::UnexpectedEof,
+                                "blob shorter than its size",
+                            )),
+                            Err(e) => Err(e),
+                        };
                         let failed = res.is_err();
                         if tx.blocking_send(res).is_err() || failed {
                             return;
                         }
-                        offset += n as u64;
-                        len -= n as u64;
+                        len -= n;
                     }
                 }
             }

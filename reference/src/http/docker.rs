@@ -14,7 +14,7 @@ use warp::path::Tail;
 use warp::reply::Response;
 use warp::Filter;
 
-use super::artifacts::{body_stream, parse_ranges, Part};
+use super::artifacts::{body_stream_while, parse_ranges, Busy, Part};
 use super::error::ApiError;
 use super::{body, empty, read_small, render, req, respond, set_header, AppState, BodyStream, Req};
 use crate::auth::{Action, Caller};
@@ -849,9 +849,10 @@ fn get_blob(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
         empty(status)
     } else {
         let file = r.state.store.blobs.open_blob(&f.sha256).map_err(internal)?;
-        let mut resp = warp::reply::Reply::into_response(warp::reply::stream(body_stream(
+        let mut resp = warp::reply::Reply::into_response(warp::reply::stream(body_stream_while(
             file,
             vec![Part::Slice(slice.0, slice.1)],
+            Some(Busy::new(&r.state.busy)),
         )));
         *resp.status_mut() = status;
         resp
@@ -930,10 +931,11 @@ fn upload_headers(resp: &mut Response, reg: &Reg, image: &str, id: &str, size: u
 
 /// Streams a request body into the blob store.
 async fn ingest(r: &Req, body: BodyStream) -> Result<BlobInfo, Fail> {
+    let _busy = Busy::new(&r.state.busy);
     r.state
         .store
         .blobs
-        .ingest(body, r.state.config.max_upload)
+        .ingest_digests(body, r.state.config.max_upload, false)
         .await
         .map_err(|e| match e {
             IngestError::Body(m) => Fail::Reg(
@@ -947,6 +949,42 @@ async fn ingest(r: &Req, body: BodyStream) -> Result<BlobInfo, Fail> {
             ),
             IngestError::Io(e) => internal(e),
         })
+}
+
+/// Computes SHA-1 and MD5 of a blob uploaded with SHA-256 only (off the client's critical path) and
+/// records them for every file with that content.
+pub async fn fill_checksums(state: AppState, sha256: String) {
+    match state
+        .store
+        .blobs
+        .checksums(&sha256, state.busy.clone())
+        .await
+    {
+        Ok((sha1, md5)) => {
+            let m = Mutation::FillChecksums { sha256, sha1, md5 };
+            if let Err(e) = state.store.commit(m).await {
+                tracing::warn!("recording checksums failed: {e:?}");
+            }
+        }
+        Err(e) => tracing::warn!("computing checksums of {sha256} failed: {e}"),
+    }
+}
+
+/// Fills the checksums of files left without them by a restart (see [`fill_checksums`]).
+pub fn resume_checksums(state: &AppState) {
+    let pending: std::collections::BTreeSet<String> = state
+        .store
+        .read()
+        .repos
+        .values()
+        .flat_map(|r| r.items.values())
+        .filter_map(|i| i.file.as_ref())
+        .filter(|f| f.sha1.is_empty())
+        .map(|f| f.sha256.clone())
+        .collect();
+    for sha256 in pending {
+        tokio::spawn(fill_checksums(state.clone(), sha256));
+    }
 }
 
 /// Removes abandoned upload sessions and finished uploads no manifest claimed within a day.
@@ -1214,11 +1252,18 @@ async fn link_blob(
         user: caller.name.clone(),
         stamp: Stamp::default(),
     };
+    let pending = match &m {
+        Mutation::PutFile { file, .. } if file.sha1.is_empty() => Some(file.sha256.clone()),
+        _ => None,
+    };
     r.state
         .store
         .commit(m)
         .await
         .map_err(|e| internal(format!("{e:?}")))?;
+    if let Some(sha256) = pending {
+        tokio::spawn(fill_checksums(r.state.clone(), sha256));
+    }
     let mut resp = empty(StatusCode::CREATED);
     set_header(
         &mut resp,

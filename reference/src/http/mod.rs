@@ -49,6 +49,8 @@ pub struct Shared {
     pub instance_id: String,
     /// Docker blob upload sessions.
     pub uploads: crate::docker::uploads::Uploads,
+    /// Registry transfers in progress (background checksum work waits while any run).
+    pub busy: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Cheap handle to [`Shared`].

@@ -5,7 +5,7 @@
 //! blob serves every path with the same content. Nothing in here knows about HTTP.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
@@ -153,6 +153,23 @@ impl BlobStore {
         B: bytes::Buf,
         E: std::fmt::Display,
     {
+        self.ingest_digests(body, limit, true).await
+    }
+
+    /// Like [`BlobStore::ingest`]; with `all` false only SHA-256 is computed (`sha1` and `md5` come
+    /// back empty, for [`BlobStore::checksums`] to fill in later): registry blob uploads, whose
+    /// clients wait for the SHA-256 only.
+    pub async fn ingest_digests<S, B, E>(
+        &self,
+        body: S,
+        limit: Option<u64>,
+        all: bool,
+    ) -> Result<BlobInfo, IngestError>
+    where
+        S: Stream<Item = Result<B, E>>,
+        B: bytes::Buf,
+        E: std::fmt::Display,
+    {
         let tmp = TempUpload::create(&self.root.join("tmp"))?;
         let file = tmp.open()?;
 
@@ -179,20 +196,33 @@ impl BlobStore {
         let md5_task = helper(-5, move || {
             let mut md5 = Md5::new();
             while let Some(batch) = mrx.blocking_recv() {
-                batch.iter().for_each(|c| md5.update(c));
+                if all {
+                    batch.iter().for_each(|c| md5.update(c));
+                }
             }
-            hex::encode(md5.finalize())
+            if all {
+                hex::encode(md5.finalize())
+            } else {
+                String::new()
+            }
         });
-        let sha_task = helper(5, move || {
+        let sha_task = helper(if all { 5 } else { -5 }, move || {
             let mut sha1 = Sha1::new();
             let mut sha256 = Sha256::new();
             while let Some(batch) = srx.blocking_recv() {
                 for chunk in batch.iter() {
-                    sha1.update(chunk);
+                    if all {
+                        sha1.update(chunk);
+                    }
                     sha256.update(chunk);
                 }
             }
-            (hex::encode(sha1.finalize()), hex::encode(sha256.finalize()))
+            let sha1 = if all {
+                hex::encode(sha1.finalize())
+            } else {
+                String::new()
+            };
+            (sha1, hex::encode(sha256.finalize()))
         });
         let senders = [wtx, mtx, stx];
 
@@ -253,6 +283,38 @@ impl BlobStore {
             md5,
             size,
         })
+    }
+}
+
+impl BlobStore {
+    /// SHA-1 and MD5 of a stored blob, computed by reading it (for blobs stored with SHA-256 only).
+    /// Background work: lowest CPU and I/O priority, and it pauses while `busy` is non-zero (transfers
+    /// being served), so it never slows down clients.
+    pub async fn checksums(
+        &self,
+        sha256: &str,
+        busy: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) -> io::Result<(String, String)> {
+        let path = self.path(sha256);
+        helper(19, move || -> io::Result<(String, String)> {
+            let mut f = File::open(path)?;
+            let (mut sha1, mut md5) = (Sha1::new(), Md5::new());
+            let mut buf = vec![0u8; 4 << 20];
+            loop {
+                while busy.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                let n = f.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                sha1.update(&buf[..n]);
+                md5.update(&buf[..n]);
+            }
+            Ok((hex::encode(sha1.finalize()), hex::encode(md5.finalize())))
+        })
+        .await
+        .map_err(|e| io::Error::other(e.to_string()))?
     }
 }
 
@@ -424,6 +486,20 @@ fn helper<T: Send + 'static>(
         if nice != 0 {
             // SAFETY: adjusts only this thread's own scheduling priority.
             unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) };
+        }
+        if nice >= 19 {
+            // Background work also waits for the disk to be idle (I/O class "idle").
+            const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+            const IOPRIO_CLASS_IDLE: libc::c_long = 3;
+            // SAFETY: ioprio_set on this thread only; failure leaves the default class.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_ioprio_set,
+                    IOPRIO_WHO_PROCESS,
+                    libc::gettid() as libc::c_long,
+                    IOPRIO_CLASS_IDLE << 13,
+                )
+            };
         }
         let _ = tx.send(f());
     });

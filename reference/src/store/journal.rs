@@ -112,6 +112,7 @@ impl Journal {
             let c = self.cipher.as_ref();
             let view = SnapshotView {
                 repos: &state.repos,
+                filled: &state.filled,
                 api_keys: state
                     .api_keys
                     .iter()
@@ -141,6 +142,7 @@ impl Journal {
 #[derive(serde::Serialize)]
 struct SnapshotView<'a> {
     repos: &'a indexmap::IndexMap<String, super::tree::Repo>,
+    filled: &'a std::collections::HashMap<String, [String; 2]>,
     api_keys: std::collections::BTreeMap<String, String>,
     security: crate::auth::model::Security,
 }

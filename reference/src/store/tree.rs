@@ -193,6 +193,13 @@ pub enum Mutation {
     RevokeApiKey { user: Option<String> },
     /// Users, groups, permission targets, lock policy, tokens.
     Security(SecurityChange),
+    /// SHA-1 and MD5 computed after the fact for a blob stored with SHA-256 only (registry uploads):
+    /// filled into every file with that content that lacks them.
+    FillChecksums {
+        sha256: String,
+        sha1: String,
+        md5: String,
+    },
     /// Several changes as one journal record (a Docker tag: its folder, manifest and blobs), applied in
     /// order. Callers validate first, so every step applies.
     Batch { steps: Vec<Mutation> },
@@ -243,6 +250,9 @@ pub struct State {
     /// Users, groups, permission targets, lock policy, issued tokens.
     #[serde(default)]
     pub security: Security,
+    /// Checksums filled in after the fact, by SHA-256 (see [`Mutation::FillChecksums`]).
+    #[serde(default)]
+    pub filled: std::collections::HashMap<String, [String; 2]>,
 }
 
 /// Splits `a/b/c` into its parents `["", "a", "a/b"]`.
@@ -486,6 +496,14 @@ impl State {
                 user,
                 stamp,
             } => {
+                // A blob stored with SHA-256 only gets the checksums computed for it meanwhile.
+                let mut file = file.clone();
+                if file.sha1.is_empty() {
+                    if let Some([sha1, md5]) = self.filled.get(&file.sha256) {
+                        file.sha1 = sha1.clone();
+                        file.md5 = md5.clone();
+                    }
+                }
                 let r = self.repo_mut(repo)?;
                 if path.is_empty() {
                     return Err(TreeError::Conflict(String::new()));
@@ -507,10 +525,25 @@ impl State {
                         modified_by: stamp.modified_by.clone().unwrap_or_else(|| user.clone()),
                         updated: *now,
                         props: props.clone(),
-                        file: Some(file.clone()),
+                        file: Some(file),
                         stats: Stats::default(),
                     },
                 );
+                Ok(())
+            }
+            Mutation::FillChecksums { sha256, sha1, md5 } => {
+                for r in self.repos.values_mut() {
+                    for i in r.items.values_mut() {
+                        if let Some(f) = i.file.as_mut().filter(|f| f.sha256 == *sha256) {
+                            if f.sha1.is_empty() {
+                                f.sha1 = sha1.clone();
+                                f.md5 = md5.clone();
+                            }
+                        }
+                    }
+                }
+                self.filled
+                    .insert(sha256.clone(), [sha1.clone(), md5.clone()]);
                 Ok(())
             }
             Mutation::MakeFolder {

@@ -304,6 +304,24 @@ async fn push_pull_through_both_methods_with_artifactory_layout() {
                 "sha256": [sha256_hex(&mbytes)],
             })
         );
+        // SHA-1 and MD5 of registry uploads are computed after the push, off the client's path.
+        let blob_info = format!(
+            "api/storage/docker-local/{image}/1.0/sha256__{}",
+            sha256_hex(layer.as_bytes())
+        );
+        let mut checksums = Value::Null;
+        for _ in 0..100 {
+            let v: Value = s.get(&blob_info).await.json().await.unwrap();
+            if v["checksums"]["sha1"] != "" {
+                checksums = v["checksums"].clone();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            checksums,
+            json!({"sha1": sha1_hex(layer.as_bytes()), "md5": md5_hex(layer.as_bytes()), "sha256": sha256_hex(layer.as_bytes())})
+        );
         // The uploads were claimed: nothing left in _uploads.
         let r = s
             .get(&format!(
