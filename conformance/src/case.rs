@@ -122,6 +122,8 @@ pub struct Ctx {
     pub prefix: String,
     /// Repository cases write into.
     pub repo: String,
+    /// The local Docker repository the registry cases write into.
+    pub docker_repo: String,
     /// Recorded exchanges of this case.
     pub transcript: Arc<Mutex<Vec<Exchange>>>,
     /// What the run created.

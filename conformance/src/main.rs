@@ -81,6 +81,9 @@ struct RunArgs {
     /// Local repository the cases write into (default generic-local).
     #[arg(long, env = "JCR_CONFORMANCE_REPO")]
     repo: Option<String>,
+    /// Local Docker repository the registry cases write into (default docker-local).
+    #[arg(long, env = "JCR_CONFORMANCE_DOCKER_REPO")]
+    docker_repo: Option<String>,
     /// Only cases whose id starts with this.
     #[arg(long)]
     filter: Option<String>,
@@ -117,6 +120,7 @@ struct FileConfig {
     read_only: Option<bool>,
     anonymous_enabled: Option<bool>,
     repo: Option<String>,
+    docker_repo: Option<String>,
 }
 
 #[tokio::main]
@@ -251,6 +255,9 @@ async fn run_cmd(args: RunArgs, update: bool) -> ExitCode {
     };
     target.read_only = args.read_only || file.read_only.unwrap_or(false);
     target.anonymous_access = args.anonymous_enabled || file.anonymous_enabled.unwrap_or(false);
+    if let Some(r) = pick(&args.docker_repo, &file.docker_repo) {
+        target.docker_repo = r;
+    }
     if let Some(r) = pick(&args.repo, &file.repo) {
         target.repo = r;
     }
@@ -285,6 +292,7 @@ async fn run_cmd(args: RunArgs, update: bool) -> ExitCode {
         "read_only": target.read_only,
         "anonymous_enabled": target.anonymous_access,
         "repo": target.repo,
+        "docker_repo": target.docker_repo,
         "filter": opts.filter,
         "area": opts.area,
     });

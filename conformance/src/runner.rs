@@ -160,6 +160,7 @@ pub async fn run(target: &Target, cases: &[Case], opts: &RunOptions, mask: &Mask
             credentials: target.credentials.clone(),
             prefix: run_id.clone(),
             repo: target.repo.clone(),
+            docker_repo: target.docker_repo.clone(),
             transcript: Arc::default(),
             ledger: ledger.clone(),
             snapshots: snapshots.clone(),

@@ -75,6 +75,8 @@ pub struct Target {
     pub read_only: bool,
     /// The repository cases write into.
     pub repo: String,
+    /// The local Docker repository the registry cases write into.
+    pub docker_repo: String,
     /// Whether the target allows anonymous access (cases that need it are disabled otherwise).
     pub anonymous_access: bool,
     /// Whether this is the embedded reference server.
@@ -92,6 +94,7 @@ impl Target {
             allow_global: false,
             read_only: false,
             repo: "generic-local".into(),
+            docker_repo: "docker-local".into(),
             anonymous_access: false,
             embedded: false,
             server: None,
@@ -112,6 +115,7 @@ impl Target {
             allow_global: true,
             read_only: false,
             repo: "generic-local".into(),
+            docker_repo: "docker-local".into(),
             anonymous_access,
             embedded: true,
             server: Some(server),

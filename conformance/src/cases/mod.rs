@@ -3,6 +3,7 @@
 
 mod accounts;
 mod artifacts;
+mod docker;
 mod properties;
 mod repositories;
 mod security;
@@ -33,6 +34,7 @@ pub fn all() -> Vec<Case> {
     v.extend(security::cases());
     v.extend(accounts::cases());
     v.extend(tokens::cases());
+    v.extend(docker::cases());
     v.extend(properties::cases());
     v
 }

@@ -62,6 +62,17 @@ async fn the_suite_passes_against_the_reference_server() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+    let r = client
+        .get(format!(
+            "{}/api/storage/docker-local/{}",
+            target.base_url,
+            result.run_id.to_lowercase()
+        ))
+        .basic_auth("admin", Some("password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "the registry cases' images are gone");
     let repos: serde_json::Value = client
         .get(format!("{}/api/repositories", target.base_url))
         .basic_auth("admin", Some("password"))
