@@ -25,7 +25,7 @@ use crate::store::{FileData, IngestError, Item, Mutation, Original, Props, Stamp
 
 const ITEM_CREATED: &str = "application/vnd.org.jfrog.artifactory.storage.ItemCreated+json";
 const BOUNDARY: &str = "BCD64322345343217845286A";
-const READ_CHUNK: usize = 1024 * 1024;
+const READ_CHUNK: usize = 512 * 1024;
 
 /// The catch-all route (mounted last, under the context path).
 pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {

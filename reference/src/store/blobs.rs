@@ -296,6 +296,13 @@ impl BlobStore {
         busy: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     ) -> io::Result<(String, String)> {
         let path = self.path(sha256);
+        // Blobs are written around the page cache (O_DIRECT); a registry pull usually follows a push
+        // soon, so ask the kernel to read this one back in now (asynchronous, no copy on our side).
+        if let Ok(f) = File::open(&path) {
+            use std::os::fd::AsRawFd;
+            // SAFETY: advisory call on a descriptor owned here.
+            unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_WILLNEED) };
+        }
         helper(19, move || -> io::Result<(String, String)> {
             let mut f = File::open(path)?;
             let (mut sha1, mut md5) = (Sha1::new(), Md5::new());
