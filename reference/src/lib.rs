@@ -27,6 +27,7 @@ pub mod config;
 pub mod docker;
 pub mod http;
 pub mod mime;
+pub mod search;
 pub mod store;
 
 use std::future::Future;

@@ -6,6 +6,7 @@ mod artifacts;
 mod docker;
 mod properties;
 mod repositories;
+mod search;
 mod security;
 mod storage;
 mod system;
@@ -35,6 +36,7 @@ pub fn all() -> Vec<Case> {
     v.extend(accounts::cases());
     v.extend(tokens::cases());
     v.extend(docker::cases());
+    v.extend(search::cases());
     v.extend(properties::cases());
     v
 }

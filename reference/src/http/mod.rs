@@ -9,6 +9,7 @@ pub mod json;
 pub mod path;
 pub mod repositories;
 pub mod router;
+pub mod search;
 pub mod security;
 pub mod storage;
 pub mod system;

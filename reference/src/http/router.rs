@@ -10,7 +10,8 @@ use warp::{Filter, Rejection};
 
 use super::error::ApiError;
 use super::{
-    artifacts, docker, repositories, security, storage, system, tokens, AppState, REVISION, VERSION,
+    artifacts, docker, repositories, search, security, storage, system, tokens, AppState, REVISION,
+    VERSION,
 };
 
 /// Matches the configured context path (any number of segments, or none).
@@ -34,6 +35,8 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
                 .or(security::routes(&state))
                 .unify()
                 .or(docker::api_routes(&state))
+                .unify()
+                .or(search::routes(&state))
                 .unify(),
         )
         .boxed();

@@ -163,7 +163,7 @@ pub fn folder_created(base: &str, repo: &str, path: &str, item: &Item) -> Value 
     })
 }
 
-fn file_info(base: &str, repo: &str, path: &str, item: &Item) -> Value {
+pub fn file_info(base: &str, repo: &str, path: &str, item: &Item) -> Value {
     let f = item.file.as_ref().expect("a file");
     let (actual, orig) = checksums(item);
     json!({

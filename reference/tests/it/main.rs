@@ -11,6 +11,7 @@ mod permissions;
 mod properties;
 mod repositories;
 mod retrieve;
+mod search;
 mod security;
 mod storage;
 mod system;

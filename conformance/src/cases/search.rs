@@ -1,0 +1,238 @@
+//! The legacy searches (`/api/search/artifact|prop|usage|dates|creation`). Cases look for what they
+//! deployed under the run prefix, so other content on a live target does not disturb them.
+//! Expectations: the API document (SEARCHES) and behaviour §8.
+
+use serde_json::{json, Value};
+
+use crate::case::{Case, CaseFuture, Ctx, Response};
+use crate::{check, Failure};
+
+use super::case;
+
+pub fn cases() -> Vec<Case> {
+    vec![
+        case!(
+            "search/quick/by-name",
+            "search",
+            ["search.artifact"],
+            writes = true,
+            global = false,
+            admin = false,
+            "jcr-rest-api.txt Artifact Search (Quick Search); behaviour §8",
+            quick
+        ),
+        case!(
+            "search/prop/by-property",
+            "search",
+            ["search.prop"],
+            writes = true,
+            global = false,
+            admin = false,
+            "jcr-rest-api.txt Property Search; behaviour §8",
+            prop
+        ),
+        case!(
+            "search/dates/created-modified-downloaded",
+            "search",
+            ["search.creation", "search.dates", "search.usage"],
+            writes = true,
+            global = false,
+            admin = false,
+            "jcr-rest-api.txt Artifacts Created in Date Range, With Date in Date Range, Not Downloaded Since; behaviour §8",
+            dates
+        ),
+    ]
+}
+
+/// The `uri`s of a result list that lie under the run prefix.
+fn ours(c: &Ctx, r: &Response) -> Result<Vec<String>, Failure> {
+    r.expect_status(200)?;
+    let v = r.json()?;
+    let rows = v["results"]
+        .as_array()
+        .ok_or_else(|| Failure::Fail(format!("no results array: {v}")))?;
+    let mine = format!("/api/storage/{}/{}/", c.repo, c.prefix);
+    Ok(rows
+        .iter()
+        .filter_map(|x| x["uri"].as_str())
+        .filter(|u| u.contains(&mine))
+        .map(|u| u.rsplit('/').next().unwrap_or("").to_string())
+        .collect())
+}
+
+fn text(r: &Response, status: u16, body: &str) -> Result<(), Failure> {
+    r.expect_status(status)?;
+    check!(r.text() == body, "expected {body:?}, got {:?}", r.text());
+    Ok(())
+}
+
+fn quick(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let token = format!("q{}", c.seed % 1_000_000);
+        c.deploy(
+            &c.path(&format!("search/{token}-one.jar;flavour=plain")),
+            b"1",
+        )
+        .await?;
+        c.deploy(&c.path(&format!("search/{token}-two.pom")), b"2")
+            .await?;
+        let r = c
+            .send(c.req(
+                "GET",
+                &format!("api/search/artifact?name={token}&repos={}", c.repo),
+            ))
+            .await?;
+        r.expect_content_type(
+            "application/vnd.org.jfrog.artifactory.search.ArtifactSearchResult+json",
+        )?;
+        let mut found = ours(&c, &r)?;
+        found.sort();
+        check!(
+            found == [format!("{token}-one.jar"), format!("{token}-two.pom")],
+            "quick search found {found:?}"
+        );
+        let r = c
+            .send(
+                c.req(
+                    "GET",
+                    &format!("api/search/artifact?name={token}-one*&repos={}", c.repo),
+                )
+                .header("X-Result-Detail", "properties"),
+            )
+            .await?;
+        r.expect_status(200)?;
+        let rows: Vec<Value> = r.json()?["results"].as_array().cloned().unwrap_or_default();
+        check!(
+            rows.len() == 1 && rows[0]["properties"] == json!({"flavour": ["plain"]}),
+            "X-Result-Detail: properties gave {rows:?}"
+        );
+        let r = c
+            .send(c.req(
+                "GET",
+                &format!(
+                    "api/search/artifact?name={token}-none-such&repos={}",
+                    c.repo
+                ),
+            ))
+            .await?;
+        r.expect_status(200)?;
+        check!(r.json()? == json!({"results": []}), "no hits: {}", r.text());
+        text(
+            &c.send(c.req("GET", "api/search/artifact?name=")).await?,
+            400,
+            "The search term cannot be empty",
+        )
+    })
+}
+
+fn prop(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let key = format!("conf{}", c.seed % 1_000_000);
+        c.deploy(&c.path(&format!("props/a.txt;{key}=red")), b"a")
+            .await?;
+        c.deploy(&c.path(&format!("props/b.txt;{key}=blue")), b"b")
+            .await?;
+        let r = c
+            .send(c.req(
+                "GET",
+                &format!("api/search/prop?{key}=red&repos={}", c.repo),
+            ))
+            .await?;
+        r.expect_content_type(
+            "application/vnd.org.jfrog.artifactory.search.MetadataSearchResult+json",
+        )?;
+        check!(
+            ours(&c, &r)? == ["a.txt"],
+            "prop search found {:?}",
+            ours(&c, &r)?
+        );
+        let r = c
+            .send(c.req(
+                "GET",
+                &format!("api/search/prop?{key}=red,blue&repos={}", c.repo),
+            ))
+            .await?;
+        check!(ours(&c, &r)?.len() == 2, "two values: {}", r.text());
+        let r = c
+            .send(c.req(
+                "GET",
+                &format!("api/search/prop?{key}=green&repos={}", c.repo),
+            ))
+            .await?;
+        r.expect_status(200)?;
+        check!(r.json()? == json!({"results": []}), "no hits: {}", r.text());
+        c.send(c.req("GET", "api/search/prop"))
+            .await?
+            .expect_rest_error(404, "No results found.")
+    })
+}
+
+fn dates(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let created = c.deploy(&c.path("dates/d.txt"), b"d").await?;
+        let at = created["created"].as_str().unwrap_or("").to_string();
+        let r = c
+            .send(c.req(
+                "GET",
+                &format!("api/search/creation?from={at}&repos={}", c.repo),
+            ))
+            .await?;
+        r.expect_content_type(
+            "application/vnd.org.jfrog.artifactory.search.ArtifactCreationResult+json",
+        )?;
+        check!(
+            ours(&c, &r)?.contains(&"d.txt".to_string()),
+            "creation search: {}",
+            r.text()
+        );
+        let r = c
+            .send(c.req(
+                "GET",
+                &format!(
+                    "api/search/dates?from={at}&dateFields=created&repos={}",
+                    c.repo
+                ),
+            ))
+            .await?;
+        r.expect_content_type("application/vnd.org.jfrog.artifactory.search.ArtifactResult+json")?;
+        let rows: Vec<Value> = r.json()?["results"].as_array().cloned().unwrap_or_default();
+        check!(
+            rows.iter().any(|x| x["uri"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("/dates/d.txt"))
+                && x["created"] == json!(at)),
+            "dates search: {rows:?}"
+        );
+        // Far in the future: nothing, which these searches answer with a 404.
+        c.send(c.req(
+            "GET",
+            &format!("api/search/creation?from=4102444800000&repos={}", c.repo),
+        ))
+        .await?
+        .expect_rest_error(404, "No results found.")?;
+        c.send(c.req("GET", "api/search/creation"))
+            .await?
+            .expect_rest_error(400, "'from' parameter cannot be empty!")?;
+        c.send(c.req("GET", "api/search/dates?from=1"))
+            .await?
+            .expect_rest_error(400, "'dateFields' parameter cannot be empty!")?;
+        let r = c
+            .send(c.req(
+                "GET",
+                &format!(
+                    "api/search/usage?notUsedSince=4102444800000&repos={}",
+                    c.repo
+                ),
+            ))
+            .await?;
+        r.expect_content_type(
+            "application/vnd.org.jfrog.artifactory.search.ArtifactUsageResult+json",
+        )?;
+        check!(
+            ours(&c, &r)?.contains(&"d.txt".to_string()),
+            "usage search: {}",
+            r.text()
+        );
+        Ok(())
+    })
+}

@@ -1,0 +1,281 @@
+//! `/api/search/artifact|prop|usage|dates|creation`: the legacy searches (domain in
+//! [`crate::search::legacy`]). Results list only what the caller may read; anonymous callers get at most
+//! 1000 (`artifactory.search.userQueryLimit`). AQL and the archive search answer 404 until built.
+
+use serde_json::{json, Map, Value};
+use warp::filters::BoxedFilter;
+use warp::http::{Method, StatusCode};
+use warp::reply::Response;
+use warp::Filter;
+
+use super::error::ApiError;
+use super::storage::{file_info, storage_uri};
+use super::{allow, json, render, req, respond, AppState, Req};
+use crate::auth::Action;
+use crate::clock::iso;
+use crate::search::legacy::{self, DateField, Hit, TermError};
+use crate::store::Item;
+
+/// Most results an anonymous caller gets.
+const ANONYMOUS_LIMIT: usize = 1000;
+
+/// Routes under `/api/search`.
+pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
+    warp::path("search")
+        .and(warp::path::param::<String>())
+        .and(warp::path::end())
+        .and(req(state.clone()))
+        .then(|kind: String, r: Req| async move { render(search(&r, &kind)) })
+        .boxed()
+}
+
+fn search(r: &Req, kind: &str) -> Result<Response, ApiError> {
+    match kind {
+        "artifact" => quick(r),
+        "prop" => prop(r),
+        "usage" => usage(r),
+        "dates" => dates(r),
+        "creation" => creation(r),
+        _ => Err(ApiError::not_found("Not Found")),
+    }
+}
+
+fn repos(r: &Req) -> Vec<String> {
+    r.query.list("repos")
+}
+
+/// Keeps what the caller may read, capped for anonymous callers.
+fn readable<'a>(r: &Req, state: &crate::store::State, hits: Vec<Hit<'a>>) -> Vec<Hit<'a>> {
+    let anonymous = r.caller().map(|c| c.anonymous).unwrap_or(true);
+    hits.into_iter()
+        .filter(|(repo, path, _)| r.may(state, Action::Read, repo, path))
+        .take(if anonymous {
+            ANONYMOUS_LIMIT
+        } else {
+            usize::MAX
+        })
+        .collect()
+}
+
+/// `X-Result-Detail: info` adds the storage info fields, `properties` the properties.
+fn detailed(r: &Req, base: &str, repo: &str, path: &str, item: &Item) -> Value {
+    let detail = r
+        .header("x-result-detail")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mut v = if detail.contains("info") && !item.is_folder() {
+        file_info(base, repo, path, item)
+    } else {
+        json!({ "uri": storage_uri(base, repo, path) })
+    };
+    if detail.contains("properties") {
+        let props: Map<String, Value> = item
+            .props
+            .0
+            .iter()
+            .map(|(k, vs)| (k.clone(), json!(vs)))
+            .collect();
+        v["properties"] = Value::Object(props);
+    }
+    v
+}
+
+fn results(content_type: &str, rows: Vec<Value>) -> Response {
+    json(StatusCode::OK, content_type, &json!({ "results": rows }))
+}
+
+fn quick(r: &Req) -> Result<Response, ApiError> {
+    allow(r, &[Method::GET])?;
+    r.require_user()?;
+    let pattern = match legacy::quick_pattern(r.query.get("name").unwrap_or("")) {
+        Ok(p) => p,
+        Err(TermError::Empty) => {
+            return Ok(respond(
+                StatusCode::BAD_REQUEST,
+                "text/plain",
+                "The search term cannot be empty",
+            ))
+        }
+        Err(TermError::OnlyWildcards) => {
+            return Ok(respond(
+                StatusCode::BAD_REQUEST,
+                "text/plain",
+                "Search term containing only wildcards is not permitted",
+            ))
+        }
+    };
+    let base = r.base_url();
+    let state = r.state.store.read();
+    let scope = legacy::scope(&state, &repos(r));
+    let rows = readable(r, &state, legacy::quick(&state, &scope, &pattern))
+        .into_iter()
+        .map(|(repo, path, item)| detailed(r, &base, repo, path, item))
+        .collect();
+    Ok(results(
+        "application/vnd.org.jfrog.artifactory.search.ArtifactSearchResult+json",
+        rows,
+    ))
+}
+
+fn prop(r: &Req) -> Result<Response, ApiError> {
+    allow(r, &[Method::GET])?;
+    r.require_user()?;
+    let criteria: Vec<(String, Vec<String>)> = r
+        .query
+        .0
+        .iter()
+        .filter(|(k, _)| k != "repos" && k != "properties" && !k.is_empty())
+        .map(|(k, v)| {
+            let values: Vec<String> = v
+                .split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty() && *x != "*")
+                .map(str::to_string)
+                .collect();
+            (k.clone(), values)
+        })
+        .collect();
+    if criteria.is_empty() {
+        return Err(ApiError::not_found("No results found."));
+    }
+    let base = r.base_url();
+    let state = r.state.store.read();
+    let scope = legacy::scope(&state, &repos(r));
+    let rows = readable(r, &state, legacy::by_properties(&state, &scope, &criteria))
+        .into_iter()
+        .map(|(repo, path, item)| detailed(r, &base, repo, path, item))
+        .collect();
+    Ok(results(
+        "application/vnd.org.jfrog.artifactory.search.MetadataSearchResult+json",
+        rows,
+    ))
+}
+
+/// The date searches need a non-anonymous caller: 401 for anonymous ones (the challenge).
+fn non_anonymous(r: &Req) -> Result<(), ApiError> {
+    let caller = r.require_user()?;
+    if caller.anonymous {
+        return Err(ApiError::unauthorized("Unauthorized"));
+    }
+    Ok(())
+}
+
+/// A date parameter: epoch milliseconds or an ISO 8601 timestamp.
+fn date(r: &Req, name: &str, required: bool) -> Result<Option<i64>, ApiError> {
+    let Some(v) = r.query.get(name).map(str::trim).filter(|v| !v.is_empty()) else {
+        if required {
+            return Err(ApiError::bad_request(format!(
+                "'{name}' parameter cannot be empty!"
+            )));
+        }
+        return Ok(None);
+    };
+    if let Ok(ms) = v.parse::<i64>() {
+        return Ok(Some(ms));
+    }
+    time::OffsetDateTime::parse(v, &time::format_description::well_known::Iso8601::DEFAULT)
+        .map(|t| Some((t.unix_timestamp_nanos() / 1_000_000) as i64))
+        .map_err(|_| {
+            ApiError::bad_request(format!(
+                "Invalid value for '{name}': {v} (expected epoch milliseconds or an ISO 8601 date)"
+            ))
+        })
+}
+
+fn none_found(rows: &[Value]) -> Result<(), ApiError> {
+    if rows.is_empty() {
+        return Err(ApiError::not_found("No results found."));
+    }
+    Ok(())
+}
+
+fn usage(r: &Req) -> Result<Response, ApiError> {
+    allow(r, &[Method::GET])?;
+    non_anonymous(r)?;
+    let since = date(r, "notUsedSince", true)?.unwrap_or(0);
+    let before = date(r, "createdBefore", false)?.unwrap_or(since);
+    let base = r.base_url();
+    let state = r.state.store.read();
+    let scope = legacy::scope(&state, &repos(r));
+    let rows: Vec<Value> = readable(r, &state, legacy::not_used(&state, &scope, since, before))
+        .into_iter()
+        .map(|(repo, path, item)| {
+            let mut v = json!({ "uri": storage_uri(&base, repo, path) });
+            if item.stats.last_downloaded > 0 {
+                v["lastDownloaded"] = json!(iso(item.stats.last_downloaded));
+            }
+            v
+        })
+        .collect();
+    none_found(&rows)?;
+    Ok(results(
+        "application/vnd.org.jfrog.artifactory.search.ArtifactUsageResult+json",
+        rows,
+    ))
+}
+
+fn dates(r: &Req) -> Result<Response, ApiError> {
+    allow(r, &[Method::GET])?;
+    non_anonymous(r)?;
+    let from = date(r, "from", true)?.unwrap_or(0);
+    let to = date(r, "to", false)?.unwrap_or_else(|| r.now());
+    let names = r.query.list("dateFields");
+    if names.is_empty() {
+        return Err(ApiError::bad_request(
+            "'dateFields' parameter cannot be empty!",
+        ));
+    }
+    let fields = names
+        .iter()
+        .map(|n| {
+            DateField::parse(n).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "Invalid date field '{n}' (expected created, lastModified or lastDownloaded)"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let base = r.base_url();
+    let state = r.state.store.read();
+    let scope = legacy::scope(&state, &repos(r));
+    let rows: Vec<Value> = readable(r, &state, legacy::dates(&state, &scope, &fields, from, to))
+        .into_iter()
+        .map(|(repo, path, item)| {
+            let mut v = json!({ "uri": storage_uri(&base, repo, path) });
+            for f in &fields {
+                let at = f.of(item);
+                if at > 0 {
+                    v[f.name()] = json!(iso(at));
+                }
+            }
+            v
+        })
+        .collect();
+    none_found(&rows)?;
+    Ok(results(
+        "application/vnd.org.jfrog.artifactory.search.ArtifactResult+json",
+        rows,
+    ))
+}
+
+fn creation(r: &Req) -> Result<Response, ApiError> {
+    allow(r, &[Method::GET])?;
+    non_anonymous(r)?;
+    let from = date(r, "from", true)?.unwrap_or(0);
+    let to = date(r, "to", false)?.unwrap_or_else(|| r.now());
+    let base = r.base_url();
+    let state = r.state.store.read();
+    let scope = legacy::scope(&state, &repos(r));
+    let fields = [DateField::Created];
+    let rows: Vec<Value> = readable(r, &state, legacy::dates(&state, &scope, &fields, from, to))
+        .into_iter()
+        .map(|(repo, path, item)| {
+            json!({ "uri": storage_uri(&base, repo, path), "created": iso(item.created) })
+        })
+        .collect();
+    none_found(&rows)?;
+    Ok(results(
+        "application/vnd.org.jfrog.artifactory.search.ArtifactCreationResult+json",
+        rows,
+    ))
+}

@@ -1,0 +1,230 @@
+//! The legacy searches (`/api/search/artifact|prop|usage|dates|creation`) as plain functions over the
+//! state: each returns matching `(repository, path)` pairs in a stable order (repository order, then
+//! path). Permission filtering and rendering are the HTTP layer's.
+
+use crate::config::RepoClass;
+use crate::store::{Item, State};
+
+/// A hit.
+pub type Hit<'a> = (&'a str, &'a str, &'a Item);
+
+/// The repositories a search covers: the named ones (virtual ones expanded to their members), or
+/// every local and remote repository.
+pub fn scope(state: &State, repos: &[String]) -> Vec<String> {
+    if repos.is_empty() {
+        return state
+            .repos
+            .values()
+            .filter(|r| r.config.rclass != RepoClass::Virtual)
+            .map(|r| r.config.key.clone())
+            .collect();
+    }
+    let mut out: Vec<String> = Vec::new();
+    let add = |k: &str, out: &mut Vec<String>| {
+        if !out.iter().any(|x| x == k) {
+            out.push(k.to_string());
+        }
+    };
+    for key in repos {
+        match state.repo(key) {
+            Some(r) if r.config.rclass == RepoClass::Virtual => {
+                for m in &r.config.repositories {
+                    if state.repo(m).is_some() {
+                        add(m, &mut out);
+                    }
+                }
+            }
+            Some(r) => add(&r.config.key, &mut out),
+            None => {}
+        }
+    }
+    out
+}
+
+fn hits<'a>(
+    state: &'a State,
+    repos: &[String],
+    mut keep: impl FnMut(&str, &Item) -> bool,
+) -> Vec<Hit<'a>> {
+    let mut out = Vec::new();
+    for key in repos {
+        let Some(r) = state.repo(key) else { continue };
+        for (path, item) in &r.items {
+            if !path.is_empty() && keep(path, item) {
+                out.push((r.config.key.as_str(), path.as_str(), item));
+            }
+        }
+    }
+    out
+}
+
+/// Wildcard match (`*` any run, `?` one character), case-insensitive as Artifactory's name search.
+pub fn wildcard_ci(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.to_lowercase().chars().collect();
+    let t: Vec<char> = text.to_lowercase().chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// Why a quick search term is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TermError {
+    /// Empty.
+    Empty,
+    /// Nothing but wildcards.
+    OnlyWildcards,
+}
+
+/// The pattern of a quick search: `*` added on each side unless the term already starts or ends with
+/// a wildcard.
+pub fn quick_pattern(term: &str) -> Result<String, TermError> {
+    let term = term.trim();
+    if term.is_empty() {
+        return Err(TermError::Empty);
+    }
+    if term.chars().all(|c| c == '*' || c == '?') {
+        return Err(TermError::OnlyWildcards);
+    }
+    let mut p = String::new();
+    if !term.starts_with(['*', '?']) {
+        p.push('*');
+    }
+    p.push_str(term);
+    if !term.ends_with(['*', '?']) {
+        p.push('*');
+    }
+    Ok(p)
+}
+
+/// Files whose name matches `pattern`.
+pub fn quick<'a>(state: &'a State, repos: &[String], pattern: &str) -> Vec<Hit<'a>> {
+    hits(state, repos, |path, item| {
+        !item.is_folder() && wildcard_ci(pattern, path.rsplit('/').next().unwrap_or(path))
+    })
+}
+
+/// Items (files and folders) having every `(key, values)` criterion: the key with any of the values
+/// (wildcards allowed; no value means any).
+pub fn by_properties<'a>(
+    state: &'a State,
+    repos: &[String],
+    criteria: &[(String, Vec<String>)],
+) -> Vec<Hit<'a>> {
+    hits(state, repos, |_, item| {
+        criteria.iter().all(|(k, wanted)| {
+            item.props.0.get(k).is_some_and(|have| {
+                wanted.is_empty()
+                    || wanted
+                        .iter()
+                        .any(|w| have.iter().any(|h| wildcard_ci(w, h)))
+            })
+        })
+    })
+}
+
+/// Files not downloaded since `not_used_since` (never downloaded counts) and created before
+/// `created_before`, ordered by last download.
+pub fn not_used<'a>(
+    state: &'a State,
+    repos: &[String],
+    not_used_since: i64,
+    created_before: i64,
+) -> Vec<Hit<'a>> {
+    let mut out = hits(state, repos, |_, item| {
+        !item.is_folder()
+            && item.stats.last_downloaded < not_used_since
+            && item.created < created_before
+    });
+    out.sort_by_key(|(_, _, i)| i.stats.last_downloaded);
+    out
+}
+
+/// A date field of the date searches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateField {
+    /// `created`.
+    Created,
+    /// `lastModified`.
+    LastModified,
+    /// `lastDownloaded`.
+    LastDownloaded,
+}
+
+impl DateField {
+    /// Parses the query name.
+    pub fn parse(s: &str) -> Option<DateField> {
+        Some(match s.trim() {
+            "created" => DateField::Created,
+            "lastModified" => DateField::LastModified,
+            "lastDownloaded" => DateField::LastDownloaded,
+            _ => return None,
+        })
+    }
+
+    /// The JSON name.
+    pub fn name(self) -> &'static str {
+        match self {
+            DateField::Created => "created",
+            DateField::LastModified => "lastModified",
+            DateField::LastDownloaded => "lastDownloaded",
+        }
+    }
+
+    /// The item's value (0 when never downloaded).
+    pub fn of(self, i: &Item) -> i64 {
+        match self {
+            DateField::Created => i.created,
+            DateField::LastModified => i.modified,
+            DateField::LastDownloaded => i.stats.last_downloaded,
+        }
+    }
+}
+
+/// Files with any of `fields` within `[from, to]`.
+pub fn dates<'a>(
+    state: &'a State,
+    repos: &[String],
+    fields: &[DateField],
+    from: i64,
+    to: i64,
+) -> Vec<Hit<'a>> {
+    hits(state, repos, |_, item| {
+        !item.is_folder()
+            && fields.iter().any(|f| {
+                let v = f.of(item);
+                v > 0 && v >= from && v <= to
+            })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_search_terms() {
+        assert_eq!(quick_pattern("lib").unwrap(), "*lib*");
+        assert_eq!(quick_pattern("*.jar").unwrap(), "*.jar*");
+        assert_eq!(quick_pattern("lib?").unwrap(), "*lib?");
+        assert_eq!(quick_pattern(" "), Err(TermError::Empty));
+        assert_eq!(quick_pattern("*?*"), Err(TermError::OnlyWildcards));
+        assert!(wildcard_ci("*LIB*", "my-lib-1.0.jar"));
+        assert!(!wildcard_ci("*lib", "my-lib-1.0.jar"));
+    }
+}
