@@ -121,3 +121,82 @@ fn deploy_then_retrieve_returns_the_same_bytes() {
         })
         .unwrap();
 }
+
+/// Random registry paths, methods, headers and bodies through both access methods: never a 5xx, never
+/// a dropped connection, always the registry's error shape or success.
+#[test]
+fn the_registry_never_fails_on_input() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s = rt.block_on(start());
+    let mut runner = proptest::test_runner::TestRunner::new_with_rng(
+        ProptestConfig {
+            cases: 200,
+            ..ProptestConfig::default()
+        },
+        proptest::test_runner::TestRng::deterministic_rng(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+        ),
+    );
+    let word = prop_oneof![
+        Just("manifests".to_string()),
+        Just("blobs".to_string()),
+        Just("uploads".to_string()),
+        Just("tags".to_string()),
+        Just("list".to_string()),
+        Just("referrers".to_string()),
+        Just("_catalog".to_string()),
+        Just("sha256:abc".to_string()),
+        Just(format!("sha256:{}", "a".repeat(64))),
+        Just("%2e%2e".to_string()),
+        Just("docker-local".to_string()),
+        "[a-zA-Z0-9._%-]{1,12}",
+    ];
+    let strategy = (
+        prop::collection::vec(word, 0..7),
+        prop_oneof![
+            Just("GET"),
+            Just("HEAD"),
+            Just("PUT"),
+            Just("POST"),
+            Just("PATCH"),
+            Just("DELETE")
+        ],
+        any::<bool>(),
+        "[ -~]{0,24}",
+        prop::collection::vec(any::<u8>(), 0..64),
+    );
+    runner
+        .run(&strategy, |(segs, method, api, header_value, body)| {
+            let url = if api {
+                format!("{}/api/docker/docker-local/v2/{}", s.base, segs.join("/"))
+            } else {
+                format!("http://{}/v2/{}", s.server.addr(), segs.join("/"))
+            };
+            rt.block_on(async {
+                let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+                let r = s
+                    .client
+                    .request(m, &url)
+                    .basic_auth("admin", Some("password"))
+                    .header("content-range", header_value.clone())
+                    .header("content-type", header_value.clone())
+                    .header("accept", header_value.clone())
+                    .body(body.clone())
+                    .send()
+                    .await;
+                let r = match r {
+                    Ok(r) => r,
+                    Err(e) => return Err(TestCaseError::fail(format!("{method} {url}: {e}"))),
+                };
+                prop_assert!(
+                    r.status().as_u16() < 500,
+                    "{} {} gave {}",
+                    method,
+                    url,
+                    r.status()
+                );
+                Ok(())
+            })
+        })
+        .unwrap();
+}
