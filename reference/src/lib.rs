@@ -85,6 +85,7 @@ pub async fn serve(
             })
         });
     http::docker::resume_checksums(&state);
+    http::search::resume_indexing(&state);
     // Abandoned Docker uploads go after a day, as Artifactory's `_uploads` cleanup job does.
     let cleanup = {
         let state = state.clone();

@@ -32,6 +32,16 @@ pub fn cases() -> Vec<Case> {
             prop
         ),
         case!(
+            "search/archive/entries",
+            "search",
+            ["search.archive"],
+            writes = true,
+            global = false,
+            admin = false,
+            "jcr-rest-api.txt Archive Entries Search (Class Search); behaviour §8",
+            archive
+        ),
+        case!(
             "search/dates/created-modified-downloaded",
             "search",
             ["search.creation", "search.dates", "search.usage"],
@@ -234,5 +244,67 @@ fn dates(c: Ctx) -> CaseFuture {
             r.text()
         );
         Ok(())
+    })
+}
+
+fn jar_with(entry: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        let _ = z.start_file::<_, ()>(entry, zip::write::SimpleFileOptions::default());
+        let _ = z.write_all(b"class bytes");
+        let _ = z.finish();
+    }
+    buf.into_inner()
+}
+
+fn archive(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let class = format!("Conf{}Probe.class", c.seed % 1_000_000);
+        let entry = format!("org/example/{class}");
+        c.deploy(&c.path("archive/probe.jar"), &jar_with(&entry))
+            .await?;
+        // Servers index archives after the deploy: look for a while.
+        let mut last = String::new();
+        for _ in 0..50 {
+            let r = c
+                .send(c.req(
+                    "GET",
+                    &format!("api/search/archive?name={class}&repos={}", c.repo),
+                ))
+                .await?;
+            r.expect_status(200)?;
+            r.expect_content_type(
+                "application/vnd.org.jfrog.artifactory.search.ArchiveEntrySearchResult+json",
+            )?;
+            let v = r.json()?;
+            let hit = v["results"]
+                .as_array()
+                .and_then(|rows| rows.iter().find(|x| x["entry"] == json!(entry)).cloned());
+            if let Some(hit) = hit {
+                let uris: Vec<&str> = hit["archiveUris"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                check!(
+                    uris.iter().any(|u| u.ends_with(&format!(
+                        "/api/storage/{}/{}/archive/probe.jar",
+                        c.repo, c.prefix
+                    ))),
+                    "archiveUris: {uris:?}"
+                );
+                return text(
+                    &c.send(c.req("GET", "api/search/archive?name=")).await?,
+                    400,
+                    "The search term cannot be empty",
+                );
+            }
+            last = r.text();
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Err(Failure::Fail(format!(
+            "{entry} was not found in 5 s; last answer: {last}"
+        )))
     })
 }

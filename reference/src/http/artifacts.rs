@@ -269,11 +269,16 @@ async fn put_file(
         user: caller.name.clone(),
         stamp,
     };
+    let sha256 = match &m {
+        Mutation::PutFile { file, .. } => file.sha256.clone(),
+        _ => String::new(),
+    };
     r.state
         .store
         .commit(m)
         .await
         .map_err(|e| commit_error(e, |t| deploy_conflict(repo, t)))?;
+    super::search::index_archive(&r.state, &sha256, rel);
     let with_sha256 = !r
         .header("user-agent")
         .is_some_and(|ua| ua.contains("ArtifactoryBuildClient/"));

@@ -16,6 +16,45 @@ use crate::clock::iso;
 use crate::search::legacy::{self, DateField, Hit, TermError};
 use crate::store::Item;
 
+/// Indexes the entries of an archive in the background, once per content (`name` says the format).
+pub fn index_archive(state: &AppState, sha256: &str, name: &str) {
+    if !legacy::is_archive(name) || state.store.read().archives.contains_key(sha256) {
+        return;
+    }
+    let (state, sha256, name) = (state.clone(), sha256.to_string(), name.to_string());
+    tokio::spawn(async move {
+        let Ok(file) = state.store.blobs.open_blob(&sha256) else {
+            return;
+        };
+        let listed = tokio::task::spawn_blocking(move || legacy::list_entries(file, &name)).await;
+        // An archive that does not open indexes as empty (it is not searched again).
+        let entries = listed.ok().flatten().unwrap_or_default();
+        let m = crate::store::Mutation::IndexArchive { sha256, entries };
+        if let Err(e) = state.store.commit_lazy(m) {
+            tracing::warn!("indexing an archive failed: {e:?}");
+        }
+    });
+}
+
+/// Indexes the archives a restart found without an index.
+pub fn resume_indexing(state: &AppState) {
+    let pending: Vec<(String, String)> = {
+        let s = state.store.read();
+        s.repos
+            .values()
+            .flat_map(|r| r.items.iter())
+            .filter_map(|(path, i)| {
+                let f = i.file.as_ref()?;
+                (legacy::is_archive(path) && !s.archives.contains_key(&f.sha256))
+                    .then(|| (f.sha256.clone(), path.clone()))
+            })
+            .collect()
+    };
+    for (sha256, path) in pending {
+        index_archive(state, &sha256, &path);
+    }
+}
+
 /// Most results an anonymous caller gets.
 const ANONYMOUS_LIMIT: usize = 1000;
 
@@ -36,6 +75,7 @@ fn search(r: &Req, kind: &str) -> Result<Response, ApiError> {
         "usage" => usage(r),
         "dates" => dates(r),
         "creation" => creation(r),
+        "archive" => archive(r),
         _ => Err(ApiError::not_found("Not Found")),
     }
 }
@@ -113,6 +153,53 @@ fn quick(r: &Req) -> Result<Response, ApiError> {
         .collect();
     Ok(results(
         "application/vnd.org.jfrog.artifactory.search.ArtifactSearchResult+json",
+        rows,
+    ))
+}
+
+fn archive(r: &Req) -> Result<Response, ApiError> {
+    allow(r, &[Method::GET])?;
+    let caller = r.require_user()?;
+    let pattern = match legacy::quick_pattern(r.query.get("name").unwrap_or("")) {
+        // Archive entry names are matched as given (a class name is usually exact).
+        Ok(_) => r.query.get("name").unwrap_or("").trim().to_string(),
+        Err(TermError::Empty) => {
+            return Ok(respond(
+                StatusCode::BAD_REQUEST,
+                "text/plain",
+                "The search term cannot be empty",
+            ))
+        }
+        Err(TermError::OnlyWildcards) => {
+            return Ok(respond(
+                StatusCode::BAD_REQUEST,
+                "text/plain",
+                "Search term containing only wildcards is not permitted",
+            ))
+        }
+    };
+    let base = r.base_url();
+    let state = r.state.store.read();
+    let scope = legacy::scope(&state, &repos(r));
+    let limit = if caller.anonymous {
+        ANONYMOUS_LIMIT
+    } else {
+        usize::MAX
+    };
+    let rows: Vec<Value> = legacy::archive_entries(&state, &scope, &pattern)
+        .into_iter()
+        .filter_map(|(entry, archives)| {
+            let uris: Vec<String> = archives
+                .into_iter()
+                .filter(|(repo, path)| r.may(&state, Action::Read, repo, path))
+                .map(|(repo, path)| storage_uri(&base, repo, path))
+                .collect();
+            (!uris.is_empty()).then(|| json!({"entry": entry, "archiveUris": uris}))
+        })
+        .take(limit)
+        .collect();
+    Ok(results(
+        "application/vnd.org.jfrog.artifactory.search.ArchiveEntrySearchResult+json",
         rows,
     ))
 }

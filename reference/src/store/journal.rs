@@ -113,6 +113,7 @@ impl Journal {
             let view = SnapshotView {
                 repos: &state.repos,
                 filled: &state.filled,
+                archives: &state.archives,
                 api_keys: state
                     .api_keys
                     .iter()
@@ -143,6 +144,7 @@ impl Journal {
 struct SnapshotView<'a> {
     repos: &'a indexmap::IndexMap<String, super::tree::Repo>,
     filled: &'a std::collections::HashMap<String, [String; 2]>,
+    archives: &'a std::collections::HashMap<String, Vec<String>>,
     api_keys: std::collections::BTreeMap<String, String>,
     security: crate::auth::model::Security,
 }

@@ -200,6 +200,11 @@ pub enum Mutation {
         sha1: String,
         md5: String,
     },
+    /// The entries of an archive (indexed after deploy, by content).
+    IndexArchive {
+        sha256: String,
+        entries: Vec<String>,
+    },
     /// Several changes as one journal record (a Docker tag: its folder, manifest and blobs), applied in
     /// order. Callers validate first, so every step applies.
     Batch { steps: Vec<Mutation> },
@@ -253,6 +258,9 @@ pub struct State {
     /// Checksums filled in after the fact, by SHA-256 (see [`Mutation::FillChecksums`]).
     #[serde(default)]
     pub filled: std::collections::HashMap<String, [String; 2]>,
+    /// Entries of archives, by the archive's SHA-256 (the archive entries search).
+    #[serde(default)]
+    pub archives: std::collections::HashMap<String, Vec<String>>,
 }
 
 /// Splits `a/b/c` into its parents `["", "a", "a/b"]`.
@@ -544,6 +552,10 @@ impl State {
                 }
                 self.filled
                     .insert(sha256.clone(), [sha1.clone(), md5.clone()]);
+                Ok(())
+            }
+            Mutation::IndexArchive { sha256, entries } => {
+                self.archives.insert(sha256.clone(), entries.clone());
                 Ok(())
             }
             Mutation::MakeFolder {

@@ -276,7 +276,7 @@ async fn trace_is_plain_text() {
     );
 }
 
-fn zip_bytes() -> Vec<u8> {
+pub fn zip_bytes() -> Vec<u8> {
     use std::io::Write;
     let mut buf = std::io::Cursor::new(Vec::new());
     let mut z = zip::ZipWriter::new(&mut buf);
@@ -290,7 +290,7 @@ fn zip_bytes() -> Vec<u8> {
     buf.into_inner()
 }
 
-fn tgz_bytes() -> Vec<u8> {
+pub fn tgz_bytes() -> Vec<u8> {
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
         Vec::new(),
         flate2::Compression::fast(),

@@ -268,3 +268,65 @@ async fn date_searches_usage_and_their_errors() {
     );
     assert_rest_error(r, 401, "Unauthorized").await;
 }
+
+#[tokio::test]
+async fn archive_entries_search_over_jars_and_tarballs() {
+    let s = start().await;
+    s.deploy("generic-local/lib/a.jar", crate::retrieve::zip_bytes())
+        .await;
+    s.deploy(
+        "generic-local/lib/copy-of-a.jar",
+        crate::retrieve::zip_bytes(),
+    )
+    .await;
+    s.deploy("helm-local/chart-1.0.tgz", crate::retrieve::tgz_bytes())
+        .await;
+    s.deploy("generic-local/not-really.zip", "plain text").await;
+    let base = &s.base;
+    // Archives are indexed just after they are deployed.
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = results(s.get("api/search/archive?name=*.txt").await).await;
+        if rows
+            .first()
+            .is_some_and(|r| r["archiveUris"].as_array().unwrap().len() == 2)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        rows,
+        [json!({"entry": "META-INF/LICENSE.txt", "archiveUris": [
+            format!("{base}/api/storage/generic-local/lib/a.jar"),
+            format!("{base}/api/storage/generic-local/lib/copy-of-a.jar"),
+        ]})]
+    );
+    let r = s
+        .get("api/search/archive?name=chart.yaml&repos=helm-local")
+        .await;
+    assert_eq!(
+        header(r.headers(), "content-type"),
+        Some("application/vnd.org.jfrog.artifactory.search.ArchiveEntrySearchResult+json")
+    );
+    assert_eq!(
+        results(r).await,
+        [
+            json!({"entry": "chart/Chart.yaml", "archiveUris": [format!("{base}/api/storage/helm-local/chart-1.0.tgz")]})
+        ]
+    );
+    assert!(
+        results(s.get("api/search/archive?name=Nothing.class").await)
+            .await
+            .is_empty()
+    );
+    let r = s.get("api/search/archive?name=*").await;
+    let (st, _, body) = parts(r).await;
+    assert_eq!(
+        (st, body.as_str()),
+        (
+            400,
+            "Search term containing only wildcards is not permitted"
+        )
+    );
+}
