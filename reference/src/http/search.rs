@@ -120,6 +120,15 @@ fn detailed(r: &Req, base: &str, repo: &str, path: &str, item: &Item) -> Value {
     v
 }
 
+/// The plain-text 400 of a refused search term.
+fn term_error(e: TermError) -> Response {
+    let text = match e {
+        TermError::Empty => "The search term cannot be empty",
+        TermError::OnlyWildcards => "Search term containing only wildcards is not permitted",
+    };
+    respond(StatusCode::BAD_REQUEST, "text/plain", text)
+}
+
 fn results(content_type: &str, rows: Vec<Value>) -> Response {
     json(StatusCode::OK, content_type, &json!({ "results": rows }))
 }
@@ -129,20 +138,7 @@ fn quick(r: &Req) -> Result<Response, ApiError> {
     r.require_user()?;
     let pattern = match legacy::quick_pattern(r.query.get("name").unwrap_or("")) {
         Ok(p) => p,
-        Err(TermError::Empty) => {
-            return Ok(respond(
-                StatusCode::BAD_REQUEST,
-                "text/plain",
-                "The search term cannot be empty",
-            ))
-        }
-        Err(TermError::OnlyWildcards) => {
-            return Ok(respond(
-                StatusCode::BAD_REQUEST,
-                "text/plain",
-                "Search term containing only wildcards is not permitted",
-            ))
-        }
+        Err(e) => return Ok(term_error(e)),
     };
     let base = r.base_url();
     let state = r.state.store.read();
@@ -163,20 +159,7 @@ fn archive(r: &Req) -> Result<Response, ApiError> {
     let pattern = match legacy::quick_pattern(r.query.get("name").unwrap_or("")) {
         // Archive entry names are matched as given (a class name is usually exact).
         Ok(_) => r.query.get("name").unwrap_or("").trim().to_string(),
-        Err(TermError::Empty) => {
-            return Ok(respond(
-                StatusCode::BAD_REQUEST,
-                "text/plain",
-                "The search term cannot be empty",
-            ))
-        }
-        Err(TermError::OnlyWildcards) => {
-            return Ok(respond(
-                StatusCode::BAD_REQUEST,
-                "text/plain",
-                "Search term containing only wildcards is not permitted",
-            ))
-        }
+        Err(e) => return Ok(term_error(e)),
     };
     let base = r.base_url();
     let state = r.state.store.read();

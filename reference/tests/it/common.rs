@@ -21,6 +21,33 @@ pub fn with_bob(c: &mut Config) {
         .push(jcr_reference::UserConfig::parse_flag("bob:pw").unwrap());
 }
 
+/// A configured user `name` with password `<name>-pw` and the given groups (`None`: the automatic ones).
+pub fn user(name: &str, groups: Option<&[&str]>) -> jcr_reference::UserConfig {
+    let mut u = jcr_reference::UserConfig::parse_flag(&format!("{name}:{name}-pw")).unwrap();
+    u.groups = groups.map(|g| g.iter().map(|s| s.to_string()).collect());
+    u
+}
+
+/// A configured permission target on one repository for some users (`(user, letters)`).
+pub fn target(
+    name: &str,
+    repo: &str,
+    includes: &str,
+    users: &[(&str, &str)],
+) -> jcr_reference::config::PermissionConfig {
+    jcr_reference::config::PermissionConfig {
+        name: name.into(),
+        repositories: vec![repo.into()],
+        includes_pattern: includes.into(),
+        excludes_pattern: String::new(),
+        users: users
+            .iter()
+            .map(|(u, a)| (u.to_string(), a.to_string()))
+            .collect(),
+        groups: Default::default(),
+    }
+}
+
 pub async fn start() -> Srv {
     start_with(|_| {}).await
 }

@@ -2,32 +2,11 @@
 //! subtree operations over paths the caller may not touch, tokens outliving their user, virtual
 //! repositories, unlimited refreshes, parallel password guesses. Each test guards one.
 
-use jcr_reference::config::PermissionConfig;
-use jcr_reference::{PackageType, RepoClass, RepoConfig, UserConfig};
+use jcr_reference::{PackageType, RepoClass, RepoConfig};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::*;
-
-fn user(name: &str, groups: Option<&[&str]>) -> UserConfig {
-    let mut u = UserConfig::parse_flag(&format!("{name}:{name}-pw")).unwrap();
-    u.groups = groups.map(|g| g.iter().map(|s| s.to_string()).collect());
-    u
-}
-
-fn target(name: &str, repo: &str, includes: &str, users: &[(&str, &str)]) -> PermissionConfig {
-    PermissionConfig {
-        name: name.into(),
-        repositories: vec![repo.into()],
-        includes_pattern: includes.into(),
-        excludes_pattern: String::new(),
-        users: users
-            .iter()
-            .map(|(u, a)| (u.to_string(), a.to_string()))
-            .collect(),
-        groups: Default::default(),
-    }
-}
 
 async fn token(s: &Srv, form: &[(&str, &str)]) -> String {
     let r = s

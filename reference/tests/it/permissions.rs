@@ -1,31 +1,10 @@
 //! The permission matrix: users × actions × repositories × endpoints, each outcome checked, and the
 //! listings that hide what a user may not read.
 
-use jcr_reference::config::PermissionConfig;
-use jcr_reference::{PackageType, RepoClass, RepoConfig, UserConfig};
+use jcr_reference::{PackageType, RepoClass, RepoConfig};
 use reqwest::Method;
 
 use crate::common::*;
-
-fn user(name: &str, groups: Option<&[&str]>) -> UserConfig {
-    let mut u = UserConfig::parse_flag(&format!("{name}:{name}-pw")).unwrap();
-    u.groups = groups.map(|g| g.iter().map(|s| s.to_string()).collect());
-    u
-}
-
-fn target(name: &str, repo: &str, includes: &str, users: &[(&str, &str)]) -> PermissionConfig {
-    PermissionConfig {
-        name: name.into(),
-        repositories: vec![repo.into()],
-        includes_pattern: includes.into(),
-        excludes_pattern: String::new(),
-        users: users
-            .iter()
-            .map(|(u, a)| (u.to_string(), a.to_string()))
-            .collect(),
-        groups: Default::default(),
-    }
-}
 
 /// One request a caller makes, named for the table.
 #[derive(Clone, Copy, Debug)]

@@ -81,19 +81,13 @@ async fn quick_search_by_name_with_details() {
 #[tokio::test]
 async fn property_search_and_permissions() {
     let s = start_with(|c| {
-        c.users.push({
-            let mut u = jcr_reference::UserConfig::parse_flag("carol:pw").unwrap();
-            u.groups = Some(vec![]);
-            u
-        });
-        c.permissions.push(jcr_reference::config::PermissionConfig {
-            name: "pub".into(),
-            repositories: vec!["generic-local".into()],
-            includes_pattern: "public/**".into(),
-            excludes_pattern: String::new(),
-            users: [("carol".to_string(), "r".to_string())].into(),
-            groups: Default::default(),
-        });
+        c.users.push(user("carol", Some(&[])));
+        c.permissions.push(target(
+            "pub",
+            "generic-local",
+            "public/**",
+            &[("carol", "r")],
+        ));
     })
     .await;
     s.deploy("generic-local/public/a.txt;os=linux;arch=x64", "a")
@@ -127,7 +121,7 @@ async fn property_search_and_permissions() {
     assert_rest_error(s.get("api/search/prop").await, 404, "No results found.").await;
     // Carol sees only what she may read.
     let rows = results(
-        s.basic(Method::GET, "api/search/prop?os=linux", "carol", "pw")
+        s.basic(Method::GET, "api/search/prop?os=linux", "carol", "carol-pw")
             .send()
             .await
             .unwrap(),
@@ -138,10 +132,15 @@ async fn property_search_and_permissions() {
         [format!("{base}/api/storage/generic-local/public/a.txt")]
     );
     let rows = results(
-        s.basic(Method::GET, "api/search/artifact?name=txt", "carol", "pw")
-            .send()
-            .await
-            .unwrap(),
+        s.basic(
+            Method::GET,
+            "api/search/artifact?name=txt",
+            "carol",
+            "carol-pw",
+        )
+        .send()
+        .await
+        .unwrap(),
     )
     .await;
     assert_eq!(rows.len(), 2);
