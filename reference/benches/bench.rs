@@ -380,7 +380,15 @@ fn docker(work: &Path, sizes: &[u64]) {
                 if ours {
                     peak = peak.max(hwm_kib(child.id()));
                 }
-                let out = work.join(format!("pulled-{port}"));
+                // Pulls land in memory (/dev/shm when there is one), so the client's disk does not
+                // decide the figure for both servers alike.
+                let shm = std::path::Path::new("/dev/shm");
+                let out = if shm.is_dir() {
+                    shm.to_path_buf()
+                } else {
+                    work.to_path_buf()
+                }
+                .join(format!("jcr-bench-pulled-{port}"));
                 let out_ref = format!("oci:{}:1", out.display());
                 let mut args: Vec<&str> = vec!["copy", "-q"];
                 args.extend(pull_creds.iter().map(String::as_str));
