@@ -1,3 +1,5 @@
-//! Searches over the item tree. The legacy searches live in [`legacy`]; AQL comes next (issue 6).
+//! Searches over the item tree: the legacy searches ([`legacy`]) and AQL ([`aql`]: the parser so far;
+//! the evaluator and `POST /api/search/aql` are still to come).
 
+pub mod aql;
 pub mod legacy;
