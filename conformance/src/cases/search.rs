@@ -32,6 +32,16 @@ pub fn cases() -> Vec<Case> {
             prop
         ),
         case!(
+            "search/aql/items",
+            "search",
+            ["search.aql"],
+            writes = true,
+            global = false,
+            admin = false,
+            "jcr-rest-api.txt Artifactory Query Language; behaviour §9.1–9.6",
+            aql
+        ),
+        case!(
             "search/archive/entries",
             "search",
             ["search.archive"],
@@ -306,5 +316,73 @@ fn archive(c: Ctx) -> CaseFuture {
         Err(Failure::Fail(format!(
             "{entry} was not found in 5 s; last answer: {last}"
         )))
+    })
+}
+
+fn aql(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        c.deploy(&c.path("aql/b.bin;tier=gold"), b"bb").await?;
+        c.deploy(&c.path("aql/a.bin"), b"a").await?;
+        let folder = format!("{}/aql", c.prefix);
+        let q = format!(
+            r#"items.find({{"repo":"{}","path":"{folder}"}}).include("repo","path","name","size","@tier").sort({{"$asc":["name"]}})"#,
+            c.repo
+        );
+        let r = c
+            .send(
+                c.req("POST", "api/search/aql")
+                    .header("Content-Type", "text/plain")
+                    .body(q.as_bytes()),
+            )
+            .await?;
+        r.expect_status(200)?;
+        check!(
+            r.text().starts_with("\n{\n\"results\" : [ "),
+            "the output frame starts differently: {:?}",
+            r.text().chars().take(40).collect::<String>()
+        );
+        let v = r.json()?;
+        check!(
+            v["results"]
+                == json!([
+                    {"repo": c.repo, "path": folder, "name": "a.bin", "size": 1},
+                    {"repo": c.repo, "path": folder, "name": "b.bin", "size": 2, "properties": [{"key": "tier", "value": "gold"}]}
+                ]),
+            "rows: {}",
+            v["results"]
+        );
+        check!(
+            v["range"] == json!({"start_pos": 0, "end_pos": 2, "total": 2}),
+            "range: {}",
+            v["range"]
+        );
+        let bad = r#"items.find({"size":{"$gt":null}})"#;
+        let r = c
+            .send(
+                c.req("POST", "api/search/aql")
+                    .header("Content-Type", "text/plain")
+                    .body(bad.as_bytes()),
+            )
+            .await?;
+        text(
+            &r,
+            400,
+            "Illegal syntax the 'null' values are allowed to use only with equals and not equals operators.",
+        )?;
+        let broken = r#"items.find({"repo":})"#;
+        let r = c
+            .send(
+                c.req("POST", "api/search/aql")
+                    .header("Content-Type", "text/plain")
+                    .body(broken.as_bytes()),
+            )
+            .await?;
+        r.expect_status(400)?;
+        check!(
+            r.text().starts_with(&format!("Failed to parse query: {broken}, it looks like there is syntax error near the following sub-query: ")),
+            "parse error: {}",
+            r.text()
+        );
+        Ok(())
     })
 }

@@ -1,6 +1,7 @@
 //! `/api/search/artifact|prop|usage|dates|creation`: the legacy searches (domain in
-//! [`crate::search::legacy`]). Results list only what the caller may read; anonymous callers get at most
-//! 1000 (`artifactory.search.userQueryLimit`). AQL and the archive search answer 404 until built.
+//! [`crate::search::legacy`]) and AQL over the `items` domain ([`crate::search::aql_items`]). Results
+//! list only what the caller may read; anonymous callers get at most 1000
+//! (`artifactory.search.userQueryLimit`).
 
 use serde_json::{json, Map, Value};
 use warp::filters::BoxedFilter;
@@ -60,12 +61,74 @@ const ANONYMOUS_LIMIT: usize = 1000;
 
 /// Routes under `/api/search`.
 pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
-    warp::path("search")
+    let aql = warp::path!("search" / "aql")
+        .and(req(state.clone()))
+        .and(super::body())
+        .then(|r: Req, b: super::BodyStream| async move { render(aql(&r, b).await) });
+    let legacy = warp::path("search")
         .and(warp::path::param::<String>())
         .and(warp::path::end())
         .and(req(state.clone()))
-        .then(|kind: String, r: Req| async move { render(search(&r, &kind)) })
-        .boxed()
+        .then(|kind: String, r: Req| async move { render(search(&r, &kind)) });
+    aql.or(legacy).unify().boxed()
+}
+
+fn text400(m: impl Into<String>) -> Response {
+    respond(StatusCode::BAD_REQUEST, "text/plain", m.into())
+}
+
+/// `POST /api/search/aql`: the query as the text/plain body (or the `query` form or query
+/// parameter). Errors are plain-text 400s; results come in Artifactory's streamed frame.
+async fn aql(r: &Req, body: super::BodyStream) -> Result<Response, ApiError> {
+    allow(r, &[Method::POST])?;
+    let caller = r.require_user()?;
+    if caller.anonymous {
+        return Err(ApiError::unauthorized("Unauthorized"));
+    }
+    let bytes = super::read_small(body, 1 << 20).await?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let form = r
+        .header("content-type")
+        .is_some_and(|c| c.contains("x-www-form-urlencoded"));
+    let query = if form {
+        super::Query::parse(&text)
+            .get("query")
+            .unwrap_or("")
+            .to_string()
+    } else if text.trim().is_empty() {
+        r.query.get("query").unwrap_or("").to_string()
+    } else {
+        text
+    };
+    if query.trim().is_empty() {
+        return Ok(super::empty(StatusCode::BAD_REQUEST));
+    }
+    let q = match crate::search::aql::parse(query.trim()) {
+        Ok(q) => q,
+        Err(e) => return Ok(text400(e.0)),
+    };
+    if q.domain != "items" {
+        return Ok(text400(format!(
+            "The '{}' domain is not supported by this server yet; only items.find() is",
+            q.domain
+        )));
+    }
+    let state = r.state.store.read();
+    let run = crate::search::aql_items::run(&state, &q, r.now(), caller.admin, |repo, path| {
+        r.may(&state, Action::Read, repo, path)
+    });
+    let (rows, range) = match run {
+        Ok(x) => x,
+        Err(e) => return Ok(text400(e.0)),
+    };
+    // Artifactory streams this frame literally: rows pretty-printed, joined by commas.
+    let rows: Vec<String> = rows.iter().map(super::json::pretty).collect();
+    let out = format!(
+        "\n{{\n\"results\" : [ {} ],\n\"range\" : {}\n}}\n",
+        rows.join(","),
+        super::json::pretty(&range)
+    );
+    Ok(respond(StatusCode::OK, "application/json", out))
 }
 
 fn search(r: &Req, kind: &str) -> Result<Response, ApiError> {

@@ -2,4 +2,5 @@
 //! the evaluator and `POST /api/search/aql` are still to come).
 
 pub mod aql;
+pub mod aql_items;
 pub mod legacy;

@@ -1,5 +1,6 @@
 //! Integration tests: every test talks to a real server over HTTP, as a client would.
 
+mod aql;
 mod bad_input;
 mod common;
 mod deploy;
