@@ -32,6 +32,13 @@ fn main() {
         .unwrap_or(5);
     let only_auth = args.iter().any(|a| a == "--only-auth");
     let only_docker = args.iter().any(|a| a == "--only-docker");
+    let only_search = args.iter().any(|a| a == "--only-search");
+    let items: Vec<usize> = args
+        .iter()
+        .position(|a| a == "--items")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| s.split(',').filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_else(|| vec![100_000, 1_000_000]);
     let work = tempfile::tempdir().expect("temp dir");
     let have = |tool: &str| {
         Command::new("sh")
@@ -60,6 +67,12 @@ fn main() {
     }
     if only_docker {
         docker(work.path(), &[50, size_mib]);
+        return;
+    }
+    if only_search {
+        for &n in &items {
+            search(n);
+        }
         return;
     }
     // 1. Start to first 200, and idle RSS.
@@ -261,6 +274,139 @@ fn main() {
     } else {
         println!("note: skopeo or docker-registry not found; registry rows skipped");
     }
+}
+
+/// Section 6, searches: `n` items generated straight into a store's state (varied repositories,
+/// paths, names, sizes, dates, 0–5 properties each), the resident memory they take, and p50/p99 of
+/// the searches the issue names, run in-process (no HTTP) 20 times each. Targets at 1M items: p50 ≤
+/// 100 ms each, ≤ 500 bytes per item.
+fn search(n: usize) {
+    use jcr_reference::search::{aql, aql_items, legacy};
+    use jcr_reference::store::{FileData, Mutation, Original, Props, Stamp, State};
+    use jcr_reference::{PackageType, RepoClass, RepoConfig};
+    let before = rss_kib(std::process::id());
+    let mut state = State::default();
+    let repos = 8;
+    for r in 0..repos {
+        let m = Mutation::CreateRepo {
+            config: RepoConfig::new(&format!("repo-{r}"), RepoClass::Local, PackageType::Generic),
+            now: 0,
+            user: "bench".into(),
+        };
+        state.apply(&m).expect("repository");
+    }
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut rnd = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let exts = ["jar", "pom", "tgz", "zip", "txt", "json"];
+    let t = Instant::now();
+    for i in 0..n {
+        let r = rnd();
+        let mut props = Props::default();
+        for p in 0..(r % 6) {
+            props.add(
+                &format!("key{}", (r >> (8 + p)) % 20),
+                &format!("v{}", (r >> (16 + p)) % 50),
+            );
+        }
+        let hex = format!("{:016x}{:016x}{:016x}{:016x}", rnd(), rnd(), rnd(), rnd());
+        let m = Mutation::PutFile {
+            repo: format!("repo-{}", r % repos),
+            path: format!(
+                "org/group{}/artifact{}/{}/artifact{}-{}.{}",
+                (r >> 3) % 100,
+                (r >> 10) % 1000,
+                (r >> 20) % 10,
+                (r >> 10) % 1000,
+                i,
+                exts[(r >> 30) as usize % exts.len()]
+            ),
+            file: FileData {
+                size: r % 10_000_000,
+                sha1: hex[..40].to_string(),
+                md5: hex[..32].to_string(),
+                sha256: hex,
+                original: Original::default(),
+                mime: "application/octet-stream".into(),
+            },
+            props,
+            now: 1_600_000_000_000 + (r % 100_000_000_000) as i64,
+            user: "bench".into(),
+            stamp: Stamp::default(),
+        };
+        state.apply(&m).expect("item");
+    }
+    let load = t.elapsed();
+    let after = rss_kib(std::process::id());
+    let total: usize = state.repos.values().map(|r| r.items.len()).sum();
+    println!();
+    println!(
+        "search over {n} files ({total} items with folders), loaded in {:.1} s",
+        load.as_secs_f64()
+    );
+    let grown = after.saturating_sub(before) as f64 * 1024.0;
+    println!(
+        "{:<44} {:>14.0}   ({:.0} per tree entry, folders included)",
+        "resident memory per generated item, bytes",
+        grown / n as f64,
+        grown / total as f64
+    );
+    let time = |name: &str, f: &mut dyn FnMut() -> usize| {
+        let mut ms: Vec<f64> = (0..20)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(f());
+                t.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        ms.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "{name:<44} p50 {:>8.1} ms   p99 {:>8.1} ms   ({} rows)",
+            ms[ms.len() / 2],
+            ms[ms.len() * 99 / 100],
+            f()
+        );
+    };
+    let q = |text: &str| aql::parse(text).expect("query");
+    let by_name = q(
+        r#"items.find({"repo":"repo-3","name":{"$match":"artifact42-*"}}).sort({"$asc":["name"]}).limit(50)"#,
+    );
+    let by_prop = q(r#"items.find({"@key7":"v12"})"#);
+    let sha = {
+        let (_, _, i) = legacy::quick(&state, &legacy::scope(&state, &[]), "*artifact1-*")
+            .into_iter()
+            .next()
+            .expect("an item");
+        i.file.as_ref().expect("file").sha1.clone()
+    };
+    let by_sum = q(&format!(r#"items.find({{"actual_sha1":"{sha}"}})"#));
+    let all = legacy::scope(&state, &[]);
+    time("AQL repo + name $match, sort, limit", &mut || {
+        aql_items::run(&state, &by_name, 0, true, |_, _| true)
+            .map(|r| r.0.len())
+            .unwrap_or(0)
+    });
+    time("AQL by property key/value", &mut || {
+        aql_items::run(&state, &by_prop, 0, true, |_, _| true)
+            .map(|r| r.0.len())
+            .unwrap_or(0)
+    });
+    time("AQL by checksum", &mut || {
+        aql_items::run(&state, &by_sum, 0, true, |_, _| true)
+            .map(|r| r.0.len())
+            .unwrap_or(0)
+    });
+    time("quick search by name", &mut || {
+        legacy::quick(&state, &all, "*artifact42-1*").len()
+    });
+    let criteria = vec![("key7".to_string(), vec!["v12".to_string()])];
+    time("property search", &mut || {
+        legacy::by_properties(&state, &all, &criteria).len()
+    });
 }
 
 /// An OCI image layout with one uncompressed layer of `mib` MiB of pseudo-random bytes; returns its
