@@ -707,15 +707,19 @@ async fn delete_manifest(r: &Req, reg: &Reg, image: &str, reference: &str) -> Ou
         let repo = state.repo(&reg.repo).ok_or_else(unknown)?;
         match Digest::parse(reference) {
             // By digest: every tag (and digest) folder holding that manifest.
-            Some(d) => repo
-                .subtree(image)
-                .filter(|(k, i)| {
-                    (k.ends_with("/manifest.json") || k.ends_with("/list.manifest.json"))
-                        && docker::find_manifest(repo, image, &d.to_string())
-                            .is_some_and(|(_, m)| m.file == i.file)
-                })
-                .filter_map(|(k, _)| k.rsplit_once('/').map(|(f, _)| f.to_string()))
-                .collect(),
+            Some(d) => {
+                // The manifest's content once, then every tag folder holding the same content.
+                let content = docker::find_manifest(repo, image, &d.to_string())
+                    .and_then(|(_, m)| m.file.as_ref().map(|f| f.sha256.clone()));
+                repo.subtree(image)
+                    .filter(|(k, i)| {
+                        (k.ends_with("/manifest.json") || k.ends_with("/list.manifest.json"))
+                            && i.file.as_ref().map(|f| &f.sha256) == content.as_ref()
+                            && content.is_some()
+                    })
+                    .filter_map(|(k, _)| k.rsplit_once('/').map(|(f, _)| f.to_string()))
+                    .collect()
+            }
             None => docker::manifest_in(repo, &docker::join(image, reference))
                 .map(|_| vec![docker::join(image, reference)])
                 .unwrap_or_default(),
