@@ -447,6 +447,19 @@ pub fn manifest_in<'a>(repo: &'a Repo, folder: &str) -> Option<(String, &'a Item
         })
 }
 
+/// Whether `key` is a file directly in a folder of `image` (`<image>/<folder>/<file>`), not in a nested
+/// image (`<image>/<sub>/<tag>/...`).
+pub fn in_image(image: &str, key: &str) -> bool {
+    key.strip_prefix(image)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|rest| rest.matches('/').count() == 1)
+}
+
+/// Whether a tag name may be used for a tag folder (not the uploads folder, not a digest folder).
+pub fn usable_tag(tag: &str) -> bool {
+    valid_tag(tag) && tag != UPLOADS && !tag.starts_with("sha256__") && !tag.starts_with("sha512__")
+}
+
 /// Finds a manifest of `image` by tag or by digest; returns its path and item.
 pub fn find_manifest<'a>(
     repo: &'a Repo,
@@ -460,6 +473,7 @@ pub fn find_manifest<'a>(
             repo.subtree(image)
                 .filter(|(k, i)| {
                     (k.ends_with("/manifest.json") || k.ends_with("/list.manifest.json"))
+                        && in_image(image, k)
                         && !i.is_folder()
                         && digest_matches(i, &d)
                 })
@@ -484,7 +498,7 @@ fn digest_matches(i: &Item, d: &Digest) -> bool {
 pub fn find_blob<'a>(repo: &'a Repo, image: &'a str, d: &Digest) -> Option<(String, &'a Item)> {
     let suffix = format!("/{}", d.file_name());
     repo.subtree(image)
-        .find(|(k, i)| k.ends_with(&suffix) && !i.is_folder())
+        .find(|(k, i)| k.ends_with(&suffix) && in_image(image, k) && !i.is_folder())
         .map(|(k, i)| (k.clone(), i))
 }
 
@@ -499,7 +513,7 @@ pub fn tags(repo: &Repo, image: &str) -> Vec<String> {
             let rest = &k[prefix.len()..];
             let (tag, file) = rest.split_once('/')?;
             let is_manifest = file == "manifest.json" || file == "list.manifest.json";
-            (is_manifest && valid_tag(tag) && tag != UPLOADS).then(|| tag.to_string())
+            (is_manifest && usable_tag(tag)).then(|| tag.to_string())
         })
         .collect();
     out.sort();

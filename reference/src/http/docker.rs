@@ -251,6 +251,20 @@ fn base(r: &Req, reg: Option<&Reg>) -> Response {
 /// when allowed) give a short-lived registry token.
 fn token(r: &Req) -> Result<Response, ApiError> {
     let caller = r.require_user()?;
+    // A registry token acts as the user: only callers who have all of the user's rights get one (a
+    // token limited to groups, or without its user's admin rights, may not widen itself here).
+    if !caller.anonymous {
+        let state = r.state.store.read();
+        let full = state
+            .security
+            .user(&caller.name)
+            .map(|u| state.security.principal_of(u));
+        if full.as_ref() != Some(&caller.principal) {
+            return Err(ApiError::forbidden(
+                "A registry token needs the user's own credentials (password, API key or a token with the user's full rights)",
+            ));
+        }
+    }
     let secret = r.state.store.read().security.secret.clone();
     let expires = 3600;
     let exp = r.now().div_euclid(1000) + expires;
@@ -376,6 +390,9 @@ fn tags(r: &Req, reg: &Reg, image: &str) -> Out {
             .repo(&reg.repo)
             .ok_or_else(|| RegistryError::new(Code::NameUnknown))?;
         docker::tags(repo, image)
+            .into_iter()
+            .filter(|t| r.may(&state, Action::Read, &reg.repo, &docker::join(image, t)))
+            .collect::<Vec<_>>()
     };
     if all.is_empty() {
         return Err(RegistryError::new(Code::NameUnknown)
@@ -468,7 +485,10 @@ fn get_manifest(r: &Req, reg: &Reg, image: &str, reference: &str) -> Out {
     let (sha256, size, media_type, digest) = {
         let state = r.state.store.read();
         let repo = state.repo(&reg.repo).ok_or_else(unknown)?;
-        let (_, item) = docker::find_manifest(repo, image, reference).ok_or_else(unknown)?;
+        let (path, item) = docker::find_manifest(repo, image, reference).ok_or_else(unknown)?;
+        if !r.may(&state, Action::Read, &reg.repo, &path) {
+            return Err(RegistryError::new(Code::Denied).into());
+        }
         let f = item.file.as_ref().ok_or_else(unknown)?;
         let prop = |k: &str| item.props.0.get(k).and_then(|v| v.first()).cloned();
         (
@@ -530,7 +550,7 @@ fn file_data(info: &BlobInfo, mime: &str) -> FileData {
 async fn put_manifest(r: &Req, reg: &Reg, image: &str, reference: &str, body: BodyStream) -> Out {
     let caller = need(r, reg, image, Action::Deploy)?;
     let by_digest = Digest::parse(reference);
-    if by_digest.is_none() && !docker::valid_tag(reference) {
+    if by_digest.is_none() && !docker::usable_tag(reference) {
         return Err(RegistryError::new(Code::ManifestInvalid)
             .message("invalid tag")
             .detail(json!({ "tag": reference }))
@@ -607,8 +627,25 @@ async fn put_manifest(r: &Req, reg: &Reg, image: &str, reference: &str, body: Bo
                     .into());
             }
         }
-        (files, drops, repo.items.contains_key(&folder))
+        // Replacing needs delete, unless the same manifest is pushed again (idempotent pushes).
+        let same = docker::manifest_in(repo, &folder)
+            .and_then(|(_, m)| m.file.as_ref().map(|f| f.sha256 == digest.hex))
+            .unwrap_or(false);
+        let exists = repo.items.contains_key(&folder);
+        if exists && docker::manifest_in(repo, &folder).is_none() {
+            // A folder that is not a tag (a nested image, say) is never replaced by a tag.
+            return Err(RegistryError::new(Code::ManifestInvalid)
+                .message(format!("'{folder}' is a folder that is not a tag"))
+                .into());
+        }
+        (files, drops, exists && !same)
     };
+    let replaces_same = !replaces
+        && r.state
+            .store
+            .read()
+            .repo(&reg.repo)
+            .is_some_and(|rp| rp.items.contains_key(&folder));
     if replaces {
         let state = r.state.store.read();
         if !r.may(&state, Action::Delete, &reg.repo, &folder) {
@@ -651,7 +688,7 @@ async fn put_manifest(r: &Req, reg: &Reg, image: &str, reference: &str, body: Bo
         stamp: Stamp::default(),
     };
     let mut steps = Vec::new();
-    if replaces {
+    if replaces || replaces_same {
         steps.push(Mutation::Delete {
             repo: reg.repo.clone(),
             path: folder.clone(),
@@ -702,6 +739,9 @@ async fn put_manifest(r: &Req, reg: &Reg, image: &str, reference: &str, body: Bo
 async fn delete_manifest(r: &Req, reg: &Reg, image: &str, reference: &str) -> Out {
     need(r, reg, image, Action::Delete)?;
     let unknown = || RegistryError::new(Code::ManifestUnknown).detail(json!({ "manifest": image }));
+    if Digest::parse(reference).is_none() && !docker::usable_tag(reference) {
+        return Err(unknown().into());
+    }
     let folders: Vec<String> = {
         let state = r.state.store.read();
         let repo = state.repo(&reg.repo).ok_or_else(unknown)?;
@@ -714,6 +754,7 @@ async fn delete_manifest(r: &Req, reg: &Reg, image: &str, reference: &str) -> Ou
                 repo.subtree(image)
                     .filter(|(k, i)| {
                         (k.ends_with("/manifest.json") || k.ends_with("/list.manifest.json"))
+                            && docker::in_image(image, k)
                             && i.file.as_ref().map(|f| &f.sha256) == content.as_ref()
                             && content.is_some()
                     })
@@ -727,6 +768,15 @@ async fn delete_manifest(r: &Req, reg: &Reg, image: &str, reference: &str) -> Ou
     };
     if folders.is_empty() {
         return Err(unknown().into());
+    }
+    {
+        let state = r.state.store.read();
+        if folders
+            .iter()
+            .any(|f| !r.may(&state, Action::Delete, &reg.repo, f))
+        {
+            return Err(RegistryError::new(Code::Denied).into());
+        }
     }
     let steps = folders
         .into_iter()
@@ -757,7 +807,10 @@ fn referrers(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
             .ok_or_else(|| RegistryError::new(Code::NameUnknown))?;
         let mut seen = Vec::new();
         let mut out = Vec::new();
-        for (_, item) in repo.subtree(image) {
+        for (key, item) in repo.subtree(image) {
+            if !docker::in_image(image, key) || !r.may(&state, Action::Read, &reg.repo, key) {
+                continue;
+            }
             let prop = |k: &str| item.props.0.get(k).and_then(|v| v.first()).cloned();
             if prop("docker.manifest.subject").as_deref() != Some(subject.as_str()) {
                 continue;
@@ -820,11 +873,19 @@ fn get_blob(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
         let repo = state
             .repo(&reg.repo)
             .ok_or_else(|| RegistryError::new(Code::NameUnknown))?;
-        docker::find_blob(repo, image, &d)
-            .and_then(|(_, i)| i.file.clone())
-            .ok_or_else(|| {
-                RegistryError::new(Code::BlobUnknown).detail(json!({ "digest": digest }))
-            })?
+        // A copy of the blob the caller may read (an exclude pattern may hide some tag folders).
+        let found = repo
+            .subtree(image)
+            .filter(|(k, i)| {
+                k.ends_with(&format!("/{}", d.file_name()))
+                    && docker::in_image(image, k)
+                    && !i.is_folder()
+                    && r.may(&state, Action::Read, &reg.repo, k)
+            })
+            .find_map(|(_, i)| i.file.clone());
+        found.ok_or_else(|| {
+            RegistryError::new(Code::BlobUnknown).detail(json!({ "digest": digest }))
+        })?
     };
     let size = f.size;
     let (status, slice, range) = match r.header("range").map(|h| parse_ranges(h, size)) {
@@ -1045,8 +1106,14 @@ async fn start_upload(r: &Req, reg: &Reg, image: &str, body: BodyStream) -> Out 
             let state = r.state.store.read();
             state
                 .repo(&from_repo)
-                .filter(|_| r.may(&state, Action::Read, &from_repo, &from_image))
+                // A local Docker repository and a valid image, and read on the blob actually found.
+                .filter(|rp| {
+                    docker::valid_name(&from_image)
+                        && rp.config.package_type == PackageType::Docker
+                        && rp.is_local()
+                })
                 .and_then(|rp| docker::find_blob(rp, &from_image, &d))
+                .filter(|(path, _)| r.may(&state, Action::Read, &from_repo, path))
                 .and_then(|(_, i)| i.file.clone())
         };
         if let Some(f) = found {
@@ -1123,12 +1190,12 @@ async fn patch_upload(r: &Req, reg: &Reg, image: &str, id: &str, body: BodyStrea
     let _pin = r.state.store.blobs.pin().await;
     let part = ingest(r, body).await?;
     if let Some((a, b)) = range {
-        if part.size != b - a + 1 {
+        // `b - a` cannot overflow (b >= a); the length is one more.
+        if part.size == 0 || part.size - 1 != b - a {
             return Err(RegistryError::new(Code::SizeInvalid)
                 .message(format!(
-                    "Content-Range says {} bytes, {} arrived",
-                    b - a + 1,
-                    part.size
+                    "Content-Range says {}-{b}, {} bytes arrived",
+                    a, part.size
                 ))
                 .into());
         }

@@ -139,11 +139,20 @@ pub struct ParseError(pub String);
 struct P<'a> {
     src: &'a str,
     pos: usize,
+    /// Nesting of criteria objects (bounded: a deep query must not exhaust the stack).
+    depth: usize,
 }
+
+/// Deepest nesting of criteria objects accepted.
+pub const MAX_DEPTH: usize = 32;
 
 /// Parses a query.
 pub fn parse(query: &str) -> Result<Query, ParseError> {
-    let mut p = P { src: query, pos: 0 };
+    let mut p = P {
+        src: query,
+        pos: 0,
+        depth: 0,
+    };
     p.query().map_err(|at| {
         let at = at.min(query.len());
         // Report from a character boundary.
@@ -403,6 +412,16 @@ impl<'a> P<'a> {
 
     /// `{ entry, entry, ... }` → the ANDed terms.
     fn object(&mut self) -> R<Vec<Term>> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.pos);
+        }
+        self.depth += 1;
+        let out = self.object_inner();
+        self.depth -= 1;
+        out
+    }
+
+    fn object_inner(&mut self) -> R<Vec<Term>> {
         self.expect("{")?;
         let mut terms = Vec::new();
         if self.eat("}") {
@@ -548,6 +567,23 @@ mod tests {
             }
         );
         assert!(q.transitive && q.distinct == Some(false));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        let q = format!(
+            "items.find({}{})",
+            r#"{"$and":"#.repeat(200_000),
+            "}".repeat(200_000)
+        );
+        assert!(parse(&q).is_err());
+        let ok = format!(
+            "items.find({}{}{})",
+            r#"{"$and":"#.repeat(10),
+            r#"{"a":1}"#,
+            "}".repeat(10)
+        );
+        assert!(parse(&ok).is_ok());
     }
 
     #[test]

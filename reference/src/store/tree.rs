@@ -206,7 +206,7 @@ pub enum Mutation {
         entries: Vec<String>,
     },
     /// Several changes as one journal record (a Docker tag: its folder, manifest and blobs), applied in
-    /// order. Callers validate first, so every step applies.
+    /// order; a step that no longer applies (its path already gone) is skipped.
     Batch { steps: Vec<Mutation> },
     /// Copy or move a subtree to another place.
     Transfer {
@@ -644,8 +644,13 @@ impl State {
                 Ok(())
             }
             Mutation::Batch { steps } => {
+                // A step the state has meanwhile made moot (a path already deleted by a concurrent
+                // request) is skipped, the same way live and on replay, so memory and journal agree
+                // and a batch never stops half-way.
                 for m in steps {
-                    self.apply(m)?;
+                    if let Err(e) = self.apply(m) {
+                        tracing::debug!("batch step skipped: {e:?}");
+                    }
                 }
                 Ok(())
             }

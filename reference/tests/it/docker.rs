@@ -1051,3 +1051,140 @@ async fn anonymous_pulls_go_through_an_anonymous_token() {
     let (st, v) = errors(r).await;
     assert_eq!((st, code(&v)), (401, "UNAUTHORIZED"));
 }
+
+#[tokio::test]
+async fn review_regressions_escalation_mounts_tags_and_ranges() {
+    let s = start_with(|c| {
+        c.users.push(user("dev", Some(&[])));
+        c.repositories.push(jcr_reference::RepoConfig::new(
+            "secret-docker",
+            jcr_reference::RepoClass::Local,
+            jcr_reference::PackageType::Docker,
+        ));
+        let mut t = target("dev", "docker-local", "**", &[("dev", "rwn")]);
+        t.excludes_pattern = "img/internal/**".into();
+        c.permissions.push(t);
+    })
+    .await;
+    let p = reg(&s, "docker-local", false);
+    let dev = |m: Method, url: &str| s.client.request(m, url).basic_auth("dev", Some("dev-pw"));
+    // A readers-only access token of the admin cannot get a registry token (it would act as admin).
+    let r = s
+        .admin(Method::POST, "api/security/token")
+        .form(&[("username", "admin"), ("scope", "member-of-groups:readers")])
+        .send()
+        .await
+        .unwrap();
+    let narrow = r.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = s
+        .client
+        .get(format!("{}/api/docker/docker-local/v2/token", s.base))
+        .bearer_auth(&narrow)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // A mount from a repository the caller cannot read (or from its root) does not mount.
+    let secret = b"secret layer".to_vec();
+    push_blob(&s, &reg(&s, "secret-docker", false), "hidden", &secret).await;
+    for from in ["secret-docker/hidden", "secret-docker/"] {
+        let r = dev(
+            Method::POST,
+            &format!(
+                "{p}/img/blobs/uploads/?mount={}&from={from}",
+                digest(&secret)
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 202, "{from}");
+    }
+    assert_eq!(
+        dev(Method::HEAD, &format!("{p}/img/blobs/{}", digest(&secret)))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    // `_uploads` and digest-folder names are not tags.
+    let m = push_image(&s, &p, "img", "1.0", b"img layer").await;
+    let mv: Value = serde_json::from_slice(&m).unwrap();
+    for bad in ["_uploads", &format!("sha256__{}", "a".repeat(64))] {
+        let (st, v) = errors(put_manifest(&s, &p, "img", bad, &mv).await).await;
+        assert_eq!((st, code(&v)), (400, "MANIFEST_INVALID"), "{bad}");
+    }
+    // The same manifest pushed again needs no delete permission.
+    let r = dev(Method::PUT, &format!("{p}/img/manifests/1.0"))
+        .header("content-type", OCI_MANIFEST)
+        .body(m.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // An excluded tag is neither listed nor served to dev.
+    assert_eq!(
+        put_manifest(&s, &p, "img", "internal", &mv).await.status(),
+        201
+    );
+    let tags: Value = dev(Method::GET, &format!("{p}/img/tags/list"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tags["tags"], json!(["1.0"]));
+    let (st, v) = errors(
+        dev(Method::GET, &format!("{p}/img/manifests/internal"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((st, code(&v)), (403, "DENIED"));
+    // A nested image's tag cannot be reached through its parent's name.
+    push_image(&s, &p, "img/sub", "latest", b"nested layer").await;
+    let (st, v) = errors(
+        admin(
+            &s,
+            Method::DELETE,
+            &format!("{p}/img/manifests/sub%2Flatest"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!((st, code(&v)), (404, "MANIFEST_UNKNOWN"));
+    assert_eq!(
+        admin(&s, Method::GET, &format!("{p}/img/sub/manifests/latest"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // A Content-Range at the end of the number line is refused, not a crash.
+    let r = admin(&s, Method::POST, &format!("{p}/img/blobs/uploads/"))
+        .send()
+        .await
+        .unwrap();
+    let url = format!(
+        "http://{}{}",
+        s.server.addr(),
+        header(r.headers(), "location").unwrap()
+    );
+    let r = admin(&s, Method::PATCH, &url)
+        .header("content-range", "0-18446744073709551615")
+        .body(b"x".to_vec())
+        .send()
+        .await
+        .unwrap();
+    let (st, v) = errors(r).await;
+    assert_eq!((st, code(&v)), (400, "SIZE_INVALID"));
+}
