@@ -1094,6 +1094,8 @@ async fn start_upload(r: &Req, reg: &Reg, image: &str, body: BodyStream) -> Out 
     // Cross-repository mount: link a blob the caller may read elsewhere.
     if let (Some(m), Some(from)) = (r.query.get("mount"), r.query.get("from")) {
         let d = parse_digest(m)?;
+        // Garbage collection must not remove the blob between finding it and linking it.
+        let _pin = r.state.store.blobs.pin().await;
         let (from_repo, from_image) = match reg.prefix.starts_with("/v2/") {
             // Repository-path method: `from` names `<repo>/<image>`.
             true => match from.split_once('/') {
@@ -1238,14 +1240,18 @@ async fn finish_upload(r: &Req, reg: &Reg, image: &str, id: &str, body: BodyStre
 
 /// Concatenates stored parts into one new blob.
 async fn concat(r: &Req, parts: &[BlobInfo]) -> Result<BlobInfo, Fail> {
-    let mut files = Vec::new();
-    for p in parts {
-        let f = tokio::fs::File::open(r.state.store.blobs.path(&p.sha256))
-            .await
-            .map_err(internal)?;
-        files.push(tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024));
-    }
-    let stream = futures_util::stream::iter(files).flatten();
+    // Each part is opened only when the stream reaches it (a session may have many parts).
+    let paths: Vec<std::path::PathBuf> = parts
+        .iter()
+        .map(|p| r.state.store.blobs.path(&p.sha256))
+        .collect();
+    let stream = futures_util::stream::iter(paths)
+        .then(|path| async move { tokio::fs::File::open(path).await })
+        .map(|opened| match opened {
+            Ok(f) => tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024).left_stream(),
+            Err(e) => futures_util::stream::once(async move { Err(e) }).right_stream(),
+        })
+        .flatten();
     r.state
         .store
         .blobs
@@ -1445,11 +1451,11 @@ async fn promote(r: &Req, repo: &str, body: BodyStream) -> Result<Response, ApiE
             .map(|(k, _)| format!("{dst}{}", &k[src.len()..]))
             .collect()
     };
-    r.require(Action::Read, repo, &src, |c| {
+    r.require_tree(Action::Read, repo, &src, |c| {
         ApiError::forbidden(format!("User {} may not read {repo}:{src}", c.name))
     })?;
     if !copy {
-        r.require(Action::Delete, repo, &src, |c| {
+        r.require_tree(Action::Delete, repo, &src, |c| {
             ApiError::forbidden(format!(
                 "User {} may not move {repo}:{src}: it needs delete permission",
                 c.name

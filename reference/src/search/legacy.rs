@@ -221,8 +221,11 @@ pub fn is_archive(name: &str) -> bool {
         .any(|ext| n.ends_with(ext))
 }
 
-/// The file entries of an archive (paths inside it), read from `file`; `None` when it does not open as
-/// the archive its name says.
+/// Most entries indexed per archive (a small archive may hold millions of empty entries).
+pub const MAX_ENTRIES: usize = 100_000;
+
+/// The file entries of an archive (paths inside it, at most [`MAX_ENTRIES`]), read from `file`;
+/// `None` when it does not open as the archive its name says.
 pub fn list_entries(file: std::fs::File, name: &str) -> Option<Vec<String>> {
     use std::io::Read;
     let n = name.to_ascii_lowercase();
@@ -236,6 +239,9 @@ pub fn list_entries(file: std::fs::File, name: &str) -> Option<Vec<String>> {
         let mut ar = tar::Archive::new(reader);
         for e in ar.entries().ok()? {
             let e = e.ok()?;
+            if out.len() >= MAX_ENTRIES {
+                break;
+            }
             if e.header().entry_type().is_file() {
                 let path = e
                     .path()
@@ -248,7 +254,7 @@ pub fn list_entries(file: std::fs::File, name: &str) -> Option<Vec<String>> {
         }
     } else {
         let mut z = zip::ZipArchive::new(file).ok()?;
-        for i in 0..z.len() {
+        for i in 0..z.len().min(MAX_ENTRIES) {
             let e = z.by_index_raw(i).ok()?;
             if !e.is_dir() {
                 out.push(e.name().to_string());
