@@ -1446,6 +1446,20 @@ async fn promote(r: &Req, repo: &str, body: BodyStream) -> Result<Response, ApiE
                 ),
             ));
         }
+        // A whole image promoted onto an existing one: tags it already has are not merged over.
+        if tag.is_none() {
+            if let Some(t) = state.repo(&target) {
+                let clash = docker::tags(rp, &image)
+                    .into_iter()
+                    .find(|tg| docker::manifest_in(t, &docker::join(&target_image, tg)).is_some());
+                if let Some(tg) = clash {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        format!("Target tag '{target_image}:{tg}' already exists in {target}"),
+                    ));
+                }
+            }
+        }
         rp.subtree(&src)
             .filter(|(k, _)| k.ends_with("/manifest.json") || k.ends_with("/list.manifest.json"))
             .map(|(k, _)| format!("{dst}{}", &k[src.len()..]))

@@ -948,6 +948,15 @@ async fn promote_copies_and_moves_and_bintray_is_gone() {
         .await
         .unwrap();
     assert_eq!(tags["tags"], json!(["1.0"]));
+    // Promoting onto an image that already has one of the tags is a conflict, not a merge.
+    push_image(&s, &p, "svc2", "1.0", b"other image").await;
+    let r = promote(json!({"targetRepo": "docker-prod", "dockerRepository": "svc2", "targetDockerRepository": "team/svc"})).await.unwrap();
+    assert_rest_error(
+        r,
+        409,
+        "Target tag 'team/svc:1.0' already exists in docker-prod",
+    )
+    .await;
     let r = promote(json!({"targetRepo": "docker-prod"})).await.unwrap();
     assert_rest_error(r, 400, "dockerRepository is required").await;
     let r = promote(json!({"targetRepo": "generic-local", "dockerRepository": "x"}))
