@@ -18,7 +18,9 @@
 //! ```
 //!
 //! Layout: [`config`] (flags, environment, config file), `http` (one module per API area, the path parser
-//! and error shapes), `auth` (who is calling, what they may do), `store` (blobs, item tree, journal).
+//! and error shapes), `auth` (who is calling, what they may do: users, groups, permission targets,
+//! tokens, key encryption), `store` (blobs, item tree, journal), `docker` (the registry's domain:
+//! names, manifests, Artifactory's image layout, upload sessions), `search` (legacy searches, AQL).
 //! [`serve`] runs the server on a listener you bound until a shutdown future resolves.
 
 pub mod auth;
