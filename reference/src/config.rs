@@ -408,7 +408,7 @@ pub struct Cli {
     /// Repository KEY[:local|remote|virtual[:generic|docker|helm]]; repeatable (env: comma-separated).
     #[arg(long = "repo", env = "JCR_REPOS", value_delimiter = ',')]
     pub repos: Vec<String>,
-    /// User NAME:PASSWORD[:admin]; repeatable (env: comma-separated).
+    /// User `NAME:PASSWORD[:admin]`; repeatable (env: comma-separated).
     #[arg(long = "user", env = "JCR_USERS", value_delimiter = ',')]
     pub users: Vec<String>,
     /// Largest accepted artifact body, in bytes.

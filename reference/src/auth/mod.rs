@@ -592,7 +592,7 @@ fn docker_mac(secret: &str, name: &str, exp: i64) -> String {
 }
 
 /// A locked or disabled user may not log in by any method.
-/// Whether `user` may log in (see [`usable`]).
+/// Whether `user` may log in (not locked, not disabled).
 pub fn usable_user(sec: &Security, user: &User) -> Result<(), ApiError> {
     usable(sec, user)
 }

@@ -76,7 +76,7 @@ impl Journal {
         Ok((journal, state))
     }
 
-    /// Appends one record (not yet durable: call [`Journal::sync`]).
+    /// Appends one record (not yet durable: fsync the handle of [`Journal::sync_handle`]).
     pub fn append(&mut self, m: &Mutation) -> io::Result<()> {
         let sealed = self.cipher.as_ref().and_then(|c| seal_mutation(m, c));
         let payload = serde_json::to_vec(sealed.as_ref().unwrap_or(m)).map_err(io::Error::other)?;
