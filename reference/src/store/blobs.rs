@@ -101,9 +101,16 @@ impl BlobStore {
     }
 
     /// Waits until no deploy is between writing a blob and committing its item, and keeps new ones out
-    /// while the guard lives (garbage collection).
+    /// while the guard lives (garbage collection). It waits by polling rather than queueing: tokio's
+    /// lock lets a queued writer block new readers, so one slow upload would otherwise stall every new
+    /// deploy for as long as garbage collection waits for it.
     pub async fn exclusive(&self) -> tokio::sync::OwnedRwLockWriteGuard<()> {
-        self.gate.clone().write_owned().await
+        loop {
+            if let Ok(guard) = self.gate.clone().try_write_owned() {
+                return guard;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     /// The store's root directory.

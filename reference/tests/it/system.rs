@@ -334,6 +334,52 @@ async fn garbage_collection_never_removes_a_blob_an_in_flight_deploy_needs() {
 }
 
 #[tokio::test]
+async fn a_slow_upload_and_a_waiting_collection_do_not_stall_other_deploys() {
+    let s = start().await;
+    // An upload that sends one chunk and then waits.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    tx.send(Ok(vec![1u8; 1024])).await.unwrap();
+    let body = reqwest::Body::wrap_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|c| (c, rx))
+    }));
+    let slow = {
+        let req = s.admin(Method::PUT, "generic-local/slow.bin").body(body);
+        tokio::spawn(async move { req.send().await.unwrap().status().as_u16() })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // A collection now waits for the slow upload...
+    let gc = {
+        let req = s.admin(Method::POST, "api/system/storage/gc");
+        tokio::spawn(async move { req.send().await.unwrap().status().as_u16() })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // ...but other deploys go through meanwhile.
+    let quick = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        s.admin(Method::PUT, "generic-local/quick.txt")
+            .body("q")
+            .send(),
+    )
+    .await
+    .expect("a deploy stalled behind the waiting collection")
+    .unwrap();
+    assert_eq!(quick.status(), 201);
+    tx.send(Ok(vec![2u8; 10])).await.unwrap();
+    drop(tx);
+    assert_eq!(slow.await.unwrap(), 201);
+    assert_eq!(gc.await.unwrap(), 200);
+    assert_eq!(
+        s.get("generic-local/slow.bin")
+            .await
+            .bytes()
+            .await
+            .unwrap()
+            .len(),
+        1034
+    );
+}
+
+#[tokio::test]
 async fn background_garbage_collection_runs_on_its_interval() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
