@@ -31,6 +31,7 @@ pub mod http;
 pub mod mime;
 pub mod search;
 pub mod store;
+pub mod wildcard;
 
 use std::future::Future;
 use std::io;

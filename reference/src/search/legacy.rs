@@ -58,30 +58,6 @@ fn hits<'a>(
     out
 }
 
-/// Wildcard match (`*` any run, `?` one character), case-insensitive as Artifactory's name search.
-pub fn wildcard_ci(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.to_lowercase().chars().collect();
-    let t: Vec<char> = text.to_lowercase().chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
 /// Why a quick search term is refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum TermError {
@@ -115,7 +91,8 @@ pub fn quick_pattern(term: &str) -> Result<String, TermError> {
 /// Files whose name matches `pattern`.
 pub fn quick<'a>(state: &'a State, repos: &[String], pattern: &str) -> Vec<Hit<'a>> {
     hits(state, repos, |path, item| {
-        !item.is_folder() && wildcard_ci(pattern, path.rsplit('/').next().unwrap_or(path))
+        !item.is_folder()
+            && crate::wildcard::matches_ci(pattern, path.rsplit('/').next().unwrap_or(path))
     })
 }
 
@@ -132,7 +109,7 @@ pub fn by_properties<'a>(
                 wanted.is_empty()
                     || wanted
                         .iter()
-                        .any(|w| have.iter().any(|h| wildcard_ci(w, h)))
+                        .any(|w| have.iter().any(|h| crate::wildcard::matches_ci(w, h)))
             })
         })
     })
@@ -283,7 +260,7 @@ pub fn archive_entries<'a>(
         };
         for e in entries {
             let name = e.rsplit('/').next().unwrap_or(e);
-            if wildcard_ci(pattern, name) {
+            if crate::wildcard::matches_ci(pattern, name) {
                 by_entry.entry(e.clone()).or_default().push((repo, path));
             }
         }
@@ -302,7 +279,7 @@ mod tests {
         assert_eq!(quick_pattern("lib?").unwrap(), "*lib?");
         assert_eq!(quick_pattern(" "), Err(TermError::Empty));
         assert_eq!(quick_pattern("*?*"), Err(TermError::OnlyWildcards));
-        assert!(wildcard_ci("*LIB*", "my-lib-1.0.jar"));
-        assert!(!wildcard_ci("*lib", "my-lib-1.0.jar"));
+        assert!(crate::wildcard::matches_ci("*LIB*", "my-lib-1.0.jar"));
+        assert!(!crate::wildcard::matches_ci("*lib", "my-lib-1.0.jar"));
     }
 }
