@@ -498,6 +498,18 @@ impl Response {
     }
 }
 
+/// Fails unless `r` has `status` and exactly this body text (plain-text answers).
+pub fn expect_text(r: &Response, status: u16, body: &str) -> Result<(), Failure> {
+    r.expect_status(status)?;
+    if r.text() != body {
+        return Err(Failure::Fail(format!(
+            "expected the text {body:?}, got {:?}",
+            r.text()
+        )));
+    }
+    Ok(())
+}
+
 /// Fails unless `v[field]` equals `expected`.
 pub fn expect_field(v: &Value, field: &str, expected: &Value) -> Result<(), Failure> {
     let got = v.get(field).unwrap_or(&Value::Null);

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::case::{Case, CaseFuture, Created, Ctx, Response};
+use crate::case::{expect_text, Case, CaseFuture, Created, Ctx};
 use crate::{check, Failure};
 
 use super::case;
@@ -146,16 +146,6 @@ pub(crate) async fn make_user(
     Ok((user, pw))
 }
 
-fn text(r: &Response, status: u16, body: &str) -> Result<(), Failure> {
-    r.expect_status(status)?;
-    check!(
-        r.text() == body,
-        "expected the text {body:?}, got {:?}",
-        r.text()
-    );
-    Ok(())
-}
-
 fn users(c: Ctx) -> CaseFuture {
     Box::pin(async move {
         let (user, pw) = make_user(&c, "user", None).await?;
@@ -235,7 +225,7 @@ fn users(c: Ctx) -> CaseFuture {
         let r = c
             .send(c.req("DELETE", &format!("api/security/users/{user}")))
             .await?;
-        text(
+        expect_text(
             &r,
             200,
             &format!("User '{user}' has been removed successfully."),
@@ -311,7 +301,7 @@ fn groups(c: Ctx) -> CaseFuture {
             "the list lacks {group}"
         );
         let r = c.send(c.req("DELETE", &path)).await?;
-        text(
+        expect_text(
             &r,
             200,
             &format!("Group '{group}' has been removed successfully."),
@@ -431,7 +421,7 @@ fn permissions(c: Ctx) -> CaseFuture {
             v["children"]
         );
         let r = c.send(c.req("DELETE", &path)).await?;
-        text(
+        expect_text(
             &r,
             200,
             &format!("Permission Target '{target}' has been removed successfully."),
@@ -463,12 +453,12 @@ fn lock_policy(c: Ctx) -> CaseFuture {
         let r = c
             .send(set(json!({"enabled": true, "loginAttempts": 0})))
             .await?;
-        text(&r, 400, "LoginAttempts must be between 1 - 100")?;
+        expect_text(&r, 400, "LoginAttempts must be between 1 - 100")?;
         let r = c
             .send(set(json!({"enabled": true, "loginAttempts": 2})))
             .await?;
         let result = async {
-            text(&r, 200, "UserLockPolicy was successfully updated")?;
+            expect_text(&r, 200, "UserLockPolicy was successfully updated")?;
             let lock = || async {
                 for _ in 0..2 {
                     let r = c
@@ -500,7 +490,7 @@ fn lock_policy(c: Ctx) -> CaseFuture {
             let r = c
                 .send(c.req("POST", &format!("api/security/unlockUsers/{user}")))
                 .await?;
-            text(
+            expect_text(
                 &r,
                 200,
                 &format!("The user: '{user}' was successfully unlocked"),
@@ -516,10 +506,10 @@ fn lock_policy(c: Ctx) -> CaseFuture {
                         .json(&json!([user])),
                 )
                 .await?;
-            text(&r, 200, "Specified users were successfully unlocked")?;
+            expect_text(&r, 200, "Specified users were successfully unlocked")?;
             lock().await?;
             let r = c.send(c.req("POST", "api/security/unlockAllUsers")).await?;
-            text(&r, 200, "All users were successfully unlocked")?;
+            expect_text(&r, 200, "All users were successfully unlocked")?;
             let r = c
                 .send(c.req("GET", "api/repositories").basic(&user, &pw))
                 .await?;
@@ -577,16 +567,16 @@ fn key_encryption(c: Ctx) -> CaseFuture {
         let was_encrypted = match r.status {
             200 => true,
             409 => {
-                text(&r, 409, "Cannot decrypt without artifactory key file")?;
+                expect_text(&r, 409, "Cannot decrypt without artifactory key file")?;
                 false
             }
             other => return Err(Failure::Fail(format!("decrypt answered {other}"))),
         };
         let r = c.send(post("encrypt")).await?;
         r.expect_content_type("text/plain")?;
-        text(&r, 200, "DONE")?;
+        expect_text(&r, 200, "DONE")?;
         // Encrypting again is not an error.
-        text(&c.send(post("encrypt")).await?, 200, "DONE")?;
+        expect_text(&c.send(post("encrypt")).await?, 200, "DONE")?;
         let r = c
             .send(c.req("GET", &format!("api/storage/{}", c.repo)))
             .await?;
@@ -596,9 +586,9 @@ fn key_encryption(c: Ctx) -> CaseFuture {
             r.status
         );
         if !was_encrypted {
-            text(&c.send(post("decrypt")).await?, 200, "DONE")?;
+            expect_text(&c.send(post("decrypt")).await?, 200, "DONE")?;
             let r = c.send(post("decrypt")).await?;
-            text(&r, 409, "Cannot decrypt without artifactory key file")?;
+            expect_text(&r, 409, "Cannot decrypt without artifactory key file")?;
         }
         Ok(())
     })

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::case::{Case, CaseFuture, Ctx, Response};
+use crate::case::{expect_text, Case, CaseFuture, Ctx, Response};
 use crate::{check, Failure};
 
 use super::case;
@@ -80,12 +80,6 @@ fn ours(c: &Ctx, r: &Response) -> Result<Vec<String>, Failure> {
         .collect())
 }
 
-fn text(r: &Response, status: u16, body: &str) -> Result<(), Failure> {
-    r.expect_status(status)?;
-    check!(r.text() == body, "expected {body:?}, got {:?}", r.text());
-    Ok(())
-}
-
 fn quick(c: Ctx) -> CaseFuture {
     Box::pin(async move {
         let token = format!("q{}", c.seed % 1_000_000);
@@ -137,7 +131,7 @@ fn quick(c: Ctx) -> CaseFuture {
             .await?;
         r.expect_status(200)?;
         check!(r.json()? == json!({"results": []}), "no hits: {}", r.text());
-        text(
+        expect_text(
             &c.send(c.req("GET", "api/search/artifact?name=")).await?,
             400,
             "The search term cannot be empty",
@@ -304,7 +298,7 @@ fn archive(c: Ctx) -> CaseFuture {
                     ))),
                     "archiveUris: {uris:?}"
                 );
-                return text(
+                return expect_text(
                     &c.send(c.req("GET", "api/search/archive?name=")).await?,
                     400,
                     "The search term cannot be empty",
@@ -364,8 +358,7 @@ fn aql(c: Ctx) -> CaseFuture {
                     .body(bad.as_bytes()),
             )
             .await?;
-        text(
-            &r,
+        expect_text(&r,
             400,
             "Illegal syntax the 'null' values are allowed to use only with equals and not equals operators.",
         )?;

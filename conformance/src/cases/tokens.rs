@@ -5,7 +5,7 @@
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::case::{Case, CaseFuture, Created, Ctx, Response};
+use crate::case::{expect_text, Case, CaseFuture, Created, Ctx, Response};
 use crate::{check, Failure};
 
 use super::accounts::make_user;
@@ -67,12 +67,6 @@ fn claims(token: &str) -> Result<Value, Failure> {
         .decode(part.trim_end_matches('='))
         .map_err(|e| Failure::Fail(format!("JWT payload is not base64url: {e}")))?;
     serde_json::from_slice(&bytes).map_err(|e| Failure::Fail(format!("JWT payload: {e}")))
-}
-
-fn text(r: &Response, status: u16, body: &str) -> Result<(), Failure> {
-    r.expect_status(status)?;
-    check!(r.text() == body, "expected {body:?}, got {:?}", r.text());
-    Ok(())
 }
 
 fn oauth(r: &Response, status: u16, code: &str, description: &str) -> Result<(), Failure> {
@@ -208,12 +202,12 @@ fn lifecycle(c: Ctx) -> CaseFuture {
             let f: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
             c.req("POST", "api/security/token/revoke").form(&f)
         };
-        text(
+        expect_text(
             &c.send(revoke(vec![("token_id", id2.clone())])).await?,
             200,
             "Token revoked",
         )?;
-        text(
+        expect_text(
             &c.send(revoke(vec![("token_id", id2.clone())])).await?,
             200,
             "Token not found",
@@ -286,7 +280,7 @@ fn errors(c: Ctx) -> CaseFuture {
             "invalid_request",
             "token or token_id are required",
         )?;
-        text(
+        expect_text(
             &c.send(revoke(&[("token_id", "no-such-token-id")])).await?,
             200,
             "Token not found",

@@ -591,14 +591,9 @@ fn docker_mac(secret: &str, name: &str, exp: i64) -> String {
         .unwrap_or_default()
 }
 
-/// A locked or disabled user may not log in by any method.
-/// Whether `user` may log in (not locked, not disabled).
-pub fn usable_user(sec: &Security, user: &User) -> Result<(), ApiError> {
-    usable(sec, user)
-}
-
-/// The 403 carries the Basic challenge, as Artifactory's entry point sends it.
-fn usable(sec: &Security, user: &User) -> Result<(), ApiError> {
+/// Whether `user` may log in: a locked or disabled user gets a 403 that carries the Basic challenge,
+/// as Artifactory's entry point sends it.
+pub fn usable(sec: &Security, user: &User) -> Result<(), ApiError> {
     let refuse = |m: String| {
         Err(ApiError::forbidden(m).with_header(
             warp::http::header::WWW_AUTHENTICATE,

@@ -594,7 +594,7 @@ async fn put_manifest(r: &Req, reg: &Reg, image: &str, reference: &str, body: Bo
         },
     );
     // Every referenced blob (and child manifest) must be in this image already.
-    let (blob_files, uploads_to_drop, replaces) = {
+    let (blob_files, uploads_to_drop, exists, replaces) = {
         let state = r.state.store.read();
         let repo = state
             .repo(&reg.repo)
@@ -627,25 +627,20 @@ async fn put_manifest(r: &Req, reg: &Reg, image: &str, reference: &str, body: Bo
                     .into());
             }
         }
-        // Replacing needs delete, unless the same manifest is pushed again (idempotent pushes).
-        let same = docker::manifest_in(repo, &folder)
-            .and_then(|(_, m)| m.file.as_ref().map(|f| f.sha256 == digest.hex))
-            .unwrap_or(false);
+        // Replacing needs delete, unless the same manifest is pushed again (idempotent pushes). A
+        // folder that is not a tag (a nested image, say) is never replaced by a tag.
         let exists = repo.items.contains_key(&folder);
-        if exists && docker::manifest_in(repo, &folder).is_none() {
-            // A folder that is not a tag (a nested image, say) is never replaced by a tag.
-            return Err(RegistryError::new(Code::ManifestInvalid)
-                .message(format!("'{folder}' is a folder that is not a tag"))
-                .into());
-        }
-        (files, drops, exists && !same)
+        let same = match docker::manifest_in(repo, &folder) {
+            Some((_, m)) => m.file.as_ref().is_some_and(|f| f.sha256 == digest.hex),
+            None if exists => {
+                return Err(RegistryError::new(Code::ManifestInvalid)
+                    .message(format!("'{folder}' is a folder that is not a tag"))
+                    .into())
+            }
+            None => false,
+        };
+        (files, drops, exists, exists && !same)
     };
-    let replaces_same = !replaces
-        && r.state
-            .store
-            .read()
-            .repo(&reg.repo)
-            .is_some_and(|rp| rp.items.contains_key(&folder));
     if replaces {
         let state = r.state.store.read();
         if !r.may(&state, Action::Delete, &reg.repo, &folder) {
@@ -688,7 +683,7 @@ async fn put_manifest(r: &Req, reg: &Reg, image: &str, reference: &str, body: Bo
         stamp: Stamp::default(),
     };
     let mut steps = Vec::new();
-    if replaces || replaces_same {
+    if exists {
         steps.push(Mutation::Delete {
             repo: reg.repo.clone(),
             path: folder.clone(),

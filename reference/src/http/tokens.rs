@@ -494,7 +494,7 @@ async fn refresh(r: &Req, form: &Query, access_api: bool) -> Response {
         let sec = &state.security;
         match sec.user(&record.username) {
             Some(u) if !record.transient => {
-                if crate::auth::usable_user(sec, u).is_err() {
+                if crate::auth::usable(sec, u).is_err() {
                     return fail("invalid_grant", "The token's user may not log in");
                 }
                 sec.principal_of(u).admin
