@@ -33,6 +33,8 @@ pub struct Session {
 #[derive(Debug, Default)]
 pub struct Uploads {
     map: Mutex<HashMap<String, Session>>,
+    /// When the last cleanup ran (ms; 0 = never).
+    last_clean: std::sync::atomic::AtomicI64,
 }
 
 impl Uploads {
@@ -90,6 +92,18 @@ impl Uploads {
             store.release(&p.sha256);
         }
         Some(s)
+    }
+
+    /// Whether a cleanup is due (more than `every` ms since the last one); if so, it counts as run.
+    pub fn due(&self, now: i64, every: i64) -> bool {
+        use std::sync::atomic::Ordering;
+        let last = self.last_clean.load(Ordering::Relaxed);
+        if last != 0 && now - last < every {
+            return false;
+        }
+        self.last_clean
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
     }
 
     /// Ends every session untouched since `now - TTL_MS`; returns how many.

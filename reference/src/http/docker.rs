@@ -1050,6 +1050,11 @@ pub fn resume_checksums(state: &AppState) {
 /// Removes abandoned upload sessions and finished uploads no manifest claimed within a day.
 pub async fn clean_uploads(state: &AppState) {
     let now = state.config.clock.now_ms();
+    // Upload starts call this too: scanning the Docker repositories at most once a minute keeps it
+    // off the hot path.
+    if !state.uploads.due(now, 60_000) {
+        return;
+    }
     state.uploads.expire(&state.store, now);
     let stale: Vec<(String, String)> = {
         let s = state.store.read();
