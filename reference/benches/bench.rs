@@ -281,7 +281,7 @@ fn main() {
 /// the searches the issue names, run in-process (no HTTP) 20 times each. Targets at 1M items: p50 ≤
 /// 100 ms each, ≤ 500 bytes per item.
 fn search(n: usize) {
-    use jcr_reference::search::{aql, aql_items, legacy};
+    use jcr_reference::search::{aql, aql_eval, legacy};
     use jcr_reference::store::{FileData, Mutation, Original, Props, Stamp, State};
     use jcr_reference::{PackageType, RepoClass, RepoConfig};
     let before = rss_kib(std::process::id());
@@ -386,17 +386,17 @@ fn search(n: usize) {
     let by_sum = q(&format!(r#"items.find({{"actual_sha1":"{sha}"}})"#));
     let all = legacy::scope(&state, &[]);
     time("AQL repo + name $match, sort, limit", &mut || {
-        aql_items::run(&state, &by_name, 0, true, |_, _| true)
+        aql_eval::run(&state, &[], &by_name, 0, true, |_, _| true)
             .map(|r| r.0.len())
             .unwrap_or(0)
     });
     time("AQL by property key/value", &mut || {
-        aql_items::run(&state, &by_prop, 0, true, |_, _| true)
+        aql_eval::run(&state, &[], &by_prop, 0, true, |_, _| true)
             .map(|r| r.0.len())
             .unwrap_or(0)
     });
     time("AQL by checksum", &mut || {
-        aql_items::run(&state, &by_sum, 0, true, |_, _| true)
+        aql_eval::run(&state, &[], &by_sum, 0, true, |_, _| true)
             .map(|r| r.0.len())
             .unwrap_or(0)
     });

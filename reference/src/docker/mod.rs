@@ -488,9 +488,8 @@ fn digest_matches(i: &Item, d: &Digest) -> bool {
         "sha256" => i.file.as_ref().is_some_and(|f| f.sha256 == d.hex),
         _ => i
             .props
-            .0
             .get("docker.manifest.digest")
-            .is_some_and(|v| v.iter().any(|x| *x == d.to_string())),
+            .any(|x| x == d.to_string()),
     }
 }
 

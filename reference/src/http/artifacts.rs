@@ -232,7 +232,7 @@ async fn deploy(r: &Req, p: RepoPath, body: BodyStream) -> Result<Response, ApiE
         md5: info.md5,
         sha256: info.sha256,
         original: sent.original(),
-        mime: crate::mime::for_name(&rel).to_string(),
+        mime: crate::mime::for_name(&rel).into(),
     };
     put_file(r, &repo, &rel, file, props, &caller, &base).await
 }
@@ -408,7 +408,7 @@ async fn deploy_by_checksum(
         props.add("sha256", &s.to_ascii_lowercase());
     }
     file.original = sent.original();
-    file.mime = crate::mime::for_name(rel).to_string();
+    file.mime = crate::mime::for_name(rel).into();
     if r.state
         .store
         .read()
@@ -549,9 +549,10 @@ fn check_matrix(p: &RepoPath, item: &Item) -> Result<(), ApiError> {
     }
     for (key, mandatory, values) in wanted {
         let values: Vec<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
-        let conflict = match item.props.0.get(&key) {
-            None => mandatory,
-            Some(have) => !values.is_empty() && !values.iter().all(|v| have.contains(v)),
+        let conflict = if item.props.contains_key(&key) {
+            !values.is_empty() && !values.iter().all(|v| item.props.get(&key).any(|h| h == v))
+        } else {
+            mandatory
         };
         if conflict {
             return Err(if mandatory {

@@ -490,7 +490,7 @@ fn get_manifest(r: &Req, reg: &Reg, image: &str, reference: &str) -> Out {
             return Err(RegistryError::new(Code::Denied).into());
         }
         let f = item.file.as_ref().ok_or_else(unknown)?;
-        let prop = |k: &str| item.props.0.get(k).and_then(|v| v.first()).cloned();
+        let prop = |k: &str| item.props.first(k).map(str::to_string);
         (
             f.sha256.clone(),
             f.size,
@@ -543,7 +543,7 @@ fn file_data(info: &BlobInfo, mime: &str) -> FileData {
         md5: info.md5.clone(),
         sha256: info.sha256.clone(),
         original: Original::default(),
-        mime: mime.to_string(),
+        mime: mime.into(),
     }
 }
 
@@ -614,7 +614,7 @@ async fn put_manifest(r: &Req, reg: &Reg, image: &str, reference: &str, body: Bo
                 .iter()
                 .any(|(n, _): &(String, FileData)| *n == d.file_name())
             {
-                files.push((d.file_name(), f));
+                files.push((d.file_name(), *f));
             }
             if path.starts_with(&format!("{image}/{UPLOADS}/")) && !drops.contains(&path) {
                 drops.push(path);
@@ -806,7 +806,7 @@ fn referrers(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
             if !docker::in_image(image, key) || !r.may(&state, Action::Read, &reg.repo, key) {
                 continue;
             }
-            let prop = |k: &str| item.props.0.get(k).and_then(|v| v.first()).cloned();
+            let prop = |k: &str| item.props.first(k).map(str::to_string);
             if prop("docker.manifest.subject").as_deref() != Some(subject.as_str()) {
                 continue;
             }
@@ -1119,7 +1119,7 @@ async fn start_upload(r: &Req, reg: &Reg, image: &str, body: BodyStream) -> Out 
                 .and_then(|(_, i)| i.file.clone())
         };
         if let Some(f) = found {
-            return link_blob(r, reg, image, &d, f, &caller).await;
+            return link_blob(r, reg, image, &d, *f, &caller).await;
         }
     }
     if let Some(dg) = r.query.get("digest") {

@@ -1,5 +1,5 @@
 //! `/api/search/artifact|prop|usage|dates|creation`: the legacy searches (domain in
-//! [`crate::search::legacy`]) and AQL over the `items` domain ([`crate::search::aql_items`]). Results
+//! [`crate::search::legacy`]) and AQL over every domain ([`crate::search::aql_eval`]). Results
 //! list only what the caller may read; anonymous callers get at most 1000
 //! (`artifactory.search.userQueryLimit`).
 
@@ -14,6 +14,7 @@ use super::storage::{file_info, storage_uri};
 use super::{allow, json, render, req, respond, AppState, Req};
 use crate::auth::Action;
 use crate::clock::iso;
+use crate::search::aql_eval;
 use crate::search::legacy::{self, DateField, Hit, TermError};
 use crate::store::Item;
 
@@ -107,14 +108,13 @@ async fn aql(r: &Req, body: super::BodyStream) -> Result<Response, ApiError> {
         Ok(q) => q,
         Err(e) => return Ok(text400(e.0)),
     };
-    if q.domain != "items" {
-        return Ok(text400(format!(
-            "The '{}' domain is not supported by this server yet; only items.find() is",
-            q.domain
-        )));
-    }
+    let builds = if aql_eval::needs_builds(&q) {
+        load_builds(r)
+    } else {
+        Vec::new()
+    };
     let state = r.state.store.read();
-    let run = crate::search::aql_items::run(&state, &q, r.now(), caller.admin, |repo, path| {
+    let run = aql_eval::run(&state, &builds, &q, r.now(), caller.admin, |repo, path| {
         r.may(&state, Action::Read, repo, path)
     });
     let (rows, range) = match run {
@@ -129,6 +129,30 @@ async fn aql(r: &Req, body: super::BodyStream) -> Result<Response, ApiError> {
         super::json::pretty(&range)
     );
     Ok(respond(StatusCode::OK, "application/json", out))
+}
+
+/// The build-info documents stored in `artifactory-build-info` (files that are not build-info JSON
+/// are skipped).
+fn load_builds(r: &Req) -> Vec<aql_eval::Build> {
+    let files: Vec<(crate::store::Item, String)> = {
+        let state = r.state.store.read();
+        let Some(repo) = state.repo(aql_eval::BUILD_REPO) else {
+            return Vec::new();
+        };
+        repo.items
+            .iter()
+            .filter(|(k, _)| k.ends_with(".json"))
+            .filter_map(|(_, i)| Some((i.clone(), i.file.as_ref()?.sha256.clone())))
+            .collect()
+    };
+    files
+        .into_iter()
+        .filter_map(|(item, sha256)| {
+            let bytes = std::fs::read(r.state.store.blobs.path(&sha256)).ok()?;
+            let doc: Value = serde_json::from_slice(&bytes).ok()?;
+            aql_eval::Build::parse(&doc, &item)
+        })
+        .collect()
 }
 
 fn search(r: &Req, kind: &str) -> Result<Response, ApiError> {
@@ -174,9 +198,8 @@ fn detailed(r: &Req, base: &str, repo: &str, path: &str, item: &Item) -> Value {
     if detail.contains("properties") {
         let props: Map<String, Value> = item
             .props
-            .0
-            .iter()
-            .map(|(k, vs)| (k.clone(), json!(vs)))
+            .groups()
+            .map(|(k, vs)| (k.to_string(), json!(vs)))
             .collect();
         v["properties"] = Value::Object(props);
     }
@@ -334,8 +357,8 @@ fn usage(r: &Req) -> Result<Response, ApiError> {
         .into_iter()
         .map(|(repo, path, item)| {
             let mut v = json!({ "uri": storage_uri(&base, repo, path) });
-            if item.stats.last_downloaded > 0 {
-                v["lastDownloaded"] = json!(iso(item.stats.last_downloaded));
+            if item.stats().last_downloaded > 0 {
+                v["lastDownloaded"] = json!(iso(item.stats().last_downloaded));
             }
             v
         })

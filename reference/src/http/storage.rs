@@ -113,13 +113,12 @@ fn checksums(item: &Item) -> (Value, Value) {
 /// The mime type of a file: the `artifactory.content-type` property, else the stored one.
 pub fn mime_of(item: &Item) -> String {
     item.props
-        .0
-        .get("artifactory.content-type")
-        .and_then(|v| v.first().cloned())
+        .first("artifactory.content-type")
+        .map(str::to_string)
         .unwrap_or_else(|| {
             item.file
                 .as_ref()
-                .map(|f| f.mime.clone())
+                .map(|f| f.mime.to_string())
                 .unwrap_or_default()
         })
 }
@@ -221,10 +220,9 @@ pub fn properties_response(
 ) -> Result<Response, ApiError> {
     let props: Map<String, Value> = item
         .props
-        .0
-        .iter()
-        .filter(|(k, _)| only.is_empty() || only.contains(k))
-        .map(|(k, v)| (k.clone(), json!(v)))
+        .groups()
+        .filter(|(k, _)| only.is_empty() || only.iter().any(|o| o == k))
+        .map(|(k, v)| (k.to_string(), json!(v)))
         .collect();
     if props.is_empty() {
         return Err(ApiError::not_found("No properties could be found."));
@@ -387,9 +385,10 @@ fn storage_get(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
         let (_, item) = found.ok_or_else(|| ApiError::not_found("Unable to find item path"))?;
         let mut v = Map::new();
         v.insert("uri".into(), json!(download_uri(&base, &p.repo, &p.path)));
-        v.insert("downloadCount".into(), json!(item.stats.downloads));
-        v.insert("lastDownloaded".into(), json!(item.stats.last_downloaded));
-        if let Some(by) = &item.stats.last_downloaded_by {
+        let stats = item.stats();
+        v.insert("downloadCount".into(), json!(stats.downloads));
+        v.insert("lastDownloaded".into(), json!(stats.last_downloaded));
+        if let Some(by) = &stats.last_downloaded_by {
             v.insert("lastDownloadedBy".into(), json!(by));
         }
         v.insert("remoteDownloadCount".into(), json!(0));
@@ -604,7 +603,8 @@ async fn metadata(r: Req, tail: &str, body: BodyStream) -> Result<Response, ApiE
                     set.add(k, &scalar(x).ok_or_else(|| bad_value(k))?);
                 }
                 if vs.is_empty() {
-                    set.0.insert(k.clone(), Vec::new());
+                    // Properties are (key, value) rows: a key without values holds one empty value.
+                    set.add(k, "");
                 }
             }
             other => set.add(k, &scalar(other).ok_or_else(|| bad_value(k))?),
@@ -1002,10 +1002,10 @@ mod tests {
     #[test]
     fn key_value_list_grammar() {
         let p = parse_props(r"a=1,2,3;b=1\=1,2\,3|c=\;;e=").unwrap();
-        assert_eq!(p.0["a"], ["1", "2", "3"]);
-        assert_eq!(p.0["b"], ["1=1", "2,3"]);
-        assert_eq!(p.0["c"], [";"]);
-        assert_eq!(p.0["e"], [""]);
+        assert_eq!(p.get("a").collect::<Vec<_>>(), ["1", "2", "3"]);
+        assert_eq!(p.get("b").collect::<Vec<_>>(), ["1=1", "2,3"]);
+        assert_eq!(p.get("c").collect::<Vec<_>>(), [";"]);
+        assert_eq!(p.get("e").collect::<Vec<_>>(), [""]);
         assert!(parse_props(r"b\=1=x").is_err(), "keys with '=' are invalid");
     }
 

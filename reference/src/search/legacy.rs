@@ -105,12 +105,11 @@ pub fn by_properties<'a>(
 ) -> Vec<Hit<'a>> {
     hits(state, repos, |_, item| {
         criteria.iter().all(|(k, wanted)| {
-            item.props.0.get(k).is_some_and(|have| {
-                wanted.is_empty()
+            item.props.contains_key(k)
+                && (wanted.is_empty()
                     || wanted
                         .iter()
-                        .any(|w| have.iter().any(|h| crate::wildcard::matches_ci(w, h)))
-            })
+                        .any(|w| item.props.get(k).any(|h| crate::wildcard::matches_ci(w, h))))
         })
     })
 }
@@ -125,10 +124,10 @@ pub fn not_used<'a>(
 ) -> Vec<Hit<'a>> {
     let mut out = hits(state, repos, |_, item| {
         !item.is_folder()
-            && item.stats.last_downloaded < not_used_since
+            && item.stats().last_downloaded < not_used_since
             && item.created < created_before
     });
-    out.sort_by_key(|(_, _, i)| i.stats.last_downloaded);
+    out.sort_by_key(|(_, _, i)| i.stats().last_downloaded);
     out
 }
 
@@ -168,7 +167,7 @@ impl DateField {
         match self {
             DateField::Created => i.created,
             DateField::LastModified => i.modified,
-            DateField::LastDownloaded => i.stats.last_downloaded,
+            DateField::LastDownloaded => i.stats().last_downloaded,
         }
     }
 }

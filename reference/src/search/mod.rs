@@ -1,6 +1,6 @@
-//! Searches over the item tree: the legacy searches ([`legacy`]) and AQL ([`aql`]: the parser so far;
-//! the evaluator and `POST /api/search/aql` are still to come).
+//! Searches over the item tree: the legacy searches ([`legacy`]) and AQL ([`aql`] parses,
+//! [`aql_eval`] answers over every domain).
 
 pub mod aql;
-pub mod aql_items;
+pub mod aql_eval;
 pub mod legacy;

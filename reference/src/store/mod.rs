@@ -6,6 +6,7 @@
 
 pub mod blobs;
 pub mod journal;
+pub mod sym;
 pub mod tree;
 
 use std::io;
@@ -13,6 +14,7 @@ use std::path::Path;
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 pub use blobs::{BlobInfo, BlobPin, BlobStore, IngestError};
+pub use sym::Sym;
 pub use tree::{FileData, Item, Mutation, Original, Props, Repo, Stamp, State, Stats, TreeError};
 
 use crate::auth::crypto::Cipher;

@@ -9,38 +9,119 @@ use std::collections::BTreeMap;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use super::sym::Sym;
 use crate::auth::model::{Security, SecurityChange, SecurityError};
 use crate::config::{RepoClass, RepoConfig};
 
-/// Properties: keys sorted, values in insertion order without duplicates.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Props(pub BTreeMap<String, Vec<String>>);
+/// Properties: keys sorted, values of a key in insertion order without duplicates. Stored flat as
+/// `(key, value)` pairs (keys interned) because most items carry a handful; serialised as
+/// `{"key":["v1","v2"]}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Props(Vec<(Sym, Box<str>)>);
 
 impl Props {
+    fn span(&self, key: &str) -> std::ops::Range<usize> {
+        let start = self.0.partition_point(|(k, _)| k.as_str() < key);
+        let end = start + self.0[start..].partition_point(|(k, _)| k.as_str() == key);
+        start..end
+    }
+
     /// Adds `value` to `key` unless already present.
     pub fn add(&mut self, key: &str, value: &str) {
-        let vals = self.0.entry(key.to_string()).or_default();
-        if !vals.iter().any(|v| v == value) {
-            vals.push(value.to_string());
+        let span = self.span(key);
+        if self.0[span.clone()].iter().any(|(_, v)| &**v == value) {
+            return;
         }
+        self.0.insert(span.end, (Sym::new(key), value.into()));
+        self.0.shrink_to_fit();
     }
 
     /// Replaces the values of every key in `other` (other keys untouched).
     pub fn replace_keys(&mut self, other: &Props) {
-        for (k, vs) in &other.0 {
-            let mut dedup: Vec<String> = Vec::new();
-            for v in vs {
-                if !dedup.contains(v) {
-                    dedup.push(v.clone());
-                }
+        for key in other.keys() {
+            self.remove(key);
+            for v in other.get(key) {
+                self.add(key, v);
             }
-            self.0.insert(k.clone(), dedup);
         }
+    }
+
+    /// Removes a key and its values.
+    pub fn remove(&mut self, key: &str) {
+        let span = self.span(key);
+        self.0.drain(span);
+        self.0.shrink_to_fit();
     }
 
     /// Whether there are no properties.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// The values of `key` (none when absent).
+    pub fn get<'a>(&'a self, key: &str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0[self.span(key)].iter().map(|(_, v)| &**v)
+    }
+
+    /// The first value of `key`.
+    pub fn first(&self, key: &str) -> Option<&str> {
+        self.get(key).next()
+    }
+
+    /// Whether `key` is set.
+    pub fn contains_key(&self, key: &str) -> bool {
+        !self.span(key).is_empty()
+    }
+
+    /// Every `(key, value)` pair, keys sorted.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), &**v))
+    }
+
+    /// The distinct keys, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        let mut last: Option<&str> = None;
+        self.0.iter().filter_map(move |(k, _)| {
+            let k = k.as_str();
+            (last != Some(k)).then(|| {
+                last = Some(k);
+                k
+            })
+        })
+    }
+
+    /// Every value of every key.
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(_, v)| &**v)
+    }
+
+    /// Keys with their values, keys sorted.
+    pub fn groups(&self) -> impl Iterator<Item = (&str, Vec<&str>)> {
+        self.keys().map(|k| (k, self.get(k).collect()))
+    }
+}
+
+impl Serialize for Props {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        for (k, vs) in self.groups() {
+            m.serialize_entry(k, &vs)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Props {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Props, D::Error> {
+        let map = BTreeMap::<String, Vec<String>>::deserialize(d)?;
+        let mut p = Props::default();
+        for (k, vs) in &map {
+            for v in vs {
+                p.add(k, v);
+            }
+        }
+        Ok(p)
     }
 }
 
@@ -69,7 +150,7 @@ pub struct FileData {
     /// Checksums sent by the client.
     pub original: Original,
     /// Mime type chosen from the extension.
-    pub mime: String,
+    pub mime: Sym,
 }
 
 /// Download statistics.
@@ -80,7 +161,19 @@ pub struct Stats {
     /// Epoch ms of the last download, 0 if never.
     pub last_downloaded: i64,
     /// Who downloaded last.
-    pub last_downloaded_by: Option<String>,
+    pub last_downloaded_by: Option<Sym>,
+}
+
+static NO_STATS: Stats = Stats {
+    downloads: 0,
+    last_downloaded: 0,
+    last_downloaded_by: None,
+};
+
+/// Statistics of an item never downloaded are not stored.
+fn stats_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<Stats>>, D::Error> {
+    let s = Option::<Stats>::deserialize(d)?;
+    Ok(s.filter(|s| s.downloads > 0).map(Box::new))
 }
 
 /// A folder or a file.
@@ -89,35 +182,41 @@ pub struct Item {
     /// Epoch ms.
     pub created: i64,
     /// User name.
-    pub created_by: String,
+    pub created_by: Sym,
     /// Epoch ms.
     pub modified: i64,
     /// User name.
-    pub modified_by: String,
+    pub modified_by: Sym,
     /// Epoch ms.
     pub updated: i64,
     /// Properties.
     pub props: Props,
-    /// `None` for folders.
-    pub file: Option<FileData>,
-    /// Download statistics.
-    #[serde(default)]
-    pub stats: Stats,
+    /// `None` for folders (boxed: most tree entries are folders, and a lean entry keeps scans fast).
+    pub file: Option<Box<FileData>>,
+    /// Download statistics; `None` until the first download.
+    #[serde(default, deserialize_with = "stats_or_none")]
+    pub stats: Option<Box<Stats>>,
 }
 
 impl Item {
     /// A new folder.
     pub fn folder(now: i64, user: &str) -> Item {
+        let user = Sym::new(user);
         Item {
             created: now,
-            created_by: user.to_string(),
+            created_by: user.clone(),
             modified: now,
-            modified_by: user.to_string(),
+            modified_by: user,
             updated: now,
             props: Props::default(),
             file: None,
-            stats: Stats::default(),
+            stats: None,
         }
+    }
+
+    /// Download statistics (zeros when never downloaded).
+    pub fn stats(&self) -> &Stats {
+        self.stats.as_deref().unwrap_or(&NO_STATS)
     }
 
     /// Whether this is a folder.
@@ -445,7 +544,7 @@ impl State {
         self.repos
             .values()
             .flat_map(|r| r.items.values())
-            .filter_map(|i| i.file.as_ref())
+            .filter_map(|i| i.file.as_deref())
             .find(|f| match (sha256, sha1) {
                 (Some(s), _) => f.sha256.eq_ignore_ascii_case(s),
                 (None, Some(s)) => f.sha1.eq_ignore_ascii_case(s),
@@ -523,18 +622,18 @@ impl State {
                 }
                 r.ensure_parents(path, *now, user)?;
                 let created = r.items.get(path).map(|i| (i.created, i.created_by.clone()));
-                let (created, created_by) = created.unwrap_or((*now, user.clone()));
+                let (created, created_by) = created.unwrap_or_else(|| (*now, Sym::new(user)));
                 r.items.insert(
                     path.clone(),
                     Item {
                         created: stamp.created.unwrap_or(created),
                         created_by,
                         modified: stamp.modified.unwrap_or(*now),
-                        modified_by: stamp.modified_by.clone().unwrap_or_else(|| user.clone()),
+                        modified_by: Sym::new(stamp.modified_by.as_deref().unwrap_or(user)),
                         updated: *now,
                         props: props.clone(),
-                        file: Some(file),
-                        stats: Stats::default(),
+                        file: Some(Box::new(file)),
+                        stats: None,
                     },
                 );
                 Ok(())
@@ -610,7 +709,7 @@ impl State {
                 for k in targets(r, path, *recursive)? {
                     let item = r.items.get_mut(&k).expect("key from the tree");
                     for key in remove {
-                        item.props.0.remove(key);
+                        item.props.remove(key);
                     }
                     item.props.replace_keys(set);
                     item.updated = *now;
@@ -625,9 +724,10 @@ impl State {
             } => {
                 let r = self.repo_mut(repo)?;
                 let item = r.items.get_mut(path).ok_or(TreeError::NoItem)?;
-                item.stats.downloads += 1;
-                item.stats.last_downloaded = *now;
-                item.stats.last_downloaded_by = Some(user.clone());
+                let stats = item.stats.get_or_insert_with(Box::default);
+                stats.downloads += 1;
+                stats.last_downloaded = *now;
+                stats.last_downloaded_by = Some(Sym::new(user));
                 Ok(())
             }
             Mutation::SetApiKey { user, key } => {
@@ -724,13 +824,14 @@ impl State {
                 for (rel, item) in moved {
                     let target = join(dst_path, &rel);
                     let mut item = item;
+                    let by = Sym::new(user);
                     if !*mv {
                         item.created = *now;
-                        item.created_by = user.clone();
-                        item.stats = Stats::default();
+                        item.created_by = by.clone();
+                        item.stats = None;
                     }
                     item.modified = *now;
-                    item.modified_by = user.clone();
+                    item.modified_by = by;
                     item.updated = *now;
                     match d.items.get_mut(&target) {
                         Some(existing) if item.is_folder() => {

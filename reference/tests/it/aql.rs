@@ -173,7 +173,11 @@ async fn errors_are_plain_text_400s() {
         (r#"items.find({"created":{"$last":"3fortnights"}})"#, "Invalid relative date format for: 3fortnights"),
         (r#"items.find().sort({"$asc":["name","name"]})"#, "Duplicate fields, all the fields in the sort section should be unique."),
         (r#"items.find().include("name","repo","path").sort({"$asc":["size"]})"#, "Only the result fields are allowed to use in the sort section."),
-        (r#"builds.find()"#, "The 'builds' domain is not supported by this server yet; only items.find() is"),
+        (r#"builds.find({"size":1})"#, "Unknown field 'size' in the builds domain"),
+        (r#"items.find().include("stat.size")"#, "Unknown field 'stat.size' in include"),
+        (r#"builds.find().transitive()"#, "Transitive queries support only the items domain."),
+        (r#"items.find({"repo":"generic-local"}).sort({"$asc":["name"]}).transitive()"#, "Sort and offset are not supported in transitive queries."),
+        (r#"items.find().include("virtual_repos")"#, "When including virtual_repos field, the following fields are also required: repo, path and name."),
     ];
     for (q, msg) in cases {
         let (st, body) = aql(&s, ADMIN, q).await;
@@ -231,4 +235,289 @@ async fn rows_the_caller_may_not_read_are_dropped() {
         .unwrap();
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["range"]["total"], 1);
+}
+
+fn rows(body: &str) -> Vec<Value> {
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    v["results"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn properties_and_stats_domains_and_distinct() {
+    let s = start_with(with_bob).await;
+    s.deploy("generic-local/a.txt;os=linux;arch=x64", "a").await;
+    s.deploy("generic-local/b.txt;os=linux", "b").await;
+    assert_eq!(s.get("generic-local/b.txt").await.status(), 200);
+    // Equal rows count once unless `.distinct(false)`.
+    let (st, body) = aql(&s, ADMIN, r#"properties.find({"key":"os"})"#).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(rows(&body), [json!({"key": "os", "value": "linux"})]);
+    let (_, body) = aql(
+        &s,
+        ADMIN,
+        r#"properties.find({"key":"os"}).distinct(false)"#,
+    )
+    .await;
+    assert_eq!(rows(&body).len(), 2);
+    let (_, body) = aql(
+        &s,
+        ADMIN,
+        r#"properties.find({"item.name":"a.txt"}).include("key","item.name").sort({"$asc":["key"]})"#,
+    )
+    .await;
+    assert_eq!(
+        rows(&body),
+        [
+            json!({"items": [{"name": "a.txt"}], "key": "arch"}),
+            json!({"items": [{"name": "a.txt"}], "key": "os"})
+        ]
+    );
+    let (_, body) = aql(
+        &s,
+        ADMIN,
+        r#"stats.find({"downloads":{"$gt":0}}).include("*","item.name")"#,
+    )
+    .await;
+    assert_eq!(
+        rows(&body),
+        [
+            json!({"downloaded": T0_ISO, "downloaded_by": "admin", "downloads": 1, "items": [{"name": "b.txt"}]})
+        ]
+    );
+    // Other domains answer admins only, as Artifactory filters them for everyone else.
+    let (st, body) = aql(&s, ("bob", "pw"), r#"properties.find()"#).await;
+    assert_eq!((st, rows(&body).len()), (200, 0));
+    // The distinct rule also applies to items reduced to one field.
+    let (_, body) = aql(&s, ADMIN, r#"items.find().include("repo")"#).await;
+    assert_eq!(rows(&body), [json!({"repo": "generic-local"})]);
+    // $msp: one and the same property must satisfy both criteria.
+    let (_, body) = aql(
+        &s,
+        ADMIN,
+        r#"items.find({"$msp":[{"@os":"linux"},{"@*":"x64"}]})"#,
+    )
+    .await;
+    assert!(rows(&body).is_empty(), "{body}");
+    let (_, body) = aql(
+        &s,
+        ADMIN,
+        r#"items.find({"$and":[{"@os":"linux"},{"@*":"x64"}]})"#,
+    )
+    .await;
+    assert_eq!(rows(&body).len(), 1);
+    let (_, body) = aql(
+        &s,
+        ADMIN,
+        r#"items.find({"$msp":[{"@arch":"x64"},{"@*":"x64"}]})"#,
+    )
+    .await;
+    assert_eq!(rows(&body).len(), 1);
+}
+
+#[tokio::test]
+async fn archive_entries_domain_and_cross_domain_fields() {
+    let s = start().await;
+    s.deploy("generic-local/lib/a.jar", crate::retrieve::zip_bytes())
+        .await;
+    let q = r#"archive.entries.find({"name":{"$match":"*.txt"}})"#;
+    let mut body = String::new();
+    for _ in 0..100 {
+        body = aql(&s, ADMIN, q).await.1;
+        if !rows(&body).is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        rows(&body),
+        [json!({"entry.name": "LICENSE.txt", "entry.path": "META-INF"})]
+    );
+    let (_, body) = aql(
+        &s,
+        ADMIN,
+        r#"items.find({"archive.entry.name":"LICENSE.txt"}).include("name","archive.entry")"#,
+    )
+    .await;
+    assert_eq!(
+        rows(&body),
+        [
+            json!({"name": "a.jar", "archives": [{"entries": [{"entry.name": "LICENSE.txt", "entry.path": "META-INF"}]}]})
+        ]
+    );
+    let (_, body) = aql(
+        &s,
+        ADMIN,
+        r#"archive.entries.find({"archive.item.name":"a.jar"}).include("name","archive.item.repo")"#,
+    )
+    .await;
+    assert_eq!(
+        rows(&body),
+        [
+            json!({"archives": [{"items": [{"repo": "generic-local"}]}], "entry.name": "LICENSE.txt"})
+        ]
+    );
+    let (_, body) = aql(
+        &s,
+        ADMIN,
+        r#"items.find({"archive.entry.name":"Main.class"})"#,
+    )
+    .await;
+    assert!(rows(&body).is_empty());
+}
+
+const BUILD_INFO: &str = r#"{
+  "version": "1.0.1", "name": "app", "number": "7", "type": "GENERIC",
+  "started": "2026-11-20T10:00:00.000+0000", "url": "https://ci.example/app/7",
+  "artifactoryPrincipal": "admin",
+  "properties": {"buildInfo.env.JOB": "nightly"},
+  "statuses": [{"status": "released", "comment": "ok", "repository": "generic-local",
+                "timestamp": "2026-11-21T10:00:00.000+0000", "user": "admin", "ciUser": "ci"}],
+  "modules": [{"id": "org:app:1.0", "properties": {"team": "core"},
+    "artifacts": [{"type": "jar", "name": "app.jar", "sha1": "SHA1_OF_APP", "md5": "m"}],
+    "dependencies": [{"id": "org:lib:2.0", "type": "jar", "scopes": ["compile", "runtime"], "sha1": "0000"}]}]
+}"#;
+
+#[tokio::test]
+async fn build_domains_over_stored_build_info() {
+    let s = start_with(with_bob).await;
+    // `artifactory-build-info` exists on a fresh instance, as on JCR.
+    s.deploy("generic-local/dist/app.jar", "the app").await;
+    let doc = BUILD_INFO.replace("SHA1_OF_APP", &sha1_hex(b"the app"));
+    s.deploy(
+        "artifactory-build-info/app/7-1795600800000.json",
+        doc.clone(),
+    )
+    .await;
+    s.deploy("artifactory-build-info/notes.json", "not json")
+        .await;
+    let (st, body) = aql(&s, ADMIN, r#"builds.find({"name":"app"})"#).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(
+        rows(&body),
+        [
+            json!({"build.created": T0_ISO, "build.created_by": "admin", "build.modified": T0_ISO,
+                "build.modified_by": "admin", "build.name": "app", "build.number": "7",
+                "build.started": "2026-11-20T10:00:00.000Z", "build.url": "https://ci.example/app/7"})
+        ]
+    );
+    let cases: Vec<(&str, Vec<Value>)> = vec![
+        (
+            r#"build.properties.find({"build.name":"app"})"#,
+            vec![
+                json!({"build.property.key": "buildInfo.env.JOB", "build.property.value": "nightly"}),
+            ],
+        ),
+        (
+            r#"build.promotions.find({"status":"released"})"#,
+            vec![
+                json!({"build.promotion.comment": "ok", "build.promotion.created": "2026-11-21T10:00:00.000Z",
+                        "build.promotion.created_by": "admin", "build.promotion.repo": "generic-local",
+                        "build.promotion.status": "released", "build.promotion.user": "ci"}),
+            ],
+        ),
+        (
+            r#"modules.find({"build.number":"7"}).include("name","property.key")"#,
+            vec![
+                json!({"module.name": "org:app:1.0", "module.properties": [{"module.property.key": "team"}]}),
+            ],
+        ),
+        (
+            r#"module.properties.find({"key":"team"})"#,
+            vec![json!({"module.property.key": "team", "module.property.value": "core"})],
+        ),
+        (
+            r#"artifacts.find({"module.build.name":"app"})"#,
+            vec![json!({"artifact.name": "app.jar", "artifact.type": "jar"})],
+        ),
+        (
+            r#"dependencies.find({"scope":{"$match":"*runtime*"}})"#,
+            vec![
+                json!({"dependency.name": "org:lib:2.0", "dependency.scope": "compile,runtime", "dependency.type": "jar"}),
+            ],
+        ),
+        (
+            r#"builds.find({"module.artifact.item.name":"app.jar"}).include("number")"#,
+            vec![json!({"build.number": "7"})],
+        ),
+        (
+            r#"builds.find({"@buildInfo.env.JOB":"nightly"}).include("name")"#,
+            vec![json!({"build.name": "app"})],
+        ),
+        (r#"builds.find({"name":"other"})"#, vec![]),
+        (r#"releases.find()"#, vec![]),
+    ];
+    for (q, want) in cases {
+        let (st, body) = aql(&s, ADMIN, q).await;
+        assert_eq!(st, 200, "{q}: {body}");
+        assert_eq!(rows(&body), want, "{q}");
+    }
+    // Items reach their builds through the artifact checksum.
+    let (_, body) = aql(
+        &s,
+        ADMIN,
+        r#"items.find({"artifact.module.build.name":"app"}).include("repo","path","name","artifact.module.build.number")"#,
+    )
+    .await;
+    assert_eq!(
+        rows(&body),
+        [
+            json!({"repo": "generic-local", "path": "dist", "name": "app.jar",
+                "artifacts": [{"modules": [{"builds": [{"build.number": "7"}]}]}]})
+        ]
+    );
+    let (_, body) = aql(
+        &s,
+        ADMIN,
+        r#"items.find({"artifact.module.build.name":{"$ne":"app"},"repo":"generic-local"})"#,
+    )
+    .await;
+    assert!(rows(&body).is_empty(), "{body}");
+    // Non-admin callers get no rows from the build domains.
+    let (st, body) = aql(&s, ("bob", "pw"), r#"builds.find()"#).await;
+    assert_eq!((st, rows(&body).len()), (200, 0));
+}
+
+#[tokio::test]
+async fn virtual_repositories_and_transitive() {
+    let s = start().await;
+    let r = s
+        .admin(Method::PUT, "api/repositories/virt")
+        .json(&json!({"rclass": "virtual", "repositories": ["generic-local"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    s.deploy("generic-local/a.txt", "a").await;
+    s.deploy("helm-local/b.tgz", "b").await;
+    // A virtual repository named as the target stands for its members, and rows say which
+    // virtual repositories hold them.
+    let (st, body) = aql(&s, ADMIN, r#"items.find({"repo":"virt"})"#).await;
+    assert_eq!(st, 200, "{body}");
+    let got = rows(&body);
+    assert_eq!(got.len(), 1, "{body}");
+    assert_eq!(
+        (
+            got[0]["repo"].clone(),
+            got[0]["name"].clone(),
+            got[0]["virtual_repos"].clone()
+        ),
+        (json!("generic-local"), json!("a.txt"), json!(["virt"]))
+    );
+    let (_, body) = aql(
+        &s,
+        ADMIN,
+        r#"items.find({"repo":"virt"}).include("name").transitive().limit(5)"#,
+    )
+    .await;
+    assert_eq!(rows(&body), [json!({"name": "a.txt"})]);
+    let (_, body) = aql(
+        &s,
+        ADMIN,
+        r#"items.find({"repo":"generic-local"}).include("repo","path","name","virtual_repos")"#,
+    )
+    .await;
+    assert_eq!(
+        rows(&body),
+        [json!({"repo": "generic-local", "path": ".", "name": "a.txt", "virtual_repos": ["virt"]})]
+    );
 }

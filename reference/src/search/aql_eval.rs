@@ -1,0 +1,1574 @@
+//! Evaluating AQL over every domain (behaviour §9.2–9.6): items, properties, stats, archive entries
+//! and the build domains (builds, build.properties, build.promotions, modules, module.properties,
+//! artifacts, dependencies) over the build-info documents stored in `artifactory-build-info`.
+//!
+//! One model serves all of them: a row is an entity of some [`Kind`]; dotted fields (`stat.downloads`,
+//! `archive.entry.name`, `artifact.module.build.name`, `item.@license`) walk from one entity to the
+//! related ones, and a criterion on a related field holds when some related entity satisfies it
+//! (`$ne`/`$nmatch`: when none has the value). Includes nest related rows as arrays named as
+//! Artifactory names them (`properties`, `stats`, `archives`/`entries`, `artifacts`, `modules`,
+//! `builds`, ...). Release bundles do not exist in JCR, so their domains find nothing.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde_json::{json, Map, Value as Json};
+
+use super::aql::{Dir, Op, Query, Term, Value};
+use crate::config::RepoClass;
+use crate::store::{Item, State};
+
+/// The repository holding build-info documents.
+pub const BUILD_REPO: &str = "artifactory-build-info";
+
+/// A kind of row (a domain).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `items`.
+    Item,
+    /// `properties` (of items).
+    Prop,
+    /// `stats`.
+    Stat,
+    /// `archives`: an item whose entries are indexed.
+    Archive,
+    /// `archive.entries`.
+    Entry,
+    /// `builds`.
+    Build,
+    /// `build.properties`.
+    BuildProp,
+    /// `build.promotions`.
+    Promo,
+    /// `modules`.
+    Module,
+    /// `module.properties`.
+    ModuleProp,
+    /// `artifacts`.
+    Artifact,
+    /// `dependencies`.
+    Dep,
+    /// `releases` / `release_artifacts`: none exist in JCR.
+    Release,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ty {
+    Str,
+    Long,
+    Date,
+    FileType,
+    List,
+}
+
+impl Kind {
+    fn of_domain(domain: &str) -> Option<Kind> {
+        Some(match domain {
+            "items" => Kind::Item,
+            "properties" => Kind::Prop,
+            "stats" => Kind::Stat,
+            "archive.entries" | "archives" => Kind::Entry,
+            "builds" => Kind::Build,
+            "build.properties" => Kind::BuildProp,
+            "build.promotions" => Kind::Promo,
+            "modules" => Kind::Module,
+            "module.properties" => Kind::ModuleProp,
+            "artifacts" => Kind::Artifact,
+            "dependencies" => Kind::Dep,
+            "releases" | "release_artifacts" => Kind::Release,
+            _ => return None,
+        })
+    }
+
+    /// Fields: name, returned by default, type.
+    fn fields(self) -> &'static [(&'static str, bool, Ty)] {
+        use Ty::*;
+        match self {
+            Kind::Item => &[
+                ("repo", true, Str),
+                ("path", true, Str),
+                ("name", true, Str),
+                ("type", true, FileType),
+                ("size", true, Long),
+                ("created", true, Date),
+                ("created_by", true, Str),
+                ("modified", true, Date),
+                ("modified_by", true, Str),
+                ("updated", true, Date),
+                ("depth", false, Long),
+                ("actual_md5", false, Str),
+                ("actual_sha1", false, Str),
+                ("original_md5", false, Str),
+                ("original_sha1", false, Str),
+                ("sha256", false, Str),
+                ("id", false, Long),
+                ("repo_path_checksum", false, Str),
+                ("virtual_repos", false, List),
+            ],
+            Kind::Prop | Kind::BuildProp | Kind::ModuleProp => {
+                &[("key", true, Str), ("value", true, Str)]
+            }
+            Kind::Stat => &[
+                ("downloaded", true, Date),
+                ("downloads", true, Long),
+                ("downloaded_by", true, Str),
+                ("remote_downloaded", false, Date),
+                ("remote_downloads", false, Long),
+                ("remote_downloaded_by", false, Str),
+                ("remote_origin", false, Str),
+                ("remote_path", false, Str),
+            ],
+            Kind::Archive | Kind::Release => &[],
+            Kind::Entry => &[("name", true, Str), ("path", true, Str)],
+            Kind::Build => &[
+                ("url", true, Str),
+                ("name", true, Str),
+                ("number", true, Str),
+                ("started", true, Date),
+                ("created", true, Date),
+                ("created_by", true, Str),
+                ("modified", true, Date),
+                ("modified_by", true, Str),
+            ],
+            Kind::Promo => &[
+                ("created", true, Date),
+                ("created_by", true, Str),
+                ("status", true, Str),
+                ("repo", true, Str),
+                ("comment", true, Str),
+                ("user", true, Str),
+            ],
+            Kind::Module => &[("name", true, Str)],
+            Kind::Artifact => &[
+                ("name", true, Str),
+                ("type", true, Str),
+                ("sha1", false, Str),
+                ("md5", false, Str),
+            ],
+            Kind::Dep => &[
+                ("name", true, Str),
+                ("scope", true, Str),
+                ("type", true, Str),
+                ("sha1", false, Str),
+                ("md5", false, Str),
+            ],
+        }
+    }
+
+    fn field(self, name: &str) -> Option<(&'static str, Ty)> {
+        self.fields()
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(n, _, t)| (*n, *t))
+    }
+
+    /// The related kind reached by one dotted step.
+    fn hop(self, step: &str) -> Option<Kind> {
+        Some(match (self, step) {
+            (Kind::Item, "property") => Kind::Prop,
+            (Kind::Item, "stat") => Kind::Stat,
+            (Kind::Item, "archive") => Kind::Archive,
+            (Kind::Item, "artifact") => Kind::Artifact,
+            (Kind::Item, "dependency") => Kind::Dep,
+            (Kind::Prop | Kind::Stat | Kind::Archive, "item") => Kind::Item,
+            (Kind::Archive, "entry") => Kind::Entry,
+            (Kind::Entry, "archive") => Kind::Archive,
+            (Kind::Build, "property") => Kind::BuildProp,
+            (Kind::Build, "promotion") => Kind::Promo,
+            (Kind::Build, "module") => Kind::Module,
+            (Kind::BuildProp | Kind::Promo | Kind::Module, "build") => Kind::Build,
+            (Kind::Module, "property") => Kind::ModuleProp,
+            (Kind::Module, "artifact") => Kind::Artifact,
+            (Kind::Module, "dependency") => Kind::Dep,
+            (Kind::ModuleProp | Kind::Artifact | Kind::Dep, "module") => Kind::Module,
+            (Kind::Artifact | Kind::Dep, "item") => Kind::Item,
+            _ => return None,
+        })
+    }
+
+    /// Whether `@key` criteria apply (items, builds and modules carry properties).
+    fn has_props(self) -> bool {
+        matches!(self, Kind::Item | Kind::Build | Kind::Module)
+    }
+
+    /// The prefix of this kind's keys in result rows.
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::Entry => "entry.",
+            Kind::Build => "build.",
+            Kind::BuildProp => "build.property.",
+            Kind::Promo => "build.promotion.",
+            Kind::Module => "module.",
+            Kind::ModuleProp => "module.property.",
+            Kind::Artifact => "artifact.",
+            Kind::Dep => "dependency.",
+            Kind::Release => "release.",
+            _ => "",
+        }
+    }
+
+    /// The name of the array nesting rows of this kind inside another row.
+    fn array(self) -> &'static str {
+        match self {
+            Kind::Item => "items",
+            Kind::Prop => "properties",
+            Kind::Stat => "stats",
+            Kind::Archive => "archives",
+            Kind::Entry => "entries",
+            Kind::Build => "builds",
+            Kind::BuildProp => "build.properties",
+            Kind::Promo => "build.promotions",
+            Kind::Module => "modules",
+            Kind::ModuleProp => "module.properties",
+            Kind::Artifact => "artifacts",
+            Kind::Dep => "dependencies",
+            Kind::Release => "releases",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Build-info documents.
+
+/// A build promotion (a `statuses` entry of a build-info document).
+#[derive(Clone, Debug, Default)]
+pub struct Promotion {
+    created: Option<i64>,
+    created_by: Option<String>,
+    user: Option<String>,
+    status: Option<String>,
+    repo: Option<String>,
+    comment: Option<String>,
+}
+
+/// A module artifact or dependency.
+#[derive(Clone, Debug, Default)]
+pub struct Part {
+    name: String,
+    kind: Option<String>,
+    scope: Option<String>,
+    sha1: Option<String>,
+    md5: Option<String>,
+}
+
+/// A build module.
+#[derive(Clone, Debug, Default)]
+pub struct Module {
+    name: String,
+    props: Vec<(String, String)>,
+    artifacts: Vec<Part>,
+    deps: Vec<Part>,
+}
+
+/// One stored build (a build-info JSON document in [`BUILD_REPO`]).
+#[derive(Clone, Debug, Default)]
+pub struct Build {
+    name: String,
+    number: String,
+    url: Option<String>,
+    started: Option<i64>,
+    created: i64,
+    created_by: String,
+    modified: i64,
+    modified_by: String,
+    props: Vec<(String, String)>,
+    promotions: Vec<Promotion>,
+    modules: Vec<Module>,
+}
+
+/// Build-info dates (`2026-11-25T10:00:00.000+0000`, also with a colon in the offset or `Z`).
+fn build_date(s: &str) -> Option<i64> {
+    let fixed;
+    let s = match s.len().checked_sub(5).map(|i| s.split_at(i)) {
+        Some((head, tail))
+            if (tail.starts_with('+') || tail.starts_with('-'))
+                && tail[1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            fixed = format!("{head}{}:{}", &tail[..3], &tail[3..]);
+            fixed.as_str()
+        }
+        _ => s,
+    };
+    parse_date(s)
+}
+
+fn props_of(v: &Json) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = v
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), scalar(v).unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+fn scalar(v: &Json) -> Option<String> {
+    match v {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        Json::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+impl Build {
+    /// Reads a build-info document stored as `item`; `None` when it is not one (no name or number).
+    pub fn parse(doc: &Json, item: &Item) -> Option<Build> {
+        let text = |v: &Json, k: &str| v.get(k).and_then(scalar);
+        let part = |v: &Json, id: &str| Part {
+            name: text(v, "name").or_else(|| text(v, id)).unwrap_or_default(),
+            kind: text(v, "type"),
+            scope: v.get("scopes").and_then(Json::as_array).map(|s| {
+                s.iter()
+                    .filter_map(scalar)
+                    .collect::<Vec<String>>()
+                    .join(",")
+            }),
+            sha1: text(v, "sha1"),
+            md5: text(v, "md5"),
+        };
+        let list = |v: &Json, k: &str| v.get(k).and_then(Json::as_array).cloned();
+        let modules = list(doc, "modules")
+            .unwrap_or_default()
+            .iter()
+            .map(|m| Module {
+                name: text(m, "id").unwrap_or_default(),
+                props: m.get("properties").map(props_of).unwrap_or_default(),
+                artifacts: list(m, "artifacts")
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| part(a, "name"))
+                    .collect(),
+                deps: list(m, "dependencies")
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|d| part(d, "id"))
+                    .collect(),
+            })
+            .collect();
+        let promotions = list(doc, "statuses")
+            .unwrap_or_default()
+            .iter()
+            .map(|s| Promotion {
+                created: text(s, "timestamp").and_then(|t| build_date(&t)),
+                created_by: text(s, "user"),
+                user: text(s, "ciUser"),
+                status: text(s, "status"),
+                repo: text(s, "repository"),
+                comment: text(s, "comment"),
+            })
+            .collect();
+        Some(Build {
+            name: text(doc, "name")?,
+            number: text(doc, "number")?,
+            url: text(doc, "url"),
+            started: text(doc, "started").and_then(|t| build_date(&t)),
+            created: item.created,
+            created_by: text(doc, "artifactoryPrincipal")
+                .unwrap_or_else(|| item.created_by.to_string()),
+            modified: item.modified,
+            modified_by: item.modified_by.to_string(),
+            props: doc.get("properties").map(props_of).unwrap_or_default(),
+            promotions,
+            modules,
+        })
+    }
+}
+
+/// Whether answering `q` needs the build-info documents (a build domain, or a field or include that
+/// steps into artifacts, dependencies, modules or builds).
+pub fn needs_builds(q: &Query) -> bool {
+    fn steps(f: &str) -> bool {
+        f.split('@')
+            .next()
+            .unwrap_or("")
+            .split('.')
+            .any(|s| matches!(s, "artifact" | "dependency" | "module" | "build"))
+    }
+    fn terms(t: &[Term]) -> bool {
+        t.iter().any(|t| match t {
+            Term::Cmp { field, .. } => steps(field),
+            Term::And(g) | Term::Or(g) | Term::Msp(g) => g.iter().any(|g| terms(g)),
+        })
+    }
+    matches!(
+        Kind::of_domain(&q.domain),
+        Some(
+            Kind::Build
+                | Kind::BuildProp
+                | Kind::Promo
+                | Kind::Module
+                | Kind::ModuleProp
+                | Kind::Artifact
+                | Kind::Dep
+        )
+    ) || terms(&q.criteria)
+        || q.include.iter().flatten().any(|f| steps(f))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entities.
+
+#[derive(Clone, Copy)]
+struct ItemRef<'a> {
+    repo: &'a str,
+    key: &'a str,
+    item: &'a Item,
+}
+
+#[derive(Clone, Copy)]
+enum E<'a> {
+    Item(ItemRef<'a>),
+    Prop(ItemRef<'a>, &'a str, &'a str),
+    Stat(ItemRef<'a>),
+    Archive(ItemRef<'a>),
+    Entry(&'a str),
+    Build(&'a Build),
+    BuildProp(&'a Build, &'a (String, String)),
+    Promo(&'a Build, &'a Promotion),
+    Module(&'a Build, &'a Module),
+    ModuleProp(&'a Build, &'a Module, &'a (String, String)),
+    Artifact(&'a Build, &'a Module, &'a Part),
+    Dep(&'a Build, &'a Module, &'a Part),
+}
+
+/// A field's value.
+#[derive(Clone, Debug, PartialEq)]
+enum V<'a> {
+    S(Cow<'a, str>),
+    N(i64),
+    D(i64),
+    L(Vec<String>),
+}
+
+fn split(key: &str) -> (&str, &str) {
+    match key.rsplit_once('/') {
+        Some((p, n)) => (p, n),
+        None if key.is_empty() => (".", "."),
+        None => (".", key),
+    }
+}
+
+/// What a query runs over: the tree, the builds, and relations computed when first needed.
+struct Ctx<'a> {
+    state: &'a State,
+    builds: &'a [Build],
+    /// Virtual repositories by the local repositories they reach.
+    virtuals: HashMap<&'a str, Vec<String>>,
+    by_sha1: OnceLock<HashMap<String, Vec<ItemRef<'a>>>>,
+    by_entry: OnceLock<HashMap<&'a str, Vec<ItemRef<'a>>>>,
+}
+
+fn lower(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+impl<'a> Ctx<'a> {
+    fn new(state: &'a State, builds: &'a [Build]) -> Ctx<'a> {
+        let mut virtuals: HashMap<&'a str, Vec<String>> = HashMap::new();
+        for r in state.repos.values() {
+            if r.config.rclass == RepoClass::Virtual {
+                for m in members(state, &r.config.key) {
+                    if let Some((k, _)) = state.repos.get_key_value(&m) {
+                        virtuals
+                            .entry(k.as_str())
+                            .or_default()
+                            .push(r.config.key.clone());
+                    }
+                }
+            }
+        }
+        Ctx {
+            state,
+            builds,
+            virtuals,
+            by_sha1: OnceLock::new(),
+            by_entry: OnceLock::new(),
+        }
+    }
+
+    fn items(&self) -> impl Iterator<Item = ItemRef<'a>> + 'a {
+        self.state.repos.values().flat_map(|r| {
+            r.items.iter().map(move |(k, i)| ItemRef {
+                repo: &r.config.key,
+                key: k,
+                item: i,
+            })
+        })
+    }
+
+    fn items_with_sha1(&self, sha1: &str) -> &[ItemRef<'a>] {
+        let map = self.by_sha1.get_or_init(|| {
+            let mut m: HashMap<String, Vec<ItemRef<'a>>> = HashMap::new();
+            for i in self.items() {
+                if let Some(f) = i.item.file.as_deref().filter(|f| !f.sha1.is_empty()) {
+                    m.entry(lower(&f.sha1)).or_default().push(i);
+                }
+            }
+            m
+        });
+        map.get(&lower(sha1)).map_or(&[], Vec::as_slice)
+    }
+
+    fn archives_with(&self, entry: &str) -> &[ItemRef<'a>] {
+        let map = self.by_entry.get_or_init(|| {
+            let mut m: HashMap<&'a str, Vec<ItemRef<'a>>> = HashMap::new();
+            for i in self.items() {
+                let Some(f) = i.item.file.as_deref() else {
+                    continue;
+                };
+                for e in self.state.archives.get(&f.sha256).into_iter().flatten() {
+                    m.entry(e.as_str()).or_default().push(i);
+                }
+            }
+            m
+        });
+        map.get(entry).map_or(&[], Vec::as_slice)
+    }
+
+    fn parts(&self, deps: bool) -> impl Iterator<Item = E<'a>> + 'a {
+        self.builds.iter().flat_map(move |b| {
+            b.modules.iter().flat_map(move |m| {
+                let list = if deps { &m.deps } else { &m.artifacts };
+                list.iter().map(move |p| {
+                    if deps {
+                        E::Dep(b, m, p)
+                    } else {
+                        E::Artifact(b, m, p)
+                    }
+                })
+            })
+        })
+    }
+
+    /// The entities `step` leads to from `e`.
+    fn related(&self, e: E<'a>, to: Kind, out: &mut Vec<E<'a>>) {
+        match (e, to) {
+            (E::Item(i), Kind::Prop) => {
+                out.extend(i.item.props.pairs().map(|(k, v)| E::Prop(i, k, v)))
+            }
+            (E::Item(i), Kind::Stat) if i.item.stats().downloads > 0 => out.push(E::Stat(i)),
+            (E::Item(i), Kind::Archive) => {
+                if let Some(f) = i.item.file.as_deref() {
+                    if self.state.archives.contains_key(&f.sha256) {
+                        out.push(E::Archive(i));
+                    }
+                }
+            }
+            (E::Item(i), Kind::Artifact | Kind::Dep) => {
+                if let Some(f) = i.item.file.as_deref().filter(|f| !f.sha1.is_empty()) {
+                    out.extend(self.parts(to == Kind::Dep).filter(|p| {
+                        match p {
+                            E::Artifact(_, _, x) | E::Dep(_, _, x) => x
+                                .sha1
+                                .as_deref()
+                                .is_some_and(|s| s.eq_ignore_ascii_case(&f.sha1)),
+                            _ => false,
+                        }
+                    }));
+                }
+            }
+            (E::Prop(i, _, _) | E::Stat(i) | E::Archive(i), Kind::Item) => out.push(E::Item(i)),
+            (E::Archive(i), Kind::Entry) => {
+                if let Some(f) = i.item.file.as_deref() {
+                    let entries = self.state.archives.get(&f.sha256);
+                    out.extend(entries.into_iter().flatten().map(|e| E::Entry(e)));
+                }
+            }
+            (E::Entry(path), Kind::Archive) => {
+                out.extend(self.archives_with(path).iter().map(|i| E::Archive(*i)))
+            }
+            (E::Build(b), Kind::BuildProp) => {
+                out.extend(b.props.iter().map(|p| E::BuildProp(b, p)))
+            }
+            (E::Build(b), Kind::Promo) => out.extend(b.promotions.iter().map(|p| E::Promo(b, p))),
+            (E::Build(b), Kind::Module) => out.extend(b.modules.iter().map(|m| E::Module(b, m))),
+            (E::BuildProp(b, _) | E::Promo(b, _) | E::Module(b, _), Kind::Build) => {
+                out.push(E::Build(b))
+            }
+            (E::Module(b, m), Kind::ModuleProp) => {
+                out.extend(m.props.iter().map(|p| E::ModuleProp(b, m, p)))
+            }
+            (E::Module(b, m), Kind::Artifact) => {
+                out.extend(m.artifacts.iter().map(|a| E::Artifact(b, m, a)))
+            }
+            (E::Module(b, m), Kind::Dep) => out.extend(m.deps.iter().map(|d| E::Dep(b, m, d))),
+            (E::ModuleProp(b, m, _) | E::Artifact(b, m, _) | E::Dep(b, m, _), Kind::Module) => {
+                out.push(E::Module(b, m))
+            }
+            (E::Artifact(_, _, p) | E::Dep(_, _, p), Kind::Item) => {
+                if let Some(sha1) = &p.sha1 {
+                    out.extend(self.items_with_sha1(sha1).iter().map(|i| E::Item(*i)));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn value(&self, e: E<'a>, f: &str) -> Option<V<'a>> {
+        let s = |x: &'a str| Some(V::S(Cow::Borrowed(x)));
+        let opt = |x: &'a Option<String>| x.as_deref().map(|x| V::S(Cow::Borrowed(x)));
+        match e {
+            E::Item(r) => {
+                let i = r.item;
+                let file = i.file.as_deref();
+                let non_empty = |x: &'a str| (!x.is_empty()).then_some(V::S(Cow::Borrowed(x)));
+                match f {
+                    "repo" => s(r.repo),
+                    "path" => s(split(r.key).0),
+                    "name" => s(split(r.key).1),
+                    "type" => s(if i.is_folder() { "folder" } else { "file" }),
+                    "size" => Some(V::N(file?.size as i64)),
+                    "created" => Some(V::D(i.created)),
+                    "modified" => Some(V::D(i.modified)),
+                    "updated" => Some(V::D(i.updated)),
+                    "created_by" => s(&i.created_by),
+                    "modified_by" => s(&i.modified_by),
+                    "depth" => Some(V::N(
+                        r.key.split('/').filter(|s| !s.is_empty()).count() as i64
+                    )),
+                    "actual_md5" => non_empty(&file?.md5),
+                    "actual_sha1" => non_empty(&file?.sha1),
+                    "sha256" => non_empty(&file?.sha256),
+                    "original_md5" => opt(&file?.original.md5),
+                    "original_sha1" => opt(&file?.original.sha1),
+                    "virtual_repos" => {
+                        Some(V::L(self.virtuals.get(r.repo).cloned().unwrap_or_default()))
+                    }
+                    _ => None,
+                }
+            }
+            E::Prop(_, k, v) => match f {
+                "key" => s(k),
+                "value" => s(v),
+                _ => None,
+            },
+            E::BuildProp(_, (k, v)) | E::ModuleProp(_, _, (k, v)) => match f {
+                "key" => s(k),
+                "value" => s(v),
+                _ => None,
+            },
+            E::Stat(r) => {
+                let st = r.item.stats();
+                match f {
+                    "downloaded" => Some(V::D(st.last_downloaded)),
+                    "downloads" => Some(V::N(st.downloads as i64)),
+                    "downloaded_by" => st.last_downloaded_by.as_deref().and_then(s),
+                    _ => None,
+                }
+            }
+            E::Archive(_) => None,
+            E::Entry(p) => match (f, p.rsplit_once('/')) {
+                ("name", Some((_, n))) => s(n),
+                ("name", None) => s(p),
+                ("path", Some((d, _))) => s(d),
+                ("path", None) => s("."),
+                _ => None,
+            },
+            E::Build(b) => match f {
+                "url" => opt(&b.url),
+                "name" => s(&b.name),
+                "number" => s(&b.number),
+                "started" => b.started.map(V::D),
+                "created" => Some(V::D(b.created)),
+                "created_by" => s(&b.created_by),
+                "modified" => Some(V::D(b.modified)),
+                "modified_by" => s(&b.modified_by),
+                _ => None,
+            },
+            E::Promo(_, p) => match f {
+                "created" => p.created.map(V::D),
+                "created_by" => opt(&p.created_by),
+                "status" => opt(&p.status),
+                "repo" => opt(&p.repo),
+                "comment" => opt(&p.comment),
+                "user" => opt(&p.user),
+                _ => None,
+            },
+            E::Module(_, m) => match f {
+                "name" => s(&m.name),
+                _ => None,
+            },
+            E::Artifact(_, _, p) | E::Dep(_, _, p) => match f {
+                "name" => s(&p.name),
+                "type" => opt(&p.kind),
+                "scope" => opt(&p.scope),
+                "sha1" => opt(&p.sha1),
+                "md5" => opt(&p.md5),
+                _ => None,
+            },
+        }
+    }
+
+    /// Property values of `key` (`*`: every value) on an entity that carries properties.
+    fn props(&self, e: E<'a>, key: &str, out: &mut Vec<V<'a>>) {
+        let pairs: Box<dyn Iterator<Item = (&'a str, &'a str)>> = match e {
+            E::Item(r) => Box::new(r.item.props.pairs()),
+            E::Build(b) => Box::new(b.props.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            E::Module(_, m) => Box::new(m.props.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            _ => return,
+        };
+        for (k, v) in pairs {
+            if key == "*" || k == key {
+                out.push(V::S(Cow::Borrowed(v)));
+            }
+        }
+    }
+}
+
+/// The local (and remote) repositories a virtual repository reaches, depth first, each once.
+fn members(state: &State, key: &str) -> Vec<String> {
+    fn walk(state: &State, key: &str, seen: &mut Vec<String>, out: &mut Vec<String>) {
+        if seen.iter().any(|s| s == key) {
+            return;
+        }
+        seen.push(key.to_string());
+        let Some(r) = state.repos.get(key) else {
+            return;
+        };
+        if r.config.rclass == RepoClass::Virtual {
+            for m in &r.config.repositories {
+                walk(state, m, seen, out);
+            }
+        } else {
+            out.push(key.to_string());
+        }
+    }
+    let mut out = Vec::new();
+    walk(state, key, &mut Vec::new(), &mut out);
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Criteria.
+
+/// An evaluation failure: a plain-text 400 message.
+#[derive(Debug, PartialEq, Eq)]
+pub struct EvalError(pub String);
+
+fn err<T>(m: impl Into<String>) -> Result<T, EvalError> {
+    Err(EvalError(m.into()))
+}
+
+/// `3d`, `2weeks`, `10mi` → milliseconds.
+fn period(v: &str) -> Option<i64> {
+    let v = v.trim();
+    let digits: String = v.chars().take_while(char::is_ascii_digit).collect();
+    let n: i64 = digits.parse().ok()?;
+    let unit = &v[digits.len()..];
+    let ms: i64 = match unit {
+        "ms" | "millis" => 1,
+        "s" | "seconds" => 1_000,
+        "mi" | "minutes" => 60_000,
+        "d" | "days" => 86_400_000,
+        "w" | "weeks" => 7 * 86_400_000,
+        "mo" | "months" => 30 * 86_400_000,
+        "y" | "years" => 365 * 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(ms)
+}
+
+fn parse_date(s: &str) -> Option<i64> {
+    if let Ok(ms) = s.parse::<i64>() {
+        return Some(ms);
+    }
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Iso8601::DEFAULT)
+        .ok()
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+/// Where a field leads: the steps through related kinds, then the field or property.
+#[derive(Clone, Debug)]
+struct FieldPath {
+    steps: Vec<Kind>,
+    leaf: Leaf,
+}
+
+#[derive(Clone, Debug)]
+enum Leaf {
+    Field(&'static str, Ty),
+    /// `@key` (`*`: any key).
+    Prop(String),
+    /// A kind named without a field (`stat`, `archive.entry`): only in includes.
+    Whole,
+    /// `*`: every field (includes).
+    All,
+}
+
+fn resolve(from: Kind, signature: &str, in_include: bool) -> Option<FieldPath> {
+    let mut kind = from;
+    let mut steps = Vec::new();
+    let mut rest = signature;
+    loop {
+        if let Some(key) = rest.strip_prefix('@') {
+            if !kind.has_props() || key.is_empty() {
+                return None;
+            }
+            return Some(FieldPath {
+                steps,
+                leaf: Leaf::Prop(key.to_string()),
+            });
+        }
+        let (head, tail) = match rest.split_once('.') {
+            Some((h, t)) => (h, Some(t)),
+            None => (rest, None),
+        };
+        if let Some(next) = kind.hop(head) {
+            kind = next;
+            steps.push(next);
+            match tail {
+                Some(t) => rest = t,
+                None if in_include => {
+                    return Some(FieldPath {
+                        steps,
+                        leaf: Leaf::Whole,
+                    })
+                }
+                None => return None,
+            }
+            continue;
+        }
+        if tail.is_some() {
+            return None;
+        }
+        if head == "*" && in_include {
+            return Some(FieldPath {
+                steps,
+                leaf: Leaf::All,
+            });
+        }
+        let (name, ty) = kind.field(head)?;
+        return Some(FieldPath {
+            steps,
+            leaf: Leaf::Field(name, ty),
+        });
+    }
+}
+
+/// A checked criterion, ready to test rows.
+enum Check {
+    Cmp {
+        path: FieldPath,
+        op: Op,
+        value: Target,
+    },
+    Any(Vec<Vec<Check>>),
+    All(Vec<Vec<Check>>),
+    /// `$msp`: the property criteria inside hold for one and the same property.
+    Same(Vec<Vec<Check>>),
+    /// `type: any`.
+    True,
+}
+
+#[derive(Debug)]
+enum Target {
+    Null,
+    S(String),
+    N(i64),
+    D(i64),
+}
+
+struct Prep<'s> {
+    kind: Kind,
+    now: i64,
+    state: &'s State,
+    virtual_target: bool,
+}
+
+impl Prep<'_> {
+    fn all(&mut self, terms: &[Term]) -> Result<Vec<Check>, EvalError> {
+        terms.iter().map(|t| self.one(t)).collect()
+    }
+
+    fn groups(&mut self, groups: &[Vec<Term>]) -> Result<Vec<Vec<Check>>, EvalError> {
+        groups.iter().map(|g| self.all(g)).collect()
+    }
+
+    fn one(&mut self, t: &Term) -> Result<Check, EvalError> {
+        let (field, op, value) = match t {
+            Term::And(g) => return Ok(Check::All(self.groups(g)?)),
+            Term::Or(g) => return Ok(Check::Any(self.groups(g)?)),
+            Term::Msp(g) => return Ok(Check::Same(self.groups(g)?)),
+            Term::Cmp { field, op, value } => (field, *op, value),
+        };
+        let path = resolve(self.kind, field, false).ok_or_else(|| {
+            EvalError(format!(
+                "Unknown field '{field}' in the {} domain",
+                domain_name(self.kind)
+            ))
+        })?;
+        let text = match value {
+            Value::Str(s) | Value::Num(s) => s.clone(),
+            Value::Bool(b) => b.to_string(),
+            Value::Null => {
+                if !matches!(op, Op::Eq | Op::Ne) {
+                    return err("Illegal syntax the 'null' values are allowed to use only with equals and not equals operators.");
+                }
+                return Ok(Check::Cmp {
+                    path,
+                    op,
+                    value: Target::Null,
+                });
+            }
+        };
+        let ty = match path.leaf {
+            Leaf::Field(_, ty) => ty,
+            _ => Ty::Str,
+        };
+        if let (Op::Last | Op::Before, _) = (op, ty) {
+            let p = period(&text)
+                .ok_or_else(|| EvalError(format!("Invalid relative date format for: {text}")))?;
+            let op = if op == Op::Last { Op::Gt } else { Op::Lt };
+            return Ok(Check::Cmp {
+                path,
+                op,
+                value: Target::D(self.now - p),
+            });
+        }
+        let value = match ty {
+            Ty::FileType => {
+                if !matches!(text.as_str(), "file" | "folder" | "any") {
+                    return err(format!(
+                        "Invalid file type: {text}, valid types are : file, folder, any"
+                    ));
+                }
+                if text == "any" && path.steps.is_empty() {
+                    return Ok(Check::True);
+                }
+                Target::S(text)
+            }
+            Ty::Long => Target::N(
+                text.parse()
+                    .map_err(|_| EvalError(format!("AQL Expect long value but found:{text}")))?,
+            ),
+            Ty::Date => Target::D(
+                parse_date(&text)
+                    .ok_or_else(|| EvalError(format!("Invalid date format for: {text}")))?,
+            ),
+            Ty::Str | Ty::List => Target::S(text),
+        };
+        // A virtual repository named as the repository stands for the repositories it reaches.
+        if let (Kind::Item, true, Leaf::Field("repo", _), Op::Eq, Target::S(key)) =
+            (self.kind, path.steps.is_empty(), &path.leaf, op, &value)
+        {
+            if self
+                .state
+                .repo(key)
+                .is_some_and(|r| r.config.rclass == RepoClass::Virtual)
+            {
+                self.virtual_target = true;
+                let groups = members(self.state, key)
+                    .into_iter()
+                    .map(|m| {
+                        vec![Check::Cmp {
+                            path: path.clone(),
+                            op: Op::Eq,
+                            value: Target::S(m),
+                        }]
+                    })
+                    .collect();
+                return Ok(Check::Any(groups));
+            }
+        }
+        Ok(Check::Cmp { path, op, value })
+    }
+}
+
+fn domain_name(k: Kind) -> &'static str {
+    match k {
+        Kind::Item => "items",
+        Kind::Entry => "archive.entries",
+        other => other.array(),
+    }
+}
+
+fn compare(have: &V<'_>, want: &Target) -> Option<Ordering> {
+    match (have, want) {
+        (V::S(a), Target::S(b)) => Some((**a).cmp(b.as_str())),
+        (V::N(a), Target::N(b)) | (V::D(a), Target::D(b)) => Some(a.cmp(b)),
+        (V::N(a), Target::S(b)) => b.parse::<i64>().ok().map(|b| a.cmp(&b)),
+        (V::S(a), Target::N(b)) => Some((**a).cmp(b.to_string().as_str())),
+        (V::L(l), Target::S(b)) => Some(if l.iter().any(|x| x == b) {
+            Ordering::Equal
+        } else {
+            Ordering::Less
+        }),
+        _ => None,
+    }
+}
+
+fn test(op: Op, have: Option<&V<'_>>, want: &Target) -> bool {
+    if let Target::Null = want {
+        return match op {
+            Op::Eq => have.is_none(),
+            _ => have.is_some(),
+        };
+    }
+    let Some(have) = have else {
+        // NULL matches `$ne` and `$nmatch` only.
+        return matches!(op, Op::Ne | Op::NMatch);
+    };
+    match op {
+        Op::Match | Op::NMatch => {
+            let pattern: Cow<'_, str> = match want {
+                Target::S(s) => Cow::Borrowed(s),
+                Target::N(n) | Target::D(n) => Cow::Owned(n.to_string()),
+                Target::Null => Cow::Borrowed(""),
+            };
+            let hit = match have {
+                V::S(s) => crate::wildcard::matches(&pattern, s),
+                V::N(n) | V::D(n) => crate::wildcard::matches(&pattern, &n.to_string()),
+                V::L(l) => l.iter().any(|x| crate::wildcard::matches(&pattern, x)),
+            };
+            hit == (op == Op::Match)
+        }
+        _ => {
+            let Some(o) = compare(have, want) else {
+                return op == Op::Ne;
+            };
+            match op {
+                Op::Eq => o == Ordering::Equal,
+                Op::Ne => o != Ordering::Equal,
+                Op::Gt => o == Ordering::Greater,
+                Op::Gte => o != Ordering::Less,
+                Op::Lt => o == Ordering::Less,
+                _ => o != Ordering::Greater,
+            }
+        }
+    }
+}
+
+/// Several values (properties, related rows): `$ne`/`$nmatch` hold when no value has the positive
+/// match, the others when one value does; none at all behaves as NULL.
+fn test_many(op: Op, values: &[V<'_>], want: &Target) -> bool {
+    if let Target::Null = want {
+        return test(op, values.first(), want);
+    }
+    match op {
+        Op::Ne | Op::NMatch => {
+            let positive = if op == Op::Ne { Op::Eq } else { Op::Match };
+            !values.iter().any(|v| test(positive, Some(v), want))
+        }
+        _ if values.is_empty() => test(op, None, want),
+        _ => values.iter().any(|v| test(op, Some(v), want)),
+    }
+}
+
+impl<'a> Ctx<'a> {
+    fn reach(&self, e: E<'a>, steps: &[Kind]) -> Vec<E<'a>> {
+        let mut now = vec![e];
+        for k in steps {
+            let mut next = Vec::new();
+            for x in now {
+                self.related(x, *k, &mut next);
+            }
+            now = next;
+        }
+        now
+    }
+
+    fn keeps(&self, checks: &[Check], e: &E<'a>) -> bool {
+        checks.iter().all(|c| self.holds(c, *e, None))
+    }
+
+    /// Whether `c` holds for `e`; `pin` is the one property an `$msp` group is tested against.
+    fn holds(&self, c: &Check, e: E<'a>, pin: Option<(&str, &str)>) -> bool {
+        match c {
+            Check::True => true,
+            Check::All(groups) => groups
+                .iter()
+                .all(|g| g.iter().all(|c| self.holds(c, e, pin))),
+            Check::Any(groups) => groups
+                .iter()
+                .any(|g| g.iter().all(|c| self.holds(c, e, pin))),
+            Check::Same(groups) => {
+                let mut pairs = Vec::new();
+                if let E::Item(r) = e {
+                    pairs.extend(r.item.props.pairs());
+                }
+                pairs.iter().any(|&p| {
+                    groups
+                        .iter()
+                        .all(|g| g.iter().all(|c| self.holds(c, e, Some(p))))
+                })
+            }
+            Check::Cmp { path, op, value } => {
+                if path.steps.is_empty() {
+                    return match &path.leaf {
+                        Leaf::Field(f, _) => test(*op, self.value(e, f).as_ref(), value),
+                        Leaf::Prop(key) => {
+                            if let Some((k, v)) = pin {
+                                let have =
+                                    (key == "*" || key == k).then_some(V::S(Cow::Borrowed(v)));
+                                return test_many(*op, have.as_slice(), value);
+                            }
+                            let mut vals = Vec::new();
+                            self.props(e, key, &mut vals);
+                            test_many(*op, &vals, value)
+                        }
+                        _ => false,
+                    };
+                }
+                let mut vals = Vec::new();
+                for x in self.reach(e, &path.steps) {
+                    match &path.leaf {
+                        Leaf::Field(f, _) => vals.extend(self.value(x, f)),
+                        Leaf::Prop(key) => self.props(x, key, &mut vals),
+                        _ => {}
+                    }
+                }
+                test_many(*op, &vals, value)
+            }
+        }
+    }
+}
+
+fn mentions_type(terms: &[Term]) -> bool {
+    terms.iter().any(|t| match t {
+        Term::Cmp { field, .. } => field == "type",
+        Term::And(g) | Term::Or(g) | Term::Msp(g) => g.iter().any(|g| mentions_type(g)),
+    })
+}
+
+/// Repositories the top-level criteria confine an items query to (`repo` equal to a key, or to a
+/// virtual repository's members), so only their trees are scanned.
+fn repo_scope(checks: &[Check]) -> Option<Vec<String>> {
+    let eq = |c: &Check| match c {
+        Check::Cmp {
+            path,
+            op: Op::Eq,
+            value: Target::S(k),
+        } if path.steps.is_empty() && matches!(path.leaf, Leaf::Field("repo", _)) => {
+            Some(k.clone())
+        }
+        _ => None,
+    };
+    checks.iter().find_map(|c| match c {
+        Check::Any(groups) => groups
+            .iter()
+            .map(|g| match g.as_slice() {
+                [one] => eq(one),
+                _ => None,
+            })
+            .collect(),
+        other => eq(other).map(|k| vec![k]),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output.
+
+/// What a row shows: its own fields, properties, and nested related rows.
+#[derive(Debug, Default)]
+struct Shape {
+    fields: Vec<&'static str>,
+    /// Property keys shown (`*` for all) as a nested `properties` array (items).
+    prop_keys: Vec<String>,
+    subs: Vec<(Kind, Shape)>,
+}
+
+impl Shape {
+    fn defaults(kind: Kind) -> Shape {
+        Shape {
+            fields: kind
+                .fields()
+                .iter()
+                .filter(|(_, d, _)| *d)
+                .map(|(n, _, _)| *n)
+                .collect(),
+            ..Shape::default()
+        }
+    }
+
+    fn sub(&mut self, kind: Kind) -> &mut Shape {
+        let at = match self.subs.iter().position(|(k, _)| *k == kind) {
+            Some(i) => i,
+            None => {
+                self.subs.push((kind, Shape::default()));
+                self.subs.len() - 1
+            }
+        };
+        &mut self.subs[at].1
+    }
+
+    fn add_field(&mut self, f: &'static str) {
+        if !self.fields.contains(&f) {
+            self.fields.push(f);
+        }
+    }
+}
+
+fn shape(kind: Kind, include: Option<&Vec<String>>) -> Result<Shape, EvalError> {
+    let mut s = Shape::defaults(kind);
+    let Some(list) = include else { return Ok(s) };
+    let mut replaced = false;
+    for f in list {
+        let path = resolve(kind, f, true)
+            .ok_or_else(|| EvalError(format!("Unknown field '{f}' in include")))?;
+        if path.steps.is_empty() {
+            match path.leaf {
+                Leaf::Field(name, _) => {
+                    if !replaced {
+                        s.fields.clear();
+                        replaced = true;
+                    }
+                    s.add_field(name);
+                }
+                Leaf::All => {
+                    if !replaced {
+                        s.fields.clear();
+                        replaced = true;
+                    }
+                    for (n, _, _) in kind.fields() {
+                        s.add_field(n);
+                    }
+                }
+                Leaf::Prop(key) => s.prop_keys.push(key),
+                Leaf::Whole => {}
+            }
+            continue;
+        }
+        // Fields of related kinds are added as nested rows.
+        let last = path.steps.len() - 1;
+        let mut at = &mut s;
+        // An intermediate kind shows no fields of its own, only the nesting.
+        for (i, k) in path.steps.iter().enumerate() {
+            at = at.sub(*k);
+            if i == last {
+                match &path.leaf {
+                    Leaf::Whole | Leaf::All => {
+                        for (n, d, _) in k.fields() {
+                            if *d || matches!(path.leaf, Leaf::All) {
+                                at.add_field(n);
+                            }
+                        }
+                    }
+                    Leaf::Field(name, _) => at.add_field(name),
+                    Leaf::Prop(key) => at.prop_keys.push(key.clone()),
+                }
+            }
+        }
+    }
+    Ok(s)
+}
+
+const FIXED_ORDER: [&str; 11] = [
+    "repo",
+    "path",
+    "name",
+    "type",
+    "size",
+    "created",
+    "created_by",
+    "modified",
+    "modified_by",
+    "updated",
+    "depth",
+];
+
+impl<'a> Ctx<'a> {
+    fn render(&self, kind: Kind, e: E<'a>, s: &Shape) -> Map<String, Json> {
+        let mut out: Vec<(String, Json)> = Vec::new();
+        for f in &s.fields {
+            let v = match self.value(e, f) {
+                Some(V::S(x)) => json!(x),
+                Some(V::N(n)) => json!(n),
+                Some(V::D(ms)) => json!(crate::clock::iso(ms)),
+                Some(V::L(l)) => json!(l),
+                None => continue,
+            };
+            out.push((format!("{}{f}", kind.prefix()), v));
+        }
+        if !s.prop_keys.is_empty() {
+            let mut rows = Vec::new();
+            let pairs: Vec<(&str, &str)> = match e {
+                E::Item(r) => r.item.props.pairs().collect(),
+                E::Build(b) => b
+                    .props
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect(),
+                E::Module(_, m) => m
+                    .props
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let (name, prefix) = match kind {
+                Kind::Build => ("build.properties", "build.property."),
+                Kind::Module => ("module.properties", "module.property."),
+                _ => ("properties", ""),
+            };
+            for (k, v) in pairs {
+                if s.prop_keys.iter().any(|p| p == "*" || p == k) {
+                    let mut m = Map::new();
+                    m.insert(format!("{prefix}key"), json!(k));
+                    m.insert(format!("{prefix}value"), json!(v));
+                    rows.push(Json::Object(m));
+                }
+            }
+            if !rows.is_empty() {
+                out.push((name.to_string(), Json::Array(rows)));
+            }
+        }
+        for (k, sub) in &s.subs {
+            let mut related = Vec::new();
+            self.related(e, *k, &mut related);
+            let rows: Vec<Json> = related
+                .into_iter()
+                .map(|x| Json::Object(self.render(*k, x, sub)))
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            // Property sub-rows of an item merge with `@key` includes under one array.
+            if let Some((_, Json::Array(existing))) = out.iter_mut().find(|(n, _)| n == k.array()) {
+                for r in rows {
+                    if !existing.contains(&r) {
+                        existing.push(r);
+                    }
+                }
+                continue;
+            }
+            out.push((k.array().to_string(), Json::Array(rows)));
+        }
+        // Item fields in their fixed order, everything else alphabetically.
+        out.sort_by(|(a, _), (b, _)| {
+            let rank = |k: &str| {
+                FIXED_ORDER
+                    .iter()
+                    .position(|f| *f == k)
+                    .unwrap_or(usize::MAX)
+            };
+            rank(a).cmp(&rank(b)).then_with(|| a.cmp(b))
+        });
+        out.into_iter().collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running a query.
+
+/// The rows and the `range` object of an answered query.
+pub type Answer = (Vec<Map<String, Json>>, Json);
+
+/// Runs a query. `builds` are the stored build-info documents (see [`needs_builds`]); `readable`
+/// says which items the caller may see; non-admin callers get rows of the items domain only, and
+/// must ask for repo, path and name.
+pub fn run(
+    state: &State,
+    builds: &[Build],
+    q: &Query,
+    now: i64,
+    admin: bool,
+    readable: impl Fn(&str, &str) -> bool,
+) -> Result<Answer, EvalError> {
+    let kind = Kind::of_domain(&q.domain)
+        .ok_or_else(|| EvalError(format!("Unknown domain '{}'", q.domain)))?;
+    if q.transitive {
+        if kind != Kind::Item {
+            return err("Transitive queries support only the items domain.");
+        }
+        if q.sort.is_some() || q.offset.is_some() {
+            return err("Sort and offset are not supported in transitive queries.");
+        }
+    }
+    let mut prep = Prep {
+        kind,
+        now,
+        state,
+        virtual_target: false,
+    };
+    let checks = prep.all(&q.criteria)?;
+    let mut s = shape(kind, q.include.as_ref())?;
+    let has = |s: &Shape, f: &str| s.fields.contains(&f);
+    let core = ["repo", "path", "name"].iter().all(|f| has(&s, f));
+    if kind == Kind::Item {
+        if !admin && !core {
+            return err(
+                "For permissions reasons AQL demands the following fields: repo, path and name.",
+            );
+        }
+        if has(&s, "virtual_repos") && !core {
+            return err("When including virtual_repos field, the following fields are also required: repo, path and name.");
+        }
+        if prep.virtual_target && q.include.is_none() {
+            s.add_field("virtual_repos");
+        }
+    }
+    if let Some((_, fields)) = &q.sort {
+        for (i, f) in fields.iter().enumerate() {
+            if fields[..i].contains(f) {
+                return err(
+                    "Duplicate fields, all the fields in the sort section should be unique.",
+                );
+            }
+            if !has(&s, f) {
+                return err("Only the result fields are allowed to use in the sort section.");
+            }
+        }
+    }
+    let ctx = Ctx::new(state, builds);
+    let mut rows: Vec<E<'_>> = Vec::new();
+    // Other domains answer admins only (as Artifactory 6.20+ filters them for everyone else).
+    if admin || kind == Kind::Item {
+        let keep = |e: &_| ctx.keeps(&checks, e);
+        match kind {
+            Kind::Item => {
+                let files_only = !mentions_type(&q.criteria);
+                let scope = repo_scope(&checks);
+                for r in state.repos.values() {
+                    if scope.as_ref().is_some_and(|s| !s.contains(&r.config.key)) {
+                        continue;
+                    }
+                    for (key, item) in &r.items {
+                        if files_only && item.is_folder() {
+                            continue;
+                        }
+                        let e = E::Item(ItemRef {
+                            repo: &r.config.key,
+                            key,
+                            item,
+                        });
+                        if keep(&e) && readable(&r.config.key, key) {
+                            rows.push(e);
+                        }
+                    }
+                }
+            }
+            Kind::Prop | Kind::Stat => {
+                for i in ctx.items() {
+                    let mut found = Vec::new();
+                    ctx.related(E::Item(i), kind, &mut found);
+                    rows.extend(found.into_iter().filter(keep));
+                }
+            }
+            Kind::Entry => {
+                let mut seen: Vec<&str> = Vec::new();
+                for i in ctx.items() {
+                    let Some(f) = i.item.file.as_deref() else {
+                        continue;
+                    };
+                    seen.extend(
+                        state
+                            .archives
+                            .get(&f.sha256)
+                            .into_iter()
+                            .flatten()
+                            .map(String::as_str),
+                    );
+                }
+                seen.sort_unstable();
+                seen.dedup();
+                rows.extend(seen.into_iter().map(E::Entry).filter(keep));
+            }
+            Kind::Build => rows.extend(builds.iter().map(E::Build).filter(keep)),
+            Kind::BuildProp | Kind::Promo | Kind::Module => {
+                for b in builds {
+                    let mut found = Vec::new();
+                    ctx.related(E::Build(b), kind, &mut found);
+                    rows.extend(found.into_iter().filter(keep));
+                }
+            }
+            Kind::ModuleProp => {
+                for b in builds {
+                    for m in &b.modules {
+                        let mut found = Vec::new();
+                        ctx.related(E::Module(b, m), kind, &mut found);
+                        rows.extend(found.into_iter().filter(keep));
+                    }
+                }
+            }
+            Kind::Artifact | Kind::Dep => rows.extend(ctx.parts(kind == Kind::Dep).filter(keep)),
+            Kind::Archive | Kind::Release => {}
+        }
+    }
+    if let Some((dir, fields)) = &q.sort {
+        rows.sort_by(|a, b| {
+            for f in fields {
+                let (x, y) = (ctx.value(*a, f), ctx.value(*b, f));
+                let o = match (&x, &y) {
+                    (Some(V::S(a)), Some(V::S(b))) => a.cmp(b),
+                    (Some(V::N(a)), Some(V::N(b))) | (Some(V::D(a)), Some(V::D(b))) => a.cmp(b),
+                    (None, Some(_)) => Ordering::Less,
+                    (Some(_), None) => Ordering::Greater,
+                    _ => Ordering::Equal,
+                };
+                let o = if *dir == Dir::Desc { o.reverse() } else { o };
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            Ordering::Equal
+        });
+    }
+    let offset = q.offset.unwrap_or(0) as usize;
+    let limit = q.limit.map_or(usize::MAX, |l| l as usize);
+    let distinct = q.distinct != Some(false);
+    let mut page: Vec<Map<String, Json>> = Vec::new();
+    let mut skipped = 0;
+    for e in rows {
+        if page.len() >= limit {
+            break;
+        }
+        let row = ctx.render(kind, e, &s);
+        // Rows are distinct unless `.distinct(false)`: equal rendered rows count once.
+        if distinct && page.contains(&row) {
+            continue;
+        }
+        if skipped < offset {
+            skipped += 1;
+            continue;
+        }
+        page.push(row);
+    }
+    let mut range = Map::new();
+    range.insert("start_pos".into(), json!(offset));
+    range.insert("end_pos".into(), json!(page.len()));
+    range.insert("total".into(), json!(page.len()));
+    if let Some(l) = q.limit {
+        range.insert("limit".into(), json!(l));
+    }
+    Ok((page, Json::Object(range)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_and_build_dates() {
+        assert_eq!(period("3d"), Some(3 * 86_400_000));
+        assert_eq!(period("2weeks"), Some(14 * 86_400_000));
+        assert_eq!(period("1fortnight"), None);
+        assert_eq!(build_date("1970-01-01T00:00:01.000+0000"), Some(1000));
+        assert_eq!(build_date("1970-01-01T01:00:01.000+0100"), Some(1000));
+        assert_eq!(build_date("1970-01-01T00:00:01.000Z"), Some(1000));
+        assert_eq!(build_date("yesterday"), None);
+    }
+
+    #[test]
+    fn dotted_fields_walk_related_kinds() {
+        let p = resolve(Kind::Item, "artifact.module.build.name", false).unwrap();
+        assert_eq!(p.steps, [Kind::Artifact, Kind::Module, Kind::Build]);
+        assert!(matches!(p.leaf, Leaf::Field("name", Ty::Str)));
+        let p = resolve(Kind::Item, "@docker.manifest", false).unwrap();
+        assert!(matches!(p.leaf, Leaf::Prop(ref k) if k == "docker.manifest"));
+        let p = resolve(Kind::Build, "module.dependency.item.@license", false).unwrap();
+        assert_eq!(p.steps, [Kind::Module, Kind::Dep, Kind::Item]);
+        assert!(resolve(Kind::Item, "stat", false).is_none());
+        assert!(matches!(
+            resolve(Kind::Item, "stat", true).unwrap().leaf,
+            Leaf::Whole
+        ));
+        assert!(resolve(Kind::Prop, "@x", false).is_none());
+        assert!(resolve(Kind::Item, "archive.entry.size", false).is_none());
+    }
+}

@@ -1,0 +1,150 @@
+//! Interned strings for values that repeat across many items (user names, mime types, property
+//! keys): one shared allocation per distinct text instead of one per item. Serialised as a plain
+//! string, so journals and snapshots are unchanged.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// An interned, immutable string (16 bytes, cheap to clone).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sym(Arc<str>);
+
+struct Table {
+    set: HashSet<Arc<str>>,
+    /// Size at which the next sweep of unused entries runs.
+    sweep_at: usize,
+}
+
+fn table() -> &'static Mutex<Table> {
+    static T: OnceLock<Mutex<Table>> = OnceLock::new();
+    T.get_or_init(|| {
+        Mutex::new(Table {
+            set: HashSet::new(),
+            sweep_at: 1024,
+        })
+    })
+}
+
+impl Sym {
+    /// The shared copy of `s`.
+    pub fn new(s: &str) -> Sym {
+        let mut t = table().lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(a) = t.set.get(s) {
+            return Sym(a.clone());
+        }
+        if t.set.len() >= t.sweep_at {
+            // Texts no item holds any more are dropped, so the table stays as large as what is in use.
+            t.set.retain(|a| Arc::strong_count(a) > 1);
+            t.sweep_at = (t.set.len() * 2).max(1024);
+        }
+        let a: Arc<str> = Arc::from(s);
+        t.set.insert(a.clone());
+        Sym(a)
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for Sym {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Sym {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Sym {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Sym {
+    fn from(s: &str) -> Sym {
+        Sym::new(s)
+    }
+}
+
+impl From<&String> for Sym {
+    fn from(s: &String) -> Sym {
+        Sym::new(s)
+    }
+}
+
+impl From<String> for Sym {
+    fn from(s: String) -> Sym {
+        Sym::new(&s)
+    }
+}
+
+impl PartialEq<str> for Sym {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Sym {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl fmt::Debug for Sym {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Sym {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Sym {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Sym {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Sym, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(Sym::new(&s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_texts_share_one_allocation_and_unused_ones_are_swept() {
+        let a = Sym::new("alice-sym-test");
+        let b = Sym::from("alice-sym-test".to_string());
+        assert!(Arc::ptr_eq(&a.0, &b.0));
+        assert_eq!(a, "alice-sym-test");
+        assert_eq!(serde_json::to_string(&a).unwrap(), "\"alice-sym-test\"");
+        let c: Sym = serde_json::from_str("\"alice-sym-test\"").unwrap();
+        assert!(Arc::ptr_eq(&a.0, &c.0));
+        drop((a, b, c));
+        for i in 0..5000 {
+            Sym::new(&format!("transient-{i}"));
+        }
+        let t = table().lock().unwrap();
+        assert!(t.set.len() < 5000, "{}", t.set.len());
+        assert!(!t.set.contains("alice-sym-test"));
+    }
+}
