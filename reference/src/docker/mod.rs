@@ -441,9 +441,9 @@ pub fn manifest_in<'a>(repo: &'a Repo, folder: &str) -> Option<(String, &'a Item
         .find_map(|f| {
             let p = join(folder, f);
             repo.items
-                .get_key_value(&p)
+                .get_key_value(p.as_str())
                 .filter(|(_, i)| !i.is_folder())
-                .map(|(k, i)| (k.clone(), i))
+                .map(|(k, i)| (k.to_string(), i))
         })
 }
 
@@ -477,7 +477,7 @@ pub fn find_manifest<'a>(
                         && !i.is_folder()
                         && digest_matches(i, &d)
                 })
-                .map(|(k, i)| (k.clone(), i))
+                .map(|(k, i)| (k.to_string(), i))
                 .next()
         }
     }
@@ -498,15 +498,14 @@ pub fn find_blob<'a>(repo: &'a Repo, image: &'a str, d: &Digest) -> Option<(Stri
     let suffix = format!("/{}", d.file_name());
     repo.subtree(image)
         .find(|(k, i)| k.ends_with(&suffix) && in_image(image, k) && !i.is_folder())
-        .map(|(k, i)| (k.clone(), i))
+        .map(|(k, i)| (k.to_string(), i))
 }
 
 /// The tags of `image`: its child folders holding a manifest (digest folders excluded), sorted.
 pub fn tags(repo: &Repo, image: &str) -> Vec<String> {
     let prefix = format!("{image}/");
     let mut out: Vec<String> = repo
-        .items
-        .range(prefix.clone()..)
+        .from(&prefix)
         .take_while(|(k, _)| k.starts_with(&prefix))
         .filter_map(|(k, _)| {
             let rest = &k[prefix.len()..];

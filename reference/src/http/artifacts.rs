@@ -443,7 +443,7 @@ async fn delete(r: &Req, p: RepoPath) -> Result<Response, ApiError> {
                 p.repo, caller.name
             )));
         }
-        if !repo.items.contains_key(&rel) {
+        if !repo.items.contains_key(rel.as_str()) {
             return Err(ApiError::not_found(format!(
                 "Could not locate artifact '{id}' (Nothing to delete)."
             )));

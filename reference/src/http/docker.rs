@@ -629,7 +629,7 @@ async fn put_manifest(r: &Req, reg: &Reg, image: &str, reference: &str, body: Bo
         }
         // Replacing needs delete, unless the same manifest is pushed again (idempotent pushes). A
         // folder that is not a tag (a nested image, say) is never replaced by a tag.
-        let exists = repo.items.contains_key(&folder);
+        let exists = repo.items.contains_key(folder.as_str());
         let same = match docker::manifest_in(repo, &folder) {
             Some((_, m)) => m.file.as_ref().is_some_and(|f| f.sha256 == digest.hex),
             None if exists => {
@@ -942,7 +942,7 @@ async fn delete_blob(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
             .repo(&reg.repo)
             .ok_or_else(|| RegistryError::new(Code::NameUnknown))?;
         (
-            repo.items.contains_key(&path),
+            repo.items.contains_key(path.as_str()),
             docker::find_blob(repo, image, &d).is_some(),
         )
     };
@@ -1071,7 +1071,7 @@ pub async fn clean_uploads(state: &AppState) {
                             })
                             && i.created < now - TTL_MS
                     })
-                    .map(|(k, _)| (r.config.key.clone(), k.clone()))
+                    .map(|(k, _)| (r.config.key.clone(), k.to_string()))
                     .collect::<Vec<_>>()
             })
             .collect()
@@ -1435,7 +1435,7 @@ async fn promote(r: &Req, repo: &str, body: BodyStream) -> Result<Response, ApiE
         }
         if state
             .repo(&target)
-            .is_some_and(|t| t.items.contains_key(&dst))
+            .is_some_and(|t| t.items.contains_key(dst.as_str()))
             && tag.is_some()
         {
             return Err(ApiError::new(

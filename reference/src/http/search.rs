@@ -48,7 +48,7 @@ pub fn resume_indexing(state: &AppState) {
             .filter_map(|(path, i)| {
                 let f = i.file.as_ref()?;
                 (legacy::is_archive(path) && !s.archives.contains_key(&f.sha256))
-                    .then(|| (f.sha256.clone(), path.clone()))
+                    .then(|| (f.sha256.clone(), path.to_string()))
             })
             .collect()
     };

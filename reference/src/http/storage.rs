@@ -426,7 +426,8 @@ fn storage_get(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
             .subtree(&p.path)
             .filter(|(_, i)| !i.is_folder())
             .max_by_key(|(_, i)| i.modified)
-            .unwrap_or((&p.path, item));
+            .map(|(k, i)| (k.as_str(), i))
+            .unwrap_or((p.path.as_str(), item));
         let mut resp = json(
             StatusCode::OK,
             LAST_MODIFIED,
@@ -488,7 +489,7 @@ fn list(
         p.path.len() + 1
     };
     for (key, i) in repo.subtree(&p.path) {
-        if key == &p.path || !visible(key) {
+        if key.as_str() == p.path || !visible(key) {
             continue;
         }
         let rel = &key[prefix_len..];
@@ -788,11 +789,11 @@ async fn sha256(r: Req, body: BodyStream) -> Result<Response, ApiError> {
         let repo = state
             .repo(&p.repo)
             .ok_or_else(|| ApiError::not_found("Unable to find item"))?;
-        if !repo.items.contains_key(&p.path) {
+        if !repo.items.contains_key(p.path.as_str()) {
             return Err(ApiError::not_found("Unable to find item"));
         }
         repo.subtree(&p.path)
-            .filter_map(|(k, i)| i.file.as_ref().map(|f| (k.clone(), f.sha256.clone())))
+            .filter_map(|(k, i)| i.file.as_ref().map(|f| (k.to_string(), f.sha256.clone())))
             .collect()
     };
     for (path, digest) in targets {
@@ -858,7 +859,7 @@ async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
         let state = r.state.store.read();
         let src_repo = state
             .repo(&src.repo)
-            .filter(|x| x.is_local() && x.items.contains_key(&src.path))
+            .filter(|x| x.is_local() && x.items.contains_key(src.path.as_str()))
             .ok_or_else(|| ApiError::not_found("Unable to find item"))?;
         let fail = |why: String| {
             messages(
@@ -886,7 +887,7 @@ async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
         let into = dst_raw.trailing_slash
             || dst_repo
                 .items
-                .get(&dst_raw.path)
+                .get(dst_raw.path.as_str())
                 .is_some_and(|i| i.is_folder() && !src.path.is_empty());
         let dst_path = if into && !src.path.is_empty() {
             if dst_raw.path.is_empty() {
@@ -931,7 +932,7 @@ async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
                             .trim_start_matches('/')
                             .to_string();
                         let exists = dst_repo
-                            .and_then(|d| d.items.get(&dst))
+                            .and_then(|d| d.items.get(dst.as_str()))
                             .is_some_and(|i| !i.is_folder());
                         (dst, exists)
                     })

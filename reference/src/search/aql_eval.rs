@@ -707,15 +707,17 @@ impl<'a> Ctx<'a> {
 
     /// Property values of `key` (`*`: every value) on an entity that carries properties.
     fn props(&self, e: E<'a>, key: &str, out: &mut Vec<V<'a>>) {
-        let pairs: Box<dyn Iterator<Item = (&'a str, &'a str)>> = match e {
-            E::Item(r) => Box::new(r.item.props.pairs()),
-            E::Build(b) => Box::new(b.props.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-            E::Module(_, m) => Box::new(m.props.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        let v = |x: &'a str| V::S(Cow::Borrowed(x));
+        let pairs = match e {
+            E::Item(r) if key == "*" => return out.extend(r.item.props.values().map(v)),
+            E::Item(r) => return out.extend(r.item.props.get(key).map(v)),
+            E::Build(b) => &b.props,
+            E::Module(_, m) => &m.props,
             _ => return,
         };
-        for (k, v) in pairs {
+        for (k, x) in pairs {
             if key == "*" || k == key {
-                out.push(V::S(Cow::Borrowed(v)));
+                out.push(v(x));
             }
         }
     }
@@ -1136,6 +1138,29 @@ fn mentions_type(terms: &[Term]) -> bool {
     })
 }
 
+/// Items an index can name for a top-level equality on a checksum or a property (`None`: scan).
+fn candidates<'s>(state: &'s State, checks: &[Check]) -> Option<Vec<(&'s str, &'s str)>> {
+    checks.iter().find_map(|c| {
+        let Check::Cmp {
+            path,
+            op: Op::Eq,
+            value: Target::S(v),
+        } = c
+        else {
+            return None;
+        };
+        if !path.steps.is_empty() {
+            return None;
+        }
+        match &path.leaf {
+            Leaf::Field("actual_sha1", _) => Some(state.index.by_sha1(v).collect()),
+            Leaf::Field("sha256", _) => Some(state.index.by_sha256(v).collect()),
+            Leaf::Prop(key) if key != "*" => Some(state.index.by_prop(key, v).collect()),
+            _ => None,
+        }
+    })
+}
+
 /// Repositories the top-level criteria confine an items query to (`repo` equal to a key, or to a
 /// virtual repository's members), so only their trees are scanned.
 fn repo_scope(checks: &[Check]) -> Option<Vec<String>> {
@@ -1424,21 +1449,34 @@ pub fn run(
             Kind::Item => {
                 let files_only = !mentions_type(&q.criteria);
                 let scope = repo_scope(&checks);
-                for r in state.repos.values() {
-                    if scope.as_ref().is_some_and(|s| !s.contains(&r.config.key)) {
-                        continue;
+                let wanted = |r: &str, item: &Item| {
+                    !(files_only && item.is_folder())
+                        && scope.as_ref().is_none_or(|s| s.iter().any(|x| x == r))
+                };
+                let mut consider = |repo, key, item| {
+                    let e = E::Item(ItemRef { repo, key, item });
+                    if wanted(repo, item) && keep(&e) && readable(repo, key) {
+                        rows.push(e);
                     }
-                    for (key, item) in &r.items {
-                        if files_only && item.is_folder() {
-                            continue;
+                };
+                match candidates(state, &checks) {
+                    // Looked up in an index, in the order of a scan (repository, then path).
+                    Some(mut found) => {
+                        found.sort_by_key(|(r, k)| (state.repos.get_index_of(*r), *k));
+                        found.dedup();
+                        for (repo, key) in found {
+                            if let Some(item) = state.item(repo, key) {
+                                consider(repo, key, item);
+                            }
                         }
-                        let e = E::Item(ItemRef {
-                            repo: &r.config.key,
-                            key,
-                            item,
-                        });
-                        if keep(&e) && readable(&r.config.key, key) {
-                            rows.push(e);
+                    }
+                    None => {
+                        for r in state.repos.values() {
+                            if scope.as_ref().is_none_or(|s| s.contains(&r.config.key)) {
+                                for (key, item) in &r.items {
+                                    consider(&r.config.key, key, item);
+                                }
+                            }
                         }
                     }
                 }
@@ -1513,6 +1551,7 @@ pub fn run(
     let limit = q.limit.map_or(usize::MAX, |l| l as usize);
     let distinct = q.distinct != Some(false);
     let mut page: Vec<Map<String, Json>> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut skipped = 0;
     for e in rows {
         if page.len() >= limit {
@@ -1520,7 +1559,7 @@ pub fn run(
         }
         let row = ctx.render(kind, e, &s);
         // Rows are distinct unless `.distinct(false)`: equal rendered rows count once.
-        if distinct && page.contains(&row) {
+        if distinct && !seen.insert(Json::Object(row.clone()).to_string()) {
             continue;
         }
         if skipped < offset {

@@ -58,6 +58,26 @@ fn hits<'a>(
     out
 }
 
+/// Hits among `(repository, path)` candidates from an index, in the order of [`hits`]: scope order,
+/// then path.
+fn hits_among<'a>(
+    state: &'a State,
+    repos: &[String],
+    candidates: impl Iterator<Item = (&'a str, &'a str)>,
+    mut keep: impl FnMut(&str, &Item) -> bool,
+) -> Vec<Hit<'a>> {
+    let mut out: Vec<(usize, Hit<'a>)> = candidates
+        .filter_map(|(r, path)| {
+            let at = repos.iter().position(|x| x == r)?;
+            let item = state.item(r, path)?;
+            (!path.is_empty() && keep(path, item)).then_some((at, (r, path, item)))
+        })
+        .collect();
+    out.sort_by(|a, b| (a.0, a.1 .1).cmp(&(b.0, b.1 .1)));
+    out.dedup_by(|a, b| a.0 == b.0 && a.1 .1 == b.1 .1);
+    out.into_iter().map(|(_, h)| h).collect()
+}
+
 /// Why a quick search term is refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum TermError {
@@ -88,12 +108,15 @@ pub fn quick_pattern(term: &str) -> Result<String, TermError> {
     Ok(p)
 }
 
-/// Files whose name matches `pattern`.
+/// Files whose name matches `pattern` (every file is in the index: its compact list is scanned
+/// instead of the whole tree).
 pub fn quick<'a>(state: &'a State, repos: &[String], pattern: &str) -> Vec<Hit<'a>> {
-    hits(state, repos, |path, item| {
-        !item.is_folder()
-            && crate::wildcard::matches_ci(pattern, path.rsplit('/').next().unwrap_or(path))
-    })
+    let named = state
+        .index
+        .all()
+        .filter(|(_, _, name)| crate::wildcard::matches_ci(pattern, name))
+        .map(|(repo, path, _)| (repo, path));
+    hits_among(state, repos, named, |_, item| !item.is_folder())
 }
 
 /// Items (files and folders) having every `(key, values)` criterion: the key with any of the values
@@ -103,7 +126,7 @@ pub fn by_properties<'a>(
     repos: &[String],
     criteria: &[(String, Vec<String>)],
 ) -> Vec<Hit<'a>> {
-    hits(state, repos, |_, item| {
+    let keep = |_: &str, item: &Item| {
         criteria.iter().all(|(k, wanted)| {
             item.props.contains_key(k)
                 && (wanted.is_empty()
@@ -111,7 +134,18 @@ pub fn by_properties<'a>(
                         .iter()
                         .any(|w| item.props.get(k).any(|h| crate::wildcard::matches_ci(w, h))))
         })
-    })
+    };
+    // A criterion with one value and no wildcard is looked up in the property index.
+    let exact = criteria
+        .iter()
+        .find_map(|(k, wanted)| match wanted.as_slice() {
+            [v] if !v.contains(['*', '?']) => Some((k, v)),
+            _ => None,
+        });
+    match exact {
+        Some((k, v)) => hits_among(state, repos, state.index.by_prop(k, v), keep),
+        None => hits(state, repos, keep),
+    }
 }
 
 /// Files not downloaded since `not_used_since` (never downloaded counts) and created before

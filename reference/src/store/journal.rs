@@ -44,6 +44,7 @@ impl Journal {
             let mut s: State = serde_json::from_slice(&bytes)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
             open_state(&mut s, cipher.as_ref())?;
+            s.reindex();
             Some(s)
         } else {
             None

@@ -5,6 +5,7 @@
 //! that answers the client after `commit` has made the change durable first.
 
 pub mod blobs;
+pub mod index;
 pub mod journal;
 pub mod sym;
 pub mod tree;

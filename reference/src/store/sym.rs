@@ -1,6 +1,7 @@
-//! Interned strings for values that repeat across many items (user names, mime types, property
-//! keys): one shared allocation per distinct text instead of one per item. Serialised as a plain
-//! string, so journals and snapshots are unchanged.
+//! Shared strings. [`Sym`] interns values that repeat across many items (user names, mime types,
+//! property keys): one allocation per distinct text instead of one per item. [`Key`] is a path in a
+//! repository's tree, shared (not interned) between the tree and its indexes. Both serialise as
+//! plain strings, so journals and snapshots are unchanged.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -9,9 +10,103 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The traits both shared-string types have; `$make` turns a `&str` into one.
+macro_rules! shared_str {
+    ($t:ident, $make:expr) => {
+        impl $t {
+            /// The text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl Deref for $t {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $t {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $t {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<&str> for $t {
+            fn from(s: &str) -> $t {
+                $make(s)
+            }
+        }
+
+        impl From<&String> for $t {
+            fn from(s: &String) -> $t {
+                $make(s.as_str())
+            }
+        }
+
+        impl From<String> for $t {
+            fn from(s: String) -> $t {
+                $make(s.as_str())
+            }
+        }
+
+        impl PartialEq<str> for $t {
+            fn eq(&self, other: &str) -> bool {
+                &*self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                &*self.0 == *other
+            }
+        }
+
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&*self.0, f)
+            }
+        }
+
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<$t, D::Error> {
+                let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+                Ok($make(&*s))
+            }
+        }
+    };
+}
+
 /// An interned, immutable string (16 bytes, cheap to clone).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Sym(Arc<str>);
+
+shared_str!(Sym, Sym::new);
+
+/// A path in a repository's tree (16 bytes, cheap to clone, not interned).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key(Arc<str>);
+
+shared_str!(Key, |s: &str| Key(Arc::from(s)));
 
 struct Table {
     set: HashSet<Arc<str>>,
@@ -44,85 +139,6 @@ impl Sym {
         let a: Arc<str> = Arc::from(s);
         t.set.insert(a.clone());
         Sym(a)
-    }
-
-    /// The text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Deref for Sym {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl AsRef<str> for Sym {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::borrow::Borrow<str> for Sym {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<&str> for Sym {
-    fn from(s: &str) -> Sym {
-        Sym::new(s)
-    }
-}
-
-impl From<&String> for Sym {
-    fn from(s: &String) -> Sym {
-        Sym::new(s)
-    }
-}
-
-impl From<String> for Sym {
-    fn from(s: String) -> Sym {
-        Sym::new(&s)
-    }
-}
-
-impl PartialEq<str> for Sym {
-    fn eq(&self, other: &str) -> bool {
-        &*self.0 == other
-    }
-}
-
-impl PartialEq<&str> for Sym {
-    fn eq(&self, other: &&str) -> bool {
-        &*self.0 == *other
-    }
-}
-
-impl fmt::Debug for Sym {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl fmt::Display for Sym {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Serialize for Sym {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Sym {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Sym, D::Error> {
-        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
-        Ok(Sym::new(&s))
     }
 }
 

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use super::sym::Sym;
+use super::index::Index;
+use super::sym::{Key, Sym};
 use crate::auth::model::{Security, SecurityChange, SecurityError};
 use crate::config::{RepoClass, RepoConfig};
 
@@ -196,6 +197,9 @@ pub struct Item {
     /// Download statistics; `None` until the first download.
     #[serde(default, deserialize_with = "stats_or_none")]
     pub stats: Option<Box<Stats>>,
+    /// Index id (0: not indexed); see [`super::index`].
+    #[serde(skip)]
+    pub id: u32,
 }
 
 impl Item {
@@ -211,6 +215,7 @@ impl Item {
             props: Props::default(),
             file: None,
             stats: None,
+            id: 0,
         }
     }
 
@@ -231,7 +236,7 @@ pub struct Repo {
     /// Configuration.
     pub config: RepoConfig,
     /// Items by path without leading slash.
-    pub items: BTreeMap<String, Item>,
+    pub items: BTreeMap<Key, Item>,
 }
 
 /// A change to the state. Carries every value it needs (times, users, digests) so replay is exact.
@@ -360,6 +365,9 @@ pub struct State {
     /// Entries of archives, by the archive's SHA-256 (the archive entries search).
     #[serde(default)]
     pub archives: std::collections::HashMap<String, Vec<String>>,
+    /// Checksum and property indexes (rebuilt on load, kept by [`State::apply`]).
+    #[serde(skip)]
+    pub index: Index,
 }
 
 /// Splits `a/b/c` into its parents `["", "a", "a/b"]`.
@@ -388,7 +396,7 @@ impl Repo {
     /// A new, empty repository with its root folder.
     pub fn new(config: RepoConfig, now: i64, user: &str) -> Repo {
         let mut items = BTreeMap::new();
-        items.insert(String::new(), Item::folder(now, user));
+        items.insert(Key::from(""), Item::folder(now, user));
         Repo { config, items }
     }
 
@@ -404,8 +412,7 @@ impl Repo {
         } else {
             format!("{path}/")
         };
-        self.items
-            .range(prefix.clone()..)
+        self.from(&prefix)
             .take_while(|(k, _)| k.starts_with(&prefix))
             .filter(|(k, _)| !k.is_empty() && !k[prefix.len()..].contains('/'))
             .map(|(k, v)| (&k[prefix.len()..], v))
@@ -413,28 +420,32 @@ impl Repo {
     }
 
     /// Every item at or under `path` (the item itself first).
-    pub fn subtree<'a>(
-        &'a self,
-        path: &'a str,
-    ) -> impl Iterator<Item = (&'a String, &'a Item)> + 'a {
-        self.items
-            .range(path.to_string()..)
+    pub fn subtree<'a>(&'a self, path: &'a str) -> impl Iterator<Item = (&'a Key, &'a Item)> + 'a {
+        self.from(path)
             .take_while(move |(k, _)| k.starts_with(path))
             .filter(move |(k, _)| is_under(k, path))
     }
 
-    fn subtree_keys(&self, path: &str) -> Vec<String> {
+    /// Items from `start` on, in path order.
+    pub fn from<'a>(&'a self, start: &str) -> std::collections::btree_map::Range<'a, Key, Item> {
+        use std::ops::Bound;
+        self.items
+            .range::<str, _>((Bound::Included(start), Bound::Unbounded))
+    }
+
+    fn subtree_keys(&self, path: &str) -> Vec<Key> {
         self.subtree(path).map(|(k, _)| k.clone()).collect()
     }
 
     /// Makes sure every parent folder of `path` exists; fails when a file is in the way.
     fn ensure_parents(&mut self, path: &str, now: i64, user: &str) -> Result<(), TreeError> {
         for p in parents(path) {
-            match self.items.get(&p) {
+            match self.items.get(p.as_str()) {
                 Some(i) if i.is_folder() => {}
                 Some(_) => return Err(TreeError::Conflict(p)),
                 None => {
-                    self.items.insert(p, Item::folder(now, user));
+                    // A new folder has no properties: nothing to index.
+                    self.items.insert(Key::from(p), Item::folder(now, user));
                 }
             }
         }
@@ -539,17 +550,30 @@ impl State {
         }
     }
 
-    /// The first stored file with this SHA-1 or SHA-256 (deploy by checksum).
+    /// The first stored file with this SHA-1 or SHA-256 (deploy by checksum), by the index.
     pub fn find_by_checksum(&self, sha1: Option<&str>, sha256: Option<&str>) -> Option<&FileData> {
-        self.repos
-            .values()
-            .flat_map(|r| r.items.values())
-            .filter_map(|i| i.file.as_deref())
-            .find(|f| match (sha256, sha1) {
-                (Some(s), _) => f.sha256.eq_ignore_ascii_case(s),
-                (None, Some(s)) => f.sha1.eq_ignore_ascii_case(s),
-                (None, None) => false,
+        let (hits, want): (Vec<(&str, &str)>, &str) = match (sha256, sha1) {
+            (Some(s), _) => (self.index.by_sha256(s).collect(), s),
+            (None, Some(s)) => (self.index.by_sha1(s).collect(), s),
+            (None, None) => return None,
+        };
+        hits.into_iter()
+            .filter_map(|(r, k)| self.item(r, k)?.file.as_deref())
+            .find(|f| {
+                let have = if sha256.is_some() { &f.sha256 } else { &f.sha1 };
+                have.eq_ignore_ascii_case(want)
             })
+    }
+
+    /// Rebuilds the indexes from the tree (after a snapshot is read).
+    pub fn reindex(&mut self) {
+        self.index = Index::default();
+        for r in self.repos.values_mut() {
+            let repo = Sym::new(&r.config.key);
+            for (k, item) in r.items.iter_mut() {
+                self.index.add(&repo, k, item);
+            }
+        }
     }
 
     /// Repositories whose key equals `key` ignoring case.
@@ -563,6 +587,51 @@ impl State {
         self.repos
             .get_mut(key)
             .ok_or_else(|| TreeError::NoRepo(key.to_string()))
+    }
+
+    /// Puts `item` at `path` (replacing what is there), keeping the indexes.
+    fn put_item(&mut self, repo: &str, path: &str, mut item: Item) -> Result<(), TreeError> {
+        let r = self
+            .repos
+            .get_mut(repo)
+            .ok_or_else(|| TreeError::NoRepo(repo.to_string()))?;
+        if let Some(old) = r.items.get_mut(path) {
+            self.index.remove(old);
+        }
+        let key = Key::from(path);
+        self.index.add(&Sym::new(repo), &key, &mut item);
+        r.items.insert(key, item);
+        Ok(())
+    }
+
+    /// Removes the item at `path`, keeping the indexes.
+    fn remove_item(&mut self, repo: &str, path: &str) -> Option<Item> {
+        let mut item = self.repos.get_mut(repo)?.items.remove(path)?;
+        self.index.remove(&mut item);
+        Some(item)
+    }
+
+    /// Changes the item at `path` in place, keeping the indexes.
+    fn edit_item(
+        &mut self,
+        repo: &str,
+        path: &str,
+        f: impl FnOnce(&mut Item),
+    ) -> Result<(), TreeError> {
+        let r = self
+            .repos
+            .get_mut(repo)
+            .ok_or_else(|| TreeError::NoRepo(repo.to_string()))?;
+        let (key, item) = r
+            .items
+            .get_key_value(path)
+            .map(|(k, _)| k.clone())
+            .and_then(|k| r.items.get_mut(k.as_str()).map(|i| (k, i)))
+            .ok_or(TreeError::NoItem)?;
+        self.index.remove(item);
+        f(item);
+        self.index.add(&Sym::new(repo), &key, item);
+        Ok(())
     }
 
     /// Validates and applies a mutation. On error nothing changed.
@@ -582,9 +651,13 @@ impl State {
                 Ok(())
             }
             Mutation::DeleteRepo { key } => {
-                self.repos
+                let mut gone = self
+                    .repos
                     .shift_remove(key)
                     .ok_or_else(|| TreeError::NoRepo(key.clone()))?;
+                for item in gone.items.values_mut() {
+                    self.index.remove(item);
+                }
                 // Virtual repositories forget the deleted member.
                 for r in self.repos.values_mut() {
                     r.config.repositories.retain(|m| m != key);
@@ -615,39 +688,45 @@ impl State {
                 if path.is_empty() {
                     return Err(TreeError::Conflict(String::new()));
                 }
-                if let Some(existing) = r.items.get(path) {
+                if let Some(existing) = r.items.get(path.as_str()) {
                     if existing.is_folder() {
                         return Err(TreeError::Conflict(path.clone()));
                     }
                 }
                 r.ensure_parents(path, *now, user)?;
-                let created = r.items.get(path).map(|i| (i.created, i.created_by.clone()));
+                let created = r
+                    .items
+                    .get(path.as_str())
+                    .map(|i| (i.created, i.created_by.clone()));
                 let (created, created_by) = created.unwrap_or_else(|| (*now, Sym::new(user)));
-                r.items.insert(
-                    path.clone(),
-                    Item {
-                        created: stamp.created.unwrap_or(created),
-                        created_by,
-                        modified: stamp.modified.unwrap_or(*now),
-                        modified_by: Sym::new(stamp.modified_by.as_deref().unwrap_or(user)),
-                        updated: *now,
-                        props: props.clone(),
-                        file: Some(Box::new(file)),
-                        stats: None,
-                    },
-                );
-                Ok(())
+                let item = Item {
+                    created: stamp.created.unwrap_or(created),
+                    created_by,
+                    modified: stamp.modified.unwrap_or(*now),
+                    modified_by: Sym::new(stamp.modified_by.as_deref().unwrap_or(user)),
+                    updated: *now,
+                    props: props.clone(),
+                    file: Some(Box::new(file)),
+                    stats: None,
+                    id: 0,
+                };
+                self.put_item(repo, path, item)
             }
             Mutation::FillChecksums { sha256, sha1, md5 } => {
-                for r in self.repos.values_mut() {
-                    for i in r.items.values_mut() {
+                let places: Vec<(String, String)> = self
+                    .index
+                    .by_sha256(sha256)
+                    .map(|(r, k)| (r.to_string(), k.to_string()))
+                    .collect();
+                for (r, k) in places {
+                    let _ = self.edit_item(&r, &k, |i| {
                         if let Some(f) = i.file.as_mut().filter(|f| f.sha256 == *sha256) {
                             if f.sha1.is_empty() {
                                 f.sha1 = sha1.clone();
                                 f.md5 = md5.clone();
                             }
                         }
-                    }
+                    });
                 }
                 self.filled
                     .insert(sha256.clone(), [sha1.clone(), md5.clone()]);
@@ -665,7 +744,7 @@ impl State {
                 user,
             } => {
                 let r = self.repo_mut(repo)?;
-                if let Some(existing) = r.items.get(path) {
+                if let Some(existing) = r.items.get(path.as_str()) {
                     if !existing.is_folder() {
                         return Err(TreeError::Conflict(path.clone()));
                     }
@@ -673,27 +752,23 @@ impl State {
                 if !path.is_empty() {
                     r.ensure_parents(path, *now, user)?;
                 }
-                let item = r
-                    .items
-                    .entry(path.clone())
-                    .or_insert_with(|| Item::folder(*now, user));
-                item.props.replace_keys(props);
-                Ok(())
+                if !r.items.contains_key(path.as_str()) {
+                    r.items.insert(Key::from(path), Item::folder(*now, user));
+                }
+                self.edit_item(repo, path, |item| item.props.replace_keys(props))
             }
             Mutation::Delete { repo, path } => {
                 let r = self.repo_mut(repo)?;
-                if !r.items.contains_key(path) {
+                if !r.items.contains_key(path.as_str()) {
                     return Err(TreeError::NoItem);
                 }
                 for k in r.subtree_keys(path) {
                     if !k.is_empty() {
-                        r.items.remove(&k);
+                        self.remove_item(repo, &k);
                     }
                 }
                 if path.is_empty() {
-                    if let Some(root) = r.items.get_mut("") {
-                        root.props = Props::default();
-                    }
+                    self.edit_item(repo, "", |root| root.props = Props::default())?;
                 }
                 Ok(())
             }
@@ -707,12 +782,13 @@ impl State {
             } => {
                 let r = self.repo_mut(repo)?;
                 for k in targets(r, path, *recursive)? {
-                    let item = r.items.get_mut(&k).expect("key from the tree");
-                    for key in remove {
-                        item.props.remove(key);
-                    }
-                    item.props.replace_keys(set);
-                    item.updated = *now;
+                    self.edit_item(repo, &k, |item| {
+                        for key in remove {
+                            item.props.remove(key);
+                        }
+                        item.props.replace_keys(set);
+                        item.updated = *now;
+                    })?;
                 }
                 Ok(())
             }
@@ -723,7 +799,7 @@ impl State {
                 user,
             } => {
                 let r = self.repo_mut(repo)?;
-                let item = r.items.get_mut(path).ok_or(TreeError::NoItem)?;
+                let item = r.items.get_mut(path.as_str()).ok_or(TreeError::NoItem)?;
                 let stats = item.stats.get_or_insert_with(Box::default);
                 stats.downloads += 1;
                 stats.last_downloaded = *now;
@@ -771,80 +847,93 @@ impl State {
                 mv,
                 now,
                 user,
-            } => {
-                let src = self
-                    .repos
-                    .get(src_repo)
-                    .ok_or_else(|| TreeError::NoRepo(src_repo.clone()))?;
-                if !src.items.contains_key(src_path) {
-                    return Err(TreeError::NoItem);
+            } => self.transfer(src_repo, src_path, dst_repo, dst_path, *mv, *now, user),
+        }
+    }
+
+    /// Copies or moves a subtree (see [`Mutation::Transfer`]).
+    #[allow(clippy::too_many_arguments)]
+    fn transfer(
+        &mut self,
+        src_repo: &str,
+        src_path: &str,
+        dst_repo: &str,
+        dst_path: &str,
+        mv: bool,
+        now: i64,
+        user: &str,
+    ) -> Result<(), TreeError> {
+        let src = self
+            .repos
+            .get(src_repo)
+            .ok_or_else(|| TreeError::NoRepo(src_repo.to_string()))?;
+        if !src.items.contains_key(src_path) {
+            return Err(TreeError::NoItem);
+        }
+        let moved: Vec<(String, Item)> = src
+            .subtree(src_path)
+            .map(|(k, v)| {
+                (
+                    k[src_path.len()..].trim_start_matches('/').to_string(),
+                    v.clone(),
+                )
+            })
+            .collect();
+        let dst = self
+            .repos
+            .get(dst_repo)
+            .ok_or_else(|| TreeError::NoRepo(dst_repo.to_string()))?;
+        // Check for file/folder clashes before changing anything.
+        for (rel, item) in &moved {
+            let target = join(dst_path, rel);
+            if let Some(existing) = dst.items.get(target.as_str()) {
+                if existing.is_folder() != item.is_folder() {
+                    return Err(TreeError::Conflict(target));
                 }
-                let moved: Vec<(String, Item)> = src
-                    .subtree(src_path)
-                    .map(|(k, v)| {
-                        (
-                            k[src_path.len()..].trim_start_matches('/').to_string(),
-                            v.clone(),
-                        )
-                    })
-                    .collect();
-                let dst = self
-                    .repos
-                    .get(dst_repo)
-                    .ok_or_else(|| TreeError::NoRepo(dst_repo.clone()))?;
-                // Check for file/folder clashes before changing anything.
-                for (rel, item) in &moved {
-                    let target = join(dst_path, rel);
-                    if let Some(existing) = dst.items.get(&target) {
-                        if existing.is_folder() != item.is_folder() {
-                            return Err(TreeError::Conflict(target));
-                        }
-                    }
-                }
-                for p in parents(dst_path) {
-                    if dst.items.get(&p).is_some_and(|i| !i.is_folder()) {
-                        return Err(TreeError::Conflict(p));
-                    }
-                }
-                if *mv && src_repo == dst_repo && is_under(dst_path, src_path) {
-                    return Err(TreeError::Conflict(dst_path.clone()));
-                }
-                if *mv {
-                    let r = self.repo_mut(src_repo)?;
-                    for k in r.subtree_keys(src_path) {
-                        if !k.is_empty() {
-                            r.items.remove(&k);
-                        }
-                    }
-                }
-                let d = self.repo_mut(dst_repo)?;
-                if !dst_path.is_empty() {
-                    d.ensure_parents(dst_path, *now, user)?;
-                }
-                for (rel, item) in moved {
-                    let target = join(dst_path, &rel);
-                    let mut item = item;
-                    let by = Sym::new(user);
-                    if !*mv {
-                        item.created = *now;
-                        item.created_by = by.clone();
-                        item.stats = None;
-                    }
-                    item.modified = *now;
-                    item.modified_by = by;
-                    item.updated = *now;
-                    match d.items.get_mut(&target) {
-                        Some(existing) if item.is_folder() => {
-                            existing.props.replace_keys(&item.props)
-                        }
-                        _ => {
-                            d.items.insert(target, item);
-                        }
-                    }
-                }
-                Ok(())
             }
         }
+        for p in parents(dst_path) {
+            if dst.items.get(p.as_str()).is_some_and(|i| !i.is_folder()) {
+                return Err(TreeError::Conflict(p));
+            }
+        }
+        if mv && src_repo == dst_repo && is_under(dst_path, src_path) {
+            return Err(TreeError::Conflict(dst_path.to_string()));
+        }
+        if mv {
+            for k in self.repo_mut(src_repo)?.subtree_keys(src_path) {
+                if !k.is_empty() {
+                    self.remove_item(src_repo, &k);
+                }
+            }
+        }
+        let d = self.repo_mut(dst_repo)?;
+        if !dst_path.is_empty() {
+            d.ensure_parents(dst_path, now, user)?;
+        }
+        let by = Sym::new(user);
+        for (rel, mut item) in moved {
+            let target = join(dst_path, &rel);
+            if !mv {
+                item.created = now;
+                item.created_by = by.clone();
+                item.stats = None;
+            }
+            item.modified = now;
+            item.modified_by = by.clone();
+            item.updated = now;
+            let folder_there = self
+                .item(dst_repo, &target)
+                .is_some_and(|existing| existing.is_folder());
+            if folder_there && item.is_folder() {
+                self.edit_item(dst_repo, &target, |existing| {
+                    existing.props.replace_keys(&item.props)
+                })?;
+            } else {
+                self.put_item(dst_repo, &target, item)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -856,12 +945,12 @@ fn join(base: &str, rel: &str) -> String {
     }
 }
 
-fn targets(r: &Repo, path: &str, recursive: bool) -> Result<Vec<String>, TreeError> {
+fn targets(r: &Repo, path: &str, recursive: bool) -> Result<Vec<Key>, TreeError> {
     let item = r.items.get(path).ok_or(TreeError::NoItem)?;
     if recursive && item.is_folder() {
         Ok(r.subtree_keys(path))
     } else {
-        Ok(vec![path.to_string()])
+        Ok(vec![Key::from(path)])
     }
 }
 
@@ -953,5 +1042,102 @@ mod tests {
             serde_json::to_string(&p).unwrap(),
             r#"{"a":["2","1"],"z":["1"]}"#
         );
+    }
+
+    /// Every `(repository, path)` whose file or properties hold `want`, by a full scan.
+    fn scan(s: &State, want: &dyn Fn(&Item) -> bool) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = s
+            .repos
+            .values()
+            .flat_map(|r| r.items.iter().map(move |(k, i)| (r, k, i)))
+            .filter(|(_, _, i)| want(i))
+            .map(|(r, k, _)| (r.config.key.clone(), k.to_string()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// What the indexes answer, checked against the real values as searches do.
+    fn looked_up<'a>(
+        s: &State,
+        found: impl Iterator<Item = (&'a str, &'a str)>,
+        want: &dyn Fn(&Item) -> bool,
+    ) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = found
+            .filter(|(r, k)| s.item(r, k).is_some_and(want))
+            .map(|(r, k)| (r.to_string(), k.to_string()))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    fn indexes_agree_with_scans(s: &State) {
+        for n in 0..3u8 {
+            let sum = format!("{n:x}").repeat(64);
+            let sha1 = |i: &Item| i.file.as_ref().is_some_and(|f| f.sha1 == sum[..40]);
+            assert_eq!(
+                looked_up(s, s.index.by_sha1(&sum[..40]), &sha1),
+                scan(s, &sha1)
+            );
+            let sha256 = |i: &Item| i.file.as_ref().is_some_and(|f| f.sha256 == sum);
+            assert_eq!(
+                looked_up(s, s.index.by_sha256(&sum), &sha256),
+                scan(s, &sha256)
+            );
+            for v in ["x", "y"] {
+                let prop = |i: &Item| i.props.get("k").any(|h| h == v);
+                assert_eq!(looked_up(s, s.index.by_prop("k", v), &prop), scan(s, &prop));
+            }
+        }
+        let files = |i: &Item| !i.is_folder();
+        let all = s
+            .index
+            .all()
+            .inspect(|(_, k, name)| assert!(k.ends_with(name)));
+        let all = all.map(|(r, k, _)| (r, k));
+        assert_eq!(looked_up(s, all, &files), scan(s, &files));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever the mutations, the indexes name exactly the items a scan finds, and a rebuild
+        /// from the tree gives the same answers.
+        #[test]
+        fn indexes_follow_every_mutation(steps in proptest::collection::vec((0u8..8, 0u8..6, 0u8..3, 0u8..2), 1..40)) {
+            let mut s = state();
+            let other = RepoConfig::new("o", RepoClass::Local, PackageType::Generic);
+            s.apply(&Mutation::CreateRepo { config: other.clone(), now: 1, user: "u".into() }).unwrap();
+            let paths = ["a", "a/b", "a/b/c", "d", "d/e", "f"];
+            for (op, p, n, v) in steps {
+                let path = paths[p as usize].to_string();
+                let sum = format!("{n:x}").repeat(64);
+                let mut props = Props::default();
+                props.add("k", ["x", "y"][v as usize]);
+                let repo = if v == 0 { "r" } else { "o" }.to_string();
+                let m = match op {
+                    0 | 1 => Mutation::PutFile {
+                        repo, path,
+                        file: FileData { sha1: if op == 1 { String::new() } else { sum[..40].into() },
+                                         md5: String::new(), sha256: sum.clone(), ..file(1) },
+                        props, now: 2, user: "u".into(), stamp: Stamp::default(),
+                    },
+                    2 => Mutation::Delete { repo, path },
+                    3 => Mutation::EditProps { repo, path, set: props, remove: vec![], recursive: v == 1, now: 3 },
+                    4 => Mutation::EditProps { repo, path, set: Props::default(), remove: vec!["k".into()], recursive: true, now: 3 },
+                    5 => Mutation::Transfer { src_repo: "r".into(), src_path: path, dst_repo: "o".into(),
+                                              dst_path: paths[n as usize].into(), mv: v == 1, now: 4, user: "u".into() },
+                    6 => Mutation::FillChecksums { sha256: sum.clone(), sha1: sum[..40].into(), md5: "m".into() },
+                    _ => Mutation::MakeFolder { repo, path, props, now: 5, user: "u".into() },
+                };
+                let _ = s.apply(&m);
+                indexes_agree_with_scans(&s);
+            }
+            s.apply(&Mutation::DeleteRepo { key: "o".into() }).unwrap();
+            indexes_agree_with_scans(&s);
+            let mut rebuilt = s.clone();
+            rebuilt.reindex();
+            indexes_agree_with_scans(&rebuilt);
+        }
     }
 }

@@ -521,3 +521,64 @@ async fn virtual_repositories_and_transitive() {
         [json!({"repo": "generic-local", "path": ".", "name": "a.txt", "virtual_repos": ["virt"]})]
     );
 }
+
+/// The indexes behind checksum and property lookups are rebuilt from the snapshot after a restart,
+/// and follow changes (property edits, deletes) made afterwards.
+#[tokio::test]
+async fn lookups_by_checksum_and_property_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    {
+        let s = start_with(|c| c.data_dir = Some(data.clone())).await;
+        s.deploy("generic-local/a.bin;team=core", "alpha").await;
+        s.deploy("generic-local/b.bin;team=core", "beta").await;
+        s.server.stop().await;
+    }
+    let s = start_with(|c| c.data_dir = Some(data.clone())).await;
+    let names = |body: String| -> Vec<String> {
+        rows(&body)
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let q = format!(r#"items.find({{"actual_sha1":"{}"}})"#, sha1_hex(b"alpha"));
+    assert_eq!(names(aql(&s, ADMIN, &q).await.1), ["a.bin"]);
+    let by_team = r#"items.find({"@team":"core"})"#;
+    assert_eq!(names(aql(&s, ADMIN, by_team).await.1), ["a.bin", "b.bin"]);
+    let r = s
+        .admin(
+            Method::PUT,
+            "api/storage/generic-local/a.bin?properties=team=edge",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = s
+        .admin(Method::DELETE, "generic-local/b.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(names(aql(&s, ADMIN, by_team).await.1).is_empty());
+    let edge = r#"items.find({"@team":"EDGE"})"#;
+    assert!(
+        names(aql(&s, ADMIN, edge).await.1).is_empty(),
+        "AQL is case-sensitive"
+    );
+    let r = s.get("api/search/prop?team=EDGE").await;
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["results"],
+        json!([{"uri": format!("{}/api/storage/generic-local/a.bin", s.base)}])
+    );
+    // Deploy by checksum finds the content through the index too.
+    let r = s
+        .admin(Method::PUT, "generic-local/again.bin")
+        .header("X-Checksum-Deploy", "true")
+        .header("X-Checksum-Sha1", sha1_hex(b"alpha"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
