@@ -42,6 +42,26 @@ pub fn cases() -> Vec<Case> {
             aql
         ),
         case!(
+            "search/aql/properties-and-stats-domains",
+            "search",
+            ["search.aql"],
+            writes = true,
+            global = false,
+            admin = true,
+            "jcr-rest-api.txt Artifactory Query Language (domains, include, distinct); behaviour §9.2–9.6",
+            aql_domains
+        ),
+        case!(
+            "search/aql/build-domains",
+            "search",
+            ["search.aql"],
+            writes = false,
+            global = false,
+            admin = true,
+            "jcr-rest-api.txt Artifactory Query Language (builds domains); behaviour §9.2, §9.3",
+            aql_builds
+        ),
+        case!(
             "search/archive/entries",
             "search",
             ["search.archive"],
@@ -313,6 +333,29 @@ fn archive(c: Ctx) -> CaseFuture {
     })
 }
 
+/// `POST /api/search/aql` with the query as a text/plain body.
+async fn post_aql(c: &Ctx, q: &str) -> Result<Response, Failure> {
+    c.send(
+        c.req("POST", "api/search/aql")
+            .header("Content-Type", "text/plain")
+            .body(q.as_bytes()),
+    )
+    .await
+}
+
+/// The rows of an AQL answer, after checking the status and the range that counts them.
+fn aql_rows(r: &Response) -> Result<Vec<Value>, Failure> {
+    r.expect_status(200)?;
+    let v = r.json()?;
+    let rows = v["results"].as_array().cloned().unwrap_or_default();
+    check!(
+        v["range"]["end_pos"] == json!(rows.len()) && v["range"]["total"] == json!(rows.len()),
+        "range does not count the rows: {}",
+        v["range"]
+    );
+    Ok(rows)
+}
+
 fn aql(c: Ctx) -> CaseFuture {
     Box::pin(async move {
         c.deploy(&c.path("aql/b.bin;tier=gold"), b"bb").await?;
@@ -322,13 +365,7 @@ fn aql(c: Ctx) -> CaseFuture {
             r#"items.find({{"repo":"{}","path":"{folder}"}}).include("repo","path","name","size","@tier").sort({{"$asc":["name"]}})"#,
             c.repo
         );
-        let r = c
-            .send(
-                c.req("POST", "api/search/aql")
-                    .header("Content-Type", "text/plain")
-                    .body(q.as_bytes()),
-            )
-            .await?;
+        let r = post_aql(&c, &q).await?;
         r.expect_status(200)?;
         check!(
             r.text().starts_with("\n{\n\"results\" : [ "),
@@ -351,30 +388,106 @@ fn aql(c: Ctx) -> CaseFuture {
             v["range"]
         );
         let bad = r#"items.find({"size":{"$gt":null}})"#;
-        let r = c
-            .send(
-                c.req("POST", "api/search/aql")
-                    .header("Content-Type", "text/plain")
-                    .body(bad.as_bytes()),
-            )
-            .await?;
+        let r = post_aql(&c, bad).await?;
         expect_text(&r,
             400,
             "Illegal syntax the 'null' values are allowed to use only with equals and not equals operators.",
         )?;
         let broken = r#"items.find({"repo":})"#;
-        let r = c
-            .send(
-                c.req("POST", "api/search/aql")
-                    .header("Content-Type", "text/plain")
-                    .body(broken.as_bytes()),
-            )
-            .await?;
+        let r = post_aql(&c, broken).await?;
         r.expect_status(400)?;
         check!(
             r.text().starts_with(&format!("Failed to parse query: {broken}, it looks like there is syntax error near the following sub-query: ")),
             "parse error: {}",
             r.text()
+        );
+        Ok(())
+    })
+}
+
+/// The properties and stats domains and cross-domain fields, on a property key only this run uses.
+fn aql_domains(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let key = format!("aqldom{}", c.seed % 1_000_000);
+        let dir = format!("{}/dom", c.prefix);
+        c.deploy(&c.path(&format!("dom/one.bin;{key}=same")), b"1")
+            .await?;
+        c.deploy(&c.path(&format!("dom/two.bin;{key}=same")), b"22")
+            .await?;
+        let r = c.send(c.req("GET", &c.path("dom/two.bin"))).await?;
+        r.expect_status(200)?;
+        // Equal rows count once unless `.distinct(false)`.
+        let q = format!(r#"properties.find({{"key":"{key}","item.path":"{dir}"}})"#);
+        let rows = aql_rows(&post_aql(&c, &q).await?)?;
+        check!(
+            rows == [json!({"key": key, "value": "same"})],
+            "distinct property rows: {rows:?}"
+        );
+        let q =
+            format!(r#"properties.find({{"key":"{key}","item.path":"{dir}"}}).distinct(false)"#);
+        let rows = aql_rows(&post_aql(&c, &q).await?)?;
+        check!(rows.len() == 2, "rows with distinct(false): {rows:?}");
+        // Sub-domain fields nest as arrays; a criterion on a related domain (stats) filters items.
+        let q = format!(
+            r#"items.find({{"@{key}":"same","stat.downloads":{{"$gt":0}}}}).include("name","stat.downloads","property.key")"#
+        );
+        let rows = aql_rows(&post_aql(&c, &q).await?)?;
+        check!(rows.len() == 1, "downloaded items: {rows:?}");
+        let row = &rows[0];
+        check!(row["name"] == json!("two.bin"), "row: {row}");
+        check!(
+            row["stats"]
+                .as_array()
+                .is_some_and(|s| s.len() == 1 && s[0]["downloads"].as_u64() >= Some(1)),
+            "stats: {row}"
+        );
+        check!(
+            row["properties"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|x| x["key"] == json!(key))),
+            "properties: {row}"
+        );
+        let q = format!(r#"stats.find({{"item.@{key}":"same"}}).include("downloads","item.name")"#);
+        let rows = aql_rows(&post_aql(&c, &q).await?)?;
+        check!(
+            rows.len() == 1 && rows[0]["items"] == json!([{"name": "two.bin"}]),
+            "stats rows: {rows:?}"
+        );
+        Ok(())
+    })
+}
+
+/// The build domains answer (here: a build name nobody uses) in the same frame, and reject an
+/// unknown field with a plain-text 400.
+fn aql_builds(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let name = format!("conformance-no-such-build-{}", c.seed);
+        for domain in ["builds", "artifacts", "dependencies", "modules"] {
+            let field = match domain {
+                "builds" => "name",
+                "modules" => "build.name",
+                _ => "module.build.name",
+            };
+            let q = format!(r#"{domain}.find({{"{field}":"{name}"}})"#);
+            let r = post_aql(&c, &q).await?;
+            check!(
+                r.text().starts_with("\n{\n\"results\" : [ "),
+                "{domain}: the output frame starts differently: {:?}",
+                r.text()
+            );
+            let rows = aql_rows(&r)?;
+            check!(
+                rows.is_empty(),
+                "{domain}: rows for an unused build name: {rows:?}"
+            );
+        }
+        let r = post_aql(&c, r#"builds.find({"size":1})"#).await?;
+        r.expect_status(400)?;
+        check!(
+            r.header("content-type")
+                .is_some_and(|t| t.starts_with("text/plain")),
+            "content type {:?}",
+            r.header("content-type")
         );
         Ok(())
     })
