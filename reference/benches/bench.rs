@@ -282,7 +282,7 @@ fn main() {
 /// 100 ms each, ≤ 500 bytes per item.
 fn search(n: usize) {
     use jcr_reference::search::{aql, aql_eval, legacy};
-    use jcr_reference::store::{FileData, Mutation, Original, Props, Stamp, State};
+    use jcr_reference::store::{FileData, Mutation, Props, Stamp, State};
     use jcr_reference::{PackageType, RepoClass, RepoConfig};
     let before = rss_kib(std::process::id());
     let mut state = State::default();
@@ -327,10 +327,10 @@ fn search(n: usize) {
             ),
             file: FileData {
                 size: r % 10_000_000,
-                sha1: hex[..40].to_string(),
-                md5: hex[..32].to_string(),
-                sha256: hex,
-                original: Original::default(),
+                sha1: hex[..40].into(),
+                md5: hex[..32].into(),
+                sha256: hex.as_str().into(),
+                original: None,
                 mime: "application/octet-stream".into(),
             },
             props,
@@ -381,7 +381,7 @@ fn search(n: usize) {
             .into_iter()
             .next()
             .expect("an item");
-        i.file.as_ref().expect("file").sha1.clone()
+        i.file.as_ref().expect("file").sha1
     };
     let by_sum = q(&format!(r#"items.find({{"actual_sha1":"{sha}"}})"#));
     let all = legacy::scope(&state, &[]);

@@ -228,9 +228,9 @@ async fn deploy(r: &Req, p: RepoPath, body: BodyStream) -> Result<Response, ApiE
     sent.verify(&repo, &rel, &info.sha1, &info.md5, &info.sha256)?;
     let file = FileData {
         size: info.size,
-        sha1: info.sha1,
-        md5: info.md5,
-        sha256: info.sha256,
+        sha1: info.sha1.into(),
+        md5: info.md5.into(),
+        sha256: info.sha256.into(),
         original: sent.original(),
         mime: crate::mime::for_name(&rel).into(),
     };
@@ -270,7 +270,7 @@ async fn put_file(
         stamp,
     };
     let sha256 = match &m {
-        Mutation::PutFile { file, .. } => file.sha256.clone(),
+        Mutation::PutFile { file, .. } => file.sha256.to_string(),
         _ => String::new(),
     };
     r.state
@@ -330,12 +330,13 @@ impl SentChecksums {
         s
     }
 
-    fn original(&self) -> Original {
-        Original {
+    fn original(&self) -> Option<Box<Original>> {
+        let o = Original {
             sha1: self.sha1.clone(),
             md5: self.md5.clone(),
             sha256: self.sha256.clone(),
-        }
+        };
+        (o.sha1.is_some() || o.md5.is_some() || o.sha256.is_some()).then(|| Box::new(o))
     }
 
     /// The CLIENT checksum policy: any sent checksum must equal the computed one.
@@ -580,7 +581,7 @@ fn checksum_side_file(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
             break;
         };
         let Some(f) = &item.file else { break };
-        let value = [&f.sha1, &f.sha256, &f.md5][which].clone();
+        let value = [f.sha1.as_str(), f.sha256.as_str(), f.md5.as_str()][which].to_string();
         let mut resp = respond(
             StatusCode::OK,
             "application/x-checksum",
@@ -666,7 +667,7 @@ async fn serve_file(r: &Req, p: &RepoPath, item: &Item) -> Result<Response, ApiE
     let mime = mime_of(item);
     // Conditional requests.
     if r.header("if-none-match")
-        .is_some_and(|v| v.trim() == f.sha1)
+        .is_some_and(|v| v.trim() == f.sha1.as_str())
         || r.header("if-modified-since")
             .and_then(parse_http_date)
             .is_some_and(|since| since >= item.modified / 1000 * 1000)
@@ -679,7 +680,7 @@ async fn serve_file(r: &Req, p: &RepoPath, item: &Item) -> Result<Response, ApiE
     let if_range_ok = match r.header("if-range") {
         None => true,
         Some(v) => {
-            v.trim() == f.sha1
+            v.trim() == f.sha1.as_str()
                 || parse_http_date(v).is_some_and(|d| d >= item.modified / 1000 * 1000)
         }
     };

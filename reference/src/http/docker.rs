@@ -21,7 +21,7 @@ use crate::auth::{Action, Caller};
 use crate::config::{PackageType, RepoClass};
 use crate::docker::uploads::TTL_MS;
 use crate::docker::{self, Code, Digest, RegistryError, Route, UPLOADS};
-use crate::store::{BlobInfo, FileData, IngestError, Mutation, Original, Props, Stamp};
+use crate::store::{BlobInfo, FileData, IngestError, Mutation, Props, Stamp};
 
 /// `/v2/...` at the server root.
 pub fn root_routes(state: &AppState) -> BoxedFilter<(Response,)> {
@@ -492,7 +492,7 @@ fn get_manifest(r: &Req, reg: &Reg, image: &str, reference: &str) -> Out {
         let f = item.file.as_ref().ok_or_else(unknown)?;
         let prop = |k: &str| item.props.first(k).map(str::to_string);
         (
-            f.sha256.clone(),
+            f.sha256,
             f.size,
             prop("artifactory.content-type").unwrap_or_else(|| docker::OCI_MANIFEST.into()),
             prop("docker.manifest.digest").unwrap_or_else(|| format!("sha256:{}", f.sha256)),
@@ -539,10 +539,10 @@ async fn store_bytes(r: &Req, bytes: Bytes) -> Result<BlobInfo, Fail> {
 fn file_data(info: &BlobInfo, mime: &str) -> FileData {
     FileData {
         size: info.size,
-        sha1: info.sha1.clone(),
-        md5: info.md5.clone(),
-        sha256: info.sha256.clone(),
-        original: Original::default(),
+        sha1: info.sha1.as_str().into(),
+        md5: info.md5.as_str().into(),
+        sha256: info.sha256.as_str().into(),
+        original: None,
         mime: mime.into(),
     }
 }
@@ -745,7 +745,7 @@ async fn delete_manifest(r: &Req, reg: &Reg, image: &str, reference: &str) -> Ou
             Some(d) => {
                 // The manifest's content once, then every tag folder holding the same content.
                 let content = docker::find_manifest(repo, image, &d.to_string())
-                    .and_then(|(_, m)| m.file.as_ref().map(|f| f.sha256.clone()));
+                    .and_then(|(_, m)| m.file.as_ref().map(|f| f.sha256));
                 repo.subtree(image)
                     .filter(|(k, i)| {
                         (k.ends_with("/manifest.json") || k.ends_with("/list.manifest.json"))
@@ -1040,7 +1040,7 @@ pub fn resume_checksums(state: &AppState) {
         .flat_map(|r| r.items.values())
         .filter_map(|i| i.file.as_ref())
         .filter(|f| f.sha1.is_empty())
-        .map(|f| f.sha256.clone())
+        .map(|f| f.sha256.to_string())
         .collect();
     for sha256 in pending {
         tokio::spawn(fill_checksums(state.clone(), sha256));
@@ -1330,7 +1330,7 @@ async fn link_blob(
         stamp: Stamp::default(),
     };
     let pending = match &m {
-        Mutation::PutFile { file, .. } if file.sha1.is_empty() => Some(file.sha256.clone()),
+        Mutation::PutFile { file, .. } if file.sha1.is_empty() => Some(file.sha256),
         _ => None,
     };
     r.state
@@ -1339,7 +1339,7 @@ async fn link_blob(
         .await
         .map_err(|e| internal(format!("{e:?}")))?;
     if let Some(sha256) = pending {
-        tokio::spawn(fill_checksums(r.state.clone(), sha256));
+        tokio::spawn(fill_checksums(r.state.clone(), sha256.to_string()));
     }
     let mut resp = empty(StatusCode::CREATED);
     set_header(

@@ -47,8 +47,8 @@ pub fn resume_indexing(state: &AppState) {
             .flat_map(|r| r.items.iter())
             .filter_map(|(path, i)| {
                 let f = i.file.as_ref()?;
-                (legacy::is_archive(path) && !s.archives.contains_key(&f.sha256))
-                    .then(|| (f.sha256.clone(), path.to_string()))
+                (legacy::is_archive(path) && !s.archives.contains_key(f.sha256.as_str()))
+                    .then(|| (f.sha256.to_string(), path.to_string()))
             })
             .collect()
     };
@@ -142,7 +142,7 @@ fn load_builds(r: &Req) -> Vec<aql_eval::Build> {
         repo.items
             .iter()
             .filter(|(k, _)| k.ends_with(".json"))
-            .filter_map(|(_, i)| Some((i.clone(), i.file.as_ref()?.sha256.clone())))
+            .filter_map(|(_, i)| Some((i.clone(), i.file.as_ref()?.sha256.to_string())))
             .collect()
     };
     files

@@ -97,15 +97,15 @@ fn checksums(item: &Item) -> (Value, Value) {
     let f = item.file.as_ref().expect("a file");
     let actual = json!({"sha1": f.sha1, "md5": f.md5, "sha256": f.sha256});
     let mut orig = Map::new();
-    if let Some(v) = &f.original.sha1 {
+    if let Some(v) = &f.original().sha1 {
         orig.insert("sha1".into(), json!(v));
     }
-    if let Some(v) = &f.original.md5 {
+    if let Some(v) = &f.original().md5 {
         orig.insert("md5".into(), json!(v));
     }
     orig.insert(
         "sha256".into(),
-        json!(f.original.sha256.as_deref().unwrap_or(&f.sha256)),
+        json!(f.original().sha256.as_deref().unwrap_or(&f.sha256)),
     );
     (actual, Value::Object(orig))
 }
@@ -257,7 +257,7 @@ pub fn validate_key(key: &str) -> Result<(), ApiError> {
 /// Parses Artifactory's `KeyValueList` grammar: pairs split by unescaped `|` or `;`, key and value by the
 /// first unescaped `=`, values by unescaped `,`; `\` escapes the next character.
 pub fn parse_props(s: &str) -> Result<Props, ApiError> {
-    let mut props = Props::default();
+    let mut pairs: Vec<(String, String)> = Vec::new();
     for pair in split_unescaped(s, &['|', ';']) {
         if pair.is_empty() {
             continue;
@@ -272,11 +272,9 @@ pub fn parse_props(s: &str) -> Result<Props, ApiError> {
                 .collect(),
             None => vec![String::new()],
         };
-        for v in values {
-            props.add(&key, &v);
-        }
+        pairs.extend(values.into_iter().map(|v| (key.clone(), v)));
     }
-    Ok(props)
+    Ok(Props::from_pairs(pairs))
 }
 
 fn split_unescaped(s: &str, seps: &[char]) -> Vec<String> {
@@ -592,7 +590,7 @@ async fn metadata(r: Req, tail: &str, body: BodyStream) -> Result<Response, ApiE
             "props or stats fields required",
         ));
     };
-    let mut set = Props::default();
+    let mut set: Vec<(&str, String)> = Vec::new();
     let mut remove = Vec::new();
     for (k, v) in props {
         validate_key(k)?;
@@ -601,16 +599,17 @@ async fn metadata(r: Req, tail: &str, body: BodyStream) -> Result<Response, ApiE
             Value::Array(vs) => {
                 remove.push(k.clone());
                 for x in vs {
-                    set.add(k, &scalar(x).ok_or_else(|| bad_value(k))?);
+                    set.push((k, scalar(x).ok_or_else(|| bad_value(k))?));
                 }
                 if vs.is_empty() {
                     // Properties are (key, value) rows: a key without values holds one empty value.
-                    set.add(k, "");
+                    set.push((k, String::new()));
                 }
             }
-            other => set.add(k, &scalar(other).ok_or_else(|| bad_value(k))?),
+            other => set.push((k, scalar(other).ok_or_else(|| bad_value(k))?)),
         }
     }
+    let set = Props::from_pairs(set);
     edit_props(&r, &p, set, remove, "recursiveProperties").await
 }
 
@@ -793,7 +792,11 @@ async fn sha256(r: Req, body: BodyStream) -> Result<Response, ApiError> {
             return Err(ApiError::not_found("Unable to find item"));
         }
         repo.subtree(&p.path)
-            .filter_map(|(k, i)| i.file.as_ref().map(|f| (k.to_string(), f.sha256.clone())))
+            .filter_map(|(k, i)| {
+                i.file
+                    .as_ref()
+                    .map(|f| (k.to_string(), f.sha256.to_string()))
+            })
             .collect()
     };
     for (path, digest) in targets {

@@ -103,8 +103,6 @@ impl Kind {
                 ("original_md5", false, Str),
                 ("original_sha1", false, Str),
                 ("sha256", false, Str),
-                ("id", false, Long),
-                ("repo_path_checksum", false, Str),
                 ("virtual_repos", false, List),
             ],
             Kind::Prop | Kind::BuildProp | Kind::ModuleProp => {
@@ -281,7 +279,8 @@ pub struct Build {
 /// Build-info dates (`2026-11-25T10:00:00.000+0000`, also with a colon in the offset or `Z`).
 fn build_date(s: &str) -> Option<i64> {
     let fixed;
-    let s = match s.len().checked_sub(5).map(|i| s.split_at(i)) {
+    let at = s.len().checked_sub(5).filter(|i| s.is_char_boundary(*i));
+    let s = match at.map(|i| s.split_at(i)) {
         Some((head, tail))
             if (tail.starts_with('+') || tail.starts_with('-'))
                 && tail[1..].bytes().all(|b| b.is_ascii_digit()) =>
@@ -460,7 +459,11 @@ struct Ctx<'a> {
     builds: &'a [Build],
     /// Virtual repositories by the local repositories they reach.
     virtuals: HashMap<&'a str, Vec<String>>,
-    by_sha1: OnceLock<HashMap<String, Vec<ItemRef<'a>>>>,
+    /// Whether the caller may see an item reached from another row (`true` for admins): rows
+    /// joined by checksum or archive entry may lie in repositories the caller cannot read.
+    see: &'a dyn Fn(&str, &str) -> bool,
+    /// Build artifacts and dependencies by lower-case SHA-1.
+    parts_by_sha1: OnceLock<HashMap<String, Vec<E<'a>>>>,
     by_entry: OnceLock<HashMap<&'a str, Vec<ItemRef<'a>>>>,
 }
 
@@ -469,7 +472,7 @@ fn lower(s: &str) -> String {
 }
 
 impl<'a> Ctx<'a> {
-    fn new(state: &'a State, builds: &'a [Build]) -> Ctx<'a> {
+    fn new(state: &'a State, builds: &'a [Build], see: &'a dyn Fn(&str, &str) -> bool) -> Ctx<'a> {
         let mut virtuals: HashMap<&'a str, Vec<String>> = HashMap::new();
         for r in state.repos.values() {
             if r.config.rclass == RepoClass::Virtual {
@@ -487,7 +490,8 @@ impl<'a> Ctx<'a> {
             state,
             builds,
             virtuals,
-            by_sha1: OnceLock::new(),
+            see,
+            parts_by_sha1: OnceLock::new(),
             by_entry: OnceLock::new(),
         }
     }
@@ -502,17 +506,43 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    fn items_with_sha1(&self, sha1: &str) -> &[ItemRef<'a>] {
-        let map = self.by_sha1.get_or_init(|| {
-            let mut m: HashMap<String, Vec<ItemRef<'a>>> = HashMap::new();
-            for i in self.items() {
-                if let Some(f) = i.item.file.as_deref().filter(|f| !f.sha1.is_empty()) {
-                    m.entry(lower(&f.sha1)).or_default().push(i);
+    /// Visible files with this SHA-1 (by the checksum index).
+    fn items_with_sha1(&self, sha1: &str) -> Vec<ItemRef<'a>> {
+        let state = self.state;
+        state
+            .index
+            .by_sha1(sha1)
+            .filter_map(|(repo, key)| {
+                let item = state.item(repo, key)?;
+                let f = item.file.as_deref()?;
+                (f.sha1.eq_ignore_ascii_case(sha1) && (self.see)(repo, key)).then_some(ItemRef {
+                    repo,
+                    key,
+                    item,
+                })
+            })
+            .collect()
+    }
+
+    /// Build artifacts (or dependencies) with this SHA-1.
+    fn parts_with_sha1(&self, sha1: &str, deps: bool) -> impl Iterator<Item = E<'a>> + '_ {
+        let map = self.parts_by_sha1.get_or_init(|| {
+            let mut m: HashMap<String, Vec<E<'a>>> = HashMap::new();
+            for e in self.parts(false).chain(self.parts(true)) {
+                if let E::Artifact(_, _, p) | E::Dep(_, _, p) = e {
+                    if let Some(s) = &p.sha1 {
+                        m.entry(lower(s)).or_default().push(e);
+                    }
                 }
             }
             m
         });
-        map.get(&lower(sha1)).map_or(&[], Vec::as_slice)
+        map.get(&lower(sha1))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .copied()
+            .filter(move |e| matches!(e, E::Dep(..)) == deps)
     }
 
     fn archives_with(&self, entry: &str) -> &[ItemRef<'a>] {
@@ -522,7 +552,13 @@ impl<'a> Ctx<'a> {
                 let Some(f) = i.item.file.as_deref() else {
                     continue;
                 };
-                for e in self.state.archives.get(&f.sha256).into_iter().flatten() {
+                for e in self
+                    .state
+                    .archives
+                    .get(f.sha256.as_str())
+                    .into_iter()
+                    .flatten()
+                {
                     m.entry(e.as_str()).or_default().push(i);
                 }
             }
@@ -555,34 +591,29 @@ impl<'a> Ctx<'a> {
             (E::Item(i), Kind::Stat) if i.item.stats().downloads > 0 => out.push(E::Stat(i)),
             (E::Item(i), Kind::Archive) => {
                 if let Some(f) = i.item.file.as_deref() {
-                    if self.state.archives.contains_key(&f.sha256) {
+                    if self.state.archives.contains_key(f.sha256.as_str()) {
                         out.push(E::Archive(i));
                     }
                 }
             }
             (E::Item(i), Kind::Artifact | Kind::Dep) => {
                 if let Some(f) = i.item.file.as_deref().filter(|f| !f.sha1.is_empty()) {
-                    out.extend(self.parts(to == Kind::Dep).filter(|p| {
-                        match p {
-                            E::Artifact(_, _, x) | E::Dep(_, _, x) => x
-                                .sha1
-                                .as_deref()
-                                .is_some_and(|s| s.eq_ignore_ascii_case(&f.sha1)),
-                            _ => false,
-                        }
-                    }));
+                    out.extend(self.parts_with_sha1(&f.sha1, to == Kind::Dep));
                 }
             }
             (E::Prop(i, _, _) | E::Stat(i) | E::Archive(i), Kind::Item) => out.push(E::Item(i)),
             (E::Archive(i), Kind::Entry) => {
                 if let Some(f) = i.item.file.as_deref() {
-                    let entries = self.state.archives.get(&f.sha256);
+                    let entries = self.state.archives.get(f.sha256.as_str());
                     out.extend(entries.into_iter().flatten().map(|e| E::Entry(e)));
                 }
             }
-            (E::Entry(path), Kind::Archive) => {
-                out.extend(self.archives_with(path).iter().map(|i| E::Archive(*i)))
-            }
+            (E::Entry(path), Kind::Archive) => out.extend(
+                self.archives_with(path)
+                    .iter()
+                    .filter(|i| (self.see)(i.repo, i.key))
+                    .map(|i| E::Archive(*i)),
+            ),
             (E::Build(b), Kind::BuildProp) => {
                 out.extend(b.props.iter().map(|p| E::BuildProp(b, p)))
             }
@@ -603,7 +634,7 @@ impl<'a> Ctx<'a> {
             }
             (E::Artifact(_, _, p) | E::Dep(_, _, p), Kind::Item) => {
                 if let Some(sha1) = &p.sha1 {
-                    out.extend(self.items_with_sha1(sha1).iter().map(|i| E::Item(*i)));
+                    out.extend(self.items_with_sha1(sha1).into_iter().map(E::Item));
                 }
             }
             _ => {}
@@ -635,8 +666,8 @@ impl<'a> Ctx<'a> {
                     "actual_md5" => non_empty(&file?.md5),
                     "actual_sha1" => non_empty(&file?.sha1),
                     "sha256" => non_empty(&file?.sha256),
-                    "original_md5" => opt(&file?.original.md5),
-                    "original_sha1" => opt(&file?.original.sha1),
+                    "original_md5" => opt(&file?.original().md5),
+                    "original_sha1" => opt(&file?.original().sha1),
                     "virtual_repos" => {
                         Some(V::L(self.virtuals.get(r.repo).cloned().unwrap_or_default()))
                     }
@@ -864,6 +895,9 @@ enum Check {
     All(Vec<Vec<Check>>),
     /// `$msp`: the property criteria inside hold for one and the same property.
     Same(Vec<Vec<Check>>),
+    /// Several criteria on the same related domain (`artifact.module.build.name` and
+    /// `artifact.module.build.number`): one related row must satisfy them all, as one SQL join does.
+    Related(Kind, Vec<Check>),
     /// `type: any`.
     True,
 }
@@ -885,7 +919,11 @@ struct Prep<'s> {
 
 impl Prep<'_> {
     fn all(&mut self, terms: &[Term]) -> Result<Vec<Check>, EvalError> {
-        terms.iter().map(|t| self.one(t)).collect()
+        let checks = terms
+            .iter()
+            .map(|t| self.one(t))
+            .collect::<Result<_, _>>()?;
+        Ok(regroup(checks))
     }
 
     fn groups(&mut self, groups: &[Vec<Term>]) -> Result<Vec<Vec<Check>>, EvalError> {
@@ -980,6 +1018,51 @@ impl Prep<'_> {
         }
         Ok(Check::Cmp { path, op, value })
     }
+}
+
+/// Joins criteria that step into the same related domain (other than item properties, which
+/// Artifactory joins once per criterion; `$msp` is for those) into one [`Check::Related`], level by
+/// level. A lone criterion keeps the any/none reading of [`test_many`].
+fn regroup(checks: Vec<Check>) -> Vec<Check> {
+    let mut out: Vec<Check> = Vec::new();
+    let mut groups: Vec<(Kind, Vec<Check>)> = Vec::new();
+    for c in checks {
+        match c {
+            Check::Cmp { path, op, value }
+                if path.steps.first().is_some_and(|k| *k != Kind::Prop) =>
+            {
+                let kind = path.steps[0];
+                let c = Check::Cmp { path, op, value };
+                match groups.iter_mut().find(|(k, _)| *k == kind) {
+                    Some((_, g)) => g.push(c),
+                    None => groups.push((kind, vec![c])),
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    for (kind, g) in groups {
+        if g.len() == 1 {
+            out.extend(g);
+            continue;
+        }
+        let inner = g
+            .into_iter()
+            .map(|c| match c {
+                Check::Cmp { path, op, value } => Check::Cmp {
+                    path: FieldPath {
+                        steps: path.steps[1..].to_vec(),
+                        leaf: path.leaf,
+                    },
+                    op,
+                    value,
+                },
+                other => other,
+            })
+            .collect();
+        out.push(Check::Related(kind, regroup(inner)));
+    }
+    out
 }
 
 fn domain_name(k: Kind) -> &'static str {
@@ -1089,11 +1172,28 @@ impl<'a> Ctx<'a> {
             Check::Any(groups) => groups
                 .iter()
                 .any(|g| g.iter().all(|c| self.holds(c, e, pin))),
+            Check::Related(kind, checks) => {
+                let mut related = Vec::new();
+                self.related(e, *kind, &mut related);
+                related
+                    .into_iter()
+                    .any(|x| checks.iter().all(|c| self.holds(c, x, None)))
+            }
             Check::Same(groups) => {
-                let mut pairs = Vec::new();
-                if let E::Item(r) = e {
-                    pairs.extend(r.item.props.pairs());
-                }
+                let pairs: Vec<(&str, &str)> = match e {
+                    E::Item(r) => r.item.props.pairs().collect(),
+                    E::Build(b) => b
+                        .props
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect(),
+                    E::Module(_, m) => m
+                        .props
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect(),
+                    _ => Vec::new(),
+                };
                 pairs.iter().any(|&p| {
                     groups
                         .iter()
@@ -1106,9 +1206,13 @@ impl<'a> Ctx<'a> {
                         Leaf::Field(f, _) => test(*op, self.value(e, f).as_ref(), value),
                         Leaf::Prop(key) => {
                             if let Some((k, v)) = pin {
-                                let have =
-                                    (key == "*" || key == k).then_some(V::S(Cow::Borrowed(v)));
-                                return test_many(*op, have.as_slice(), value);
+                                // Within `$msp` the criterion is about the pinned property row:
+                                // another key means this row does not satisfy it, whatever the
+                                // comparator.
+                                if key != "*" && key != k {
+                                    return false;
+                                }
+                                return test(*op, Some(&V::S(Cow::Borrowed(v))), value);
                             }
                             let mut vals = Vec::new();
                             self.props(e, key, &mut vals);
@@ -1116,6 +1220,13 @@ impl<'a> Ctx<'a> {
                         }
                         _ => false,
                     };
+                }
+                if let (Some((k, v)), [Kind::Prop], Leaf::Field(f, _)) =
+                    (pin, &path.steps[..], &path.leaf)
+                {
+                    // `property.key` / `property.value` inside `$msp`: the pinned row.
+                    let have = V::S(Cow::Borrowed(if *f == "key" { k } else { v }));
+                    return test(*op, Some(&have), value);
                 }
                 let mut vals = Vec::new();
                 for x in self.reach(e, &path.steps) {
@@ -1440,7 +1551,8 @@ pub fn run(
             }
         }
     }
-    let ctx = Ctx::new(state, builds);
+    let see = |repo: &str, key: &str| admin || readable(repo, key);
+    let ctx = Ctx::new(state, builds, &see);
     let mut rows: Vec<E<'_>> = Vec::new();
     // Other domains answer admins only (as Artifactory 6.20+ filters them for everyone else).
     if admin || kind == Kind::Item {
@@ -1497,7 +1609,7 @@ pub fn run(
                     seen.extend(
                         state
                             .archives
-                            .get(&f.sha256)
+                            .get(f.sha256.as_str())
                             .into_iter()
                             .flatten()
                             .map(String::as_str),
@@ -1591,6 +1703,8 @@ mod tests {
         assert_eq!(build_date("1970-01-01T01:00:01.000+0100"), Some(1000));
         assert_eq!(build_date("1970-01-01T00:00:01.000Z"), Some(1000));
         assert_eq!(build_date("yesterday"), None);
+        assert_eq!(build_date("€€"), None);
+        assert_eq!(build_date("2026-01-01T00:00:00.000+0€0"), None);
     }
 
     #[test]

@@ -7,58 +7,51 @@
 //! Keys are 64-bit digests of the value (the first 16 hex digits of a checksum, a hash of a
 //! property), so a lookup may return extra candidates; callers compare the real values.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 
 use super::sym::{Key, Sym};
 use super::tree::Item;
 
-/// Item ids under one indexed value (most values have one item).
-#[derive(Clone, Debug)]
-enum Ids {
-    One(u32),
-    Many(Vec<u32>),
+/// Item ids by value key. Most values name one item, so the first id sits in a compact map (16 bytes
+/// an entry); values shared by several items keep the others in an ordered set, so a value on
+/// hundreds of thousands of files (a build name) stays cheap to add to and remove from.
+#[derive(Clone, Debug, Default)]
+struct Multi {
+    first: HashMap<u64, u32>,
+    more: HashMap<u64, BTreeSet<u32>>,
 }
 
-impl Ids {
-    fn add(&mut self, id: u32) {
-        match self {
-            Ids::One(x) if *x != id => *self = Ids::Many(vec![id.min(*x), id.max(*x)]),
-            Ids::One(_) => {}
-            // Kept sorted: a popular value (a build name on thousands of files) stays cheap to edit.
-            Ids::Many(v) => {
-                if let Err(at) = v.binary_search(&id) {
-                    v.insert(at, id)
-                }
+impl Multi {
+    fn add(&mut self, k: u64, id: u32) {
+        match self.first.get(&k) {
+            None => {
+                self.first.insert(k, id);
+            }
+            Some(x) if *x == id => {}
+            Some(_) => {
+                self.more.entry(k).or_default().insert(id);
             }
         }
     }
 
-    /// Removes `id`; true when nothing is left.
-    fn remove(&mut self, id: u32) -> bool {
-        match self {
-            Ids::One(x) => *x == id,
-            Ids::Many(v) => {
-                if let Ok(at) = v.binary_search(&id) {
-                    v.remove(at);
-                }
-                match v.as_slice() {
-                    [] => true,
-                    [one] => {
-                        *self = Ids::One(*one);
-                        false
-                    }
-                    _ => false,
-                }
-            }
+    fn remove(&mut self, k: u64, id: u32) {
+        if self.first.get(&k) == Some(&id) {
+            match self.more.get_mut(&k).and_then(BTreeSet::pop_first) {
+                Some(x) => self.first.insert(k, x),
+                None => self.first.remove(&k),
+            };
+        } else if let Some(v) = self.more.get_mut(&k) {
+            v.remove(&id);
+        }
+        if self.more.get(&k).is_some_and(BTreeSet::is_empty) {
+            self.more.remove(&k);
         }
     }
 
-    fn as_slice(&self) -> &[u32] {
-        match self {
-            Ids::One(x) => std::slice::from_ref(x),
-            Ids::Many(v) => v,
-        }
+    fn get(&self, k: u64) -> impl Iterator<Item = u32> + '_ {
+        let more = self.more.get(&k).into_iter().flatten().copied();
+        self.first.get(&k).copied().into_iter().chain(more)
     }
 }
 
@@ -80,9 +73,9 @@ pub struct Index {
     /// instead of one scattered path per item; space of removed names is reclaimed by compaction.
     names: String,
     dead: usize,
-    sha1: HashMap<u64, Ids>,
-    sha256: HashMap<u64, Ids>,
-    props: HashMap<u64, Ids>,
+    sha1: Multi,
+    sha256: Multi,
+    props: Multi,
 }
 
 /// The index key of a hex checksum (its first 16 digits), `None` when it is not hex.
@@ -110,18 +103,6 @@ fn prop_key(key: &str, value: &str) -> u64 {
     h.finish()
 }
 
-fn put(map: &mut HashMap<u64, Ids>, k: u64, id: u32) {
-    map.entry(k)
-        .and_modify(|ids| ids.add(id))
-        .or_insert(Ids::One(id));
-}
-
-fn take(map: &mut HashMap<u64, Ids>, k: u64, id: u32) {
-    if map.get_mut(&k).is_some_and(|ids| ids.remove(id)) {
-        map.remove(&k);
-    }
-}
-
 impl Index {
     /// Indexes `item` at `(repo, key)` (giving it an id) when it is a file or has properties.
     pub fn add(&mut self, repo: &Sym, key: &Key, item: &mut Item) {
@@ -130,12 +111,22 @@ impl Index {
             return;
         }
         let name = key.rsplit('/').next().unwrap_or(key);
+        if self.names.len() + name.len() > u32::MAX as usize {
+            self.compact_names();
+        }
+        // Past 4 GiB of names (offsets are 32-bit) a name is read from its path instead.
+        let name = match u32::try_from(self.names.len() + name.len()) {
+            Ok(_) => {
+                self.names.push_str(name);
+                ((self.names.len() - name.len()) as u32, name.len() as u32)
+            }
+            Err(_) => (u32::MAX, 0),
+        };
         let slot = Slot {
             repo: repo.clone(),
             key: key.clone(),
-            name: (self.names.len() as u32, name.len() as u32),
+            name,
         };
-        self.names.push_str(name);
         let id = match self.free.pop() {
             Some(id) => {
                 self.slots[id as usize] = Some(slot);
@@ -150,7 +141,7 @@ impl Index {
             }
         };
         item.id = id;
-        self.values(item, |map, k| put(map, k, id));
+        self.values(item, |map, k| map.add(k, id));
     }
 
     /// Forgets `item` (before it changes or goes).
@@ -159,7 +150,7 @@ impl Index {
         if id == 0 {
             return;
         }
-        self.values(item, |map, k| take(map, k, id));
+        self.values(item, |map, k| map.remove(k, id));
         if let Some(slot) = self.slots.get_mut(id as usize).and_then(Option::take) {
             self.free.push(id);
             self.dead += slot.name.1 as usize;
@@ -172,15 +163,18 @@ impl Index {
     fn compact_names(&mut self) {
         let mut names = String::with_capacity(self.names.len() - self.dead);
         for slot in self.slots.iter_mut().flatten() {
+            if slot.name.0 == u32::MAX {
+                continue;
+            }
             let (at, len) = (slot.name.0 as usize, slot.name.1 as usize);
             slot.name.0 = names.len() as u32;
-            names.push_str(&self.names[at..at + len]);
+            names.push_str(self.names.get(at..at + len).unwrap_or_default());
         }
         self.names = names;
         self.dead = 0;
     }
 
-    fn values(&mut self, item: &Item, mut f: impl FnMut(&mut HashMap<u64, Ids>, u64)) {
+    fn values(&mut self, item: &Item, mut f: impl FnMut(&mut Multi, u64)) {
         if let Some(file) = item.file.as_deref() {
             if let Some(k) = checksum_key(&file.sha1) {
                 f(&mut self.sha1, k);
@@ -194,29 +188,30 @@ impl Index {
         }
     }
 
-    fn slots_of<'a>(&'a self, ids: Option<&'a Ids>) -> impl Iterator<Item = (&'a str, &'a str)> {
-        ids.map(Ids::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|id| self.slots.get(*id as usize)?.as_ref())
+    fn slots_of<'a>(
+        &'a self,
+        map: &'a Multi,
+        k: Option<u64>,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> {
+        k.into_iter()
+            .flat_map(|k| map.get(k))
+            .filter_map(|id| self.slots.get(id as usize)?.as_ref())
             .map(|s| (s.repo.as_str(), s.key.as_str()))
     }
 
     /// Candidate `(repository, path)`s of files with this SHA-1 (compare the real value).
     pub fn by_sha1(&self, hex: &str) -> impl Iterator<Item = (&str, &str)> {
-        let ids = checksum_key(hex).and_then(|k| self.sha1.get(&k));
-        self.slots_of(ids)
+        self.slots_of(&self.sha1, checksum_key(hex))
     }
 
     /// Candidate `(repository, path)`s of files with this SHA-256.
     pub fn by_sha256(&self, hex: &str) -> impl Iterator<Item = (&str, &str)> {
-        let ids = checksum_key(hex).and_then(|k| self.sha256.get(&k));
-        self.slots_of(ids)
+        self.slots_of(&self.sha256, checksum_key(hex))
     }
 
     /// Candidate `(repository, path)`s of items with the property `key` = `value` (any case).
     pub fn by_prop(&self, key: &str, value: &str) -> impl Iterator<Item = (&str, &str)> {
-        self.slots_of(self.props.get(&prop_key(key, value)))
+        self.slots_of(&self.props, Some(prop_key(key, value)))
     }
 
     /// Every indexed item as `(repository, path, name)`: all files and the folders with properties.
@@ -224,7 +219,11 @@ impl Index {
     pub fn all(&self) -> impl Iterator<Item = (&str, &str, &str)> {
         self.slots.iter().flatten().map(|s| {
             let (at, len) = (s.name.0 as usize, s.name.1 as usize);
-            (s.repo.as_str(), s.key.as_str(), &self.names[at..at + len])
+            let name = match self.names.get(at..at + len) {
+                Some(n) if s.name.0 != u32::MAX => n,
+                _ => s.key.rsplit('/').next().unwrap_or(&s.key),
+            };
+            (s.repo.as_str(), s.key.as_str(), name)
         })
     }
 }
@@ -235,16 +234,29 @@ mod tests {
     use crate::store::tree::Item;
 
     #[test]
-    fn id_lists_shrink_back_to_one_and_vanish() {
-        let mut ids = Ids::One(3);
-        ids.add(3);
-        ids.add(5);
-        ids.add(1);
-        assert_eq!(ids.as_slice(), [1, 3, 5]);
-        assert!(!ids.remove(1));
-        assert!(!ids.remove(3));
-        assert!(matches!(ids, Ids::One(5)));
-        assert!(ids.remove(5));
+    fn shared_values_keep_every_id_and_vanish_when_empty() {
+        let mut m = Multi::default();
+        m.add(7, 3);
+        m.add(7, 3);
+        m.add(7, 5);
+        m.add(7, 1);
+        assert_eq!(m.get(7).collect::<Vec<_>>(), [3, 1, 5]);
+        m.remove(7, 3);
+        assert_eq!(m.get(7).collect::<Vec<_>>(), [1, 5]);
+        // A value on many items: adding and removing stay cheap (not a shifting list).
+        for id in 100..200_100 {
+            m.add(8, id);
+        }
+        for id in 100..200_100 {
+            m.remove(8, id);
+        }
+        assert_eq!(m.get(8).count(), 0);
+        m.remove(7, 5);
+        m.remove(7, 9);
+        assert_eq!(m.get(7).collect::<Vec<_>>(), [1]);
+        m.remove(7, 1);
+        assert_eq!(m.get(7).count(), 0);
+        assert!(m.first.is_empty() && m.more.is_empty());
         assert_eq!(checksum_key("ABCDEF0123456789ff"), Some(0xabcdef0123456789));
         assert_eq!(checksum_key(""), None);
         assert_eq!(checksum_key("not hex"), None);

@@ -5,6 +5,7 @@
 //! that answers the client after `commit` has made the change durable first.
 
 pub mod blobs;
+pub mod hex;
 pub mod index;
 pub mod journal;
 pub mod sym;
@@ -15,6 +16,7 @@ use std::path::Path;
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 pub use blobs::{BlobInfo, BlobPin, BlobStore, IngestError};
+pub use hex::{Md5, Sha1, Sha256};
 pub use sym::Sym;
 pub use tree::{FileData, Item, Mutation, Original, Props, Repo, Stamp, State, Stats, TreeError};
 
@@ -162,7 +164,7 @@ impl Store {
                 .repos
                 .values()
                 .flat_map(|r| r.items.values())
-                .filter_map(|i| i.file.as_ref().map(|f| f.sha256.clone()))
+                .filter_map(|i| i.file.as_ref().map(|f| f.sha256.to_string()))
                 .chain(self.held().keys().cloned())
                 .collect()
         };

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use super::hex::{Md5, Sha1, Sha256};
 use super::index::Index;
 use super::sym::{Key, Sym};
 use crate::auth::model::{Security, SecurityChange, SecurityError};
@@ -27,6 +28,33 @@ impl Props {
         start..end
     }
 
+    /// Properties from `(key, value)` pairs in one go (keys sorted, each key's values in the order
+    /// given without repeats): `n log n` however many values a request carries.
+    pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Props {
+        let mut all: Vec<(Sym, Box<str>)> = pairs
+            .into_iter()
+            .map(|(k, v)| (Sym::new(k.as_ref()), v.as_ref().into()))
+            .collect();
+        Props::settle(&mut all);
+        Props(all)
+    }
+
+    /// Sorts by key (stable, so values keep their order) and drops repeated pairs.
+    fn settle(all: &mut Vec<(Sym, Box<str>)>) {
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        let keep: Vec<bool> = {
+            let mut seen = std::collections::HashSet::new();
+            all.iter()
+                .map(|(k, v)| seen.insert((k.as_str(), &**v)))
+                .collect()
+        };
+        let mut keep = keep.into_iter();
+        all.retain(|_| keep.next().unwrap_or(true));
+        all.shrink_to_fit();
+    }
+
     /// Adds `value` to `key` unless already present.
     pub fn add(&mut self, key: &str, value: &str) {
         let span = self.span(key);
@@ -34,24 +62,19 @@ impl Props {
             return;
         }
         self.0.insert(span.end, (Sym::new(key), value.into()));
-        self.0.shrink_to_fit();
     }
 
     /// Replaces the values of every key in `other` (other keys untouched).
     pub fn replace_keys(&mut self, other: &Props) {
-        for key in other.keys() {
-            self.remove(key);
-            for v in other.get(key) {
-                self.add(key, v);
-            }
-        }
+        self.0.retain(|(k, _)| !other.contains_key(k));
+        self.0.extend(other.0.iter().cloned());
+        Props::settle(&mut self.0);
     }
 
     /// Removes a key and its values.
     pub fn remove(&mut self, key: &str) {
         let span = self.span(key);
         self.0.drain(span);
-        self.0.shrink_to_fit();
     }
 
     /// Whether there are no properties.
@@ -116,13 +139,14 @@ impl Serialize for Props {
 impl<'de> Deserialize<'de> for Props {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Props, D::Error> {
         let map = BTreeMap::<String, Vec<String>>::deserialize(d)?;
-        let mut p = Props::default();
-        for (k, vs) in &map {
-            for v in vs {
-                p.add(k, v);
-            }
-        }
-        Ok(p)
+        // A key recorded with no values (older journals) keeps one empty value, as it is set now.
+        Ok(Props::from_pairs(map.iter().flat_map(|(k, vs)| {
+            let empty = vs.is_empty().then_some("");
+            vs.iter()
+                .map(String::as_str)
+                .chain(empty)
+                .map(move |v| (k, v))
+        })))
     }
 }
 
@@ -137,19 +161,44 @@ pub struct Original {
     pub sha256: Option<String>,
 }
 
+static NO_ORIGINAL: Original = Original {
+    sha1: None,
+    md5: None,
+    sha256: None,
+};
+
+impl FileData {
+    /// The checksums the client sent (all `None` when it sent none).
+    pub fn original(&self) -> &Original {
+        self.original.as_deref().unwrap_or(&NO_ORIGINAL)
+    }
+}
+
+/// An `original` with no checksum is not stored.
+fn original_or_none<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Box<Original>>, D::Error> {
+    let o = Option::<Original>::deserialize(d)?;
+    Ok(
+        o.filter(|o| o.sha1.is_some() || o.md5.is_some() || o.sha256.is_some())
+            .map(Box::new),
+    )
+}
+
 /// What a file holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileData {
     /// Size in bytes.
     pub size: u64,
-    /// SHA-1 hex.
-    pub sha1: String,
-    /// MD5 hex.
-    pub md5: String,
+    /// SHA-1 hex (empty until computed, for registry uploads).
+    pub sha1: Sha1,
+    /// MD5 hex (empty until computed).
+    pub md5: Md5,
     /// SHA-256 hex (the blob address).
-    pub sha256: String,
-    /// Checksums sent by the client.
-    pub original: Original,
+    pub sha256: Sha256,
+    /// Checksums sent by the client (`None` when none were).
+    #[serde(default, deserialize_with = "original_or_none")]
+    pub original: Option<Box<Original>>,
     /// Mime type chosen from the extension.
     pub mime: Sym,
 }
@@ -560,7 +609,11 @@ impl State {
         hits.into_iter()
             .filter_map(|(r, k)| self.item(r, k)?.file.as_deref())
             .find(|f| {
-                let have = if sha256.is_some() { &f.sha256 } else { &f.sha1 };
+                let have = if sha256.is_some() {
+                    f.sha256.as_str()
+                } else {
+                    f.sha1.as_str()
+                };
                 have.eq_ignore_ascii_case(want)
             })
     }
@@ -628,9 +681,24 @@ impl State {
             .map(|(k, _)| k.clone())
             .and_then(|k| r.items.get_mut(k.as_str()).map(|i| (k, i)))
             .ok_or(TreeError::NoItem)?;
-        self.index.remove(item);
+        let indexed = |i: &Item| (i.file.as_ref().map(|f| (f.sha1, f.sha256)), i.props.clone());
+        let before = indexed(item);
         f(item);
-        self.index.add(&Sym::new(repo), &key, item);
+        // Most edits (times, statistics, an equal property) leave the indexed values alone.
+        if indexed(item) != before {
+            let mut old = Item {
+                props: before.1,
+                ..item.clone()
+            };
+            old.id = item.id;
+            if let (Some(f), Some((sha1, sha256))) = (old.file.as_mut(), before.0) {
+                f.sha1 = sha1;
+                f.sha256 = sha256;
+            }
+            self.index.remove(&mut old);
+            item.id = 0;
+            self.index.add(&Sym::new(repo), &key, item);
+        }
         Ok(())
     }
 
@@ -679,9 +747,9 @@ impl State {
                 // A blob stored with SHA-256 only gets the checksums computed for it meanwhile.
                 let mut file = file.clone();
                 if file.sha1.is_empty() {
-                    if let Some([sha1, md5]) = self.filled.get(&file.sha256) {
-                        file.sha1 = sha1.clone();
-                        file.md5 = md5.clone();
+                    if let Some([sha1, md5]) = self.filled.get(file.sha256.as_str()) {
+                        file.sha1 = sha1.into();
+                        file.md5 = md5.into();
                     }
                 }
                 let r = self.repo_mut(repo)?;
@@ -722,8 +790,8 @@ impl State {
                     let _ = self.edit_item(&r, &k, |i| {
                         if let Some(f) = i.file.as_mut().filter(|f| f.sha256 == *sha256) {
                             if f.sha1.is_empty() {
-                                f.sha1 = sha1.clone();
-                                f.md5 = md5.clone();
+                                f.sha1 = sha1.into();
+                                f.md5 = md5.into();
                             }
                         }
                     });
@@ -974,10 +1042,10 @@ mod tests {
     fn file(size: u64) -> FileData {
         FileData {
             size,
-            sha1: "a".repeat(40),
-            md5: "b".repeat(32),
-            sha256: "c".repeat(64),
-            original: Original::default(),
+            sha1: "a".repeat(40).into(),
+            md5: "b".repeat(32).into(),
+            sha256: "c".repeat(64).into(),
+            original: None,
             mime: "application/octet-stream".into(),
         }
     }
@@ -1042,6 +1110,23 @@ mod tests {
             serde_json::to_string(&p).unwrap(),
             r#"{"a":["2","1"],"z":["1"]}"#
         );
+        let bulk = Props::from_pairs([("z", "1"), ("a", "2"), ("a", "2"), ("a", "1")]);
+        assert_eq!(bulk, p);
+        let mut q = Props::from_pairs([("a", "9"), ("b", "1")]);
+        q.replace_keys(&Props::from_pairs([("a", "3"), ("a", "2"), ("c", "1")]));
+        assert_eq!(
+            serde_json::to_string(&q).unwrap(),
+            r#"{"a":["3","2"],"b":["1"],"c":["1"]}"#
+        );
+        // Older journals recorded a key without values; it reads back holding one empty value.
+        let old: Props = serde_json::from_str(r#"{"k":[],"a":["x","x"]}"#).unwrap();
+        assert_eq!(
+            serde_json::to_string(&old).unwrap(),
+            r#"{"a":["x"],"k":[""]}"#
+        );
+        // Many values of one key are settled in one go, not one insertion at a time.
+        let many = Props::from_pairs((0..100_000).map(|i| ("k", (i % 50_000).to_string())));
+        assert_eq!(many.get("k").count(), 50_000);
     }
 
     /// Every `(repository, path)` whose file or properties hold `want`, by a full scan.
@@ -1118,8 +1203,8 @@ mod tests {
                 let m = match op {
                     0 | 1 => Mutation::PutFile {
                         repo, path,
-                        file: FileData { sha1: if op == 1 { String::new() } else { sum[..40].into() },
-                                         md5: String::new(), sha256: sum.clone(), ..file(1) },
+                        file: FileData { sha1: if op == 1 { Sha1::default() } else { sum[..40].into() },
+                                         md5: Md5::default(), sha256: sum.as_str().into(), ..file(1) },
                         props, now: 2, user: "u".into(), stamp: Stamp::default(),
                     },
                     2 => Mutation::Delete { repo, path },

@@ -582,3 +582,143 @@ async fn lookups_by_checksum_and_property_survive_a_restart() {
         .unwrap();
     assert_eq!(r.status(), 201);
 }
+
+fn build_info(name: &str, number: &str, started: &str, sha1: &str) -> String {
+    json!({"name": name, "number": number, "started": started,
+           "modules": [{"id": "m", "artifacts": [{"name": "shared.jar", "type": "jar", "sha1": sha1}]}]})
+    .to_string()
+}
+
+/// Rows reached from a readable item (through archive entries or build artifacts) are filtered by
+/// read permission too, in includes and in criteria.
+#[tokio::test]
+async fn joined_rows_do_not_reveal_unreadable_items() {
+    let s = start_with(|c| {
+        c.users.push(user("scoped", Some(&[])));
+        c.permissions
+            .push(target("t", "generic-local", "pub/**", &[("scoped", "r")]));
+    })
+    .await;
+    let jar = crate::retrieve::zip_bytes();
+    s.deploy("generic-local/pub/a.jar", jar.clone()).await;
+    s.deploy("generic-local/secret/b.jar", jar.clone()).await;
+    s.deploy(
+        "artifactory-build-info/app/1-1.json",
+        build_info("app", "1", "2026-01-01T00:00:00.000+0000", &sha1_hex(&jar)),
+    )
+    .await;
+    let scoped = ("scoped", "scoped-pw");
+    let q = r#"items.find({"name":"a.jar"}).include("repo","path","name","archive.entry.archive.item.path")"#;
+    let mut body = String::new();
+    for _ in 0..100 {
+        body = aql(&s, ADMIN, q).await.1;
+        if body.contains("secret") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        body.contains("secret"),
+        "an admin sees both archives: {body}"
+    );
+    let (st, body) = aql(&s, scoped, q).await;
+    assert_eq!(st, 200, "{body}");
+    assert!(!body.contains("secret"), "{body}");
+    assert!(body.contains("\"pub\""), "{body}");
+    let q = r#"items.find({"name":"a.jar"}).include("repo","path","name","artifact.item.path")"#;
+    let (_, body) = aql(&s, ADMIN, q).await;
+    assert!(body.contains("secret"), "{body}");
+    let (_, body) = aql(&s, scoped, q).await;
+    assert!(
+        !body.contains("secret") && body.contains("\"pub\""),
+        "{body}"
+    );
+    // Nor can a criterion probe for them.
+    let q = r#"items.find({"name":"a.jar","artifact.item.path":"secret"})"#;
+    assert_eq!(rows(&aql(&s, ADMIN, q).await.1).len(), 1);
+    assert!(rows(&aql(&s, scoped, q).await.1).is_empty());
+}
+
+/// Criteria on the same related domain must hold for one related row (one SQL join), and `$msp`
+/// criteria for one property row.
+#[tokio::test]
+async fn criteria_on_one_related_row_and_msp() {
+    let s = start().await;
+    s.deploy("generic-local/lib.jar;a=1;b=2", "lib").await;
+    let sum = sha1_hex(b"lib");
+    let started = "2026-01-01T00:00:00.000+0000";
+    s.deploy(
+        "artifactory-build-info/A/5-1.json",
+        build_info("A", "5", started, &sum),
+    )
+    .await;
+    s.deploy(
+        "artifactory-build-info/B/7-1.json",
+        build_info("B", "7", started, &sum),
+    )
+    .await;
+    let count = |q: &'static str| {
+        let s = &s;
+        async move { rows(&aql(s, ADMIN, q).await.1).len() }
+    };
+    assert_eq!(
+        count(
+            r#"items.find({"artifact.module.build.name":"A","artifact.module.build.number":"7"})"#
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            r#"items.find({"artifact.module.build.name":"B","artifact.module.build.number":"7"})"#
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(r#"items.find({"$and":[{"artifact.module.build.name":"A"},{"artifact.module.build.number":"7"}]})"#).await,
+        1,
+        "separate $and groups join separately"
+    );
+    assert_eq!(
+        count(r#"items.find({"$msp":[{"@a":{"$ne":"1"}}]})"#).await,
+        0
+    );
+    assert_eq!(
+        count(r#"items.find({"$msp":[{"@a":{"$ne":"9"}}]})"#).await,
+        1
+    );
+    assert_eq!(
+        count(r#"items.find({"$msp":[{"property.key":"a"},{"property.value":"2"}]})"#).await,
+        0
+    );
+    assert_eq!(
+        count(r#"items.find({"$msp":[{"property.key":"b"},{"property.value":"2"}]})"#).await,
+        1
+    );
+    assert_eq!(
+        count(r#"builds.find({"$msp":[{"@x":"1"}]})"#).await,
+        0,
+        "builds without properties"
+    );
+}
+
+/// A stored build-info document with odd values is read without failing the query.
+#[tokio::test]
+async fn odd_build_info_documents_do_not_break_queries() {
+    let s = start().await;
+    s.deploy(
+        "artifactory-build-info/x/1-1.json",
+        json!({"name": "x", "number": "1", "started": "€€",
+               "statuses": [{"status": "s", "timestamp": "2026-€€+0€0"}]})
+        .to_string(),
+    )
+    .await;
+    let (st, body) = aql(&s, ADMIN, r#"builds.find().include("name","started")"#).await;
+    assert_eq!((st, rows(&body)), (200, vec![json!({"build.name": "x"})]));
+    let (st, body) = aql(&s, ADMIN, r#"build.promotions.find()"#).await;
+    assert_eq!(
+        (st, rows(&body)),
+        (200, vec![json!({"build.promotion.status": "s"})])
+    );
+}
