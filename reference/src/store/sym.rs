@@ -23,19 +23,19 @@ macro_rules! shared_str {
         impl Deref for $t {
             type Target = str;
             fn deref(&self) -> &str {
-                &self.0
+                self.as_str()
             }
         }
 
         impl AsRef<str> for $t {
             fn as_ref(&self) -> &str {
-                &self.0
+                self.as_str()
             }
         }
 
         impl std::borrow::Borrow<str> for $t {
             fn borrow(&self) -> &str {
-                &self.0
+                self.as_str()
             }
         }
 
@@ -59,31 +59,31 @@ macro_rules! shared_str {
 
         impl PartialEq<str> for $t {
             fn eq(&self, other: &str) -> bool {
-                &*self.0 == other
+                self.as_str() == other
             }
         }
 
         impl PartialEq<&str> for $t {
             fn eq(&self, other: &&str) -> bool {
-                &*self.0 == *other
+                self.as_str() == *other
             }
         }
 
         impl fmt::Debug for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&*self.0, f)
+                fmt::Debug::fmt(self.as_str(), f)
             }
         }
 
         impl fmt::Display for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.as_str())
             }
         }
 
         impl Serialize for $t {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.0)
+                s.serialize_str(self.as_str())
             }
         }
 
@@ -96,9 +96,10 @@ macro_rules! shared_str {
     };
 }
 
-/// An interned, immutable string (16 bytes, cheap to clone).
+/// An interned, immutable string: one pointer (8 bytes; the text sits behind the shared
+/// allocation), cheap to clone.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Sym(Arc<str>);
+pub struct Sym(Arc<Box<str>>);
 
 shared_str!(Sym, Sym::new);
 
@@ -109,7 +110,7 @@ pub struct Key(Arc<str>);
 shared_str!(Key, |s: &str| Key(Arc::from(s)));
 
 struct Table {
-    set: HashSet<Arc<str>>,
+    set: HashSet<Sym>,
     /// Size at which the next sweep of unused entries runs.
     sweep_at: usize,
 }
@@ -129,16 +130,16 @@ impl Sym {
     pub fn new(s: &str) -> Sym {
         let mut t = table().lock().unwrap_or_else(|e| e.into_inner());
         if let Some(a) = t.set.get(s) {
-            return Sym(a.clone());
+            return a.clone();
         }
         if t.set.len() >= t.sweep_at {
             // Texts no item holds any more are dropped, so the table stays as large as what is in use.
-            t.set.retain(|a| Arc::strong_count(a) > 1);
+            t.set.retain(|a| Arc::strong_count(&a.0) > 1);
             t.sweep_at = (t.set.len() * 2).max(1024);
         }
-        let a: Arc<str> = Arc::from(s);
+        let a = Sym(Arc::new(Box::from(s)));
         t.set.insert(a.clone());
-        Sym(a)
+        a
     }
 }
 

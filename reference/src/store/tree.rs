@@ -19,7 +19,7 @@ use crate::config::{RepoClass, RepoConfig};
 /// `(key, value)` pairs (keys interned) because most items carry a handful; serialised as
 /// `{"key":["v1","v2"]}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Props(Vec<(Sym, Box<str>)>);
+pub struct Props(Box<[(Sym, Box<str>)]>);
 
 impl Props {
     fn span(&self, key: &str) -> std::ops::Range<usize> {
@@ -38,7 +38,7 @@ impl Props {
             .map(|(k, v)| (Sym::new(k.as_ref()), v.as_ref().into()))
             .collect();
         Props::settle(&mut all);
-        Props(all)
+        Props(all.into_boxed_slice())
     }
 
     /// Sorts by key (stable, so values keep their order) and drops repeated pairs.
@@ -61,20 +61,26 @@ impl Props {
         if self.0[span.clone()].iter().any(|(_, v)| &**v == value) {
             return;
         }
-        self.0.insert(span.end, (Sym::new(key), value.into()));
+        let mut all = std::mem::take(&mut self.0).into_vec();
+        all.insert(span.end, (Sym::new(key), value.into()));
+        self.0 = all.into_boxed_slice();
     }
 
     /// Replaces the values of every key in `other` (other keys untouched).
     pub fn replace_keys(&mut self, other: &Props) {
-        self.0.retain(|(k, _)| !other.contains_key(k));
-        self.0.extend(other.0.iter().cloned());
-        Props::settle(&mut self.0);
+        let mut all = std::mem::take(&mut self.0).into_vec();
+        all.retain(|(k, _)| !other.contains_key(k));
+        all.extend(other.0.iter().cloned());
+        Props::settle(&mut all);
+        self.0 = all.into_boxed_slice();
     }
 
     /// Removes a key and its values.
     pub fn remove(&mut self, key: &str) {
         let span = self.span(key);
-        self.0.drain(span);
+        let mut all = std::mem::take(&mut self.0).into_vec();
+        all.drain(span);
+        self.0 = all.into_boxed_slice();
     }
 
     /// Whether there are no properties.
