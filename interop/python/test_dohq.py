@@ -87,3 +87,27 @@ def test_wrong_password_raises(server_url):
 
 def test_missing_item_is_reported_as_missing(server_url):
     assert not path(server_url, "generic-local/interop/never-deployed.txt").exists()
+
+
+def test_aql_domains(server_url):
+    base = path(server_url, "generic-local/interop/aql")
+    (base / "one.bin").deploy(io.BytesIO(b"one"), parameters={"stage": "qa"})
+    (base / "two.bin").deploy(io.BytesIO(b"two"), parameters={"stage": "qa"})
+    rows = base.aql(
+        "items.find",
+        {"repo": "generic-local", "path": "interop/aql", "@stage": "qa"},
+        ".include",
+        ["repo", "path", "name", "@stage"],
+        ".sort",
+        {"$desc": ["name"]},
+    )
+    assert [r["name"] for r in rows] == ["two.bin", "one.bin"]
+    assert rows[0]["properties"] == [{"key": "stage", "value": "qa"}]
+    # The client turns rows back into paths it can read.
+    rows = base.aql("items.find", {"repo": "generic-local", "name": "one.bin"})
+    found = base.from_aql(rows[0])
+    assert found.read_bytes() == b"one"
+    # Other domains: property rows are distinct, and builds answer even when there are none.
+    props = base.aql("properties.find", {"key": "stage", "item.path": "interop/aql"})
+    assert props == [{"key": "stage", "value": "qa"}]
+    assert base.aql("builds.find", {"name": "no-such-build"}) == []
