@@ -365,7 +365,7 @@ fn search(n: usize) {
             .collect();
         ms.sort_by(|a, b| a.total_cmp(b));
         println!(
-            "{name:<44} p50 {:>8.1} ms   p99 {:>8.1} ms   ({} rows)",
+            "{name:<44} p50 {:>8.2} ms   p99 {:>8.2} ms   ({} rows)",
             ms[ms.len() / 2],
             ms[ms.len() * 99 / 100],
             f()
