@@ -147,6 +147,7 @@ fn build_state(config: Config) -> io::Result<(http::AppState, Vec<(String, Strin
             instance_id,
             uploads: Default::default(),
             busy: Default::default(),
+            build_docs: Default::default(),
         }),
         pending,
     ))

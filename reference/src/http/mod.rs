@@ -52,6 +52,9 @@ pub struct Shared {
     pub uploads: crate::docker::uploads::Uploads,
     /// Registry transfers in progress (background checksum work waits while any run).
     pub busy: Arc<std::sync::atomic::AtomicUsize>,
+    /// Parsed build-info documents by content SHA-256 (AQL's build domains), so a query reads and
+    /// parses only the documents stored since the last one.
+    pub build_docs: std::sync::Mutex<std::collections::HashMap<String, Arc<serde_json::Value>>>,
 }
 
 /// Cheap handle to [`Shared`].

@@ -3,6 +3,8 @@
 //! list only what the caller may read; anonymous callers get at most 1000
 //! (`artifactory.search.userQueryLimit`).
 
+use std::sync::Arc;
+
 use serde_json::{json, Map, Value};
 use warp::filters::BoxedFilter;
 use warp::http::{Method, StatusCode};
@@ -109,7 +111,7 @@ async fn aql(r: &Req, body: super::BodyStream) -> Result<Response, ApiError> {
         Err(e) => return Ok(text400(e.0)),
     };
     let builds = if aql_eval::needs_builds(&q) {
-        load_builds(r)
+        load_builds(r).await
     } else {
         Vec::new()
     };
@@ -133,7 +135,7 @@ async fn aql(r: &Req, body: super::BodyStream) -> Result<Response, ApiError> {
 
 /// The build-info documents stored in `artifactory-build-info` (files that are not build-info JSON
 /// are skipped).
-fn load_builds(r: &Req) -> Vec<aql_eval::Build> {
+async fn load_builds(r: &Req) -> Vec<aql_eval::Build> {
     let files: Vec<(crate::store::Item, String)> = {
         let state = r.state.store.read();
         let Some(repo) = state.repo(aql_eval::BUILD_REPO) else {
@@ -145,14 +147,35 @@ fn load_builds(r: &Req) -> Vec<aql_eval::Build> {
             .filter_map(|(_, i)| Some((i.clone(), i.file.as_ref()?.sha256.to_string())))
             .collect()
     };
-    files
-        .into_iter()
-        .filter_map(|(item, sha256)| {
-            let bytes = std::fs::read(r.state.store.blobs.path(&sha256)).ok()?;
-            let doc: Value = serde_json::from_slice(&bytes).ok()?;
-            aql_eval::Build::parse(&doc, &item)
-        })
-        .collect()
+    // Reading files blocks: off the async workers. Documents already parsed come from the cache,
+    // which keeps only what the repository still holds.
+    let shared = r.state.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let cached = |sha256: &str| {
+            let docs = shared.build_docs.lock().unwrap_or_else(|e| e.into_inner());
+            docs.get(sha256).cloned()
+        };
+        let mut docs: Vec<(crate::store::Item, String, Option<Arc<Value>>)> = Vec::new();
+        for (item, sha256) in files {
+            let doc = cached(&sha256).or_else(|| {
+                let bytes = std::fs::read(shared.store.blobs.path(&sha256)).ok()?;
+                // A file that is not JSON is remembered as such (it never becomes a build).
+                let doc = serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null);
+                Some(Arc::new(doc))
+            });
+            docs.push((item, sha256, doc));
+        }
+        let mut cache = shared.build_docs.lock().unwrap_or_else(|e| e.into_inner());
+        cache.clear();
+        docs.into_iter()
+            .filter_map(|(item, sha256, doc)| {
+                let doc = doc?;
+                cache.insert(sha256, doc.clone());
+                aql_eval::Build::parse(&doc, &item)
+            })
+            .collect()
+    });
+    read.await.unwrap_or_default()
 }
 
 fn search(r: &Req, kind: &str) -> Result<Response, ApiError> {

@@ -475,6 +475,25 @@ async fn build_domains_over_stored_build_info() {
     // Non-admin callers get no rows from the build domains.
     let (st, body) = aql(&s, ("bob", "pw"), r#"builds.find()"#).await;
     assert_eq!((st, rows(&body).len()), (200, 0));
+    // Documents are read again when they change, and forgotten when deleted.
+    s.deploy(
+        "artifactory-build-info/app/7-1795600800000.json",
+        doc.replace("https://ci.example/app/7", "https://ci.example/app/7-again"),
+    )
+    .await;
+    let (_, body) = aql(&s, ADMIN, r#"builds.find().include("url")"#).await;
+    assert_eq!(
+        rows(&body),
+        [json!({"build.url": "https://ci.example/app/7-again"})]
+    );
+    let r = s
+        .admin(Method::DELETE, "artifactory-build-info/app")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (_, body) = aql(&s, ADMIN, r#"builds.find()"#).await;
+    assert!(rows(&body).is_empty(), "{body}");
 }
 
 #[tokio::test]
