@@ -739,19 +739,29 @@ impl<'a> Ctx<'a> {
     /// Property values of `key` (`*`: every value) on an entity that carries properties.
     fn props(&self, e: E<'a>, key: &str, out: &mut Vec<V<'a>>) {
         let v = |x: &'a str| V::S(Cow::Borrowed(x));
-        let pairs = match e {
-            E::Item(r) if key == "*" => return out.extend(r.item.props.values().map(v)),
-            E::Item(r) => return out.extend(r.item.props.get(key).map(v)),
-            E::Build(b) => &b.props,
-            E::Module(_, m) => &m.props,
-            _ => return,
-        };
-        for (k, x) in pairs {
-            if key == "*" || k == key {
-                out.push(v(x));
-            }
+        match e {
+            // Items are the hot path (searches over every file): no intermediate list.
+            E::Item(r) if key == "*" => out.extend(r.item.props.values().map(v)),
+            E::Item(r) => out.extend(r.item.props.get(key).map(v)),
+            other => out.extend(
+                prop_pairs(other)
+                    .into_iter()
+                    .filter(|(k, _)| key == "*" || *k == key)
+                    .map(|(_, x)| v(x)),
+            ),
         }
     }
+}
+
+/// The properties of an entity that carries them (items, builds, modules) as `(key, value)` rows.
+fn prop_pairs(e: E<'_>) -> Vec<(&str, &str)> {
+    let own = match e {
+        E::Item(r) => return r.item.props.pairs().collect(),
+        E::Build(b) => &b.props,
+        E::Module(_, m) => &m.props,
+        _ => return Vec::new(),
+    };
+    own.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
 /// The local (and remote) repositories a virtual repository reaches, depth first, each once.
@@ -1180,20 +1190,7 @@ impl<'a> Ctx<'a> {
                     .any(|x| checks.iter().all(|c| self.holds(c, x, None)))
             }
             Check::Same(groups) => {
-                let pairs: Vec<(&str, &str)> = match e {
-                    E::Item(r) => r.item.props.pairs().collect(),
-                    E::Build(b) => b
-                        .props
-                        .iter()
-                        .map(|(k, v)| (k.as_str(), v.as_str()))
-                        .collect(),
-                    E::Module(_, m) => m
-                        .props
-                        .iter()
-                        .map(|(k, v)| (k.as_str(), v.as_str()))
-                        .collect(),
-                    _ => Vec::new(),
-                };
+                let pairs = prop_pairs(e);
                 pairs.iter().any(|&p| {
                     groups
                         .iter()
@@ -1423,20 +1420,7 @@ impl<'a> Ctx<'a> {
         }
         if !s.prop_keys.is_empty() {
             let mut rows = Vec::new();
-            let pairs: Vec<(&str, &str)> = match e {
-                E::Item(r) => r.item.props.pairs().collect(),
-                E::Build(b) => b
-                    .props
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect(),
-                E::Module(_, m) => m
-                    .props
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let pairs = prop_pairs(e);
             let (name, prefix) = match kind {
                 Kind::Build => ("build.properties", "build.property."),
                 Kind::Module => ("module.properties", "module.property."),
