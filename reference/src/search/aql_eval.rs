@@ -506,22 +506,21 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    /// Visible files with this SHA-1 (by the checksum index).
+    /// Visible files with this SHA-1 (by the checksum index), in repository then path order.
     fn items_with_sha1(&self, sha1: &str) -> Vec<ItemRef<'a>> {
         let state = self.state;
-        state
+        let mut found: Vec<ItemRef<'a>> = state
             .index
             .by_sha1(sha1)
             .filter_map(|(repo, key)| {
                 let item = state.item(repo, key)?;
                 let f = item.file.as_deref()?;
-                (f.sha1.eq_ignore_ascii_case(sha1) && (self.see)(repo, key)).then_some(ItemRef {
-                    repo,
-                    key,
-                    item,
-                })
+                let visible = f.sha1.eq_ignore_ascii_case(sha1) && (self.see)(repo, key);
+                visible.then_some(ItemRef { repo, key, item })
             })
-            .collect()
+            .collect();
+        found.sort_by_key(|i| (state.repos.get_index_of(i.repo), i.key));
+        found
     }
 
     /// Build artifacts (or dependencies) with this SHA-1.
@@ -905,9 +904,6 @@ enum Check {
     All(Vec<Vec<Check>>),
     /// `$msp`: the property criteria inside hold for one and the same property.
     Same(Vec<Vec<Check>>),
-    /// Several criteria on the same related domain (`artifact.module.build.name` and
-    /// `artifact.module.build.number`): one related row must satisfy them all, as one SQL join does.
-    Related(Kind, Vec<Check>),
     /// `type: any`.
     True,
 }
@@ -929,11 +925,7 @@ struct Prep<'s> {
 
 impl Prep<'_> {
     fn all(&mut self, terms: &[Term]) -> Result<Vec<Check>, EvalError> {
-        let checks = terms
-            .iter()
-            .map(|t| self.one(t))
-            .collect::<Result<_, _>>()?;
-        Ok(regroup(checks))
+        terms.iter().map(|t| self.one(t)).collect()
     }
 
     fn groups(&mut self, groups: &[Vec<Term>]) -> Result<Vec<Vec<Check>>, EvalError> {
@@ -1030,48 +1022,42 @@ impl Prep<'_> {
     }
 }
 
-/// Joins criteria that step into the same related domain (other than item properties, which
-/// Artifactory joins once per criterion; `$msp` is for those) into one [`Check::Related`], level by
-/// level. A lone criterion keeps the any/none reading of [`test_many`].
-fn regroup(checks: Vec<Check>) -> Vec<Check> {
-    let mut out: Vec<Check> = Vec::new();
-    let mut groups: Vec<(Kind, Vec<Check>)> = Vec::new();
-    for c in checks {
+/// Property tables: Artifactory joins them once per criterion (hence `$msp`).
+fn is_prop_kind(k: Kind) -> bool {
+    matches!(k, Kind::Prop | Kind::BuildProp | Kind::ModuleProp)
+}
+
+/// How many leading steps of a path are joined once for the whole query: those before the first
+/// property table.
+fn bound_len(steps: &[Kind]) -> usize {
+    steps
+        .iter()
+        .position(|k| is_prop_kind(*k))
+        .unwrap_or(steps.len())
+}
+
+/// The related domains a query joins (every prefix of every criterion's joined steps), parents
+/// before children.
+fn joins(checks: &[Check]) -> Vec<Vec<Kind>> {
+    fn walk(c: &Check, out: &mut Vec<Vec<Kind>>) {
         match c {
-            Check::Cmp { path, op, value }
-                if path.steps.first().is_some_and(|k| *k != Kind::Prop) =>
-            {
-                let kind = path.steps[0];
-                let c = Check::Cmp { path, op, value };
-                match groups.iter_mut().find(|(k, _)| *k == kind) {
-                    Some((_, g)) => g.push(c),
-                    None => groups.push((kind, vec![c])),
+            Check::Cmp { path, .. } => {
+                for n in 1..=bound_len(&path.steps) {
+                    let p = path.steps[..n].to_vec();
+                    if !out.contains(&p) {
+                        out.push(p);
+                    }
                 }
             }
-            other => out.push(other),
+            Check::Any(g) | Check::All(g) | Check::Same(g) => {
+                g.iter().flatten().for_each(|c| walk(c, out))
+            }
+            Check::True => {}
         }
     }
-    for (kind, g) in groups {
-        if g.len() == 1 {
-            out.extend(g);
-            continue;
-        }
-        let inner = g
-            .into_iter()
-            .map(|c| match c {
-                Check::Cmp { path, op, value } => Check::Cmp {
-                    path: FieldPath {
-                        steps: path.steps[1..].to_vec(),
-                        leaf: path.leaf,
-                    },
-                    op,
-                    value,
-                },
-                other => other,
-            })
-            .collect();
-        out.push(Check::Related(kind, regroup(inner)));
-    }
+    let mut out = Vec::new();
+    checks.iter().for_each(|c| walk(c, &mut out));
+    out.sort_by_key(Vec::len);
     out
 }
 
@@ -1168,75 +1154,140 @@ impl<'a> Ctx<'a> {
         now
     }
 
-    fn keeps(&self, checks: &[Check], e: &E<'a>) -> bool {
-        checks.iter().all(|c| self.holds(c, *e, None))
+    /// Whether `e` satisfies the criteria. Related domains are joined as Artifactory's SQL joins
+    /// them: one related row (or none: all its fields NULL, as a left join gives) per domain for
+    /// the whole query, so `artifact.module.build.name` and `artifact.module.build.number` are
+    /// about the same build wherever they stand; `e` matches when some choice of rows satisfies
+    /// every criterion.
+    fn keeps(&self, checks: &[Check], joins: &[Vec<Kind>], e: &E<'a>) -> bool {
+        let mut rows = Vec::with_capacity(joins.len());
+        self.bind(checks, joins, *e, &mut rows)
     }
 
-    /// Whether `c` holds for `e`; `pin` is the one property an `$msp` group is tested against.
-    fn holds(&self, c: &Check, e: E<'a>, pin: Option<(&str, &str)>) -> bool {
+    fn bind(
+        &self,
+        checks: &[Check],
+        joins: &[Vec<Kind>],
+        e: E<'a>,
+        rows: &mut Vec<Option<E<'a>>>,
+    ) -> bool {
+        let Some(path) = joins.get(rows.len()) else {
+            let env = Env { joins, rows };
+            return checks.iter().all(|c| self.holds(c, e, &env, None));
+        };
+        let (last, parent) = path.split_last().expect("joins are not empty");
+        let from = match parent {
+            [] => Some(e),
+            p => joins
+                .iter()
+                .position(|j| j == p)
+                .and_then(|i| rows.get(i).copied().flatten()),
+        };
+        let mut candidates = Vec::new();
+        if let Some(x) = from {
+            self.related(x, *last, &mut candidates);
+        }
+        if candidates.is_empty() {
+            rows.push(None);
+            let ok = self.bind(checks, joins, e, rows);
+            rows.pop();
+            return ok;
+        }
+        for x in candidates {
+            rows.push(Some(x));
+            let ok = self.bind(checks, joins, e, rows);
+            rows.pop();
+            if ok {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Whether `c` holds for `e` with the related rows chosen in `env`; `pin` is the one property
+    /// row an `$msp` group is tested against.
+    fn holds(&self, c: &Check, e: E<'a>, env: &Env<'_, 'a>, pin: Option<(&str, &str)>) -> bool {
         match c {
             Check::True => true,
             Check::All(groups) => groups
                 .iter()
-                .all(|g| g.iter().all(|c| self.holds(c, e, pin))),
+                .all(|g| g.iter().all(|c| self.holds(c, e, env, pin))),
             Check::Any(groups) => groups
                 .iter()
-                .any(|g| g.iter().all(|c| self.holds(c, e, pin))),
-            Check::Related(kind, checks) => {
-                let mut related = Vec::new();
-                self.related(e, *kind, &mut related);
-                related
-                    .into_iter()
-                    .any(|x| checks.iter().all(|c| self.holds(c, x, None)))
-            }
+                .any(|g| g.iter().all(|c| self.holds(c, e, env, pin))),
             Check::Same(groups) => {
                 let pairs = prop_pairs(e);
                 pairs.iter().any(|&p| {
                     groups
                         .iter()
-                        .all(|g| g.iter().all(|c| self.holds(c, e, Some(p))))
+                        .all(|g| g.iter().all(|c| self.holds(c, e, env, Some(p))))
                 })
             }
             Check::Cmp { path, op, value } => {
-                if path.steps.is_empty() {
-                    return match &path.leaf {
-                        Leaf::Field(f, _) => test(*op, self.value(e, f).as_ref(), value),
-                        Leaf::Prop(key) => {
-                            if let Some((k, v)) = pin {
-                                // Within `$msp` the criterion is about the pinned property row:
-                                // another key means this row does not satisfy it, whatever the
-                                // comparator.
-                                if key != "*" && key != k {
-                                    return false;
-                                }
-                                return test(*op, Some(&V::S(Cow::Borrowed(v))), value);
-                            }
-                            let mut vals = Vec::new();
-                            self.props(e, key, &mut vals);
-                            test_many(*op, &vals, value)
+                let n = bound_len(&path.steps);
+                if n > 0 {
+                    // A joined domain: the row chosen for it (none: NULL fields).
+                    let x = env
+                        .joins
+                        .iter()
+                        .position(|j| j[..] == path.steps[..n])
+                        .and_then(|i| env.rows.get(i).copied().flatten());
+                    let rest = &path.steps[n..];
+                    if rest.is_empty() {
+                        if let Leaf::Field(f, _) = &path.leaf {
+                            return test(*op, x.and_then(|x| self.value(x, f)).as_ref(), value);
                         }
-                        _ => false,
-                    };
+                    }
+                    let mut vals = Vec::new();
+                    if let Some(x) = x {
+                        self.leaf_values(x, rest, &path.leaf, &mut vals);
+                    }
+                    return test_many(*op, &vals, value);
                 }
-                if let (Some((k, v)), [Kind::Prop], Leaf::Field(f, _)) =
-                    (pin, &path.steps[..], &path.leaf)
-                {
-                    // `property.key` / `property.value` inside `$msp`: the pinned row.
-                    let have = V::S(Cow::Borrowed(if *f == "key" { k } else { v }));
-                    return test(*op, Some(&have), value);
-                }
-                let mut vals = Vec::new();
-                for x in self.reach(e, &path.steps) {
-                    match &path.leaf {
-                        Leaf::Field(f, _) => vals.extend(self.value(x, f)),
-                        Leaf::Prop(key) => self.props(x, key, &mut vals),
+                if let Some((k, v)) = pin {
+                    // Inside `$msp` a property criterion is about the pinned row: another key
+                    // means this row does not satisfy it, whatever the comparator.
+                    match (&path.steps[..], &path.leaf) {
+                        ([], Leaf::Prop(key)) => {
+                            if key != "*" && key != k {
+                                return false;
+                            }
+                            return test(*op, Some(&V::S(Cow::Borrowed(v))), value);
+                        }
+                        ([one], Leaf::Field(f, _)) if is_prop_kind(*one) => {
+                            let have = V::S(Cow::Borrowed(if *f == "key" { k } else { v }));
+                            return test(*op, Some(&have), value);
+                        }
                         _ => {}
                     }
                 }
+                if let ([], Leaf::Field(f, _)) = (&path.steps[..], &path.leaf) {
+                    return test(*op, self.value(e, f).as_ref(), value);
+                }
+                // Properties: any value matches, `$ne`/`$nmatch` when none does.
+                let mut vals = Vec::new();
+                self.leaf_values(e, &path.steps, &path.leaf, &mut vals);
                 test_many(*op, &vals, value)
             }
         }
     }
+
+    /// The values of `leaf` on the rows `steps` lead to from `e`.
+    fn leaf_values(&self, e: E<'a>, steps: &[Kind], leaf: &Leaf, out: &mut Vec<V<'a>>) {
+        for x in self.reach(e, steps) {
+            match leaf {
+                Leaf::Field(f, _) => out.extend(self.value(x, f)),
+                Leaf::Prop(key) => self.props(x, key, out),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The related rows chosen for one evaluation (see [`Ctx::keeps`]).
+struct Env<'j, 'a> {
+    joins: &'j [Vec<Kind>],
+    rows: &'j [Option<E<'a>>],
 }
 
 fn mentions_type(terms: &[Term]) -> bool {
@@ -1540,7 +1591,8 @@ pub fn run(
     let mut rows: Vec<E<'_>> = Vec::new();
     // Other domains answer admins only (as Artifactory 6.20+ filters them for everyone else).
     if admin || kind == Kind::Item {
-        let keep = |e: &_| ctx.keeps(&checks, e);
+        let joined = joins(&checks);
+        let keep = |e: &_| ctx.keeps(&checks, &joined, e);
         match kind {
             Kind::Item => {
                 let files_only = !mentions_type(&q.criteria);

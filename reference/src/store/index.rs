@@ -111,7 +111,7 @@ impl Index {
             return;
         }
         let name = key.rsplit('/').next().unwrap_or(key);
-        if self.names.len() + name.len() > u32::MAX as usize {
+        if self.names.len() + name.len() > u32::MAX as usize && self.dead > 0 {
             self.compact_names();
         }
         // Past 4 GiB of names (offsets are 32-bit) a name is read from its path instead.
@@ -167,8 +167,14 @@ impl Index {
                 continue;
             }
             let (at, len) = (slot.name.0 as usize, slot.name.1 as usize);
-            slot.name.0 = names.len() as u32;
-            names.push_str(self.names.get(at..at + len).unwrap_or_default());
+            let name = self.names.get(at..at + len).unwrap_or_default();
+            match u32::try_from(names.len() + name.len()) {
+                Ok(_) => {
+                    slot.name.0 = names.len() as u32;
+                    names.push_str(name);
+                }
+                Err(_) => slot.name = (u32::MAX, 0),
+            }
         }
         self.names = names;
         self.dead = 0;

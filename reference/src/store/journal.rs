@@ -215,7 +215,9 @@ fn open_mutation(m: &mut Mutation, c: Option<&Cipher>) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads every intact record; truncates the file at the first torn or corrupt one.
+/// Reads every intact record; truncates the file at the first torn or corrupt one. An intact
+/// record this version cannot decode (written by a newer server) stops the start with an error
+/// instead: cutting it off would lose every acknowledged write after it.
 fn read_records(path: &Path) -> io::Result<Vec<Mutation>> {
     let mut f = OpenOptions::new().read(true).write(true).open(path)?;
     let mut bytes = Vec::new();
@@ -233,7 +235,15 @@ fn read_records(path: &Path) -> io::Result<Vec<Mutation>> {
         }
         match serde_json::from_slice::<Mutation>(payload) {
             Ok(m) => out.push(m),
-            Err(_) => break,
+            Err(e) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "journal record at byte {pos} of {} is intact but cannot be read by this version ({e}); start the version that wrote it",
+                        path.display()
+                    ),
+                ))
+            }
         }
         pos += 8 + len;
     }
@@ -300,5 +310,32 @@ mod tests {
         std::fs::write(&path, bytes).unwrap();
         let (_j, s) = Journal::open(dir.path(), None).unwrap();
         assert!(s.unwrap_or_default().repo("one").is_none());
+    }
+
+    /// A record that is intact but unknown to this version (a newer server wrote it) stops the
+    /// start and is kept, with everything after it: nothing acknowledged is cut off.
+    #[test]
+    fn an_intact_record_this_version_cannot_read_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (mut j, _) = Journal::open(dir.path(), None).unwrap();
+            j.append(&create("one")).unwrap();
+        }
+        let path = dir.path().join(JOURNAL);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let future = br#"{"op":"from_the_future"}"#;
+        bytes.extend((future.len() as u32).to_le_bytes());
+        bytes.extend(crc32fast::hash(future).to_le_bytes());
+        bytes.extend(future);
+        std::fs::write(&path, &bytes).unwrap();
+        let Err(err) = Journal::open(dir.path(), None) else {
+            panic!("an unreadable record must stop the start")
+        };
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(
+            err.to_string().contains("cannot be read by this version"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing was cut off");
     }
 }

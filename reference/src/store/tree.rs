@@ -180,6 +180,13 @@ impl FileData {
     }
 }
 
+fn original_always<S: serde::Serializer>(
+    o: &Option<Box<Original>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    o.as_deref().unwrap_or(&NO_ORIGINAL).serialize(s)
+}
+
 /// An `original` with no checksum is not stored.
 fn original_or_none<'de, D: serde::Deserializer<'de>>(
     d: D,
@@ -202,8 +209,13 @@ pub struct FileData {
     pub md5: Md5,
     /// SHA-256 hex (the blob address).
     pub sha256: Sha256,
-    /// Checksums sent by the client (`None` when none were).
-    #[serde(default, deserialize_with = "original_or_none")]
+    /// Checksums sent by the client (`None` when none were; written as an object of nulls, the
+    /// form earlier versions read).
+    #[serde(
+        default,
+        deserialize_with = "original_or_none",
+        serialize_with = "original_always"
+    )]
     pub original: Option<Box<Original>>,
     /// Mime type chosen from the extension.
     pub mime: Sym,
@@ -687,22 +699,12 @@ impl State {
             .map(|(k, _)| k.clone())
             .and_then(|k| r.items.get_mut(k.as_str()).map(|i| (k, i)))
             .ok_or(TreeError::NoItem)?;
-        let indexed = |i: &Item| (i.file.as_ref().map(|f| (f.sha1, f.sha256)), i.props.clone());
-        let before = indexed(item);
+        let mut old = item.clone();
         f(item);
         // Most edits (times, statistics, an equal property) leave the indexed values alone.
-        if indexed(item) != before {
-            let mut old = Item {
-                props: before.1,
-                ..item.clone()
-            };
-            old.id = item.id;
-            if let (Some(f), Some((sha1, sha256))) = (old.file.as_mut(), before.0) {
-                f.sha1 = sha1;
-                f.sha256 = sha256;
-            }
+        let indexed = |i: &Item| (i.file.as_ref().map(|f| (f.sha1, f.sha256)), i.props.clone());
+        if indexed(item) != indexed(&old) {
             self.index.remove(&mut old);
-            item.id = 0;
             self.index.add(&Sym::new(repo), &key, item);
         }
         Ok(())
@@ -1130,6 +1132,14 @@ mod tests {
             serde_json::to_string(&old).unwrap(),
             r#"{"a":["x"],"k":[""]}"#
         );
+        // A file without client checksums is written with an object of nulls, as before.
+        let f = serde_json::to_value(file(1)).unwrap();
+        assert_eq!(
+            f["original"],
+            serde_json::json!({"sha1": null, "md5": null, "sha256": null})
+        );
+        let back: FileData = serde_json::from_value(f).unwrap();
+        assert!(back.original.is_none());
         // Many values of one key are settled in one go, not one insertion at a time.
         let many = Props::from_pairs((0..100_000).map(|i| ("k", (i % 50_000).to_string())));
         assert_eq!(many.get("k").count(), 50_000);

@@ -694,10 +694,32 @@ async fn criteria_on_one_related_row_and_msp() {
         .await,
         1
     );
+    // One join per domain for the whole query, whatever the nesting (jfrog-cli sends this form).
     assert_eq!(
         count(r#"items.find({"$and":[{"artifact.module.build.name":"A"},{"artifact.module.build.number":"7"}]})"#).await,
-        1,
-        "separate $and groups join separately"
+        0
+    );
+    assert_eq!(
+        count(r#"items.find({"artifact.module.build.name":"A","$or":[{"artifact.module.build.number":"7"}]})"#).await,
+        0
+    );
+    // Each row is tested as SQL does: build B is not A; a never-downloaded file has NULL stats
+    // (the build-info files themselves have no builds: NULL, which `$ne` also matches).
+    assert_eq!(
+        count(r#"items.find({"repo":"generic-local","artifact.module.build.name":{"$ne":"A"}})"#)
+            .await,
+        1
+    );
+    assert_eq!(
+        count(r#"items.find({"repo":"generic-local","stat.downloads":{"$ne":3},"stat.downloaded_by":{"$ne":"bob"}})"#).await,
+        1
+    );
+    assert_eq!(
+        count(
+            r#"items.find({"repo":"generic-local","stat.downloads":null,"stat.downloaded":null})"#
+        )
+        .await,
+        1
     );
     assert_eq!(
         count(r#"items.find({"$msp":[{"@a":{"$ne":"1"}}]})"#).await,
@@ -719,6 +741,24 @@ async fn criteria_on_one_related_row_and_msp() {
         count(r#"builds.find({"$msp":[{"@x":"1"}]})"#).await,
         0,
         "builds without properties"
+    );
+    s.deploy(
+        "artifactory-build-info/C/1-1.json",
+        json!({"name": "C", "number": "1", "properties": {"a": "x", "c": "2"}}).to_string(),
+    )
+    .await;
+    // Build properties are joined once per criterion, unless `$msp` pins one row.
+    assert_eq!(
+        count(r#"builds.find({"property.key":"a","property.value":"2"})"#).await,
+        1
+    );
+    assert_eq!(
+        count(r#"builds.find({"$msp":[{"property.key":"a"},{"property.value":"2"}]})"#).await,
+        0
+    );
+    assert_eq!(
+        count(r#"builds.find({"$msp":[{"property.key":"c"},{"property.value":"2"}]})"#).await,
+        1
     );
 }
 
