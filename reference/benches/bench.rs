@@ -285,6 +285,7 @@ fn search(n: usize) {
     use jcr_reference::store::{FileData, Mutation, Props, Stamp, State};
     use jcr_reference::{PackageType, RepoClass, RepoConfig};
     let before = rss_kib(std::process::id());
+    let heap_before = heap_in_use();
     let mut state = State::default();
     let repos = 8;
     for r in 0..repos {
@@ -342,6 +343,7 @@ fn search(n: usize) {
     }
     let load = t.elapsed();
     let after = rss_kib(std::process::id());
+    let heap = heap_in_use().saturating_sub(heap_before) as f64;
     let total: usize = state.repos.values().map(|r| r.items.len()).sum();
     println!();
     println!(
@@ -354,6 +356,14 @@ fn search(n: usize) {
         "resident memory per generated item, bytes",
         grown / n as f64,
         grown / total as f64
+    );
+    // The allocator's count of bytes in use: steadier than RSS, which moves with how freed memory
+    // is reused.
+    println!(
+        "{:<44} {:>14.0}   ({:.0} per tree entry)",
+        "heap in use per generated item, bytes",
+        heap / n as f64,
+        heap / total as f64
     );
     let time = |name: &str, f: &mut dyn FnMut() -> usize| {
         let mut ms: Vec<f64> = (0..20)
@@ -753,6 +763,12 @@ fn stop(mut c: Child) {
         .args(["-TERM", &c.id().to_string()])
         .status();
     let _ = c.wait();
+}
+
+/// Bytes the allocator has handed out and not had back (glibc `mallinfo2`).
+fn heap_in_use() -> usize {
+    // SAFETY: mallinfo2 only reads the allocator's counters.
+    unsafe { libc::mallinfo2().uordblks }
 }
 
 fn rss_kib(pid: u32) -> u64 {
