@@ -397,17 +397,17 @@ fn search(n: usize) {
     let all = legacy::scope(&state, &[]);
     time("AQL repo + name $match, sort, limit", &mut || {
         aql_eval::run(&state, &[], &by_name, 0, true, |_, _| true)
-            .map(|r| r.0.len())
+            .map(|a| printed(&state, a))
             .unwrap_or(0)
     });
     time("AQL by property key/value", &mut || {
         aql_eval::run(&state, &[], &by_prop, 0, true, |_, _| true)
-            .map(|r| r.0.len())
+            .map(|a| printed(&state, a))
             .unwrap_or(0)
     });
     time("AQL by checksum", &mut || {
         aql_eval::run(&state, &[], &by_sum, 0, true, |_, _| true)
-            .map(|r| r.0.len())
+            .map(|a| printed(&state, a))
             .unwrap_or(0)
     });
     time("quick search by name", &mut || {
@@ -417,6 +417,18 @@ fn search(n: usize) {
     time("property search", &mut || {
         legacy::by_properties(&state, &all, &criteria).len()
     });
+}
+
+/// Prints an AQL answer's rows as the endpoint does and counts them.
+fn printed(
+    state: &jcr_reference::store::State,
+    a: jcr_reference::search::aql_eval::Answer,
+) -> usize {
+    use jcr_reference::search::aql_eval::Rows;
+    match a.rows {
+        Rows::Printed(rows) => rows.len(),
+        Rows::Items(items) => items.print(state, &[], &|_, _| true, 0..items.len()).len(),
+    }
 }
 
 /// An OCI image layout with one uncompressed layer of `mib` MiB of pseudo-random bytes; returns its

@@ -163,8 +163,7 @@ impl Req {
         let Ok(caller) = self.caller() else {
             return false;
         };
-        target(state, repo, path, action)
-            .is_some_and(|t| self.state.auth.allows(state, caller, action, t))
+        may(&self.state, state, caller, action, repo, path)
     }
 
     /// Like [`Req::require`] for a whole subtree (delete, recursive properties, copy and move): the
@@ -247,6 +246,19 @@ impl Req {
 /// of a virtual repository are those of the member that holds the path (or of its default deployment
 /// repository for new paths); folders relax the include patterns for reading only, so users can
 /// browse down to what they may read.
+/// Whether `caller` may do `action` at `path` of `repo` (see [`Req::may`]); usable where the request
+/// is gone (a response streamed later).
+pub(crate) fn may(
+    shared: &Shared,
+    state: &crate::store::State,
+    caller: &Caller,
+    action: Action,
+    repo: &str,
+    path: &str,
+) -> bool {
+    target(state, repo, path, action).is_some_and(|t| shared.auth.allows(state, caller, action, t))
+}
+
 fn target<'a>(
     state: &'a crate::store::State,
     repo: &str,

@@ -119,18 +119,91 @@ async fn aql(r: &Req, body: super::BodyStream) -> Result<Response, ApiError> {
     let run = aql_eval::run(&state, &builds, &q, r.now(), caller.admin, |repo, path| {
         r.may(&state, Action::Read, repo, path)
     });
-    let (rows, range) = match run {
+    drop(state);
+    let answer = match run {
         Ok(x) => x,
         Err(e) => return Ok(text400(e.0)),
+    };
+    let rows = match answer.rows {
+        aql_eval::Rows::Items(items) => {
+            return Ok(stream_items(
+                r,
+                caller.clone(),
+                builds,
+                items,
+                answer.offset,
+                answer.limit,
+            ))
+        }
+        aql_eval::Rows::Printed(rows) => rows,
     };
     // Artifactory streams this frame literally: rows pretty-printed, joined by commas.
     let rows: Vec<String> = rows.iter().map(super::json::pretty).collect();
     let out = format!(
-        "\n{{\n\"results\" : [ {} ],\n\"range\" : {}\n}}\n",
+        "{AQL_HEAD}{}{}",
         rows.join(","),
-        super::json::pretty(&range)
+        aql_tail(answer.offset, rows.len(), answer.limit)
     );
     Ok(respond(StatusCode::OK, "application/json", out))
+}
+
+const AQL_HEAD: &str = "\n{\n\"results\" : [ ";
+
+fn aql_tail(offset: u64, printed: usize, limit: Option<u64>) -> String {
+    let range = aql_eval::range(offset, printed, limit);
+    format!(" ],\n\"range\" : {}\n}}\n", super::json::pretty(&range))
+}
+
+/// Item rows printed a batch at a time under a short read lock each, and sent as they are printed:
+/// memory stays flat however many rows a query returns, and writers are not held up meanwhile.
+fn stream_items(
+    r: &Req,
+    caller: crate::auth::Caller,
+    builds: Vec<aql_eval::Build>,
+    items: aql_eval::ItemRows,
+    offset: u64,
+    limit: Option<u64>,
+) -> Response {
+    const BATCH: usize = 500;
+    let shared = r.state.clone();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let send = |text: String| tx.blocking_send(Ok(bytes::Bytes::from(text))).is_ok();
+        if !send(AQL_HEAD.to_string()) {
+            return;
+        }
+        let mut printed = 0;
+        for start in (0..items.len()).step_by(BATCH) {
+            let text = {
+                let state = shared.store.read();
+                let see = |repo: &str, path: &str| {
+                    caller.admin || super::may(&shared, &state, &caller, Action::Read, repo, path)
+                };
+                let rows = items.print(&state, &builds, &see, start..start + BATCH);
+                let mut text = String::new();
+                for row in rows {
+                    if printed > 0 {
+                        text.push(',');
+                    }
+                    text.push_str(&super::json::pretty(&row));
+                    printed += 1;
+                }
+                text
+            };
+            if !send(text) {
+                return;
+            }
+        }
+        send(aql_tail(offset, printed, limit));
+    });
+    let body =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let mut resp = warp::reply::Reply::into_response(warp::reply::stream(body));
+    resp.headers_mut().insert(
+        warp::http::header::CONTENT_TYPE,
+        warp::http::HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 /// The build-info documents stored in `artifactory-build-info` (files that are not build-info JSON

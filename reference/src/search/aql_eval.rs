@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value as Json};
 
 use super::aql::{Dir, Op, Query, Term, Value};
 use crate::config::RepoClass;
-use crate::store::{Item, State};
+use crate::store::{Item, State, Sym};
 
 /// The repository holding build-info documents.
 pub const BUILD_REPO: &str = "artifactory-build-info";
@@ -1527,8 +1527,77 @@ impl<'a> Ctx<'a> {
 // ---------------------------------------------------------------------------------------------
 // Running a query.
 
-/// The rows and the `range` object of an answered query.
-pub type Answer = (Vec<Map<String, Json>>, Json);
+/// An answered query: its rows, and the offset and limit its `range` object reports.
+pub struct Answer {
+    /// The rows.
+    pub rows: Rows,
+    /// `offset(N)`, 0 when absent.
+    pub offset: u64,
+    /// `limit(N)`.
+    pub limit: Option<u64>,
+}
+
+/// The rows of an answer.
+pub enum Rows {
+    /// Rows printed already (domains other than items, or item rows that may repeat).
+    Printed(Vec<Map<String, Json>>),
+    /// Item rows named by repository and path, printed a batch at a time so a query over a
+    /// million files does not hold a million printed rows in memory.
+    Items(ItemRows),
+}
+
+/// Item rows to print, in order (offset and limit applied).
+pub struct ItemRows {
+    shape: Shape,
+    items: Vec<(Sym, Box<str>)>,
+}
+
+impl ItemRows {
+    /// How many rows.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Prints rows `at` against `state` (rows deleted meanwhile are left out); `see` as for
+    /// [`run`] (for items reached from a row).
+    pub fn print(
+        &self,
+        state: &State,
+        builds: &[Build],
+        see: &dyn Fn(&str, &str) -> bool,
+        at: std::ops::Range<usize>,
+    ) -> Vec<Map<String, Json>> {
+        let ctx = Ctx::new(state, builds, see);
+        let end = at.end.min(self.items.len());
+        self.items
+            .get(at.start..end)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|(repo, key)| {
+                let item = state.item(repo, key)?;
+                let e = E::Item(ItemRef { repo, key, item });
+                Some(ctx.render(Kind::Item, e, &self.shape))
+            })
+            .collect()
+    }
+}
+
+/// The `range` object: `end_pos` and `total` are the rows printed (behaviour §9.6).
+pub fn range(offset: u64, printed: usize, limit: Option<u64>) -> Json {
+    let mut range = Map::new();
+    range.insert("start_pos".into(), json!(offset));
+    range.insert("end_pos".into(), json!(printed));
+    range.insert("total".into(), json!(printed));
+    if let Some(l) = limit {
+        range.insert("limit".into(), json!(l));
+    }
+    Json::Object(range)
+}
 
 /// Runs a query. `builds` are the stored build-info documents (see [`needs_builds`]); `readable`
 /// says which items the caller may see; non-admin callers get rows of the items domain only, and
@@ -1697,6 +1766,25 @@ pub fn run(
     }
     let offset = q.offset.unwrap_or(0) as usize;
     let limit = q.limit.map_or(usize::MAX, |l| l as usize);
+    let answer = |rows| Answer {
+        rows,
+        offset: offset as u64,
+        limit: q.limit,
+    };
+    if kind == Kind::Item && core {
+        // Rows carrying repo, path and name never repeat: distinct has nothing to drop, so the
+        // page is known before printing.
+        let items = rows
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .filter_map(|e| match e {
+                E::Item(i) => Some((Sym::new(i.repo), Box::from(i.key))),
+                _ => None,
+            })
+            .collect();
+        return Ok(answer(Rows::Items(ItemRows { shape: s, items })));
+    }
     let distinct = q.distinct != Some(false);
     let mut page: Vec<Map<String, Json>> = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -1716,14 +1804,7 @@ pub fn run(
         }
         page.push(row);
     }
-    let mut range = Map::new();
-    range.insert("start_pos".into(), json!(offset));
-    range.insert("end_pos".into(), json!(page.len()));
-    range.insert("total".into(), json!(page.len()));
-    if let Some(l) = q.limit {
-        range.insert("limit".into(), json!(l));
-    }
-    Ok((page, Json::Object(range)))
+    Ok(answer(Rows::Printed(page)))
 }
 
 #[cfg(test)]

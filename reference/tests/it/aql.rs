@@ -781,3 +781,61 @@ async fn odd_build_info_documents_do_not_break_queries() {
         (200, vec![json!({"build.promotion.status": "s"})])
     );
 }
+
+/// Item rows are printed and sent in batches: a result larger than a batch arrives whole, in
+/// order, in the same frame, with offset and limit across batch boundaries.
+#[tokio::test]
+async fn large_item_results_arrive_whole_and_in_order() {
+    let s = start().await;
+    let n = 1203;
+    let paths: Vec<String> = (0..n)
+        .map(|i| format!("generic-local/bulk/f{i:05}.txt"))
+        .collect();
+    for chunk in paths.chunks(64) {
+        futures_util::future::join_all(chunk.iter().map(|p| s.deploy(p, "x"))).await;
+    }
+    let (st, body) = aql(
+        &s,
+        ADMIN,
+        r#"items.find({"path":"bulk"}).sort({"$asc":["name"]})"#,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert!(
+        body.starts_with("\n{\n\"results\" : [ {\n"),
+        "{:?}",
+        &body[..40]
+    );
+    assert!(
+        body.ends_with(&format!(
+            " ],\n\"range\" : {{\n  \"start_pos\" : 0,\n  \"end_pos\" : {n},\n  \"total\" : {n}\n}}\n}}\n"
+        )),
+        "{:?}",
+        &body[body.len() - 120..]
+    );
+    let names: Vec<String> = rows(&body)
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    let want: Vec<String> = (0..n).map(|i| format!("f{i:05}.txt")).collect();
+    assert_eq!(names, want);
+    let (_, body) = aql(
+        &s,
+        ADMIN,
+        r#"items.find({"path":"bulk"}).include("repo","path","name").sort({"$asc":["name"]}).offset(499).limit(3)"#,
+    )
+    .await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["results"],
+        json!([
+            {"repo": "generic-local", "path": "bulk", "name": "f00499.txt"},
+            {"repo": "generic-local", "path": "bulk", "name": "f00500.txt"},
+            {"repo": "generic-local", "path": "bulk", "name": "f00501.txt"}
+        ])
+    );
+    assert_eq!(
+        v["range"],
+        json!({"start_pos": 499, "end_pos": 3, "total": 3, "limit": 3})
+    );
+}
