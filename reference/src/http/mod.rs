@@ -242,10 +242,6 @@ impl Req {
     }
 }
 
-/// The permission target of `path` in `repo` (`None` when the repository does not exist). Permissions
-/// of a virtual repository are those of the member that holds the path (or of its default deployment
-/// repository for new paths); folders relax the include patterns for reading only, so users can
-/// browse down to what they may read.
 /// Whether `caller` may do `action` at `path` of `repo` (see [`Req::may`]); usable where the request
 /// is gone (a response streamed later).
 pub(crate) fn may(
@@ -259,6 +255,10 @@ pub(crate) fn may(
     target(state, repo, path, action).is_some_and(|t| shared.auth.allows(state, caller, action, t))
 }
 
+/// The permission target of `path` in `repo` (`None` when the repository does not exist). Permissions
+/// of a virtual repository are those of the member that holds the path (or of its default deployment
+/// repository for new paths); folders relax the include patterns for reading only, so users can
+/// browse down to what they may read.
 fn target<'a>(
     state: &'a crate::store::State,
     repo: &str,

@@ -154,8 +154,11 @@ fn aql_tail(offset: u64, printed: usize, limit: Option<u64>) -> String {
     format!(" ],\n\"range\" : {}\n}}\n", super::json::pretty(&range))
 }
 
-/// Item rows printed a batch at a time under a short read lock each, and sent as they are printed:
-/// memory stays flat however many rows a query returns, and writers are not held up meanwhile.
+/// Item rows printed a batch at a time under a short read lock each, as the client reads them:
+/// memory stays flat however many rows a query returns, writers are not held up meanwhile, and no
+/// thread waits on a slow client (each batch is printed on the blocking pool only when the body
+/// asks for more). A batch that fails ends the body with an error, so the client sees a broken
+/// answer rather than a short one.
 fn stream_items(
     r: &Req,
     caller: crate::auth::Caller,
@@ -165,39 +168,62 @@ fn stream_items(
     limit: Option<u64>,
 ) -> Response {
     const BATCH: usize = 500;
-    let shared = r.state.clone();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
-    tokio::task::spawn_blocking(move || {
-        let send = |text: String| tx.blocking_send(Ok(bytes::Bytes::from(text))).is_ok();
-        if !send(AQL_HEAD.to_string()) {
-            return;
+    struct Job {
+        shared: AppState,
+        caller: crate::auth::Caller,
+        builds: Arc<Vec<aql_eval::Build>>,
+        items: Arc<aql_eval::ItemRows>,
+        next: Option<usize>,
+        printed: usize,
+    }
+    let job = Job {
+        shared: r.state.clone(),
+        caller,
+        builds: Arc::new(builds),
+        items: Arc::new(items),
+        next: None,
+        printed: 0,
+    };
+    let body = futures_util::stream::unfold(Some(job), move |job| async move {
+        let mut job = job?;
+        let Some(start) = job.next else {
+            job.next = Some(0);
+            return Some((
+                Ok(bytes::Bytes::from_static(AQL_HEAD.as_bytes())),
+                Some(job),
+            ));
+        };
+        if start >= job.items.len() {
+            let tail = aql_tail(offset, job.printed, limit);
+            return Some((Ok(bytes::Bytes::from(tail)), None));
         }
-        let mut printed = 0;
-        for start in (0..items.len()).step_by(BATCH) {
-            let text = {
-                let state = shared.store.read();
-                let see = |repo: &str, path: &str| {
-                    caller.admin || super::may(&shared, &state, &caller, Action::Read, repo, path)
-                };
-                let rows = items.print(&state, &builds, &see, start..start + BATCH);
-                let mut text = String::new();
-                for row in rows {
-                    if printed > 0 {
-                        text.push(',');
-                    }
-                    text.push_str(&super::json::pretty(&row));
-                    printed += 1;
-                }
-                text
+        let (shared, caller) = (job.shared.clone(), job.caller.clone());
+        let (builds, items, printed) = (job.builds.clone(), job.items.clone(), job.printed);
+        let batch = tokio::task::spawn_blocking(move || {
+            let state = shared.store.read();
+            let see = |repo: &str, path: &str| {
+                caller.admin || super::may(&shared, &state, &caller, Action::Read, repo, path)
             };
-            if !send(text) {
-                return;
+            let rows = items.print(&state, &builds, &see, start..start + BATCH);
+            let mut text = String::new();
+            for (i, row) in rows.iter().enumerate() {
+                if printed + i > 0 {
+                    text.push(',');
+                }
+                text.push_str(&super::json::pretty(row));
             }
+            (text, rows.len())
+        })
+        .await;
+        match batch {
+            Ok((text, n)) => {
+                job.printed += n;
+                job.next = Some(start + BATCH);
+                Some((Ok(bytes::Bytes::from(text)), Some(job)))
+            }
+            Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
         }
-        send(aql_tail(offset, printed, limit));
     });
-    let body =
-        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
     let mut resp = warp::reply::Reply::into_response(warp::reply::stream(body));
     resp.headers_mut().insert(
         warp::http::header::CONTENT_TYPE,

@@ -1549,7 +1549,24 @@ pub enum Rows {
 /// Item rows to print, in order (offset and limit applied).
 pub struct ItemRows {
     shape: Shape,
-    items: Vec<(Sym, Box<str>)>,
+    /// Repository, path, and the item's fingerprint when it was found.
+    items: Vec<(Sym, Box<str>, u64)>,
+}
+
+/// What a row was found as: printing later leaves the row out when the item changed meanwhile
+/// (redeployed, properties edited, replaced by a folder), so a streamed answer never shows a row
+/// that no longer matches.
+fn fingerprint(item: &Item) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    (item.created, item.modified, item.updated, item.is_folder()).hash(&mut h);
+    if let Some(f) = item.file.as_deref() {
+        (f.size, f.sha256.as_str()).hash(&mut h);
+    }
+    for pair in item.props.pairs() {
+        pair.hash(&mut h);
+    }
+    h.finish()
 }
 
 impl ItemRows {
@@ -1563,8 +1580,8 @@ impl ItemRows {
         self.items.is_empty()
     }
 
-    /// Prints rows `at` against `state` (rows deleted meanwhile are left out); `see` as for
-    /// [`run`] (for items reached from a row).
+    /// Prints rows `at` against `state`. Rows deleted or changed meanwhile, or that the caller may
+    /// no longer read (`see`, also applied to items reached from a row), are left out.
     pub fn print(
         &self,
         state: &State,
@@ -1578,8 +1595,11 @@ impl ItemRows {
             .get(at.start..end)
             .unwrap_or_default()
             .iter()
-            .filter_map(|(repo, key)| {
+            .filter_map(|(repo, key, print)| {
                 let item = state.item(repo, key)?;
+                if fingerprint(item) != *print || !see(repo, key) {
+                    return None;
+                }
                 let e = E::Item(ItemRef { repo, key, item });
                 Some(ctx.render(Kind::Item, e, &self.shape))
             })
@@ -1771,15 +1791,27 @@ pub fn run(
         offset: offset as u64,
         limit: q.limit,
     };
-    if kind == Kind::Item && core {
-        // Rows carrying repo, path and name never repeat: distinct has nothing to drop, so the
-        // page is known before printing.
+    // Rows carrying repo, path and name never repeat, so distinct has nothing to drop and the
+    // page is known before printing; they are printed in batches unless nested rows need joins
+    // (archive entries, build parts) better computed once.
+    let simple = s
+        .subs
+        .iter()
+        .all(|(k, sub)| matches!(k, Kind::Prop | Kind::Stat) && sub.subs.is_empty());
+    if kind == Kind::Item && core && simple {
+        let mut repo: Option<Sym> = None;
         let items = rows
             .iter()
             .skip(offset)
             .take(limit)
             .filter_map(|e| match e {
-                E::Item(i) => Some((Sym::new(i.repo), Box::from(i.key))),
+                E::Item(i) => {
+                    let r = match &repo {
+                        Some(r) if r.as_str() == i.repo => r.clone(),
+                        _ => repo.insert(Sym::new(i.repo)).clone(),
+                    };
+                    Some((r, Box::from(i.key), fingerprint(i.item)))
+                }
                 _ => None,
             })
             .collect();
@@ -1822,6 +1854,68 @@ mod tests {
         assert_eq!(build_date("yesterday"), None);
         assert_eq!(build_date("€€"), None);
         assert_eq!(build_date("2026-01-01T00:00:00.000+0€0"), None);
+    }
+
+    /// Rows printed after the query leave out items deleted or changed meanwhile.
+    #[test]
+    fn streamed_rows_skip_items_changed_since_the_query() {
+        use crate::config::{PackageType, RepoClass, RepoConfig};
+        use crate::store::{FileData, Mutation, Props, Stamp};
+        let mut state = State::default();
+        let config = RepoConfig::new("r", RepoClass::Local, PackageType::Generic);
+        let create = Mutation::CreateRepo {
+            config,
+            now: 1,
+            user: "u".into(),
+        };
+        state.apply(&create).unwrap();
+        for name in ["a", "b", "c"] {
+            let put = Mutation::PutFile {
+                repo: "r".into(),
+                path: name.into(),
+                file: FileData {
+                    size: 1,
+                    sha1: Default::default(),
+                    md5: Default::default(),
+                    sha256: "0".repeat(64).as_str().into(),
+                    original: None,
+                    mime: "text/plain".into(),
+                },
+                props: Props::default(),
+                now: 2,
+                user: "u".into(),
+                stamp: Stamp::default(),
+            };
+            state.apply(&put).unwrap();
+        }
+        let q = super::super::aql::parse(r#"items.find({"repo":"r"})"#).unwrap();
+        let answer = run(&state, &[], &q, 0, true, |_, _| true).unwrap();
+        let Rows::Items(items) = answer.rows else {
+            panic!("item rows are streamed")
+        };
+        assert_eq!(items.len(), 3);
+        let edit = Mutation::EditProps {
+            repo: "r".into(),
+            path: "a".into(),
+            set: Props::from_pairs([("k", "v")]),
+            remove: vec![],
+            recursive: false,
+            now: 2,
+        };
+        state.apply(&edit).unwrap();
+        let delete = Mutation::Delete {
+            repo: "r".into(),
+            path: "b".into(),
+        };
+        state.apply(&delete).unwrap();
+        let rows = items.print(&state, &[], &|_, _| true, 0..3);
+        let names: Vec<&Json> = rows.iter().map(|r| &r["name"]).collect();
+        assert_eq!(names, [&json!("c")]);
+        let hidden = items.print(&state, &[], &|_, path| path != "c", 0..3);
+        assert!(
+            hidden.is_empty(),
+            "rows the caller may no longer read are left out"
+        );
     }
 
     #[test]

@@ -783,7 +783,8 @@ async fn odd_build_info_documents_do_not_break_queries() {
 }
 
 /// Item rows are printed and sent in batches: a result larger than a batch arrives whole, in
-/// order, in the same frame, with offset and limit across batch boundaries.
+/// order, in the same frame (the last, partial batch included); offset and limit pick the page
+/// before it is printed. A row changed after the query is left out rather than shown changed.
 #[tokio::test]
 async fn large_item_results_arrive_whole_and_in_order() {
     let s = start().await;
