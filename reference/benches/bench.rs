@@ -417,6 +417,47 @@ fn search(n: usize) {
     time("property search", &mut || {
         legacy::by_properties(&state, &all, &criteria).len()
     });
+    // Where the heap goes: the state is taken apart piece by piece and each piece's share printed.
+    drop(all);
+    let path_bytes: usize = state
+        .repos
+        .values()
+        .flat_map(|r| r.items.keys())
+        .map(|k| k.len())
+        .sum();
+    println!(
+        "{:<44} {:>14.0}   ({:.0} per tree entry)",
+        "  of which path text, bytes",
+        path_bytes as f64 / n as f64,
+        path_bytes as f64 / total as f64
+    );
+    let part = |label: &str, state: &mut State, f: &dyn Fn(&mut State)| {
+        let h = heap_in_use();
+        f(state);
+        let freed = h.saturating_sub(heap_in_use()) as f64;
+        println!(
+            "{:<44} {:>14.0}   ({:.0} per tree entry)",
+            format!("  of which {label}, bytes"),
+            freed / n as f64,
+            freed / total as f64
+        );
+    };
+    part("indexes", &mut state, &|s| s.index = Default::default());
+    part("properties", &mut state, &|s| {
+        for i in s.repos.values_mut().flat_map(|r| r.items.values_mut()) {
+            i.props = Props::default();
+        }
+    });
+    part("file data (checksums, size, type)", &mut state, &|s| {
+        for i in s.repos.values_mut().flat_map(|r| r.items.values_mut()) {
+            i.file = None;
+        }
+    });
+    part("tree entries and their paths", &mut state, &|s| {
+        for r in s.repos.values_mut() {
+            r.items.clear();
+        }
+    });
 }
 
 /// Prints an AQL answer's rows as the endpoint does and counts them.
@@ -777,10 +818,12 @@ fn stop(mut c: Child) {
     let _ = c.wait();
 }
 
-/// Bytes the allocator has handed out and not had back (glibc `mallinfo2`).
+/// Bytes the allocator has handed out and not had back (glibc `mallinfo2`): small allocations from
+/// its arenas plus large ones it maps separately (big vectors and hash tables).
 fn heap_in_use() -> usize {
     // SAFETY: mallinfo2 only reads the allocator's counters.
-    unsafe { libc::mallinfo2().uordblks }
+    let m = unsafe { libc::mallinfo2() };
+    m.uordblks + m.hblkhd
 }
 
 fn rss_kib(pid: u32) -> u64 {
