@@ -395,7 +395,7 @@ async fn deploy_by_checksum(
         return Err(fail(format!("Invalid SHA-1: {s}")));
     }
     let found = r.state.store.read().find_by_checksum(sha1, sha256).cloned();
-    let Some(mut file) = found.filter(|f| r.state.store.blobs.contains(&f.sha256)) else {
+    let Some(mut file) = found.filter(|f| r.state.store.blobs.contains(&f.sha256.hex())) else {
         return Err(match sha256 {
             Some(s) => fail(format!("No existing file with SHA-256: {s}")),
             None => fail(format!(
@@ -404,7 +404,13 @@ async fn deploy_by_checksum(
             )),
         });
     };
-    sent.verify(repo, rel, &file.sha1, &file.md5, &file.sha256)?;
+    sent.verify(
+        repo,
+        rel,
+        &file.sha1.hex(),
+        &file.md5.hex(),
+        &file.sha256.hex(),
+    )?;
     if let Some(s) = sha256 {
         props.add("sha256", &s.to_ascii_lowercase());
     }
@@ -581,7 +587,12 @@ fn checksum_side_file(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
             break;
         };
         let Some(f) = &item.file else { break };
-        let value = [f.sha1.as_str(), f.sha256.as_str(), f.md5.as_str()][which].to_string();
+        let value = [
+            f.sha1.hex().as_str(),
+            f.sha256.hex().as_str(),
+            f.md5.hex().as_str(),
+        ][which]
+            .to_string();
         let mut resp = respond(
             StatusCode::OK,
             "application/x-checksum",
@@ -617,21 +628,21 @@ fn file_headers(resp: &mut Response, p: &RepoPath, item: &Item) {
         .remove(b'~');
     let encoded = percent_encoding::utf8_percent_encode(name, ATTR).to_string();
     set_header(resp, header::LAST_MODIFIED, &http_date(item.modified));
-    set_header(resp, header::ETAG, &f.sha1);
+    set_header(resp, header::ETAG, &f.sha1.hex());
     set_header(
         resp,
         header::HeaderName::from_static("x-checksum-sha1"),
-        &f.sha1,
+        &f.sha1.hex(),
     );
     set_header(
         resp,
         header::HeaderName::from_static("x-checksum-sha256"),
-        &f.sha256,
+        &f.sha256.hex(),
     );
     set_header(
         resp,
         header::HeaderName::from_static("x-checksum-md5"),
-        &f.md5,
+        &f.md5.hex(),
     );
     set_header(resp, header::ACCEPT_RANGES, "bytes");
     set_header(
@@ -667,7 +678,7 @@ async fn serve_file(r: &Req, p: &RepoPath, item: &Item) -> Result<Response, ApiE
     let mime = mime_of(item);
     // Conditional requests.
     if r.header("if-none-match")
-        .is_some_and(|v| v.trim() == f.sha1.as_str())
+        .is_some_and(|v| v.trim() == f.sha1.hex().as_str())
         || r.header("if-modified-since")
             .and_then(parse_http_date)
             .is_some_and(|since| since >= item.modified / 1000 * 1000)
@@ -680,7 +691,7 @@ async fn serve_file(r: &Req, p: &RepoPath, item: &Item) -> Result<Response, ApiE
     let if_range_ok = match r.header("if-range") {
         None => true,
         Some(v) => {
-            v.trim() == f.sha1.as_str()
+            v.trim() == f.sha1.hex().as_str()
                 || parse_http_date(v).is_some_and(|d| d >= item.modified / 1000 * 1000)
         }
     };
@@ -747,7 +758,7 @@ async fn serve_file(r: &Req, p: &RepoPath, item: &Item) -> Result<Response, ApiE
             .state
             .store
             .blobs
-            .open_blob(&f.sha256)
+            .open_blob(&f.sha256.hex())
             .map_err(ApiError::internal)?;
         warp::reply::Reply::into_response(warp::reply::stream(body_stream(file, parts)))
     };
@@ -1044,7 +1055,7 @@ async fn archive_entry(
         .state
         .store
         .blobs
-        .open_blob(&f.sha256)
+        .open_blob(&f.sha256.hex())
         .map_err(ApiError::internal)?;
     let name = p.name().to_ascii_lowercase();
     let entry_owned = entry.to_string();

@@ -508,7 +508,7 @@ fn get_manifest(r: &Req, reg: &Reg, image: &str, reference: &str) -> Out {
     let mut resp = if r.method == Method::HEAD {
         empty(StatusCode::OK)
     } else {
-        let bytes = std::fs::read(r.state.store.blobs.path(&sha256)).map_err(internal)?;
+        let bytes = std::fs::read(r.state.store.blobs.path(&sha256.hex())).map_err(internal)?;
         respond(StatusCode::OK, &media_type, bytes)
     };
     set_header(&mut resp, header::CONTENT_TYPE, &media_type);
@@ -696,7 +696,7 @@ async fn put_manifest(r: &Req, reg: &Reg, image: &str, reference: &str, body: Bo
     ));
     for (name, f) in blob_files {
         let mut p = Props::default();
-        p.add("sha256", &f.sha256);
+        p.add("sha256", &f.sha256.hex());
         steps.push(put(docker::join(&folder, &name), f, p));
     }
     for path in uploads_to_drop {
@@ -829,7 +829,7 @@ fn referrers(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
                 row["artifactType"] = json!(t);
             }
             // Annotations come from the stored manifest itself.
-            if let Ok(bytes) = std::fs::read(r.state.store.blobs.path(&f.sha256)) {
+            if let Ok(bytes) = std::fs::read(r.state.store.blobs.path(&f.sha256.hex())) {
                 if let Some(a) = serde_json::from_slice::<Value>(&bytes)
                     .ok()
                     .and_then(|v| v.get("annotations").cloned())
@@ -908,7 +908,12 @@ fn get_blob(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
     let mut resp = if r.method == Method::HEAD {
         empty(status)
     } else {
-        let file = r.state.store.blobs.open_blob(&f.sha256).map_err(internal)?;
+        let file = r
+            .state
+            .store
+            .blobs
+            .open_blob(&f.sha256.hex())
+            .map_err(internal)?;
         let mut resp = warp::reply::Reply::into_response(warp::reply::stream(body_stream_while(
             file,
             vec![Part::Slice(slice.0, slice.1)],
@@ -1319,7 +1324,7 @@ async fn link_blob(
     caller: &Caller,
 ) -> Out {
     let mut props = Props::default();
-    props.add("sha256", &file.sha256);
+    props.add("sha256", &file.sha256.hex());
     let m = Mutation::PutFile {
         repo: reg.repo.clone(),
         path: docker::join(&docker::join(image, UPLOADS), &d.file_name()),

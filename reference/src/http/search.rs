@@ -49,7 +49,7 @@ pub fn resume_indexing(state: &AppState) {
             .flat_map(|r| r.items.iter())
             .filter_map(|(path, i)| {
                 let f = i.file.as_ref()?;
-                (legacy::is_archive(path) && !s.archives.contains_key(f.sha256.as_str()))
+                (legacy::is_archive(path) && !s.archives.contains_key(f.sha256.hex().as_str()))
                     .then(|| (f.sha256.to_string(), path.to_string()))
             })
             .collect()

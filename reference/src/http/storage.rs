@@ -105,7 +105,7 @@ fn checksums(item: &Item) -> (Value, Value) {
     }
     orig.insert(
         "sha256".into(),
-        json!(f.original().sha256.as_deref().unwrap_or(&f.sha256)),
+        json!(f.original().sha256.as_deref().unwrap_or(&f.sha256.hex())),
     );
     (actual, Value::Object(orig))
 }
@@ -641,7 +641,8 @@ fn storage_info(r: &Req) -> Result<Response, ApiError> {
     allow(r, &[Method::GET])?;
     r.require_admin(|_| ApiError::forbidden("Forbidden"))?;
     let state = r.state.store.read();
-    let mut blobs: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    let mut blobs: std::collections::HashMap<crate::store::Sha256, u64> =
+        std::collections::HashMap::new();
     let mut artifacts_size = 0u64;
     let mut artifacts = 0u64;
     let mut items = 0u64;
@@ -651,7 +652,7 @@ fn storage_info(r: &Req) -> Result<Response, ApiError> {
     for repo in state.repos.values() {
         let (size, files, folders) = repo.usage();
         for f in repo.items.values().filter_map(|i| i.file.as_ref()) {
-            blobs.insert(&f.sha256, f.size);
+            blobs.insert(f.sha256, f.size);
         }
         artifacts_size += size;
         artifacts += files;

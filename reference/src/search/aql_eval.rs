@@ -515,7 +515,7 @@ impl<'a> Ctx<'a> {
             .filter_map(|(repo, key)| {
                 let item = state.item(repo, key)?;
                 let f = item.file.as_deref()?;
-                let visible = f.sha1.eq_ignore_ascii_case(sha1) && (self.see)(repo, key);
+                let visible = f.sha1.hex().eq_ignore_ascii_case(sha1) && (self.see)(repo, key);
                 visible.then_some(ItemRef { repo, key, item })
             })
             .collect();
@@ -554,7 +554,7 @@ impl<'a> Ctx<'a> {
                 for e in self
                     .state
                     .archives
-                    .get(f.sha256.as_str())
+                    .get(f.sha256.hex().as_str())
                     .into_iter()
                     .flatten()
                 {
@@ -590,20 +590,20 @@ impl<'a> Ctx<'a> {
             (E::Item(i), Kind::Stat) if i.item.stats().downloads > 0 => out.push(E::Stat(i)),
             (E::Item(i), Kind::Archive) => {
                 if let Some(f) = i.item.file.as_deref() {
-                    if self.state.archives.contains_key(f.sha256.as_str()) {
+                    if self.state.archives.contains_key(f.sha256.hex().as_str()) {
                         out.push(E::Archive(i));
                     }
                 }
             }
             (E::Item(i), Kind::Artifact | Kind::Dep) => {
                 if let Some(f) = i.item.file.as_deref().filter(|f| !f.sha1.is_empty()) {
-                    out.extend(self.parts_with_sha1(&f.sha1, to == Kind::Dep));
+                    out.extend(self.parts_with_sha1(&f.sha1.hex(), to == Kind::Dep));
                 }
             }
             (E::Prop(i, _, _) | E::Stat(i) | E::Archive(i), Kind::Item) => out.push(E::Item(i)),
             (E::Archive(i), Kind::Entry) => {
                 if let Some(f) = i.item.file.as_deref() {
-                    let entries = self.state.archives.get(f.sha256.as_str());
+                    let entries = self.state.archives.get(f.sha256.hex().as_str());
                     out.extend(entries.into_iter().flatten().map(|e| E::Entry(e)));
                 }
             }
@@ -647,7 +647,10 @@ impl<'a> Ctx<'a> {
             E::Item(r) => {
                 let i = r.item;
                 let file = i.file.as_deref();
-                let non_empty = |x: &'a str| (!x.is_empty()).then_some(V::S(Cow::Borrowed(x)));
+                let hex = |x: &dyn std::fmt::Display| {
+                    let x = x.to_string();
+                    (!x.is_empty()).then_some(V::S(Cow::Owned(x)))
+                };
                 match f {
                     "repo" => s(r.repo),
                     "path" => s(split(r.key).0),
@@ -662,9 +665,9 @@ impl<'a> Ctx<'a> {
                     "depth" => Some(V::N(
                         r.key.split('/').filter(|s| !s.is_empty()).count() as i64
                     )),
-                    "actual_md5" => non_empty(&file?.md5),
-                    "actual_sha1" => non_empty(&file?.sha1),
-                    "sha256" => non_empty(&file?.sha256),
+                    "actual_md5" => hex(&file?.md5),
+                    "actual_sha1" => hex(&file?.sha1),
+                    "sha256" => hex(&file?.sha256),
                     "original_md5" => opt(&file?.original().md5),
                     "original_sha1" => opt(&file?.original().sha1),
                     "virtual_repos" => {
@@ -1561,7 +1564,7 @@ fn fingerprint(item: &Item) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
     (item.created, item.modified, item.updated, item.is_folder()).hash(&mut h);
     if let Some(f) = item.file.as_deref() {
-        (f.size, f.sha256.as_str()).hash(&mut h);
+        (f.size, f.sha256).hash(&mut h);
     }
     for pair in item.props.pairs() {
         pair.hash(&mut h);
@@ -1734,7 +1737,7 @@ pub fn run(
                     seen.extend(
                         state
                             .archives
-                            .get(f.sha256.as_str())
+                            .get(f.sha256.hex().as_str())
                             .into_iter()
                             .flatten()
                             .map(String::as_str),

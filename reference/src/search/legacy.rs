@@ -288,7 +288,7 @@ pub fn archive_entries<'a>(
         !item.is_folder() && is_archive(path)
     }) {
         let Some(f) = &item.file else { continue };
-        let Some(entries) = state.archives.get(f.sha256.as_str()) else {
+        let Some(entries) = state.archives.get(f.sha256.hex().as_str()) else {
             continue;
         };
         for e in entries {

@@ -182,10 +182,10 @@ impl Index {
 
     fn values(&mut self, item: &Item, mut f: impl FnMut(&mut Multi, u64)) {
         if let Some(file) = item.file.as_deref() {
-            if let Some(k) = checksum_key(&file.sha1) {
+            if let Some(k) = file.sha1.head() {
                 f(&mut self.sha1, k);
             }
-            if let Some(k) = checksum_key(&file.sha256) {
+            if let Some(k) = file.sha256.head() {
                 f(&mut self.sha256, k);
             }
         }

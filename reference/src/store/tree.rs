@@ -626,13 +626,9 @@ impl State {
         };
         hits.into_iter()
             .filter_map(|(r, k)| self.item(r, k)?.file.as_deref())
-            .find(|f| {
-                let have = if sha256.is_some() {
-                    f.sha256.as_str()
-                } else {
-                    f.sha1.as_str()
-                };
-                have.eq_ignore_ascii_case(want)
+            .find(|f| match sha256 {
+                Some(_) => f.sha256.hex().eq_ignore_ascii_case(want),
+                None => f.sha1.hex().eq_ignore_ascii_case(want),
             })
     }
 
@@ -755,7 +751,7 @@ impl State {
                 // A blob stored with SHA-256 only gets the checksums computed for it meanwhile.
                 let mut file = file.clone();
                 if file.sha1.is_empty() {
-                    if let Some([sha1, md5]) = self.filled.get(file.sha256.as_str()) {
+                    if let Some([sha1, md5]) = self.filled.get(file.sha256.hex().as_str()) {
                         file.sha1 = sha1.into();
                         file.md5 = md5.into();
                     }
