@@ -333,6 +333,7 @@ fn search(n: usize) {
                 sha256: hex.as_str().into(),
                 original: None,
                 mime: "application/octet-stream".into(),
+                stats: None,
             },
             props,
             now: 1_600_000_000_000 + (r % 100_000_000_000) as i64,

@@ -233,6 +233,7 @@ async fn deploy(r: &Req, p: RepoPath, body: BodyStream) -> Result<Response, ApiE
         sha256: info.sha256.into(),
         original: sent.original(),
         mime: crate::mime::for_name(&rel).into(),
+        stats: None,
     };
     put_file(r, &repo, &rel, file, props, &caller, &base).await
 }

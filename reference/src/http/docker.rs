@@ -544,6 +544,7 @@ fn file_data(info: &BlobInfo, mime: &str) -> FileData {
         sha256: info.sha256.as_str().into(),
         original: None,
         mime: mime.into(),
+        stats: None,
     }
 }
 

@@ -1883,6 +1883,7 @@ mod tests {
                     sha256: "0".repeat(64).as_str().into(),
                     original: None,
                     mime: "text/plain".into(),
+                    stats: None,
                 },
                 props: Props::default(),
                 now: 2,

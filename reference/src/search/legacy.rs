@@ -113,8 +113,7 @@ pub fn quick_pattern(term: &str) -> Result<String, TermError> {
 pub fn quick<'a>(state: &'a State, repos: &[String], pattern: &str) -> Vec<Hit<'a>> {
     let named = state
         .index
-        .all()
-        .filter(|(_, _, name)| crate::wildcard::matches_ci(pattern, name))
+        .named(|name| crate::wildcard::matches_ci(pattern, name))
         .map(|(repo, path, _)| (repo, path));
     hits_among(state, repos, named, |_, item| !item.is_folder())
 }

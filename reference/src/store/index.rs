@@ -220,16 +220,20 @@ impl Index {
         self.slots_of(&self.props, Some(prop_key(key, value)))
     }
 
-    /// Every indexed item as `(repository, path, name)`: all files and the folders with properties.
-    /// Reading only the names touches one contiguous block.
-    pub fn all(&self) -> impl Iterator<Item = (&str, &str, &str)> {
-        self.slots.iter().flatten().map(|s| {
+    /// Indexed items (all files and the folders with properties) whose name `keep`s, as
+    /// `(repository, path, name)`. Only the names are read until one is kept: they sit in one
+    /// contiguous block, while reaching a path means a jump to its own allocation.
+    pub fn named<'a: 'k, 'k>(
+        &'a self,
+        keep: impl Fn(&str) -> bool + 'k,
+    ) -> impl Iterator<Item = (&'a str, &'a str, &'a str)> + 'k {
+        self.slots.iter().flatten().filter_map(move |s| {
             let (at, len) = (s.name.0 as usize, s.name.1 as usize);
             let name = match self.names.get(at..at + len) {
                 Some(n) if s.name.0 != u32::MAX => n,
                 _ => s.key.rsplit('/').next().unwrap_or(&s.key),
             };
-            (s.repo.as_str(), s.key.as_str(), name)
+            keep(name).then(|| (s.repo.as_str(), s.key.as_str(), name))
         })
     }
 }
@@ -289,7 +293,7 @@ mod tests {
         // 1.76 MB of names, 1.32 MB of them removed: compacted once more than 1 MB and half were dead.
         assert!(index.names.len() < 800_000, "{}", index.names.len());
         let mut live = 0;
-        for (_, key, name) in index.all() {
+        for (_, key, name) in index.named(|_| true) {
             assert!(key.ends_with(name) && name.len() == 44, "{key} {name}");
             live += 1;
         }

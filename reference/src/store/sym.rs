@@ -103,11 +103,12 @@ pub struct Sym(Arc<Box<str>>);
 
 shared_str!(Sym, Sym::new);
 
-/// A path in a repository's tree (16 bytes, cheap to clone, not interned).
+/// A path in a repository's tree (one thin pointer, 8 bytes: the length sits in the shared
+/// allocation; cheap to clone, not interned).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Key(Arc<str>);
+pub struct Key(arcstr::ArcStr);
 
-shared_str!(Key, |s: &str| Key(Arc::from(s)));
+shared_str!(Key, |s: &str| Key(arcstr::ArcStr::from(s)));
 
 struct Table {
     set: HashSet<Sym>,

@@ -219,6 +219,11 @@ pub struct FileData {
     pub original: Option<Box<Original>>,
     /// Mime type chosen from the extension.
     pub mime: Sym,
+    /// Download statistics; `None` until the first download. Kept here rather than in [`Item`]
+    /// because only files are downloaded, which keeps every tree entry 8 bytes smaller; written
+    /// with the item, as before.
+    #[serde(skip)]
+    pub stats: Option<Box<Stats>>,
 }
 
 /// Download statistics.
@@ -245,7 +250,7 @@ fn stats_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<St
 }
 
 /// A folder or a file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Item {
     /// Epoch ms.
     pub created: i64,
@@ -261,12 +266,73 @@ pub struct Item {
     pub props: Props,
     /// `None` for folders (boxed: most tree entries are folders, and a lean entry keeps scans fast).
     pub file: Option<Box<FileData>>,
-    /// Download statistics; `None` until the first download.
-    #[serde(default, deserialize_with = "stats_or_none")]
-    pub stats: Option<Box<Stats>>,
     /// Index id (0: not indexed); see [`super::index`].
-    #[serde(skip)]
     pub id: u32,
+}
+
+/// How an item is written: its fields with the file's download statistics beside them, the layout
+/// journals and snapshots have always had.
+#[derive(Serialize)]
+struct ItemOut<'a> {
+    created: i64,
+    created_by: &'a Sym,
+    modified: i64,
+    modified_by: &'a Sym,
+    updated: i64,
+    props: &'a Props,
+    file: Option<&'a FileData>,
+    stats: Option<&'a Stats>,
+}
+
+/// How an item is read (see [`ItemOut`]).
+#[derive(Deserialize)]
+struct ItemIn {
+    created: i64,
+    created_by: Sym,
+    modified: i64,
+    modified_by: Sym,
+    updated: i64,
+    props: Props,
+    file: Option<Box<FileData>>,
+    #[serde(default, deserialize_with = "stats_or_none")]
+    stats: Option<Box<Stats>>,
+}
+
+impl Serialize for Item {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ItemOut {
+            created: self.created,
+            created_by: &self.created_by,
+            modified: self.modified,
+            modified_by: &self.modified_by,
+            updated: self.updated,
+            props: &self.props,
+            file: self.file.as_deref(),
+            stats: self.file.as_deref().and_then(|f| f.stats.as_deref()),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Item {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Item, D::Error> {
+        let i = ItemIn::deserialize(d)?;
+        let mut file = i.file;
+        // Folders are never downloaded; statistics recorded on one are dropped.
+        if let Some(f) = file.as_mut() {
+            f.stats = i.stats;
+        }
+        Ok(Item {
+            created: i.created,
+            created_by: i.created_by,
+            modified: i.modified,
+            modified_by: i.modified_by,
+            updated: i.updated,
+            props: i.props,
+            file,
+            id: 0,
+        })
+    }
 }
 
 impl Item {
@@ -281,14 +347,16 @@ impl Item {
             updated: now,
             props: Props::default(),
             file: None,
-            stats: None,
             id: 0,
         }
     }
 
     /// Download statistics (zeros when never downloaded).
     pub fn stats(&self) -> &Stats {
-        self.stats.as_deref().unwrap_or(&NO_STATS)
+        self.file
+            .as_deref()
+            .and_then(|f| f.stats.as_deref())
+            .unwrap_or(&NO_STATS)
     }
 
     /// Whether this is a folder.
@@ -778,8 +846,10 @@ impl State {
                     modified_by: Sym::new(stamp.modified_by.as_deref().unwrap_or(user)),
                     updated: *now,
                     props: props.clone(),
-                    file: Some(Box::new(file)),
-                    stats: None,
+                    file: Some(Box::new(FileData {
+                        stats: None,
+                        ..file
+                    })),
                     id: 0,
                 };
                 self.put_item(repo, path, item)
@@ -872,7 +942,9 @@ impl State {
             } => {
                 let r = self.repo_mut(repo)?;
                 let item = r.items.get_mut(path.as_str()).ok_or(TreeError::NoItem)?;
-                let stats = item.stats.get_or_insert_with(Box::default);
+                // Only files are downloaded.
+                let file = item.file.as_mut().ok_or(TreeError::NoItem)?;
+                let stats = file.stats.get_or_insert_with(Box::default);
                 stats.downloads += 1;
                 stats.last_downloaded = *now;
                 stats.last_downloaded_by = Some(Sym::new(user));
@@ -989,7 +1061,9 @@ impl State {
             if !mv {
                 item.created = now;
                 item.created_by = by.clone();
-                item.stats = None;
+                if let Some(f) = item.file.as_mut() {
+                    f.stats = None;
+                }
             }
             item.modified = now;
             item.modified_by = by.clone();
@@ -1051,6 +1125,7 @@ mod tests {
             sha256: "c".repeat(64).into(),
             original: None,
             mime: "application/octet-stream".into(),
+            stats: None,
         }
     }
 
@@ -1190,7 +1265,7 @@ mod tests {
         let files = |i: &Item| !i.is_folder();
         let all = s
             .index
-            .all()
+            .named(|_| true)
             .inspect(|(_, k, name)| assert!(k.ends_with(name)));
         let all = all.map(|(r, k, _)| (r, k));
         assert_eq!(looked_up(s, all, &files), scan(s, &files));

@@ -255,6 +255,51 @@ async fn downloads_update_statistics() {
     );
 }
 
+async fn stats(s: &Srv, path: &str) -> (serde_json::Value, serde_json::Value) {
+    let url = format!("api/storage/generic-local/{path}?stats");
+    let v: serde_json::Value = s.get(&url).await.json().await.unwrap();
+    (v["downloadCount"].clone(), v["lastDownloaded"].clone())
+}
+
+/// Statistics are written with the item in snapshots and read back; a copy starts afresh and a
+/// move keeps them.
+#[tokio::test]
+async fn download_statistics_survive_a_restart_and_follow_moves() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    {
+        let s = start_with(|c| c.data_dir = Some(data.clone())).await;
+        s.deploy("generic-local/st.txt", "s").await;
+        s.clock.advance(1000);
+        for _ in 0..2 {
+            s.get("generic-local/st.txt").await.bytes().await.unwrap();
+        }
+        s.server.stop().await;
+    }
+    let s = start_with(|c| c.data_dir = Some(data.clone())).await;
+    assert_eq!(stats(&s, "st.txt").await, (json!(2), json!(T0 + 1000)));
+    let r = s
+        .admin(
+            Method::POST,
+            "api/copy/generic-local/st.txt?to=/generic-local/copy.txt",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(stats(&s, "copy.txt").await, (json!(0), json!(0)));
+    let r = s
+        .admin(
+            Method::POST,
+            "api/move/generic-local/st.txt?to=/generic-local/moved.txt",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(stats(&s, "moved.txt").await, (json!(2), json!(T0 + 1000)));
+}
+
 #[tokio::test]
 async fn trace_is_plain_text() {
     let s = start().await;
