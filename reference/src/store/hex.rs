@@ -51,13 +51,13 @@ impl<const B: usize, const H: usize> Digest<B, H> {
         !self.known
     }
 
-    /// The first eight bytes as a number (the value of the first 16 hex digits), `None` when not
+    /// The first four bytes as a number (the value of the first 8 hex digits), `None` when not
     /// known.
-    pub fn head(&self) -> Option<u64> {
-        let mut b = [0u8; 8];
-        let n = B.min(8);
-        b[8 - n..].copy_from_slice(&self.bytes[..n]);
-        self.known.then(|| u64::from_be_bytes(b))
+    pub fn head(&self) -> Option<u32> {
+        let mut b = [0u8; 4];
+        let n = B.min(4);
+        b[4 - n..].copy_from_slice(&self.bytes[..n]);
+        self.known.then(|| u32::from_be_bytes(b))
     }
 }
 
@@ -193,7 +193,7 @@ mod tests {
     fn digests_are_kept_in_binary_and_read_back_as_lower_case_text() {
         let h = Sha1::from("a".repeat(40));
         assert_eq!(h, "a".repeat(40));
-        assert_eq!(h.head(), Some(0xaaaa_aaaa_aaaa_aaaa));
+        assert_eq!(h.head(), Some(0xaaaa_aaaa));
         assert_eq!(
             serde_json::to_string(&h).unwrap(),
             format!("\"{}\"", "a".repeat(40))

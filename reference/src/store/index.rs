@@ -4,8 +4,9 @@
 //! items with properties get an id. Indexes are never serialised: they are rebuilt after a snapshot
 //! is read and then follow every mutation.
 //!
-//! Keys are 64-bit digests of the value (the first 16 hex digits of a checksum, a hash of a
-//! property), so a lookup may return extra candidates; callers compare the real values.
+//! Keys are 32-bit digests of the value (the first 8 hex digits of a checksum, a hash of a
+//! property), so a lookup may return extra candidates (a few hundred pairs of a million files share
+//! a key); callers compare the real values. 32 bits rather than 64 halve the maps' entries.
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
@@ -18,12 +19,12 @@ use super::tree::Item;
 /// hundreds of thousands of files (a build name) stays cheap to add to and remove from.
 #[derive(Clone, Debug, Default)]
 struct Multi {
-    first: HashMap<u64, u32>,
-    more: HashMap<u64, BTreeSet<u32>>,
+    first: HashMap<u32, u32>,
+    more: HashMap<u32, BTreeSet<u32>>,
 }
 
 impl Multi {
-    fn add(&mut self, k: u64, id: u32) {
+    fn add(&mut self, k: u32, id: u32) {
         match self.first.get(&k) {
             None => {
                 self.first.insert(k, id);
@@ -35,7 +36,7 @@ impl Multi {
         }
     }
 
-    fn remove(&mut self, k: u64, id: u32) {
+    fn remove(&mut self, k: u32, id: u32) {
         if self.first.get(&k) == Some(&id) {
             match self.more.get_mut(&k).and_then(BTreeSet::pop_first) {
                 Some(x) => self.first.insert(k, x),
@@ -49,7 +50,7 @@ impl Multi {
         }
     }
 
-    fn get(&self, k: u64) -> impl Iterator<Item = u32> + '_ {
+    fn get(&self, k: u32) -> impl Iterator<Item = u32> + '_ {
         let more = self.more.get(&k).into_iter().flatten().copied();
         self.first.get(&k).copied().into_iter().chain(more)
     }
@@ -78,18 +79,18 @@ pub struct Index {
     props: Multi,
 }
 
-/// The index key of a hex checksum (its first 16 digits), `None` when it is not hex.
-fn checksum_key(hex: &str) -> Option<u64> {
-    let head = hex.get(..16.min(hex.len()))?;
+/// The index key of a hex checksum (its first 8 digits), `None` when it is not hex.
+fn checksum_key(hex: &str) -> Option<u32> {
+    let head = hex.get(..8.min(hex.len()))?;
     if head.is_empty() {
         return None;
     }
-    u64::from_str_radix(head, 16).ok()
+    u32::from_str_radix(head, 16).ok()
 }
 
 /// Values are indexed lower-cased, so one lookup serves exact (AQL) and case-insensitive (property
 /// search) matching.
-fn prop_key(key: &str, value: &str) -> u64 {
+fn prop_key(key: &str, value: &str) -> u32 {
     // A fixed hasher: the same value gives the same key for the life of the process.
     let mut h = std::hash::DefaultHasher::new();
     key.hash(&mut h);
@@ -100,7 +101,8 @@ fn prop_key(key: &str, value: &str) -> u64 {
     } else {
         h.write(value.to_lowercase().as_bytes());
     }
-    h.finish()
+    let x = h.finish();
+    (x ^ (x >> 32)) as u32
 }
 
 impl Index {
@@ -180,7 +182,7 @@ impl Index {
         self.dead = 0;
     }
 
-    fn values(&mut self, item: &Item, mut f: impl FnMut(&mut Multi, u64)) {
+    fn values(&mut self, item: &Item, mut f: impl FnMut(&mut Multi, u32)) {
         if let Some(file) = item.file.as_deref() {
             if let Some(k) = file.sha1.head() {
                 f(&mut self.sha1, k);
@@ -197,7 +199,7 @@ impl Index {
     fn slots_of<'a>(
         &'a self,
         map: &'a Multi,
-        k: Option<u64>,
+        k: Option<u32>,
     ) -> impl Iterator<Item = (&'a str, &'a str)> {
         k.into_iter()
             .flat_map(|k| map.get(k))
@@ -267,7 +269,7 @@ mod tests {
         m.remove(7, 1);
         assert_eq!(m.get(7).count(), 0);
         assert!(m.first.is_empty() && m.more.is_empty());
-        assert_eq!(checksum_key("ABCDEF0123456789ff"), Some(0xabcdef0123456789));
+        assert_eq!(checksum_key("ABCDEF0123456789ff"), Some(0xabcdef01));
         assert_eq!(checksum_key(""), None);
         assert_eq!(checksum_key("not hex"), None);
     }

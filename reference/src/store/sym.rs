@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::ops::Deref;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -96,10 +96,10 @@ macro_rules! shared_str {
     };
 }
 
-/// An interned, immutable string: one pointer (8 bytes; the text sits behind the shared
+/// An interned, immutable string: one thin pointer (8 bytes; length and text sit in the one shared
 /// allocation), cheap to clone.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Sym(Arc<Box<str>>);
+pub struct Sym(arcstr::ArcStr);
 
 shared_str!(Sym, Sym::new);
 
@@ -135,10 +135,11 @@ impl Sym {
         }
         if t.set.len() >= t.sweep_at {
             // Texts no item holds any more are dropped, so the table stays as large as what is in use.
-            t.set.retain(|a| Arc::strong_count(&a.0) > 1);
+            t.set
+                .retain(|a| arcstr::ArcStr::strong_count(&a.0).is_none_or(|n| n > 1));
             t.sweep_at = (t.set.len() * 2).max(1024);
         }
-        let a = Sym(Arc::new(Box::from(s)));
+        let a = Sym(arcstr::ArcStr::from(s));
         t.set.insert(a.clone());
         a
     }
@@ -152,11 +153,11 @@ mod tests {
     fn equal_texts_share_one_allocation_and_unused_ones_are_swept() {
         let a = Sym::new("alice-sym-test");
         let b = Sym::from("alice-sym-test".to_string());
-        assert!(Arc::ptr_eq(&a.0, &b.0));
+        assert!(arcstr::ArcStr::ptr_eq(&a.0, &b.0));
         assert_eq!(a, "alice-sym-test");
         assert_eq!(serde_json::to_string(&a).unwrap(), "\"alice-sym-test\"");
         let c: Sym = serde_json::from_str("\"alice-sym-test\"").unwrap();
-        assert!(Arc::ptr_eq(&a.0, &c.0));
+        assert!(arcstr::ArcStr::ptr_eq(&a.0, &c.0));
         drop((a, b, c));
         for i in 0..5000 {
             Sym::new(&format!("transient-{i}"));

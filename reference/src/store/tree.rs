@@ -16,10 +16,11 @@ use crate::auth::model::{Security, SecurityChange, SecurityError};
 use crate::config::{RepoClass, RepoConfig};
 
 /// Properties: keys sorted, values of a key in insertion order without duplicates. Stored flat as
-/// `(key, value)` pairs (keys interned) because most items carry a handful; serialised as
+/// `(key, value)` pairs because most items carry a handful, keys and values interned because they
+/// repeat across items (build names and numbers, versions, tags); serialised as
 /// `{"key":["v1","v2"]}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Props(Box<[(Sym, Box<str>)]>);
+pub struct Props(Box<[(Sym, Sym)]>);
 
 impl Props {
     fn span(&self, key: &str) -> std::ops::Range<usize> {
@@ -33,21 +34,21 @@ impl Props {
     pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Props {
-        let mut all: Vec<(Sym, Box<str>)> = pairs
+        let mut all: Vec<(Sym, Sym)> = pairs
             .into_iter()
-            .map(|(k, v)| (Sym::new(k.as_ref()), v.as_ref().into()))
+            .map(|(k, v)| (Sym::new(k.as_ref()), Sym::new(v.as_ref())))
             .collect();
         Props::settle(&mut all);
         Props(all.into_boxed_slice())
     }
 
     /// Sorts by key (stable, so values keep their order) and drops repeated pairs.
-    fn settle(all: &mut Vec<(Sym, Box<str>)>) {
+    fn settle(all: &mut Vec<(Sym, Sym)>) {
         all.sort_by(|a, b| a.0.cmp(&b.0));
         let keep: Vec<bool> = {
             let mut seen = std::collections::HashSet::new();
             all.iter()
-                .map(|(k, v)| seen.insert((k.as_str(), &**v)))
+                .map(|(k, v)| seen.insert((k.as_str(), v.as_str())))
                 .collect()
         };
         let mut keep = keep.into_iter();
@@ -58,11 +59,14 @@ impl Props {
     /// Adds `value` to `key` unless already present.
     pub fn add(&mut self, key: &str, value: &str) {
         let span = self.span(key);
-        if self.0[span.clone()].iter().any(|(_, v)| &**v == value) {
+        if self.0[span.clone()]
+            .iter()
+            .any(|(_, v)| v.as_str() == value)
+        {
             return;
         }
         let mut all = std::mem::take(&mut self.0).into_vec();
-        all.insert(span.end, (Sym::new(key), value.into()));
+        all.insert(span.end, (Sym::new(key), Sym::new(value)));
         self.0 = all.into_boxed_slice();
     }
 
@@ -90,7 +94,7 @@ impl Props {
 
     /// The values of `key` (none when absent).
     pub fn get<'a>(&'a self, key: &str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0[self.span(key)].iter().map(|(_, v)| &**v)
+        self.0[self.span(key)].iter().map(|(_, v)| v.as_str())
     }
 
     /// The first value of `key`.
@@ -105,7 +109,7 @@ impl Props {
 
     /// Every `(key, value)` pair, keys sorted.
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), &**v))
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// The distinct keys, sorted.
@@ -122,7 +126,7 @@ impl Props {
 
     /// Every value of every key.
     pub fn values(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|(_, v)| &**v)
+        self.0.iter().map(|(_, v)| v.as_str())
     }
 
     /// Keys with their values, keys sorted.
@@ -1139,6 +1143,39 @@ mod tests {
             user: "admin".into(),
             stamp: Stamp::default(),
         })
+    }
+
+    /// Checksums sharing their index key (the first 8 hex digits) are told apart by their value.
+    #[test]
+    fn checksums_with_the_same_index_key_are_told_apart() {
+        let mut s = state();
+        for (name, tail) in [("one", "1"), ("two", "2")] {
+            let sum = format!("abcdef01{}", tail.repeat(56));
+            s.apply(&Mutation::PutFile {
+                repo: "r".into(),
+                path: name.into(),
+                file: FileData {
+                    sha1: sum[..40].into(),
+                    sha256: sum.as_str().into(),
+                    ..file(1)
+                },
+                props: Props::default(),
+                now: 2,
+                user: "admin".into(),
+                stamp: Stamp::default(),
+            })
+            .unwrap();
+        }
+        let two = format!("abcdef01{}", "2".repeat(56));
+        assert_eq!(s.index.by_sha256(&two).count(), 2);
+        assert_eq!(s.index.by_sha1(&two[..40]).count(), 2);
+        let found = s.find_by_checksum(None, Some(&two)).unwrap();
+        assert_eq!(found.sha256, two);
+        let found = s.find_by_checksum(Some(&two[..40]), None).unwrap();
+        assert_eq!(found.sha256, two);
+        assert!(s
+            .find_by_checksum(Some(&"abcdef01".repeat(5)), None)
+            .is_none());
     }
 
     #[test]
