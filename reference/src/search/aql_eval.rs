@@ -1461,16 +1461,20 @@ const FIXED_ORDER: [&str; 11] = [
 
 impl<'a> Ctx<'a> {
     fn render(&self, kind: Kind, e: E<'a>, s: &Shape) -> Map<String, Json> {
-        let mut out: Vec<(String, Json)> = Vec::new();
+        let mut out: Vec<(String, Json)> = Vec::with_capacity(s.fields.len() + s.subs.len() + 1);
         for f in &s.fields {
             let v = match self.value(e, f) {
-                Some(V::S(x)) => json!(x),
+                Some(V::S(x)) => Json::String(x.into_owned()),
                 Some(V::N(n)) => json!(n),
-                Some(V::D(ms)) => json!(crate::clock::iso(ms)),
+                Some(V::D(ms)) => Json::String(crate::clock::iso(ms)),
                 Some(V::L(l)) => json!(l),
                 None => continue,
             };
-            out.push((format!("{}{f}", kind.prefix()), v));
+            let name = match kind.prefix() {
+                "" => f.to_string(),
+                p => [p, f].concat(),
+            };
+            out.push((name, v));
         }
         if !s.prop_keys.is_empty() {
             let mut rows = Vec::new();
