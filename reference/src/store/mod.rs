@@ -140,6 +140,8 @@ impl Store {
             // appended so far, so the journal can start again empty.
             if j.wants_compaction() {
                 j.compact(&state).map_err(CommitError::Io)?;
+                // The tree is rebuilt with full nodes at the same moment, as a restart would.
+                state.pack();
             }
         }
         Ok(())
