@@ -1163,8 +1163,19 @@ impl<'a> Ctx<'a> {
     /// about the same build wherever they stand; `e` matches when some choice of rows satisfies
     /// every criterion.
     fn keeps(&self, checks: &[Check], joins: &[Vec<Kind>], e: &E<'a>) -> bool {
+        self.keeps_with(checks, joins, e, &[])
+    }
+
+    /// [`Ctx::keeps`] with some related rows fixed: `pins` are `(join index, row)`.
+    fn keeps_with(
+        &self,
+        checks: &[Check],
+        joins: &[Vec<Kind>],
+        e: &E<'a>,
+        pins: &[(usize, E<'a>)],
+    ) -> bool {
         let mut rows = Vec::with_capacity(joins.len());
-        self.bind(checks, joins, *e, &mut rows)
+        self.bind(checks, joins, *e, &mut rows, pins)
     }
 
     fn bind(
@@ -1173,6 +1184,7 @@ impl<'a> Ctx<'a> {
         joins: &[Vec<Kind>],
         e: E<'a>,
         rows: &mut Vec<Option<E<'a>>>,
+        pins: &[(usize, E<'a>)],
     ) -> bool {
         let Some(path) = joins.get(rows.len()) else {
             let env = Env { joins, rows };
@@ -1187,18 +1199,21 @@ impl<'a> Ctx<'a> {
                 .and_then(|i| rows.get(i).copied().flatten()),
         };
         let mut candidates = Vec::new();
-        if let Some(x) = from {
+        if let Some(&(_, x)) = pins.iter().find(|(i, _)| *i == rows.len()) {
+            // A pinned row was reached from its (pinned) parent, so it is one of its relations.
+            candidates.push(x);
+        } else if let Some(x) = from {
             self.related(x, *last, &mut candidates);
         }
         if candidates.is_empty() {
             rows.push(None);
-            let ok = self.bind(checks, joins, e, rows);
+            let ok = self.bind(checks, joins, e, rows, pins);
             rows.pop();
             return ok;
         }
         for x in candidates {
             rows.push(Some(x));
-            let ok = self.bind(checks, joins, e, rows);
+            let ok = self.bind(checks, joins, e, rows, pins);
             rows.pop();
             if ok {
                 return true;
@@ -1351,6 +1366,54 @@ fn repo_scope(checks: &[Check]) -> Option<Vec<String>> {
 // ---------------------------------------------------------------------------------------------
 // Output.
 
+/// Which related rows an include shows. Artifactory selects included fields from the join aliases
+/// its criteria use, so a related row appears only when the whole criteria hold with it; property
+/// tables get an alias of their own per criterion, so every property row shows.
+struct Narrow<'c, 'a> {
+    checks: &'c [Check],
+    joins: &'c [Vec<Kind>],
+    /// The main row.
+    root: E<'a>,
+    /// The related kinds from the main row down to here.
+    path: Vec<Kind>,
+    /// The related rows chosen on the way: `(join index, row)`.
+    pins: Vec<(usize, E<'a>)>,
+}
+
+impl<'c, 'a> Narrow<'c, 'a> {
+    fn new(checks: &'c [Check], joins: &'c [Vec<Kind>], root: E<'a>) -> Self {
+        Narrow {
+            checks,
+            joins,
+            root,
+            path: Vec::new(),
+            pins: Vec::new(),
+        }
+    }
+
+    /// The narrowing below `x`, a related row of kind `k`, or `None` when `x` is not shown.
+    fn enter(&self, ctx: &Ctx<'a>, k: Kind, x: E<'a>) -> Option<Narrow<'c, 'a>> {
+        let mut path = self.path.clone();
+        path.push(k);
+        let mut pins = self.pins.clone();
+        if !is_prop_kind(k) {
+            if let Some(j) = self.joins.iter().position(|p| *p == path) {
+                pins.push((j, x));
+                if !ctx.keeps_with(self.checks, self.joins, &self.root, &pins) {
+                    return None;
+                }
+            }
+        }
+        Some(Narrow {
+            checks: self.checks,
+            joins: self.joins,
+            root: self.root,
+            path,
+            pins,
+        })
+    }
+}
+
 /// What a row shows: its own fields, properties, and nested related rows.
 #[derive(Debug, Default)]
 struct Shape {
@@ -1461,6 +1524,17 @@ const FIXED_ORDER: [&str; 11] = [
 
 impl<'a> Ctx<'a> {
     fn render(&self, kind: Kind, e: E<'a>, s: &Shape) -> Map<String, Json> {
+        self.render_in(kind, e, s, None)
+    }
+
+    /// [`Ctx::render`], showing only the related rows `narrow` lets through.
+    fn render_in(
+        &self,
+        kind: Kind,
+        e: E<'a>,
+        s: &Shape,
+        narrow: Option<&Narrow<'_, 'a>>,
+    ) -> Map<String, Json> {
         let mut out: Vec<(String, Json)> = Vec::with_capacity(s.fields.len() + s.subs.len() + 1);
         for f in &s.fields {
             let v = match self.value(e, f) {
@@ -1501,7 +1575,13 @@ impl<'a> Ctx<'a> {
             self.related(e, *k, &mut related);
             let rows: Vec<Json> = related
                 .into_iter()
-                .map(|x| Json::Object(self.render(*k, x, sub)))
+                .filter_map(|x| match narrow {
+                    None => Some(Json::Object(self.render_in(*k, x, sub, None))),
+                    Some(n) => {
+                        let inner = n.enter(self, *k, x)?;
+                        Some(Json::Object(self.render_in(*k, x, sub, Some(&inner))))
+                    }
+                })
                 .collect();
             if rows.is_empty() {
                 continue;
@@ -1685,21 +1765,30 @@ pub fn run(
     let see = |repo: &str, key: &str| admin || readable(repo, key);
     let ctx = Ctx::new(state, builds, &see);
     let mut rows: Vec<E<'_>> = Vec::new();
+    let joined = joins(&checks);
     // Other domains answer admins only (as Artifactory 6.20+ filters them for everyone else).
     if admin || kind == Kind::Item {
-        let joined = joins(&checks);
         let keep = |e: &_| ctx.keeps(&checks, &joined, e);
         match kind {
             Kind::Item => {
                 let files_only = !mentions_type(&q.criteria);
                 let scope = repo_scope(&checks);
+                // Including only `@key` properties is also a criterion: Artifactory selects them
+                // with the key in its WHERE clause, so items without any of the keys are not rows.
+                let keys: Option<&[String]> = (!s.prop_keys.is_empty()
+                    && !s.prop_keys.iter().any(|k| k == "*")
+                    && !s.subs.iter().any(|(k, _)| *k == Kind::Prop))
+                .then_some(&s.prop_keys);
                 let wanted = |r: &str, item: &Item| {
                     !(files_only && item.is_folder())
                         && scope.as_ref().is_none_or(|s| s.iter().any(|x| x == r))
+                        && keys.is_none_or(|ks| ks.iter().any(|k| item.props.contains_key(k)))
                 };
+                // Rows the caller may not read are dropped once the page is cut (below, and as
+                // the rows are printed), as Artifactory drops them while streaming its SQL answer.
                 let mut consider = |repo, key, item| {
                     let e = E::Item(ItemRef { repo, key, item });
-                    if wanted(repo, item) && keep(&e) && readable(repo, key) {
+                    if wanted(repo, item) && keep(&e) {
                         rows.push(e);
                     }
                 };
@@ -1827,12 +1916,12 @@ pub fn run(
     let distinct = q.distinct != Some(false);
     let mut page: Vec<Map<String, Json>> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let mut skipped = 0;
+    let (mut skipped, mut taken) = (0, 0);
     for e in rows {
-        if page.len() >= limit {
+        if taken >= limit {
             break;
         }
-        let row = ctx.render(kind, e, &s);
+        let row = ctx.render_in(kind, e, &s, Some(&Narrow::new(&checks, &joined, e)));
         // Rows are distinct unless `.distinct(false)`: equal rendered rows count once.
         if distinct && !seen.insert(Json::Object(row.clone()).to_string()) {
             continue;
@@ -1840,6 +1929,12 @@ pub fn run(
         if skipped < offset {
             skipped += 1;
             continue;
+        }
+        taken += 1;
+        if let E::Item(i) = e {
+            if !readable(i.repo, i.key) {
+                continue;
+            }
         }
         page.push(row);
     }

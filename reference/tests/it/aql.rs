@@ -137,14 +137,15 @@ async fn criteria_include_sort_offset_limit() {
     let (_, body) = aql(
         &s,
         ADMIN,
-        r#"items.find({"repo":"generic-local"}).include("name","repo","path","@build","stat","sha256").sort({"$desc":["name"]}).offset(2).limit(2)"#,
+        r#"items.find({"repo":"generic-local"}).include("name","repo","path","@build","stat","sha256").sort({"$desc":["name"]}).offset(0).limit(2)"#,
     )
     .await;
     let v: Value = serde_json::from_str(&body).unwrap();
-    // Descending by name (y.txt, x3.JAR, x2.jar, x1.jar), from the third row.
+    // Including only `@build` also drops y.txt and x3.JAR, which have no `build` property
+    // (Artifactory's WHERE on the key): descending by name, x2.jar then x1.jar.
     assert_eq!(
         v["range"],
-        json!({"start_pos": 2, "end_pos": 2, "total": 2, "limit": 2})
+        json!({"start_pos": 0, "end_pos": 2, "total": 2, "limit": 2})
     );
     assert_eq!(
         v["results"][0],
@@ -226,6 +227,38 @@ async fn rows_the_caller_may_not_read_are_dropped() {
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["results"].as_array().unwrap().len(), 1);
     assert_eq!(v["results"][0]["name"], "a.txt");
+    // The page is cut before unreadable rows are dropped, as Artifactory applies offset and limit
+    // in SQL and drops rows while streaming: the first row by descending name is b.txt.
+    let (_, body) = aql(
+        &s,
+        ("scoped", "scoped-pw"),
+        r#"items.find({"repo":"generic-local"}).include("repo","path","name").sort({"$desc":["name"]}).limit(1)"#,
+    )
+    .await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["results"], json!([]));
+    assert_eq!(
+        v["range"],
+        json!({"start_pos": 0, "end_pos": 0, "total": 0, "limit": 1})
+    );
+    let (_, body) = aql(
+        &s,
+        ("scoped", "scoped-pw"),
+        r#"items.find({"repo":"generic-local"}).include("repo","path","name").sort({"$desc":["name"]}).offset(1).limit(1)"#,
+    )
+    .await;
+    assert_eq!(
+        rows(&body),
+        [json!({"repo": "generic-local", "path": "public", "name": "a.txt"})]
+    );
+    // The same for answers printed whole (here: with nested archive rows).
+    let (_, body) = aql(
+        &s,
+        ("scoped", "scoped-pw"),
+        r#"items.find({"repo":"generic-local"}).include("repo","path","name","archive.entry").sort({"$desc":["name"]}).limit(1)"#,
+    )
+    .await;
+    assert_eq!(rows(&body), Vec::<Value>::new());
     // The query may also come as the `query` form parameter.
     let r = s
         .admin(Method::POST, "api/search/aql")
@@ -760,6 +793,86 @@ async fn criteria_on_one_related_row_and_msp() {
         count(r#"builds.find({"$msp":[{"property.key":"c"},{"property.value":"2"}]})"#).await,
         1
     );
+}
+
+/// Included related rows are those the criteria hold with (Artifactory selects them from the
+/// aliases its criteria join), except properties, which get an alias per criterion and all show;
+/// including only `@key` properties also keeps only items having one of the keys.
+#[tokio::test]
+async fn included_rows_follow_the_criteria_joins() {
+    let s = start().await;
+    s.deploy("generic-local/lib.jar;a=1;b=2", "lib").await;
+    s.deploy("generic-local/other.txt", "other").await;
+    let sum = sha1_hex(b"lib");
+    let started = "2026-01-01T00:00:00.000+0000";
+    for (name, number) in [("A", "5"), ("B", "7")] {
+        s.deploy(
+            &format!("artifactory-build-info/{name}/{number}-1.json"),
+            build_info(name, number, started, &sum),
+        )
+        .await;
+    }
+    let builds = |q: &'static str| {
+        let s = &s;
+        async move {
+            let mut names: Vec<String> = Vec::new();
+            for row in rows(&aql(s, ADMIN, q).await.1) {
+                for a in row["artifacts"].as_array().into_iter().flatten() {
+                    for m in a["modules"].as_array().into_iter().flatten() {
+                        for b in m["builds"].as_array().into_iter().flatten() {
+                            names.push(b["build.name"].as_str().unwrap().to_string());
+                        }
+                    }
+                }
+            }
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(
+        builds(r#"items.find({"artifact.module.build.name":"A"}).include("name","artifact.module.build.name")"#).await,
+        ["A"]
+    );
+    assert_eq!(
+        builds(r#"items.find({"name":"lib.jar"}).include("name","artifact.module.build.name")"#)
+            .await,
+        ["A", "B"]
+    );
+    // Matched through another branch of an `$or`: the criteria hold with every build row.
+    assert_eq!(
+        builds(r#"items.find({"$or":[{"artifact.module.build.name":"A"},{"name":"lib.jar"}]}).include("name","artifact.module.build.name")"#).await,
+        ["A", "B"]
+    );
+    assert_eq!(
+        builds(r#"items.find({"artifact.module.build.number":{"$gt":"6"}}).include("name","artifact.module.build.name")"#).await,
+        ["B"]
+    );
+    // Properties are not narrowed by a property criterion.
+    let (_, body) = aql(
+        &s,
+        ADMIN,
+        r#"items.find({"@a":"1"}).include("name","property")"#,
+    )
+    .await;
+    assert_eq!(
+        rows(&body),
+        [
+            json!({"name": "lib.jar", "properties": [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}]})
+        ]
+    );
+    // Only `@b` included: other.txt, without it, is not a row; with all properties it is.
+    let names = |body: String| -> Vec<String> {
+        rows(&body)
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let q = r#"items.find({"repo":"generic-local"}).include("name","@b")"#;
+    assert_eq!(names(aql(&s, ADMIN, q).await.1), ["lib.jar"]);
+    let q = r#"items.find({"repo":"generic-local"}).include("name","@b","@zzz")"#;
+    assert_eq!(names(aql(&s, ADMIN, q).await.1), ["lib.jar"]);
+    let q = r#"items.find({"repo":"generic-local"}).include("name","property")"#;
+    assert_eq!(names(aql(&s, ADMIN, q).await.1), ["lib.jar", "other.txt"]);
 }
 
 /// A stored build-info document with odd values is read without failing the query.
