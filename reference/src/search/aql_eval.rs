@@ -1784,11 +1784,11 @@ pub fn run(
                         && scope.as_ref().is_none_or(|s| s.iter().any(|x| x == r))
                         && keys.is_none_or(|ks| ks.iter().any(|k| item.props.contains_key(k)))
                 };
-                // Rows the caller may not read are dropped once the page is cut (below, and as
-                // the rows are printed), as Artifactory drops them while streaming its SQL answer.
+                // Rows the caller may not read are dropped before the page is cut (Artifactory
+                // cuts first; see FIDELITY), so the page does not reveal them.
                 let mut consider = |repo, key, item| {
                     let e = E::Item(ItemRef { repo, key, item });
-                    if wanted(repo, item) && keep(&e) {
+                    if wanted(repo, item) && keep(&e) && readable(repo, key) {
                         rows.push(e);
                     }
                 };
@@ -1916,12 +1916,14 @@ pub fn run(
     let distinct = q.distinct != Some(false);
     let mut page: Vec<Map<String, Json>> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let (mut skipped, mut taken) = (0, 0);
+    let mut skipped = 0;
     for e in rows {
-        if taken >= limit {
+        if page.len() >= limit {
             break;
         }
-        let row = ctx.render_in(kind, e, &s, Some(&Narrow::new(&checks, &joined, e)));
+        // Without related domains in the criteria there is nothing to narrow.
+        let narrow = (!joined.is_empty()).then(|| Narrow::new(&checks, &joined, e));
+        let row = ctx.render_in(kind, e, &s, narrow.as_ref());
         // Rows are distinct unless `.distinct(false)`: equal rendered rows count once.
         if distinct && !seen.insert(Json::Object(row.clone()).to_string()) {
             continue;
@@ -1929,12 +1931,6 @@ pub fn run(
         if skipped < offset {
             skipped += 1;
             continue;
-        }
-        taken += 1;
-        if let E::Item(i) = e {
-            if !readable(i.repo, i.key) {
-                continue;
-            }
         }
         page.push(row);
     }
