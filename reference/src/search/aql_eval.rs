@@ -800,13 +800,13 @@ fn err<T>(m: impl Into<String>) -> Result<T, EvalError> {
     Err(EvalError(m.into()))
 }
 
-/// `3d`, `2weeks`, `10mi` → milliseconds.
+/// `3d`, `2weeks`, `10mi`, `1Days` → milliseconds (units in any case, as Joda's period parser).
 fn period(v: &str) -> Option<i64> {
     let v = v.trim();
     let digits: String = v.chars().take_while(char::is_ascii_digit).collect();
     let n: i64 = digits.parse().ok()?;
-    let unit = &v[digits.len()..];
-    let ms: i64 = match unit {
+    let unit = v[digits.len()..].to_ascii_lowercase();
+    let ms: i64 = match unit.as_str() {
         "ms" | "millis" => 1,
         "s" | "seconds" => 1_000,
         "mi" | "minutes" => 60_000,
@@ -819,13 +819,83 @@ fn period(v: &str) -> Option<i64> {
     n.checked_mul(ms)
 }
 
+/// Epoch milliseconds, or a date as Joda's `ISODateTimeFormat.dateOptionalTimeParser()` reads it
+/// (what Artifactory's AQL uses): `yyyy[-MM[-dd]]` (years of 1 to 4 digits, months and days of 1 or
+/// 2), then optionally `T` and `HH[:mm[:ss[.SSS]]]`, then an offset `Z`, `±HH`, `±HH:mm` or
+/// `±HHmm`; without an offset the time is UTC (the server's zone).
 fn parse_date(s: &str) -> Option<i64> {
     if let Ok(ms) = s.parse::<i64>() {
         return Some(ms);
     }
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Iso8601::DEFAULT)
-        .ok()
-        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+    let (date, rest) = match s.find('T') {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let num = |t: &str, max: usize| -> Option<u32> {
+        (!t.is_empty() && t.len() <= max && t.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    let mut parts = date.split('-');
+    let year = num(parts.next()?, 4)? as i32;
+    let month = parts.next().map_or(Some(1), |m| num(m, 2))?;
+    let day = parts.next().map_or(Some(1), |d| num(d, 2))?;
+    if parts.next().is_some() {
+        return None;
+    }
+    let month = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
+    let date = time::Date::from_calendar_date(year, month, u8::try_from(day).ok()?).ok()?;
+    let (mut clock, mut offset_s) = (time::Time::MIDNIGHT, 0i32);
+    if let Some(rest) = rest {
+        let at = rest.find(['Z', '+', '-']).unwrap_or(rest.len());
+        let (t, zone) = rest.split_at(at);
+        let (hms, frac) = match t.split_once(['.', ',']) {
+            Some((a, f)) => (a, Some(f)),
+            None => (t, None),
+        };
+        let mut f = hms.split(':');
+        let h = num(f.next()?, 2)?;
+        let m = f.next().map_or(Some(0), |m| num(m, 2))?;
+        let sec = f.next().map_or(Some(0), |x| num(x, 2))?;
+        if f.next().is_some() {
+            return None;
+        }
+        let ms = match frac {
+            Some(f) if !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()) => {
+                format!("{f:0<3}")[..3].parse().ok()?
+            }
+            Some(_) => return None,
+            None => 0,
+        };
+        clock = time::Time::from_hms_milli(
+            u8::try_from(h).ok()?,
+            u8::try_from(m).ok()?,
+            u8::try_from(sec).ok()?,
+            ms,
+        )
+        .ok()?;
+        offset_s = match zone {
+            "" | "Z" => 0,
+            z => {
+                let sign = if z.starts_with('-') { -1 } else { 1 };
+                let digits = z[1..].replace(':', "");
+                if !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                let (hh, mm) = match digits.len() {
+                    2 => (num(&digits, 2)?, 0),
+                    4 => (num(&digits[..2], 2)?, num(&digits[2..], 2)?),
+                    _ => return None,
+                };
+                if hh > 23 || mm > 59 {
+                    return None;
+                }
+                sign * (hh * 3600 + mm * 60) as i32
+            }
+        };
+    }
+    let t = time::PrimitiveDateTime::new(date, clock).assume_utc();
+    Some((t.unix_timestamp_nanos() / 1_000_000) as i64 - i64::from(offset_s) * 1000)
 }
 
 /// Where a field leads: the steps through related kinds, then the field or property.
@@ -992,10 +1062,11 @@ impl Prep<'_> {
                 text.parse()
                     .map_err(|_| EvalError(format!("AQL Expect long value but found:{text}")))?,
             ),
-            Ty::Date => Target::D(
-                parse_date(&text)
-                    .ok_or_else(|| EvalError(format!("Invalid date format for: {text}")))?,
-            ),
+            Ty::Date => Target::D(parse_date(&text).ok_or_else(|| {
+                EvalError(format!(
+                    "Invalid Date format: {text}, AQL expect ISODateTimeFormat or long number"
+                ))
+            })?),
             Ty::Str | Ty::List => Target::S(text),
         };
         // A virtual repository named as the repository stands for the repositories it reaches.
@@ -1941,11 +2012,50 @@ pub fn run(
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Dates come from clients: any text is read or refused, never a panic.
+        #[test]
+        fn any_text_is_a_date_or_not(t in "[0-9T:+\\-Z.,é€a]{0,30}") {
+            let _ = parse_date(&t);
+            let _ = build_date(&t);
+        }
+    }
+
     #[test]
     fn periods_and_build_dates() {
         assert_eq!(period("3d"), Some(3 * 86_400_000));
         assert_eq!(period("2weeks"), Some(14 * 86_400_000));
         assert_eq!(period("1fortnight"), None);
+        assert_eq!(period("1Days"), Some(86_400_000));
+        assert_eq!(period("60Seconds"), period("1MI"));
+        // Joda's dateOptionalTimeParser forms.
+        let day = 86_400_000;
+        assert_eq!(parse_date("1970-01-02"), Some(day));
+        assert_eq!(parse_date("1970-01"), Some(0));
+        // A bare number is epoch milliseconds, not a year.
+        assert_eq!(parse_date("1970"), Some(1970));
+        assert_eq!(parse_date("1970-1-2"), Some(day));
+        assert_eq!(parse_date("1970-01-02T01"), Some(day + 3_600_000));
+        assert_eq!(parse_date("1970-01-01T00:00:01.5Z"), Some(1500));
+        assert_eq!(parse_date("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(parse_date("1970-01-01T01:00:00+0100"), Some(0));
+        assert_eq!(parse_date("1970-01-01T00:00:00-01"), Some(3_600_000));
+        assert!(parse_date("12-12-12").is_some_and(|t| t < 0));
+        for bad in [
+            "1970-01-01T00:00+a€",
+            "1970-01-01T00:00-€1",
+            "",
+            "1970-13",
+            "1970-02-30",
+            "1970-01-01T25",
+            "1970-01-01T00:00:00+2400",
+            "yesterday",
+            "1970-01-01T",
+            "1970--01",
+            "é",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
         assert_eq!(build_date("1970-01-01T00:00:01.000+0000"), Some(1000));
         assert_eq!(build_date("1970-01-01T01:00:01.000+0100"), Some(1000));
         assert_eq!(build_date("1970-01-01T00:00:01.000Z"), Some(1000));

@@ -120,6 +120,12 @@ async fn criteria_include_sort_offset_limit() {
             vec!["x1.jar", "x2.jar"],
         ),
         (r#"items.find({"created":{"$before":"1d"}})"#, vec![]),
+        // Dates as Joda's dateOptionalTimeParser reads them, relative units in any case.
+        (
+            r#"items.find({"created":{"$gt":"2020-01"},"modified":{"$lt":"2999-12-31T23"},"updated":{"$last":"1Days"},"name":{"$match":"x*.jar"}})"#,
+            vec!["x1.jar", "x2.jar"],
+        ),
+        (r#"items.find({"created":{"$lt":"2020-01-01"}})"#, vec![]),
         (
             r#"items.find({"type":"folder","repo":"generic-local"})"#,
             vec![".", "a", "b"],
@@ -172,6 +178,7 @@ async fn errors_are_plain_text_400s() {
         (r#"items.find({"type":"symlink"})"#, "Invalid file type: symlink, valid types are : file, folder, any"),
         (r#"items.find({"size":"big"})"#, "AQL Expect long value but found:big"),
         (r#"items.find({"created":{"$last":"3fortnights"}})"#, "Invalid relative date format for: 3fortnights"),
+        (r#"items.find({"created":{"$gt":"yesterday"}})"#, "Invalid Date format: yesterday, AQL expect ISODateTimeFormat or long number"),
         (r#"items.find().sort({"$asc":["name","name"]})"#, "Duplicate fields, all the fields in the sort section should be unique."),
         (r#"items.find().include("name","repo","path").sort({"$asc":["size"]})"#, "Only the result fields are allowed to use in the sort section."),
         (r#"builds.find({"size":1})"#, "Unknown field 'size' in the builds domain"),
