@@ -436,7 +436,10 @@ impl<'a> P<'a> {
                     let groups = self.groups()?;
                     terms.push(match key.to_ascii_lowercase().as_str() {
                         "$and" => Term::And(groups),
-                        "$or" => Term::Or(groups),
+                        // Braces do not group in Artifactory's grammar: every entry of an object
+                        // in an `$or` is one of its alternatives (`{"$or":[{"repo":"a","repo":"b"}]}`
+                        // is either repository); an inner `$and` keeps its entries together.
+                        "$or" => Term::Or(groups.into_iter().flatten().map(|t| vec![t]).collect()),
                         _ => Term::Msp(groups),
                     });
                 }

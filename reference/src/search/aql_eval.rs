@@ -656,7 +656,8 @@ impl<'a> Ctx<'a> {
                     "path" => s(split(r.key).0),
                     "name" => s(split(r.key).1),
                     "type" => s(if i.is_folder() { "folder" } else { "file" }),
-                    "size" => Some(V::N(file?.size as i64)),
+                    // Folders have size 0 in Artifactory's nodes table (and in its answers).
+                    "size" => Some(V::N(file.map_or(0, |f| f.size) as i64)),
                     "created" => Some(V::D(i.created)),
                     "modified" => Some(V::D(i.modified)),
                     "updated" => Some(V::D(i.updated)),
@@ -744,11 +745,11 @@ impl<'a> Ctx<'a> {
         match e {
             // Items are the hot path (searches over every file): no intermediate list.
             E::Item(r) if key == "*" => out.extend(r.item.props.values().map(v)),
-            E::Item(r) => out.extend(r.item.props.get(key).map(v)),
+            E::Item(r) if !key.contains(['*', '?']) => out.extend(r.item.props.get(key).map(v)),
             other => out.extend(
                 prop_pairs(other)
                     .into_iter()
-                    .filter(|(k, _)| key == "*" || *k == key)
+                    .filter(|(k, _)| key_names(key, k))
                     .map(|(_, x)| v(x)),
             ),
         }
@@ -1092,7 +1093,24 @@ impl Prep<'_> {
                 return Ok(Check::Any(groups));
             }
         }
+        // `"@key":"*"` is "the key is set" and `{"$ne":"*"}` "it is not", whatever the values
+        // (Artifactory's CriteriaEqualsKeyPropertyElement), as `$match`/`$nmatch` on `*` are.
+        let op = match (&path.leaf, op, &value) {
+            (Leaf::Prop(_), Op::Eq, Target::S(v)) if v == "*" => Op::Match,
+            (Leaf::Prop(_), Op::Ne, Target::S(v)) if v == "*" => Op::NMatch,
+            _ => op,
+        };
         Ok(Check::Cmp { path, op, value })
+    }
+}
+
+/// Whether a property criterion's key names `key`: equal, or a `*`/`?` pattern matching it (`@*`
+/// is any key; Artifactory's CriteriaKeyPropertyElement).
+fn key_names(pattern: &str, key: &str) -> bool {
+    if pattern.contains(['*', '?']) {
+        crate::wildcard::matches(pattern, key)
+    } else {
+        pattern == key
     }
 }
 
@@ -1338,7 +1356,7 @@ impl<'a> Ctx<'a> {
                     // means this row does not satisfy it, whatever the comparator.
                     match (&path.steps[..], &path.leaf) {
                         ([], Leaf::Prop(key)) => {
-                            if key != "*" && key != k {
+                            if !key_names(key, k) {
                                 return false;
                             }
                             return test(*op, Some(&V::S(Cow::Borrowed(v))), value);
@@ -1403,7 +1421,9 @@ fn candidates<'s>(state: &'s State, checks: &[Check]) -> Option<Vec<(&'s str, &'
         match &path.leaf {
             Leaf::Field("actual_sha1", _) => Some(state.index.by_sha1(v).collect()),
             Leaf::Field("sha256", _) => Some(state.index.by_sha256(v).collect()),
-            Leaf::Prop(key) if key != "*" => Some(state.index.by_prop(key, v).collect()),
+            Leaf::Prop(key) if !key.contains(['*', '?']) => {
+                Some(state.index.by_prop(key, v).collect())
+            }
             _ => None,
         }
     })

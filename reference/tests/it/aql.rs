@@ -65,6 +65,20 @@ async fn the_output_frame_and_default_fields() {
         ),
         (json!("."), json!("top.txt"), json!(5))
     );
+    // Folders (the root is `"."`/`"."`) have size 0, as in Artifactory's answers.
+    let (_, body) = aql(
+        &s,
+        ADMIN,
+        r#"items.find({"repo":"generic-local","type":"folder","size":0}).include("path","name","size")"#,
+    )
+    .await;
+    assert_eq!(
+        self::rows(&body),
+        [
+            json!({"path": ".", "name": ".", "size": 0}),
+            json!({"path": ".", "name": "org", "size": 0})
+        ]
+    );
 }
 
 #[tokio::test]
@@ -126,6 +140,30 @@ async fn criteria_include_sort_offset_limit() {
             vec!["x1.jar", "x2.jar"],
         ),
         (r#"items.find({"created":{"$lt":"2020-01-01"}})"#, vec![]),
+        // `"@key":"*"` is "the key is set", `$ne` "it is not"; keys may be patterns.
+        (r#"items.find({"@os":"*"})"#, vec!["x1.jar"]),
+        (
+            r#"items.find({"repo":"generic-local","@os":{"$ne":"*"}})"#,
+            vec!["x2.jar", "x3.JAR", "y.txt"],
+        ),
+        (
+            r#"items.find({"@bu*":{"$match":"*"}})"#,
+            vec!["x1.jar", "x2.jar"],
+        ),
+        (r#"items.find({"@o?":"linux"})"#, vec!["x1.jar"]),
+        // Braces do not group inside `$or`: each entry is an alternative; `$and` groups.
+        (
+            r#"items.find({"$or":[{"name":"y.txt","name":"x3.JAR"}]})"#,
+            vec!["x3.JAR", "y.txt"],
+        ),
+        (
+            r#"items.find({"$or":[{"name":"y.txt","path":"a"}]})"#,
+            vec!["x1.jar", "x2.jar", "y.txt"],
+        ),
+        (
+            r#"items.find({"$or":[{"$and":[{"name":"y.txt","path":"a"}]},{"name":"x3.JAR"}]})"#,
+            vec!["x3.JAR"],
+        ),
         (
             r#"items.find({"type":"folder","repo":"generic-local"})"#,
             vec![".", "a", "b"],
