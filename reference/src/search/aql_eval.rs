@@ -1785,6 +1785,20 @@ impl ItemRows {
     }
 }
 
+/// A row's value for a sort field. A related field sorts by its first value: SQL would order one
+/// row per related row, but those rows are merged into one, as Artifactory prints them.
+fn sort_value<'a>(ctx: &Ctx<'a>, e: E<'a>, p: &FieldPath) -> Option<V<'a>> {
+    let Leaf::Field(f, _) = &p.leaf else {
+        return None;
+    };
+    if p.steps.is_empty() {
+        return ctx.value(e, f);
+    }
+    let mut vals = Vec::new();
+    ctx.leaf_values(e, &p.steps, &p.leaf, &mut vals);
+    vals.into_iter().next()
+}
+
 /// The `range` object: `end_pos` and `total` are the rows printed (behaviour §9.6).
 pub fn range(offset: u64, printed: usize, limit: Option<u64>) -> Json {
     let mut range = Map::new();
@@ -1841,6 +1855,9 @@ pub fn run(
             s.add_field("virtual_repos");
         }
     }
+    // Sort fields, each a field of the row or of a related domain the answer includes
+    // (`include("stat.downloads").sort({"$desc":["stat.downloads"]})`, OSS AqlIncludeServiceTest).
+    let mut sort_by: Vec<FieldPath> = Vec::new();
     if let Some((_, fields)) = &q.sort {
         for (i, f) in fields.iter().enumerate() {
             if fields[..i].contains(f) {
@@ -1848,8 +1865,21 @@ pub fn run(
                     "Duplicate fields, all the fields in the sort section should be unique.",
                 );
             }
-            if !has(&s, f) {
-                return err("Only the result fields are allowed to use in the sort section.");
+            let shown = resolve(kind, f, false).filter(|p| match &p.leaf {
+                Leaf::Field(name, _) => {
+                    let mut at = Some(&s);
+                    for k in &p.steps {
+                        at = at.and_then(|x| x.subs.iter().find(|(sk, _)| sk == k).map(|(_, x)| x));
+                    }
+                    at.is_some_and(|x| has(x, name))
+                }
+                _ => false,
+            });
+            match shown {
+                Some(p) => sort_by.push(p),
+                None => {
+                    return err("Only the result fields are allowed to use in the sort section.")
+                }
             }
         }
     }
@@ -1952,10 +1982,10 @@ pub fn run(
             Kind::Archive | Kind::Release => {}
         }
     }
-    if let Some((dir, fields)) = &q.sort {
+    if let Some((dir, _)) = &q.sort {
         rows.sort_by(|a, b| {
-            for f in fields {
-                let (x, y) = (ctx.value(*a, f), ctx.value(*b, f));
+            for f in &sort_by {
+                let (x, y) = (sort_value(&ctx, *a, f), sort_value(&ctx, *b, f));
                 let o = match (&x, &y) {
                     (Some(V::S(a)), Some(V::S(b))) => a.cmp(b),
                     (Some(V::N(a)), Some(V::N(b))) | (Some(V::D(a)), Some(V::D(b))) => a.cmp(b),

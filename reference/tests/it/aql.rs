@@ -204,6 +204,18 @@ async fn criteria_include_sort_offset_limit() {
         ["repo", "path", "name", "properties", "sha256", "stats"]
     );
     assert_eq!(v["results"][1]["name"], "x1.jar");
+    // Sorting by a field of an included related domain; files never downloaded have none.
+    for (dir, want) in [
+        ("$desc", ["x2.jar", "x1.jar", "x3.JAR", "y.txt"]),
+        ("$asc", ["x1.jar", "x3.JAR", "y.txt", "x2.jar"]),
+    ] {
+        let q = format!(
+            r#"items.find({{"repo":"generic-local"}}).include("name","stat.downloads").sort({{"{dir}":["stat.downloads"]}})"#
+        );
+        assert_eq!(names(&aql(&s, ADMIN, &q).await.1), want, "{q}");
+    }
+    let q = r#"items.find({"repo":"generic-local"}).include("name","virtual_repos","repo","path").sort({"$asc":["virtual_repos","name"]})"#;
+    assert_eq!(aql(&s, ADMIN, q).await.0, 200);
 }
 
 #[tokio::test]
@@ -219,6 +231,8 @@ async fn errors_are_plain_text_400s() {
         (r#"items.find({"created":{"$gt":"yesterday"}})"#, "Invalid Date format: yesterday, AQL expect ISODateTimeFormat or long number"),
         (r#"items.find().sort({"$asc":["name","name"]})"#, "Duplicate fields, all the fields in the sort section should be unique."),
         (r#"items.find().include("name","repo","path").sort({"$asc":["size"]})"#, "Only the result fields are allowed to use in the sort section."),
+        (r#"items.find().include("name","repo","path").sort({"$asc":["stat.downloads"]})"#, "Only the result fields are allowed to use in the sort section."),
+        (r#"items.find().include("name","stat").sort({"$asc":["stat.size"]})"#, "Only the result fields are allowed to use in the sort section."),
         (r#"builds.find({"size":1})"#, "Unknown field 'size' in the builds domain"),
         (r#"items.find().include("stat.size")"#, "Unknown field 'stat.size' in include"),
         (r#"builds.find().transitive()"#, "Transitive queries support only the items domain."),
