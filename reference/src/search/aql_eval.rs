@@ -58,6 +58,8 @@ pub enum Kind {
 enum Ty {
     Str,
     Long,
+    /// A 32-bit number (download counts), with its own message.
+    Int,
     Date,
     FileType,
     List,
@@ -110,10 +112,10 @@ impl Kind {
             }
             Kind::Stat => &[
                 ("downloaded", true, Date),
-                ("downloads", true, Long),
+                ("downloads", true, Int),
                 ("downloaded_by", true, Str),
                 ("remote_downloaded", false, Date),
-                ("remote_downloads", false, Long),
+                ("remote_downloads", false, Int),
                 ("remote_downloaded_by", false, Str),
                 ("remote_origin", false, Str),
                 ("remote_path", false, Str),
@@ -1062,6 +1064,11 @@ impl Prep<'_> {
             Ty::Long => Target::N(
                 text.parse()
                     .map_err(|_| EvalError(format!("AQL Expect long value but found:{text}")))?,
+            ),
+            Ty::Int => Target::N(
+                text.parse::<i32>()
+                    .map(i64::from)
+                    .map_err(|_| EvalError(format!("AQL Expect integer value but found:{text}")))?,
             ),
             Ty::Date => Target::D(parse_date(&text).ok_or_else(|| {
                 EvalError(format!(

@@ -227,6 +227,7 @@ async fn errors_are_plain_text_400s() {
         (r#"items.find({"size":{"$gt":null}})"#, "Illegal syntax the 'null' values are allowed to use only with equals and not equals operators."),
         (r#"items.find({"type":"symlink"})"#, "Invalid file type: symlink, valid types are : file, folder, any"),
         (r#"items.find({"size":"big"})"#, "AQL Expect long value but found:big"),
+        (r#"items.find({"stat.downloads":"many"})"#, "AQL Expect integer value but found:many"),
         (r#"items.find({"created":{"$last":"3fortnights"}})"#, "Invalid relative date format for: 3fortnights"),
         (r#"items.find({"created":{"$gt":"yesterday"}})"#, "Invalid Date format: yesterday, AQL expect ISODateTimeFormat or long number"),
         (r#"items.find().sort({"$asc":["name","name"]})"#, "Duplicate fields, all the fields in the sort section should be unique."),
