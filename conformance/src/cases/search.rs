@@ -42,6 +42,16 @@ pub fn cases() -> Vec<Case> {
             aql
         ),
         case!(
+            "search/aql/grammar-quirks",
+            "search",
+            ["search.aql"],
+            writes = true,
+            global = false,
+            admin = false,
+            "behaviour §1 (AQL dates: dateOptionalTimeParser), §9.3, §9.6; Artifactory OSS AqlPropertyOrientedSearchesTest, AqlItemTypeTest",
+            aql_quirks
+        ),
+        case!(
             "search/aql/properties-and-stats-domains",
             "search",
             ["search.aql"],
@@ -412,6 +422,68 @@ fn aql(c: Ctx) -> CaseFuture {
             r.text().starts_with(&format!("Failed to parse query: {broken}, it looks like there is syntax error near the following sub-query: ")),
             "parse error: {}",
             r.text()
+        );
+        Ok(())
+    })
+}
+
+/// Grammar rules clients trip over: `"@key":"*"` is "the key is set", entries of an object inside
+/// `$or` are alternatives, dates as Joda's dateOptionalTimeParser reads them, folders of size 0.
+fn aql_quirks(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        c.deploy(&c.path("quirks/b.bin;tier=gold"), b"bb").await?;
+        c.deploy(&c.path("quirks/a.bin"), b"a").await?;
+        let folder = format!("{}/quirks", c.prefix);
+        let names = |criteria: String| {
+            let c = &c;
+            let q = format!(
+                r#"items.find({{"repo":"{}","path":"{folder}",{criteria}}}).include("repo","path","name").sort({{"$asc":["name"]}})"#,
+                c.repo
+            );
+            async move {
+                let r = post_aql(c, &q).await?;
+                let rows = aql_rows(&r)?;
+                Ok::<_, Failure>(
+                    rows.iter()
+                        .map(|r| r["name"].as_str().unwrap_or("").to_string())
+                        .collect::<Vec<_>>(),
+                )
+            }
+        };
+        let cases = [
+            (r#""@tier":"*""#, vec!["b.bin"]),
+            (r#""@tier":{"$ne":"*"}"#, vec!["a.bin"]),
+            (r#""@ti*":{"$match":"*"}"#, vec!["b.bin"]),
+            (
+                r#""$or":[{"name":"a.bin","name":"b.bin"}]"#,
+                vec!["a.bin", "b.bin"],
+            ),
+            (
+                r#""$or":[{"$and":[{"name":"a.bin","@tier":"gold"}]}]"#,
+                vec![],
+            ),
+            (r#""created":{"$gt":"2000-01"}"#, vec!["a.bin", "b.bin"]),
+            (r#""created":{"$lt":"2000-01-01T00"}"#, vec![]),
+            (r#""modified":{"$last":"10Days"}"#, vec!["a.bin", "b.bin"]),
+        ];
+        for (criteria, want) in cases {
+            let got = names(criteria.to_string()).await?;
+            check!(got == want, "{criteria}: rows {got:?}, expected {want:?}");
+        }
+        let r = post_aql(&c, r#"items.find({"created":{"$gt":"yesterday"}})"#).await?;
+        expect_text(
+            &r,
+            400,
+            "Invalid Date format: yesterday, AQL expect ISODateTimeFormat or long number",
+        )?;
+        let q = format!(
+            r#"items.find({{"repo":"{}","path":"{}","name":"quirks","type":"folder"}}).include("repo","path","name","size")"#,
+            c.repo, c.prefix
+        );
+        let rows = aql_rows(&post_aql(&c, &q).await?)?;
+        check!(
+            rows == [json!({"repo": c.repo, "path": c.prefix, "name": "quirks", "size": 0})],
+            "folder row: {rows:?}"
         );
         Ok(())
     })
