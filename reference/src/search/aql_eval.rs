@@ -1673,12 +1673,14 @@ impl<'a> Ctx<'a> {
             self.related(e, *k, &mut related);
             let rows: Vec<Json> = related
                 .into_iter()
-                .filter_map(|x| match narrow {
-                    None => Some(Json::Object(self.render_in(*k, x, sub, None))),
-                    Some(n) => {
-                        let inner = n.enter(self, *k, x)?;
-                        Some(Json::Object(self.render_in(*k, x, sub, Some(&inner))))
-                    }
+                .filter_map(|x| {
+                    let row = match narrow {
+                        None => self.render_in(*k, x, sub, None),
+                        Some(n) => self.render_in(*k, x, sub, Some(&n.enter(self, *k, x)?)),
+                    };
+                    // A related row with nothing to show (`include("archive.*")`: archives have
+                    // no fields of their own) is not printed, as Artifactory prints none.
+                    (!row.is_empty()).then_some(Json::Object(row))
                 })
                 .collect();
             if rows.is_empty() {

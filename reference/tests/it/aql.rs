@@ -430,6 +430,14 @@ async fn archive_entries_domain_and_cross_domain_fields() {
             json!({"name": "a.jar", "archives": [{"entries": [{"entry.name": "LICENSE.txt", "entry.path": "META-INF"}]}]})
         ]
     );
+    // Archives have no fields of their own: nothing to print for them.
+    let (_, body) = aql(
+        &s,
+        ADMIN,
+        r#"items.find({"name":"a.jar"}).include("name","archive.*")"#,
+    )
+    .await;
+    assert_eq!(rows(&body), [json!({"name": "a.jar"})]);
     let (_, body) = aql(
         &s,
         ADMIN,
