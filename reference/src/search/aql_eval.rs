@@ -1024,6 +1024,9 @@ impl Prep<'_> {
         let text = match value {
             Value::Str(s) | Value::Num(s) => s.clone(),
             Value::Bool(b) => b.to_string(),
+            // A property value is never NULL in Artifactory's tables: `null` there is the text
+            // "null", with any comparator (OSS AqlPropertyOrientedSearchesTest).
+            Value::Null if matches!(path.leaf, Leaf::Prop(_)) => "null".to_string(),
             Value::Null => {
                 if !matches!(op, Op::Eq | Op::Ne) {
                     return err("Illegal syntax the 'null' values are allowed to use only with equals and not equals operators.");

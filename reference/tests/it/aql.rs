@@ -151,6 +151,13 @@ async fn criteria_include_sort_offset_limit() {
             vec!["x1.jar", "x2.jar"],
         ),
         (r#"items.find({"@o?":"linux"})"#, vec!["x1.jar"]),
+        // `null` in a property criterion is the text "null".
+        (r#"items.find({"@os":{"$match":null}})"#, vec![]),
+        (r#"items.find({"@os":null})"#, vec![]),
+        (
+            r#"items.find({"repo":"generic-local","@os":{"$ne":null}})"#,
+            vec!["x1.jar", "x2.jar", "x3.JAR", "y.txt"],
+        ),
         // Braces do not group inside `$or`: each entry is an alternative; `$and` groups.
         (
             r#"items.find({"$or":[{"name":"y.txt","name":"x3.JAR"}]})"#,
