@@ -1323,7 +1323,7 @@ impl<'a> Ctx<'a> {
 
     /// Whether `c` holds for `e` with the related rows chosen in `env`; `pin` is the one property
     /// row an `$msp` group is tested against.
-    fn holds(&self, c: &Check, e: E<'a>, env: &Env<'_, 'a>, pin: Option<(&str, &str)>) -> bool {
+    fn holds(&self, c: &Check, e: E<'a>, env: &Env<'_, 'a>, pin: Option<Pin<'_>>) -> bool {
         match c {
             Check::True => true,
             Check::All(groups) => groups
@@ -1333,12 +1333,18 @@ impl<'a> Ctx<'a> {
                 .iter()
                 .any(|g| g.iter().all(|c| self.holds(c, e, env, pin))),
             Check::Same(groups) => {
-                let pairs = prop_pairs(e);
-                pairs.iter().any(|&p| {
+                let all = |p: Pin<'_>| {
                     groups
                         .iter()
                         .all(|g| g.iter().all(|c| self.holds(c, e, env, Some(p))))
-                })
+                };
+                let pairs = prop_pairs(e);
+                if pairs.is_empty() {
+                    // Without properties the left join gives one NULL row.
+                    all(Pin::Null)
+                } else {
+                    pairs.iter().any(|&(k, v)| all(Pin::Row(k, v)))
+                }
             }
             Check::Cmp { path, op, value } => {
                 let n = bound_len(&path.steps);
@@ -1361,19 +1367,29 @@ impl<'a> Ctx<'a> {
                     }
                     return test_many(*op, &vals, value);
                 }
-                if let Some((k, v)) = pin {
-                    // Inside `$msp` a property criterion is about the pinned row: another key
-                    // means this row does not satisfy it, whatever the comparator.
+                if let Some(pin) = pin {
+                    // Inside `$msp` a property criterion is about the pinned row, as Artifactory's
+                    // SQL has it (ComplexPropertyCriterion): `key = k and value <op> v` for the
+                    // positive comparators, `key != k or value <op> v` (NULL counting as
+                    // different) for `$ne`/`$nmatch`, so a row with another key, or the NULL row
+                    // of an item without properties, satisfies a negative criterion.
                     match (&path.steps[..], &path.leaf) {
                         ([], Leaf::Prop(key)) => {
-                            if !key_names(key, k) {
-                                return false;
-                            }
-                            return test(*op, Some(&V::S(Cow::Borrowed(v))), value);
+                            return match pin {
+                                Pin::Row(k, v) if key_names(key, k) => {
+                                    test(*op, Some(&V::S(Cow::Borrowed(v))), value)
+                                }
+                                _ => matches!(op, Op::Ne | Op::NMatch),
+                            };
                         }
                         ([one], Leaf::Field(f, _)) if is_prop_kind(*one) => {
-                            let have = V::S(Cow::Borrowed(if *f == "key" { k } else { v }));
-                            return test(*op, Some(&have), value);
+                            let have = match pin {
+                                Pin::Row(k, v) => {
+                                    Some(V::S(Cow::Borrowed(if *f == "key" { k } else { v })))
+                                }
+                                Pin::Null => None,
+                            };
+                            return test(*op, have.as_ref(), value);
                         }
                         _ => {}
                     }
@@ -1399,6 +1415,14 @@ impl<'a> Ctx<'a> {
             }
         }
     }
+}
+
+/// The property row an `$msp` group is tested against: a row, or the NULL row a left join gives
+/// an entity without properties.
+#[derive(Clone, Copy)]
+enum Pin<'p> {
+    Row(&'p str, &'p str),
+    Null,
 }
 
 /// The related rows chosen for one evaluation (see [`Ctx::keeps`]).

@@ -822,13 +822,31 @@ async fn criteria_on_one_related_row_and_msp() {
         .await,
         1
     );
+    // Inside `$msp`, `$ne` is Artifactory's `key != k or value != v` on the one row: lib.jar's
+    // row b=2 satisfies `@a $ne 1`; a positive criterion pins the key.
     assert_eq!(
-        count(r#"items.find({"$msp":[{"@a":{"$ne":"1"}}]})"#).await,
+        count(r#"items.find({"repo":"generic-local","$msp":[{"@a":{"$ne":"1"}}]})"#).await,
+        1
+    );
+    assert_eq!(
+        count(r#"items.find({"repo":"generic-local","$msp":[{"@a":"1"},{"@a":{"$ne":"1"}}]})"#)
+            .await,
         0
     );
     assert_eq!(
-        count(r#"items.find({"$msp":[{"@a":{"$ne":"9"}}]})"#).await,
+        count(r#"items.find({"repo":"generic-local","$msp":[{"@a":{"$ne":"9"}}]})"#).await,
         1
+    );
+    // Files without properties meet the left join's NULL row: negative criteria hold, positive
+    // ones do not.
+    assert_eq!(
+        count(r#"items.find({"repo":"artifactory-build-info","$msp":[{"@zz":{"$ne":"1"}}]})"#)
+            .await,
+        2
+    );
+    assert_eq!(
+        count(r#"items.find({"repo":"artifactory-build-info","$msp":[{"@zz":{"$ne":"1"}},{"property.key":"zz"}]})"#).await,
+        0
     );
     assert_eq!(
         count(r#"items.find({"$msp":[{"property.key":"a"},{"property.value":"2"}]})"#).await,
