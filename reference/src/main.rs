@@ -31,13 +31,20 @@ async fn main() {
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT. The handlers are installed here, before the server starts and
+/// says it is ready, not when the future is first polled: warp's accept loop polls it only after
+/// an accept that is not ready at once (`future::select` polls the accept first), so a signal sent
+/// just after the first answer could find the default action and kill the process without its
+/// shutdown (the durability test saw SIGTERM kill the server, leaving its data directory behind).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
+    async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }
