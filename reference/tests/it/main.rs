@@ -10,6 +10,7 @@ mod escalation;
 mod logs;
 mod permissions;
 mod properties;
+mod replay;
 mod repositories;
 mod retrieve;
 mod search;
