@@ -281,8 +281,8 @@ fn main() {
 /// the searches the issue names, run in-process (no HTTP) 20 times each. Targets at 1M items: p50 ≤
 /// 100 ms each, ≤ 500 bytes per item.
 fn search(n: usize) {
-    use jcr_reference::search::{aql, aql_eval, legacy};
-    use jcr_reference::store::{FileData, Mutation, Props, Stamp, State};
+    use jcr_reference::bench::{aql, aql_eval, legacy};
+    use jcr_reference::bench::{FileData, Mutation, Props, Stamp, State};
     use jcr_reference::{PackageType, RepoClass, RepoConfig};
     let before = rss_kib(std::process::id());
     let heap_before = heap_in_use();
@@ -490,10 +490,10 @@ fn search(n: usize) {
 
 /// Prints an AQL answer's rows as the endpoint does and counts them.
 fn printed(
-    state: &jcr_reference::store::State,
-    a: jcr_reference::search::aql_eval::Answer,
+    state: &jcr_reference::bench::State,
+    a: jcr_reference::bench::aql_eval::Answer,
 ) -> usize {
-    use jcr_reference::search::aql_eval::Rows;
+    use jcr_reference::bench::aql_eval::Rows;
     match a.rows {
         Rows::Printed(rows) => rows.len(),
         Rows::Items(items) => items.print(state, &[], &|_, _| true, 0..items.len()).len(),

@@ -23,15 +23,17 @@
 //! names, manifests, Artifactory's image layout, upload sessions), `search` (legacy searches, AQL).
 //! [`serve`] runs the server on a listener you bound until a shutdown future resolves.
 
-pub mod auth;
-pub mod clock;
-pub mod config;
-pub mod docker;
-pub mod http;
-pub mod mime;
-pub mod search;
-pub mod store;
-pub mod wildcard;
+mod app;
+mod auth;
+mod clock;
+mod config;
+mod docker;
+mod error;
+mod http;
+mod mime;
+mod search;
+mod store;
+mod wildcard;
 
 use std::future::Future;
 use std::io;
@@ -42,7 +44,17 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use clock::Clock;
-pub use config::{Config, Faults, PackageType, RepoClass, RepoConfig, UserConfig};
+pub use config::{
+    Config, Faults, GroupConfig, PackageType, PermissionConfig, RepoClass, RepoConfig, UserConfig,
+};
+
+/// What the benchmarks measure directly (the store and the searches, without HTTP). Not part of the
+/// API: it changes whenever they do.
+#[doc(hidden)]
+pub mod bench {
+    pub use crate::search::{aql, aql_eval, legacy};
+    pub use crate::store::{FileData, Mutation, Props, Stamp, State};
+}
 
 /// Runs the server on `listener` until `shutdown` resolves, then compacts the journal and returns.
 /// Logs `Ready at <url>` once it accepts requests.
@@ -117,7 +129,7 @@ pub async fn serve(
     state.store.checkpoint()
 }
 
-fn build_state(config: Config) -> io::Result<(http::AppState, Vec<(String, String)>)> {
+fn build_state(config: Config) -> io::Result<(app::AppState, Vec<(String, String)>)> {
     let now = config.clock.now_ms();
     let store = store::Store::open(config.data_dir.as_deref(), &config.repositories, now)?;
     let auth = auth::Auth::new(config.anonymous_access, store.root());
@@ -139,7 +151,7 @@ fn build_state(config: Config) -> io::Result<(http::AppState, Vec<(String, Strin
         rand::random::<u64>() & 0xfff_ffff_ffff
     );
     Ok((
-        Arc::new(http::Shared {
+        Arc::new(app::App {
             config,
             ctx_path,
             store,
@@ -154,7 +166,7 @@ fn build_state(config: Config) -> io::Result<(http::AppState, Vec<(String, Strin
 }
 
 /// Hashes the configured passwords and stores the hashes (unless changed meanwhile).
-async fn hash_seeded_passwords(state: http::AppState, pending: Vec<(String, String)>) {
+async fn hash_seeded_passwords(state: app::AppState, pending: Vec<(String, String)>) {
     for (name, password) in pending {
         let hash = match auth::hash_password(&password).await {
             Ok(h) => h,

@@ -63,6 +63,16 @@ pub fn cases() -> Vec<Case> {
             errors
         ),
         case!(
+            "docker/registry/blob-delete",
+            "docker",
+            ["docker.v2.blob-delete", "docker.v2.blob"],
+            writes = true,
+            global = false,
+            admin = false,
+            "OCI distribution spec (deleting blobs: 202 Accepted, then 404 BLOB_UNKNOWN; 405 UNSUPPORTED where deletes are off)",
+            blob_delete
+        ),
+        case!(
             "docker/registry/referrers",
             "docker",
             ["docker.v2.referrers", "docker.v2.manifest-put"],
@@ -200,6 +210,26 @@ async fn put_manifest(
             .body(body),
     )
     .await
+}
+
+/// An uploaded blob no manifest references is deleted: 202, then it is unknown; deleting it again,
+/// or one that never existed, is a 404 `BLOB_UNKNOWN`.
+fn blob_delete(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        ready(&c).await?;
+        let name = image(&c, "loose");
+        let d = push_blob(&c, &name, b"a blob no manifest names").await?;
+        let url = format!("{}/{name}/blobs/{d}", reg(&c));
+        let r = c.send(c.req("DELETE", &url)).await?;
+        if r.status == 405 && code(&r) == "UNSUPPORTED" {
+            return Err(Failure::Skip("the target does not delete blobs".into()));
+        }
+        r.expect_status(202)?;
+        expect_code(&c.send(c.req("GET", &url)).await?, 404, "BLOB_UNKNOWN")?;
+        expect_code(&c.send(c.req("DELETE", &url)).await?, 404, "BLOB_UNKNOWN")?;
+        let never = format!("{}/{name}/blobs/{}", reg(&c), digest(b"never pushed"));
+        expect_code(&c.send(c.req("DELETE", &never)).await?, 404, "BLOB_UNKNOWN")
+    })
 }
 
 fn challenge(c: Ctx) -> CaseFuture {

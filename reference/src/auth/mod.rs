@@ -16,17 +16,25 @@ pub mod token;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use base64::Engine;
-use sha2::{Digest, Sha256};
-use warp::http::HeaderMap;
-
 use crate::config::RepoClass;
-use crate::http::error::ApiError;
+use crate::error::{ApiError, Challenge};
 use crate::store::{Mutation, State, Store};
+use base64::Engine;
 use model::{Act, Principal, Security, SecurityChange, User, PENDING_HASH};
+use sha2::{Digest, Sha256};
 
 /// bcrypt cost for stored passwords (2^10 rounds: about 50 ms per verification).
 pub const BCRYPT_COST: u32 = 10;
+
+/// The credentials a request presents (header values as text; one that is not text is empty, so it
+/// matches nothing).
+#[derive(Clone, Debug, Default)]
+pub struct Credentials {
+    /// `X-JFrog-Art-Api` (or the legacy `X-Api-Key`).
+    pub api_key: Option<String>,
+    /// `Authorization`.
+    pub authorization: Option<String>,
+}
 
 /// How a caller authenticated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,8 +112,6 @@ pub enum Action {
     Delete,
     /// Change properties.
     Annotate,
-    /// Manage (repository-level administration).
-    Manage,
 }
 
 impl Action {
@@ -115,7 +121,6 @@ impl Action {
             Action::Deploy => Act::Deploy,
             Action::Delete => Act::Delete,
             Action::Annotate => Act::Annotate,
-            Action::Manage => Act::Manage,
         }
     }
 }
@@ -191,15 +196,12 @@ impl Auth {
     pub async fn identify(
         &self,
         store: &Store,
-        headers: &HeaderMap,
+        presented: &Credentials,
         now_ms: i64,
     ) -> Result<Caller, ApiError> {
         let bad = || ApiError::unauthorized("Bad credentials");
-        let header_key = ["x-jfrog-art-api", "x-api-key"]
-            .iter()
-            .find_map(|h| headers.get(*h));
-        if let Some(key) = header_key {
-            let key = key.to_str().map_err(|_| bad())?.trim();
+        if let Some(key) = &presented.api_key {
+            let key = key.trim();
             let state = store.read();
             let user = state
                 .api_keys
@@ -218,10 +220,9 @@ impl Auth {
                 None,
             ));
         }
-        let Some(value) = headers.get(warp::http::header::AUTHORIZATION) else {
+        let Some(value) = presented.authorization.as_deref() else {
             return Ok(Caller::anonymous());
         };
-        let value = value.to_str().map_err(|_| bad())?;
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         if scheme.eq_ignore_ascii_case("bearer") {
             let t = rest.trim();
@@ -241,7 +242,7 @@ impl Auth {
         let (name, secret) = decoded.split_once(':').ok_or_else(bad)?;
         if token::looks_like_jwt(secret) {
             let r = self.token_caller(store, secret, Some(name), now_ms).await;
-            if r.as_ref().is_err_and(|e| e.status.as_u16() == 401) {
+            if r.as_ref().is_err_and(|e| e.status == 401) {
                 self.failed(store, name).await?;
             }
             return r;
@@ -541,21 +542,6 @@ impl Auth {
         )
     }
 
-    /// Whether `caller` may read anything in repository `repo`.
-    pub fn reads_repo(&self, state: &State, caller: &Caller, repo: &str, class: RepoClass) -> bool {
-        self.allows(
-            state,
-            caller,
-            Action::Read,
-            Target {
-                repo,
-                class,
-                path: "",
-                folder: true,
-            },
-        )
-    }
-
     /// Anonymous callers when anonymous access is off: 401 `Authentication is required`.
     pub fn gate(&self, caller: &Caller) -> Result<(), ApiError> {
         if caller.anonymous && !self.anonymous_access {
@@ -594,12 +580,7 @@ fn docker_mac(secret: &str, name: &str, exp: i64) -> String {
 /// Whether `user` may log in: a locked or disabled user gets a 403 that carries the Basic challenge,
 /// as Artifactory's entry point sends it.
 pub fn usable(sec: &Security, user: &User) -> Result<(), ApiError> {
-    let refuse = |m: String| {
-        Err(ApiError::forbidden(m).with_header(
-            warp::http::header::WWW_AUTHENTICATE,
-            "Basic realm=\"Artifactory Realm\"",
-        ))
-    };
+    let refuse = |m: String| Err(ApiError::forbidden(m).challenge(Challenge::Basic));
     if sec.locked.contains(&user.name) {
         return refuse(format!("User {} is locked", user.name));
     }

@@ -153,6 +153,20 @@ impl RegistryError {
     }
 }
 
+impl From<RegistryError> for crate::error::ApiError {
+    /// The registry family; a 401 asks for a token at the root realm unless the handler names a
+    /// scope.
+    fn from(e: RegistryError) -> Self {
+        let status = e.status;
+        let out = crate::error::ApiError::registry(status, e.code.as_str(), e.message, e.detail);
+        if status == 401 {
+            out.challenge(crate::error::Challenge::Bearer(None))
+        } else {
+            out
+        }
+    }
+}
+
 /// A content digest: `sha256:<64 hex>` or `sha512:<128 hex>`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Digest {

@@ -4,22 +4,17 @@
 
 use bytes::Bytes;
 use futures_util::stream;
-use warp::filters::BoxedFilter;
 use warp::http::{header, Method, StatusCode};
-use warp::path::Tail;
 use warp::reply::Response;
-use warp::Filter;
 
-use super::error::ApiError;
-use super::path::{self, encode_path, RepoPath};
+use super::endpoint::Artifacts;
+use super::path::{encode_path, RepoPath};
 use super::storage::{file_created, folder_created, mime_of, properties_response, validate_key};
-use super::{
-    body, commit_error, empty, json, render, req, respond, set_header, AppState, BodyStream, Req,
-    VERSION,
-};
+use super::{commit_error, empty, json, respond, set_header, BodyStream, Req, VERSION};
 use crate::auth::{Action, Caller};
 use crate::clock::{http_date, iso, parse_http_date};
 use crate::config::RepoClass;
+use crate::error::ApiError;
 use crate::store::blobs::is_hex;
 use crate::store::{FileData, IngestError, Item, Mutation, Original, Props, Stamp, TreeError};
 
@@ -27,32 +22,20 @@ const ITEM_CREATED: &str = "application/vnd.org.jfrog.artifactory.storage.ItemCr
 const BOUNDARY: &str = "BCD64322345343217845286A";
 const READ_CHUNK: usize = 512 * 1024;
 
-/// The catch-all route (mounted last, under the context path).
-pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
-    warp::path::tail()
-        .and(req(state.clone()))
-        .and(body())
-        .then(
-            |t: Tail, r: Req, b: BodyStream| async move { render(handle(r, t.as_str(), b).await) },
-        )
-        .boxed()
-}
-
-async fn handle(r: Req, tail: &str, body: BodyStream) -> Result<Response, ApiError> {
-    if tail == "api" || tail.starts_with("api/") {
-        return Err(ApiError::not_found("Not Found"));
-    }
-    let p = path::parse(tail).map_err(|e| ApiError::bad_request(e.0))?;
-    match r.method {
-        Method::GET | Method::HEAD => retrieve(&r, &p).await,
-        Method::PUT => deploy(&r, p, body).await,
-        Method::DELETE => delete(&r, p).await,
-        _ => Err(
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed").with_header(
-                header::ALLOW,
-                "delete, lock, mkcol, move, options, post, propfind, proppatch, unlock",
-            ),
-        ),
+/// Answers an artifact endpoint.
+pub(crate) async fn handle(r: &Req, e: Artifacts, body: BodyStream) -> Result<Response, ApiError> {
+    match e {
+        Artifacts::Retrieve { path } | Artifacts::Trace { path } | Artifacts::ArchiveEntry { path } => {
+            retrieve(r, &path).await
+        }
+        Artifacts::Deploy { path }
+        | Artifacts::DeployByChecksum { path }
+        | Artifacts::CreateDirectory { path } => deploy(r, path, body).await,
+        Artifacts::Delete { path } => delete(r, path).await,
+        Artifacts::BintrayPush => Err(ApiError::new(
+            410,
+            "Bintray was discontinued on 2021-05-01; pushing Docker tags to Bintray is no longer possible",
+        )),
     }
 }
 
@@ -82,10 +65,10 @@ fn deploy_target(r: &Req, key: &str) -> Result<String, ApiError> {
         RepoClass::Virtual => match repo.config.default_deployment_repo.as_deref() {
             Some(d) if state.repo(d).is_some_and(|x| x.is_local()) => Ok(d.to_string()),
             _ => Err(ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
+                405,
                 format!("No local repository was configured as local deployment repository for the ({key}) virtual repository."),
             )
-            .with_header(header::ALLOW, "GET")),
+            .with_header("allow", "GET")),
         },
     }
 }
@@ -101,10 +84,9 @@ fn matrix_props(p: &RepoPath) -> Result<Props, ApiError> {
 
 fn deploy_conflict(repo: &str, t: TreeError) -> ApiError {
     match t {
-        TreeError::Conflict(at) => ApiError::new(
-            StatusCode::CONFLICT,
-            format!("Cannot deploy to '{repo}:{at}': a file and a folder cannot share a path."),
-        ),
+        TreeError::Conflict(at) => ApiError::conflict(format!(
+            "Cannot deploy to '{repo}:{at}': a file and a folder cannot share a path."
+        )),
         TreeError::NoRepo(k) => ApiError::not_found(format!(
             "Could not find a local repository named {k} to deploy to."
         )),
@@ -135,10 +117,9 @@ async fn deploy(r: &Req, p: RepoPath, body: BodyStream) -> Result<Response, ApiE
         .next()
         .is_some_and(|last| last.ends_with(":properties") || last.ends_with(":metadata"))
     {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!("Old metadata notation is not supported anymore: {repo}:{rel}"),
-        ));
+        return Err(ApiError::conflict(format!(
+            "Old metadata notation is not supported anymore: {repo}:{rel}"
+        )));
     }
     let props = matrix_props(&p)?;
     if !props.is_empty() {
@@ -220,9 +201,7 @@ async fn deploy(r: &Req, p: RepoPath, body: BodyStream) -> Result<Response, ApiE
             IngestError::Body(m) => {
                 ApiError::bad_request(format!("Failed to read the request body: {m}"))
             }
-            IngestError::TooLarge => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large")
-            }
+            IngestError::TooLarge => ApiError::new(413, "Request body is too large"),
             IngestError::Io(e) => ApiError::internal(e),
         })?;
     sent.verify(&repo, &rel, &info.sha1, &info.md5, &info.sha256)?;
@@ -362,8 +341,7 @@ impl SentChecksums {
                 sent.as_deref().unwrap_or("null")
             )
         };
-        Err(ApiError::new(
-            StatusCode::CONFLICT,
+        Err(ApiError::conflict(
             format!(
                 "Checksum policy 'LocalRepoChecksumPolicy: CLIENT' rejected the artifact '{repo}:{path}'. Checksums info: ChecksumsInfo{{checksums={{{}, {}, {}}}}}",
                 info("SHA-1", &self.sha1, sha1),
@@ -443,7 +421,7 @@ async fn delete(r: &Req, p: RepoPath) -> Result<Response, ApiError> {
         let state = r.state.store.read();
         let repo = state.repo(&p.repo).filter(|x| x.is_local());
         let Some(repo) = repo else {
-            return Err(ApiError::empty(StatusCode::NOT_FOUND));
+            return Err(ApiError::empty(404));
         };
         if rel.is_empty() && !caller.admin {
             return Err(ApiError::forbidden(format!(
@@ -702,13 +680,8 @@ async fn serve_file(r: &Req, p: &RepoPath, item: &Item) -> Result<Response, ApiE
         .map(|h| parse_ranges(h, size))
     {
         Some(Some(rs)) if rs.is_empty() => {
-            let mut resp = ApiError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "Requested range not satisfiable",
-            )
-            .into_response();
-            set_header(&mut resp, header::CONTENT_RANGE, &format!("bytes */{size}"));
-            return Ok(resp);
+            return Err(ApiError::new(416, "Requested range not satisfiable")
+                .with_header("content-range", format!("bytes */{size}")));
         }
         Some(Some(rs)) => rs,
         _ => Vec::new(),

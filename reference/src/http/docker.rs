@@ -8,154 +8,79 @@
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use warp::filters::BoxedFilter;
 use warp::http::{header, Method, StatusCode};
-use warp::path::Tail;
 use warp::reply::Response;
-use warp::Filter;
 
 use super::artifacts::{body_stream_while, parse_ranges, Busy, Part};
-use super::error::ApiError;
-use super::{body, empty, read_small, render, req, respond, set_header, AppState, BodyStream, Req};
+use super::endpoint::{Docker, Reg};
+use super::{empty, read_small, respond, set_header, AppState, BodyStream, Req};
 use crate::auth::{Action, Caller};
 use crate::config::{PackageType, RepoClass};
 use crate::docker::uploads::TTL_MS;
-use crate::docker::{self, Code, Digest, RegistryError, Route, UPLOADS};
+use crate::docker::{self, Code, Digest, RegistryError, UPLOADS};
+use crate::error::{ApiError, BearerScope, Challenge};
 use crate::store::{BlobInfo, FileData, IngestError, Mutation, Props, Stamp};
 
-/// `/v2/...` at the server root.
-pub fn root_routes(state: &AppState) -> BoxedFilter<(Response,)> {
-    warp::path("v2")
-        .and(warp::path::tail())
-        .and(req(state.clone()))
-        .and(body())
-        .then(|t: Tail, r: Req, b: BodyStream| async move {
-            with_api_version(root(r, t.as_str(), b).await)
-        })
-        .boxed()
+/// Answers a registry endpoint (and promote).
+pub(crate) async fn handle(r: &Req, e: Docker, body: BodyStream) -> Result<Response, ApiError> {
+    match e {
+        Docker::Base { at } => base(r, at.as_ref()),
+        Docker::Token => token(r),
+        Docker::Catalog { at } => catalog(r, at.as_ref()),
+        Docker::Promote { repo } => promote(r, &repo, body).await,
+        e => on_image(r, e, body).await,
+    }
 }
 
-/// `/api/docker/...` (mounted under `/api`).
-pub fn api_routes(state: &AppState) -> BoxedFilter<(Response,)> {
-    let docker = warp::path("docker")
-        .and(warp::path::tail())
-        .and(req(state.clone()))
-        .and(body())
-        .then(|t: Tail, r: Req, b: BodyStream| async move {
-            with_api_version(api(r, t.as_str(), b).await)
-        });
-    let bintray = warp::path!("bintray" / "docker" / "push" / ..)
-        .and(warp::path::tail())
-        .and(req(state.clone()))
-        .then(|_t: Tail, r: Req| async move { render(bintray(&r)) });
-    docker.or(bintray).unify().boxed()
-}
-
-fn with_api_version(mut r: Response) -> Response {
-    set_header(
-        &mut r,
-        header::HeaderName::from_static("docker-distribution-api-version"),
-        "registry/2.0",
-    );
-    r
-}
-
-/// Where a request came in: the repository and the URL prefix its names hang under.
-struct Reg {
-    repo: String,
-    /// `/v2/<repo>` or `<ctx>/api/docker/<repo>/v2`.
-    prefix: String,
-}
-
-fn segments(tail: &str) -> Result<Vec<String>, RegistryError> {
-    tail.split('/')
-        .filter(|s| !s.is_empty())
-        .map(|s| super::path::decode(s).map_err(|_| RegistryError::new(Code::NameInvalid)))
-        .collect()
-}
-
-async fn root(r: Req, tail: &str, body: BodyStream) -> Response {
-    let segs = match segments(tail) {
-        Ok(s) => s,
-        Err(e) => return reg_error(&r, e, None),
-    };
-    let refs: Vec<&str> = segs.iter().map(String::as_str).collect();
-    match docker::route(&refs) {
-        Some(Route::Base) => base(&r, None),
-        Some(Route::Token) => render(token(&r)),
-        Some(Route::Catalog) => catalog(&r, None),
-        Some(route) => {
-            // The first segment of the name is the repository key.
-            let Some(repo) = route_name(&route)
-                .split_once('/')
-                .map(|(a, _)| a.to_string())
-            else {
-                return reg_error(&r, RegistryError::new(Code::NameInvalid), None);
-            };
-            let reg = Reg {
-                repo: repo.to_string(),
-                prefix: format!("/v2/{repo}"),
-            };
-            let route = strip_repo(route, repo.len() + 1);
-            dispatch(r, reg, route, body).await
+/// The endpoints on one image of a repository, which must be a local Docker repository.
+async fn on_image(r: &Req, e: Docker, body: BodyStream) -> Result<Response, ApiError> {
+    use Docker as D;
+    let at = match &e {
+        D::Tags { at, .. }
+        | D::ManifestGet { at, .. }
+        | D::ManifestPut { at, .. }
+        | D::ManifestDelete { at, .. }
+        | D::BlobGet { at, .. }
+        | D::BlobDelete { at, .. }
+        | D::UploadStart { at, .. }
+        | D::UploadChunk { at, .. }
+        | D::UploadFinish { at, .. }
+        | D::UploadStatus { at, .. }
+        | D::UploadCancel { at, .. }
+        | D::Referrers { at, .. } => at,
+        D::Base { .. } | D::Token | D::Catalog { .. } | D::Promote { .. } => {
+            return Err(RegistryError::new(Code::Unsupported).into())
         }
-        None => reg_error(&r, RegistryError::new(Code::Unsupported).status(404), None),
-    }
-}
-
-async fn api(r: Req, tail: &str, body: BodyStream) -> Response {
-    let segs = match segments(tail) {
-        Ok(s) => s,
-        Err(e) => return reg_error(&r, e, None),
     };
-    let refs: Vec<&str> = segs.iter().map(String::as_str).collect();
-    match refs.as_slice() {
-        ["v2", ..] => {
-            return ApiError::bad_request("Unsupported docker repository request for 'v2'")
-                .into_response()
+    docker_repo(r, &at.repo)?;
+    match e {
+        D::Tags { at, image } => tags(r, &at, &image),
+        D::ManifestGet {
+            at,
+            image,
+            reference,
+        } => get_manifest(r, &at, &image, &reference),
+        D::ManifestPut {
+            at,
+            image,
+            reference,
+        } => put_manifest(r, &at, &image, &reference, body).await,
+        D::ManifestDelete {
+            at,
+            image,
+            reference,
+        } => delete_manifest(r, &at, &image, &reference).await,
+        D::BlobGet { at, image, digest } => get_blob(r, &at, &image, &digest),
+        D::BlobDelete { at, image, digest } => delete_blob(r, &at, &image, &digest).await,
+        D::UploadStart { at, image } => start_upload(r, &at, &image, body).await,
+        D::UploadChunk { at, image, id } => patch_upload(r, &at, &image, &id, body).await,
+        D::UploadFinish { at, image, id } => finish_upload(r, &at, &image, &id, body).await,
+        D::UploadStatus { at, image, id } => upload_status(r, &at, &image, &id),
+        D::UploadCancel { at, image, id } => cancel_upload(r, &at, &image, &id),
+        D::Referrers { at, image, digest } => referrers(r, &at, &image, &digest),
+        D::Base { .. } | D::Token | D::Catalog { .. } | D::Promote { .. } => {
+            Err(RegistryError::new(Code::Unsupported).into())
         }
-        [_, "v2", ..] => {}
-        _ => return ApiError::not_found("Not Found").into_response(),
-    }
-    let repo = refs[0].to_string();
-    let reg = Reg {
-        prefix: format!("{}/api/docker/{repo}/v2", r.state.ctx_path),
-        repo,
-    };
-    match &refs[2..] {
-        ["promote"] => return render(promote(&r, &reg.repo, body).await),
-        rest => match docker::route(rest) {
-            Some(Route::Base) => base(&r, Some(&reg)),
-            Some(Route::Token) => render(token(&r)),
-            Some(Route::Catalog) => catalog(&r, Some(&reg)),
-            Some(route) => dispatch(r, reg, route, body).await,
-            None => reg_error(&r, RegistryError::new(Code::Unsupported).status(404), None),
-        },
-    }
-}
-
-fn route_name(r: &Route) -> &str {
-    match r {
-        Route::Tags(n)
-        | Route::Manifest(n, _)
-        | Route::Blob(n, _)
-        | Route::StartUpload(n)
-        | Route::Upload(n, _)
-        | Route::Referrers(n, _) => n,
-        _ => "",
-    }
-}
-
-fn strip_repo(r: Route, k: usize) -> Route {
-    let cut = |n: String| n[k..].to_string();
-    match r {
-        Route::Tags(n) => Route::Tags(cut(n)),
-        Route::Manifest(n, x) => Route::Manifest(cut(n), x),
-        Route::Blob(n, x) => Route::Blob(cut(n), x),
-        Route::StartUpload(n) => Route::StartUpload(cut(n)),
-        Route::Upload(n, x) => Route::Upload(cut(n), x),
-        Route::Referrers(n, x) => Route::Referrers(cut(n), x),
-        other => other,
     }
 }
 
@@ -165,43 +90,27 @@ fn reg_json(status: StatusCode, v: &Value) -> Response {
     respond(status, "application/json", v.to_string())
 }
 
-/// A registry error; 401s carry the Bearer challenge: for `scope` (`repository:<image>:<actions>` with
-/// the realm of its repository), or the root realm without one.
-fn reg_error(r: &Req, e: RegistryError, scope: Option<(&Reg, &str, &str)>) -> Response {
-    let body =
-        json!({"errors": [{"code": e.code.as_str(), "message": e.message, "detail": e.detail}]});
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut resp = if r.method == Method::HEAD {
-        empty(status)
-    } else {
-        reg_json(status, &body)
-    };
-    if e.status == 401 {
-        set_header(&mut resp, header::WWW_AUTHENTICATE, &challenge(r, scope));
-    }
-    resp
-}
-
-fn challenge(r: &Req, scope: Option<(&Reg, &str, &str)>) -> String {
-    let service = r.header("host").unwrap_or("localhost").to_string();
-    let base = r.base_url();
+/// A registry error; a 401 carries the Bearer challenge for `scope` (`repository:<image>:<actions>`
+/// with the realm of its repository), or the root realm without one.
+fn reg_error(e: RegistryError, scope: Option<(&Reg, &str, &'static str)>) -> ApiError {
+    let e = ApiError::from(e);
     match scope {
-        Some((reg, image, actions)) => format!(
-            "Bearer realm=\"{base}/api/docker/{}/v2/token\",service=\"{service}\",scope=\"repository:{image}:{actions}\"",
-            reg.repo
-        ),
-        None => {
-            let root = base.strip_suffix(&r.state.ctx_path).unwrap_or(&base).to_string();
-            format!("Bearer realm=\"{root}/v2/token\",service=\"{service}\"")
+        Some((reg, image, actions)) if e.status == 401 => {
+            e.challenge(Challenge::Bearer(Some(Box::new(BearerScope {
+                repo: reg.repo.clone(),
+                image: image.to_string(),
+                actions,
+            }))))
         }
+        _ => e,
     }
 }
 
 // ---------- auth ----------
 
 /// The caller, or the registry's 401 with a Bearer challenge.
-fn who(r: &Req, scope: Option<(&Reg, &str, &str)>) -> Result<Caller, Fail> {
-    let unauthorized = || Fail::from(reg_error(r, RegistryError::new(Code::Unauthorized), scope));
+fn who(r: &Req, scope: Option<(&Reg, &str, &'static str)>) -> Result<Caller, ApiError> {
+    let unauthorized = || reg_error(RegistryError::new(Code::Unauthorized), scope);
     let caller = r.caller().map_err(|_| unauthorized())?.clone();
     if caller.anonymous && !r.state.auth.anonymous_access() {
         return Err(unauthorized());
@@ -210,7 +119,7 @@ fn who(r: &Req, scope: Option<(&Reg, &str, &str)>) -> Result<Caller, Fail> {
 }
 
 /// Checks `action` on `image` of the request's repository (pull = read, push = deploy, delete).
-fn need(r: &Req, reg: &Reg, image: &str, action: Action) -> Result<Caller, Fail> {
+fn need(r: &Req, reg: &Reg, image: &str, action: Action) -> Result<Caller, ApiError> {
     let actions = match action {
         Action::Read => "pull",
         Action::Delete => "delete",
@@ -223,28 +132,22 @@ fn need(r: &Req, reg: &Reg, image: &str, action: Action) -> Result<Caller, Fail>
         return Ok(caller);
     }
     if caller.anonymous {
-        return Err(reg_error(r, RegistryError::new(Code::Unauthorized), scope).into());
+        return Err(reg_error(RegistryError::new(Code::Unauthorized), scope));
     }
-    Err(reg_error(r, RegistryError::new(Code::Denied), None).into())
+    Err(RegistryError::new(Code::Denied).into())
 }
 
 /// `GET /v2/`: 200 `{}` for authenticated callers. Without credentials it is always the 401 challenge,
 /// even with anonymous access on: clients learn the token realm there and fetch an anonymous token
 /// (this is how Docker clients pull anonymously from Artifactory).
-fn base(r: &Req, reg: Option<&Reg>) -> Response {
-    match who(r, None) {
-        Err(f) => return f.into_response(r),
-        Ok(c) if c.anonymous => {
-            return reg_error(r, RegistryError::new(Code::Unauthorized), None);
-        }
-        Ok(_) => {}
+fn base(r: &Req, reg: Option<&Reg>) -> Result<Response, ApiError> {
+    if who(r, None)?.anonymous {
+        return Err(RegistryError::new(Code::Unauthorized).into());
     }
     if let Some(reg) = reg {
-        if let Err(e) = docker_repo(r, &reg.repo) {
-            return reg_error(r, e, None);
-        }
+        docker_repo(r, &reg.repo)?;
     }
-    reg_json(StatusCode::OK, &json!({}))
+    Ok(reg_json(StatusCode::OK, &json!({})))
 }
 
 /// The token endpoint: Basic credentials (password, API key or access token) or none (anonymous,
@@ -275,89 +178,30 @@ fn token(r: &Req) -> Result<Response, ApiError> {
 
 /// The repository must exist and be a local Docker repository (remote and virtual Docker repositories
 /// do not proxy yet: an honest UNSUPPORTED).
-fn docker_repo(r: &Req, repo: &str) -> Result<(), RegistryError> {
+fn docker_repo(r: &Req, repo: &str) -> Result<(), ApiError> {
     let state = r.state.store.read();
     let unknown = || RegistryError::new(Code::NameUnknown).detail(json!({ "repository": repo }));
     let rp = state.repo(repo).ok_or_else(unknown)?;
     if rp.config.package_type != PackageType::Docker {
-        return Err(unknown().message(format!("repository '{repo}' is not a Docker repository")));
+        return Err(unknown()
+            .message(format!("repository '{repo}' is not a Docker repository"))
+            .into());
     }
     if rp.config.rclass != RepoClass::Local {
-        return Err(RegistryError::new(Code::Unsupported).message(format!(
-            "repository '{repo}' is not a local repository: only local Docker repositories are served"
-        )));
+        return Err(RegistryError::new(Code::Unsupported)
+            .message(format!(
+                "repository '{repo}' is not a local repository: only local Docker repositories are served"
+            ))
+            .into());
     }
     Ok(())
 }
 
-// ---------- dispatch ----------
+type Out = Result<Response, ApiError>;
 
-async fn dispatch(r: Req, reg: Reg, route: Route, body: BodyStream) -> Response {
-    let image = route_name(&route).to_string();
-    if !docker::valid_name(&image) {
-        return reg_error(
-            &r,
-            RegistryError::new(Code::NameInvalid).detail(json!({ "name": image })),
-            None,
-        );
-    }
-    if let Err(e) = docker_repo(&r, &reg.repo) {
-        return reg_error(&r, e, None);
-    }
-    let m = r.method.clone();
-    let result = match (route, m) {
-        (Route::Tags(_), Method::GET) => tags(&r, &reg, &image),
-        (Route::Manifest(_, rf), Method::GET | Method::HEAD) => get_manifest(&r, &reg, &image, &rf),
-        (Route::Manifest(_, rf), Method::PUT) => put_manifest(&r, &reg, &image, &rf, body).await,
-        (Route::Manifest(_, rf), Method::DELETE) => delete_manifest(&r, &reg, &image, &rf).await,
-        (Route::Blob(_, d), Method::GET | Method::HEAD) => get_blob(&r, &reg, &image, &d),
-        (Route::Blob(_, d), Method::DELETE) => delete_blob(&r, &reg, &image, &d).await,
-        (Route::StartUpload(_), Method::POST) => start_upload(&r, &reg, &image, body).await,
-        (Route::Upload(_, id), Method::PATCH) => patch_upload(&r, &reg, &image, &id, body).await,
-        (Route::Upload(_, id), Method::PUT) => finish_upload(&r, &reg, &image, &id, body).await,
-        (Route::Upload(_, id), Method::GET) => upload_status(&r, &reg, &image, &id),
-        (Route::Upload(_, id), Method::DELETE) => cancel_upload(&r, &reg, &image, &id),
-        (Route::Referrers(_, d), Method::GET) => referrers(&r, &reg, &image, &d),
-        _ => Err(Fail::Reg(RegistryError::new(Code::Unsupported))),
-    };
-    match result {
-        Ok(resp) => resp,
-        Err(f) => f.into_response(&r),
-    }
-}
-
-/// A handler's failure: a registry error, or a finished reply (auth challenges).
-enum Fail {
-    Reg(RegistryError),
-    Resp(Box<Response>),
-}
-
-impl Fail {
-    fn into_response(self, r: &Req) -> Response {
-        match self {
-            Fail::Reg(e) => reg_error(r, e, None),
-            Fail::Resp(resp) => *resp,
-        }
-    }
-}
-
-impl From<RegistryError> for Fail {
-    fn from(e: RegistryError) -> Self {
-        Fail::Reg(e)
-    }
-}
-
-impl From<Response> for Fail {
-    fn from(r: Response) -> Self {
-        Fail::Resp(Box::new(r))
-    }
-}
-
-type Out = Result<Response, Fail>;
-
-fn internal(e: impl std::fmt::Display) -> Fail {
+fn internal(e: impl std::fmt::Display) -> ApiError {
     tracing::error!("registry: {e}");
-    Fail::from(ApiError::internal(e).into_response())
+    ApiError::internal(e)
 }
 
 // ---------- tags and catalog ----------
@@ -410,14 +254,9 @@ fn tags(r: &Req, reg: &Reg, image: &str) -> Out {
 
 /// `_catalog` of one repository, or at the root of every Docker repository (`<repo>/<image>`); only
 /// what the caller may read.
-fn catalog(r: &Req, reg: Option<&Reg>) -> Response {
-    if let Err(f) = who(r, None) {
-        return f.into_response(r);
-    }
-    let (n, last) = match pagination(r) {
-        Ok(p) => p,
-        Err(e) => return reg_error(r, e, None),
-    };
+fn catalog(r: &Req, reg: Option<&Reg>) -> Out {
+    who(r, None)?;
+    let (n, last) = pagination(r)?;
     let names: Vec<String> = {
         let state = r.state.store.read();
         let mut out = Vec::new();
@@ -443,9 +282,7 @@ fn catalog(r: &Req, reg: Option<&Reg>) -> Response {
         out
     };
     if let Some(g) = reg {
-        if let Err(e) = docker_repo(r, &g.repo) {
-            return reg_error(r, e, None);
-        }
+        docker_repo(r, &g.repo)?;
     }
     let (page, more) = docker::page(names, n, last.as_deref());
     let mut resp = reg_json(StatusCode::OK, &json!({ "repositories": page }));
@@ -456,7 +293,7 @@ fn catalog(r: &Req, reg: Option<&Reg>) -> Response {
         };
         set_header(&mut resp, header::LINK, &link(&path, n, l));
     }
-    resp
+    Ok(resp)
 }
 
 // ---------- manifests ----------
@@ -523,7 +360,7 @@ fn get_manifest(r: &Req, reg: &Reg, image: &str, reference: &str) -> Out {
 }
 
 /// Stores `bytes` as a blob (small documents: manifests).
-async fn store_bytes(r: &Req, bytes: Bytes) -> Result<BlobInfo, Fail> {
+async fn store_bytes(r: &Req, bytes: Bytes) -> Result<BlobInfo, ApiError> {
     let s = futures_util::stream::iter([Ok::<Bytes, std::io::Error>(bytes)]);
     r.state
         .store
@@ -558,16 +395,12 @@ async fn put_manifest(r: &Req, reg: &Reg, image: &str, reference: &str, body: Bo
             .into());
     }
     let bytes = read_small(body, docker::MAX_MANIFEST).await.map_err(|e| {
-        if e.status == StatusCode::PAYLOAD_TOO_LARGE {
-            Fail::Reg(
-                RegistryError::new(Code::SizeInvalid)
-                    .status(413)
-                    .message("manifest is larger than 4 MiB"),
-            )
+        if e.status == 413 {
+            RegistryError::new(Code::SizeInvalid)
+                .status(413)
+                .message("manifest is larger than 4 MiB")
         } else {
-            Fail::Reg(
-                RegistryError::new(Code::ManifestInvalid).message("could not read the manifest"),
-            )
+            RegistryError::new(Code::ManifestInvalid).message("could not read the manifest")
         }
     })?;
     let m = docker::parse_manifest(&bytes, r.header("content-type"))?;
@@ -886,15 +719,12 @@ fn get_blob(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
     let size = f.size;
     let (status, slice, range) = match r.header("range").map(|h| parse_ranges(h, size)) {
         Some(Some(rs)) if rs.is_empty() => {
-            let mut resp = reg_error(
-                r,
+            return Err(ApiError::from(
                 RegistryError::new(Code::BlobUnknown)
                     .status(416)
                     .message("requested range not satisfiable"),
-                None,
-            );
-            set_header(&mut resp, header::CONTENT_RANGE, &format!("bytes */{size}"));
-            return Ok(resp);
+            )
+            .with_header("content-range", format!("bytes */{size}")));
         }
         Some(Some(rs)) => {
             let (a, b) = rs[0];
@@ -975,28 +805,35 @@ async fn delete_blob(r: &Req, reg: &Reg, image: &str, digest: &str) -> Out {
 
 // ---------- uploads ----------
 
-fn upload_headers(resp: &mut Response, reg: &Reg, image: &str, id: &str, size: u64) {
-    set_header(
-        resp,
-        header::LOCATION,
-        &format!("{}/{image}/blobs/uploads/{id}", reg.prefix),
-    );
-    set_header(
-        resp,
-        header::HeaderName::from_static("docker-upload-uuid"),
-        id,
-    );
+/// The headers of an upload in progress: where it continues, its id and what has arrived.
+fn upload_headers(reg: &Reg, image: &str, id: &str, size: u64) -> [(&'static str, String); 3] {
     // Artifactory (like distribution) sends `0-0` before anything arrived.
     let range = if size == 0 {
         "0-0".to_string()
     } else {
         format!("0-{}", size - 1)
     };
-    set_header(resp, header::RANGE, &range);
+    [
+        (
+            "location",
+            format!("{}/{image}/blobs/uploads/{id}", reg.prefix),
+        ),
+        ("docker-upload-uuid", id.to_string()),
+        ("range", range),
+    ]
+}
+
+/// An empty reply with the headers of an upload in progress.
+fn upload_reply(status: StatusCode, reg: &Reg, image: &str, id: &str, size: u64) -> Response {
+    let mut resp = empty(status);
+    for (k, v) in upload_headers(reg, image, id, size) {
+        set_header(&mut resp, header::HeaderName::from_static(k), &v);
+    }
+    resp
 }
 
 /// Streams a request body into the blob store.
-async fn ingest(r: &Req, body: BodyStream) -> Result<BlobInfo, Fail> {
+async fn ingest(r: &Req, body: BodyStream) -> Result<BlobInfo, ApiError> {
     let _busy = Busy::new(&r.state.busy);
     r.state
         .store
@@ -1004,15 +841,13 @@ async fn ingest(r: &Req, body: BodyStream) -> Result<BlobInfo, Fail> {
         .ingest_digests(body, r.state.config.max_upload, false)
         .await
         .map_err(|e| match e {
-            IngestError::Body(m) => Fail::Reg(
-                RegistryError::new(Code::BlobUploadInvalid)
-                    .message(format!("could not read the body: {m}")),
-            ),
-            IngestError::TooLarge => Fail::Reg(
-                RegistryError::new(Code::SizeInvalid)
-                    .status(413)
-                    .message("blob is too large"),
-            ),
+            IngestError::Body(m) => RegistryError::new(Code::BlobUploadInvalid)
+                .message(format!("could not read the body: {m}"))
+                .into(),
+            IngestError::TooLarge => RegistryError::new(Code::SizeInvalid)
+                .status(413)
+                .message("blob is too large")
+                .into(),
             IngestError::Io(e) => internal(e),
         })
 }
@@ -1136,9 +971,7 @@ async fn start_upload(r: &Req, reg: &Reg, image: &str, body: BodyStream) -> Out 
         return finish(r, reg, image, &d, info, &caller).await;
     }
     let id = r.state.uploads.start(&reg.repo, image, r.now());
-    let mut resp = empty(StatusCode::ACCEPTED);
-    upload_headers(&mut resp, reg, image, &id, 0);
-    Ok(resp)
+    Ok(upload_reply(StatusCode::ACCEPTED, reg, image, &id, 0))
 }
 
 fn session(
@@ -1146,9 +979,11 @@ fn session(
     reg: &Reg,
     image: &str,
     id: &str,
-) -> Result<crate::docker::uploads::Session, Fail> {
+) -> Result<crate::docker::uploads::Session, ApiError> {
     r.state.uploads.get(id, &reg.repo, image).ok_or_else(|| {
-        Fail::Reg(RegistryError::new(Code::BlobUploadUnknown).detail(json!({ "uuid": id })))
+        RegistryError::new(Code::BlobUploadUnknown)
+            .detail(json!({ "uuid": id }))
+            .into()
     })
 }
 
@@ -1181,18 +1016,17 @@ async fn patch_upload(r: &Req, reg: &Reg, image: &str, id: &str, body: BodyStrea
     let range = content_range(r)?;
     if let Some((a, _)) = range {
         if a != s.size {
-            let mut resp = reg_error(
-                r,
-                RegistryError::new(Code::BlobUploadInvalid)
-                    .status(416)
-                    .message(format!(
-                        "chunk starts at {a} but {} bytes were received",
-                        s.size
-                    )),
-                None,
-            );
-            upload_headers(&mut resp, reg, image, id, s.size);
-            return Ok(resp);
+            let e = RegistryError::new(Code::BlobUploadInvalid)
+                .status(416)
+                .message(format!(
+                    "chunk starts at {a} but {} bytes were received",
+                    s.size
+                ));
+            let mut e = ApiError::from(e);
+            for (k, v) in upload_headers(reg, image, id, s.size) {
+                e = e.with_header(k, v);
+            }
+            return Err(e);
         }
     }
     let _pin = r.state.store.blobs.pin().await;
@@ -1217,9 +1051,7 @@ async fn patch_upload(r: &Req, reg: &Reg, image: &str, id: &str, body: BodyStrea
                 .status(416)
                 .message("another chunk arrived for this upload at the same offset")
         })?;
-    let mut resp = empty(StatusCode::ACCEPTED);
-    upload_headers(&mut resp, reg, image, id, size);
-    Ok(resp)
+    Ok(upload_reply(StatusCode::ACCEPTED, reg, image, id, size))
 }
 
 async fn finish_upload(r: &Req, reg: &Reg, image: &str, id: &str, body: BodyStream) -> Out {
@@ -1245,7 +1077,7 @@ async fn finish_upload(r: &Req, reg: &Reg, image: &str, id: &str, body: BodyStre
 }
 
 /// Concatenates stored parts into one new blob.
-async fn concat(r: &Req, parts: &[BlobInfo]) -> Result<BlobInfo, Fail> {
+async fn concat(r: &Req, parts: &[BlobInfo]) -> Result<BlobInfo, ApiError> {
     // Each part is opened only when the stream reaches it (a session may have many parts).
     let paths: Vec<std::path::PathBuf> = parts
         .iter()
@@ -1364,9 +1196,7 @@ async fn link_blob(
 fn upload_status(r: &Req, reg: &Reg, image: &str, id: &str) -> Out {
     need(r, reg, image, Action::Deploy)?;
     let s = session(r, reg, image, id)?;
-    let mut resp = empty(StatusCode::NO_CONTENT);
-    upload_headers(&mut resp, reg, image, id, s.size);
-    Ok(resp)
+    Ok(upload_reply(StatusCode::NO_CONTENT, reg, image, id, s.size))
 }
 
 fn cancel_upload(r: &Req, reg: &Reg, image: &str, id: &str) -> Out {
@@ -1381,7 +1211,6 @@ fn cancel_upload(r: &Req, reg: &Reg, image: &str, id: &str) -> Out {
 /// `POST /api/docker/<repo>/v2/promote`: copies or moves an image (one tag, or all of them) to
 /// another repository, optionally renaming image and tag.
 async fn promote(r: &Req, repo: &str, body: BodyStream) -> Result<Response, ApiError> {
-    super::allow(r, &[Method::POST])?;
     let caller = r.require_user()?;
     let bytes = read_small(body, 64 << 10).await?;
     let doc: Value = serde_json::from_slice(&bytes)
@@ -1444,13 +1273,10 @@ async fn promote(r: &Req, repo: &str, body: BodyStream) -> Result<Response, ApiE
             .is_some_and(|t| t.items.contains_key(dst.as_str()))
             && tag.is_some()
         {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                format!(
-                    "Target tag '{target_image}:{}' already exists in {target}",
-                    target_tag.as_deref().unwrap_or("")
-                ),
-            ));
+            return Err(ApiError::conflict(format!(
+                "Target tag '{target_image}:{}' already exists in {target}",
+                target_tag.as_deref().unwrap_or("")
+            )));
         }
         // A whole image promoted onto an existing one: tags it already has are not merged over.
         if tag.is_none() {
@@ -1459,10 +1285,9 @@ async fn promote(r: &Req, repo: &str, body: BodyStream) -> Result<Response, ApiE
                     .into_iter()
                     .find(|tg| docker::manifest_in(t, &docker::join(&target_image, tg)).is_some());
                 if let Some(tg) = clash {
-                    return Err(ApiError::new(
-                        StatusCode::CONFLICT,
-                        format!("Target tag '{target_image}:{tg}' already exists in {target}"),
-                    ));
+                    return Err(ApiError::conflict(format!(
+                        "Target tag '{target_image}:{tg}' already exists in {target}"
+                    )));
                 }
             }
         }
@@ -1514,21 +1339,10 @@ async fn promote(r: &Req, repo: &str, body: BodyStream) -> Result<Response, ApiE
         .store
         .commit(Mutation::Batch { steps })
         .await
-        .map_err(|e| {
-            super::commit_error(e, |t| ApiError::new(StatusCode::CONFLICT, format!("{t:?}")))
-        })?;
+        .map_err(|e| super::commit_error(e, |t| ApiError::conflict(format!("{t:?}"))))?;
     Ok(respond(
         StatusCode::OK,
         "text/plain",
         "Promotion ended successfully",
-    ))
-}
-
-/// Bintray was shut down in 2021: the endpoint answers with an honest error.
-fn bintray(r: &Req) -> Result<Response, ApiError> {
-    r.require_user()?;
-    Err(ApiError::new(
-        StatusCode::GONE,
-        "Bintray was discontinued on 2021-05-01; pushing Docker tags to Bintray is no longer possible",
     ))
 }

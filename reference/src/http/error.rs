@@ -1,129 +1,113 @@
-//! `ApiError`: an application error rendered as a reply in the exact wire shape of its family.
-//! Handlers return `Result<Response, ApiError>`; [`ApiError::into_response`] is the one renderer.
+//! The one renderer of [`ApiError`]: each family in its exact wire shape, challenges filled in
+//! from the request (the registry's Bearer realm names this server's URL).
 
-use warp::http::{header, HeaderName, HeaderValue, StatusCode};
+use serde_json::json;
+use warp::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
 
 use super::json::pretty;
-
-/// The body family of an error.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ErrorBody {
-    /// REST default: `{"errors":[{"status":N,"message":"..."}]}`.
-    Rest(String),
-    /// Plain text (AQL, search terms, some 403s).
-    Text(String),
-    /// No body at all.
-    Empty,
-}
-
-/// An error reply.
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Body family and text.
-    pub body: ErrorBody,
-    /// Extra headers (`WWW-Authenticate`, `Allow`, ...).
-    pub headers: Vec<(HeaderName, String)>,
-}
+use super::Req;
+use crate::error::{ApiError, BearerScope, Challenge, ErrorBody};
 
 /// The Basic challenge every 401 carries.
-pub const BASIC_CHALLENGE: &str = "Basic realm=\"Artifactory Realm\"";
+pub(crate) const BASIC_CHALLENGE: &str = "Basic realm=\"Artifactory Realm\"";
 
-impl ApiError {
-    /// REST default shape.
-    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            body: ErrorBody::Rest(message.into()),
-            headers: Vec::new(),
+/// The content type of copy and move results.
+pub(crate) const COPY_MOVE: &str =
+    "application/vnd.org.jfrog.artifactory.storage.CopyOrMoveResult+json";
+
+/// Renders `e` as the reply to `r`.
+pub(crate) fn render(e: ApiError, r: &Req) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let json_type = Some("application/json");
+    let (body, ctype): (String, Option<&str>) = match &e.body {
+        ErrorBody::Rest(m) => (rest_body(e.status, m), json_type),
+        ErrorBody::Text(t) => (t.clone(), Some("text/plain")),
+        ErrorBody::Empty => (String::new(), None),
+        ErrorBody::Feedback(m) => (json!({ "error": m }).to_string(), json_type),
+        ErrorBody::OAuth { code, description } => (
+            pretty(&json!({"error": code, "error_description": description})),
+            json_type,
+        ),
+        ErrorBody::Access {
+            code,
+            message,
+            detail: None,
+        } => (
+            json!({"errors": [{"code": code, "message": message}]}).to_string(),
+            json_type,
+        ),
+        ErrorBody::Access {
+            code,
+            message,
+            detail: Some(d),
+        } => (
+            json!({"errors": [{"code": code, "detail": d, "message": message}]}).to_string(),
+            json_type,
+        ),
+        // A HEAD request gets the registry's status and headers only.
+        ErrorBody::Registry { .. } if r.method == Method::HEAD => (String::new(), None),
+        ErrorBody::Registry {
+            code,
+            message,
+            detail,
+        } => (
+            json!({"errors": [{"code": code, "message": message, "detail": detail}]}).to_string(),
+            json_type,
+        ),
+        ErrorBody::Messages(m) => (
+            pretty(&json!({"messages": [{"level": "ERROR", "message": m}]})),
+            Some(COPY_MOVE),
+        ),
+    };
+    let mut resp = Response::new(body.into());
+    *resp.status_mut() = status;
+    if let Some(ct) = ctype {
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    match &e.challenge {
+        Some(Challenge::Basic) => {
+            resp.headers_mut().append(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(BASIC_CHALLENGE),
+            );
         }
-    }
-
-    /// Plain-text body.
-    pub fn text(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            body: ErrorBody::Text(message.into()),
-            headers: Vec::new(),
-        }
-    }
-
-    /// No body.
-    pub fn empty(status: StatusCode) -> ApiError {
-        ApiError {
-            status,
-            body: ErrorBody::Empty,
-            headers: Vec::new(),
-        }
-    }
-
-    /// 400 in the REST shape.
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, message)
-    }
-
-    /// 404 in the REST shape.
-    pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, message)
-    }
-
-    /// 403 in the REST shape.
-    pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, message)
-    }
-
-    /// 401 with the Basic challenge.
-    pub fn unauthorized(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, message)
-            .with_header(header::WWW_AUTHENTICATE, BASIC_CHALLENGE)
-    }
-
-    /// 500 with Artifactory's generic message, logging the cause.
-    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
-        tracing::error!("internal error: {cause}");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "An unexpected error has occurred, please check Artifactory logs for further details.",
-        )
-    }
-
-    /// Adds a header.
-    pub fn with_header(mut self, name: HeaderName, value: impl Into<String>) -> ApiError {
-        self.headers.push((name, value.into()));
-        self
-    }
-
-    /// Renders the reply.
-    pub fn into_response(self) -> Response {
-        let (body, ctype): (String, Option<&str>) = match &self.body {
-            ErrorBody::Rest(m) => (rest_body(self.status, m), Some("application/json")),
-            ErrorBody::Text(t) => (t.clone(), Some("text/plain")),
-            ErrorBody::Empty => (String::new(), None),
-        };
-        let mut resp = Response::new(body.into());
-        *resp.status_mut() = self.status;
-        if let Some(ct) = ctype {
-            resp.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-        }
-        for (k, v) in self.headers {
-            if let Ok(v) = HeaderValue::from_str(&v) {
-                resp.headers_mut().append(k, v);
+        Some(Challenge::Bearer(scope)) => {
+            if let Ok(v) = HeaderValue::from_str(&bearer(r, scope.as_deref())) {
+                resp.headers_mut().append(header::WWW_AUTHENTICATE, v);
             }
         }
-        resp
+        None => {}
+    }
+    for (k, v) in e.headers {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
+            resp.headers_mut().append(k, v);
+        }
+    }
+    resp
+}
+
+/// The registry's challenge: the token realm of the scope's repository, or the root realm.
+fn bearer(r: &Req, scope: Option<&BearerScope>) -> String {
+    let service = r.header("host").unwrap_or("localhost").to_string();
+    let base = r.base_url();
+    match scope {
+        Some(s) => format!(
+            "Bearer realm=\"{base}/api/docker/{}/v2/token\",service=\"{service}\",scope=\"repository:{}:{}\"",
+            s.repo, s.image, s.actions
+        ),
+        None => {
+            let root = base.strip_suffix(&r.state.ctx_path).unwrap_or(&base);
+            format!("Bearer realm=\"{root}/v2/token\",service=\"{service}\"")
+        }
     }
 }
 
 /// `{"errors":[{"status":N,"message":"..."}]}` pretty printed.
-pub fn rest_body(status: StatusCode, message: &str) -> String {
-    pretty(&serde_json::json!({"errors": [{"status": status.as_u16(), "message": message}]}))
-}
-
-impl From<ApiError> for Response {
-    fn from(e: ApiError) -> Response {
-        e.into_response()
-    }
+pub(crate) fn rest_body(status: u16, message: &str) -> String {
+    pretty(&json!({"errors": [{"status": status, "message": message}]}))
 }

@@ -1,72 +1,42 @@
-//! The HTTP layer: one module per API area, each exposing `routes(&AppState)`; [`router`] composes them.
-//! Handlers are thin: parse the request ([`path`], [`Query`]), ask [`crate::auth`], call the store, render.
+//! The HTTP layer, thin: [`router`] strips the context path, [`endpoint`] parses the request into a
+//! typed endpoint, the router checks its access rule, and the area's handler calls the domain and
+//! renders what it returns; errors are rendered in one place ([`error`]).
 
-pub mod artifacts;
-pub mod docker;
-pub mod error;
-pub mod faults;
-pub mod json;
-pub mod path;
-pub mod repositories;
-pub mod router;
-pub mod search;
-pub mod security;
-pub mod storage;
-pub mod system;
-pub mod tokens;
-pub mod users;
-
-use std::sync::Arc;
+pub(crate) mod artifacts;
+pub(crate) mod docker;
+pub(crate) mod endpoint;
+pub(crate) mod error;
+pub(crate) mod faults;
+pub(crate) mod json;
+pub(crate) mod path;
+pub(crate) mod repositories;
+pub(crate) mod router;
+pub(crate) mod search;
+pub(crate) mod security;
+pub(crate) mod storage;
+pub(crate) mod system;
+pub(crate) mod tokens;
+pub(crate) mod users;
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use serde::Serialize;
 use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
-use warp::Filter;
 
-use crate::auth::{Action, Auth, Caller, Target};
-use crate::config::Config;
-use crate::store::{CommitError, Store, TreeError};
-use error::ApiError;
-
-/// The version this server presents itself as.
-pub const VERSION: &str = "7.98.9";
-/// The matching revision (as in `X-JFrog-Version`).
-pub const REVISION: &str = "79809900";
-
-/// Everything a handler may need, shared by all requests.
-#[derive(Debug)]
-pub struct Shared {
-    /// Configuration.
-    pub config: Config,
-    /// Normalised context path (`/artifactory` or `""`).
-    pub ctx_path: String,
-    /// Storage.
-    pub store: Store,
-    /// Users and permissions.
-    pub auth: Auth,
-    /// `X-Artifactory-Id`.
-    pub instance_id: String,
-    /// Docker blob upload sessions.
-    pub uploads: crate::docker::uploads::Uploads,
-    /// Registry transfers in progress (background checksum work waits while any run).
-    pub busy: Arc<std::sync::atomic::AtomicUsize>,
-    /// Parsed build-info documents by content SHA-256 (AQL's build domains), so a query reads and
-    /// parses only the documents stored since the last one.
-    pub build_docs: std::sync::Mutex<std::collections::HashMap<String, Arc<serde_json::Value>>>,
-}
-
-/// Cheap handle to [`Shared`].
-pub type AppState = Arc<Shared>;
+use crate::app::App;
+pub(crate) use crate::app::{AppState, Body as BodyStream, REVISION, VERSION};
+use crate::auth::{Action, Caller, Target};
+use crate::error::ApiError;
+use crate::store::{CommitError, TreeError};
 
 /// Decoded query string parameters, in order. `?list` gives `("list", "")`.
 #[derive(Clone, Debug, Default)]
-pub struct Query(pub Vec<(String, String)>);
+pub(crate) struct Query(pub Vec<(String, String)>);
 
 impl Query {
     /// Parses a raw query string (`+` is a space, as servlet containers decode it).
-    pub fn parse(raw: &str) -> Query {
+    pub(crate) fn parse(raw: &str) -> Query {
         let dec = |s: &str| {
             let s = s.replace('+', " ");
             percent_encoding::percent_decode_str(&s)
@@ -85,7 +55,7 @@ impl Query {
     }
 
     /// The first value of `name`.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
@@ -93,12 +63,12 @@ impl Query {
     }
 
     /// Whether `name` is present (with or without a value).
-    pub fn has(&self, name: &str) -> bool {
+    pub(crate) fn has(&self, name: &str) -> bool {
         self.0.iter().any(|(k, _)| k == name)
     }
 
     /// The comma-separated values of `name` (`?properties=a,b`), empty ones dropped.
-    pub fn list(&self, name: &str) -> Vec<String> {
+    pub(crate) fn list(&self, name: &str) -> Vec<String> {
         self.get(name)
             .unwrap_or("")
             .split(',')
@@ -108,7 +78,7 @@ impl Query {
     }
 
     /// `1`/`true` style flag; `default` when absent.
-    pub fn flag(&self, name: &str, default: bool) -> bool {
+    pub(crate) fn flag(&self, name: &str, default: bool) -> bool {
         match self.get(name) {
             None => default,
             Some(v) => matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | ""),
@@ -117,7 +87,7 @@ impl Query {
 }
 
 /// The parts of a request every handler sees.
-pub struct Req {
+pub(crate) struct Req {
     /// Shared state.
     pub state: AppState,
     /// Method.
@@ -132,14 +102,14 @@ pub struct Req {
 
 impl Req {
     /// The caller, or the 401 for wrong credentials.
-    pub fn caller(&self) -> Result<&Caller, ApiError> {
+    pub(crate) fn caller(&self) -> Result<&Caller, ApiError> {
         self.caller.as_ref().map_err(Clone::clone)
     }
 
     /// Checks `action` at `path` of `repo` for the caller; see [`Auth::check`]. Folders (and the
     /// repository root) relax the include patterns so users can browse down to what they may read. A
     /// repository that does not exist is left to the handler's 404 (only the anonymous gate applies).
-    pub fn require(
+    pub(crate) fn require(
         &self,
         action: Action,
         repo: &str,
@@ -159,7 +129,13 @@ impl Req {
     }
 
     /// Whether the caller may do `action` at `path` of `repo` (no error: listings filter with it).
-    pub fn may(&self, state: &crate::store::State, action: Action, repo: &str, path: &str) -> bool {
+    pub(crate) fn may(
+        &self,
+        state: &crate::store::State,
+        action: Action,
+        repo: &str,
+        path: &str,
+    ) -> bool {
         let Ok(caller) = self.caller() else {
             return false;
         };
@@ -168,7 +144,7 @@ impl Req {
 
     /// Like [`Req::require`] for a whole subtree (delete, recursive properties, copy and move): the
     /// caller needs `action` on `path` and on every file beneath it.
-    pub fn require_tree(
+    pub(crate) fn require_tree(
         &self,
         action: Action,
         repo: &str,
@@ -189,7 +165,7 @@ impl Req {
     }
 
     /// Admin-only endpoints: anonymous → 401, other users → `forbidden`.
-    pub fn require_admin(
+    pub(crate) fn require_admin(
         &self,
         forbidden: impl FnOnce(&Caller) -> ApiError,
     ) -> Result<Caller, ApiError> {
@@ -201,7 +177,7 @@ impl Req {
     }
 
     /// Endpoints any authenticated user (or anonymous, when anonymous access is on) may call.
-    pub fn require_user(&self) -> Result<Caller, ApiError> {
+    pub(crate) fn require_user(&self) -> Result<Caller, ApiError> {
         let caller = self.caller()?.clone();
         self.state.auth.gate(&caller)?;
         Ok(caller)
@@ -209,7 +185,7 @@ impl Req {
 
     /// The base URL for absolute URLs in responses: `<scheme>://<host><ctx>`, honouring
     /// `X-JFrog-Override-Base-Url`, `X-Artifactory-Override-Base-Url` and the configured custom base.
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         let h = |n: &str| {
             self.headers
                 .get(n)
@@ -232,12 +208,12 @@ impl Req {
     }
 
     /// Now, from the server's clock.
-    pub fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         self.state.config.clock.now_ms()
     }
 
     /// A request header as text.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
@@ -245,7 +221,7 @@ impl Req {
 /// Whether `caller` may do `action` at `path` of `repo` (see [`Req::may`]); usable where the request
 /// is gone (a response streamed later).
 pub(crate) fn may(
-    shared: &Shared,
+    shared: &App,
     state: &crate::store::State,
     caller: &Caller,
     action: Action,
@@ -288,58 +264,14 @@ fn target<'a>(
     })
 }
 
-/// Extracts [`Req`] for every request.
-pub fn req(
-    state: AppState,
-) -> impl Filter<Extract = (Req,), Error = std::convert::Infallible> + Clone {
-    let raw_query = warp::query::raw().or(warp::any().map(String::new)).unify();
-    warp::any()
-        .map(move || state.clone())
-        .and(warp::method())
-        .and(warp::header::headers_cloned())
-        .and(raw_query)
-        .then(
-            |state: AppState, method, headers: HeaderMap, q: String| async move {
-                let now = state.config.clock.now_ms();
-                let caller = state.auth.identify(&state.store, &headers, now).await;
-                Req {
-                    state,
-                    method,
-                    headers,
-                    query: Query::parse(&q),
-                    caller,
-                }
-            },
-        )
-}
-
-/// The request body as a stream of `Bytes`.
-pub fn body() -> impl Filter<Extract = (BodyStream,), Error = warp::Rejection> + Clone {
-    warp::body::stream().map(boxed_body)
-}
-
-fn boxed_body<S, B>(s: S) -> BodyStream
-where
-    S: Stream<Item = Result<B, warp::Error>> + Send + 'static,
-    B: warp::Buf,
-{
-    Box::pin(s.map(|r| r.map(|mut b| b.copy_to_bytes(b.remaining()))))
-}
-
-/// A boxed request body stream.
-pub type BodyStream = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Send>>;
-
 /// Reads a small body (JSON documents) into memory, refusing more than `limit` bytes.
-pub async fn read_small(mut body: BodyStream, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_small(mut body: BodyStream, limit: usize) -> Result<Bytes, ApiError> {
     let mut buf = bytes::BytesMut::new();
     while let Some(chunk) = body.next().await {
         let chunk = chunk
             .map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
         if buf.len() + chunk.len() > limit {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Request body is too large",
-            ));
+            return Err(ApiError::new(413, "Request body is too large"));
         }
         buf.extend_from_slice(&chunk);
     }
@@ -347,7 +279,7 @@ pub async fn read_small(mut body: BodyStream, limit: usize) -> Result<Bytes, Api
 }
 
 /// A response with `body`, `status` and `Content-Type`.
-pub fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response {
+pub(crate) fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response {
     let mut r = Response::new(body.into().into());
     *r.status_mut() = status;
     if let Ok(v) = HeaderValue::from_str(content_type) {
@@ -357,45 +289,37 @@ pub fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -
 }
 
 /// A JSON response in Jackson's pretty style.
-pub fn json<T: Serialize + ?Sized>(status: StatusCode, content_type: &str, v: &T) -> Response {
+pub(crate) fn json<T: Serialize + ?Sized>(
+    status: StatusCode,
+    content_type: &str,
+    v: &T,
+) -> Response {
     respond(status, content_type, json::pretty(v))
 }
 
 /// An empty response.
-pub fn empty(status: StatusCode) -> Response {
+pub(crate) fn empty(status: StatusCode) -> Response {
     let mut r = Response::new(Bytes::new().into());
     *r.status_mut() = status;
     r
 }
 
 /// Sets a header on a response (ignores values that are not valid header text).
-pub fn set_header(r: &mut Response, name: header::HeaderName, value: &str) {
+pub(crate) fn set_header(r: &mut Response, name: header::HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         r.headers_mut().insert(name, v);
     }
 }
 
-/// Renders a handler's result.
-pub fn render(r: Result<Response, ApiError>) -> Response {
-    r.unwrap_or_else(ApiError::into_response)
+/// Renders a handler's result: the reply, or the error in its family's shape.
+pub(crate) fn render(r: &Req, result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(|e| error::render(e, r))
 }
 
 /// Maps a failed commit to an error reply; `tree` maps domain failures.
-pub fn commit_error(e: CommitError, tree: impl FnOnce(TreeError) -> ApiError) -> ApiError {
+pub(crate) fn commit_error(e: CommitError, tree: impl FnOnce(TreeError) -> ApiError) -> ApiError {
     match e {
         CommitError::Tree(t) => tree(t),
         CommitError::Io(e) => ApiError::internal(e),
-    }
-}
-
-/// Refuses methods other than `allowed` (HEAD counts as GET) with 405.
-pub fn allow(r: &Req, allowed: &[Method]) -> Result<(), ApiError> {
-    if allowed.contains(&r.method) || (r.method == Method::HEAD && allowed.contains(&Method::GET)) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Method Not Allowed",
-        ))
     }
 }

@@ -205,4 +205,39 @@ mod tests {
     fn double_slashes_collapse() {
         assert_eq!(parse("repo//a///b").unwrap().path, "a/b");
     }
+
+    use proptest::prelude::*;
+
+    fn segment() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9 ._~!%;,=+()'-]{1,12}|[\\p{L}]{1,6}"
+            .prop_filter("not a dot segment", |s| s != "." && s != "..")
+    }
+
+    fn encode(segs: &[String]) -> String {
+        segs.iter()
+            .map(|s| {
+                percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    proptest! {
+        #[test]
+        fn parser_never_panics(s in "\\PC{0,64}") {
+            let _ = parse(&s);
+        }
+
+        #[test]
+        fn parser_round_trips(repo in "[a-z][a-z0-9-]{0,10}", segs in prop::collection::vec(segment(), 0..6), slash in any::<bool>()) {
+            let raw = format!("{repo}/{}{}", encode(&segs), if slash && !segs.is_empty() { "/" } else { "" });
+            let p = parse(&raw).unwrap();
+            prop_assert_eq!(&p.repo, &repo);
+            // `x!/y` is an archive entry; the parser re-joins it exactly.
+            let joined = match &p.archive_entry { Some(e) => format!("{}!/{}", p.path, e), None => p.path.clone() };
+            prop_assert_eq!(joined, segs.join("/"));
+            prop_assert!(p.matrix.is_empty());
+        }
+    }
 }

@@ -2,37 +2,32 @@
 //! (`GET/PUT/POST/DELETE /api/repositories/{key}`) with Artifactory's configuration JSON.
 
 use serde_json::{json, Map, Value};
-use warp::filters::BoxedFilter;
-use warp::http::{Method, StatusCode};
-use warp::path::Tail;
+use warp::http::StatusCode;
 use warp::reply::Response;
-use warp::Filter;
 
-use super::error::ApiError;
-use super::{
-    allow, body, commit_error, json, read_small, render, req, respond, set_header, AppState,
-    BodyStream, Req,
-};
+use super::endpoint::Repositories;
+use super::{commit_error, json, read_small, respond, set_header, BodyStream, Req};
 use crate::auth::Action;
 use crate::config::{valid_repo_key, PackageType, RepoClass, RepoConfig};
+use crate::error::ApiError;
 use crate::store::{Mutation, State, TreeError};
 
-/// Routes under `/api/repositories`.
-pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
-    let list = warp::path!("repositories")
-        .and(req(state.clone()))
-        .map(|r: Req| render(list(&r)));
-    let one = warp::path("repositories")
-        .and(warp::path::tail())
-        .and(req(state.clone()))
-        .and(body())
-        .then(|t: Tail, r: Req, b: BodyStream| async move { render(one(r, t.as_str(), b).await) });
-    list.or(one).unify().boxed()
+/// Answers a repositories endpoint.
+pub(crate) async fn handle(
+    r: &Req,
+    e: Repositories,
+    body: BodyStream,
+) -> Result<Response, ApiError> {
+    match e {
+        Repositories::List => list(r),
+        Repositories::Get { key } => get(r, &key),
+        Repositories::Create { key } => create(r, &key, body).await,
+        Repositories::Update { key } => update(r, &key, body).await,
+        Repositories::Delete { key } => delete(r, &key).await,
+    }
 }
 
 fn list(r: &Req) -> Result<Response, ApiError> {
-    allow(r, &[Method::GET])?;
-    r.require_user()?;
     let base = r.base_url();
     let want_type = r.query.get("type").map(str::to_ascii_lowercase);
     let want_pt = r.query.get("packageType").map(str::to_ascii_lowercase);
@@ -147,100 +142,89 @@ fn content_type(c: RepoClass) -> &'static str {
     }
 }
 
-async fn one(r: Req, tail: &str, body: BodyStream) -> Result<Response, ApiError> {
-    allow(
-        &r,
-        &[Method::GET, Method::PUT, Method::POST, Method::DELETE],
-    )?;
-    let key =
-        super::path::decode(tail.trim_end_matches('/')).map_err(|e| ApiError::bad_request(e.0))?;
-    if key.is_empty() {
-        return Err(ApiError::text(
-            StatusCode::BAD_REQUEST,
-            "Repo key must not be null\n",
-        ));
-    }
-    if r.method == Method::GET || r.method == Method::HEAD {
-        r.require(Action::Read, &key, "", |_| ApiError::forbidden("Forbidden"))?;
+fn get(r: &Req, key: &str) -> Result<Response, ApiError> {
+    r.require(Action::Read, key, "", |_| ApiError::forbidden("Forbidden"))?;
+    let state = r.state.store.read();
+    let repo = state
+        .repo(key)
+        .ok_or_else(|| ApiError::bad_request("Bad Request"))?;
+    Ok(json(
+        StatusCode::OK,
+        content_type(repo.config.rclass),
+        &config_json(&repo.config),
+    ))
+}
+
+async fn delete(r: &Req, key: &str) -> Result<Response, ApiError> {
+    r.state
+        .store
+        .commit(Mutation::DeleteRepo {
+            key: key.to_string(),
+        })
+        .await
+        .map_err(|e| {
+            commit_error(e, |_| {
+                ApiError::not_found(format!("Repository {key} does not exist"))
+            })
+        })?;
+    Ok(respond(
+        StatusCode::OK,
+        "text/plain",
+        format!("Repository {key} and all its content have been removed successfully."),
+    ))
+}
+
+async fn create(r: &Req, key: &str, body: BodyStream) -> Result<Response, ApiError> {
+    let caller = r.caller()?.name.clone();
+    let doc = read_doc(body).await?;
+    let config = {
         let state = r.state.store.read();
-        let repo = state
-            .repo(&key)
+        if state.repo_ci(key).is_some() {
+            return Err(ApiError::bad_request(
+                "Case insensitive repository key already exists",
+            ));
+        }
+        parse_config(key, &doc, None, &state)?
+    };
+    let m = Mutation::CreateRepo {
+        config,
+        now: r.now(),
+        user: caller,
+    };
+    r.state.store.commit(m).await.map_err(|e| {
+        commit_error(e, |t| match t {
+            TreeError::RepoExists => {
+                ApiError::bad_request("Case insensitive repository key already exists")
+            }
+            other => ApiError::internal(format!("{other:?}")),
+        })
+    })?;
+    Ok(respond(
+        StatusCode::OK,
+        "text/plain",
+        format!("Successfully created repository '{key}' \n"),
+    ))
+}
+
+async fn update(r: &Req, key: &str, body: BodyStream) -> Result<Response, ApiError> {
+    let doc = read_doc(body).await?;
+    let config = {
+        let state = r.state.store.read();
+        let existing = state
+            .repo(key)
             .ok_or_else(|| ApiError::bad_request("Bad Request"))?;
-        return Ok(json(
-            StatusCode::OK,
-            content_type(repo.config.rclass),
-            &config_json(&repo.config),
-        ));
-    }
-    let caller = r.require_admin(|_| ApiError::forbidden("Forbidden"))?;
-    match r.method {
-        Method::DELETE => {
-            r.state
-                .store
-                .commit(Mutation::DeleteRepo { key: key.clone() })
-                .await
-                .map_err(|e| {
-                    commit_error(e, |_| {
-                        ApiError::not_found(format!("Repository {key} does not exist"))
-                    })
-                })?;
-            Ok(respond(
-                StatusCode::OK,
-                "text/plain",
-                format!("Repository {key} and all its content have been removed successfully."),
-            ))
-        }
-        Method::PUT => {
-            let doc = read_doc(body).await?;
-            let config = {
-                let state = r.state.store.read();
-                if state.repo_ci(&key).is_some() {
-                    return Err(ApiError::bad_request(
-                        "Case insensitive repository key already exists",
-                    ));
-                }
-                parse_config(&key, &doc, None, &state)?
-            };
-            let m = Mutation::CreateRepo {
-                config,
-                now: r.now(),
-                user: caller.name,
-            };
-            r.state.store.commit(m).await.map_err(|e| {
-                commit_error(e, |t| match t {
-                    TreeError::RepoExists => {
-                        ApiError::bad_request("Case insensitive repository key already exists")
-                    }
-                    other => ApiError::internal(format!("{other:?}")),
-                })
-            })?;
-            Ok(respond(
-                StatusCode::OK,
-                "text/plain",
-                format!("Successfully created repository '{key}' \n"),
-            ))
-        }
-        _ => {
-            let doc = read_doc(body).await?;
-            let config = {
-                let state = r.state.store.read();
-                let existing = state
-                    .repo(&key)
-                    .ok_or_else(|| ApiError::bad_request("Bad Request"))?;
-                parse_config(&key, &doc, Some(&existing.config), &state)?
-            };
-            r.state
-                .store
-                .commit(Mutation::UpdateRepo { config })
-                .await
-                .map_err(|e| commit_error(e, |_| ApiError::bad_request("Bad Request")))?;
-            Ok(respond(
-                StatusCode::OK,
-                "text/plain",
-                format!("Repository {key} update successfully."),
-            ))
-        }
-    }
+        parse_config(key, &doc, Some(&existing.config), &state)?
+    };
+    r.state
+        .store
+        .commit(Mutation::UpdateRepo { config })
+        .await
+        .map_err(|e| commit_error(e, |_| ApiError::bad_request("Bad Request")))?;
+    Ok(respond(
+        StatusCode::OK,
+        "text/plain",
+        format!("Repository {key} update successfully."),
+    ))
 }
 
 async fn read_doc(body: BodyStream) -> Result<Map<String, Value>, ApiError> {

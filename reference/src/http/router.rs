@@ -1,81 +1,44 @@
-//! Composes the API areas under the context path: `/api/*` first, the artifact catch-all last, one root
-//! `recover` for leftovers (no route, bad method), and the headers every Artifactory response carries.
+//! The one route: warp hands over every request whole; [`handle`] identifies the caller, parses the
+//! endpoint ([`super::endpoint`]), checks its access rule, calls the area's handler and renders the
+//! result. The headers every Artifactory response carries and the deliberate faults of test servers
+//! are applied on the way out.
 
-use std::convert::Infallible;
-
+use futures_util::{Stream, StreamExt};
 use warp::filters::BoxedFilter;
-use warp::http::{header, HeaderValue, StatusCode};
+use warp::http::{header, HeaderMap, HeaderValue, Method};
+use warp::path::FullPath;
 use warp::reply::Response;
-use warp::{Filter, Rejection};
+use warp::Filter;
 
-use super::error::ApiError;
+use super::endpoint::{Access, Endpoint, Incoming, Security};
 use super::{
-    artifacts, docker, repositories, search, security, storage, system, tokens, AppState, REVISION,
-    VERSION,
+    artifacts, docker, render, repositories, search, security, storage, system, tokens, users,
+    AppState, BodyStream, Query, Req, REVISION, VERSION,
 };
-
-/// Matches the configured context path (any number of segments, or none).
-fn context(state: &AppState) -> BoxedFilter<()> {
-    let mut f: BoxedFilter<()> = warp::any().boxed();
-    for seg in state.ctx_path.split('/').filter(|s| !s.is_empty()) {
-        f = f.and(warp::path(seg.to_string())).boxed();
-    }
-    f
-}
+use crate::auth::Credentials;
+use crate::error::ApiError;
 
 /// Every route of the server.
-pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
-    let api = warp::path("api")
-        .and(
-            system::routes(&state)
-                .or(storage::routes(&state))
-                .unify()
-                .or(repositories::routes(&state))
-                .unify()
-                .or(security::routes(&state))
-                .unify()
-                .or(docker::api_routes(&state))
-                .unify()
-                .or(search::routes(&state))
-                .unify(),
-        )
-        .boxed();
-    // The Access service's token API answers at the server root and under the context path.
-    // The registry API lives at the server root too (`/v2/...`, outside the context path).
-    let under_ctx = docker::root_routes(&state)
-        .or(tokens::access_routes(&state))
-        .unify()
-        .or(context(&state).and(
-            tokens::access_routes(&state)
-                .or(api)
-                .unify()
-                .or(artifacts::routes(&state))
-                .unify(),
-        ))
-        .unify()
-        .boxed();
+pub(crate) fn routes(state: AppState) -> BoxedFilter<(Response,)> {
+    let raw_query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    let app = state.clone();
     let id = state.instance_id.clone();
     let faults = state.config.faults;
-    // One line per request, like Artifactory's request.log: method, path (never the query string or
-    // headers, which may carry secrets), status and time.
-    let log = warp::log::custom(|info: warp::log::Info<'_>| {
-        tracing::debug!(
-            target: "jcr_reference::request",
-            "{} {} {} {}ms",
-            info.method(),
-            info.path(),
-            info.status().as_u16(),
-            info.elapsed().as_millis()
+    let routes = warp::method()
+        .and(warp::path::full())
+        .and(raw_query)
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .then(
+            move |method: Method, path: FullPath, query: String, headers: HeaderMap, body| {
+                let app = app.clone();
+                async move { handle(app, method, path.as_str(), &query, headers, boxed(body)).await }
+            },
         )
-    });
-    let routes = under_ctx
-        .recover(recover)
-        .unify()
         .map(move |mut r: Response| {
             add_common_headers(&mut r, &id);
             r
         })
-        .with(log)
         .map(|r| -> Response { warp::Reply::into_response(r) });
     if faults.any() {
         routes
@@ -83,6 +46,127 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
             .boxed()
     } else {
         routes.boxed()
+    }
+}
+
+fn boxed<S, B>(s: S) -> BodyStream
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send + 'static,
+    B: warp::Buf,
+{
+    Box::pin(s.map(|r| {
+        r.map(|mut b| b.copy_to_bytes(b.remaining()))
+            .map_err(std::io::Error::other)
+    }))
+}
+
+/// The credentials a request presents.
+fn credentials(headers: &HeaderMap) -> Credentials {
+    // A header that is not text can match nothing: it stands as an empty value.
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("").to_string())
+    };
+    Credentials {
+        api_key: text("x-jfrog-art-api").or_else(|| text("x-api-key")),
+        authorization: text(header::AUTHORIZATION.as_str()),
+    }
+}
+
+async fn handle(
+    state: AppState,
+    method: Method,
+    path: &str,
+    raw_query: &str,
+    headers: HeaderMap,
+    body: BodyStream,
+) -> Response {
+    let started = std::time::Instant::now();
+    let now = state.config.clock.now_ms();
+    let caller = state
+        .auth
+        .identify(&state.store, &credentials(&headers), now)
+        .await;
+    let r = Req {
+        state,
+        method,
+        headers,
+        query: Query::parse(raw_query),
+        caller,
+    };
+    let parsed = Endpoint::parse(&Incoming {
+        method: &r.method,
+        path,
+        ctx: &r.state.ctx_path,
+        query: &r.query,
+        headers: &r.headers,
+    });
+    let result = match parsed {
+        Ok(ep) => match check(&r, ep.access()) {
+            Ok(()) => dispatch(&r, ep, body).await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    let mut resp = render(&r, result);
+    // One line per request, like Artifactory's request.log: method, path (never the query string or
+    // headers, which may carry secrets), status and time.
+    tracing::debug!(
+        target: "jcr_reference::request",
+        "{} {path} {} {}ms",
+        r.method,
+        resp.status().as_u16(),
+        started.elapsed().as_millis()
+    );
+    if super::endpoint::is_registry_path(path, &r.state.ctx_path) {
+        resp.headers_mut().insert(
+            "docker-distribution-api-version",
+            HeaderValue::from_static("registry/2.0"),
+        );
+    }
+    resp
+}
+
+/// The endpoint's access rule, checked once for every request.
+fn check(r: &Req, access: Access) -> Result<(), ApiError> {
+    match access {
+        Access::Own => Ok(()),
+        Access::Anyone => r.caller().map(|_| ()),
+        Access::User | Access::Path(_) => r.require_user().map(|_| ()),
+        Access::Named => match r.require_user()? {
+            c if c.anonymous => Err(ApiError::unauthorized("Unauthorized")),
+            _ => Ok(()),
+        },
+        Access::Admin => r
+            .require_admin(|_| ApiError::forbidden("Forbidden"))
+            .map(|_| ()),
+    }
+}
+
+async fn dispatch(r: &Req, ep: Endpoint, body: BodyStream) -> Result<Response, ApiError> {
+    match ep {
+        Endpoint::System(e) => system::handle(r, e).await,
+        Endpoint::Storage(e) => storage::handle(r, e, body).await,
+        Endpoint::Artifacts(e) => artifacts::handle(r, e, body).await,
+        Endpoint::Repositories(e) => repositories::handle(r, e, body).await,
+        Endpoint::Security(e) => match e {
+            Security::ApiKeyGet { .. }
+            | Security::ApiKeyCreate { .. }
+            | Security::ApiKeyRegenerate { .. }
+            | Security::ApiKeyRevoke { .. } => security::handle(r, e).await,
+            Security::TokenList
+            | Security::TokenCreate
+            | Security::TokenRevoke
+            | Security::AccessTokenCreate
+            | Security::AccessTokenList
+            | Security::AccessTokenGet { .. }
+            | Security::AccessTokenRevoke { .. } => tokens::handle(r, e, body).await,
+            _ => users::handle(r, e, body).await,
+        },
+        Endpoint::Search(e) => search::handle(r, e, body).await,
+        Endpoint::Docker(e) => docker::handle(r, e, body).await,
+        Endpoint::Unbuilt(u) => Err(u.error()),
     }
 }
 
@@ -97,18 +181,4 @@ fn add_common_headers(r: &mut Response, id: &str) {
         h.insert("x-jfrog-version", v.clone());
         h.insert(header::SERVER, v);
     }
-}
-
-/// Leftover rejections in the REST error shape.
-async fn recover(rej: Rejection) -> Result<Response, Infallible> {
-    let err = if rej.is_not_found() {
-        ApiError::not_found("Not Found")
-    } else if rej.find::<warp::reject::MethodNotAllowed>().is_some() {
-        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
-    } else if rej.find::<warp::reject::PayloadTooLarge>().is_some() {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large")
-    } else {
-        ApiError::bad_request(format!("{rej:?}"))
-    };
-    Ok(err.into_response())
 }

@@ -6,16 +6,15 @@
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
-use warp::filters::BoxedFilter;
-use warp::http::{Method, StatusCode};
+use warp::http::StatusCode;
 use warp::reply::Response;
-use warp::Filter;
 
-use super::error::ApiError;
+use super::endpoint::Search;
 use super::storage::{file_info, storage_uri};
-use super::{allow, json, render, req, respond, AppState, Req};
+use super::{json, respond, AppState, BodyStream, Req};
 use crate::auth::Action;
 use crate::clock::iso;
+use crate::error::ApiError;
 use crate::search::aql_eval;
 use crate::search::legacy::{self, DateField, Hit, TermError};
 use crate::store::Item;
@@ -62,32 +61,23 @@ pub fn resume_indexing(state: &AppState) {
 /// Most results an anonymous caller gets.
 const ANONYMOUS_LIMIT: usize = 1000;
 
-/// Routes under `/api/search`.
-pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
-    let aql = warp::path!("search" / "aql")
-        .and(req(state.clone()))
-        .and(super::body())
-        .then(|r: Req, b: super::BodyStream| async move { render(aql(&r, b).await) });
-    let legacy = warp::path("search")
-        .and(warp::path::param::<String>())
-        .and(warp::path::end())
-        .and(req(state.clone()))
-        .then(|kind: String, r: Req| async move { render(search(&r, &kind)) });
-    aql.or(legacy).unify().boxed()
-}
-
-fn text400(m: impl Into<String>) -> Response {
-    respond(StatusCode::BAD_REQUEST, "text/plain", m.into())
+/// Answers a search endpoint.
+pub(crate) async fn handle(r: &Req, e: Search, body: BodyStream) -> Result<Response, ApiError> {
+    match e {
+        Search::Aql => aql(r, body).await,
+        Search::Artifact => quick(r),
+        Search::Archive => archive(r),
+        Search::Prop => prop(r),
+        Search::Usage => usage(r),
+        Search::Dates => dates(r),
+        Search::Creation => creation(r),
+    }
 }
 
 /// `POST /api/search/aql`: the query as the text/plain body (or the `query` form or query
 /// parameter). Errors are plain-text 400s; results come in Artifactory's streamed frame.
-async fn aql(r: &Req, body: super::BodyStream) -> Result<Response, ApiError> {
-    allow(r, &[Method::POST])?;
+async fn aql(r: &Req, body: BodyStream) -> Result<Response, ApiError> {
     let caller = r.require_user()?;
-    if caller.anonymous {
-        return Err(ApiError::unauthorized("Unauthorized"));
-    }
     let bytes = super::read_small(body, 1 << 20).await?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
     let form = r
@@ -104,11 +94,11 @@ async fn aql(r: &Req, body: super::BodyStream) -> Result<Response, ApiError> {
         text
     };
     if query.trim().is_empty() {
-        return Ok(super::empty(StatusCode::BAD_REQUEST));
+        return Err(ApiError::empty(400));
     }
     let q = match crate::search::aql::parse(query.trim()) {
         Ok(q) => q,
-        Err(e) => return Ok(text400(e.0)),
+        Err(e) => return Err(ApiError::text(400, e.0)),
     };
     let builds = if aql_eval::needs_builds(&q) {
         load_builds(r).await
@@ -122,7 +112,7 @@ async fn aql(r: &Req, body: super::BodyStream) -> Result<Response, ApiError> {
     drop(state);
     let answer = match run {
         Ok(x) => x,
-        Err(e) => return Ok(text400(e.0)),
+        Err(e) => return Err(ApiError::text(400, e.0)),
     };
     let rows = match answer.rows {
         aql_eval::Rows::Items(items) => {
@@ -277,18 +267,6 @@ async fn load_builds(r: &Req) -> Vec<aql_eval::Build> {
     read.await.unwrap_or_default()
 }
 
-fn search(r: &Req, kind: &str) -> Result<Response, ApiError> {
-    match kind {
-        "artifact" => quick(r),
-        "prop" => prop(r),
-        "usage" => usage(r),
-        "dates" => dates(r),
-        "creation" => creation(r),
-        "archive" => archive(r),
-        _ => Err(ApiError::not_found("Not Found")),
-    }
-}
-
 fn repos(r: &Req) -> Vec<String> {
     r.query.list("repos")
 }
@@ -329,12 +307,12 @@ fn detailed(r: &Req, base: &str, repo: &str, path: &str, item: &Item) -> Value {
 }
 
 /// The plain-text 400 of a refused search term.
-fn term_error(e: TermError) -> Response {
+fn term_error(e: TermError) -> ApiError {
     let text = match e {
         TermError::Empty => "The search term cannot be empty",
         TermError::OnlyWildcards => "Search term containing only wildcards is not permitted",
     };
-    respond(StatusCode::BAD_REQUEST, "text/plain", text)
+    ApiError::text(400, text)
 }
 
 fn results(content_type: &str, rows: Vec<Value>) -> Response {
@@ -342,11 +320,9 @@ fn results(content_type: &str, rows: Vec<Value>) -> Response {
 }
 
 fn quick(r: &Req) -> Result<Response, ApiError> {
-    allow(r, &[Method::GET])?;
-    r.require_user()?;
     let pattern = match legacy::quick_pattern(r.query.get("name").unwrap_or("")) {
         Ok(p) => p,
-        Err(e) => return Ok(term_error(e)),
+        Err(e) => return Err(term_error(e)),
     };
     let base = r.base_url();
     let state = r.state.store.read();
@@ -362,12 +338,11 @@ fn quick(r: &Req) -> Result<Response, ApiError> {
 }
 
 fn archive(r: &Req) -> Result<Response, ApiError> {
-    allow(r, &[Method::GET])?;
     let caller = r.require_user()?;
     let pattern = match legacy::quick_pattern(r.query.get("name").unwrap_or("")) {
         // Archive entry names are matched as given (a class name is usually exact).
         Ok(_) => r.query.get("name").unwrap_or("").trim().to_string(),
-        Err(e) => return Ok(term_error(e)),
+        Err(e) => return Err(term_error(e)),
     };
     let base = r.base_url();
     let state = r.state.store.read();
@@ -396,8 +371,6 @@ fn archive(r: &Req) -> Result<Response, ApiError> {
 }
 
 fn prop(r: &Req) -> Result<Response, ApiError> {
-    allow(r, &[Method::GET])?;
-    r.require_user()?;
     let criteria: Vec<(String, Vec<String>)> = r
         .query
         .0
@@ -427,15 +400,6 @@ fn prop(r: &Req) -> Result<Response, ApiError> {
         "application/vnd.org.jfrog.artifactory.search.MetadataSearchResult+json",
         rows,
     ))
-}
-
-/// The date searches need a non-anonymous caller: 401 for anonymous ones (the challenge).
-fn non_anonymous(r: &Req) -> Result<(), ApiError> {
-    let caller = r.require_user()?;
-    if caller.anonymous {
-        return Err(ApiError::unauthorized("Unauthorized"));
-    }
-    Ok(())
 }
 
 /// A date parameter: epoch milliseconds or an ISO 8601 timestamp.
@@ -468,8 +432,6 @@ fn none_found(rows: &[Value]) -> Result<(), ApiError> {
 }
 
 fn usage(r: &Req) -> Result<Response, ApiError> {
-    allow(r, &[Method::GET])?;
-    non_anonymous(r)?;
     let since = date(r, "notUsedSince", true)?.unwrap_or(0);
     let before = date(r, "createdBefore", false)?.unwrap_or(since);
     let base = r.base_url();
@@ -493,8 +455,6 @@ fn usage(r: &Req) -> Result<Response, ApiError> {
 }
 
 fn dates(r: &Req) -> Result<Response, ApiError> {
-    allow(r, &[Method::GET])?;
-    non_anonymous(r)?;
     let from = date(r, "from", true)?.unwrap_or(0);
     let to = date(r, "to", false)?.unwrap_or_else(|| r.now());
     let names = r.query.list("dateFields");
@@ -537,8 +497,6 @@ fn dates(r: &Req) -> Result<Response, ApiError> {
 }
 
 fn creation(r: &Req) -> Result<Response, ApiError> {
-    allow(r, &[Method::GET])?;
-    non_anonymous(r)?;
     let from = date(r, "from", true)?.unwrap_or(0);
     let to = date(r, "to", false)?.unwrap_or_else(|| r.now());
     let base = r.base_url();

@@ -3,36 +3,17 @@
 
 use rand::distributions::{Alphanumeric, DistString};
 use serde_json::json;
-use warp::filters::BoxedFilter;
-use warp::http::{Method, StatusCode};
-use warp::path::Tail;
+use warp::http::StatusCode;
 use warp::reply::Response;
-use warp::Filter;
 
-use super::error::ApiError;
-use super::{allow, commit_error, empty, render, req, respond, AppState, Req};
+use super::endpoint::Security;
+use super::{commit_error, empty, respond, Req};
+use crate::error::ApiError;
 use crate::store::Mutation;
-
-/// Routes under `/api/security`.
-pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
-    warp::path!("security" / "apiKey" / ..)
-        .and(warp::path::tail())
-        .and(req(state.clone()))
-        .then(|t: Tail, r: Req| async move { render(api_key(r, t.as_str()).await) })
-        .or(super::users::routes(state))
-        .unify()
-        .or(super::tokens::routes(state))
-        .unify()
-        .boxed()
-}
 
 /// A compact JSON reply (these endpoints do not pretty-print).
 fn compact(status: StatusCode, v: serde_json::Value) -> Response {
     respond(status, "application/json", v.to_string())
-}
-
-fn error(status: StatusCode, message: &str) -> Response {
-    compact(status, json!({ "error": message }))
 }
 
 /// A new key in the modern format: `AKCp8` followed by 68 letters and digits.
@@ -43,83 +24,81 @@ fn new_key() -> String {
     )
 }
 
-async fn api_key(r: Req, tail: &str) -> Result<Response, ApiError> {
-    allow(
-        &r,
-        &[Method::GET, Method::POST, Method::PUT, Method::DELETE],
-    )?;
+/// Answers an API-key endpoint.
+pub(crate) async fn handle(r: &Req, e: Security) -> Result<Response, ApiError> {
+    let (other, create) = match &e {
+        Security::ApiKeyCreate { user } => (user.clone(), true),
+        Security::ApiKeyGet { user }
+        | Security::ApiKeyRegenerate { user }
+        | Security::ApiKeyRevoke { user } => (user.clone(), false),
+        _ => return Err(ApiError::not_found("Not Found")),
+    };
     let caller = r.caller()?.clone();
-    let other =
-        super::path::decode(tail.trim_matches('/')).map_err(|e| ApiError::bad_request(e.0))?;
-    let other = (!other.is_empty()).then_some(other);
     if caller.anonymous {
         if !r.state.auth.anonymous_access() {
             return Err(ApiError::unauthorized("Authentication is required"));
         }
         // Anonymous: creating is refused, the rest answers with nothing.
-        return Ok(match r.method {
-            Method::POST => error(
-                StatusCode::FORBIDDEN,
+        return if create {
+            Err(ApiError::feedback(
+                403,
                 "Anonymous users cannot create an API key",
-            ),
-            _ => empty(StatusCode::OK),
-        });
+            ))
+        } else {
+            Ok(empty(StatusCode::OK))
+        };
     }
     // A token limited to groups may not mint a key that acts as the whole user.
     let narrowed = caller.method == crate::auth::Method::Token && caller.principal.user.is_none();
-    if narrowed && matches!(r.method, Method::POST | Method::PUT) {
-        return Ok(error(
-            StatusCode::FORBIDDEN,
+    let mints = matches!(
+        e,
+        Security::ApiKeyCreate { .. } | Security::ApiKeyRegenerate { .. }
+    );
+    if narrowed && mints {
+        return Err(ApiError::feedback(
+            403,
             "The use of a group-scoped access token as authentication is forbidden for this api call",
         ));
     }
     if other.is_some() && !caller.admin {
-        return Ok(error(
-            StatusCode::FORBIDDEN,
+        return Err(ApiError::feedback(
+            403,
             "Only administrators may manage the API key of another user",
         ));
     }
     let target = other.clone().unwrap_or_else(|| caller.name.clone());
     let existing = r.state.store.read().api_keys.get(&target).cloned();
-    match r.method {
-        Method::GET => Ok(compact(
+    match e {
+        Security::ApiKeyGet { .. } => Ok(compact(
             StatusCode::OK,
             match existing {
                 Some(k) => json!({ "apiKey": k }),
                 None => json!({}),
             },
         )),
-        Method::POST if other.is_some() => Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Method Not Allowed",
-        )),
-        Method::POST => {
+        Security::ApiKeyCreate { .. } => {
             if existing.is_some() {
-                return Ok(error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("Api key already exists for user: {target}"),
+                return Err(ApiError::feedback(
+                    400,
+                    format!("Api key already exists for user: {target}"),
                 ));
             }
-            set_key(&r, &target, StatusCode::CREATED).await
+            set_key(r, &target, StatusCode::CREATED).await
         }
-        Method::PUT if other.is_some() => Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Method Not Allowed",
-        )),
-        Method::PUT => {
+        Security::ApiKeyRegenerate { .. } => {
             if caller.api_key {
-                return Ok(error(
-                    StatusCode::FORBIDDEN,
+                return Err(ApiError::feedback(
+                    403,
                     "The use of apiKey as authentication is forbidden for this api call",
                 ));
             }
-            set_key(&r, &target, StatusCode::OK).await
+            set_key(r, &target, StatusCode::OK).await
         }
         _ => {
             if other.is_none() && r.query.flag("deleteAll", false) {
                 if !caller.admin {
-                    return Ok(error(
-                        StatusCode::FORBIDDEN,
+                    return Err(ApiError::feedback(
+                        403,
                         "Only administrators may revoke all API keys",
                     ));
                 }

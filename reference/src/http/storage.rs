@@ -3,21 +3,16 @@
 //! `/api/copy` and `/api/move`; plus the JSON renderings of items that deploy responses share.
 
 use serde_json::{json, Map, Value};
-use warp::filters::BoxedFilter;
-use warp::http::{header, Method, StatusCode};
-use warp::path::Tail;
+use warp::http::{header, StatusCode};
 use warp::reply::Response;
-use warp::Filter;
 
-use super::error::ApiError;
+use super::endpoint::Storage;
 use super::path::{self, RepoPath};
-use super::{
-    allow, body, commit_error, empty, json, read_small, render, req, set_header, AppState,
-    BodyStream, Req,
-};
+use super::{commit_error, empty, json, read_small, set_header, BodyStream, Req};
 use crate::auth::Action;
 use crate::clock::{http_date, iso, iso_no_colon};
 use crate::config::RepoClass;
+use crate::error::ApiError;
 use crate::store::tree::is_under;
 use crate::store::{Item, Mutation, Props, Repo, State, TreeError};
 
@@ -27,50 +22,45 @@ const ITEM_PROPERTIES: &str = "application/vnd.org.jfrog.artifactory.storage.Ite
 const STATS_INFO: &str = "application/vnd.org.jfrog.artifactory.storage.StatsInfo+json";
 const FILE_LIST: &str = "application/vnd.org.jfrog.artifactory.storage.FileList+json";
 const LAST_MODIFIED: &str = "application/vnd.org.jfrog.artifactory.storage.ItemLastModified+json";
-const COPY_MOVE: &str = "application/vnd.org.jfrog.artifactory.storage.CopyOrMoveResult+json";
 
-/// Routes of this area (under `/api`).
-pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
-    let s = state.clone();
-    let storage = warp::path("storage")
-        .and(warp::path::tail())
-        .and(req(s.clone()))
-        .then(|t: Tail, r: Req| async move { render(storage(r, t.as_str()).await) });
-    let metadata =
-        warp::path("metadata")
-            .and(warp::path::tail())
-            .and(req(s.clone()))
-            .and(body())
-            .then(|t: Tail, r: Req, b: BodyStream| async move {
-                render(metadata(r, t.as_str(), b).await)
-            });
-    let storageinfo = warp::path!("storageinfo")
-        .and(req(s.clone()))
-        .map(|r: Req| render(storage_info(&r)));
-    let checksum = warp::path!("checksum" / "sha256")
-        .and(req(s.clone()))
-        .and(body())
-        .then(|r: Req, b: BodyStream| async move { render(sha256(r, b).await) });
-    let copy = warp::path("copy")
-        .and(warp::path::tail())
-        .and(req(s.clone()))
-        .then(|t: Tail, r: Req| async move { render(transfer(r, t.as_str(), false).await) });
-    let mv = warp::path("move")
-        .and(warp::path::tail())
-        .and(req(s))
-        .then(|t: Tail, r: Req| async move { render(transfer(r, t.as_str(), true).await) });
-    storage
-        .or(metadata)
-        .unify()
-        .or(storageinfo)
-        .unify()
-        .or(checksum)
-        .unify()
-        .or(copy)
-        .unify()
-        .or(mv)
-        .unify()
-        .boxed()
+/// Answers a storage endpoint.
+pub(crate) async fn handle(r: &Req, e: Storage, body: BodyStream) -> Result<Response, ApiError> {
+    match e {
+        Storage::Info { path } => storage_get(r, &path, View::Info),
+        Storage::Stats { path } => storage_get(r, &path, View::Stats),
+        Storage::Properties { path } => storage_get(r, &path, View::Properties),
+        Storage::List { path } => storage_get(r, &path, View::List),
+        Storage::LastModified { path } => storage_get(r, &path, View::LastModified),
+        Storage::SetProperties { path } => {
+            let Some(spec) = r.query.get("properties") else {
+                return Err(ApiError::bad_request("Missing 'properties' parameter"));
+            };
+            let set = parse_props(spec)?;
+            edit_props(r, &path, set, Vec::new(), "recursive").await
+        }
+        Storage::DeleteProperties { path } => {
+            if !r.query.has("properties") {
+                return Err(ApiError::bad_request("Missing 'properties' parameter"));
+            }
+            let keys = r.query.list("properties");
+            edit_props(r, &path, Props::default(), keys, "recursive").await
+        }
+        Storage::Metadata { path } => metadata(r, path, body).await,
+        Storage::Summary => storage_info(r),
+        Storage::Sha256 => sha256(r, body).await,
+        Storage::Copy { src } => transfer(r, src, false).await,
+        Storage::Move { src } => transfer(r, src, true).await,
+    }
+}
+
+/// What a `GET /api/storage/...` asks for (its query keyword).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum View {
+    Info,
+    Stats,
+    Properties,
+    List,
+    LastModified,
 }
 
 // ---------- URLs and item renderings (shared with deploy responses) ----------
@@ -333,41 +323,17 @@ fn parse_path(tail: &str) -> Result<RepoPath, ApiError> {
 fn tree_error(t: TreeError) -> ApiError {
     match t {
         TreeError::NoRepo(_) | TreeError::NoItem => ApiError::not_found("Unable to find item"),
-        TreeError::Conflict(p) => {
-            ApiError::new(StatusCode::CONFLICT, format!("Conflict at path '{p}'"))
-        }
+        TreeError::Conflict(p) => ApiError::conflict(format!("Conflict at path '{p}'")),
         TreeError::RepoExists => {
             ApiError::bad_request("Case insensitive repository key already exists")
         }
     }
 }
 
-async fn storage(r: Req, tail: &str) -> Result<Response, ApiError> {
-    allow(&r, &[Method::GET, Method::PUT, Method::DELETE])?;
-    let p = parse_path(tail)?;
-    match r.method {
-        Method::PUT => {
-            let Some(spec) = r.query.get("properties") else {
-                return Err(ApiError::bad_request("Missing 'properties' parameter"));
-            };
-            let set = parse_props(spec)?;
-            edit_props(&r, &p, set, Vec::new(), "recursive").await
-        }
-        Method::DELETE => {
-            if !r.query.has("properties") {
-                return Err(ApiError::bad_request("Missing 'properties' parameter"));
-            }
-            let keys = r.query.list("properties");
-            edit_props(&r, &p, Props::default(), keys, "recursive").await
-        }
-        _ => storage_get(&r, &p),
-    }
-}
-
-fn storage_get(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
+fn storage_get(r: &Req, p: &RepoPath, view: View) -> Result<Response, ApiError> {
     let caller = r.require(Action::Read, &p.repo, &p.path, |c| {
         ApiError::text(
-            StatusCode::FORBIDDEN,
+            403,
             format!(
                 "Request for '{}' is forbidden for user: '{}'.",
                 p.repo_path_id(),
@@ -379,7 +345,7 @@ fn storage_get(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
     let state = r.state.store.read();
     let q = &r.query;
     let found = state.resolve(&p.repo, &p.path);
-    if q.has("stats") {
+    if view == View::Stats {
         let (_, item) = found.ok_or_else(|| ApiError::not_found("Unable to find item path"))?;
         let mut v = Map::new();
         v.insert("uri".into(), json!(download_uri(&base, &p.repo, &p.path)));
@@ -398,13 +364,13 @@ fn storage_get(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
         .is_some_and(|r| r.config.rclass == RepoClass::Virtual)
         && found.is_none()
     {
-        return Err(ApiError::empty(StatusCode::NOT_FOUND));
+        return Err(ApiError::empty(404));
     }
     let (repo, item) = found.ok_or_else(|| ApiError::not_found("Unable to find item"))?;
-    if q.has("properties") {
+    if view == View::Properties {
         return properties_response(&base, &p.repo, &p.path, item, &q.list("properties"));
     }
-    if q.has("list") {
+    if view == View::List {
         if caller.anonymous {
             return Err(ApiError::forbidden(
                 "This resource is available to authenticated users only.",
@@ -414,7 +380,7 @@ fn storage_get(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
             r.may(&state, Action::Read, &p.repo, c)
         });
     }
-    if q.has("lastModified") {
+    if view == View::LastModified {
         if !repo.is_local() {
             return Err(ApiError::bad_request(
                 "This method can only be invoked on local/cached repositories.",
@@ -568,12 +534,10 @@ async fn edit_props(
 
 // ---------- /api/metadata ----------
 
-async fn metadata(r: Req, tail: &str, body: BodyStream) -> Result<Response, ApiError> {
-    allow(&r, &[Method::PATCH])?;
-    let p = parse_path(tail)?;
+async fn metadata(r: &Req, p: RepoPath, body: BodyStream) -> Result<Response, ApiError> {
     r.require(Action::Annotate, &p.repo, &p.path, |c| {
         ApiError::text(
-            StatusCode::FORBIDDEN,
+            403,
             format!(
                 "Request for '{}' is forbidden for user: '{}', You must have annotate permission on this path",
                 p.repo_path_id(),
@@ -585,10 +549,7 @@ async fn metadata(r: Req, tail: &str, body: BodyStream) -> Result<Response, ApiE
     let doc: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("Invalid JSON: {e}")))?;
     let Some(props) = doc.get("props").and_then(Value::as_object) else {
-        return Err(ApiError::text(
-            StatusCode::BAD_REQUEST,
-            "props or stats fields required",
-        ));
+        return Err(ApiError::text(400, "props or stats fields required"));
     };
     let mut set: Vec<(&str, String)> = Vec::new();
     let mut remove = Vec::new();
@@ -610,7 +571,7 @@ async fn metadata(r: Req, tail: &str, body: BodyStream) -> Result<Response, ApiE
         }
     }
     let set = Props::from_pairs(set);
-    edit_props(&r, &p, set, remove, "recursiveProperties").await
+    edit_props(r, &p, set, remove, "recursiveProperties").await
 }
 
 fn scalar(v: &Value) -> Option<String> {
@@ -638,8 +599,6 @@ fn bad_value(k: &str) -> ApiError {
 // ---------- /api/storageinfo ----------
 
 fn storage_info(r: &Req) -> Result<Response, ApiError> {
-    allow(r, &[Method::GET])?;
-    r.require_admin(|_| ApiError::forbidden("Forbidden"))?;
     let state = r.state.store.read();
     let mut blobs: std::collections::HashMap<crate::store::Sha256, u64> =
         std::collections::HashMap::new();
@@ -771,9 +730,7 @@ fn disk_space(path: &std::path::Path) -> (u64, u64) {
 
 // ---------- /api/checksum/sha256 ----------
 
-async fn sha256(r: Req, body: BodyStream) -> Result<Response, ApiError> {
-    allow(&r, &[Method::POST])?;
-    r.require_admin(|_| ApiError::forbidden("Forbidden"))?;
+async fn sha256(r: &Req, body: BodyStream) -> Result<Response, ApiError> {
     let bytes = read_small(body, 1 << 20).await?;
     let doc: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("Invalid JSON: {e}")))?;
@@ -822,15 +779,13 @@ async fn sha256(r: Req, body: BodyStream) -> Result<Response, ApiError> {
 
 // ---------- /api/copy and /api/move ----------
 
-async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
-    allow(&r, &[Method::POST])?;
+async fn transfer(r: &Req, src: RepoPath, mv: bool) -> Result<Response, ApiError> {
     // (progressive, infinitive, past participle) as the messages use them.
     let (verb, action, done) = if mv {
         ("moving", "move", "moved")
     } else {
         ("copying", "copy", "copied")
     };
-    let src = parse_path(tail)?;
     let to = r
         .query
         .get("to")
@@ -866,9 +821,8 @@ async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
             .filter(|x| x.is_local() && x.items.contains_key(src.path.as_str()))
             .ok_or_else(|| ApiError::not_found("Unable to find item"))?;
         let fail = |why: String| {
-            messages(
-                StatusCode::CONFLICT,
-                "ERROR",
+            ApiError::messages(
+                409,
                 format!(
                     "Failed to {} from src={}/{} to target={}/{}: {why}",
                     action, src.repo, src.path, dst_raw.repo, dst_raw.path
@@ -876,13 +830,13 @@ async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
             )
         };
         let Some(dst_repo) = state.repo(&dst_raw.repo) else {
-            return Ok(fail(format!(
+            return Err(fail(format!(
                 "Target repository {} does not exist",
                 dst_raw.repo
             )));
         };
         if !dst_repo.is_local() {
-            return Ok(fail(format!(
+            return Err(fail(format!(
                 "Target repository {} is not a local repository",
                 dst_raw.repo
             )));
@@ -905,7 +859,7 @@ async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
         if src.repo == dst_raw.repo
             && (dst_path == src.path || (mv && is_under(&dst_path, &src.path)))
         {
-            return Ok(fail(
+            return Err(fail(
                 "Cannot copy or move an item onto itself or under itself".into(),
             ));
         }
@@ -965,11 +919,7 @@ async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
         src.repo, src.path, dst_raw.repo, dst_path
     );
     if dry {
-        return Ok(messages(
-            StatusCode::OK,
-            "INFO",
-            format!("Dry run for {text}"),
-        ));
+        return Ok(info(format!("Dry run for {text}")));
     }
     let caller = r.caller()?.name.clone();
     let m = Mutation::Transfer {
@@ -982,21 +932,21 @@ async fn transfer(r: Req, tail: &str, mv: bool) -> Result<Response, ApiError> {
         user: caller,
     };
     match r.state.store.commit(m).await {
-        Ok(()) => Ok(messages(StatusCode::OK, "INFO", text)),
-        Err(crate::store::CommitError::Tree(TreeError::Conflict(p))) => Ok(messages(
-            StatusCode::CONFLICT,
-            "ERROR",
+        Ok(()) => Ok(info(text)),
+        Err(crate::store::CommitError::Tree(TreeError::Conflict(p))) => Err(ApiError::messages(
+            409,
             format!("Cannot create/override the path '{}:{p}'. Skipping this path and all its children.", dst_raw.repo),
         )),
         Err(e) => Err(commit_error(e, tree_error)),
     }
 }
 
-fn messages(status: StatusCode, level: &str, message: String) -> Response {
+/// A finished copy or move: its `INFO` message.
+fn info(message: String) -> Response {
     json(
-        status,
-        COPY_MOVE,
-        &json!({"messages": [{"level": level, "message": message}]}),
+        StatusCode::OK,
+        super::error::COPY_MOVE,
+        &json!({"messages": [{"level": "INFO", "message": message}]}),
     )
 }
 

@@ -4,65 +4,41 @@
 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
-use warp::filters::BoxedFilter;
-use warp::http::{Method, StatusCode};
-use warp::path::Tail;
+use warp::http::StatusCode;
 use warp::reply::Response;
-use warp::Filter;
 
-use super::error::ApiError;
-use super::{
-    allow, body, json, read_small, render, req, respond, AppState, BodyStream, Query, Req,
-};
+use super::endpoint::Security;
+use super::{json, read_small, respond, BodyStream, Query, Req};
 use crate::auth::model::{SecurityChange, TokenRecord};
 use crate::auth::token::{self, access_id, Claims};
 use crate::auth::{scope_groups, scope_tokens, Caller, Method as AuthMethod};
+use crate::error::ApiError;
 use crate::store::Mutation;
 
-/// Routes under `/api` (legacy token endpoints and the service id).
-pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
-    let token = warp::path!("security" / "token")
-        .and(req(state.clone()))
-        .and(body())
-        .then(|r: Req, b: BodyStream| async move { legacy(r, b).await });
-    let revoke = warp::path!("security" / "token" / "revoke")
-        .and(req(state.clone()))
-        .and(body())
-        .then(|r: Req, b: BodyStream| async move { legacy_revoke(r, b).await });
-    let service_id = warp::path!("system" / "service_id")
-        .and(req(state.clone()))
-        .then(|r: Req| async move { render(service_id(&r)) });
-    token.or(revoke).unify().or(service_id).unify().boxed()
-}
-
-/// `/access/api/v1/tokens[/{id|me}]` (mounted at the server root and under the context path).
-pub fn access_routes(state: &AppState) -> BoxedFilter<(Response,)> {
-    warp::path!("access" / "api" / "v1" / "tokens" / ..)
-        .and(warp::path::tail())
-        .and(req(state.clone()))
-        .and(body())
-        .then(|t: Tail, r: Req, b: BodyStream| async move { access(r, t.as_str(), b).await })
-        .boxed()
+/// Answers a token endpoint (legacy and the Access service's).
+pub(crate) async fn handle(r: &Req, e: Security, body: BodyStream) -> Result<Response, ApiError> {
+    match e {
+        Security::TokenList => list_legacy(r),
+        Security::TokenCreate => legacy(r, body).await,
+        Security::TokenRevoke => legacy_revoke(r, body).await,
+        e => access(r, e, body).await,
+    }
 }
 
 // ---------- error shapes ----------
 
-/// `{"error":"<code>","error_description":"<text>"}` with the code's status.
-fn oauth(code: &str, description: impl Into<String>) -> Response {
-    let status = match code {
-        "invalid_client" | "invalid_grant" => StatusCode::UNAUTHORIZED,
-        "invalid_repo_path" => StatusCode::NOT_FOUND,
-        "forbidden" => StatusCode::FORBIDDEN,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    let body = json!({"error": code, "error_description": description.into()});
-    json(status, "application/json", &body)
+/// Refuses in the token endpoint's OAuth shape.
+fn oauth(code: &'static str, description: impl Into<String>) -> Result<Response, ApiError> {
+    Err(ApiError::oauth(code, description))
 }
 
-/// The Access service's `{"errors":[{"code":...,"message":...}]}`.
-fn access_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    let body = json!({"errors": [{"code": code, "message": message.into()}]});
-    respond(status, "application/json", body.to_string())
+/// Refuses in the Access service's shape.
+fn access_error(
+    status: u16,
+    code: &'static str,
+    message: impl Into<String>,
+) -> Result<Response, ApiError> {
+    Err(ApiError::access(status, code, message))
 }
 
 // ---------- issuing ----------
@@ -286,21 +262,15 @@ fn effective_scope(
 
 // ---------- legacy /api/security/token ----------
 
-async fn legacy(r: Req, body: BodyStream) -> Response {
-    if let Err(e) = allow(&r, &[Method::GET, Method::POST]) {
-        return e.into_response();
-    }
-    if r.method != Method::POST {
-        return render(list_legacy(&r));
-    }
-    let form = match params(&r, body, false).await {
+async fn legacy(r: &Req, body: BodyStream) -> Result<Response, ApiError> {
+    let form = match params(r, body, false).await {
         Ok(f) => f,
         Err(e) => return oauth("invalid_request", e),
     };
     let grant = form.get("grant_type").unwrap_or("client_credentials");
     match grant {
-        "client_credentials" | "" => create_legacy(&r, &form).await,
-        "refresh_token" => refresh(&r, &form, false).await,
+        "client_credentials" | "" => create_legacy(r, &form).await,
+        "refresh_token" => refresh(r, &form, false).await,
         other => oauth(
             "unsupported_grant_type",
             format!("Grant type is not supported: {other}"),
@@ -328,11 +298,10 @@ fn expires_in(form: &Query, caller: &Caller) -> Result<u64, String> {
     Ok(n as u64)
 }
 
-async fn create_legacy(r: &Req, form: &Query) -> Response {
-    let caller = match r.require_user() {
-        Ok(c) if !c.anonymous => c,
-        Ok(_) => return ApiError::unauthorized("Unauthorized").into_response(),
-        Err(e) => return e.into_response(),
+async fn create_legacy(r: &Req, form: &Query) -> Result<Response, ApiError> {
+    let caller = match r.require_user()? {
+        c if !c.anonymous => c,
+        _ => return Err(ApiError::unauthorized("Unauthorized")),
     };
     let Some(username) = form.get("username").filter(|u| !u.trim().is_empty()) else {
         return oauth("invalid_request", "username is required");
@@ -383,10 +352,7 @@ async fn create_legacy(r: &Req, form: &Query) -> Response {
         description: String::new(),
         access_api: false,
     };
-    match issue(r, i).await {
-        Ok(t) => token_response(&t, false),
-        Err(e) => e.into_response(),
-    }
+    Ok(token_response(&issue(r, i).await?, false))
 }
 
 /// The token reply: legacy `{access_token, refresh_token?, expires_in, scope, token_type}`, or the
@@ -411,12 +377,12 @@ fn token_response(t: &Issued, access_api: bool) -> Response {
 /// `grant_type=refresh_token`: the pair (access token, refresh token) authenticates a simple refresh;
 /// anything more needs an admin caller. The new token keeps the old one's settings; the old one is
 /// revoked.
-async fn refresh(r: &Req, form: &Query, access_api: bool) -> Response {
-    let fail = |code: &str, msg: &str| {
+async fn refresh(r: &Req, form: &Query, access_api: bool) -> Result<Response, ApiError> {
+    let fail = |code: &'static str, msg: &str| {
         if access_api {
-            access_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", msg)
+            access_error(401, "UNAUTHORIZED", msg)
         } else {
-            oauth(code, msg)
+            oauth(code, msg.to_string())
         }
     };
     let Some(rt) = form.get("refresh_token").filter(|v| !v.is_empty()) else {
@@ -428,17 +394,11 @@ async fn refresh(r: &Req, form: &Query, access_api: bool) -> Response {
             "grant_type" | "refresh_token" | "access_token" | "expires_in"
         )
     });
-    if !simple {
-        match r.require_user() {
-            Ok(c) if c.admin => {}
-            Ok(_) => {
-                return fail(
-                    "invalid_client",
-                    "Refreshing a token with other parameters requires an admin token",
-                )
-            }
-            Err(e) => return e.into_response(),
-        }
+    if !simple && !r.require_user()?.admin {
+        return fail(
+            "invalid_client",
+            "Refreshing a token with other parameters requires an admin token",
+        );
     }
     // The Access API identifies the token by its refresh token alone.
     let record = {
@@ -533,21 +493,17 @@ async fn refresh(r: &Req, form: &Query, access_api: bool) -> Response {
         description: record.description.clone(),
         access_api: record.access_api,
     };
-    let issued = match issue(r, i).await {
-        Ok(t) => t,
-        Err(e) => return e.into_response(),
-    };
+    let issued = issue(r, i).await?;
     let revoke = Mutation::Security(SecurityChange::RevokeTokens {
         ids: vec![record.id],
     });
     if let Err(e) = r.state.store.commit(revoke).await {
-        return ApiError::internal(format!("{e:?}")).into_response();
+        return Err(ApiError::internal(format!("{e:?}")));
     }
-    token_response(&issued, access_api)
+    Ok(token_response(&issued, access_api))
 }
 
 fn list_legacy(r: &Req) -> Result<Response, ApiError> {
-    r.require_admin(|_| ApiError::forbidden("Forbidden"))?;
     let state = r.state.store.read();
     let sec = &state.security;
     let rows: Vec<Value> = sec
@@ -576,14 +532,8 @@ fn list_legacy(r: &Req) -> Result<Response, ApiError> {
     ))
 }
 
-async fn legacy_revoke(r: Req, body: BodyStream) -> Response {
-    if let Err(e) = allow(&r, &[Method::POST]) {
-        return e.into_response();
-    }
-    if let Err(e) = r.require_admin(|_| ApiError::forbidden("Forbidden")) {
-        return e.into_response();
-    }
-    let form = match params(&r, body, false).await {
+async fn legacy_revoke(r: &Req, body: BodyStream) -> Result<Response, ApiError> {
+    let form = match params(r, body, false).await {
         Ok(f) => f,
         Err(e) => return oauth("invalid_request", e),
     };
@@ -614,61 +564,54 @@ async fn legacy_revoke(r: Req, body: BodyStream) -> Response {
     };
     let known = r.state.store.read().security.tokens.contains_key(&id);
     if !known {
-        return respond(StatusCode::OK, "text/plain", "Token not found");
+        return Ok(respond(StatusCode::OK, "text/plain", "Token not found"));
     }
     let m = Mutation::Security(SecurityChange::RevokeTokens { ids: vec![id] });
     match r.state.store.commit(m).await {
-        Ok(()) => respond(StatusCode::OK, "text/plain", "Token revoked"),
-        Err(e) => ApiError::internal(format!("{e:?}")).into_response(),
+        Ok(()) => Ok(respond(StatusCode::OK, "text/plain", "Token revoked")),
+        Err(e) => Err(ApiError::internal(format!("{e:?}"))),
     }
 }
 
-fn service_id(r: &Req) -> Result<Response, ApiError> {
-    allow(r, &[Method::GET])?;
-    r.require_admin(|_| ApiError::forbidden("Forbidden"))?;
+pub(crate) fn service_id(r: &Req) -> Result<Response, ApiError> {
     let sid = r.state.store.read().security.service_id.clone();
     Ok(respond(StatusCode::OK, "text/plain", sid))
 }
 
 // ---------- /access/api/v1/tokens ----------
 
-async fn access(r: Req, tail: &str, body: BodyStream) -> Response {
-    let unauthorized = || access_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Unauthorized");
+async fn access(r: &Req, e: Security, body: BodyStream) -> Result<Response, ApiError> {
+    let unauthorized = || access_error(401, "UNAUTHORIZED", "Unauthorized");
     let caller = match r.caller() {
         Ok(c) if !c.anonymous => c.clone(),
         // Locked or disabled users: 403, as everywhere.
-        Err(e) if e.status == StatusCode::FORBIDDEN => {
-            return access_error(
-                StatusCode::FORBIDDEN,
-                "FORBIDDEN",
-                "The user may not log in",
-            )
+        Err(e) if e.status == 403 => {
+            return access_error(403, "FORBIDDEN", "The user may not log in")
         }
         Err(_) => return unauthorized(),
         Ok(_) => {
             // A refresh may come with no credentials at all.
-            if !(r.method == Method::POST && tail.is_empty()) {
+            if !matches!(e, Security::AccessTokenCreate) {
                 return unauthorized();
             }
             Caller::anonymous()
         }
     };
-    let tail = tail.trim_matches('/');
-    match (r.method.clone(), tail) {
-        (Method::POST, "") => {
-            let form = match params(&r, body, true).await {
+    match e {
+        Security::AccessTokenCreate => {
+            let form = match params(r, body, true).await {
                 Ok(f) => f,
-                Err(e) => return access_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", e),
+                Err(e) => return access_error(400, "BAD_REQUEST", e),
             };
             if form.get("grant_type") == Some("refresh_token") {
-                return refresh(&r, &form, true).await;
+                return refresh(r, &form, true).await;
             }
             if caller.anonymous {
                 return unauthorized();
             }
-            create_access(&r, &caller, &form).await
+            create_access(r, &caller, &form).await
         }
-        (Method::GET, "") => {
+        Security::AccessTokenList => {
             let state = r.state.store.read();
             let rows: Vec<Value> = state
                 .security
@@ -677,13 +620,13 @@ async fn access(r: Req, tail: &str, body: BodyStream) -> Response {
                 .filter(|t| caller.admin || t.username == caller.name)
                 .map(access_row)
                 .collect();
-            json(
+            Ok(json(
                 StatusCode::OK,
                 "application/json",
                 &json!({ "tokens": rows }),
-            )
+            ))
         }
-        (Method::GET, id) => {
+        Security::AccessTokenGet { id } => {
             let id = if id == "me" {
                 caller.token_id.clone().unwrap_or_default()
             } else {
@@ -696,11 +639,11 @@ async fn access(r: Req, tail: &str, body: BodyStream) -> Response {
                 .get(&id)
                 .filter(|t| caller.admin || t.username == caller.name)
             {
-                Some(t) => json(StatusCode::OK, "application/json", &access_row(t)),
-                None => not_found(),
+                Some(t) => Ok(json(StatusCode::OK, "application/json", &access_row(t))),
+                None => Err(ApiError::access_not_found()),
             }
         }
-        (Method::DELETE, id) => {
+        Security::AccessTokenRevoke { id } => {
             let id = if id == "me" {
                 caller.token_id.clone().unwrap_or_default()
             } else {
@@ -715,32 +658,23 @@ async fn access(r: Req, tail: &str, body: BodyStream) -> Response {
                 .get(&id)
                 .map(|t| t.username.clone());
             match owner {
-                None => super::empty(StatusCode::NO_CONTENT),
+                None => Ok(super::empty(StatusCode::NO_CONTENT)),
                 Some(o) if !caller.admin && o != caller.name => access_error(
-                    StatusCode::FORBIDDEN,
+                    403,
                     "FORBIDDEN",
                     "Only admins may revoke the tokens of other users",
                 ),
                 Some(_) => {
                     let m = Mutation::Security(SecurityChange::RevokeTokens { ids: vec![id] });
                     match r.state.store.commit(m).await {
-                        Ok(()) => super::empty(StatusCode::OK),
-                        Err(e) => ApiError::internal(format!("{e:?}")).into_response(),
+                        Ok(()) => Ok(super::empty(StatusCode::OK)),
+                        Err(e) => Err(ApiError::internal(format!("{e:?}"))),
                     }
                 }
             }
         }
-        _ => access_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            "HTTP 405 Method Not Allowed",
-        ),
+        _ => Err(ApiError::access_not_found()),
     }
-}
-
-fn not_found() -> Response {
-    let body = json!({"errors": [{"code": "NOT_FOUND", "detail": "Not Found", "message": "HTTP 404 Not Found"}]});
-    respond(StatusCode::NOT_FOUND, "application/json", body.to_string())
 }
 
 fn access_row(t: &TokenRecord) -> Value {
@@ -762,8 +696,8 @@ fn access_row(t: &TokenRecord) -> Value {
     Value::Object(v)
 }
 
-async fn create_access(r: &Req, caller: &Caller, form: &Query) -> Response {
-    let bad = |m: String| access_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", m);
+async fn create_access(r: &Req, caller: &Caller, form: &Query) -> Result<Response, ApiError> {
+    let bad = |m: String| access_error(400, "BAD_REQUEST", m);
     let username = form
         .get("username")
         .filter(|u| !u.trim().is_empty())
@@ -771,7 +705,7 @@ async fn create_access(r: &Req, caller: &Caller, form: &Query) -> Response {
         .unwrap_or_else(|| caller.name.clone());
     if !caller.admin && username != caller.name {
         return access_error(
-            StatusCode::FORBIDDEN,
+            403,
             "FORBIDDEN",
             format!(
                 "User '{}' can only create tokens for themselves (requested: {username})",
@@ -802,7 +736,7 @@ async fn create_access(r: &Req, caller: &Caller, form: &Query) -> Response {
         match verdict {
             Ok(true) if access_form => {}
             Ok(_) => return bad(format!("Unsupported scope: '{t}'")),
-            Err(why) => return access_error(StatusCode::FORBIDDEN, "FORBIDDEN", why),
+            Err(why) => return access_error(403, "FORBIDDEN", why),
         }
     }
     let expires = match form.get("expires_in").filter(|v| !v.is_empty()) {
@@ -814,7 +748,7 @@ async fn create_access(r: &Req, caller: &Caller, form: &Query) -> Response {
     };
     if !caller.admin && (expires == 0 || expires > ACCESS_USER_MAX) {
         return access_error(
-            StatusCode::FORBIDDEN,
+            403,
             "FORBIDDEN",
             format!(
                 "User '{}' can only create tokens that expire within {ACCESS_USER_MAX} seconds",
@@ -845,8 +779,5 @@ async fn create_access(r: &Req, caller: &Caller, form: &Query) -> Response {
         description,
         access_api: true,
     };
-    match issue(r, i).await {
-        Ok(t) => token_response(&t, true),
-        Err(e) => e.into_response(),
-    }
+    Ok(token_response(&issue(r, i).await?, true))
 }

@@ -5,19 +5,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
-use warp::filters::BoxedFilter;
-use warp::http::{Method, StatusCode};
-use warp::path::Tail;
+use warp::http::StatusCode;
 use warp::reply::Response;
-use warp::Filter;
 
-use super::error::ApiError;
-use super::{
-    allow, body, commit_error, empty, json, read_small, render, req, respond, AppState, BodyStream,
-    Req,
-};
+use super::endpoint::{Kind, Security};
+use super::{commit_error, empty, json, read_small, respond, BodyStream, Req};
 use crate::auth::model::{Act, Group, LockPolicy, Permission, SecurityChange, User};
 use crate::auth::{encrypted_password, hash_password, Method as AuthMethod};
+use crate::error::ApiError;
 use crate::store::Mutation;
 
 const USERS: &str = "application/vnd.org.jfrog.artifactory.security.Users+json";
@@ -27,77 +22,45 @@ const GROUP: &str = "application/vnd.org.jfrog.artifactory.security.Group+json";
 const PERMISSIONS: &str = "application/vnd.org.jfrog.artifactory.security.PermissionTargets+json";
 const PERMISSION: &str = "application/vnd.org.jfrog.artifactory.security.PermissionTarget+json";
 
-/// Routes under `/api/security` for users, groups, permission targets, locks and encrypted passwords.
-pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
-    let entities = warp::path("security")
-        .and(
-            warp::path("users")
-                .map(|| Kind::User)
-                .or(warp::path("groups").map(|| Kind::Group))
-                .unify()
-                .or(warp::path("permissions").map(|| Kind::Permission))
-                .unify(),
-        )
-        .and(warp::path::tail())
-        .and(req(state.clone()))
-        .and(body())
-        .then(|k: Kind, t: Tail, r: Req, b: BodyStream| async move {
-            render(entity(r, k, t.as_str(), b).await)
-        });
-    let policy = warp::path!("security" / "userLockPolicy")
-        .and(req(state.clone()))
-        .and(body())
-        .then(|r: Req, b: BodyStream| async move { render(lock_policy(r, b).await) });
-    let locked = warp::path!("security" / "lockedUsers")
-        .and(req(state.clone()))
-        .then(|r: Req| async move { render(locked_users(&r)) });
-    let unlock = warp::path("security")
-        .and(
-            warp::path("unlockUsers")
-                .and(warp::path::tail())
-                .map(|t: Tail| Some(t.as_str().to_string()))
-                .or(warp::path!("unlockAllUsers").map(|| None))
-                .unify(),
-        )
-        .and(req(state.clone()))
-        .and(body())
-        .then(|which: Option<String>, r: Req, b: BodyStream| async move {
-            render(unlock_users(r, which, b).await)
-        });
-    let encrypted = warp::path!("security" / "encryptedPassword")
-        .and(req(state.clone()))
-        .then(|r: Req| async move { render(encrypted(&r)) });
-    entities
-        .or(policy)
-        .unify()
-        .or(locked)
-        .unify()
-        .or(unlock)
-        .unify()
-        .or(encrypted)
-        .unify()
-        .boxed()
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    User,
-    Group,
-    Permission,
-}
-
-impl Kind {
-    fn segment(self) -> &'static str {
-        match self {
-            Kind::User => "users",
-            Kind::Group => "groups",
-            Kind::Permission => "permissions",
-        }
+/// Answers a users, groups, permission targets, locks or encrypted-password endpoint.
+pub(crate) async fn handle(r: &Req, e: Security, body: BodyStream) -> Result<Response, ApiError> {
+    use Security as S;
+    let base = r.base_url();
+    match e {
+        S::UsersList => Ok(list(r, Kind::User, &base)),
+        S::GroupsList => Ok(list(r, Kind::Group, &base)),
+        S::PermissionsList => Ok(list(r, Kind::Permission, &base)),
+        S::UserGet { name } => entity(r, Kind::User, &name, Op::Get, body).await,
+        S::UserCreate { name } => entity(r, Kind::User, &name, Op::Put, body).await,
+        S::UserUpdate { name } => entity(r, Kind::User, &name, Op::Post, body).await,
+        S::UserDelete { name } => entity(r, Kind::User, &name, Op::Delete, body).await,
+        S::GroupGet { name } => entity(r, Kind::Group, &name, Op::Get, body).await,
+        S::GroupCreate { name } => entity(r, Kind::Group, &name, Op::Put, body).await,
+        S::GroupUpdate { name } => entity(r, Kind::Group, &name, Op::Post, body).await,
+        S::GroupDelete { name } => entity(r, Kind::Group, &name, Op::Delete, body).await,
+        S::PermissionGet { name } => entity(r, Kind::Permission, &name, Op::Get, body).await,
+        S::PermissionPut { name } => entity(r, Kind::Permission, &name, Op::Put, body).await,
+        S::PermissionDelete { name } => entity(r, Kind::Permission, &name, Op::Delete, body).await,
+        S::LockPolicyGet => lock_policy(r, None).await,
+        S::LockPolicySet => lock_policy(r, Some(body)).await,
+        S::LockedUsers => locked_users(r),
+        S::UnlockUsers { name: Some(name) } => unlock_users(r, Unlock::One(name)).await,
+        S::UnlockUsers { name: None } => unlock_users(r, Unlock::Listed(body)).await,
+        S::UnlockAll => unlock_users(r, Unlock::All).await,
+        S::EncryptedPassword => encrypted(r),
+        _ => Err(missing()),
     }
 }
 
-fn forbidden() -> ApiError {
-    ApiError::forbidden("Forbidden")
+/// What a request does to one entity.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Get,
+    /// Create or replace.
+    Put,
+    /// Partial update.
+    Post,
+    Delete,
 }
 
 fn missing() -> ApiError {
@@ -108,33 +71,25 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response {
     respond(status, "text/plain", body.into())
 }
 
-async fn entity(r: Req, kind: Kind, tail: &str, body: BodyStream) -> Result<Response, ApiError> {
-    allow(
-        &r,
-        &[Method::GET, Method::PUT, Method::POST, Method::DELETE],
-    )?;
-    r.require_admin(|_| forbidden())?;
-    let name = super::path::decode(tail.trim_matches('/'))
+async fn entity(
+    r: &Req,
+    kind: Kind,
+    raw: &str,
+    op: Op,
+    body: BodyStream,
+) -> Result<Response, ApiError> {
+    let name = super::path::decode(raw)
         .map_err(|e| ApiError::bad_request(e.0))?
         .replace('+', " ");
-    let base = r.base_url();
-    if name.is_empty() {
-        allow(&r, &[Method::GET])?;
-        return Ok(list(&r, kind, &base));
-    }
     if name.contains('/') || name.chars().any(char::is_control) || name.len() > 64 {
         return Err(ApiError::bad_request(format!(
             "Invalid name '{name}': names are at most 64 characters without '/' or control characters"
         )));
     }
-    match (kind, r.method.clone()) {
-        (_, Method::GET) | (_, Method::HEAD) => get(&r, kind, &name),
-        (_, Method::DELETE) => delete(&r, kind, &name).await,
-        (Kind::Permission, Method::POST) => Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Method Not Allowed",
-        )),
-        (_, m) => {
+    match op {
+        Op::Get => get(r, kind, &name),
+        Op::Delete => delete(r, kind, &name).await,
+        Op::Put | Op::Post => {
             let bytes = read_small(body, 1 << 20).await?;
             let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
                 ApiError::bad_request(format!("Could not parse the JSON body: {e}"))
@@ -142,11 +97,11 @@ async fn entity(r: Req, kind: Kind, tail: &str, body: BodyStream) -> Result<Resp
             let Value::Object(doc) = doc else {
                 return Err(ApiError::bad_request("The JSON body must be an object"));
             };
-            let replace = m == Method::PUT;
+            let replace = op == Op::Put;
             match kind {
-                Kind::User => put_user(&r, &name, &doc, replace).await,
-                Kind::Group => put_group(&r, &name, &doc, replace).await,
-                Kind::Permission => put_permission(&r, &name, &doc).await,
+                Kind::User => put_user(r, &name, &doc, replace).await,
+                Kind::Group => put_group(r, &name, &doc, replace).await,
+                Kind::Permission => put_permission(r, &name, &doc).await,
             }
         }
     }
@@ -633,17 +588,15 @@ async fn commit(r: &Req, change: SecurityChange) -> Result<(), ApiError> {
 
 // ---------- lock policy and locked users ----------
 
-async fn lock_policy(r: Req, body: BodyStream) -> Result<Response, ApiError> {
-    allow(&r, &[Method::GET, Method::PUT])?;
-    r.require_admin(|_| forbidden())?;
-    if r.method != Method::PUT {
+async fn lock_policy(r: &Req, body: Option<BodyStream>) -> Result<Response, ApiError> {
+    let Some(body) = body else {
         let p = r.state.store.read().security.lock_policy.clone();
         return Ok(json(
             StatusCode::OK,
             "application/json",
             &json!({"enabled": p.enabled, "loginAttempts": p.login_attempts}),
         ));
-    }
+    };
     let bytes = read_small(body, 64 << 10).await?;
     let doc: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("Could not parse the JSON body: {e}")))?;
@@ -662,16 +615,13 @@ async fn lock_policy(r: Req, body: BodyStream) -> Result<Response, ApiError> {
     let old = r.state.store.read().security.lock_policy.clone();
     let attempts = attempts.unwrap_or(old.login_attempts as i64);
     if !(1..=100).contains(&attempts) {
-        return Err(ApiError::text(
-            StatusCode::BAD_REQUEST,
-            "LoginAttempts must be between 1 - 100",
-        ));
+        return Err(ApiError::text(400, "LoginAttempts must be between 1 - 100"));
     }
     let policy = LockPolicy {
         enabled: enabled.unwrap_or(old.enabled),
         login_attempts: attempts as u32,
     };
-    commit(&r, SecurityChange::LockPolicy { policy }).await?;
+    commit(r, SecurityChange::LockPolicy { policy }).await?;
     Ok(text(
         StatusCode::OK,
         "UserLockPolicy was successfully updated",
@@ -679,8 +629,6 @@ async fn lock_policy(r: Req, body: BodyStream) -> Result<Response, ApiError> {
 }
 
 fn locked_users(r: &Req) -> Result<Response, ApiError> {
-    allow(r, &[Method::GET])?;
-    r.require_admin(|_| forbidden())?;
     let names: Vec<String> = r
         .state
         .store
@@ -693,16 +641,18 @@ fn locked_users(r: &Req) -> Result<Response, ApiError> {
     Ok(json(StatusCode::OK, "application/json", &names))
 }
 
-async fn unlock_users(
-    r: Req,
-    which: Option<String>,
-    body: BodyStream,
-) -> Result<Response, ApiError> {
-    allow(&r, &[Method::POST])?;
-    r.require_admin(|_| forbidden())?;
-    let (names, message) = match which.as_deref().map(|t| t.trim_matches('/')) {
-        None => (None, "All users were successfully unlocked".to_string()),
-        Some("") => {
+/// Which users an unlock names.
+enum Unlock {
+    One(String),
+    /// The JSON array of names in the body.
+    Listed(BodyStream),
+    All,
+}
+
+async fn unlock_users(r: &Req, which: Unlock) -> Result<Response, ApiError> {
+    let (names, message) = match which {
+        Unlock::All => (None, "All users were successfully unlocked".to_string()),
+        Unlock::Listed(body) => {
             let bytes = read_small(body, 1 << 20).await?;
             let names: Vec<String> = if bytes.iter().all(u8::is_ascii_whitespace) {
                 Vec::new()
@@ -718,27 +668,20 @@ async fn unlock_users(
                 "Specified users were successfully unlocked".to_string(),
             )
         }
-        Some(one) => {
-            let name = super::path::decode(one).map_err(|e| ApiError::bad_request(e.0))?;
-            (
-                Some(vec![name.to_lowercase()]),
-                format!("The user: '{name}' was successfully unlocked"),
-            )
-        }
+        Unlock::One(name) => (
+            Some(vec![name.to_lowercase()]),
+            format!("The user: '{name}' was successfully unlocked"),
+        ),
     };
     r.state.auth.reset_failures(names.as_deref());
-    commit(&r, SecurityChange::Unlock { names }).await?;
+    commit(r, SecurityChange::Unlock { names }).await?;
     Ok(text(StatusCode::OK, message))
 }
 
 // ---------- encrypted password ----------
 
 fn encrypted(r: &Req) -> Result<Response, ApiError> {
-    allow(r, &[Method::GET])?;
     let caller = r.require_user()?;
-    if caller.anonymous {
-        return Err(ApiError::unauthorized("Unauthorized"));
-    }
     let state = r.state.store.read();
     let sec = &state.security;
     let not_found = || ApiError::not_found(format!("User not found. The user: '{}'", caller.name));

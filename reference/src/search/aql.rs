@@ -612,4 +612,65 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }
+
+    use proptest::prelude::*;
+
+    const AQL_SEEDS: [&str; 4] = [
+        r#"items.find({"repo":"libs","$or":[{"name":{"$match":"*.jar"}},{"@license":"MIT"}]}).include("name","@license").sort({"$desc":["size"]}).offset(5).limit(10)"#,
+        r#"builds.find({"name":{"$eq":"b"},"created":{"$last":"3d"}}).limit(1)"#,
+        r#"archive.entries.find({"name":{"$nmatch":"*.class"},"archive.item.repo":null})"#,
+        r#"items.find({"$and":[{"size":{"$gt":1,"$lte":20}},{"$msp":[{"@a":"1"},{"@b":{"$ne":"2"}}]}]}).transitive().distinct(true)"#,
+    ];
+
+    /// The AQL parser never panics, on random text or on valid queries with characters inserted,
+    /// removed or replaced; what it accepts is a query, what it refuses names the remainder.
+    #[test]
+    fn the_aql_parser_never_panics() {
+        let mut runner = proptest::test_runner::TestRunner::new_with_rng(
+            ProptestConfig {
+                cases: 2000,
+                ..ProptestConfig::default()
+            },
+            proptest::test_runner::TestRng::deterministic_rng(
+                proptest::test_runner::RngAlgorithm::ChaCha,
+            ),
+        );
+        let mutated = (
+            0..AQL_SEEDS.len(),
+            prop::collection::vec((any::<prop::sample::Index>(), 0u8..3, "\\PC"), 1..6),
+        )
+            .prop_map(|(seed, edits)| {
+                let mut chars: Vec<char> = AQL_SEEDS[seed].chars().collect();
+                for (at, kind, text) in edits {
+                    let i = at.index(chars.len() + 1);
+                    let c = text.chars().next().unwrap_or('x');
+                    match kind {
+                        0 => chars.insert(i, c),
+                        1 if i < chars.len() => {
+                            chars.remove(i);
+                        }
+                        _ if i < chars.len() => chars[i] = c,
+                        _ => {}
+                    }
+                }
+                chars.into_iter().collect::<String>()
+            });
+        let strategy = prop_oneof!["\\PC{0,200}", mutated];
+        runner
+            .run(&strategy, |q| {
+                match parse(&q) {
+                    Ok(parsed) => prop_assert!(DOMAINS.contains(&parsed.domain.as_str())),
+                    Err(e) => prop_assert!(
+                        e.0.starts_with(&format!("Failed to parse query: {q}, it looks like there is syntax error near the following sub-query: ")),
+                        "{}",
+                        e.0
+                    ),
+                }
+                Ok(())
+            })
+            .unwrap();
+        for q in AQL_SEEDS {
+            assert!(parse(q).is_ok(), "{q}");
+        }
+    }
 }

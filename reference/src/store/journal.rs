@@ -96,6 +96,7 @@ impl Journal {
     }
 
     /// Sets the size that triggers a compaction (tests use a small one).
+    #[cfg(test)]
     pub fn set_compact_after(&mut self, bytes: u64) {
         self.compact_after = bytes;
     }

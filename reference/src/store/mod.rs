@@ -15,10 +15,10 @@ use std::io;
 use std::path::Path;
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
-pub use blobs::{BlobInfo, BlobPin, BlobStore, IngestError};
-pub use hex::{Md5, Sha1, Sha256};
+pub use blobs::{BlobInfo, BlobStore, IngestError};
+pub use hex::Sha256;
 pub use sym::Sym;
-pub use tree::{FileData, Item, Mutation, Original, Props, Repo, Stamp, State, Stats, TreeError};
+pub use tree::{FileData, Item, Mutation, Original, Props, Repo, Stamp, State, TreeError};
 
 use crate::auth::crypto::Cipher;
 use crate::config::RepoConfig;
@@ -174,7 +174,7 @@ impl Store {
     }
 
     /// Sets the journal size that triggers a compaction (tests).
-    #[doc(hidden)]
+    #[cfg(test)]
     pub fn set_compact_after(&self, bytes: u64) {
         if let Some(j) = &self.journal {
             j.lock()

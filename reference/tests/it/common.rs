@@ -34,8 +34,8 @@ pub fn target(
     repo: &str,
     includes: &str,
     users: &[(&str, &str)],
-) -> jcr_reference::config::PermissionConfig {
-    jcr_reference::config::PermissionConfig {
+) -> jcr_reference::PermissionConfig {
+    jcr_reference::PermissionConfig {
         name: name.into(),
         repositories: vec![repo.into()],
         includes_pattern: includes.into(),

@@ -25,7 +25,7 @@ async fn token(s: &Srv, form: &[(&str, &str)]) -> String {
 #[tokio::test]
 async fn group_scoped_tokens_cannot_widen_themselves() {
     let s = start_with(|c| {
-        c.groups.push(jcr_reference::config::GroupConfig {
+        c.groups.push(jcr_reference::GroupConfig {
             name: "admins".into(),
             description: String::new(),
             auto_join: false,

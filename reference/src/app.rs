@@ -1,0 +1,46 @@
+//! The application: everything a request or a background job may need, shared by all of them.
+//! Nothing here knows about warp; the HTTP layer holds an [`AppState`] and hands it to the domain.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::Stream;
+
+use crate::auth::Auth;
+use crate::config::Config;
+use crate::store::Store;
+
+/// The version this server presents itself as.
+pub(crate) const VERSION: &str = "7.98.9";
+/// The matching revision (as in `X-JFrog-Version`).
+pub(crate) const REVISION: &str = "79809900";
+
+/// A request body as the domain reads it: a stream of chunks that may end in an error (a client
+/// that went away, a truncated body).
+pub(crate) type Body = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
+
+/// Everything shared by requests and jobs.
+#[derive(Debug)]
+pub(crate) struct App {
+    /// Configuration.
+    pub config: Config,
+    /// Normalised context path (`/artifactory` or `""`).
+    pub ctx_path: String,
+    /// Storage.
+    pub store: Store,
+    /// Users and permissions.
+    pub auth: Auth,
+    /// `X-Artifactory-Id`.
+    pub instance_id: String,
+    /// Docker blob upload sessions.
+    pub uploads: crate::docker::uploads::Uploads,
+    /// Registry transfers in progress (background checksum work waits while any run).
+    pub busy: Arc<std::sync::atomic::AtomicUsize>,
+    /// Parsed build-info documents by content SHA-256 (AQL's build domains), so a query reads and
+    /// parses only the documents stored since the last one.
+    pub build_docs: std::sync::Mutex<std::collections::HashMap<String, Arc<serde_json::Value>>>,
+}
+
+/// Cheap handle to [`App`].
+pub(crate) type AppState = Arc<App>;
