@@ -33,6 +33,8 @@ pub(crate) struct App {
     pub auth: Auth,
     /// `X-Artifactory-Id`.
     pub instance_id: String,
+    /// Background jobs.
+    pub jobs: crate::jobs::Jobs,
     /// Docker blob upload sessions.
     pub uploads: crate::docker::uploads::Uploads,
     /// Registry transfers in progress (background checksum work waits while any run).

@@ -24,15 +24,20 @@
 //! [`serve`] runs the server on a listener you bound until a shutdown future resolves.
 
 mod app;
+mod artifacts;
 mod auth;
 mod clock;
 mod config;
 mod docker;
 mod error;
+mod events;
 mod http;
+mod jobs;
+mod messages;
 mod mime;
 mod search;
 mod store;
+mod transfer;
 mod wildcard;
 
 use std::future::Future;
@@ -65,7 +70,6 @@ pub async fn serve(
 ) -> io::Result<()> {
     let addr = listener.local_addr()?;
     let (state, pending) = build_state(config)?;
-    let hashing = tokio::spawn(hash_seeded_passwords(state.clone(), pending));
     let url = format!("http://{addr}{}", state.ctx_path);
     let routes = http::router::routes(state.clone());
     match &state.config.data_dir {
@@ -75,57 +79,16 @@ pub async fn serve(
             state.store.blobs.root().display()
         ),
     }
-    let gc = state
-        .config
-        .gc_interval_secs
-        .filter(|s| *s > 0)
-        .map(|secs| {
-            let state = state.clone();
-            tokio::spawn(async move {
-                let period = std::time::Duration::from_secs(secs);
-                let mut tick =
-                    tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-                loop {
-                    tick.tick().await;
-                    match state.store.gc().await {
-                        Ok((n, bytes)) if n > 0 => {
-                            tracing::info!(
-                                "garbage collection removed {n} binaries ({bytes} bytes)"
-                            )
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!("garbage collection failed: {e}"),
-                    }
-                }
-            })
-        });
-    http::docker::resume_checksums(&state);
-    http::search::resume_indexing(&state);
-    // Abandoned Docker uploads go after a day, as Artifactory's `_uploads` cleanup job does.
-    let cleanup = {
-        let state = state.clone();
-        tokio::spawn(async move {
-            let period = std::time::Duration::from_secs(600);
-            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-            loop {
-                tick.tick().await;
-                http::docker::clean_uploads(&state).await;
-            }
-        })
-    };
+    jobs::Jobs::start(&state, pending);
     tracing::info!("Ready at {url}");
     warp::serve(routes)
         .incoming(listener)
         .graceful(shutdown)
         .run()
         .await;
-    if let Some(task) = gc {
-        task.abort();
-    }
     // Configured passwords still being hashed are finished, so the store never keeps a user whose
     // password is neither hashed nor known (the config may not name them next time).
-    let _ = hashing.await;
-    cleanup.abort();
+    state.jobs.shutdown().await;
     state.store.checkpoint()
 }
 
@@ -157,44 +120,13 @@ fn build_state(config: Config) -> io::Result<(app::AppState, Vec<(String, String
             store,
             auth,
             instance_id,
+            jobs: Default::default(),
             uploads: Default::default(),
             busy: Default::default(),
             build_docs: Default::default(),
         }),
         pending,
     ))
-}
-
-/// Hashes the configured passwords and stores the hashes (unless changed meanwhile).
-async fn hash_seeded_passwords(state: app::AppState, pending: Vec<(String, String)>) {
-    for (name, password) in pending {
-        let hash = match auth::hash_password(&password).await {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::error!("hashing the password of '{name}' failed: {e:?}");
-                continue;
-            }
-        };
-        let still_pending = state
-            .store
-            .read()
-            .security
-            .users
-            .get(&name)
-            .is_some_and(|u| u.password == auth::model::PENDING_HASH);
-        if !still_pending {
-            continue;
-        }
-        state.auth.remember(&name, &hash, &password);
-        let m = store::Mutation::Security(auth::model::SecurityChange::SetPassword {
-            name: name.clone(),
-            hash,
-            only_if_pending: true,
-        });
-        if let Err(e) = state.store.commit(m).await {
-            tracing::error!("storing the password hash of '{name}' failed: {e:?}");
-        }
-    }
 }
 
 /// A running server, for tests in the spirit of wiremock's `MockServer::start()`.

@@ -527,6 +527,60 @@ impl Auth {
         Err(forbidden())
     }
 
+    /// Checks `action` at `path` of `repo` for `caller` (see [`Auth::check`]). Folders (and the
+    /// repository root) relax the include patterns so users can browse down to what they may read.
+    /// A repository that does not exist is left to the caller's 404 (only the anonymous gate
+    /// applies).
+    pub fn require(
+        &self,
+        state: &State,
+        caller: &Caller,
+        action: Action,
+        repo: &str,
+        path: &str,
+        forbidden: impl FnOnce() -> ApiError,
+    ) -> Result<(), ApiError> {
+        match target(state, repo, path, action) {
+            Some(t) => self.check(state, caller, action, t, forbidden),
+            None => self.gate(caller),
+        }
+    }
+
+    /// [`Auth::require`] for a whole subtree (delete, recursive properties, copy and move): the
+    /// caller needs `action` on `path` and on every file beneath it.
+    pub fn require_tree(
+        &self,
+        state: &State,
+        caller: &Caller,
+        action: Action,
+        repo: &str,
+        path: &str,
+        forbidden: impl Fn() -> ApiError,
+    ) -> Result<(), ApiError> {
+        self.require(state, caller, action, repo, path, &forbidden)?;
+        let Some(r) = state.repo(repo) else {
+            return Ok(());
+        };
+        for (k, i) in r.subtree(path) {
+            if !i.is_folder() && !self.may(state, caller, action, repo, k) {
+                return Err(forbidden());
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `caller` may do `action` at `path` of `repo` (no error: listings filter with it).
+    pub fn may(
+        &self,
+        state: &State,
+        caller: &Caller,
+        action: Action,
+        repo: &str,
+        path: &str,
+    ) -> bool {
+        target(state, repo, path, action).is_some_and(|t| self.allows(state, caller, action, t))
+    }
+
     /// The permission test alone (listings use it to hide what the caller may not read).
     pub fn allows(&self, state: &State, caller: &Caller, action: Action, t: Target<'_>) -> bool {
         if caller.anonymous && !self.anonymous_access {
@@ -565,6 +619,34 @@ impl Auth {
         }
         Err(forbidden())
     }
+}
+
+/// The permission target of `path` in `repo` (`None` when the repository does not exist). Permissions
+/// of a virtual repository are those of the member that holds the path (or of its default deployment
+/// repository for new paths); folders relax the include patterns for reading only, so users can
+/// browse down to what they may read.
+fn target<'a>(state: &'a State, repo: &str, path: &'a str, action: Action) -> Option<Target<'a>> {
+    let mut r = state.repo(repo)?;
+    if r.config.rclass == RepoClass::Virtual {
+        if let Some((member, _)) = state.resolve(repo, path) {
+            r = member;
+        } else if let Some(d) = r
+            .config
+            .default_deployment_repo
+            .as_deref()
+            .and_then(|d| state.repo(d))
+        {
+            r = d;
+        }
+    }
+    let folder = action == Action::Read
+        && (path.is_empty() || r.items.get(path).is_some_and(|i| i.is_folder()));
+    Some(Target {
+        repo: &r.config.key,
+        class: r.config.rclass,
+        path,
+        folder,
+    })
 }
 
 /// Prefix of registry bearer tokens (see [`Auth::docker_token`]).

@@ -8,7 +8,10 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::store::{BlobInfo, Store};
+use crate::config::PackageType;
+use crate::store::{BlobInfo, Mutation, Store};
+
+use super::UPLOADS;
 
 /// How long an untouched session (and a finished upload no manifest claimed) lives: one day, as
 /// Artifactory's `_uploads` cleanup job.
@@ -118,5 +121,46 @@ impl Uploads {
             self.end(store, id);
         }
         old.len()
+    }
+}
+
+/// Removes abandoned upload sessions and finished uploads no manifest claimed within a day.
+pub(crate) async fn clean(state: &crate::app::AppState) {
+    let now = state.config.clock.now_ms();
+    // Upload starts call this too: scanning the Docker repositories at most once a minute keeps it
+    // off the hot path.
+    if !state.uploads.due(now, 60_000) {
+        return;
+    }
+    state.uploads.expire(&state.store, now);
+    let stale: Vec<(String, String)> = {
+        let s = state.store.read();
+        s.repos
+            .values()
+            .filter(|r| r.config.package_type == PackageType::Docker)
+            .flat_map(|r| {
+                r.items
+                    .iter()
+                    .filter(|(k, i)| {
+                        !i.is_folder()
+                            && k.rsplit_once('/').is_some_and(|(f, _)| {
+                                f.ends_with(&format!("/{UPLOADS}")) || f == UPLOADS
+                            })
+                            && i.created < now - TTL_MS
+                    })
+                    .map(|(k, _)| (r.config.key.clone(), k.to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    if stale.is_empty() {
+        return;
+    }
+    let steps = stale
+        .into_iter()
+        .map(|(repo, path)| Mutation::Delete { repo, path })
+        .collect();
+    if let Err(e) = state.store.commit(Mutation::Batch { steps }).await {
+        tracing::warn!("cleaning docker uploads failed: {e:?}");
     }
 }

@@ -9,14 +9,14 @@ use warp::reply::Response;
 
 use super::endpoint::Artifacts;
 use super::path::{encode_path, RepoPath};
-use super::storage::{file_created, folder_created, mime_of, properties_response, validate_key};
-use super::{commit_error, empty, json, respond, set_header, BodyStream, Req, VERSION};
+use super::storage::{file_created, folder_created, mime_of, properties_response};
+use super::{empty, json, respond, set_header, BodyStream, Req, VERSION};
+use crate::artifacts::{self, SentChecksums};
 use crate::auth::{Action, Caller};
 use crate::clock::{http_date, iso, parse_http_date};
-use crate::config::RepoClass;
 use crate::error::ApiError;
-use crate::store::blobs::is_hex;
-use crate::store::{FileData, IngestError, Item, Mutation, Original, Props, Stamp, TreeError};
+use crate::messages as msg;
+use crate::store::{Item, Stamp};
 
 const ITEM_CREATED: &str = "application/vnd.org.jfrog.artifactory.storage.ItemCreated+json";
 const BOUNDARY: &str = "BCD64322345343217845286A";
@@ -49,436 +49,92 @@ fn literal_path(p: &RepoPath) -> String {
 
 // ---------- deploy ----------
 
-/// Where a deploy to `key` goes: the key itself for a local repository, the default deployment
-/// repository of a virtual one.
-fn deploy_target(r: &Req, key: &str) -> Result<String, ApiError> {
-    let state = r.state.store.read();
-    let no_local = || {
-        ApiError::not_found(format!(
-            "Could not find a local repository named {key} to deploy to."
-        ))
-    };
-    let repo = state.repo(key).ok_or_else(no_local)?;
-    match repo.config.rclass {
-        RepoClass::Local => Ok(key.to_string()),
-        RepoClass::Remote => Err(no_local()),
-        RepoClass::Virtual => match repo.config.default_deployment_repo.as_deref() {
-            Some(d) if state.repo(d).is_some_and(|x| x.is_local()) => Ok(d.to_string()),
-            _ => Err(ApiError::new(
-                405,
-                format!("No local repository was configured as local deployment repository for the ({key}) virtual repository."),
-            )
-            .with_header("allow", "GET")),
-        },
-    }
-}
-
-fn matrix_props(p: &RepoPath) -> Result<Props, ApiError> {
-    let mut props = Props::default();
-    for (k, v) in &p.matrix {
-        validate_key(k)?;
-        props.add(k, v);
-    }
-    Ok(props)
-}
-
-fn deploy_conflict(repo: &str, t: TreeError) -> ApiError {
-    match t {
-        TreeError::Conflict(at) => ApiError::conflict(format!(
-            "Cannot deploy to '{repo}:{at}': a file and a folder cannot share a path."
-        )),
-        TreeError::NoRepo(k) => ApiError::not_found(format!(
-            "Could not find a local repository named {k} to deploy to."
-        )),
-        other => ApiError::internal(format!("{other:?}")),
-    }
-}
-
 async fn deploy(r: &Req, p: RepoPath, body: BodyStream) -> Result<Response, ApiError> {
-    let rel = literal_path(&p);
-    let caller = r.require(Action::Deploy, &p.repo, &rel, |c| {
-        ApiError::forbidden(format!(
-            "The user: '{}' is not permitted to deploy '{rel}' into '{}:{rel}'.",
-            c.name, p.repo
-        ))
-    })?;
-    let repo = deploy_target(r, &p.repo)?;
-    if repo != p.repo {
-        // Through a virtual repository: the deployment repository's permissions decide.
-        r.require(Action::Deploy, &repo, &rel, |c| {
-            ApiError::forbidden(format!(
-                "The user: '{}' is not permitted to deploy '{rel}' into '{repo}:{rel}'.",
-                c.name
-            ))
-        })?;
-    }
-    if rel
-        .rsplit('/')
-        .next()
-        .is_some_and(|last| last.ends_with(":properties") || last.ends_with(":metadata"))
-    {
-        return Err(ApiError::conflict(format!(
-            "Old metadata notation is not supported anymore: {repo}:{rel}"
-        )));
-    }
-    let props = matrix_props(&p)?;
-    if !props.is_empty() {
-        r.require(Action::Annotate, &repo, &rel, |c| {
-            ApiError::forbidden(format!(
-                "User {} is not permitted to annotate '{repo}:{rel}'.",
-                c.name
-            ))
-        })?;
-    }
-    let overwrites = r
-        .state
-        .store
-        .read()
-        .item(&repo, &rel)
-        .is_some_and(|i| !i.is_folder());
-    if overwrites {
-        r.require(Action::Delete, &repo, &rel, |c| {
-            ApiError::forbidden(format!(
-                "Not enough permissions to delete/overwrite artifact '{repo}:{rel}' (user: '{}' needs DELETE permission).",
-                c.name
-            ))
-        })?;
-    }
-    // Garbage collection waits while this deploy writes or reuses a blob and commits its item.
-    let _pin = r.state.store.blobs.pin().await;
-    let base = r.base_url();
-    if p.trailing_slash || rel.is_empty() {
-        let m = Mutation::MakeFolder {
-            repo: repo.clone(),
-            path: rel.clone(),
-            props,
-            now: r.now(),
-            user: caller.name.clone(),
-        };
-        r.state
-            .store
-            .commit(m)
-            .await
-            .map_err(|e| commit_error(e, |t| deploy_conflict(&repo, t)))?;
-        let state = r.state.store.read();
-        let item = state
-            .item(&repo, &rel)
-            .ok_or_else(|| ApiError::internal("folder vanished"))?;
-        let mut resp = json(
-            StatusCode::CREATED,
-            ITEM_CREATED,
-            &folder_created(&base, &repo, &rel, item),
-        );
-        set_header(
-            &mut resp,
-            header::LOCATION,
-            &format!("{base}/{repo}/{}/", encode_path(&rel)),
-        );
-        return Ok(resp);
-    }
-    let sent = SentChecksums::from(r);
-    if r.header("x-checksum-deploy")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-    {
-        return deploy_by_checksum(r, &repo, &rel, props, &caller, &sent).await;
-    }
-    // A folder in the way fails before the body is read.
-    if r.state
-        .store
-        .read()
-        .item(&repo, &rel)
-        .is_some_and(Item::is_folder)
-    {
-        return Err(deploy_conflict(&repo, TreeError::Conflict(rel)));
-    }
-    let info = r
-        .state
-        .store
-        .blobs
-        .ingest(body, r.state.config.max_upload)
-        .await
-        .map_err(|e| match e {
-            IngestError::Body(m) => {
-                ApiError::bad_request(format!("Failed to read the request body: {m}"))
-            }
-            IngestError::TooLarge => ApiError::new(413, "Request body is too large"),
-            IngestError::Io(e) => ApiError::internal(e),
-        })?;
-    sent.verify(&repo, &rel, &info.sha1, &info.md5, &info.sha256)?;
-    let file = FileData {
-        size: info.size,
-        sha1: info.sha1.into(),
-        md5: info.md5.into(),
-        sha256: info.sha256.into(),
-        original: sent.original(),
-        mime: crate::mime::for_name(&rel).into(),
-        stats: None,
-    };
-    put_file(r, &repo, &rel, file, props, &caller, &base).await
-}
-
-async fn put_file(
-    r: &Req,
-    repo: &str,
-    rel: &str,
-    file: FileData,
-    props: Props,
-    caller: &Caller,
-    base: &str,
-) -> Result<Response, ApiError> {
+    let caller = r.caller()?.clone();
     let ms = |h: &str| {
         r.header(h)
             .and_then(|v| v.trim().parse::<i64>().ok())
             .filter(|v| *v >= 0)
     };
-    let stamp = Stamp {
-        created: ms("x-artifactory-created"),
-        modified: ms("x-artifactory-last-modified"),
-        modified_by: r
-            .header("x-artifactory-modified-by")
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_string),
-    };
-    let m = Mutation::PutFile {
-        repo: repo.into(),
-        path: rel.into(),
-        file,
-        props,
-        now: r.now(),
-        user: caller.name.clone(),
-        stamp,
-    };
-    let sha256 = match &m {
-        Mutation::PutFile { file, .. } => file.sha256.to_string(),
-        _ => String::new(),
-    };
-    r.state
-        .store
-        .commit(m)
-        .await
-        .map_err(|e| commit_error(e, |t| deploy_conflict(repo, t)))?;
-    super::search::index_archive(&r.state, &sha256, rel);
-    let with_sha256 = !r
-        .header("user-agent")
-        .is_some_and(|ua| ua.contains("ArtifactoryBuildClient/"));
-    let state = r.state.store.read();
-    let item = state
-        .item(repo, rel)
-        .ok_or_else(|| ApiError::internal("file vanished"))?;
-    let mut resp = json(
-        StatusCode::CREATED,
-        ITEM_CREATED,
-        &file_created(base, repo, rel, item, with_sha256),
-    );
-    set_header(
-        &mut resp,
-        header::LOCATION,
-        &format!("{base}/{repo}/{}", encode_path(rel)),
-    );
-    Ok(resp)
-}
-
-/// Checksums sent with a deploy (`X-Checksum-*`, and `X-Checksum` typed by length).
-#[derive(Default)]
-struct SentChecksums {
-    sha1: Option<String>,
-    md5: Option<String>,
-    sha256: Option<String>,
-}
-
-impl SentChecksums {
-    fn from(r: &Req) -> SentChecksums {
-        let h = |n: &str| {
-            r.header(n)
-                .map(|v| v.trim().to_string())
+    let d = artifacts::Deploy {
+        path: literal_path(&p),
+        repo: p.repo,
+        folder: p.trailing_slash,
+        matrix: p.matrix,
+        sent: SentChecksums::new(
+            r.header("x-checksum-sha1"),
+            r.header("x-checksum-md5"),
+            r.header("x-checksum-sha256"),
+            r.header("x-checksum"),
+        ),
+        by_checksum: r
+            .header("x-checksum-deploy")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        stamp: Stamp {
+            created: ms("x-artifactory-created"),
+            modified: ms("x-artifactory-last-modified"),
+            modified_by: r
+                .header("x-artifactory-modified-by")
+                .map(str::trim)
                 .filter(|v| !v.is_empty())
-        };
-        let mut s = SentChecksums {
-            sha1: h("x-checksum-sha1"),
-            md5: h("x-checksum-md5"),
-            sha256: h("x-checksum-sha256"),
-        };
-        if let Some(v) = h("x-checksum") {
-            match v.len() {
-                32 if s.md5.is_none() => s.md5 = Some(v),
-                40 if s.sha1.is_none() => s.sha1 = Some(v),
-                64 if s.sha256.is_none() => s.sha256 = Some(v),
-                _ => {}
-            }
-        }
-        s
-    }
-
-    fn original(&self) -> Option<Box<Original>> {
-        let o = Original {
-            sha1: self.sha1.clone(),
-            md5: self.md5.clone(),
-            sha256: self.sha256.clone(),
-        };
-        (o.sha1.is_some() || o.md5.is_some() || o.sha256.is_some()).then(|| Box::new(o))
-    }
-
-    /// The CLIENT checksum policy: any sent checksum must equal the computed one.
-    fn verify(
-        &self,
-        repo: &str,
-        path: &str,
-        sha1: &str,
-        md5: &str,
-        sha256: &str,
-    ) -> Result<(), ApiError> {
-        let bad = |sent: &Option<String>, actual: &str| {
-            sent.as_ref()
-                .is_some_and(|s| !s.eq_ignore_ascii_case(actual))
-        };
-        if !(bad(&self.sha1, sha1) || bad(&self.md5, md5) || bad(&self.sha256, sha256)) {
-            return Ok(());
-        }
-        let info = |t: &str, sent: &Option<String>, actual: &str| {
-            format!(
-                "{t}=ChecksumInfo{{type={t}, original='{}', actual='{actual}'}}",
-                sent.as_deref().unwrap_or("null")
-            )
-        };
-        Err(ApiError::conflict(
-            format!(
-                "Checksum policy 'LocalRepoChecksumPolicy: CLIENT' rejected the artifact '{repo}:{path}'. Checksums info: ChecksumsInfo{{checksums={{{}, {}, {}}}}}",
-                info("SHA-1", &self.sha1, sha1),
-                info("MD5", &self.md5, md5),
-                info("SHA-256", &self.sha256, sha256)
-            ),
-        ))
-    }
-}
-
-async fn deploy_by_checksum(
-    r: &Req,
-    repo: &str,
-    rel: &str,
-    mut props: Props,
-    caller: &Caller,
-    sent: &SentChecksums,
-) -> Result<Response, ApiError> {
-    let fail = |m: String| ApiError::not_found(format!("Checksum deploy failed. {m}"));
-    let (sha1, sha256) = (sent.sha1.as_deref(), sent.sha256.as_deref());
-    if sha1.is_none() && sha256.is_none() {
-        return Err(fail(
-            "no checksum header 'X-Checksum-Sha1/X-Checksum-Sha256' was found.".into(),
-        ));
-    }
-    if let Some(s) = sha256.filter(|s| !is_hex(s, 64)) {
-        return Err(fail(format!("Invalid SHA-256: {s}")));
-    }
-    if let Some(s) = sha1.filter(|s| sha256.is_none() && !is_hex(s, 40)) {
-        return Err(fail(format!("Invalid SHA-1: {s}")));
-    }
-    let found = r.state.store.read().find_by_checksum(sha1, sha256).cloned();
-    let Some(mut file) = found.filter(|f| r.state.store.blobs.contains(&f.sha256.hex())) else {
-        return Err(match sha256 {
-            Some(s) => fail(format!("No existing file with SHA-256: {s}")),
-            None => fail(format!(
-                "No existing file with SHA-1: {}",
-                sha1.unwrap_or("")
-            )),
-        });
+                .map(str::to_string),
+        },
     };
-    sent.verify(
-        repo,
-        rel,
-        &file.sha1.hex(),
-        &file.md5.hex(),
-        &file.sha256.hex(),
-    )?;
-    if let Some(s) = sha256 {
-        props.add("sha256", &s.to_ascii_lowercase());
-    }
-    file.original = sent.original();
-    file.mime = crate::mime::for_name(rel).into();
-    if r.state
-        .store
-        .read()
-        .item(repo, rel)
-        .is_some_and(Item::is_folder)
-    {
-        return Err(deploy_conflict(repo, TreeError::Conflict(rel.to_string())));
-    }
-    put_file(r, repo, rel, file, props, caller, &r.base_url()).await
+    let done = artifacts::deploy(&r.state, &caller, d, body).await?;
+    let base = r.base_url();
+    let (repo, rel, item) = (&done.repo, &done.path, &done.item);
+    let (view, location) = if item.is_folder() {
+        (
+            folder_created(&base, repo, rel, item),
+            format!("{base}/{repo}/{}/", encode_path(rel)),
+        )
+    } else {
+        // The build client's answer has no SHA-256 (older build-info clients choke on it).
+        let with_sha256 = !r
+            .header("user-agent")
+            .is_some_and(|ua| ua.contains("ArtifactoryBuildClient/"));
+        (
+            file_created(&base, repo, rel, item, with_sha256),
+            format!("{base}/{repo}/{}", encode_path(rel)),
+        )
+    };
+    let mut resp = json(StatusCode::CREATED, ITEM_CREATED, &view);
+    set_header(&mut resp, header::LOCATION, &location);
+    Ok(resp)
 }
 
 // ---------- delete ----------
 
 async fn delete(r: &Req, p: RepoPath) -> Result<Response, ApiError> {
-    let rel = literal_path(&p);
-    let id = format!("{}:{rel}", p.repo);
-    let caller = r.require_tree(Action::Delete, &p.repo, &rel, |c| {
-        ApiError::forbidden(format!(
-            "Not enough permissions to delete/overwrite artifact '{id}' (user: '{}' needs DELETE permission).",
-            c.name
-        ))
-    })?;
-    {
-        let state = r.state.store.read();
-        let repo = state.repo(&p.repo).filter(|x| x.is_local());
-        let Some(repo) = repo else {
-            return Err(ApiError::empty(404));
-        };
-        if rel.is_empty() && !caller.admin {
-            return Err(ApiError::forbidden(format!(
-                "Not enough permissions to delete content of repository '{}' (by user: '{}'). This requires admin privileges.",
-                p.repo, caller.name
-            )));
-        }
-        if !repo.items.contains_key(rel.as_str()) {
-            return Err(ApiError::not_found(format!(
-                "Could not locate artifact '{id}' (Nothing to delete)."
-            )));
-        }
-    }
-    let m = Mutation::Delete {
-        repo: p.repo.clone(),
-        path: rel.clone(),
-    };
-    r.state.store.commit(m).await.map_err(|e| {
-        commit_error(e, |_| {
-            ApiError::not_found(format!(
-                "Could not locate artifact '{id}' (Nothing to delete)."
-            ))
-        })
-    })?;
+    let caller = r.caller()?.clone();
+    artifacts::delete(&r.state, &caller, &p.repo, &literal_path(&p)).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
 // ---------- retrieve ----------
 
 async fn retrieve(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
-    let caller = r.require(Action::Read, &p.repo, &p.path, |c| {
+    let caller = r.caller()?.clone();
+    let forbidden = || {
         ApiError::forbidden(format!(
             "Download request for repo:path '{}' is forbidden for user '{}'.",
             p.repo_path_id(),
-            c.name
+            caller.name
         ))
-    })?;
+    };
     if r.query.has("trace") {
+        // The trace is answered whatever resolves (its text says so), after the same check.
+        let state = r.state.store.read();
+        r.state
+            .auth
+            .require(&state, &caller, Action::Read, &p.repo, &p.path, forbidden)?;
+        drop(state);
         return Ok(trace(r, p, &caller));
     }
+    let found = artifacts::lookup(&r.state, &caller, &p.repo, &p.path, forbidden)?;
     let base = r.base_url();
-    let found = {
-        let state = r.state.store.read();
-        if state.repo(&p.repo).is_none() {
-            return Err(ApiError::not_found(format!(
-                "Failed to find the repository '{}' specified in the request.",
-                p.repo
-            )));
-        }
-        state
-            .resolve(&p.repo, &p.path)
-            .map(|(repo, item)| (repo.config.key.clone(), item.clone()))
-    };
     if r.query.has("properties") {
-        let (_, item) = found
-            .as_ref()
-            .ok_or_else(|| ApiError::not_found("File not found."))?;
+        let (_, item) = found.as_ref().ok_or_else(msg::file_not_found)?;
         return properties_response(&base, &p.repo, &p.path, item, &r.query.list("properties"));
     }
     let Some((real_repo, item)) = found else {
@@ -497,94 +153,30 @@ async fn retrieve(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
         }
         return Ok(listing(r, p));
     }
-    check_matrix(p, &item)?;
+    artifacts::props::check_matrix(&p.matrix, &item, &p.repo_path_id())?;
     if let Some(entry) = &p.archive_entry {
         return archive_entry(r, p, &item, entry).await;
     }
     let resp = serve_file(r, p, &item).await?;
     if r.method == Method::GET && resp.status().is_success() {
-        let m = Mutation::Download {
-            repo: real_repo,
-            path: p.path.clone(),
-            now: r.now(),
-            user: caller.name.clone(),
-        };
-        if let Err(e) = r.state.store.commit_lazy(m) {
-            tracing::warn!("could not record a download: {e:?}");
-        }
+        artifacts::record_download(&r.state, &caller, &real_repo, &p.path);
     }
     Ok(resp)
 }
 
-/// Property-based resolution: `;k=v` conflicts when the item has `k` with other values; `;k+=v` requires
-/// the item to have `k` (with exactly those values when given).
-fn check_matrix(p: &RepoPath, item: &Item) -> Result<(), ApiError> {
-    let mut wanted: Vec<(String, bool, Vec<String>)> = Vec::new();
-    for (k, v) in &p.matrix {
-        let (key, mandatory) = match k.strip_suffix('+') {
-            Some(base) => (base.to_string(), true),
-            None => (k.clone(), false),
-        };
-        match wanted.iter_mut().find(|(wk, _, _)| *wk == key) {
-            Some(w) => {
-                w.1 |= mandatory;
-                w.2.push(v.clone());
-            }
-            None => wanted.push((key, mandatory, vec![v.clone()])),
-        }
-    }
-    for (key, mandatory, values) in wanted {
-        let values: Vec<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
-        let conflict = if item.props.contains_key(&key) {
-            !values.is_empty() && !values.iter().all(|v| item.props.get(&key).any(|h| h == v))
-        } else {
-            mandatory
-        };
-        if conflict {
-            return Err(if mandatory {
-                ApiError::not_found(format!(
-                    "File '{}' was found, but mandatory properties do not match.",
-                    p.repo_path_id()
-                ))
-            } else {
-                ApiError::not_found("File not found.")
-            });
-        }
-    }
-    Ok(())
-}
-
 /// `GET x.sha1|x.sha256|x.md5` of an existing file `x`: the checksum as the body.
 fn checksum_side_file(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
-    let kinds = [(".sha1", 0), (".sha256", 1), (".md5", 2)];
-    for (ext, which) in kinds {
-        let Some(base_path) = p.path.strip_suffix(ext) else {
-            continue;
-        };
-        let state = r.state.store.read();
-        let Some((_, item)) = state.resolve(&p.repo, base_path) else {
-            break;
-        };
-        let Some(f) = &item.file else { break };
-        let value = [
-            f.sha1.hex().as_str(),
-            f.sha256.hex().as_str(),
-            f.md5.hex().as_str(),
-        ][which]
-            .to_string();
-        let mut resp = respond(
-            StatusCode::OK,
-            "application/x-checksum",
-            if r.method == Method::HEAD {
-                String::new()
-            } else {
-                value.clone()
-            },
-        );
-        set_header(&mut resp, header::CONTENT_LENGTH, &value.len().to_string());
-        return Ok(resp);
-    }
-    Err(ApiError::not_found("File not found."))
+    let value = artifacts::checksum_side_file(&r.state, &p.repo, &p.path)
+        .ok_or_else(msg::file_not_found)?;
+    let len = value.len();
+    let body = if r.method == Method::HEAD {
+        String::new()
+    } else {
+        value
+    };
+    let mut resp = respond(StatusCode::OK, "application/x-checksum", body);
+    set_header(&mut resp, header::CONTENT_LENGTH, &len.to_string());
+    Ok(resp)
 }
 
 /// The headers of a file response.
@@ -1024,68 +616,16 @@ async fn archive_entry(
     item: &Item,
     entry: &str,
 ) -> Result<Response, ApiError> {
-    let f = item.file.as_ref().expect("a file");
-    let file = r
-        .state
-        .store
-        .blobs
-        .open_blob(&f.sha256.hex())
-        .map_err(ApiError::internal)?;
-    let name = p.name().to_ascii_lowercase();
-    let entry_owned = entry.to_string();
-    let data = tokio::task::spawn_blocking(move || read_entry(file, &name, &entry_owned))
-        .await
-        .map_err(ApiError::internal)?;
-    let data = data.ok_or_else(|| ApiError::not_found("File not found."))?;
-    let mut resp = respond(
-        StatusCode::OK,
-        crate::mime::for_name(entry),
-        if r.method == Method::HEAD {
-            Bytes::new()
-        } else {
-            Bytes::from(data.clone())
-        },
-    );
-    set_header(&mut resp, header::CONTENT_LENGTH, &data.len().to_string());
-    Ok(resp)
-}
-
-/// Reads one entry of an archive; `None` when the archive cannot be read or has no such entry.
-fn read_entry(file: std::fs::File, name: &str, entry: &str) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let entry = entry.trim_start_matches('/');
-    if name.ends_with(".tar.gz") || name.ends_with(".tgz") || name.ends_with(".tar") {
-        let reader: Box<dyn Read> = if name.ends_with(".tar") {
-            Box::new(file)
-        } else {
-            Box::new(flate2::read::GzDecoder::new(file))
-        };
-        let mut ar = tar::Archive::new(reader);
-        for e in ar.entries().ok()? {
-            let mut e = e.ok()?;
-            let path = e
-                .path()
-                .ok()?
-                .to_string_lossy()
-                .trim_start_matches("./")
-                .to_string();
-            if path == entry && e.header().entry_type().is_file() {
-                let mut out = Vec::new();
-                e.read_to_end(&mut out).ok()?;
-                return Some(out);
-            }
-        }
-        None
+    let data = artifacts::archive::entry(&r.state, item, p.name(), entry).await?;
+    let len = data.len();
+    let body = if r.method == Method::HEAD {
+        Bytes::new()
     } else {
-        let mut z = zip::ZipArchive::new(file).ok()?;
-        let mut e = z.by_name(entry).ok()?;
-        if e.is_dir() {
-            return None;
-        }
-        let mut out = Vec::new();
-        e.read_to_end(&mut out).ok()?;
-        Some(out)
-    }
+        Bytes::from(data)
+    };
+    let mut resp = respond(StatusCode::OK, crate::mime::for_name(entry), body);
+    set_header(&mut resp, header::CONTENT_LENGTH, &len.to_string());
+    Ok(resp)
 }
 
 #[cfg(test)]

@@ -13,10 +13,9 @@ use warp::reply::Response;
 
 use super::artifacts::{body_stream_while, parse_ranges, Busy, Part};
 use super::endpoint::{Docker, Reg};
-use super::{empty, read_small, respond, set_header, AppState, BodyStream, Req};
+use super::{empty, read_small, respond, set_header, BodyStream, Req};
 use crate::auth::{Action, Caller};
 use crate::config::{PackageType, RepoClass};
-use crate::docker::uploads::TTL_MS;
 use crate::docker::{self, Code, Digest, RegistryError, UPLOADS};
 use crate::error::{ApiError, BearerScope, Challenge};
 use crate::store::{BlobInfo, FileData, IngestError, Mutation, Props, Stamp};
@@ -852,86 +851,9 @@ async fn ingest(r: &Req, body: BodyStream) -> Result<BlobInfo, ApiError> {
         })
 }
 
-/// Computes SHA-1 and MD5 of a blob uploaded with SHA-256 only (off the client's critical path) and
-/// records them for every file with that content.
-pub async fn fill_checksums(state: AppState, sha256: String) {
-    match state
-        .store
-        .blobs
-        .checksums(&sha256, state.busy.clone())
-        .await
-    {
-        Ok((sha1, md5)) => {
-            let m = Mutation::FillChecksums { sha256, sha1, md5 };
-            if let Err(e) = state.store.commit(m).await {
-                tracing::warn!("recording checksums failed: {e:?}");
-            }
-        }
-        Err(e) => tracing::warn!("computing checksums of {sha256} failed: {e}"),
-    }
-}
-
-/// Fills the checksums of files left without them by a restart (see [`fill_checksums`]).
-pub fn resume_checksums(state: &AppState) {
-    let pending: std::collections::BTreeSet<String> = state
-        .store
-        .read()
-        .repos
-        .values()
-        .flat_map(|r| r.items.values())
-        .filter_map(|i| i.file.as_ref())
-        .filter(|f| f.sha1.is_empty())
-        .map(|f| f.sha256.to_string())
-        .collect();
-    for sha256 in pending {
-        tokio::spawn(fill_checksums(state.clone(), sha256));
-    }
-}
-
-/// Removes abandoned upload sessions and finished uploads no manifest claimed within a day.
-pub async fn clean_uploads(state: &AppState) {
-    let now = state.config.clock.now_ms();
-    // Upload starts call this too: scanning the Docker repositories at most once a minute keeps it
-    // off the hot path.
-    if !state.uploads.due(now, 60_000) {
-        return;
-    }
-    state.uploads.expire(&state.store, now);
-    let stale: Vec<(String, String)> = {
-        let s = state.store.read();
-        s.repos
-            .values()
-            .filter(|r| r.config.package_type == PackageType::Docker)
-            .flat_map(|r| {
-                r.items
-                    .iter()
-                    .filter(|(k, i)| {
-                        !i.is_folder()
-                            && k.rsplit_once('/').is_some_and(|(f, _)| {
-                                f.ends_with(&format!("/{UPLOADS}")) || f == UPLOADS
-                            })
-                            && i.created < now - TTL_MS
-                    })
-                    .map(|(k, _)| (r.config.key.clone(), k.to_string()))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    };
-    if stale.is_empty() {
-        return;
-    }
-    let steps = stale
-        .into_iter()
-        .map(|(repo, path)| Mutation::Delete { repo, path })
-        .collect();
-    if let Err(e) = state.store.commit(Mutation::Batch { steps }).await {
-        tracing::warn!("cleaning docker uploads failed: {e:?}");
-    }
-}
-
 async fn start_upload(r: &Req, reg: &Reg, image: &str, body: BodyStream) -> Out {
     let caller = need(r, reg, image, Action::Deploy)?;
-    clean_uploads(&r.state).await;
+    crate::docker::uploads::clean(&r.state).await;
     // Cross-repository mount: link a blob the caller may read elsewhere.
     if let (Some(m), Some(from)) = (r.query.get("mount"), r.query.get("from")) {
         let d = parse_digest(m)?;
@@ -1167,18 +1089,11 @@ async fn link_blob(
         user: caller.name.clone(),
         stamp: Stamp::default(),
     };
-    let pending = match &m {
-        Mutation::PutFile { file, .. } if file.sha1.is_empty() => Some(file.sha256),
-        _ => None,
-    };
     r.state
         .store
         .commit(m)
         .await
         .map_err(|e| internal(format!("{e:?}")))?;
-    if let Some(sha256) = pending {
-        tokio::spawn(fill_checksums(r.state.clone(), sha256.to_string()));
-    }
     let mut resp = empty(StatusCode::CREATED);
     set_header(
         &mut resp,

@@ -24,9 +24,8 @@ use serde::Serialize;
 use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
 
-use crate::app::App;
 pub(crate) use crate::app::{AppState, Body as BodyStream, REVISION, VERSION};
-use crate::auth::{Action, Caller, Target};
+use crate::auth::{Action, Caller};
 use crate::error::ApiError;
 use crate::store::{CommitError, TreeError};
 
@@ -118,13 +117,9 @@ impl Req {
     ) -> Result<Caller, ApiError> {
         let caller = self.caller()?.clone();
         let state = self.state.store.read();
-        match target(&state, repo, path, action) {
-            Some(t) => self
-                .state
-                .auth
-                .check(&state, &caller, action, t, || forbidden(&caller))?,
-            None => self.state.auth.gate(&caller)?,
-        }
+        self.state
+            .auth
+            .require(&state, &caller, action, repo, path, || forbidden(&caller))?;
         Ok(caller)
     }
 
@@ -139,7 +134,7 @@ impl Req {
         let Ok(caller) = self.caller() else {
             return false;
         };
-        may(&self.state, state, caller, action, repo, path)
+        self.state.auth.may(state, caller, action, repo, path)
     }
 
     /// Like [`Req::require`] for a whole subtree (delete, recursive properties, copy and move): the
@@ -151,16 +146,11 @@ impl Req {
         path: &str,
         forbidden: impl Fn(&Caller) -> ApiError,
     ) -> Result<Caller, ApiError> {
-        let caller = self.require(action, repo, path, &forbidden)?;
+        let caller = self.caller()?.clone();
         let state = self.state.store.read();
-        let Some(r) = state.repo(repo) else {
-            return Ok(caller);
-        };
-        for (k, i) in r.subtree(path) {
-            if !i.is_folder() && !self.may(&state, action, repo, k) {
-                return Err(forbidden(&caller));
-            }
-        }
+        self.state
+            .auth
+            .require_tree(&state, &caller, action, repo, path, || forbidden(&caller))?;
         Ok(caller)
     }
 
@@ -216,52 +206,6 @@ impl Req {
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
-}
-
-/// Whether `caller` may do `action` at `path` of `repo` (see [`Req::may`]); usable where the request
-/// is gone (a response streamed later).
-pub(crate) fn may(
-    shared: &App,
-    state: &crate::store::State,
-    caller: &Caller,
-    action: Action,
-    repo: &str,
-    path: &str,
-) -> bool {
-    target(state, repo, path, action).is_some_and(|t| shared.auth.allows(state, caller, action, t))
-}
-
-/// The permission target of `path` in `repo` (`None` when the repository does not exist). Permissions
-/// of a virtual repository are those of the member that holds the path (or of its default deployment
-/// repository for new paths); folders relax the include patterns for reading only, so users can
-/// browse down to what they may read.
-fn target<'a>(
-    state: &'a crate::store::State,
-    repo: &str,
-    path: &'a str,
-    action: Action,
-) -> Option<Target<'a>> {
-    let mut r = state.repo(repo)?;
-    if r.config.rclass == crate::config::RepoClass::Virtual {
-        if let Some((member, _)) = state.resolve(repo, path) {
-            r = member;
-        } else if let Some(d) = r
-            .config
-            .default_deployment_repo
-            .as_deref()
-            .and_then(|d| state.repo(d))
-        {
-            r = d;
-        }
-    }
-    let folder = action == Action::Read
-        && (path.is_empty() || r.items.get(path).is_some_and(|i| i.is_folder()));
-    Some(Target {
-        repo: &r.config.key,
-        class: r.config.rclass,
-        path,
-        folder,
-    })
 }
 
 /// Reads a small body (JSON documents) into memory, refusing more than `limit` bytes.

@@ -19,45 +19,6 @@ use crate::search::aql_eval;
 use crate::search::legacy::{self, DateField, Hit, TermError};
 use crate::store::Item;
 
-/// Indexes the entries of an archive in the background, once per content (`name` says the format).
-pub fn index_archive(state: &AppState, sha256: &str, name: &str) {
-    if !legacy::is_archive(name) || state.store.read().archives.contains_key(sha256) {
-        return;
-    }
-    let (state, sha256, name) = (state.clone(), sha256.to_string(), name.to_string());
-    tokio::spawn(async move {
-        let Ok(file) = state.store.blobs.open_blob(&sha256) else {
-            return;
-        };
-        let listed = tokio::task::spawn_blocking(move || legacy::list_entries(file, &name)).await;
-        // An archive that does not open indexes as empty (it is not searched again).
-        let entries = listed.ok().flatten().unwrap_or_default();
-        let m = crate::store::Mutation::IndexArchive { sha256, entries };
-        if let Err(e) = state.store.commit_lazy(m) {
-            tracing::warn!("indexing an archive failed: {e:?}");
-        }
-    });
-}
-
-/// Indexes the archives a restart found without an index.
-pub fn resume_indexing(state: &AppState) {
-    let pending: Vec<(String, String)> = {
-        let s = state.store.read();
-        s.repos
-            .values()
-            .flat_map(|r| r.items.iter())
-            .filter_map(|(path, i)| {
-                let f = i.file.as_ref()?;
-                (legacy::is_archive(path) && !s.archives.contains_key(f.sha256.hex().as_str()))
-                    .then(|| (f.sha256.to_string(), path.to_string()))
-            })
-            .collect()
-    };
-    for (sha256, path) in pending {
-        index_archive(state, &sha256, &path);
-    }
-}
-
 /// Most results an anonymous caller gets.
 const ANONYMOUS_LIMIT: usize = 1000;
 
@@ -192,7 +153,7 @@ fn stream_items(
         let batch = tokio::task::spawn_blocking(move || {
             let state = shared.store.read();
             let see = |repo: &str, path: &str| {
-                caller.admin || super::may(&shared, &state, &caller, Action::Read, repo, path)
+                caller.admin || shared.auth.may(&state, &caller, Action::Read, repo, path)
             };
             let rows = items.print(&state, &builds, &see, start..start + BATCH);
             let mut text = String::new();

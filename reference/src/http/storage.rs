@@ -8,13 +8,15 @@ use warp::reply::Response;
 
 use super::endpoint::Storage;
 use super::path::{self, RepoPath};
-use super::{commit_error, empty, json, read_small, set_header, BodyStream, Req};
+use super::{empty, json, read_small, set_header, BodyStream, Req};
+use crate::artifacts::props;
 use crate::auth::Action;
 use crate::clock::{http_date, iso, iso_no_colon};
 use crate::config::RepoClass;
 use crate::error::ApiError;
-use crate::store::tree::is_under;
-use crate::store::{Item, Mutation, Props, Repo, State, TreeError};
+use crate::messages as msg;
+use crate::store::{Item, Props, Repo, State};
+use crate::transfer;
 
 const FILE_INFO: &str = "application/vnd.org.jfrog.artifactory.storage.FileInfo+json";
 const FOLDER_INFO: &str = "application/vnd.org.jfrog.artifactory.storage.FolderInfo+json";
@@ -35,7 +37,7 @@ pub(crate) async fn handle(r: &Req, e: Storage, body: BodyStream) -> Result<Resp
             let Some(spec) = r.query.get("properties") else {
                 return Err(ApiError::bad_request("Missing 'properties' parameter"));
             };
-            let set = parse_props(spec)?;
+            let set = props::parse(spec)?;
             edit_props(r, &path, set, Vec::new(), "recursive").await
         }
         Storage::DeleteProperties { path } => {
@@ -226,109 +228,7 @@ pub fn properties_response(
     Ok(r)
 }
 
-// ---------- property keys and the `properties=` grammar ----------
-
-/// Checks a property key: starts with a letter, no whitespace or special characters.
-pub fn validate_key(key: &str) -> Result<(), ApiError> {
-    const FORBIDDEN: &str = ")(}{][*+^$\\/~`!@#%&<>;=,±§";
-    let ok = key.chars().next().is_some_and(|c| c.is_alphabetic())
-        && !key
-            .chars()
-            .any(|c| c.is_whitespace() || FORBIDDEN.contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(format!(
-            "Property key: {key} is invalid due to Name must start with a letter and cannot contain whitespace or special characters"
-        )))
-    }
-}
-
-/// Parses Artifactory's `KeyValueList` grammar: pairs split by unescaped `|` or `;`, key and value by the
-/// first unescaped `=`, values by unescaped `,`; `\` escapes the next character.
-pub fn parse_props(s: &str) -> Result<Props, ApiError> {
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    for pair in split_unescaped(s, &['|', ';']) {
-        if pair.is_empty() {
-            continue;
-        }
-        let mut kv = split_unescaped_once(&pair, '=');
-        let key = unescape(&kv.remove(0));
-        validate_key(&key)?;
-        let values = match kv.pop() {
-            Some(v) => split_unescaped(&v, &[','])
-                .iter()
-                .map(|x| unescape(x))
-                .collect(),
-            None => vec![String::new()],
-        };
-        pairs.extend(values.into_iter().map(|v| (key.clone(), v)));
-    }
-    Ok(Props::from_pairs(pairs))
-}
-
-fn split_unescaped(s: &str, seps: &[char]) -> Vec<String> {
-    let mut out = vec![String::new()];
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            out.last_mut().expect("non-empty").push(c);
-            if let Some(n) = chars.next() {
-                out.last_mut().expect("non-empty").push(n);
-            }
-        } else if seps.contains(&c) {
-            out.push(String::new());
-        } else {
-            out.last_mut().expect("non-empty").push(c);
-        }
-    }
-    out
-}
-
-fn split_unescaped_once(s: &str, sep: char) -> Vec<String> {
-    let mut escaped = false;
-    for (i, c) in s.char_indices() {
-        if escaped {
-            escaped = false;
-        } else if c == '\\' {
-            escaped = true;
-        } else if c == sep {
-            return vec![s[..i].to_string(), s[i + 1..].to_string()];
-        }
-    }
-    vec![s.to_string()]
-}
-
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(n) = chars.next() {
-                out.push(n);
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 // ---------- /api/storage ----------
-
-fn parse_path(tail: &str) -> Result<RepoPath, ApiError> {
-    path::parse(tail).map_err(|e| ApiError::bad_request(e.0))
-}
-
-fn tree_error(t: TreeError) -> ApiError {
-    match t {
-        TreeError::NoRepo(_) | TreeError::NoItem => ApiError::not_found("Unable to find item"),
-        TreeError::Conflict(p) => ApiError::conflict(format!("Conflict at path '{p}'")),
-        TreeError::RepoExists => {
-            ApiError::bad_request("Case insensitive repository key already exists")
-        }
-    }
-}
 
 fn storage_get(r: &Req, p: &RepoPath, view: View) -> Result<Response, ApiError> {
     let caller = r.require(Action::Read, &p.repo, &p.path, |c| {
@@ -495,40 +395,18 @@ async fn edit_props(
     remove: Vec<String>,
     recursive_param: &str,
 ) -> Result<Response, ApiError> {
-    let forbidden = |c: &crate::auth::Caller| {
-        ApiError::forbidden(format!(
-            "User '{}' is not permitted to annotate '{}'.",
-            c.name,
-            p.repo_path_id()
-        ))
-    };
-    if r.query.flag(recursive_param, true) {
-        r.require_tree(Action::Annotate, &p.repo, &p.path, forbidden)?;
-    } else {
-        r.require(Action::Annotate, &p.repo, &p.path, forbidden)?;
-    }
-    let is_local = r
-        .state
-        .store
-        .read()
-        .repo(&p.repo)
-        .is_some_and(|x| x.is_local());
-    if !is_local {
-        return Err(ApiError::not_found("Unable to find item"));
-    }
-    let m = Mutation::EditProps {
+    let caller = r.caller()?.clone();
+    let edit = props::Edit {
         repo: p.repo.clone(),
         path: p.path.clone(),
         set,
         remove,
         recursive: r.query.flag(recursive_param, true),
-        now: r.now(),
     };
-    r.state
-        .store
-        .commit(m)
-        .await
-        .map_err(|e| commit_error(e, tree_error))?;
+    props::edit(&r.state, &caller, edit, || {
+        msg::annotate_forbidden(&caller.name, &p.repo, &p.path)
+    })
+    .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
@@ -548,39 +426,8 @@ async fn metadata(r: &Req, p: RepoPath, body: BodyStream) -> Result<Response, Ap
     let bytes = read_small(body, 4 << 20).await?;
     let doc: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("Invalid JSON: {e}")))?;
-    let Some(props) = doc.get("props").and_then(Value::as_object) else {
-        return Err(ApiError::text(400, "props or stats fields required"));
-    };
-    let mut set: Vec<(&str, String)> = Vec::new();
-    let mut remove = Vec::new();
-    for (k, v) in props {
-        validate_key(k)?;
-        match v {
-            Value::Null => remove.push(k.clone()),
-            Value::Array(vs) => {
-                remove.push(k.clone());
-                for x in vs {
-                    set.push((k, scalar(x).ok_or_else(|| bad_value(k))?));
-                }
-                if vs.is_empty() {
-                    // Properties are (key, value) rows: a key without values holds one empty value.
-                    set.push((k, String::new()));
-                }
-            }
-            other => set.push((k, scalar(other).ok_or_else(|| bad_value(k))?)),
-        }
-    }
-    let set = Props::from_pairs(set);
+    let (set, remove) = props::patch(&doc)?;
     edit_props(r, &p, set, remove, "recursiveProperties").await
-}
-
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
 }
 
 /// `path/name`, or `name` at the root.
@@ -590,10 +437,6 @@ fn child_path(path: &str, name: &str) -> String {
     } else {
         format!("{path}/{name}")
     }
-}
-
-fn bad_value(k: &str) -> ApiError {
-    ApiError::bad_request(format!("Invalid value for property '{k}': expected a string, a number, a boolean, an array of those, or null"))
 }
 
 // ---------- /api/storageinfo ----------
@@ -739,206 +582,31 @@ async fn sha256(r: &Req, body: BodyStream) -> Result<Response, ApiError> {
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::bad_request("repoKey is required"))?;
     let raw_path = doc.get("path").and_then(Value::as_str).unwrap_or("");
-    let p = parse_path(&format!("{repo}/{}", raw_path.replace('%', "%25")))?;
-    // Each file gets `sha256=<its digest>`: one mutation per file, applied in tree order.
-    let targets: Vec<(String, String)> = {
-        let state = r.state.store.read();
-        let repo = state
-            .repo(&p.repo)
-            .ok_or_else(|| ApiError::not_found("Unable to find item"))?;
-        if !repo.items.contains_key(p.path.as_str()) {
-            return Err(ApiError::not_found("Unable to find item"));
-        }
-        repo.subtree(&p.path)
-            .filter_map(|(k, i)| {
-                i.file
-                    .as_ref()
-                    .map(|f| (k.to_string(), f.sha256.to_string()))
-            })
-            .collect()
-    };
-    for (path, digest) in targets {
-        let mut set = Props::default();
-        set.add("sha256", &digest);
-        let m = Mutation::EditProps {
-            repo: p.repo.clone(),
-            path,
-            set,
-            remove: vec![],
-            recursive: false,
-            now: r.now(),
-        };
-        r.state
-            .store
-            .commit(m)
-            .await
-            .map_err(|e| commit_error(e, tree_error))?;
-    }
+    let p = path::parse(&format!("{repo}/{}", raw_path.replace('%', "%25")))
+        .map_err(|e| ApiError::bad_request(e.0))?;
+    props::fill_sha256(&r.state, &p.repo, &p.path).await?;
     Ok(empty(StatusCode::OK))
 }
 
 // ---------- /api/copy and /api/move ----------
 
 async fn transfer(r: &Req, src: RepoPath, mv: bool) -> Result<Response, ApiError> {
-    // (progressive, infinitive, past participle) as the messages use them.
-    let (verb, action, done) = if mv {
-        ("moving", "move", "moved")
-    } else {
-        ("copying", "copy", "copied")
-    };
     let to = r
         .query
         .get("to")
         .ok_or_else(|| ApiError::bad_request("The 'to' parameter is required"))?;
-    let dst_raw = path::parse(&to.replace('%', "%25")).map_err(|e| ApiError::bad_request(e.0))?;
-    r.require_tree(Action::Read, &src.repo, &src.path, |c| {
-        ApiError::forbidden(format!(
-            "Request for '{}' is forbidden for user: '{}'.",
-            src.repo_path_id(),
-            c.name
-        ))
-    })?;
-    if mv {
-        r.require_tree(Action::Delete, &src.repo, &src.path, |_| {
-            ApiError::forbidden(format!(
-                "User doesn't have permissions to move '{}'. Needs delete permissions.",
-                src.repo_path_id()
-            ))
-        })?;
-    }
-    r.require(Action::Deploy, &dst_raw.repo, &dst_raw.path, |c| {
-        ApiError::forbidden(format!(
-            "User '{}' is not permitted to deploy into '{}'.",
-            c.name,
-            dst_raw.repo_path_id()
-        ))
-    })?;
-    let dry = r.query.flag("dry", false);
-    let (dst_path, files, folders) = {
-        let state = r.state.store.read();
-        let src_repo = state
-            .repo(&src.repo)
-            .filter(|x| x.is_local() && x.items.contains_key(src.path.as_str()))
-            .ok_or_else(|| ApiError::not_found("Unable to find item"))?;
-        let fail = |why: String| {
-            ApiError::messages(
-                409,
-                format!(
-                    "Failed to {} from src={}/{} to target={}/{}: {why}",
-                    action, src.repo, src.path, dst_raw.repo, dst_raw.path
-                ),
-            )
-        };
-        let Some(dst_repo) = state.repo(&dst_raw.repo) else {
-            return Err(fail(format!(
-                "Target repository {} does not exist",
-                dst_raw.repo
-            )));
-        };
-        if !dst_repo.is_local() {
-            return Err(fail(format!(
-                "Target repository {} is not a local repository",
-                dst_raw.repo
-            )));
-        }
-        // Into an existing folder (or a path ending in '/'): keep the source's name.
-        let into = dst_raw.trailing_slash
-            || dst_repo
-                .items
-                .get(dst_raw.path.as_str())
-                .is_some_and(|i| i.is_folder() && !src.path.is_empty());
-        let dst_path = if into && !src.path.is_empty() {
-            if dst_raw.path.is_empty() {
-                src.name().to_string()
-            } else {
-                format!("{}/{}", dst_raw.path, src.name())
-            }
-        } else {
-            dst_raw.path.clone()
-        };
-        if src.repo == dst_raw.repo
-            && (dst_path == src.path || (mv && is_under(&dst_path, &src.path)))
-        {
-            return Err(fail(
-                "Cannot copy or move an item onto itself or under itself".into(),
-            ));
-        }
-        let (mut files, mut folders) = (0u64, 0u64);
-        for (k, i) in src_repo.subtree(&src.path) {
-            if i.is_folder() {
-                if !k.is_empty() {
-                    folders += 1;
-                }
-            } else {
-                files += 1;
-            }
-        }
-        (dst_path, files, folders)
-    };
-    // Every file lands somewhere the caller may deploy to, and replacing one needs delete there.
-    let landings: Vec<(String, bool)> = {
-        let state = r.state.store.read();
-        let src_repo = state.repo(&src.repo);
-        let dst_repo = state.repo(&dst_raw.repo);
-        src_repo
-            .map(|sr| {
-                sr.subtree(&src.path)
-                    .filter(|(_, i)| !i.is_folder())
-                    .map(|(k, _)| {
-                        let rest = &k[src.path.len()..];
-                        let dst = format!("{dst_path}{rest}")
-                            .trim_start_matches('/')
-                            .to_string();
-                        let exists = dst_repo
-                            .and_then(|d| d.items.get(dst.as_str()))
-                            .is_some_and(|i| !i.is_folder());
-                        (dst, exists)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    for (dst, exists) in &landings {
-        r.require(Action::Deploy, &dst_raw.repo, dst, |c| {
-            ApiError::forbidden(format!(
-                "User '{}' is not permitted to deploy into '{}:{dst}'.",
-                c.name, dst_raw.repo
-            ))
-        })?;
-        if *exists {
-            r.require(Action::Delete, &dst_raw.repo, dst, |_| {
-                ApiError::forbidden(format!(
-                    "User doesn't have permissions to override '{}:{dst}'. Needs delete permissions.",
-                    dst_raw.repo
-                ))
-            })?;
-        }
-    }
-    let text = format!(
-        "{verb} {}:{} to {}:{} completed successfully, {files} artifacts and {folders} folders were {done}",
-        src.repo, src.path, dst_raw.repo, dst_path
-    );
-    if dry {
-        return Ok(info(format!("Dry run for {text}")));
-    }
-    let caller = r.caller()?.name.clone();
-    let m = Mutation::Transfer {
-        src_repo: src.repo.clone(),
-        src_path: src.path.clone(),
-        dst_repo: dst_raw.repo.clone(),
-        dst_path: dst_path.clone(),
+    let dst = path::parse(&to.replace('%', "%25")).map_err(|e| ApiError::bad_request(e.0))?;
+    let caller = r.caller()?.clone();
+    let t = transfer::Transfer {
+        src_repo: src.repo,
+        src_path: src.path,
+        dst_repo: dst.repo,
+        dst_path: dst.path,
+        into: dst.trailing_slash,
         mv,
-        now: r.now(),
-        user: caller,
+        dry: r.query.flag("dry", false),
     };
-    match r.state.store.commit(m).await {
-        Ok(()) => Ok(info(text)),
-        Err(crate::store::CommitError::Tree(TreeError::Conflict(p))) => Err(ApiError::messages(
-            409,
-            format!("Cannot create/override the path '{}:{p}'. Skipping this path and all its children.", dst_raw.repo),
-        )),
-        Err(e) => Err(commit_error(e, tree_error)),
-    }
+    Ok(info(transfer::run(&r.state, &caller, &t).await?))
 }
 
 /// A finished copy or move: its `INFO` message.
@@ -953,16 +621,6 @@ fn info(message: String) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn key_value_list_grammar() {
-        let p = parse_props(r"a=1,2,3;b=1\=1,2\,3|c=\;;e=").unwrap();
-        assert_eq!(p.get("a").collect::<Vec<_>>(), ["1", "2", "3"]);
-        assert_eq!(p.get("b").collect::<Vec<_>>(), ["1=1", "2,3"]);
-        assert_eq!(p.get("c").collect::<Vec<_>>(), [";"]);
-        assert_eq!(p.get("e").collect::<Vec<_>>(), [""]);
-        assert!(parse_props(r"b\=1=x").is_err(), "keys with '=' are invalid");
-    }
 
     #[test]
     fn sizes_and_counts() {

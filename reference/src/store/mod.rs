@@ -39,6 +39,15 @@ impl From<TreeError> for CommitError {
     }
 }
 
+/// Why a [`Store::transact`] changed nothing.
+#[derive(Debug)]
+pub enum Refusal<E> {
+    /// The check refused.
+    Check(E),
+    /// The mutation did not apply, or could not be journalled.
+    Commit(CommitError),
+}
+
 /// The storage engine shared by all handlers.
 #[derive(Debug)]
 pub struct Store {
@@ -47,6 +56,8 @@ pub struct Store {
     sync: Option<std::fs::File>,
     /// Content-addressed blobs.
     pub blobs: BlobStore,
+    /// After-commit events.
+    pub(crate) events: crate::events::Bus,
     root: std::path::PathBuf,
     cipher: RwLock<Option<Cipher>>,
     /// Blobs that something outside the item tree still needs (Docker upload sessions), with counts.
@@ -101,7 +112,9 @@ impl Store {
             }
             None => None,
         };
+        state.record_changes();
         Ok(Store {
+            events: Default::default(),
             state: RwLock::new(state),
             journal: journal.map(Mutex::new),
             sync,
@@ -124,6 +137,29 @@ impl Store {
         self.sync().await.map_err(CommitError::Io)
     }
 
+    /// Reads, checks and commits under one write lock: `check` sees the state as it is and either
+    /// refuses (nothing changes) or names the mutation to apply; `after` reads the state the moment
+    /// the mutation has applied, before any other write, so what it returns describes exactly this
+    /// write. Durable before it returns, like [`Store::commit`]. Every check that guards a write
+    /// (permission to overwrite, a tag that must not exist) belongs in `check`: a check made on an
+    /// earlier read can be outrun by a concurrent write.
+    pub async fn transact<R, E>(
+        &self,
+        check: impl FnOnce(&State) -> Result<Mutation, E>,
+        after: impl FnOnce(&State) -> R,
+    ) -> Result<R, Refusal<E>> {
+        let out = {
+            let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+            let m = check(&state).map_err(Refusal::Check)?;
+            self.apply_locked(&mut state, &m).map_err(Refusal::Commit)?;
+            after(&state)
+        };
+        self.sync()
+            .await
+            .map_err(|e| Refusal::Commit(CommitError::Io(e)))?;
+        Ok(out)
+    }
+
     /// Applies `m` and journals it without waiting for the disk (download statistics).
     pub fn commit_lazy(&self, m: Mutation) -> Result<(), CommitError> {
         self.apply_and_log(&m)
@@ -131,7 +167,14 @@ impl Store {
 
     fn apply_and_log(&self, m: &Mutation) -> Result<(), CommitError> {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-        state.apply(m)?;
+        self.apply_locked(&mut state, m)
+    }
+
+    /// Applies and journals `m` on the state the caller holds the write lock of.
+    fn apply_locked(&self, state: &mut State, m: &Mutation) -> Result<(), CommitError> {
+        let applied = state.apply(m);
+        let changes = state.take_changes();
+        applied?;
         if let Some(j) = &self.journal {
             // Appended while the state lock is held, so journal order equals apply order.
             let mut j = j.lock().unwrap_or_else(|e| e.into_inner());
@@ -139,11 +182,13 @@ impl Store {
             // A long-running server compacts as it goes: the snapshot (fsynced) holds every record
             // appended so far, so the journal can start again empty.
             if j.wants_compaction() {
-                j.compact(&state).map_err(CommitError::Io)?;
+                j.compact(state).map_err(CommitError::Io)?;
                 // The tree is rebuilt with full nodes at the same moment, as a restart would.
                 state.pack();
             }
         }
+        // Journalled: subscribers hear of it now, still in commit order.
+        self.events.publish(&changes);
         Ok(())
     }
 
@@ -275,6 +320,85 @@ mod tests {
                 .filter(|i| state.item("r", &format!("f{i}")).is_some())
                 .count(),
             200
+        );
+    }
+
+    /// Every write path that puts or removes a file is heard by subscribers: a deploy, a copy (each
+    /// file that lands), a move (its source goes), a delete, a deleted repository.
+    #[tokio::test]
+    async fn subscribers_hear_every_file_written_or_removed() {
+        use crate::events::Event;
+        let repos = [
+            RepoConfig::new("r", RepoClass::Local, PackageType::Generic),
+            RepoConfig::new("s", RepoClass::Local, PackageType::Generic),
+        ];
+        let store = Store::open(None, &repos, 1).unwrap();
+        let heard = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let h = heard.clone();
+        store
+            .events
+            .subscribe(move |e| h.lock().unwrap().push(e.clone()));
+        let file = tree::FileData {
+            size: 1,
+            sha1: "a".repeat(40).as_str().into(),
+            md5: "b".repeat(32).as_str().into(),
+            sha256: "c".repeat(64).as_str().into(),
+            original: None,
+            mime: "text/plain".into(),
+            stats: None,
+        };
+        let put = Mutation::PutFile {
+            repo: "r".into(),
+            path: "d/f.txt".into(),
+            file,
+            props: Props::default(),
+            now: 2,
+            user: "u".into(),
+            stamp: Stamp::default(),
+        };
+        let transfer = |mv| Mutation::Transfer {
+            src_repo: "r".into(),
+            src_path: "d".into(),
+            dst_repo: "s".into(),
+            dst_path: if mv { "moved".into() } else { "copied".into() },
+            mv,
+            now: 3,
+            user: "u".into(),
+        };
+        for m in [
+            put,
+            transfer(false),
+            transfer(true),
+            Mutation::Delete {
+                repo: "s".into(),
+                path: "copied".into(),
+            },
+            Mutation::DeleteRepo { key: "s".into() },
+        ] {
+            store.commit(m).await.unwrap();
+        }
+        let written = |repo: &str, path: &str| Event::FileWritten {
+            repo: repo.into(),
+            path: path.into(),
+            sha256: "c".repeat(64),
+            checksums_missing: false,
+        };
+        let removed = |repo: &str, path: &str| Event::Removed {
+            repo: repo.into(),
+            path: path.into(),
+        };
+        assert_eq!(
+            *heard.lock().unwrap(),
+            [
+                written("r", "d/f.txt"),
+                written("s", "copied/f.txt"),
+                removed("r", "d"),
+                removed("r", "d/f.txt"),
+                written("s", "moved/f.txt"),
+                removed("s", "copied"),
+                removed("s", "copied/f.txt"),
+                Event::RepoDeleted { key: "s".into() },
+            ]
         );
     }
 }

@@ -14,6 +14,7 @@ use super::index::Index;
 use super::sym::{Key, Sym};
 use crate::auth::model::{Security, SecurityChange, SecurityError};
 use crate::config::{RepoClass, RepoConfig};
+use crate::events::Event;
 
 /// Properties: keys sorted, values of a key in insertion order without duplicates. Stored flat as
 /// `(key, value)` pairs (keys interned) because most items carry a handful; serialised as
@@ -532,6 +533,9 @@ pub struct State {
     /// Checksum and property indexes (rebuilt on load, kept by [`State::apply`]).
     #[serde(skip)]
     pub index: Index,
+    /// What applied mutations did, while recording is on (the live state of a store; not replay).
+    #[serde(skip)]
+    pub changes: Option<Vec<Event>>,
 }
 
 /// Splits `a/b/c` into its parents `["", "a", "a/b"]`.
@@ -762,8 +766,37 @@ impl State {
             .ok_or_else(|| TreeError::NoRepo(key.to_string()))
     }
 
+    /// Notes what a mutation did, when recording.
+    fn record(&mut self, e: impl FnOnce() -> Event) {
+        if let Some(c) = self.changes.as_mut() {
+            c.push(e());
+        }
+    }
+
+    /// Starts recording what mutations do ([`State::take_changes`] hands it over).
+    pub(crate) fn record_changes(&mut self) {
+        self.changes.get_or_insert_with(Vec::new);
+    }
+
+    /// What the mutations applied since the last call did.
+    pub(crate) fn take_changes(&mut self) -> Vec<Event> {
+        self.changes
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
     /// Puts `item` at `path` (replacing what is there), keeping the indexes.
     fn put_item(&mut self, repo: &str, path: &str, mut item: Item) -> Result<(), TreeError> {
+        if let Some(f) = &item.file {
+            let (sha256, missing) = (f.sha256.to_string(), f.sha1.is_empty());
+            self.record(|| Event::FileWritten {
+                repo: repo.to_string(),
+                path: path.to_string(),
+                sha256,
+                checksums_missing: missing,
+            });
+        }
         let r = self
             .repos
             .get_mut(repo)
@@ -781,6 +814,10 @@ impl State {
     fn remove_item(&mut self, repo: &str, path: &str) -> Option<Item> {
         let mut item = self.repos.get_mut(repo)?.items.remove(path)?;
         self.index.remove(&mut item);
+        self.record(|| Event::Removed {
+            repo: repo.to_string(),
+            path: path.to_string(),
+        });
         Some(item)
     }
 
@@ -836,6 +873,7 @@ impl State {
                 for item in gone.items.values_mut() {
                     self.index.remove(item);
                 }
+                self.record(|| Event::RepoDeleted { key: key.clone() });
                 // Virtual repositories forget the deleted member.
                 for r in self.repos.values_mut() {
                     r.config.repositories.retain(|m| m != key);

@@ -365,3 +365,47 @@ async fn listings_show_only_what_the_caller_may_read() {
         .collect();
     assert_eq!(keys, ["generic-local"]);
 }
+
+/// The overwrite check and the write see the same state: a file created by someone else while a
+/// deploy without delete permission streams its body is not overwritten by it.
+#[tokio::test]
+async fn a_deploy_without_delete_permission_cannot_overwrite_a_file_created_meanwhile() {
+    let s = start_with(|c| {
+        c.users.push(user("writer", Some(&[])));
+        c.permissions
+            .push(target("w", "generic-local", "**", &[("writer", "rw")]));
+    })
+    .await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let body = reqwest::Body::wrap_stream(futures_util::stream::unfold(rx, |mut rx| async {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }));
+    let slow = s
+        .basic(
+            Method::PUT,
+            "generic-local/race/x.txt",
+            "writer",
+            "writer-pw",
+        )
+        .body(body)
+        .send();
+    let slow = tokio::spawn(slow);
+    tx.send(Ok(b"writer's first half, ".to_vec()))
+        .await
+        .unwrap();
+    // The server has checked the writer's permissions and is reading the body when the file appears.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    s.deploy("generic-local/race/x.txt", "the admin's file")
+        .await;
+    tx.send(Ok(b"second half".to_vec())).await.unwrap();
+    drop(tx);
+    let r = slow.await.unwrap().unwrap();
+    assert_rest_error(
+        r,
+        403,
+        "Not enough permissions to delete/overwrite artifact 'generic-local:race/x.txt' (user: 'writer' needs DELETE permission).",
+    )
+    .await;
+    let r = s.get("generic-local/race/x.txt").await;
+    assert_eq!(r.text().await.unwrap(), "the admin's file");
+}

@@ -1,0 +1,424 @@
+//! Artifacts: deploying a file, a file by checksum or a folder, deleting, and what a retrieve
+//! resolves to. The checks that guard a write run inside [`crate::store::Store::transact`] with the
+//! write, and an answer describes the item exactly as this request wrote it.
+
+pub(crate) mod archive;
+pub(crate) mod props;
+
+use crate::app::{App, Body};
+use crate::auth::{Action, Caller};
+use crate::config::RepoClass;
+use crate::error::ApiError;
+use crate::messages as msg;
+use crate::store::blobs::is_hex;
+use crate::store::{
+    CommitError, FileData, IngestError, Item, Mutation, Original, Props, Refusal, Stamp, State,
+    TreeError,
+};
+
+/// Checksums a client sent with a deploy (`X-Checksum-Sha1`, `-Md5`, `-Sha256`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SentChecksums {
+    pub sha1: Option<String>,
+    pub md5: Option<String>,
+    pub sha256: Option<String>,
+}
+
+impl SentChecksums {
+    /// The named checksums, and `any` (`X-Checksum`) typed by its length where none was named.
+    pub(crate) fn new(
+        sha1: Option<&str>,
+        md5: Option<&str>,
+        sha256: Option<&str>,
+        any: Option<&str>,
+    ) -> SentChecksums {
+        let clean = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(String::from);
+        let mut s = SentChecksums {
+            sha1: clean(sha1),
+            md5: clean(md5),
+            sha256: clean(sha256),
+        };
+        if let Some(v) = clean(any) {
+            match v.len() {
+                32 if s.md5.is_none() => s.md5 = Some(v),
+                40 if s.sha1.is_none() => s.sha1 = Some(v),
+                64 if s.sha256.is_none() => s.sha256 = Some(v),
+                _ => {}
+            }
+        }
+        s
+    }
+
+    fn original(&self) -> Option<Box<Original>> {
+        let o = Original {
+            sha1: self.sha1.clone(),
+            md5: self.md5.clone(),
+            sha256: self.sha256.clone(),
+        };
+        (o.sha1.is_some() || o.md5.is_some() || o.sha256.is_some()).then(|| Box::new(o))
+    }
+
+    /// The CLIENT checksum policy: any sent checksum must equal the computed one.
+    fn verify(&self, repo: &str, path: &str, f: &FileData) -> Result<(), ApiError> {
+        let (sha1, md5, sha256) = (f.sha1.hex(), f.md5.hex(), f.sha256.hex());
+        let bad = |sent: &Option<String>, actual: &str| {
+            sent.as_ref()
+                .is_some_and(|s| !s.eq_ignore_ascii_case(actual))
+        };
+        if !(bad(&self.sha1, &sha1) || bad(&self.md5, &md5) || bad(&self.sha256, &sha256)) {
+            return Ok(());
+        }
+        Err(msg::checksum_policy(
+            repo,
+            path,
+            [
+                ("SHA-1", self.sha1.as_deref(), &sha1),
+                ("MD5", self.md5.as_deref(), &md5),
+                ("SHA-256", self.sha256.as_deref(), &sha256),
+            ],
+        ))
+    }
+}
+
+/// A deploy as the client asked for it.
+#[derive(Debug)]
+pub(crate) struct Deploy {
+    /// The repository addressed (a virtual one deploys into its default deployment repository).
+    pub repo: String,
+    /// The path inside it (an archive entry's `!/` is part of the name).
+    pub path: String,
+    /// A folder (`PUT /repo/path/`).
+    pub folder: bool,
+    /// Matrix parameters, to become properties (checked here: keys must be valid).
+    pub matrix: Vec<(String, String)>,
+    /// Checksums sent with it.
+    pub sent: SentChecksums,
+    /// `X-Checksum-Deploy: true`: link existing content instead of reading a body.
+    pub by_checksum: bool,
+    /// Times and author the client supplied.
+    pub stamp: Stamp,
+}
+
+/// What a deploy wrote.
+#[derive(Debug)]
+pub(crate) struct Deployed {
+    /// The repository it went into (the deployment repository of a virtual one).
+    pub repo: String,
+    /// Its path.
+    pub path: String,
+    /// The item as this deploy committed it.
+    pub item: Item,
+}
+
+/// Where a deploy to `key` goes: the key itself for a local repository, the default deployment
+/// repository of a virtual one.
+fn deploy_target(state: &State, key: &str) -> Result<String, ApiError> {
+    let repo = state
+        .repo(key)
+        .ok_or_else(|| msg::no_local_repository(key))?;
+    match repo.config.rclass {
+        RepoClass::Local => Ok(key.to_string()),
+        RepoClass::Remote => Err(msg::no_local_repository(key)),
+        RepoClass::Virtual => match repo.config.default_deployment_repo.as_deref() {
+            Some(d) if state.repo(d).is_some_and(|x| x.is_local()) => Ok(d.to_string()),
+            _ => Err(msg::no_deployment_repository(key)),
+        },
+    }
+}
+
+fn deploy_conflict(repo: &str, t: TreeError) -> ApiError {
+    match t {
+        TreeError::Conflict(at) => msg::file_folder_conflict(repo, &at),
+        TreeError::NoRepo(k) => msg::no_local_repository(&k),
+        other => ApiError::internal(format!("{other:?}")),
+    }
+}
+
+/// Maps a refused transaction: the check's own error, or what the commit says.
+pub(crate) fn refused(r: Refusal<ApiError>, tree: impl FnOnce(TreeError) -> ApiError) -> ApiError {
+    match r {
+        Refusal::Check(e) => e,
+        Refusal::Commit(CommitError::Tree(t)) => tree(t),
+        Refusal::Commit(CommitError::Io(e)) => ApiError::internal(e),
+    }
+}
+
+/// Overwriting a file needs delete permission (folders are merged into, not overwritten).
+fn guard_overwrite(
+    app: &App,
+    state: &State,
+    caller: &Caller,
+    repo: &str,
+    path: &str,
+) -> Result<(), ApiError> {
+    if state.item(repo, path).is_some_and(|i| !i.is_folder()) {
+        app.auth
+            .require(state, caller, Action::Delete, repo, path, || {
+                msg::overwrite_forbidden(&caller.name, repo, path)
+            })?;
+    }
+    Ok(())
+}
+
+/// Checks what a deploy may do before any byte is read; returns the repository it goes into and
+/// the properties it sets.
+fn admit(app: &App, caller: &Caller, d: &Deploy) -> Result<(String, Props), ApiError> {
+    let state = app.store.read();
+    let (key, path) = (d.repo.as_str(), d.path.as_str());
+    let deploy = |repo: &str| {
+        app.auth
+            .require(&state, caller, Action::Deploy, repo, path, || {
+                msg::deploy_forbidden(&caller.name, repo, path)
+            })
+    };
+    deploy(key)?;
+    let repo = deploy_target(&state, key)?;
+    if repo != key {
+        // Through a virtual repository: the deployment repository's permissions decide.
+        deploy(&repo)?;
+    }
+    if path
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.ends_with(":properties") || last.ends_with(":metadata"))
+    {
+        return Err(msg::old_metadata_notation(&repo, path));
+    }
+    let mut props = Props::default();
+    for (k, v) in &d.matrix {
+        props::validate_key(k)?;
+        props.add(k, v);
+    }
+    if !props.is_empty() {
+        app.auth
+            .require(&state, caller, Action::Annotate, &repo, path, || {
+                msg::annotate_on_deploy_forbidden(&caller.name, &repo, path)
+            })?;
+    }
+    // Checked again with the write; failing here saves reading a body for nothing.
+    guard_overwrite(app, &state, caller, &repo, path)?;
+    Ok((repo, props))
+}
+
+/// Deploys a file, a file by checksum or a folder.
+pub(crate) async fn deploy(
+    app: &App,
+    caller: &Caller,
+    d: Deploy,
+    body: Body,
+) -> Result<Deployed, ApiError> {
+    let (repo, props) = admit(app, caller, &d)?;
+    // Garbage collection waits while this deploy writes or reuses a blob and commits its item.
+    let _pin = app.store.blobs.pin().await;
+    if d.folder || d.path.is_empty() {
+        let m = Mutation::MakeFolder {
+            repo: repo.clone(),
+            path: d.path.clone(),
+            props,
+            now: app.config.clock.now_ms(),
+            user: caller.name.clone(),
+        };
+        return commit_and_read(app, &repo, &d.path, |_| Ok(m)).await;
+    }
+    let in_the_way = |app: &App| {
+        if app
+            .store
+            .read()
+            .item(&repo, &d.path)
+            .is_some_and(Item::is_folder)
+        {
+            return Err(deploy_conflict(&repo, TreeError::Conflict(d.path.clone())));
+        }
+        Ok(())
+    };
+    let (file, props) = if d.by_checksum {
+        let (file, props) = by_checksum(app, &repo, &d, props)?;
+        in_the_way(app)?;
+        (file, props)
+    } else {
+        // A folder in the way fails before the body is read.
+        in_the_way(app)?;
+        (ingest(app, &repo, &d, body).await?, props)
+    };
+    let put = Mutation::PutFile {
+        repo: repo.clone(),
+        path: d.path.clone(),
+        file,
+        props,
+        now: app.config.clock.now_ms(),
+        user: caller.name.clone(),
+        stamp: d.stamp,
+    };
+    commit_and_read(app, &repo, &d.path, |state| {
+        guard_overwrite(app, state, caller, &repo, &d.path)?;
+        Ok(put)
+    })
+    .await
+}
+
+/// Streams the body into the blob store and checks the checksums the client sent.
+async fn ingest(app: &App, repo: &str, d: &Deploy, body: Body) -> Result<FileData, ApiError> {
+    let info = app
+        .store
+        .blobs
+        .ingest(body, app.config.max_upload)
+        .await
+        .map_err(|e| match e {
+            IngestError::Body(m) => msg::body_unreadable(&m),
+            IngestError::TooLarge => msg::too_large(),
+            IngestError::Io(e) => ApiError::internal(e),
+        })?;
+    let file = FileData {
+        size: info.size,
+        sha1: info.sha1.into(),
+        md5: info.md5.into(),
+        sha256: info.sha256.into(),
+        original: d.sent.original(),
+        mime: crate::mime::for_name(&d.path).into(),
+        stats: None,
+    };
+    d.sent.verify(repo, &d.path, &file)?;
+    Ok(file)
+}
+
+/// Deploy by checksum: the content of an existing file with the SHA-1 or SHA-256 sent.
+fn by_checksum(
+    app: &App,
+    repo: &str,
+    d: &Deploy,
+    mut props: Props,
+) -> Result<(FileData, Props), ApiError> {
+    let fail = |m: String| msg::checksum_deploy_failed(&m);
+    let (sha1, sha256) = (d.sent.sha1.as_deref(), d.sent.sha256.as_deref());
+    if sha1.is_none() && sha256.is_none() {
+        return Err(fail(
+            "no checksum header 'X-Checksum-Sha1/X-Checksum-Sha256' was found.".into(),
+        ));
+    }
+    if let Some(s) = sha256.filter(|s| !is_hex(s, 64)) {
+        return Err(fail(format!("Invalid SHA-256: {s}")));
+    }
+    if let Some(s) = sha1.filter(|s| sha256.is_none() && !is_hex(s, 40)) {
+        return Err(fail(format!("Invalid SHA-1: {s}")));
+    }
+    let found = app.store.read().find_by_checksum(sha1, sha256).cloned();
+    let Some(mut file) = found.filter(|f| app.store.blobs.contains(&f.sha256.hex())) else {
+        return Err(match sha256 {
+            Some(s) => fail(format!("No existing file with SHA-256: {s}")),
+            None => fail(format!(
+                "No existing file with SHA-1: {}",
+                sha1.unwrap_or("")
+            )),
+        });
+    };
+    d.sent.verify(repo, &d.path, &file)?;
+    if let Some(s) = sha256 {
+        props.add("sha256", &s.to_ascii_lowercase());
+    }
+    file.original = d.sent.original();
+    file.mime = crate::mime::for_name(&d.path).into();
+    Ok((file, props))
+}
+
+/// Commits the mutation `check` names and returns the item at `repo:path` as it left it.
+async fn commit_and_read(
+    app: &App,
+    repo: &str,
+    path: &str,
+    check: impl FnOnce(&State) -> Result<Mutation, ApiError>,
+) -> Result<Deployed, ApiError> {
+    let item = app
+        .store
+        .transact(check, |state| state.item(repo, path).cloned())
+        .await
+        .map_err(|r| refused(r, |t| deploy_conflict(repo, t)))?;
+    let item = item.ok_or_else(|| ApiError::internal("a committed item is missing"))?;
+    Ok(Deployed {
+        repo: repo.to_string(),
+        path: path.to_string(),
+        item,
+    })
+}
+
+/// Deletes a file or a folder with everything in it.
+pub(crate) async fn delete(
+    app: &App,
+    caller: &Caller,
+    repo: &str,
+    path: &str,
+) -> Result<(), ApiError> {
+    let check = |state: &State| {
+        app.auth
+            .require_tree(state, caller, Action::Delete, repo, path, || {
+                msg::overwrite_forbidden(&caller.name, repo, path)
+            })?;
+        let r = state
+            .repo(repo)
+            .filter(|x| x.is_local())
+            .ok_or_else(|| ApiError::empty(404))?;
+        if path.is_empty() && !caller.admin {
+            return Err(msg::delete_repository_content_forbidden(repo, &caller.name));
+        }
+        if !r.items.contains_key(path) {
+            return Err(msg::nothing_to_delete(repo, path));
+        }
+        Ok(Mutation::Delete {
+            repo: repo.to_string(),
+            path: path.to_string(),
+        })
+    };
+    app.store
+        .transact(check, |_| ())
+        .await
+        .map_err(|r| refused(r, |_| msg::nothing_to_delete(repo, path)))
+}
+
+/// What a retrieve of `repo:path` finds: the repository that holds it (a virtual repository's
+/// member) and the item. `None` inside: nothing there.
+pub(crate) fn lookup(
+    app: &App,
+    caller: &Caller,
+    repo: &str,
+    path: &str,
+    forbidden: impl FnOnce() -> ApiError,
+) -> Result<Option<(String, Item)>, ApiError> {
+    let state = app.store.read();
+    app.auth
+        .require(&state, caller, Action::Read, repo, path, forbidden)?;
+    if state.repo(repo).is_none() {
+        return Err(ApiError::not_found(format!(
+            "Failed to find the repository '{repo}' specified in the request."
+        )));
+    }
+    Ok(state
+        .resolve(repo, path)
+        .map(|(r, item)| (r.config.key.clone(), item.clone())))
+}
+
+/// Counts a download of `repo:path` (not waiting for the disk: statistics may lag a crash).
+pub(crate) fn record_download(app: &App, caller: &Caller, repo: &str, path: &str) {
+    let m = Mutation::Download {
+        repo: repo.to_string(),
+        path: path.to_string(),
+        now: app.config.clock.now_ms(),
+        user: caller.name.clone(),
+    };
+    if let Err(e) = app.store.commit_lazy(m) {
+        tracing::warn!("could not record a download: {e:?}");
+    }
+}
+
+/// `x.sha1|x.sha256|x.md5` of an existing file `x`: the checksum.
+pub(crate) fn checksum_side_file(app: &App, repo: &str, path: &str) -> Option<String> {
+    let state = app.store.read();
+    [".sha1", ".sha256", ".md5"].iter().find_map(|ext| {
+        let base = path.strip_suffix(ext)?;
+        let (_, item) = state.resolve(repo, base)?;
+        let f = item.file.as_ref()?;
+        Some(match *ext {
+            ".sha1" => f.sha1.hex().to_string(),
+            ".sha256" => f.sha256.hex().to_string(),
+            _ => f.md5.hex().to_string(),
+        })
+    })
+}

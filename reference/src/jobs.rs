@@ -1,0 +1,345 @@
+//! Every background task, owned in one place with one shutdown: garbage collection and the Docker
+//! uploads cleanup on a schedule; checksums computed after the fact and archive entries indexed,
+//! fed by the store's after-commit events (and, at start, by what a restart found unfinished); the
+//! bcrypt hashing of configured passwords, which a shutdown waits for.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::app::AppState;
+use crate::events::Event;
+use crate::search::legacy;
+use crate::store::Mutation;
+
+/// What a shutdown does with a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ending {
+    /// Stopped at once (its work is redone or resumed at the next start).
+    Abort,
+    /// Waited for (stopping it could lose what it owes the store).
+    Finish,
+}
+
+#[derive(Debug)]
+struct Running {
+    name: &'static str,
+    ending: Ending,
+    handle: JoinHandle<()>,
+}
+
+/// The running jobs.
+#[derive(Debug, Default)]
+pub(crate) struct Jobs {
+    running: Mutex<Vec<Running>>,
+}
+
+impl Jobs {
+    fn spawn(
+        &self,
+        name: &'static str,
+        ending: Ending,
+        f: impl Future<Output = ()> + Send + 'static,
+    ) {
+        let handle = tokio::spawn(f);
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Running {
+                name,
+                ending,
+                handle,
+            });
+    }
+
+    /// Starts every job of `app`; `passwords` are configured (user, password) pairs to hash.
+    pub(crate) fn start(app: &AppState, passwords: Vec<(String, String)>) {
+        let jobs = &app.jobs;
+        jobs.spawn(
+            "seeded-passwords",
+            Ending::Finish,
+            hash_seeded_passwords(app.clone(), passwords),
+        );
+        if let Some(secs) = app.config.gc_interval_secs.filter(|s| *s > 0) {
+            let a = app.clone();
+            jobs.spawn(
+                "gc",
+                Ending::Abort,
+                every(Duration::from_secs(secs), move || {
+                    let a = a.clone();
+                    async move {
+                        match a.store.gc().await {
+                            Ok((n, bytes)) if n > 0 => tracing::info!(
+                                "garbage collection removed {n} binaries ({bytes} bytes)"
+                            ),
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!("garbage collection failed: {e}"),
+                        }
+                    }
+                }),
+            );
+        }
+        // Abandoned Docker uploads go after a day, as Artifactory's `_uploads` cleanup job does.
+        let a = app.clone();
+        jobs.spawn(
+            "docker-uploads",
+            Ending::Abort,
+            every(Duration::from_secs(600), move || {
+                let a = a.clone();
+                async move { crate::docker::uploads::clean(&a).await }
+            }),
+        );
+        // Subscribed here, before anything is served, so no write is missed.
+        let feed_checksums = feed(app, |e| match e {
+            Event::FileWritten {
+                sha256,
+                checksums_missing: true,
+                ..
+            } => Some(sha256.clone()),
+            _ => None,
+        });
+        jobs.spawn(
+            "checksums",
+            Ending::Abort,
+            checksums(app.clone(), feed_checksums),
+        );
+        let feed_archives = feed(app, |e| match e {
+            Event::FileWritten { path, sha256, .. } if legacy::is_archive(path) => {
+                Some((sha256.clone(), path.clone()))
+            }
+            _ => None,
+        });
+        jobs.spawn(
+            "archive-index",
+            Ending::Abort,
+            archive_index(app.clone(), feed_archives),
+        );
+    }
+
+    /// The names of the running jobs (what `GET /api/tasks` will list).
+    #[cfg(test)]
+    pub(crate) fn names(&self) -> Vec<&'static str> {
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|r| r.name)
+            .collect()
+    }
+
+    /// The one shutdown: jobs that owe the store something are waited for, the others stopped.
+    pub(crate) async fn shutdown(&self) {
+        let running = std::mem::take(&mut *self.running.lock().unwrap_or_else(|e| e.into_inner()));
+        for r in running {
+            match r.ending {
+                Ending::Abort => r.handle.abort(),
+                Ending::Finish => {
+                    if let Err(e) = r.handle.await {
+                        tracing::error!("job '{}' failed: {e}", r.name);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs `f` every `period`, first after one period.
+async fn every<F, Fut>(period: Duration, f: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        tick.tick().await;
+        f().await;
+    }
+}
+
+/// A job's queue: the sender (for what a restart left unfinished) and the receiver.
+type Feed<T> = (UnboundedSender<T>, UnboundedReceiver<T>);
+
+/// Hands the events `pick` selects to a queue.
+fn feed<T: Send + 'static>(
+    app: &AppState,
+    pick: impl Fn(&Event) -> Option<T> + Send + Sync + 'static,
+) -> Feed<T> {
+    let (tx, rx) = unbounded_channel();
+    let events = tx.clone();
+    app.store.events.subscribe(move |e| {
+        if let Some(t) = pick(e) {
+            let _ = events.send(t);
+        }
+    });
+    (tx, rx)
+}
+
+/// Runs `work` for each key received, several at a time, each key once while it runs.
+async fn work_on<K, Fut>(mut rx: UnboundedReceiver<K>, work: impl Fn(K) -> Fut)
+where
+    K: Clone + Eq + std::hash::Hash + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut set: JoinSet<K> = JoinSet::new();
+    let mut busy: HashSet<K> = HashSet::new();
+    loop {
+        tokio::select! {
+            next = rx.recv() => {
+                let Some(k) = next else { break };
+                if busy.insert(k.clone()) {
+                    let fut = work(k.clone());
+                    set.spawn(async move { fut.await; k });
+                }
+            }
+            Some(done) = set.join_next(), if !set.is_empty() => {
+                if let Ok(k) = done {
+                    busy.remove(&k);
+                }
+            }
+        }
+    }
+}
+
+/// SHA-1 and MD5 of blobs uploaded with SHA-256 only (registry uploads), computed off the client's
+/// critical path and filled into every file with that content.
+async fn checksums(app: AppState, (tx, rx): Feed<String>) {
+    // What a restart left without them.
+    let pending: std::collections::BTreeSet<String> = app
+        .store
+        .read()
+        .repos
+        .values()
+        .flat_map(|r| r.items.values())
+        .filter_map(|i| i.file.as_ref())
+        .filter(|f| f.sha1.is_empty())
+        .map(|f| f.sha256.to_string())
+        .collect();
+    for s in pending {
+        let _ = tx.send(s);
+    }
+    work_on(rx, move |sha256: String| {
+        let app = app.clone();
+        async move {
+            if app.store.read().filled.contains_key(&sha256) {
+                return;
+            }
+            match app.store.blobs.checksums(&sha256, app.busy.clone()).await {
+                Ok((sha1, md5)) => {
+                    let m = Mutation::FillChecksums { sha256, sha1, md5 };
+                    if let Err(e) = app.store.commit(m).await {
+                        tracing::warn!("recording checksums failed: {e:?}");
+                    }
+                }
+                Err(e) => tracing::warn!("computing checksums of {sha256} failed: {e}"),
+            }
+        }
+    })
+    .await;
+}
+
+/// The entries of archives, indexed once per content for the archive entries search.
+async fn archive_index(app: AppState, (tx, rx): Feed<(String, String)>) {
+    // What a restart found without an index.
+    let pending: Vec<(String, String)> = {
+        let s = app.store.read();
+        s.repos
+            .values()
+            .flat_map(|r| r.items.iter())
+            .filter_map(|(path, i)| {
+                let f = i.file.as_ref()?;
+                (legacy::is_archive(path) && !s.archives.contains_key(f.sha256.hex().as_str()))
+                    .then(|| (f.sha256.to_string(), path.to_string()))
+            })
+            .collect()
+    };
+    for p in pending {
+        let _ = tx.send(p);
+    }
+    work_on(rx, move |(sha256, name): (String, String)| {
+        let app = app.clone();
+        async move {
+            if app.store.read().archives.contains_key(&sha256) {
+                return;
+            }
+            let Ok(file) = app.store.blobs.open_blob(&sha256) else {
+                return;
+            };
+            let listed =
+                tokio::task::spawn_blocking(move || legacy::list_entries(file, &name)).await;
+            // An archive that does not open indexes as empty (it is not searched again).
+            let entries = listed.ok().flatten().unwrap_or_default();
+            let m = Mutation::IndexArchive { sha256, entries };
+            if let Err(e) = app.store.commit_lazy(m) {
+                tracing::warn!("indexing an archive failed: {e:?}");
+            }
+        }
+    })
+    .await;
+}
+
+/// Hashes the configured passwords and stores the hashes (unless changed meanwhile).
+async fn hash_seeded_passwords(app: AppState, pending: Vec<(String, String)>) {
+    for (name, password) in pending {
+        let hash = match crate::auth::hash_password(&password).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!("hashing the password of '{name}' failed: {e:?}");
+                continue;
+            }
+        };
+        let still_pending = app
+            .store
+            .read()
+            .security
+            .users
+            .get(&name)
+            .is_some_and(|u| u.password == crate::auth::model::PENDING_HASH);
+        if !still_pending {
+            continue;
+        }
+        app.auth.remember(&name, &hash, &password);
+        let m = Mutation::Security(crate::auth::model::SecurityChange::SetPassword {
+            name: name.clone(),
+            hash,
+            only_if_pending: true,
+        });
+        if let Err(e) = app.store.commit(m).await {
+            tracing::error!("storing the password hash of '{name}' failed: {e:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, UserConfig};
+
+    #[tokio::test]
+    async fn every_job_is_named_and_one_shutdown_stops_them_all() {
+        let config = Config {
+            users: vec![UserConfig::parse_flag("carol:carol-pw").unwrap()],
+            ..Config::ephemeral()
+        };
+        let (app, pending) = crate::build_state(config).unwrap();
+        Jobs::start(&app, pending);
+        assert_eq!(
+            app.jobs.names(),
+            [
+                "seeded-passwords",
+                "gc",
+                "docker-uploads",
+                "checksums",
+                "archive-index"
+            ]
+        );
+        app.jobs.shutdown().await;
+        assert!(app.jobs.names().is_empty());
+        // The configured password was hashed before the shutdown returned.
+        let hash = app.store.read().security.users["carol"].password.clone();
+        assert!(hash.starts_with("$2"), "{hash}");
+    }
+}

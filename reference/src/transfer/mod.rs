@@ -1,0 +1,225 @@
+//! Copy and move (`/api/copy`, `/api/move`): where a subtree lands, what the caller must be allowed
+//! at both ends (read and, for a move, delete at the source; deploy, and delete where a file is
+//! replaced, at every landing), and the one `Transfer` mutation, all checked in the transaction
+//! that writes it.
+
+use crate::app::App;
+use crate::artifacts::refused;
+use crate::auth::{Action, Caller};
+use crate::error::ApiError;
+use crate::messages as msg;
+use crate::store::tree::is_under;
+use crate::store::{Mutation, State, TreeError};
+
+/// A copy or move as the client asked for it.
+#[derive(Debug)]
+pub(crate) struct Transfer {
+    pub src_repo: String,
+    pub src_path: String,
+    pub dst_repo: String,
+    pub dst_path: String,
+    /// The target ended in `/`: the source goes into it, under its own name.
+    pub into: bool,
+    /// Move (the source goes) rather than copy.
+    pub mv: bool,
+    /// Only say what would happen.
+    pub dry: bool,
+}
+
+impl Transfer {
+    /// (progressive, infinitive, past participle) as the messages use them.
+    fn verbs(&self) -> (&'static str, &'static str, &'static str) {
+        if self.mv {
+            ("moving", "move", "moved")
+        } else {
+            ("copying", "copy", "copied")
+        }
+    }
+
+    fn src_name(&self) -> &str {
+        self.src_path.rsplit('/').next().unwrap_or(&self.src_path)
+    }
+}
+
+/// What a transfer will do: the path it lands at and what it counts.
+struct Plan {
+    dst_path: String,
+    files: u64,
+    folders: u64,
+}
+
+/// Copies or moves; returns the message Artifactory answers with (`Dry run for ...` when dry).
+pub(crate) async fn run(app: &App, caller: &Caller, t: &Transfer) -> Result<String, ApiError> {
+    if t.dry {
+        let state = app.store.read();
+        let p = plan(app, &state, caller, t)?;
+        return Ok(format!("Dry run for {}", done_text(t, &p)));
+    }
+    let mut text = String::new();
+    let check = |state: &State| {
+        let p = plan(app, state, caller, t)?;
+        text = done_text(t, &p);
+        Ok(Mutation::Transfer {
+            src_repo: t.src_repo.clone(),
+            src_path: t.src_path.clone(),
+            dst_repo: t.dst_repo.clone(),
+            dst_path: p.dst_path,
+            mv: t.mv,
+            now: app.config.clock.now_ms(),
+            user: caller.name.clone(),
+        })
+    };
+    app.store
+        .transact(check, |_| ())
+        .await
+        .map_err(|r| {
+            refused(r, |e| match e {
+                TreeError::Conflict(p) => ApiError::messages(
+                    409,
+                    format!("Cannot create/override the path '{}:{p}'. Skipping this path and all its children.", t.dst_repo),
+                ),
+                TreeError::NoRepo(_) | TreeError::NoItem => msg::unable_to_find_item(),
+                TreeError::RepoExists => ApiError::internal("a transfer created a repository"),
+            })
+        })?;
+    Ok(text)
+}
+
+fn done_text(t: &Transfer, p: &Plan) -> String {
+    let (verb, _, done) = t.verbs();
+    format!(
+        "{verb} {}:{} to {}:{} completed successfully, {} artifacts and {} folders were {done}",
+        t.src_repo, t.src_path, t.dst_repo, p.dst_path, p.files, p.folders
+    )
+}
+
+/// Checks the transfer against `state` and works out where it lands.
+fn plan(app: &App, state: &State, caller: &Caller, t: &Transfer) -> Result<Plan, ApiError> {
+    let src_id = msg::repo_path(&t.src_repo, &t.src_path);
+    app.auth.require_tree(
+        state,
+        caller,
+        Action::Read,
+        &t.src_repo,
+        &t.src_path,
+        || {
+            ApiError::forbidden(format!(
+                "Request for '{src_id}' is forbidden for user: '{}'.",
+                caller.name
+            ))
+        },
+    )?;
+    if t.mv {
+        app.auth.require_tree(
+            state,
+            caller,
+            Action::Delete,
+            &t.src_repo,
+            &t.src_path,
+            || {
+                ApiError::forbidden(format!(
+                    "User doesn't have permissions to move '{src_id}'. Needs delete permissions."
+                ))
+            },
+        )?;
+    }
+    let deploy_forbidden = |path: &str| {
+        ApiError::forbidden(format!(
+            "User '{}' is not permitted to deploy into '{}'.",
+            caller.name,
+            msg::repo_path(&t.dst_repo, path)
+        ))
+    };
+    app.auth.require(
+        state,
+        caller,
+        Action::Deploy,
+        &t.dst_repo,
+        &t.dst_path,
+        || deploy_forbidden(&t.dst_path),
+    )?;
+    let src = state
+        .repo(&t.src_repo)
+        .filter(|x| x.is_local() && x.items.contains_key(t.src_path.as_str()))
+        .ok_or_else(msg::unable_to_find_item)?;
+    let (_, action, _) = t.verbs();
+    let fail = |why: String| {
+        ApiError::messages(
+            409,
+            format!(
+                "Failed to {action} from src={}/{} to target={}/{}: {why}",
+                t.src_repo, t.src_path, t.dst_repo, t.dst_path
+            ),
+        )
+    };
+    let Some(dst) = state.repo(&t.dst_repo) else {
+        return Err(fail(format!(
+            "Target repository {} does not exist",
+            t.dst_repo
+        )));
+    };
+    if !dst.is_local() {
+        return Err(fail(format!(
+            "Target repository {} is not a local repository",
+            t.dst_repo
+        )));
+    }
+    // Into an existing folder (or a path ending in '/'): keep the source's name.
+    let into = t.into
+        || dst
+            .items
+            .get(t.dst_path.as_str())
+            .is_some_and(|i| i.is_folder() && !t.src_path.is_empty());
+    let dst_path = if into && !t.src_path.is_empty() {
+        if t.dst_path.is_empty() {
+            t.src_name().to_string()
+        } else {
+            format!("{}/{}", t.dst_path, t.src_name())
+        }
+    } else {
+        t.dst_path.clone()
+    };
+    if t.src_repo == t.dst_repo
+        && (dst_path == t.src_path || (t.mv && is_under(&dst_path, &t.src_path)))
+    {
+        return Err(fail(
+            "Cannot copy or move an item onto itself or under itself".into(),
+        ));
+    }
+    let (mut files, mut folders) = (0u64, 0u64);
+    for (k, i) in src.subtree(&t.src_path) {
+        if i.is_folder() {
+            if !k.is_empty() {
+                folders += 1;
+            }
+            continue;
+        }
+        files += 1;
+        // Every file lands somewhere the caller may deploy to, and replacing one needs delete there.
+        let landing = format!("{dst_path}{}", &k[t.src_path.len()..])
+            .trim_start_matches('/')
+            .to_string();
+        app.auth
+            .require(state, caller, Action::Deploy, &t.dst_repo, &landing, || {
+                deploy_forbidden(&landing)
+            })?;
+        if dst
+            .items
+            .get(landing.as_str())
+            .is_some_and(|i| !i.is_folder())
+        {
+            app.auth
+                .require(state, caller, Action::Delete, &t.dst_repo, &landing, || {
+                    ApiError::forbidden(format!(
+                        "User doesn't have permissions to override '{}'. Needs delete permissions.",
+                        msg::repo_path(&t.dst_repo, &landing)
+                    ))
+                })?;
+        }
+    }
+    Ok(Plan {
+        dst_path,
+        files,
+        folders,
+    })
+}
