@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 
 use crate::auth::Auth;
 use crate::config::Config;
@@ -46,3 +46,37 @@ pub(crate) struct App {
 
 /// Cheap handle to [`App`].
 pub(crate) type AppState = Arc<App>;
+
+/// Reads a small body (JSON documents, manifests) into memory, refusing more than `limit` bytes.
+pub(crate) async fn read_small(
+    mut body: Body,
+    limit: usize,
+) -> Result<Bytes, crate::error::ApiError> {
+    use crate::error::ApiError;
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(ApiError::new(413, "Request body is too large"));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// Counts a transfer in progress for as long as it lives.
+pub(crate) struct Busy(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Busy {
+    pub(crate) fn new(c: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Busy {
+        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Busy(c.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}

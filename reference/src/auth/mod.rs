@@ -9,6 +9,7 @@
 //! verified credential is remembered as a keyed SHA-256 digest bound to the stored hash: a changed
 //! password, a deleted user or a restart invalidates it, and a wrong password never hits the cache.
 
+pub(crate) mod admin;
 pub mod crypto;
 pub mod model;
 pub mod token;

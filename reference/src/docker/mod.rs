@@ -7,6 +7,7 @@
 //! yet referenced by a manifest wait in `<image>/_uploads/`. Blob content is stored once in the blob
 //! store whatever the number of files naming it.
 
+pub(crate) mod registry;
 pub mod uploads;
 
 use serde_json::Value;

@@ -348,27 +348,11 @@ pub(crate) fn body_stream(
     body_stream_while(file, parts, None)
 }
 
-/// Counts a transfer in progress for as long as it lives.
-pub(crate) struct Busy(std::sync::Arc<std::sync::atomic::AtomicUsize>);
-
-impl Busy {
-    pub(crate) fn new(c: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Busy {
-        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Busy(c.clone())
-    }
-}
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
 /// [`body_stream`] that holds `busy` until the last byte is handed over (or the client goes away).
 pub(crate) fn body_stream_while(
     file: std::fs::File,
     parts: Vec<Part>,
-    busy: Option<Busy>,
+    busy: Option<crate::app::Busy>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::task::spawn_blocking(move || {

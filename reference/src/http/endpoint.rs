@@ -16,7 +16,9 @@ use warp::http::{HeaderMap, Method};
 
 use super::path::{self, RepoPath};
 use super::Query;
+use crate::auth::admin::Kind;
 use crate::auth::Action;
+use crate::docker::registry::Reg;
 use crate::docker::{self, Code, RegistryError, Route};
 use crate::error::ApiError;
 
@@ -136,25 +138,6 @@ endpoints! {
     }
 }
 
-/// Which security entity a users/groups/permissions endpoint is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    User,
-    Group,
-    Permission,
-}
-
-impl Kind {
-    /// The path segment (`users`, `groups`, `permissions`).
-    pub(crate) fn segment(self) -> &'static str {
-        match self {
-            Kind::User => "users",
-            Kind::Group => "groups",
-            Kind::Permission => "permissions",
-        }
-    }
-}
-
 endpoints! {
     /// `/api/security/*` (users, groups, permission targets, locks, API keys, encrypted password)
     /// and the token endpoints (legacy and the Access service's).
@@ -208,15 +191,6 @@ endpoints! {
         Dates => ["search.dates"], Named;
         Creation => ["search.creation"], Named;
     }
-}
-
-/// Where a registry request came in: the repository and the URL prefix its names hang under.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Reg {
-    /// Repository key.
-    pub repo: String,
-    /// `/v2/<repo>` (repository-path method) or `<ctx>/api/docker/<repo>/v2` (API-path method).
-    pub prefix: String,
 }
 
 endpoints! {

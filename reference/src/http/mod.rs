@@ -19,7 +19,6 @@ pub(crate) mod tokens;
 pub(crate) mod users;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use serde::Serialize;
 use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
@@ -137,23 +136,6 @@ impl Req {
         self.state.auth.may(state, caller, action, repo, path)
     }
 
-    /// Like [`Req::require`] for a whole subtree (delete, recursive properties, copy and move): the
-    /// caller needs `action` on `path` and on every file beneath it.
-    pub(crate) fn require_tree(
-        &self,
-        action: Action,
-        repo: &str,
-        path: &str,
-        forbidden: impl Fn(&Caller) -> ApiError,
-    ) -> Result<Caller, ApiError> {
-        let caller = self.caller()?.clone();
-        let state = self.state.store.read();
-        self.state
-            .auth
-            .require_tree(&state, &caller, action, repo, path, || forbidden(&caller))?;
-        Ok(caller)
-    }
-
     /// Admin-only endpoints: anonymous → 401, other users → `forbidden`.
     pub(crate) fn require_admin(
         &self,
@@ -208,19 +190,7 @@ impl Req {
     }
 }
 
-/// Reads a small body (JSON documents) into memory, refusing more than `limit` bytes.
-pub(crate) async fn read_small(mut body: BodyStream, limit: usize) -> Result<Bytes, ApiError> {
-    let mut buf = bytes::BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
-        if buf.len() + chunk.len() > limit {
-            return Err(ApiError::new(413, "Request body is too large"));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
-}
+pub(crate) use crate::app::read_small;
 
 /// A response with `body`, `status` and `Content-Type`.
 pub(crate) fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response {

@@ -1,16 +1,15 @@
 //! `/api/repositories`: the list (`?type=&packageType=`) and the repository configuration API
-//! (`GET/PUT/POST/DELETE /api/repositories/{key}`) with Artifactory's configuration JSON.
+//! (`GET/PUT/POST/DELETE /api/repositories/{key}`); the domain is [`crate::repos`].
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::endpoint::Repositories;
-use super::{commit_error, json, read_small, respond, set_header, BodyStream, Req};
-use crate::auth::Action;
-use crate::config::{valid_repo_key, PackageType, RepoClass, RepoConfig};
+use super::{json, read_small, respond, set_header, BodyStream, Req};
+use crate::config::RepoClass;
 use crate::error::ApiError;
-use crate::store::{Mutation, State, TreeError};
+use crate::repos;
 
 /// Answers a repositories endpoint.
 pub(crate) async fn handle(
@@ -18,114 +17,49 @@ pub(crate) async fn handle(
     e: Repositories,
     body: BodyStream,
 ) -> Result<Response, ApiError> {
+    let caller = r.caller()?.clone();
+    let text = |t: String| Ok(respond(StatusCode::OK, "text/plain", t));
     match e {
-        Repositories::List => list(r),
-        Repositories::Get { key } => get(r, &key),
-        Repositories::Create { key } => create(r, &key, body).await,
-        Repositories::Update { key } => update(r, &key, body).await,
-        Repositories::Delete { key } => delete(r, &key).await,
-    }
-}
-
-fn list(r: &Req) -> Result<Response, ApiError> {
-    let base = r.base_url();
-    let want_type = r.query.get("type").map(str::to_ascii_lowercase);
-    let want_pt = r.query.get("packageType").map(str::to_ascii_lowercase);
-    let state = r.state.store.read();
-    let mut out = Vec::new();
-    for class in [RepoClass::Local, RepoClass::Remote, RepoClass::Virtual] {
-        if want_type.as_deref().is_some_and(|t| t != class.lower()) {
-            continue;
-        }
-        for repo in state.repos.values().filter(|x| x.config.rclass == class) {
-            let c = &repo.config;
-            // Only the repositories the caller may read something in.
-            if !r.may(&state, Action::Read, &c.key, "") {
-                continue;
-            }
-            if want_pt
-                .as_deref()
-                .is_some_and(|p| p != c.package_type.lower())
-            {
-                continue;
-            }
-            let mut v = Map::new();
-            v.insert("key".into(), json!(c.key));
-            if !c.description.is_empty() {
-                v.insert("description".into(), json!(c.description));
-            }
-            v.insert("type".into(), json!(class.upper()));
-            let url = match class {
-                RepoClass::Remote => c.url.clone().unwrap_or_default(),
-                _ => format!("{base}/{}", c.key),
-            };
-            v.insert("url".into(), json!(url));
-            v.insert("packageType".into(), json!(c.package_type.display()));
-            out.push(Value::Object(v));
-        }
-    }
-    let mut resp = json(
-        StatusCode::OK,
-        "application/vnd.org.jfrog.artifactory.repositories.RepositoryDetailsList+json",
-        &out,
-    );
-    set_header(&mut resp, warp::http::header::CACHE_CONTROL, "no-store");
-    Ok(resp)
-}
-
-/// The configuration JSON of a repository, in the field order a 7.x server writes.
-pub fn config_json(c: &RepoConfig) -> Value {
-    let mut v = Map::new();
-    v.insert("key".into(), json!(c.key));
-    v.insert("packageType".into(), json!(c.package_type.lower()));
-    v.insert("description".into(), json!(c.description));
-    v.insert("notes".into(), json!(c.notes));
-    v.insert("includesPattern".into(), json!(c.includes_pattern));
-    v.insert("excludesPattern".into(), json!(c.excludes_pattern));
-    v.insert("repoLayoutRef".into(), json!("simple-default"));
-    let docker = c.package_type == PackageType::Docker;
-    v.insert("enableDockerSupport".into(), json!(docker));
-    v.insert("dockerApiVersion".into(), json!("V2"));
-    v.insert("blockPushingSchema1".into(), json!(true));
-    match c.rclass {
-        RepoClass::Local => {
-            v.insert("checksumPolicyType".into(), json!("client-checksums"));
-            v.insert("handleReleases".into(), json!(true));
-            v.insert("handleSnapshots".into(), json!(true));
-            v.insert("maxUniqueSnapshots".into(), json!(0));
-            v.insert("maxUniqueTags".into(), json!(0));
-            v.insert("blackedOut".into(), json!(false));
-            v.insert("propertySets".into(), json!([]));
-            v.insert("archiveBrowsingEnabled".into(), json!(false));
-            v.insert("xrayIndex".into(), json!(false));
-        }
-        RepoClass::Remote => {
-            v.insert("url".into(), json!(c.url.clone().unwrap_or_default()));
-            v.insert("username".into(), json!(""));
-            v.insert("hardFail".into(), json!(false));
-            v.insert("offline".into(), json!(false));
-            v.insert("blackedOut".into(), json!(false));
-            v.insert("storeArtifactsLocally".into(), json!(true));
-            v.insert("socketTimeoutMillis".into(), json!(15000));
-            v.insert("retrievalCachePeriodSecs".into(), json!(7200));
-            v.insert("missedRetrievalCachePeriodSecs".into(), json!(1800));
-            v.insert("propertySets".into(), json!([]));
-            v.insert("xrayIndex".into(), json!(false));
-        }
-        RepoClass::Virtual => {
-            v.insert("repositories".into(), json!(c.repositories));
-            v.insert(
-                "artifactoryRequestsCanRetrieveRemoteArtifacts".into(),
-                json!(false),
+        Repositories::List => {
+            let q = &r.query;
+            let rows = repos::list(
+                &r.state,
+                &caller,
+                q.get("type"),
+                q.get("packageType"),
+                &r.base_url(),
             );
-            v.insert("resolveDockerTagsByTimestamp".into(), json!(false));
-            if let Some(d) = &c.default_deployment_repo {
-                v.insert("defaultDeploymentRepo".into(), json!(d));
-            }
+            let mut resp = json(
+                StatusCode::OK,
+                "application/vnd.org.jfrog.artifactory.repositories.RepositoryDetailsList+json",
+                &rows,
+            );
+            set_header(&mut resp, warp::http::header::CACHE_CONTROL, "no-store");
+            Ok(resp)
+        }
+        Repositories::Get { key } => {
+            let c = repos::get(&r.state, &caller, &key)?;
+            Ok(json(
+                StatusCode::OK,
+                content_type(c.rclass),
+                &repos::config_json(&c),
+            ))
+        }
+        Repositories::Create { key } => {
+            repos::create(&r.state, &caller, &key, &read_doc(body).await?).await?;
+            text(format!("Successfully created repository '{key}' \n"))
+        }
+        Repositories::Update { key } => {
+            repos::update(&r.state, &key, &read_doc(body).await?).await?;
+            text(format!("Repository {key} update successfully."))
+        }
+        Repositories::Delete { key } => {
+            repos::delete(&r.state, &key).await?;
+            text(format!(
+                "Repository {key} and all its content have been removed successfully."
+            ))
         }
     }
-    v.insert("rclass".into(), json!(c.rclass.lower()));
-    Value::Object(v)
 }
 
 fn content_type(c: RepoClass) -> &'static str {
@@ -142,91 +76,6 @@ fn content_type(c: RepoClass) -> &'static str {
     }
 }
 
-fn get(r: &Req, key: &str) -> Result<Response, ApiError> {
-    r.require(Action::Read, key, "", |_| ApiError::forbidden("Forbidden"))?;
-    let state = r.state.store.read();
-    let repo = state
-        .repo(key)
-        .ok_or_else(|| ApiError::bad_request("Bad Request"))?;
-    Ok(json(
-        StatusCode::OK,
-        content_type(repo.config.rclass),
-        &config_json(&repo.config),
-    ))
-}
-
-async fn delete(r: &Req, key: &str) -> Result<Response, ApiError> {
-    r.state
-        .store
-        .commit(Mutation::DeleteRepo {
-            key: key.to_string(),
-        })
-        .await
-        .map_err(|e| {
-            commit_error(e, |_| {
-                ApiError::not_found(format!("Repository {key} does not exist"))
-            })
-        })?;
-    Ok(respond(
-        StatusCode::OK,
-        "text/plain",
-        format!("Repository {key} and all its content have been removed successfully."),
-    ))
-}
-
-async fn create(r: &Req, key: &str, body: BodyStream) -> Result<Response, ApiError> {
-    let caller = r.caller()?.name.clone();
-    let doc = read_doc(body).await?;
-    let config = {
-        let state = r.state.store.read();
-        if state.repo_ci(key).is_some() {
-            return Err(ApiError::bad_request(
-                "Case insensitive repository key already exists",
-            ));
-        }
-        parse_config(key, &doc, None, &state)?
-    };
-    let m = Mutation::CreateRepo {
-        config,
-        now: r.now(),
-        user: caller,
-    };
-    r.state.store.commit(m).await.map_err(|e| {
-        commit_error(e, |t| match t {
-            TreeError::RepoExists => {
-                ApiError::bad_request("Case insensitive repository key already exists")
-            }
-            other => ApiError::internal(format!("{other:?}")),
-        })
-    })?;
-    Ok(respond(
-        StatusCode::OK,
-        "text/plain",
-        format!("Successfully created repository '{key}' \n"),
-    ))
-}
-
-async fn update(r: &Req, key: &str, body: BodyStream) -> Result<Response, ApiError> {
-    let doc = read_doc(body).await?;
-    let config = {
-        let state = r.state.store.read();
-        let existing = state
-            .repo(key)
-            .ok_or_else(|| ApiError::bad_request("Bad Request"))?;
-        parse_config(key, &doc, Some(&existing.config), &state)?
-    };
-    r.state
-        .store
-        .commit(Mutation::UpdateRepo { config })
-        .await
-        .map_err(|e| commit_error(e, |_| ApiError::bad_request("Bad Request")))?;
-    Ok(respond(
-        StatusCode::OK,
-        "text/plain",
-        format!("Repository {key} update successfully."),
-    ))
-}
-
 async fn read_doc(body: BodyStream) -> Result<Map<String, Value>, ApiError> {
     let bytes = read_small(body, 1 << 20).await?;
     match serde_json::from_slice::<Value>(&bytes) {
@@ -236,119 +85,4 @@ async fn read_doc(body: BodyStream) -> Result<Map<String, Value>, ApiError> {
         )),
         Err(e) => Err(ApiError::bad_request(format!("Invalid JSON: {e}"))),
     }
-}
-
-/// Builds a configuration from JSON (on top of `existing` for updates) and validates it.
-fn parse_config(
-    key: &str,
-    doc: &Map<String, Value>,
-    existing: Option<&RepoConfig>,
-    state: &State,
-) -> Result<RepoConfig, ApiError> {
-    let s = |name: &str| -> Result<Option<String>, ApiError> {
-        match doc.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(v)) => Ok(Some(v.clone())),
-            Some(_) => Err(ApiError::bad_request(format!(
-                "Field '{name}' must be a string"
-            ))),
-        }
-    };
-    if !valid_repo_key(key) {
-        return Err(ApiError::bad_request(format!(
-            "Invalid repository key '{key}'"
-        )));
-    }
-    if let Some(k) = s("key")? {
-        if k != key {
-            return Err(ApiError::bad_request(format!(
-                "Repository key in the body ('{k}') does not match the URL ('{key}')"
-            )));
-        }
-    }
-    let rclass = match (s("rclass")?, existing) {
-        (Some(c), ex) => {
-            let c = RepoClass::parse(&c).ok_or_else(|| {
-                ApiError::bad_request(format!("Unsupported repository class: {c}"))
-            })?;
-            if ex.is_some_and(|e| e.rclass != c) {
-                return Err(ApiError::bad_request(
-                    "The repository class (rclass) of an existing repository cannot be changed",
-                ));
-            }
-            c
-        }
-        (None, Some(e)) => e.rclass,
-        (None, None) => return Err(ApiError::bad_request("Repository rclass is mandatory")),
-    };
-    let package_type = match (s("packageType")?, existing) {
-        (Some(p), ex) => {
-            let pt = PackageType::parse(&p)
-                .ok_or_else(|| ApiError::bad_request(format!("Unsupported package type: {p}")))?;
-            if ex.is_some_and(|e| e.package_type != pt) {
-                return Err(ApiError::bad_request(
-                    "The package type of an existing repository cannot be changed",
-                ));
-            }
-            pt
-        }
-        (None, Some(e)) => e.package_type,
-        (None, None) => PackageType::Generic,
-    };
-    let mut c = existing
-        .cloned()
-        .unwrap_or_else(|| RepoConfig::new(key, rclass, package_type));
-    if let Some(v) = s("description")? {
-        c.description = v;
-    }
-    if let Some(v) = s("notes")? {
-        c.notes = v;
-    }
-    if let Some(v) = s("includesPattern")? {
-        c.includes_pattern = v;
-    }
-    if let Some(v) = s("excludesPattern")? {
-        c.excludes_pattern = v;
-    }
-    if rclass == RepoClass::Remote {
-        if let Some(u) = s("url")? {
-            c.url = Some(u);
-        }
-        let url = c.url.as_deref().unwrap_or("");
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(ApiError::bad_request(
-                "Remote repository url is mandatory and must be an http(s) URL",
-            ));
-        }
-    }
-    if rclass == RepoClass::Virtual {
-        if let Some(v) = doc.get("repositories") {
-            let members: Option<Vec<String>> = v
-                .as_array()
-                .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_string)).collect());
-            let members = members.ok_or_else(|| {
-                ApiError::bad_request("Field 'repositories' must be an array of repository keys")
-            })?;
-            for m in &members {
-                if m == key || state.repo(m).is_none() {
-                    return Err(ApiError::bad_request(format!(
-                        "Repository '{m}' does not exist or cannot be a member of '{key}'"
-                    )));
-                }
-            }
-            c.repositories = members;
-        }
-        if let Some(d) = s("defaultDeploymentRepo")? {
-            if d.is_empty() {
-                c.default_deployment_repo = None;
-            } else if !c.repositories.contains(&d) || state.repo(&d).is_none_or(|x| !x.is_local()) {
-                return Err(ApiError::bad_request(format!(
-                    "Default deployment repository '{d}' must be a local repository included in the virtual repository"
-                )));
-            } else {
-                c.default_deployment_repo = Some(d);
-            }
-        }
-    }
-    Ok(c)
 }

@@ -1,0 +1,298 @@
+//! Repositories: their configurations (created, changed, deleted, listed as the caller may see
+//! them) in Artifactory's configuration JSON. Resolution of paths through local, remote and virtual
+//! repositories lives with the state (`State::resolve`) for now.
+
+use serde_json::{json, Map, Value};
+
+use crate::app::App;
+use crate::artifacts::refused;
+use crate::auth::{Action, Caller};
+use crate::config::{valid_repo_key, PackageType, RepoClass, RepoConfig};
+use crate::error::ApiError;
+use crate::store::{Mutation, State, TreeError};
+
+/// The repositories the caller may read something in, local first, then remote, then virtual,
+/// filtered by class (`type`) and package type, as Artifactory's list shows them.
+pub(crate) fn list(
+    app: &App,
+    caller: &Caller,
+    rtype: Option<&str>,
+    package_type: Option<&str>,
+    base: &str,
+) -> Vec<Value> {
+    let want_type = rtype.map(str::to_ascii_lowercase);
+    let want_pt = package_type.map(str::to_ascii_lowercase);
+    let state = app.store.read();
+    let mut out = Vec::new();
+    for class in [RepoClass::Local, RepoClass::Remote, RepoClass::Virtual] {
+        if want_type.as_deref().is_some_and(|t| t != class.lower()) {
+            continue;
+        }
+        for repo in state.repos.values().filter(|x| x.config.rclass == class) {
+            let c = &repo.config;
+            if !app.auth.may(&state, caller, Action::Read, &c.key, "")
+                || want_pt
+                    .as_deref()
+                    .is_some_and(|p| p != c.package_type.lower())
+            {
+                continue;
+            }
+            let mut v = Map::new();
+            v.insert("key".into(), json!(c.key));
+            if !c.description.is_empty() {
+                v.insert("description".into(), json!(c.description));
+            }
+            v.insert("type".into(), json!(class.upper()));
+            let url = match class {
+                RepoClass::Remote => c.url.clone().unwrap_or_default(),
+                _ => format!("{base}/{}", c.key),
+            };
+            v.insert("url".into(), json!(url));
+            v.insert("packageType".into(), json!(c.package_type.display()));
+            out.push(Value::Object(v));
+        }
+    }
+    out
+}
+
+/// The configuration of `key` (the caller needs read on the repository).
+pub(crate) fn get(app: &App, caller: &Caller, key: &str) -> Result<RepoConfig, ApiError> {
+    let state = app.store.read();
+    app.auth
+        .require(&state, caller, Action::Read, key, "", || {
+            ApiError::forbidden("Forbidden")
+        })?;
+    state
+        .repo(key)
+        .map(|r| r.config.clone())
+        .ok_or_else(|| ApiError::bad_request("Bad Request"))
+}
+
+fn exists() -> ApiError {
+    ApiError::bad_request("Case insensitive repository key already exists")
+}
+
+/// Creates `key` from its configuration JSON.
+pub(crate) async fn create(
+    app: &App,
+    caller: &Caller,
+    key: &str,
+    doc: &Map<String, Value>,
+) -> Result<(), ApiError> {
+    let check = |state: &State| {
+        if state.repo_ci(key).is_some() {
+            return Err(exists());
+        }
+        Ok(Mutation::CreateRepo {
+            config: parse_config(key, doc, None, state)?,
+            now: app.config.clock.now_ms(),
+            user: caller.name.clone(),
+        })
+    };
+    app.store.transact(check, |_| ()).await.map_err(|r| {
+        refused(r, |t| match t {
+            TreeError::RepoExists => exists(),
+            other => ApiError::internal(format!("{other:?}")),
+        })
+    })
+}
+
+/// Changes `key`'s configuration with the fields `doc` names.
+pub(crate) async fn update(app: &App, key: &str, doc: &Map<String, Value>) -> Result<(), ApiError> {
+    let check = |state: &State| {
+        let existing = state
+            .repo(key)
+            .ok_or_else(|| ApiError::bad_request("Bad Request"))?;
+        Ok(Mutation::UpdateRepo {
+            config: parse_config(key, doc, Some(&existing.config), state)?,
+        })
+    };
+    app.store
+        .transact(check, |_| ())
+        .await
+        .map_err(|r| refused(r, |_| ApiError::bad_request("Bad Request")))
+}
+
+/// Deletes `key` with everything in it.
+pub(crate) async fn delete(app: &App, key: &str) -> Result<(), ApiError> {
+    app.store
+        .commit(Mutation::DeleteRepo {
+            key: key.to_string(),
+        })
+        .await
+        .map_err(|e| {
+            refused(crate::store::Refusal::Commit(e), |_| {
+                ApiError::not_found(format!("Repository {key} does not exist"))
+            })
+        })
+}
+
+/// The configuration JSON of a repository, in the field order a 7.x server writes.
+pub(crate) fn config_json(c: &RepoConfig) -> Value {
+    let mut v = Map::new();
+    v.insert("key".into(), json!(c.key));
+    v.insert("packageType".into(), json!(c.package_type.lower()));
+    v.insert("description".into(), json!(c.description));
+    v.insert("notes".into(), json!(c.notes));
+    v.insert("includesPattern".into(), json!(c.includes_pattern));
+    v.insert("excludesPattern".into(), json!(c.excludes_pattern));
+    v.insert("repoLayoutRef".into(), json!("simple-default"));
+    let docker = c.package_type == PackageType::Docker;
+    v.insert("enableDockerSupport".into(), json!(docker));
+    v.insert("dockerApiVersion".into(), json!("V2"));
+    v.insert("blockPushingSchema1".into(), json!(true));
+    match c.rclass {
+        RepoClass::Local => {
+            v.insert("checksumPolicyType".into(), json!("client-checksums"));
+            v.insert("handleReleases".into(), json!(true));
+            v.insert("handleSnapshots".into(), json!(true));
+            v.insert("maxUniqueSnapshots".into(), json!(0));
+            v.insert("maxUniqueTags".into(), json!(0));
+            v.insert("blackedOut".into(), json!(false));
+            v.insert("propertySets".into(), json!([]));
+            v.insert("archiveBrowsingEnabled".into(), json!(false));
+            v.insert("xrayIndex".into(), json!(false));
+        }
+        RepoClass::Remote => {
+            v.insert("url".into(), json!(c.url.clone().unwrap_or_default()));
+            v.insert("username".into(), json!(""));
+            v.insert("hardFail".into(), json!(false));
+            v.insert("offline".into(), json!(false));
+            v.insert("blackedOut".into(), json!(false));
+            v.insert("storeArtifactsLocally".into(), json!(true));
+            v.insert("socketTimeoutMillis".into(), json!(15000));
+            v.insert("retrievalCachePeriodSecs".into(), json!(7200));
+            v.insert("missedRetrievalCachePeriodSecs".into(), json!(1800));
+            v.insert("propertySets".into(), json!([]));
+            v.insert("xrayIndex".into(), json!(false));
+        }
+        RepoClass::Virtual => {
+            v.insert("repositories".into(), json!(c.repositories));
+            v.insert(
+                "artifactoryRequestsCanRetrieveRemoteArtifacts".into(),
+                json!(false),
+            );
+            v.insert("resolveDockerTagsByTimestamp".into(), json!(false));
+            if let Some(d) = &c.default_deployment_repo {
+                v.insert("defaultDeploymentRepo".into(), json!(d));
+            }
+        }
+    }
+    v.insert("rclass".into(), json!(c.rclass.lower()));
+    Value::Object(v)
+}
+
+/// Builds a configuration from JSON (on top of `existing` for updates) and validates it.
+fn parse_config(
+    key: &str,
+    doc: &Map<String, Value>,
+    existing: Option<&RepoConfig>,
+    state: &State,
+) -> Result<RepoConfig, ApiError> {
+    let s = |name: &str| -> Result<Option<String>, ApiError> {
+        match doc.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(v)) => Ok(Some(v.clone())),
+            Some(_) => Err(ApiError::bad_request(format!(
+                "Field '{name}' must be a string"
+            ))),
+        }
+    };
+    if !valid_repo_key(key) {
+        return Err(ApiError::bad_request(format!(
+            "Invalid repository key '{key}'"
+        )));
+    }
+    if let Some(k) = s("key")? {
+        if k != key {
+            return Err(ApiError::bad_request(format!(
+                "Repository key in the body ('{k}') does not match the URL ('{key}')"
+            )));
+        }
+    }
+    let rclass = match (s("rclass")?, existing) {
+        (Some(c), ex) => {
+            let c = RepoClass::parse(&c).ok_or_else(|| {
+                ApiError::bad_request(format!("Unsupported repository class: {c}"))
+            })?;
+            if ex.is_some_and(|e| e.rclass != c) {
+                return Err(ApiError::bad_request(
+                    "The repository class (rclass) of an existing repository cannot be changed",
+                ));
+            }
+            c
+        }
+        (None, Some(e)) => e.rclass,
+        (None, None) => return Err(ApiError::bad_request("Repository rclass is mandatory")),
+    };
+    let package_type = match (s("packageType")?, existing) {
+        (Some(p), ex) => {
+            let pt = PackageType::parse(&p)
+                .ok_or_else(|| ApiError::bad_request(format!("Unsupported package type: {p}")))?;
+            if ex.is_some_and(|e| e.package_type != pt) {
+                return Err(ApiError::bad_request(
+                    "The package type of an existing repository cannot be changed",
+                ));
+            }
+            pt
+        }
+        (None, Some(e)) => e.package_type,
+        (None, None) => PackageType::Generic,
+    };
+    let mut c = existing
+        .cloned()
+        .unwrap_or_else(|| RepoConfig::new(key, rclass, package_type));
+    if let Some(v) = s("description")? {
+        c.description = v;
+    }
+    if let Some(v) = s("notes")? {
+        c.notes = v;
+    }
+    if let Some(v) = s("includesPattern")? {
+        c.includes_pattern = v;
+    }
+    if let Some(v) = s("excludesPattern")? {
+        c.excludes_pattern = v;
+    }
+    if rclass == RepoClass::Remote {
+        if let Some(u) = s("url")? {
+            c.url = Some(u);
+        }
+        let url = c.url.as_deref().unwrap_or("");
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ApiError::bad_request(
+                "Remote repository url is mandatory and must be an http(s) URL",
+            ));
+        }
+    }
+    if rclass == RepoClass::Virtual {
+        if let Some(v) = doc.get("repositories") {
+            let members: Option<Vec<String>> = v
+                .as_array()
+                .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_string)).collect());
+            let members = members.ok_or_else(|| {
+                ApiError::bad_request("Field 'repositories' must be an array of repository keys")
+            })?;
+            for m in &members {
+                if m == key || state.repo(m).is_none() {
+                    return Err(ApiError::bad_request(format!(
+                        "Repository '{m}' does not exist or cannot be a member of '{key}'"
+                    )));
+                }
+            }
+            c.repositories = members;
+        }
+        if let Some(d) = s("defaultDeploymentRepo")? {
+            if d.is_empty() {
+                c.default_deployment_repo = None;
+            } else if !c.repositories.contains(&d) || state.repo(&d).is_none_or(|x| !x.is_local()) {
+                return Err(ApiError::bad_request(format!(
+                    "Default deployment repository '{d}' must be a local repository included in the virtual repository"
+                )));
+            } else {
+                c.default_deployment_repo = Some(d);
+            }
+        }
+    }
+    Ok(c)
+}
