@@ -35,6 +35,7 @@ mod http;
 mod jobs;
 mod messages;
 mod mime;
+mod query;
 mod repos;
 mod search;
 mod store;

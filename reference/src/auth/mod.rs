@@ -10,9 +10,11 @@
 //! password, a deleted user or a restart invalidates it, and a wrong password never hits the cache.
 
 pub(crate) mod admin;
+pub(crate) mod api_keys;
 pub mod crypto;
 pub mod model;
 pub mod token;
+pub(crate) mod tokens;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -1,0 +1,129 @@
+//! API keys: created, shown, regenerated and revoked, the caller's own or (administrators)
+//! another user's, answered in Artifactory's UI-feedback shapes (`{"apiKey":...}`, `{"info":...}`,
+//! `{"error":...}`).
+
+use rand::distributions::{Alphanumeric, DistString};
+use serde_json::{json, Value};
+
+use super::{Caller, Method};
+use crate::app::App;
+use crate::error::ApiError;
+use crate::store::Mutation;
+
+/// What a request does with a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyOp {
+    Get,
+    Create,
+    Regenerate,
+    /// `all`: every user's key (`?deleteAll=1`, administrators only).
+    Revoke {
+        all: bool,
+    },
+}
+
+/// A reply: its status and compact JSON body (`None`: an empty body).
+pub(crate) type KeyReply = (u16, Option<Value>);
+
+/// A new key in the modern format: `AKCp8` followed by 68 letters and digits.
+fn new_key() -> String {
+    format!(
+        "AKCp8{}",
+        Alphanumeric.sample_string(&mut rand::thread_rng(), 68)
+    )
+}
+
+/// Does `op` for the caller's own key, or for `other`'s.
+pub(crate) async fn run(
+    app: &App,
+    caller: &Caller,
+    op: KeyOp,
+    other: Option<&str>,
+) -> Result<KeyReply, ApiError> {
+    if caller.anonymous {
+        if !app.auth.anonymous_access() {
+            return Err(ApiError::unauthorized("Authentication is required"));
+        }
+        // Anonymous: creating is refused, the rest answers with nothing.
+        return match op {
+            KeyOp::Create => Err(ApiError::feedback(
+                403,
+                "Anonymous users cannot create an API key",
+            )),
+            _ => Ok((200, None)),
+        };
+    }
+    let mints = matches!(op, KeyOp::Create | KeyOp::Regenerate);
+    // A token limited to groups may not mint a key that acts as the whole user.
+    if mints && caller.method == Method::Token && caller.principal.user.is_none() {
+        return Err(ApiError::feedback(
+            403,
+            "The use of a group-scoped access token as authentication is forbidden for this api call",
+        ));
+    }
+    if other.is_some() && !caller.admin {
+        return Err(ApiError::feedback(
+            403,
+            "Only administrators may manage the API key of another user",
+        ));
+    }
+    let target = other.unwrap_or(&caller.name).to_string();
+    let existing = app.store.read().api_keys.get(&target).cloned();
+    match op {
+        KeyOp::Get => Ok((
+            200,
+            Some(match existing {
+                Some(k) => json!({ "apiKey": k }),
+                None => json!({}),
+            }),
+        )),
+        KeyOp::Create if existing.is_some() => Err(ApiError::feedback(
+            400,
+            format!("Api key already exists for user: {target}"),
+        )),
+        KeyOp::Create => set(app, &target, 201).await,
+        KeyOp::Regenerate if caller.api_key => Err(ApiError::feedback(
+            403,
+            "The use of apiKey as authentication is forbidden for this api call",
+        )),
+        KeyOp::Regenerate => set(app, &target, 200).await,
+        KeyOp::Revoke { all: true } if other.is_none() => {
+            if !caller.admin {
+                return Err(ApiError::feedback(
+                    403,
+                    "Only administrators may revoke all API keys",
+                ));
+            }
+            revoke(app, None).await?;
+            let info = json!({ "info": "All api keys have been successfully revoked" });
+            Ok((200, Some(info)))
+        }
+        KeyOp::Revoke { .. } => {
+            if existing.is_some() {
+                revoke(app, Some(target.clone())).await?;
+            }
+            let info = format!("Api key for user: '{target}' has been successfully revoked");
+            Ok((200, Some(json!({ "info": info }))))
+        }
+    }
+}
+
+async fn set(app: &App, user: &str, status: u16) -> Result<KeyReply, ApiError> {
+    let key = new_key();
+    let m = Mutation::SetApiKey {
+        user: user.to_string(),
+        key: key.clone(),
+    };
+    app.store
+        .commit(m)
+        .await
+        .map_err(|e| ApiError::internal(format!("storing an API key: {e:?}")))?;
+    Ok((status, Some(json!({ "apiKey": key }))))
+}
+
+async fn revoke(app: &App, user: Option<String>) -> Result<(), ApiError> {
+    app.store
+        .commit(Mutation::RevokeApiKey { user })
+        .await
+        .map_err(|e| ApiError::internal(format!("revoking API keys: {e:?}")))
+}
