@@ -39,6 +39,7 @@ mod query;
 mod repos;
 mod search;
 mod store;
+mod system;
 mod transfer;
 mod wildcard;
 

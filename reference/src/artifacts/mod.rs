@@ -4,6 +4,7 @@
 
 pub(crate) mod archive;
 pub(crate) mod props;
+pub(crate) mod views;
 
 use crate::app::{App, Body};
 use crate::auth::{Action, Caller};

@@ -9,8 +9,9 @@ use warp::reply::Response;
 
 use super::endpoint::Artifacts;
 use super::path::{encode_path, RepoPath};
-use super::storage::{file_created, folder_created, mime_of, properties_response};
+use super::storage::properties_response;
 use super::{empty, json, respond, set_header, BodyStream, Req, VERSION};
+use crate::artifacts::views::{file_created, folder_created, mime_of};
 use crate::artifacts::{self, SentChecksums};
 use crate::auth::{Action, Caller};
 use crate::clock::{http_date, iso, parse_http_date};
@@ -244,62 +245,37 @@ pub(crate) enum Part {
     Slice(u64, u64),
 }
 
-async fn serve_file(r: &Req, p: &RepoPath, item: &Item) -> Result<Response, ApiError> {
-    let f = item.file.as_ref().expect("a file");
-    let mime = mime_of(item);
-    // Conditional requests.
-    if r.header("if-none-match")
-        .is_some_and(|v| v.trim() == f.sha1.hex().as_str())
-        || r.header("if-modified-since")
-            .and_then(parse_http_date)
-            .is_some_and(|since| since >= item.modified / 1000 * 1000)
-    {
-        let mut resp = empty(StatusCode::NOT_MODIFIED);
-        file_headers(&mut resp, p, item);
-        return Ok(resp);
-    }
-    let size = f.size;
-    let if_range_ok = match r.header("if-range") {
-        None => true,
-        Some(v) => {
-            v.trim() == f.sha1.hex().as_str()
-                || parse_http_date(v).is_some_and(|d| d >= item.modified / 1000 * 1000)
-        }
-    };
-    let ranges = match r
-        .header("range")
-        .filter(|_| if_range_ok)
-        .map(|h| parse_ranges(h, size))
-    {
-        Some(Some(rs)) if rs.is_empty() => {
-            return Err(ApiError::new(416, "Requested range not satisfiable")
-                .with_header("content-range", format!("bytes */{size}")));
-        }
-        Some(Some(rs)) => rs,
-        _ => Vec::new(),
-    };
-    let (status, parts, ctype, len, content_range) = match ranges.len() {
-        0 => (
-            StatusCode::OK,
-            vec![Part::Slice(0, size)],
-            mime.clone(),
-            size,
-            None,
-        ),
-        1 => {
-            let (a, b) = ranges[0];
-            (
-                StatusCode::PARTIAL_CONTENT,
-                vec![Part::Slice(a, b - a + 1)],
-                mime.clone(),
-                b - a + 1,
-                Some(format!("bytes {a}-{b}/{size}")),
-            )
-        }
+/// What a GET of a file sends: status, the stretches of the body, content type, length and
+/// `Content-Range`.
+struct Body {
+    status: StatusCode,
+    parts: Vec<Part>,
+    ctype: String,
+    len: u64,
+    content_range: Option<String>,
+}
+
+/// The body for `ranges` of a file of `size` bytes: all of it, one range, or a multipart answer.
+fn body_for(ranges: &[(u64, u64)], size: u64, mime: String) -> Body {
+    match ranges {
+        [] => Body {
+            status: StatusCode::OK,
+            parts: vec![Part::Slice(0, size)],
+            ctype: mime,
+            len: size,
+            content_range: None,
+        },
+        [(a, b)] => Body {
+            status: StatusCode::PARTIAL_CONTENT,
+            parts: vec![Part::Slice(*a, b - a + 1)],
+            ctype: mime,
+            len: b - a + 1,
+            content_range: Some(format!("bytes {a}-{b}/{size}")),
+        },
         _ => {
             let mut parts = Vec::new();
             let mut len = 0u64;
-            for (a, b) in &ranges {
+            for (a, b) in ranges {
                 let head = format!("\r\n--{BOUNDARY}\r\nContent-Type: {mime}\r\nContent-Range: bytes {a}-{b}/{size}\r\n\r\n");
                 len += head.len() as u64 + (b - a + 1);
                 parts.push(Part::Bytes(Bytes::from(head)));
@@ -308,17 +284,59 @@ async fn serve_file(r: &Req, p: &RepoPath, item: &Item) -> Result<Response, ApiE
             let tail = format!("\r\n--{BOUNDARY}--\r\n");
             len += tail.len() as u64;
             parts.push(Part::Bytes(Bytes::from(tail)));
-            (
-                StatusCode::PARTIAL_CONTENT,
+            Body {
+                status: StatusCode::PARTIAL_CONTENT,
                 parts,
-                format!("multipart/byteranges; boundary={BOUNDARY}"),
+                ctype: format!("multipart/byteranges; boundary={BOUNDARY}"),
                 len,
-                None,
-            )
+                content_range: None,
+            }
+        }
+    }
+}
+
+/// Whether a conditional request is answered with 304 (`If-None-Match` on the SHA-1 ETag,
+/// `If-Modified-Since` to the second).
+fn not_modified(r: &Req, item: &Item, sha1: &str) -> bool {
+    r.header("if-none-match").is_some_and(|v| v.trim() == sha1)
+        || r.header("if-modified-since")
+            .and_then(parse_http_date)
+            .is_some_and(|since| since >= item.modified / 1000 * 1000)
+}
+
+/// The byte ranges asked for (none: the whole file); 416 when none can be served.
+fn ranges(r: &Req, item: &Item, sha1: &str, size: u64) -> Result<Vec<(u64, u64)>, ApiError> {
+    let if_range_ok = match r.header("if-range") {
+        None => true,
+        Some(v) => {
+            v.trim() == sha1 || parse_http_date(v).is_some_and(|d| d >= item.modified / 1000 * 1000)
         }
     };
+    match r
+        .header("range")
+        .filter(|_| if_range_ok)
+        .map(|h| parse_ranges(h, size))
+    {
+        Some(Some(rs)) if rs.is_empty() => {
+            Err(ApiError::new(416, "Requested range not satisfiable")
+                .with_header("content-range", format!("bytes */{size}")))
+        }
+        Some(Some(rs)) => Ok(rs),
+        _ => Ok(Vec::new()),
+    }
+}
+
+async fn serve_file(r: &Req, p: &RepoPath, item: &Item) -> Result<Response, ApiError> {
+    let f = item.file.as_ref().ok_or_else(msg::file_not_found)?;
+    let sha1 = f.sha1.hex();
+    if not_modified(r, item, &sha1) {
+        let mut resp = empty(StatusCode::NOT_MODIFIED);
+        file_headers(&mut resp, p, item);
+        return Ok(resp);
+    }
+    let body = body_for(&ranges(r, item, &sha1, f.size)?, f.size, mime_of(item));
     let mut resp = if r.method == Method::HEAD {
-        empty(status)
+        empty(body.status)
     } else {
         let file = r
             .state
@@ -326,13 +344,13 @@ async fn serve_file(r: &Req, p: &RepoPath, item: &Item) -> Result<Response, ApiE
             .blobs
             .open_blob(&f.sha256.hex())
             .map_err(ApiError::internal)?;
-        warp::reply::Reply::into_response(warp::reply::stream(body_stream(file, parts)))
+        warp::reply::Reply::into_response(warp::reply::stream(body_stream(file, body.parts)))
     };
-    *resp.status_mut() = status;
+    *resp.status_mut() = body.status;
     file_headers(&mut resp, p, item);
-    set_header(&mut resp, header::CONTENT_TYPE, &ctype);
-    set_header(&mut resp, header::CONTENT_LENGTH, &len.to_string());
-    if let Some(cr) = content_range {
+    set_header(&mut resp, header::CONTENT_TYPE, &body.ctype);
+    set_header(&mut resp, header::CONTENT_LENGTH, &body.len.to_string());
+    if let Some(cr) = body.content_range {
         set_header(&mut resp, header::CONTENT_RANGE, &cr);
     }
     Ok(resp)
@@ -358,59 +376,71 @@ pub(crate) fn body_stream_while(
     tokio::task::spawn_blocking(move || {
         let _busy = busy;
         for part in parts {
-            match part {
-                Part::Bytes(b) => {
-                    if tx.blocking_send(Ok(b)).is_err() {
-                        return;
-                    }
-                }
-                Part::Slice(offset, mut len) => {
-                    // Sequential reads into fresh, uninitialised buffers (no zeroing, one seek).
-                    use std::io::{Read, Seek, SeekFrom};
-                    use std::os::fd::AsRawFd;
-                    // Blobs are written with O_DIRECT, so they are usually not in the page cache:
-                    // ask the kernel to read ahead the whole slice while we stream it.
-                    // SAFETY: advisory call on an open descriptor this thread owns.
-                    unsafe {
-                        libc::posix_fadvise(
-                            file.as_raw_fd(),
-                            offset as libc::off_t,
-                            len as libc::off_t,
-                            libc::POSIX_FADV_SEQUENTIAL,
-                        );
-                        libc::posix_fadvise(
-                            file.as_raw_fd(),
-                            offset as libc::off_t,
-                            len.min(64 << 20) as libc::off_t,
-                            libc::POSIX_FADV_WILLNEED,
-                        );
-                    }
-                    if let Err(e) = (&file).seek(SeekFrom::Start(offset)) {
-                        let _ = tx.blocking_send(Err(e));
-                        return;
-                    }
-                    while len > 0 {
-                        let n = len.min(READ_CHUNK as u64);
-                        let mut buf = Vec::with_capacity(n as usize);
-                        let res = match (&file).take(n).read_to_end(&mut buf) {
-                            Ok(got) if got as u64 == n => Ok(Bytes::from(buf)),
-                            Ok(_) => Err(std::io::Error::new(
-                                std::io::ErrorKind::UnexpectedEof,
-                                "blob shorter than its size",
-                            )),
-                            Err(e) => Err(e),
-                        };
-                        let failed = res.is_err();
-                        if tx.blocking_send(res).is_err() || failed {
-                            return;
-                        }
-                        len -= n;
-                    }
-                }
+            let more = match part {
+                Part::Bytes(b) => tx.blocking_send(Ok(b)).is_ok(),
+                Part::Slice(offset, len) => send_slice(&file, offset, len, &tx),
+            };
+            if !more {
+                return;
             }
         }
     });
     stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) })
+}
+
+/// Sends `len` bytes of `file` from `offset` in bounded chunks; `false` when the stream ended (a
+/// read failed, or the client went away).
+fn send_slice(
+    file: &std::fs::File,
+    offset: u64,
+    mut len: u64,
+    tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+) -> bool {
+    // Sequential reads into fresh, uninitialised buffers (no zeroing, one seek).
+    use std::io::{Read, Seek, SeekFrom};
+    use std::os::fd::AsRawFd;
+    // Blobs are written with O_DIRECT, so they are usually not in the page cache: ask the kernel to
+    // read ahead the whole slice while we stream it.
+    // SAFETY: advisory calls on an open descriptor this thread owns.
+    unsafe {
+        libc::posix_fadvise(
+            file.as_raw_fd(),
+            offset as libc::off_t,
+            len as libc::off_t,
+            libc::POSIX_FADV_SEQUENTIAL,
+        );
+        libc::posix_fadvise(
+            file.as_raw_fd(),
+            offset as libc::off_t,
+            len.min(64 << 20) as libc::off_t,
+            libc::POSIX_FADV_WILLNEED,
+        );
+    }
+    if let Err(e) = {
+        let mut f = file;
+        f.seek(SeekFrom::Start(offset))
+    } {
+        let _ = tx.blocking_send(Err(e));
+        return false;
+    }
+    while len > 0 {
+        let n = len.min(READ_CHUNK as u64);
+        let mut buf = Vec::with_capacity(n as usize);
+        let res = match file.take(n).read_to_end(&mut buf) {
+            Ok(got) if got as u64 == n => Ok(Bytes::from(buf)),
+            Ok(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "blob shorter than its size",
+            )),
+            Err(e) => Err(e),
+        };
+        let failed = res.is_err();
+        if tx.blocking_send(res).is_err() || failed {
+            return false;
+        }
+        len -= n;
+    }
+    true
 }
 
 /// Parses `bytes=a-b,c-,-n` against `size`. `None`: not a byte-range header we understand (serve it
@@ -510,20 +540,61 @@ fn trace(r: &Req, p: &RepoPath, caller: &Caller) -> Response {
 
 /// The HTML "Index of" page of a folder.
 fn listing(r: &Req, p: &RepoPath) -> Response {
-    let state = r.state.store.read();
     let title = if p.path.is_empty() {
         p.repo.clone()
     } else {
         format!("{}/{}", p.repo, p.path)
     };
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
+    let children = listing_children(r, p);
+    let width = children
+        .iter()
+        .map(|(n, _)| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let mut html = format!(
+        "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 3.2 Final//EN\">\n<html>\n<head><meta name=\"robots\" content=\"noindex\" />\n<title>Index of {t}</title>\n</head>\n<body>\n<h1>Index of {t}</h1>\n<pre>Name{pad}Last modified      Size</pre><hr/>\n<pre><a href=\"../\">../</a>\n",
+        t = html_escape(&title),
+        pad = " ".repeat(width - 4 + 2)
+    );
+    for (name, item) in &children {
+        let date = listing_date(item.modified);
+        let size = item
+            .file
+            .as_ref()
+            .map(|f| format!("  {}", crate::system::readable(f.size)))
+            .unwrap_or_else(|| "    -".into());
+        let pad = " ".repeat(width - name.chars().count() + 2);
+        html.push_str(&format!(
+            "<a href=\"{}\">{}</a>{pad}{date}{size}\n",
+            encode_path(name),
+            html_escape(name)
+        ));
+    }
+    let host = r.header("host").unwrap_or("localhost");
+    let (h, port) = match host.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => (h.to_string(), p.to_string()),
+        _ => (host.to_string(), "80".to_string()),
     };
-    // Each child as (display name, the item that holds it, through virtual members too).
-    let children: Vec<(String, Item)> = state
+    html.push_str(&format!(
+        "</pre>\n<hr/><address style=\"font-size:small;\">Artifactory/{VERSION} Server at {} Port {port}</address></body></html>",
+        html_escape(&h)
+    ));
+    respond(StatusCode::OK, "text/html;charset=UTF-8", html)
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The children of a listed folder the caller may read, as (display name, the item that holds it,
+/// through virtual members too).
+fn listing_children(r: &Req, p: &RepoPath) -> Vec<(String, Item)> {
+    let state = r.state.store.read();
+    state
         .children_of(&p.repo, &p.path)
         .into_iter()
         .filter_map(|(name, folder)| {
@@ -538,43 +609,7 @@ fn listing(r: &Req, p: &RepoPath) -> Response {
             let (_, item) = state.resolve(&p.repo, &child)?;
             Some((if folder { format!("{name}/") } else { name }, item.clone()))
         })
-        .collect();
-    let names: Vec<&String> = children.iter().map(|(n, _)| n).collect();
-    let width = names
-        .iter()
-        .map(|n| n.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(4);
-    let mut html = format!(
-        "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 3.2 Final//EN\">\n<html>\n<head><meta name=\"robots\" content=\"noindex\" />\n<title>Index of {t}</title>\n</head>\n<body>\n<h1>Index of {t}</h1>\n<pre>Name{pad}Last modified      Size</pre><hr/>\n<pre><a href=\"../\">../</a>\n",
-        t = esc(&title),
-        pad = " ".repeat(width - 4 + 2)
-    );
-    for (name, item) in &children {
-        let date = listing_date(item.modified);
-        let size = item
-            .file
-            .as_ref()
-            .map(|f| format!("  {}", super::storage::readable(f.size)))
-            .unwrap_or_else(|| "    -".into());
-        let pad = " ".repeat(width - name.chars().count() + 2);
-        html.push_str(&format!(
-            "<a href=\"{}\">{}</a>{pad}{date}{size}\n",
-            encode_path(name),
-            esc(name)
-        ));
-    }
-    let host = r.header("host").unwrap_or("localhost");
-    let (h, port) = match host.rsplit_once(':') {
-        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => (h.to_string(), p.to_string()),
-        _ => (host.to_string(), "80".to_string()),
-    };
-    html.push_str(&format!(
-        "</pre>\n<hr/><address style=\"font-size:small;\">Artifactory/{VERSION} Server at {} Port {port}</address></body></html>",
-        esc(&h)
-    ));
-    respond(StatusCode::OK, "text/html;charset=UTF-8", html)
+        .collect()
 }
 
 fn listing_date(ms: i64) -> String {

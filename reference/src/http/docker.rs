@@ -29,19 +29,40 @@ pub(crate) async fn handle(r: &Req, e: Docker, body: BodyStream) -> Result<Respo
     }
     match e {
         D::Base { at } => base(r, ask, at.as_ref()),
-        D::Token => Ok(reg_json(
-            StatusCode::OK,
-            &registry::token(&r.state, &r.require_user()?)?,
-        )),
+        D::Token => {
+            let token = registry::token(&r.state, &r.require_user()?)?;
+            Ok(reg_json(StatusCode::OK, &token))
+        }
         D::Catalog { at } => catalog(r, ask, at.as_ref()),
         D::Promote { repo } => promote(r, &repo, body).await,
         D::Tags { at, image } => tags(r, ask, &at, &image),
-        D::ManifestGet {
+        D::Referrers { at, image, digest } => referrers(r, ask, &at, &image, &digest),
+        D::BlobGet { at, image, digest } => get_blob(r, ask, &at, &image, &digest),
+        D::BlobDelete { at, image, digest } => {
+            registry::delete_blob(ask, &at, &image, &digest).await?;
+            Ok(empty(StatusCode::ACCEPTED))
+        }
+        e @ (D::ManifestGet { .. } | D::ManifestPut { .. } | D::ManifestDelete { .. }) => {
+            manifests(r, ask, e, body).await
+        }
+        e => upload(r, ask, e, body).await,
+    }
+}
+
+/// Manifests: pulled, pushed and deleted by tag or digest.
+async fn manifests(
+    r: &Req,
+    ask: Asker<'_>,
+    e: Docker,
+    body: BodyStream,
+) -> Result<Response, ApiError> {
+    match e {
+        Docker::ManifestGet {
             at,
             image,
             reference,
         } => get_manifest(r, ask, &at, &image, &reference),
-        D::ManifestPut {
+        Docker::ManifestPut {
             at,
             image,
             reference,
@@ -51,15 +72,12 @@ pub(crate) async fn handle(r: &Req, e: Docker, body: BodyStream) -> Result<Respo
             let mut resp = created(&format!("{}/{image}/manifests/{}", at.prefix, p.digest));
             digest_header(&mut resp, &p.digest.to_string());
             if let Some(s) = &p.subject {
-                set_header(
-                    &mut resp,
-                    header::HeaderName::from_static("oci-subject"),
-                    &s.to_string(),
-                );
+                let name = header::HeaderName::from_static("oci-subject");
+                set_header(&mut resp, name, &s.to_string());
             }
             Ok(resp)
         }
-        D::ManifestDelete {
+        Docker::ManifestDelete {
             at,
             image,
             reference,
@@ -67,18 +85,28 @@ pub(crate) async fn handle(r: &Req, e: Docker, body: BodyStream) -> Result<Respo
             registry::delete_manifest(ask, &at, &image, &reference).await?;
             Ok(empty(StatusCode::ACCEPTED))
         }
-        D::BlobGet { at, image, digest } => get_blob(r, ask, &at, &image, &digest),
-        D::BlobDelete { at, image, digest } => {
-            registry::delete_blob(ask, &at, &image, &digest).await?;
-            Ok(empty(StatusCode::ACCEPTED))
-        }
+        _ => Err(RegistryError::new(Code::Unsupported).into()),
+    }
+}
+
+/// Blob uploads: started (or mounted, or sent whole), chunked, finished, asked about, cancelled.
+async fn upload(
+    r: &Req,
+    ask: Asker<'_>,
+    e: Docker,
+    body: BodyStream,
+) -> Result<Response, ApiError> {
+    use Docker as D;
+    match e {
         D::UploadStart { at, image } => {
             let q = &r.query;
             let mount = q.get("mount").zip(q.get("from"));
-            match uploads::start(ask, &at, &image, mount, q.get("digest"), body).await? {
-                Started::Linked(d) => Ok(blob_created(&at, &image, &d)),
-                Started::Session(id) => Ok(progress(StatusCode::ACCEPTED, &at, &image, &id, 0)),
-            }
+            Ok(
+                match uploads::start(ask, &at, &image, mount, q.get("digest"), body).await? {
+                    Started::Linked(d) => blob_created(&at, &image, &d),
+                    Started::Session(id) => progress(StatusCode::ACCEPTED, &at, &image, &id, 0),
+                },
+            )
         }
         D::UploadChunk { at, image, id } => {
             let range = r.header("content-range");
@@ -97,7 +125,7 @@ pub(crate) async fn handle(r: &Req, e: Docker, body: BodyStream) -> Result<Respo
             uploads::cancel(ask, &at, &image, &id)?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
-        D::Referrers { at, image, digest } => referrers(r, ask, &at, &image, &digest),
+        _ => Err(RegistryError::new(Code::Unsupported).into()),
     }
 }
 

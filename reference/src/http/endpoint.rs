@@ -495,87 +495,12 @@ fn security(rq: &Incoming<'_>, api: &str) -> Result<Option<Security>, ApiError> 
         return Ok(None);
     };
     for kind in [Kind::User, Kind::Group, Kind::Permission] {
-        let Some(tail) = segment_tail(sec, kind.segment()) else {
-            continue;
-        };
-        allow(m, &[Method::GET, Method::PUT, Method::POST, Method::DELETE])?;
-        // The name stays raw: it is decoded after the caller has been checked.
-        let name = tail.trim_matches('/').to_string();
-        if name.is_empty() {
-            allow(m, &[Method::GET])?;
-            return Ok(Some(match kind {
-                Kind::User => Security::UsersList,
-                Kind::Group => Security::GroupsList,
-                Kind::Permission => Security::PermissionsList,
-            }));
+        if let Some(tail) = segment_tail(sec, kind.segment()) {
+            return entity(m, kind, tail).map(Some);
         }
-        return Ok(Some(match (kind, m.clone()) {
-            (Kind::User, Method::PUT) => Security::UserCreate { name },
-            (Kind::User, Method::POST) => Security::UserUpdate { name },
-            (Kind::User, Method::DELETE) => Security::UserDelete { name },
-            (Kind::User, _) => Security::UserGet { name },
-            (Kind::Group, Method::PUT) => Security::GroupCreate { name },
-            (Kind::Group, Method::POST) => Security::GroupUpdate { name },
-            (Kind::Group, Method::DELETE) => Security::GroupDelete { name },
-            (Kind::Group, _) => Security::GroupGet { name },
-            (Kind::Permission, Method::PUT) => Security::PermissionPut { name },
-            (Kind::Permission, Method::POST) => return Err(method_not_allowed()),
-            (Kind::Permission, Method::DELETE) => Security::PermissionDelete { name },
-            (Kind::Permission, _) => Security::PermissionGet { name },
-        }));
     }
     if let Some(tail) = segment_tail(sec, "apiKey") {
-        allow(m, &[Method::GET, Method::POST, Method::PUT, Method::DELETE])?;
-        let other = decode(tail.trim_matches('/'))?;
-        let user = (!other.is_empty()).then_some(other);
-        return Ok(Some(match *m {
-            Method::POST if user.is_some() => return Err(method_not_allowed()),
-            Method::PUT if user.is_some() => return Err(method_not_allowed()),
-            Method::POST => Security::ApiKeyCreate { user },
-            Method::PUT => Security::ApiKeyRegenerate { user },
-            Method::DELETE => Security::ApiKeyRevoke { user },
-            _ => Security::ApiKeyGet { user },
-        }));
-    }
-    let one = |segs: &[&str], e: Security, allowed: &[Method]| {
-        exact(sec, segs).then(|| allow(m, allowed).map(|()| e))
-    };
-    let found = one(
-        &["userLockPolicy"],
-        Security::LockPolicyGet,
-        &[Method::GET, Method::PUT],
-    )
-    .map(|r| {
-        r.map(|e| match *m {
-            Method::PUT => Security::LockPolicySet,
-            _ => e,
-        })
-    })
-    .or_else(|| one(&["lockedUsers"], Security::LockedUsers, &[Method::GET]))
-    .or_else(|| one(&["unlockAllUsers"], Security::UnlockAll, &[Method::POST]))
-    .or_else(|| {
-        one(
-            &["encryptedPassword"],
-            Security::EncryptedPassword,
-            &[Method::GET],
-        )
-    })
-    .or_else(|| one(&["token", "revoke"], Security::TokenRevoke, &[Method::POST]))
-    .or_else(|| {
-        one(
-            &["token"],
-            Security::TokenCreate,
-            &[Method::GET, Method::POST],
-        )
-        .map(|r| {
-            r.map(|e| match *m {
-                Method::POST => e,
-                _ => Security::TokenList,
-            })
-        })
-    });
-    if let Some(r) = found {
-        return r.map(Some);
+        return api_key(m, tail).map(Some);
     }
     if let Some(tail) = segment_tail(sec, "unlockUsers") {
         allow(m, &[Method::POST])?;
@@ -587,7 +512,75 @@ fn security(rq: &Incoming<'_>, api: &str) -> Result<Option<Security>, ApiError> 
         };
         return Ok(Some(Security::UnlockUsers { name }));
     }
-    Ok(None)
+    let (get, post, put) = (Method::GET, Method::POST, Method::PUT);
+    let (e, allowed): (Security, &[Method]) = if exact(sec, &["userLockPolicy"]) {
+        let e = match *m {
+            Method::PUT => Security::LockPolicySet,
+            _ => Security::LockPolicyGet,
+        };
+        (e, &[get, put])
+    } else if exact(sec, &["lockedUsers"]) {
+        (Security::LockedUsers, &[get])
+    } else if exact(sec, &["unlockAllUsers"]) {
+        (Security::UnlockAll, &[post])
+    } else if exact(sec, &["encryptedPassword"]) {
+        (Security::EncryptedPassword, &[get])
+    } else if exact(sec, &["token", "revoke"]) {
+        (Security::TokenRevoke, &[post])
+    } else if exact(sec, &["token"]) {
+        let e = match *m {
+            Method::POST => Security::TokenCreate,
+            _ => Security::TokenList,
+        };
+        (e, &[get, post])
+    } else {
+        return Ok(None);
+    };
+    allow(m, allowed)?;
+    Ok(Some(e))
+}
+
+/// `/api/security/users|groups|permissions[/{name}]`.
+fn entity(m: &Method, kind: Kind, tail: &str) -> Result<Security, ApiError> {
+    allow(m, &[Method::GET, Method::PUT, Method::POST, Method::DELETE])?;
+    // The name stays raw: it is decoded after the caller has been checked.
+    let name = tail.trim_matches('/').to_string();
+    if name.is_empty() {
+        allow(m, &[Method::GET])?;
+        return Ok(match kind {
+            Kind::User => Security::UsersList,
+            Kind::Group => Security::GroupsList,
+            Kind::Permission => Security::PermissionsList,
+        });
+    }
+    Ok(match (kind, m.clone()) {
+        (Kind::User, Method::PUT) => Security::UserCreate { name },
+        (Kind::User, Method::POST) => Security::UserUpdate { name },
+        (Kind::User, Method::DELETE) => Security::UserDelete { name },
+        (Kind::User, _) => Security::UserGet { name },
+        (Kind::Group, Method::PUT) => Security::GroupCreate { name },
+        (Kind::Group, Method::POST) => Security::GroupUpdate { name },
+        (Kind::Group, Method::DELETE) => Security::GroupDelete { name },
+        (Kind::Group, _) => Security::GroupGet { name },
+        (Kind::Permission, Method::PUT) => Security::PermissionPut { name },
+        (Kind::Permission, Method::POST) => return Err(method_not_allowed()),
+        (Kind::Permission, Method::DELETE) => Security::PermissionDelete { name },
+        (Kind::Permission, _) => Security::PermissionGet { name },
+    })
+}
+
+/// `/api/security/apiKey[/{user}]`.
+fn api_key(m: &Method, tail: &str) -> Result<Security, ApiError> {
+    allow(m, &[Method::GET, Method::POST, Method::PUT, Method::DELETE])?;
+    let other = decode(tail.trim_matches('/'))?;
+    let user = (!other.is_empty()).then_some(other);
+    Ok(match *m {
+        Method::POST | Method::PUT if user.is_some() => return Err(method_not_allowed()),
+        Method::POST => Security::ApiKeyCreate { user },
+        Method::PUT => Security::ApiKeyRegenerate { user },
+        Method::DELETE => Security::ApiKeyRevoke { user },
+        _ => Security::ApiKeyGet { user },
+    })
 }
 
 /// `/access/api/v1/tokens[/{id|me}]`.
@@ -953,53 +946,59 @@ mod tests {
         );
     }
 
+    /// A request for a catalogue entry: its template with sample values (method, full path,
+    /// query, headers).
+    fn sample_request(e: &CatalogueEntry) -> (Method, String, Query, HeaderMap) {
+        let (path, query) = match e.path.split_once('?') {
+            Some((p, q)) => (p.to_string(), q.to_string()),
+            None => (e.path.clone(), String::new()),
+        };
+        let fill = |mut s: String| {
+            while let Some(start) = s.find('{') {
+                let end = s[start..].find('}').expect("closed placeholder") + start;
+                s.replace_range(start..=end, "x");
+            }
+            s
+        };
+        let docker = e.id.starts_with("docker.");
+        let path = fill(
+            path.replace(
+                "{repo}",
+                if docker {
+                    "docker-local"
+                } else {
+                    "generic-local"
+                },
+            )
+            .replace("{path}", "a/b.txt")
+            .replace("{archive}", "a.zip")
+            .replace("{entry}", "e.txt")
+            .replace("{image}", "app")
+            .replace("{digest}", &format!("sha256:{}", "a".repeat(64)))
+            .replace("{uuid}", "u-1")
+            .replace("{reference}", "latest"),
+        );
+        let query = fill(query.replace("{key}={value}", "k=v"));
+        let mut headers = HeaderMap::new();
+        if e.id == "artifacts.deploy-by-checksum" {
+            headers.insert("x-checksum-deploy", "true".parse().unwrap());
+        }
+        let full = if e.path.starts_with("/access/") {
+            path
+        } else {
+            format!("/artifactory{path}")
+        };
+        let method = Method::from_bytes(e.method.as_bytes()).unwrap();
+        (method, full, Query::parse(&query), headers)
+    }
+
     /// A request made from each catalogue entry's template is parsed into that entry's endpoint:
     /// the implemented ones into their enum variant, the others into the honest 501.
     #[test]
     fn every_catalogue_entry_parses_to_its_own_endpoint() {
         let mut failures = Vec::new();
         for e in catalogue() {
-            let (path, query) = match e.path.split_once('?') {
-                Some((p, q)) => (p.to_string(), q.to_string()),
-                None => (e.path.clone(), String::new()),
-            };
-            let docker = e.id.starts_with("docker.");
-            let mut path = path
-                .replace(
-                    "{repo}",
-                    if docker {
-                        "docker-local"
-                    } else {
-                        "generic-local"
-                    },
-                )
-                .replace("{path}", "a/b.txt")
-                .replace("{archive}", "a.zip")
-                .replace("{entry}", "e.txt")
-                .replace("{image}", "app")
-                .replace("{digest}", &format!("sha256:{}", "a".repeat(64)))
-                .replace("{uuid}", "u-1")
-                .replace("{reference}", "latest");
-            while let Some(start) = path.find('{') {
-                let end = path[start..].find('}').expect("closed placeholder") + start;
-                path.replace_range(start..=end, "x");
-            }
-            let mut query = query.replace("{key}={value}", "k=v");
-            while let Some(start) = query.find('{') {
-                let end = query[start..].find('}').expect("closed placeholder") + start;
-                query.replace_range(start..=end, "x");
-            }
-            let mut headers = HeaderMap::new();
-            if e.id == "artifacts.deploy-by-checksum" {
-                headers.insert("x-checksum-deploy", "true".parse().unwrap());
-            }
-            let method = Method::from_bytes(e.method.as_bytes()).unwrap();
-            let q = Query::parse(&query);
-            let full = if e.path.starts_with("/access/") {
-                path.clone()
-            } else {
-                format!("/artifactory{path}")
-            };
+            let (method, full, q, headers) = sample_request(e);
             let rq = Incoming {
                 method: &method,
                 path: &full,
@@ -1012,7 +1011,7 @@ mod tests {
                     let built = !matches!(ep, Endpoint::Unbuilt(_));
                     if !ep.ids().contains(&e.id.as_str()) || built != e.reference {
                         failures.push(format!(
-                            "{} {full}?{query}: {} parsed to {ep:?} ({:?})",
+                            "{} {full}: {} parsed to {ep:?} ({:?})",
                             e.method,
                             e.id,
                             ep.ids()
@@ -1020,7 +1019,7 @@ mod tests {
                     }
                 }
                 Err(err) => failures.push(format!(
-                    "{} {full}?{query}: {} refused: {} {}",
+                    "{} {full}: {} refused: {} {}",
                     e.method,
                     e.id,
                     err.status,

@@ -19,8 +19,36 @@ pub(crate) const COPY_MOVE: &str =
 /// Renders `e` as the reply to `r`.
 pub(crate) fn render(e: ApiError, r: &Req) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let (body, ctype) = body(&e, r.method == Method::HEAD);
+    let mut resp = Response::new(body.into());
+    *resp.status_mut() = status;
+    if let Some(ct) = ctype {
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    let challenge = match &e.challenge {
+        Some(Challenge::Basic) => Some(BASIC_CHALLENGE.to_string()),
+        Some(Challenge::Bearer(scope)) => Some(bearer(r, scope.as_deref())),
+        None => None,
+    };
+    if let Some(v) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut().append(header::WWW_AUTHENTICATE, v);
+    }
+    for (k, v) in e.headers {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
+            resp.headers_mut().append(k, v);
+        }
+    }
+    resp
+}
+
+/// The body of an error in its family's shape, and its content type (`head`: a HEAD request).
+fn body(e: &ApiError, head: bool) -> (String, Option<&'static str>) {
     let json_type = Some("application/json");
-    let (body, ctype): (String, Option<&str>) = match &e.body {
+    match &e.body {
         ErrorBody::Rest(m) => (rest_body(e.status, m), json_type),
         ErrorBody::Text(t) => (t.clone(), Some("text/plain")),
         ErrorBody::Empty => (String::new(), None),
@@ -32,21 +60,16 @@ pub(crate) fn render(e: ApiError, r: &Req) -> Response {
         ErrorBody::Access {
             code,
             message,
-            detail: None,
-        } => (
-            json!({"errors": [{"code": code, "message": message}]}).to_string(),
-            json_type,
-        ),
-        ErrorBody::Access {
-            code,
-            message,
-            detail: Some(d),
-        } => (
-            json!({"errors": [{"code": code, "detail": d, "message": message}]}).to_string(),
-            json_type,
-        ),
+            detail,
+        } => {
+            let one = match detail {
+                Some(d) => json!({"code": code, "detail": d, "message": message}),
+                None => json!({"code": code, "message": message}),
+            };
+            (json!({ "errors": [one] }).to_string(), json_type)
+        }
         // A HEAD request gets the registry's status and headers only.
-        ErrorBody::Registry { .. } if r.method == Method::HEAD => (String::new(), None),
+        ErrorBody::Registry { .. } if head => (String::new(), None),
         ErrorBody::Registry {
             code,
             message,
@@ -59,36 +82,7 @@ pub(crate) fn render(e: ApiError, r: &Req) -> Response {
             pretty(&json!({"messages": [{"level": "ERROR", "message": m}]})),
             Some(COPY_MOVE),
         ),
-    };
-    let mut resp = Response::new(body.into());
-    *resp.status_mut() = status;
-    if let Some(ct) = ctype {
-        resp.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     }
-    match &e.challenge {
-        Some(Challenge::Basic) => {
-            resp.headers_mut().append(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(BASIC_CHALLENGE),
-            );
-        }
-        Some(Challenge::Bearer(scope)) => {
-            if let Ok(v) = HeaderValue::from_str(&bearer(r, scope.as_deref())) {
-                resp.headers_mut().append(header::WWW_AUTHENTICATE, v);
-            }
-        }
-        None => {}
-    }
-    for (k, v) in e.headers {
-        if let (Ok(k), Ok(v)) = (
-            HeaderName::from_bytes(k.as_bytes()),
-            HeaderValue::from_str(&v),
-        ) {
-            resp.headers_mut().append(k, v);
-        }
-    }
-    resp
 }
 
 /// The registry's challenge: the token realm of the scope's repository, or the root realm.

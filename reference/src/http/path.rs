@@ -72,17 +72,7 @@ pub fn parse(raw: &str) -> Result<RepoPath, PathError> {
             None => (seg, None),
         };
         if let Some(params) = params {
-            for p in params.split(';').filter(|p| !p.is_empty()) {
-                let (k, v) = match p.find('=') {
-                    Some(e) => (&p[..e], &p[e + 1..]),
-                    None => (p, ""),
-                };
-                let k = decode(k)?;
-                if k.is_empty() || k == "+" {
-                    return Err(PathError(format!("Invalid matrix parameter: {p}")));
-                }
-                out.matrix.push((k, decode(v)?));
-            }
+            matrix(params, &mut out.matrix)?;
         }
         let name = decode(name)?;
         if name.is_empty() {
@@ -120,6 +110,22 @@ pub fn parse(raw: &str) -> Result<RepoPath, PathError> {
     }
     out.path = segments.join("/");
     Ok(out)
+}
+
+/// The `;k=v;...` parameters of one segment, decoded, appended to `out`.
+fn matrix(params: &str, out: &mut Vec<(String, String)>) -> Result<(), PathError> {
+    for p in params.split(';').filter(|p| !p.is_empty()) {
+        let (k, v) = match p.find('=') {
+            Some(e) => (&p[..e], &p[e + 1..]),
+            None => (p, ""),
+        };
+        let k = decode(k)?;
+        if k.is_empty() || k == "+" {
+            return Err(PathError(format!("Invalid matrix parameter: {p}")));
+        }
+        out.push((k, decode(v)?));
+    }
+    Ok(())
 }
 
 /// Percent-encodes a path for a URL or header, keeping `/` (used for `Location`, redirects).

@@ -10,8 +10,8 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::endpoint::Search;
-use super::storage::{file_info, storage_uri};
 use super::{json, respond, AppState, BodyStream, Req};
+use crate::artifacts::views::{file_info, storage_uri};
 use crate::auth::Action;
 use crate::clock::iso;
 use crate::error::ApiError;
@@ -118,44 +118,75 @@ fn stream_items(
     offset: u64,
     limit: Option<u64>,
 ) -> Response {
-    const BATCH: usize = 500;
-    struct Job {
-        shared: AppState,
-        caller: crate::auth::Caller,
-        builds: Arc<Vec<aql_eval::Build>>,
-        items: Arc<aql_eval::ItemRows>,
-        next: Option<usize>,
-        printed: usize,
-    }
-    let job = Job {
+    let job = Batches {
         shared: r.state.clone(),
         caller,
         builds: Arc::new(builds),
         items: Arc::new(items),
         next: None,
         printed: 0,
+        offset,
+        limit,
     };
-    let body = futures_util::stream::unfold(Some(job), move |job| async move {
-        let mut job = job?;
-        let Some(start) = job.next else {
-            job.next = Some(0);
-            return Some((
-                Ok(bytes::Bytes::from_static(AQL_HEAD.as_bytes())),
-                Some(job),
-            ));
+    let body = futures_util::stream::unfold(Some(job), |job| async move { job?.next().await });
+    let mut resp = warp::reply::Reply::into_response(warp::reply::stream(body));
+    resp.headers_mut().insert(
+        warp::http::header::CONTENT_TYPE,
+        warp::http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// The item rows of a streamed AQL answer, printed a batch at a time.
+struct Batches {
+    shared: AppState,
+    caller: crate::auth::Caller,
+    builds: Arc<Vec<aql_eval::Build>>,
+    items: Arc<aql_eval::ItemRows>,
+    /// The first row of the next batch (`None`: the head is still to send).
+    next: Option<usize>,
+    printed: usize,
+    offset: u64,
+    limit: Option<u64>,
+}
+
+/// One piece of the body, and what is left to send (`None`: this was the last).
+type Piece = (std::io::Result<bytes::Bytes>, Option<Batches>);
+
+impl Batches {
+    const SIZE: usize = 500;
+
+    async fn next(mut self) -> Option<Piece> {
+        let Some(start) = self.next else {
+            self.next = Some(0);
+            let head = bytes::Bytes::from_static(AQL_HEAD.as_bytes());
+            return Some((Ok(head), Some(self)));
         };
-        if start >= job.items.len() {
-            let tail = aql_tail(offset, job.printed, limit);
+        if start >= self.items.len() {
+            let tail = aql_tail(self.offset, self.printed, self.limit);
             return Some((Ok(bytes::Bytes::from(tail)), None));
         }
-        let (shared, caller) = (job.shared.clone(), job.caller.clone());
-        let (builds, items, printed) = (job.builds.clone(), job.items.clone(), job.printed);
-        let batch = tokio::task::spawn_blocking(move || {
+        match self.print(start).await {
+            Ok((text, n)) => {
+                self.printed += n;
+                self.next = Some(start + Self::SIZE);
+                Some((Ok(bytes::Bytes::from(text)), Some(self)))
+            }
+            Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+        }
+    }
+
+    /// Prints the rows from `start` on the blocking pool, under a short read lock, leaving out
+    /// what the caller may no longer read.
+    async fn print(&self, start: usize) -> Result<(String, usize), tokio::task::JoinError> {
+        let (shared, caller) = (self.shared.clone(), self.caller.clone());
+        let (builds, items, printed) = (self.builds.clone(), self.items.clone(), self.printed);
+        tokio::task::spawn_blocking(move || {
             let state = shared.store.read();
             let see = |repo: &str, path: &str| {
                 caller.admin || shared.auth.may(&state, &caller, Action::Read, repo, path)
             };
-            let rows = items.print(&state, &builds, &see, start..start + BATCH);
+            let rows = items.print(&state, &builds, &see, start..start + Self::SIZE);
             let mut text = String::new();
             for (i, row) in rows.iter().enumerate() {
                 if printed + i > 0 {
@@ -165,22 +196,8 @@ fn stream_items(
             }
             (text, rows.len())
         })
-        .await;
-        match batch {
-            Ok((text, n)) => {
-                job.printed += n;
-                job.next = Some(start + BATCH);
-                Some((Ok(bytes::Bytes::from(text)), Some(job)))
-            }
-            Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
-        }
-    });
-    let mut resp = warp::reply::Reply::into_response(warp::reply::stream(body));
-    resp.headers_mut().insert(
-        warp::http::header::CONTENT_TYPE,
-        warp::http::HeaderValue::from_static("application/json"),
-    );
-    resp
+        .await
+    }
 }
 
 /// The build-info documents stored in `artifactory-build-info` (files that are not build-info JSON

@@ -5,7 +5,6 @@ use warp::reply::Response;
 
 use super::endpoint::System;
 use super::{json, respond, Req, REVISION, VERSION};
-use crate::auth::crypto;
 use crate::error::ApiError;
 
 /// Answers a `/api/system/*` endpoint.
@@ -54,37 +53,6 @@ async fn gc(r: &Req) -> Result<Response, ApiError> {
 /// `POST /api/system/encrypt|decrypt` (admin): creates the master key and seals secrets at rest, or
 /// opens them all and removes the key. Encrypting twice is not an error (the key is reused).
 async fn key_encryption(r: &Req, on: bool) -> Result<Response, ApiError> {
-    // One switch at a time, and never while the token key is being created.
-    let _switch = r.state.auth.keys.switch.lock().await;
-    let store = &r.state.store;
-    let old = store.cipher();
-    let io = |e: std::io::Error| {
-        let verb = if on { "encrypt" } else { "decrypt" };
-        ApiError::text(
-            500,
-            format!("Could not {verb} with artifactory key, due to: {e}"),
-        )
-    };
-    if on {
-        if old.is_none() {
-            // Key first (fsynced), then the signing key file, then the snapshot: a crash at any point
-            // leaves a key that opens whatever is sealed.
-            let c = crypto::Cipher::create(store.root()).map_err(io)?;
-            r.state.auth.keys.reseal(None, Some(&c)).map_err(io)?;
-            store.set_cipher(Some(c)).map_err(io)?;
-            tracing::info!("key encryption activated");
-        }
-    } else {
-        let Some(c) = old else {
-            return Err(ApiError::text(
-                409,
-                "Cannot decrypt without artifactory key file",
-            ));
-        };
-        store.set_cipher(None).map_err(io)?;
-        r.state.auth.keys.reseal(Some(&c), None).map_err(io)?;
-        std::fs::remove_file(crypto::master_key_path(store.root())).map_err(io)?;
-        tracing::info!("key encryption deactivated");
-    }
+    crate::system::key_encryption(&r.state, on).await?;
     Ok(respond(StatusCode::OK, "text/plain", "DONE"))
 }

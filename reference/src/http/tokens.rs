@@ -17,25 +17,7 @@ pub(crate) async fn handle(r: &Req, e: Security, body: BodyStream) -> Result<Res
     let text = |t: &str| Ok(respond(StatusCode::OK, "text/plain", t.to_string()));
     match e {
         Security::TokenList => ok(tokens::list_legacy(&r.state.store.read())),
-        Security::TokenCreate => {
-            let form = params(r, body, false)
-                .await
-                .map_err(|e| ApiError::oauth("invalid_request", e))?;
-            match form.get("grant_type").unwrap_or("client_credentials") {
-                "client_credentials" | "" => {
-                    let caller = r.require_user()?;
-                    if caller.anonymous {
-                        return Err(ApiError::unauthorized("Unauthorized"));
-                    }
-                    ok(tokens::create_legacy(&r.state, &caller, &form).await?)
-                }
-                "refresh_token" => ok(tokens::refresh(&r.state, &r.caller, &form, false).await?),
-                other => Err(ApiError::oauth(
-                    "unsupported_grant_type",
-                    format!("Grant type is not supported: {other}"),
-                )),
-            }
-        }
+        Security::TokenCreate => ok(legacy_create(r, body).await?),
         Security::TokenRevoke => {
             let form = params(r, body, false)
                 .await
@@ -71,6 +53,27 @@ pub(crate) async fn handle(r: &Req, e: Security, body: BodyStream) -> Result<Res
             }))
         }
         _ => Err(ApiError::access_not_found()),
+    }
+}
+
+/// `POST /api/security/token`: a new token, or a refreshed one (`grant_type=refresh_token`).
+async fn legacy_create(r: &Req, body: BodyStream) -> Result<Value, ApiError> {
+    let form = params(r, body, false)
+        .await
+        .map_err(|e| ApiError::oauth("invalid_request", e))?;
+    match form.get("grant_type").unwrap_or("client_credentials") {
+        "client_credentials" | "" => {
+            let caller = r.require_user()?;
+            if caller.anonymous {
+                return Err(ApiError::unauthorized("Unauthorized"));
+            }
+            tokens::create_legacy(&r.state, &caller, &form).await
+        }
+        "refresh_token" => tokens::refresh(&r.state, &r.caller, &form, false).await,
+        other => Err(ApiError::oauth(
+            "unsupported_grant_type",
+            format!("Grant type is not supported: {other}"),
+        )),
     }
 }
 

@@ -58,18 +58,7 @@ pub(crate) async fn handle(r: &Req, e: Security, body: BodyStream) -> Result<Res
             )))
         }
         S::UnlockUsers { name: None } => {
-            let bytes = read_small(body, 1 << 20).await?;
-            let names: Vec<String> = if bytes.iter().all(u8::is_ascii_whitespace) {
-                Vec::new()
-            } else {
-                serde_json::from_slice(&bytes).map_err(|e| {
-                    ApiError::bad_request(format!(
-                        "The body must be a JSON array of user names: {e}"
-                    ))
-                })?
-            };
-            let names = names.iter().map(|n| n.to_lowercase()).collect();
-            admin::unlock(&r.state, Some(names)).await?;
+            admin::unlock(&r.state, Some(listed_names(body).await?)).await?;
             Ok(text("Specified users were successfully unlocked"))
         }
         S::UnlockAll => {
@@ -82,6 +71,18 @@ pub(crate) async fn handle(r: &Req, e: Security, body: BodyStream) -> Result<Res
         }
         _ => Err(ApiError::not_found("Not Found")),
     }
+}
+
+/// The (lower-cased) user names of an unlock body: a JSON array, or nothing.
+async fn listed_names(body: BodyStream) -> Result<Vec<String>, ApiError> {
+    let bytes = read_small(body, 1 << 20).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Vec::new());
+    }
+    let names: Vec<String> = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::bad_request(format!("The body must be a JSON array of user names: {e}"))
+    })?;
+    Ok(names.iter().map(|n| n.to_lowercase()).collect())
 }
 
 fn text(body: impl Into<String>) -> Response {
