@@ -304,7 +304,7 @@ async fn hash_seeded_passwords(app: AppState, pending: Vec<(String, String)>) {
         app.auth.remember(&name, &hash, &password);
         let m = Mutation::Security(crate::auth::model::SecurityChange::SetPassword {
             name: name.clone(),
-            hash,
+            hash: hash.into(),
             only_if_pending: true,
         });
         if let Err(e) = app.store.commit(m).await {
@@ -340,6 +340,6 @@ mod tests {
         assert!(app.jobs.names().is_empty());
         // The configured password was hashed before the shutdown returned.
         let hash = app.store.read().security.users["carol"].password.clone();
-        assert!(hash.starts_with("$2"), "{hash}");
+        assert!(hash.starts_with("$2"), "{}", &*hash);
     }
 }

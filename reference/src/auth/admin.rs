@@ -258,7 +258,7 @@ impl UserDoc {
                 password: if hash.is_empty() {
                     old.password.clone()
                 } else {
-                    hash
+                    hash.into()
                 },
                 admin: self.admin.unwrap_or(old.admin),
                 profile_updatable: self.updatable.unwrap_or(old.profile_updatable),
@@ -271,7 +271,7 @@ impl UserDoc {
             None => User {
                 name: name.to_string(),
                 email: self.email.unwrap_or_default(),
-                password: hash,
+                password: hash.into(),
                 admin: self.admin.unwrap_or(false),
                 profile_updatable: self.updatable.unwrap_or(true),
                 disable_ui_access: self.no_ui.unwrap_or(false),
@@ -579,7 +579,7 @@ pub(crate) fn encrypted_password_of(app: &App, caller: &Caller) -> Result<String
         Method::ApiKey => state
             .api_keys
             .get(&user.name)
-            .cloned()
+            .map(|k| k.to_string())
             .ok_or_else(not_found),
         Method::Password | Method::EncryptedPassword if !user.password.is_empty() => {
             Ok(encrypted_password(&sec.secret, &user.name, &user.password))

@@ -73,7 +73,7 @@ pub(crate) async fn run(
         KeyOp::Get => Ok((
             200,
             Some(match existing {
-                Some(k) => json!({ "apiKey": k }),
+                Some(k) => json!({ "apiKey": &*k }),
                 None => json!({}),
             }),
         )),
@@ -112,7 +112,7 @@ async fn set(app: &App, user: &str, status: u16) -> Result<KeyReply, ApiError> {
     let key = new_key();
     let m = Mutation::SetApiKey {
         user: user.to_string(),
-        key: key.clone(),
+        key: key.clone().into(),
     };
     app.store
         .commit(m)

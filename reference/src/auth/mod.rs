@@ -301,7 +301,7 @@ impl Auth {
         let d = self.digest(&user.name, secret);
         lock(&self.cache)
             .get(&user.name)
-            .is_some_and(|(h, cd)| h == &user.password && same_bytes(cd, &d))
+            .is_some_and(|(h, cd)| h.as_str() == &*user.password && same_bytes(cd, &d))
             .then_some(Method::Password)
     }
 
@@ -323,7 +323,7 @@ impl Auth {
             let d = self.digest(&user.name, secret);
             let cached = lock(&self.cache)
                 .get(&user.name)
-                .is_some_and(|(h, cd)| h == &user.password && same_bytes(cd, &d));
+                .is_some_and(|(h, cd)| h.as_str() == &*user.password && same_bytes(cd, &d));
             if cached {
                 return Some(Method::Password);
             }
@@ -774,7 +774,7 @@ pub fn seed(
         push(
             SecurityChange::Instance {
                 service_id: format!("jfrt@{id}"),
-                secret: hex::encode(rand::random::<[u8; 32]>()),
+                secret: hex::encode(rand::random::<[u8; 32]>()).into(),
             },
             &mut view,
         );
@@ -795,7 +795,7 @@ pub fn seed(
                 user: User {
                     name: "anonymous".into(),
                     email: String::new(),
-                    password: String::new(),
+                    password: Default::default(),
                     admin: false,
                     profile_updatable: false,
                     disable_ui_access: true,

@@ -2,6 +2,7 @@
 //! and the one permission check ([`Security::allows`]). Plain data, no HTTP: changes arrive as
 //! [`SecurityChange`]s through the store's journal like every other mutation.
 
+use crate::store::Secret;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -20,7 +21,7 @@ pub struct User {
     #[serde(default)]
     pub email: String,
     /// bcrypt hash of the password; empty when the internal password is disabled.
-    pub password: String,
+    pub password: Secret,
     /// Administrator.
     #[serde(default)]
     pub admin: bool,
@@ -206,7 +207,7 @@ pub struct Security {
     pub service_id: String,
     /// A random per-instance secret (hex) that encrypted passwords are derived with.
     #[serde(default)]
-    pub secret: String,
+    pub secret: Secret,
 }
 
 /// A change to [`Security`].
@@ -214,13 +215,13 @@ pub struct Security {
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum SecurityChange {
     /// Set the service id and the instance secret (first start).
-    Instance { service_id: String, secret: String },
+    Instance { service_id: String, secret: Secret },
     /// Create or replace a user.
     PutUser { user: User },
     /// Set a user's password hash (with `only_if_pending`, only while it is still being computed).
     SetPassword {
         name: String,
-        hash: String,
+        hash: Secret,
         #[serde(default)]
         only_if_pending: bool,
     },

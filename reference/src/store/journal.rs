@@ -1,18 +1,24 @@
 //! Durability for `--data-dir`: an append-only journal of checksummed [`Mutation`] records plus a
 //! snapshot of the whole [`State`].
 //!
-//! Record format: `u32 length (LE) | u32 crc32 of the payload (LE) | JSON payload`. On replay a torn or
-//! corrupt tail record (a crash mid-append) is discarded and the file is cut back to the last good record.
-//! At start-up and shutdown the state is compacted into `state.json` (written to a temp file, fsynced,
-//! renamed, directory fsynced) and the journal starts empty.
+//! Journal format 1: an 8-byte header (`JCRJ` and the format as `u32` LE), then records
+//! `u32 length (LE) | u32 crc32 of the payload (LE) | JSON payload`; format 0 (before versions) is the
+//! same records with no header. The snapshot is `state.json`, whose first field is `"format"` (none in
+//! format 0). On replay a torn or corrupt tail record (a crash mid-append) is discarded and the file is
+//! cut back to the last good record. At start-up and shutdown the state is compacted into the snapshot
+//! (written to a temp file, fsynced, renamed, directory fsynced) and the journal starts empty, with its
+//! header. A newer format than this version reads stops the start instead of being misread.
+//!
+//! Secrets in records and in the snapshot are [`super::Secret`]s: serialised only here, sealed
+//! under the master key while key encryption is active.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use super::secret;
 use super::tree::{Mutation, State};
-use crate::auth::crypto::{open_with, seal_with, Cipher};
-use crate::auth::model::SecurityChange;
+use crate::auth::crypto::Cipher;
 
 /// An open journal.
 #[derive(Debug)]
@@ -33,6 +39,35 @@ pub const COMPACT_AFTER: u64 = 64 << 20;
 const SNAPSHOT: &str = "state.json";
 const JOURNAL: &str = "journal.log";
 
+/// The format this version writes (and the newest it reads).
+pub const FORMAT: u32 = 1;
+/// The journal header's magic bytes.
+const MAGIC: &[u8; 4] = b"JCRJ";
+
+/// A format newer than this version reads.
+fn too_new(what: &str, format: u32) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("the {what} is in format {format}, newer than this version reads ({FORMAT}); start the version that wrote it"),
+    )
+}
+
+/// The format of a snapshot: the `"format"` field it starts with, or 0.
+fn snapshot_format(bytes: &[u8]) -> u32 {
+    let Some(rest) = bytes.strip_prefix(b"{\"format\":") else {
+        return 0;
+    };
+    let digits: Vec<u8> = rest
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .copied()
+        .collect();
+    std::str::from_utf8(&digits)
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(u32::MAX)
+}
+
 impl Journal {
     /// Loads the snapshot and replays the journal in `dir`, then compacts. Returns the journal and the
     /// recovered state (`None` when the directory held no state yet).
@@ -41,9 +76,12 @@ impl Journal {
         let snap_path = dir.join(SNAPSHOT);
         let mut state: Option<State> = if snap_path.exists() {
             let bytes = std::fs::read(&snap_path)?;
-            let mut s: State = serde_json::from_slice(&bytes)
+            let format = snapshot_format(&bytes);
+            if format > FORMAT {
+                return Err(too_new("snapshot", format));
+            }
+            let mut s: State = secret::reading(cipher.as_ref(), || serde_json::from_slice(&bytes))
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            open_state(&mut s, cipher.as_ref())?;
             s.reindex();
             Some(s)
         } else {
@@ -51,11 +89,10 @@ impl Journal {
         };
         let jpath = dir.join(JOURNAL);
         if jpath.exists() {
-            let records = read_records(&jpath)?;
+            let records = read_records(&jpath, cipher.as_ref())?;
             if !records.is_empty() {
                 let s = state.get_or_insert_with(State::default);
-                for mut m in records {
-                    open_mutation(&mut m, cipher.as_ref())?;
+                for m in records {
                     // A record was only written after it applied cleanly, so it applies again.
                     if let Err(e) = s.apply(&m) {
                         tracing::warn!("journal record did not re-apply: {e:?}");
@@ -71,16 +108,17 @@ impl Journal {
             compact_after: COMPACT_AFTER,
             cipher,
         };
-        if let Some(s) = &state {
-            journal.compact(s)?;
+        match &state {
+            Some(s) => journal.compact(s)?,
+            None => journal.restart()?,
         }
         Ok((journal, state))
     }
 
     /// Appends one record (not yet durable: fsync the handle of [`Journal::sync_handle`]).
     pub fn append(&mut self, m: &Mutation) -> io::Result<()> {
-        let sealed = self.cipher.as_ref().and_then(|c| seal_mutation(m, c));
-        let payload = serde_json::to_vec(sealed.as_ref().unwrap_or(m)).map_err(io::Error::other)?;
+        let payload = secret::writing(self.cipher.as_ref(), || serde_json::to_vec(m))
+            .map_err(io::Error::other)?;
         let mut rec = Vec::with_capacity(payload.len() + 8);
         rec.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         rec.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
@@ -111,25 +149,32 @@ impl Journal {
         let tmp = self.dir.join(format!("{SNAPSHOT}.tmp"));
         {
             let mut f = io::BufWriter::new(File::create(&tmp)?);
-            let c = self.cipher.as_ref();
             let view = SnapshotView {
+                format: FORMAT,
                 repos: &state.repos,
                 filled: &state.filled,
                 archives: &state.archives,
-                api_keys: state
-                    .api_keys
-                    .iter()
-                    .map(|(u, k)| (u.clone(), seal_with(c, k)))
-                    .collect(),
-                security: seal_security(&state.security, c),
+                api_keys: &state.api_keys,
+                security: &state.security,
             };
-            serde_json::to_writer(&mut f, &view).map_err(io::Error::other)?;
+            secret::writing(self.cipher.as_ref(), || {
+                serde_json::to_writer(&mut f, &view)
+            })
+            .map_err(io::Error::other)?;
             let f = f.into_inner().map_err(|e| e.into_error())?;
             f.sync_all()?;
         }
         std::fs::rename(&tmp, self.dir.join(SNAPSHOT))?;
         File::open(&self.dir)?.sync_all()?;
+        self.restart()
+    }
+
+    /// Empties the journal and writes its header.
+    fn restart(&mut self) -> io::Result<()> {
         self.file.set_len(0)?;
+        let mut header = MAGIC.to_vec();
+        header.extend_from_slice(&FORMAT.to_le_bytes());
+        self.file.write_all(&header)?;
         self.len = 0;
         self.file.sync_all()
     }
@@ -141,90 +186,35 @@ impl Journal {
     }
 }
 
-/// The snapshot as written: the state with its secrets sealed (field names as [`State`]'s).
+/// The snapshot as written: the format, then the state's persistent fields (named as [`State`]'s,
+/// which ignores the format when read).
 #[derive(serde::Serialize)]
 struct SnapshotView<'a> {
+    format: u32,
     repos: &'a indexmap::IndexMap<String, super::tree::Repo>,
     filled: &'a std::collections::HashMap<String, [String; 2]>,
     archives: &'a std::collections::HashMap<String, Vec<String>>,
-    api_keys: std::collections::BTreeMap<String, String>,
-    security: crate::auth::model::Security,
-}
-
-fn seal_security(
-    s: &crate::auth::model::Security,
-    c: Option<&Cipher>,
-) -> crate::auth::model::Security {
-    let mut s = s.clone();
-    s.secret = seal_with(c, &s.secret);
-    for u in s.users.values_mut() {
-        u.password = seal_with(c, &u.password);
-    }
-    s
-}
-
-fn open_state(s: &mut State, c: Option<&Cipher>) -> io::Result<()> {
-    for k in s.api_keys.values_mut() {
-        *k = open_with(c, k)?;
-    }
-    s.security.secret = open_with(c, &s.security.secret)?;
-    for u in s.security.users.values_mut() {
-        u.password = open_with(c, &u.password)?;
-    }
-    Ok(())
-}
-
-/// A copy of `m` with its secrets sealed, when it carries any.
-fn seal_mutation(m: &Mutation, c: &Cipher) -> Option<Mutation> {
-    let mut m = m.clone();
-    match &mut m {
-        Mutation::SetApiKey { key, .. } => *key = c.seal(key),
-        Mutation::Security(SecurityChange::PutUser { user }) => {
-            user.password = c.seal(&user.password)
-        }
-        Mutation::Security(SecurityChange::SetPassword { hash, .. }) => *hash = c.seal(hash),
-        Mutation::Security(SecurityChange::Instance { secret, .. }) => *secret = c.seal(secret),
-        Mutation::Batch { steps } => {
-            for step in steps.iter_mut() {
-                if let Some(sealed) = seal_mutation(step, c) {
-                    *step = sealed;
-                }
-            }
-        }
-        _ => return None,
-    }
-    Some(m)
-}
-
-fn open_mutation(m: &mut Mutation, c: Option<&Cipher>) -> io::Result<()> {
-    match m {
-        Mutation::SetApiKey { key, .. } => *key = open_with(c, key)?,
-        Mutation::Security(SecurityChange::PutUser { user }) => {
-            user.password = open_with(c, &user.password)?
-        }
-        Mutation::Security(SecurityChange::SetPassword { hash, .. }) => *hash = open_with(c, hash)?,
-        Mutation::Security(SecurityChange::Instance { secret, .. }) => {
-            *secret = open_with(c, secret)?
-        }
-        Mutation::Batch { steps } => {
-            for step in steps.iter_mut() {
-                open_mutation(step, c)?;
-            }
-        }
-        _ => {}
-    }
-    Ok(())
+    api_keys: &'a std::collections::BTreeMap<String, super::Secret>,
+    security: &'a crate::auth::model::Security,
 }
 
 /// Reads every intact record; truncates the file at the first torn or corrupt one. An intact
 /// record this version cannot decode (written by a newer server) stops the start with an error
 /// instead: cutting it off would lose every acknowledged write after it.
-fn read_records(path: &Path) -> io::Result<Vec<Mutation>> {
+fn read_records(path: &Path, cipher: Option<&Cipher>) -> io::Result<Vec<Mutation>> {
     let mut f = OpenOptions::new().read(true).write(true).open(path)?;
     let mut bytes = Vec::new();
     f.read_to_end(&mut bytes)?;
     let mut out = Vec::new();
+    // Format 1 and later start with a header; format 0 with the first record.
     let mut pos = 0usize;
+    if bytes.len() >= 8 && &bytes[..4] == MAGIC {
+        let format = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
+        if format > FORMAT {
+            return Err(too_new("journal", format));
+        }
+        pos = 8;
+    }
     while pos + 8 <= bytes.len() {
         let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("4 bytes")) as usize;
         let crc = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().expect("4 bytes"));
@@ -234,7 +224,7 @@ fn read_records(path: &Path) -> io::Result<Vec<Mutation>> {
         if crc32fast::hash(payload) != crc {
             break;
         }
-        match serde_json::from_slice::<Mutation>(payload) {
+        match secret::reading(cipher, || serde_json::from_slice::<Mutation>(payload)) {
             Ok(m) => out.push(m),
             Err(e) => {
                 return Err(io::Error::new(
@@ -291,8 +281,8 @@ mod tests {
         let s = s.unwrap();
         assert!(s.repo("one").is_some());
         assert!(s.repo("two").is_none());
-        // Compacted: the journal is empty and the snapshot holds the state.
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+        // Compacted: the journal is its header alone and the snapshot holds the state.
+        assert_eq!(std::fs::read(&path).unwrap(), b"JCRJ\x01\x00\x00\x00");
         let (_j, s) = Journal::open(dir.path(), None).unwrap();
         assert!(s.unwrap().repo("one").is_some());
     }
@@ -338,5 +328,44 @@ mod tests {
             "{err}"
         );
         assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing was cut off");
+    }
+
+    /// Both files say their format, and one newer than this version reads stops the start
+    /// (nothing is cut or rewritten).
+    #[test]
+    fn formats_are_written_and_newer_ones_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (mut j, _) = Journal::open(dir.path(), None).unwrap();
+            j.append(&create("one")).unwrap();
+        }
+        let (_j, s) = Journal::open(dir.path(), None).unwrap();
+        assert!(s.unwrap().repo("one").is_some());
+        let snap = std::fs::read(dir.path().join(SNAPSHOT)).unwrap();
+        assert!(
+            snap.starts_with(b"{\"format\":1,"),
+            "{}",
+            String::from_utf8_lossy(&snap)
+        );
+        assert_eq!(snapshot_format(&snap), FORMAT);
+        // A journal from the future.
+        let path = dir.path().join(JOURNAL);
+        std::fs::write(&path, b"JCRJ\x02\x00\x00\x00").unwrap();
+        let err = Journal::open(dir.path(), None).unwrap_err();
+        assert!(err.to_string().contains("journal is in format 2"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"JCRJ\x02\x00\x00\x00");
+        // A snapshot from the future.
+        std::fs::write(&path, b"").unwrap();
+        let future =
+            String::from_utf8(snap)
+                .unwrap()
+                .replacen("{\"format\":1,", "{\"format\":7,", 1);
+        std::fs::write(dir.path().join(SNAPSHOT), &future).unwrap();
+        let err = Journal::open(dir.path(), None).unwrap_err();
+        assert!(err.to_string().contains("snapshot is in format 7"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(SNAPSHOT)).unwrap(),
+            future
+        );
     }
 }

@@ -8,6 +8,7 @@ pub mod blobs;
 pub mod hex;
 pub mod index;
 pub mod journal;
+pub mod secret;
 pub mod sym;
 pub mod tree;
 
@@ -17,6 +18,7 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 pub use blobs::{BlobInfo, BlobStore, IngestError};
 pub use hex::Sha256;
+pub use secret::Secret;
 pub use sym::Sym;
 pub use tree::{FileData, Item, Mutation, Original, Props, Repo, Stamp, State, TreeError};
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::hex::{Md5, Sha1, Sha256};
 use super::index::Index;
+use super::secret::Secret;
 use super::sym::{Key, Sym};
 use crate::auth::model::{Security, SecurityChange, SecurityError};
 use crate::config::{RepoClass, RepoConfig};
@@ -457,7 +458,7 @@ pub enum Mutation {
         user: String,
     },
     /// Set (create or replace) a user's API key.
-    SetApiKey { user: String, key: String },
+    SetApiKey { user: String, key: Secret },
     /// Revoke one user's API key, or everyone's when `user` is `None`.
     RevokeApiKey { user: Option<String> },
     /// Users, groups, permission targets, lock policy, tokens.
@@ -520,7 +521,7 @@ pub struct State {
     pub repos: IndexMap<String, Repo>,
     /// API keys by user name.
     #[serde(default)]
-    pub api_keys: BTreeMap<String, String>,
+    pub api_keys: BTreeMap<String, Secret>,
     /// Users, groups, permission targets, lock policy, issued tokens.
     #[serde(default)]
     pub security: Security,

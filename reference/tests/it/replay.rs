@@ -180,7 +180,12 @@ async fn a_data_directory_written_by_format_0_still_loads(#[case] name: &str) {
     let s = Started::start(dir.path()).await;
     assert_fixture_state(name, &s).await;
     s.server.stop().await;
-    // And again after this version has compacted it in its own format.
+    // And again after this version has compacted it in its own format (format 1: a versioned
+    // snapshot and a journal with a header).
+    let snapshot = std::fs::read(dir.path().join("meta/state.json")).unwrap();
+    assert!(snapshot.starts_with(b"{\"format\":1,"));
+    let journal = std::fs::read(dir.path().join("meta/journal.log")).unwrap();
+    assert!(journal.starts_with(b"JCRJ\x01\x00\x00\x00"));
     let s = Started::start(dir.path()).await;
     assert_fixture_state(name, &s).await;
     s.server.stop().await;
