@@ -76,7 +76,7 @@ enum Mode {
 }
 
 thread_local! {
-    static MODE: RefCell<Mode> = RefCell::new(Mode::Closed);
+    static MODE: RefCell<Mode> = const { RefCell::new(Mode::Closed) };
 }
 
 /// Runs `f` with `mode`, restoring the previous one afterwards (also when `f` panics).
