@@ -56,15 +56,33 @@ pub enum Failure {
 /// A case's future.
 pub type CaseFuture = Pin<Box<dyn Future<Output = Result<(), Failure>> + Send>>;
 
-/// One case of the catalogue.
+/// One case of the catalogue, declared with its builder:
+///
+/// ```
+/// use jcr_conformance::case::{Case, CaseFuture, Ctx};
+///
+/// fn file_info(c: Ctx) -> CaseFuture {
+///     Box::pin(async move {
+///         let r = c.send(c.req("GET", &format!("api/storage/{}", c.path("f.txt")))).await?;
+///         r.expect_status(200)?;
+///         Ok(())
+///     })
+/// }
+///
+/// let case = Case::new("storage/file-info/fields", file_info)
+///     .covers(["storage.file-info"])
+///     .writes()
+///     .spec("jcr-rest-api.txt File Info; behaviour §1.2");
+/// assert_eq!(case.area, "storage");
+/// ```
 #[derive(Clone)]
 pub struct Case {
     /// Stable hierarchical id (`storage/file-info/missing-item`).
     pub id: &'static str,
-    /// API area.
+    /// API area: the id's first segment.
     pub area: &'static str,
     /// Endpoint ids (from `fixtures/endpoints.toml`) it covers.
-    pub endpoints: &'static [&'static str],
+    pub endpoints: Vec<&'static str>,
     /// It writes (deploys, creates, deletes).
     pub writes: bool,
     /// It changes server-wide state.
@@ -77,6 +95,60 @@ pub struct Case {
     pub spec: &'static str,
     /// The check itself.
     pub run: fn(Ctx) -> CaseFuture,
+}
+
+impl Case {
+    /// A read-only case that needs no special rights; its area is the first segment of `id`.
+    pub fn new(id: &'static str, run: fn(Ctx) -> CaseFuture) -> Case {
+        Case {
+            id,
+            area: id.split('/').next().unwrap_or(id),
+            endpoints: Vec::new(),
+            writes: false,
+            global: false,
+            admin: false,
+            anonymous: false,
+            spec: "",
+            run,
+        }
+    }
+
+    /// The catalogue endpoints it covers.
+    pub fn covers(mut self, endpoints: impl IntoIterator<Item = &'static str>) -> Case {
+        self.endpoints.extend(endpoints);
+        self
+    }
+
+    /// It writes (runs only with `--allow-writes`, under the run prefix).
+    pub fn writes(mut self) -> Case {
+        self.writes = true;
+        self
+    }
+
+    /// It changes server-wide state (runs only with `--allow-global`); a global case writes.
+    pub fn global(mut self) -> Case {
+        self.global = true;
+        self.writes = true;
+        self
+    }
+
+    /// It needs administrator credentials.
+    pub fn admin(mut self) -> Case {
+        self.admin = true;
+        self
+    }
+
+    /// It needs anonymous access on the target.
+    pub fn anonymous(mut self) -> Case {
+        self.anonymous = true;
+        self
+    }
+
+    /// Where its expectation comes from.
+    pub fn spec(mut self, spec: &'static str) -> Case {
+        self.spec = spec;
+        self
+    }
 }
 
 /// A recorded request/response pair.
@@ -498,6 +570,40 @@ impl Response {
     }
 }
 
+/// Where `actual` differs from `expected` taken as a subset: every field `expected` names is in
+/// `actual` with a value that matches it (objects recursively, arrays element by element and of the
+/// same length, anything else equal). `None`: it matches.
+pub fn json_subset_mismatch(actual: &Value, expected: &Value) -> Option<String> {
+    fn walk(a: &Value, e: &Value, at: &str) -> Option<String> {
+        match (a, e) {
+            (Value::Object(a), Value::Object(e)) => e.iter().find_map(|(k, ev)| match a.get(k) {
+                Some(av) => walk(av, ev, &format!("{at}.{k}")),
+                None => Some(format!("{at}.{k}: missing (expected {ev})")),
+            }),
+            (Value::Array(a), Value::Array(e)) if a.len() == e.len() => a
+                .iter()
+                .zip(e)
+                .enumerate()
+                .find_map(|(i, (av, ev))| walk(av, ev, &format!("{at}[{i}]"))),
+            _ if a == e => None,
+            _ => Some(format!("{at}: expected {e}, got {a}")),
+        }
+    }
+    walk(actual, expected, "$")
+}
+
+impl Response {
+    /// The body as JSON, failing unless it holds `expected` as a subset (see
+    /// [`json_subset_mismatch`]); returns the whole body for further checks.
+    pub fn expect_json_subset(&self, expected: &Value) -> Result<Value, Failure> {
+        let v = self.json()?;
+        match json_subset_mismatch(&v, expected) {
+            None => Ok(v),
+            Some(why) => Err(Failure::Fail(format!("body: {why}"))),
+        }
+    }
+}
+
 /// Fails unless `r` has `status` and exactly this body text (plain-text answers).
 pub fn expect_text(r: &Response, status: u16, body: &str) -> Result<(), Failure> {
     r.expect_status(status)?;
@@ -545,4 +651,32 @@ pub fn digests(b: &[u8]) -> (String, String, String) {
         hex::encode(md5::Md5::digest(b)),
         hex::encode(sha2::Sha256::digest(b)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_subset_mismatch;
+    use serde_json::json;
+
+    #[test]
+    fn json_subsets() {
+        let v = json!({"a": 1, "b": {"c": [1, {"d": "x", "e": 2}]}, "f": null});
+        assert_eq!(json_subset_mismatch(&v, &json!({})), None);
+        assert_eq!(
+            json_subset_mismatch(&v, &json!({"b": {"c": [1, {"d": "x"}]}})),
+            None
+        );
+        assert_eq!(
+            json_subset_mismatch(&v, &json!({"b": {"c": [1, {"d": "y"}]}})).unwrap(),
+            "$.b.c[1].d: expected \"y\", got \"x\""
+        );
+        assert_eq!(
+            json_subset_mismatch(&v, &json!({"g": 1})).unwrap(),
+            "$.g: missing (expected 1)"
+        );
+        // Arrays must have the same length; null must be present as null.
+        assert!(json_subset_mismatch(&v, &json!({"b": {"c": [1]}})).is_some());
+        assert_eq!(json_subset_mismatch(&v, &json!({"f": null})), None);
+        assert!(json_subset_mismatch(&json!({}), &json!({"f": null})).is_some());
+    }
 }

@@ -7,94 +7,38 @@ use serde_json::{json, Value};
 use crate::case::{expect_text, Case, CaseFuture, Created, Ctx};
 use crate::{check, Failure};
 
-use super::case;
-
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            "security/users/lifecycle",
-            "security",
-            [
-                "security.users.create",
-                "security.users.get",
-                "security.users.update",
-                "security.users.list",
-                "security.users.delete"
-            ],
-            writes = true,
-            global = true,
-            admin = true,
-            "Artifactory security API v1 (users); behaviour §1.5",
-            users
-        ),
-        case!(
-            "security/groups/lifecycle",
-            "security",
-            [
-                "security.groups.create",
-                "security.groups.get",
-                "security.groups.update",
-                "security.groups.list",
-                "security.groups.delete"
-            ],
-            writes = true,
-            global = true,
-            admin = true,
-            "Artifactory security API v1 (groups)",
-            groups
-        ),
-        case!(
-            "security/permissions/enforced",
-            "security",
-            [
-                "security.permissions.create",
-                "security.permissions.get",
-                "security.permissions.list",
-                "security.permissions.delete"
-            ],
-            writes = true,
-            global = true,
-            admin = true,
-            "Artifactory security API v1 (permission targets); behaviour §1.5, §3.4, §5.3",
-            permissions
-        ),
-        case!(
-            "security/lock-policy/lock-and-unlock",
-            "security",
-            [
-                "security.lock-policy.get",
-                "security.lock-policy.set",
-                "security.locked-users",
-                "security.unlock-user",
-                "security.unlock-users",
-                "security.unlock-all"
-            ],
-            writes = true,
-            global = true,
-            admin = true,
-            "jcr-rest-api.txt Configure/Retrieve User Lock Policy, Get Locked Out Users, Unlock...; behaviour §1.5",
-            lock_policy
-        ),
-        case!(
-            "security/encrypted-password",
-            "security",
-            ["security.encrypted-password"],
-            writes = true,
-            global = true,
-            admin = true,
-            "jcr-rest-api.txt Get User Encrypted Password; behaviour §11.3",
-            encrypted_password
-        ),
-        case!(
-            "system/key-encryption/round-trip",
-            "system",
-            ["system.encrypt", "system.decrypt"],
-            writes = true,
-            global = true,
-            admin = true,
-            "jcr-rest-api.txt Activate/Deactivate Key Encryption; behaviour §12",
-            key_encryption
-        ),
+        Case::new("security/users/lifecycle", users)
+            .covers(["security.users.create", "security.users.get", "security.users.update", "security.users.list", "security.users.delete"])
+            .global()
+            .admin()
+            .spec("Artifactory security API v1 (users); behaviour §1.5"),
+        Case::new("security/groups/lifecycle", groups)
+            .covers(["security.groups.create", "security.groups.get", "security.groups.update", "security.groups.list", "security.groups.delete"])
+            .global()
+            .admin()
+            .spec("Artifactory security API v1 (groups)"),
+        Case::new("security/permissions/enforced", permissions)
+            .covers(["security.permissions.create", "security.permissions.get", "security.permissions.list", "security.permissions.delete"])
+            .global()
+            .admin()
+            .spec("Artifactory security API v1 (permission targets); behaviour §1.5, §3.4, §5.3"),
+        Case::new("security/lock-policy/lock-and-unlock", lock_policy)
+            .covers(["security.lock-policy.get", "security.lock-policy.set", "security.locked-users", "security.unlock-user", "security.unlock-users", "security.unlock-all"])
+            .global()
+            .admin()
+            .spec("jcr-rest-api.txt Configure/Retrieve User Lock Policy, Get Locked Out Users, Unlock...; behaviour §1.5"),
+        Case::new("security/encrypted-password", encrypted_password)
+            .covers(["security.encrypted-password"])
+            .global()
+            .admin()
+            .spec("jcr-rest-api.txt Get User Encrypted Password; behaviour §11.3"),
+        Case::new("system/key-encryption/round-trip", key_encryption)
+            .covers(["system.encrypt", "system.decrypt"])
+            .global()
+            .admin()
+            .spec("jcr-rest-api.txt Activate/Deactivate Key Encryption; behaviour §12"),
     ]
 }
 

@@ -5,180 +5,87 @@ use serde_json::json;
 use crate::case::{digests, expect_field, expect_string, in_repo, Case, CaseFuture, Created, Ctx};
 use crate::{check, Failure};
 
-use super::case;
-
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            "artifacts/deploy/item-created",
-            "artifacts",
-            ["artifacts.deploy"],
-            writes = true,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt Deploy Artifact; behaviour §3.1",
-            deploy_item_created
-        ),
-        case!(
+        Case::new("artifacts/deploy/item-created", deploy_item_created)
+            .covers(["artifacts.deploy"])
+            .writes()
+            .spec("jcr-rest-api.txt Deploy Artifact; behaviour §3.1"),
+        Case::new(
             "artifacts/deploy/checksum-mismatch",
-            "artifacts",
-            ["artifacts.deploy"],
-            writes = true,
-            global = false,
-            admin = false,
-            "behaviour §3.2",
-            deploy_checksum_mismatch
-        ),
-        case!(
+            deploy_checksum_mismatch,
+        )
+        .covers(["artifacts.deploy"])
+        .writes()
+        .spec("behaviour §3.2"),
+        Case::new(
             "artifacts/deploy/matrix-properties",
-            "artifacts",
-            ["artifacts.deploy", "storage.properties.get"],
-            writes = true,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt Deploy Artifact (Notes); behaviour §4.3",
-            deploy_matrix_properties
-        ),
-        case!(
-            "artifacts/deploy/invalid-property-key",
-            "artifacts",
-            ["artifacts.deploy"],
-            writes = true,
-            global = false,
-            admin = false,
-            "behaviour §3.4",
-            deploy_invalid_key
-        ),
-        case!(
-            "artifacts/deploy/no-local-repository",
-            "artifacts",
-            ["artifacts.deploy"],
-            writes = true,
-            global = false,
-            admin = false,
-            "behaviour §3.4",
-            deploy_no_local_repo
-        ),
-        case!(
-            "artifacts/deploy-by-checksum/reuse",
-            "artifacts",
-            ["artifacts.deploy-by-checksum"],
-            writes = true,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt Deploy Artifact by Checksum; behaviour §3.3",
-            checksum_deploy_reuse
-        ),
-        case!(
+            deploy_matrix_properties,
+        )
+        .covers(["artifacts.deploy", "storage.properties.get"])
+        .writes()
+        .spec("jcr-rest-api.txt Deploy Artifact (Notes); behaviour §4.3"),
+        Case::new("artifacts/deploy/invalid-property-key", deploy_invalid_key)
+            .covers(["artifacts.deploy"])
+            .writes()
+            .spec("behaviour §3.4"),
+        Case::new("artifacts/deploy/no-local-repository", deploy_no_local_repo)
+            .covers(["artifacts.deploy"])
+            .writes()
+            .spec("behaviour §3.4"),
+        Case::new("artifacts/deploy-by-checksum/reuse", checksum_deploy_reuse)
+            .covers(["artifacts.deploy-by-checksum"])
+            .writes()
+            .spec("jcr-rest-api.txt Deploy Artifact by Checksum; behaviour §3.3"),
+        Case::new(
             "artifacts/deploy-by-checksum/unknown",
-            "artifacts",
-            ["artifacts.deploy-by-checksum"],
-            writes = true,
-            global = false,
-            admin = false,
-            "behaviour §3.3",
-            checksum_deploy_unknown
-        ),
-        case!(
-            "artifacts/create-directory",
-            "artifacts",
-            ["artifacts.create-directory"],
-            writes = true,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt Create Directory; behaviour §3.1",
-            create_directory
-        ),
-        case!(
-            "artifacts/retrieve/headers",
-            "artifacts",
-            ["artifacts.retrieve"],
-            writes = true,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt Retrieve Artifact; behaviour §2.1-2.2",
-            retrieve_headers
-        ),
-        case!(
-            "artifacts/retrieve/conditional",
-            "artifacts",
-            ["artifacts.retrieve"],
-            writes = true,
-            global = false,
-            admin = false,
-            "behaviour §2.3",
-            retrieve_conditional
-        ),
-        case!(
-            "artifacts/retrieve/range",
-            "artifacts",
-            ["artifacts.retrieve"],
-            writes = true,
-            global = false,
-            admin = false,
-            "behaviour §2.3",
-            retrieve_range
-        ),
-        case!(
-            "artifacts/retrieve/checksum-side-file",
-            "artifacts",
-            ["artifacts.retrieve"],
-            writes = true,
-            global = false,
-            admin = false,
-            "behaviour §2.4",
-            retrieve_side_file
-        ),
-        case!(
+            checksum_deploy_unknown,
+        )
+        .covers(["artifacts.deploy-by-checksum"])
+        .writes()
+        .spec("behaviour §3.3"),
+        Case::new("artifacts/create-directory", create_directory)
+            .covers(["artifacts.create-directory"])
+            .writes()
+            .spec("jcr-rest-api.txt Create Directory; behaviour §3.1"),
+        Case::new("artifacts/retrieve/headers", retrieve_headers)
+            .covers(["artifacts.retrieve"])
+            .writes()
+            .spec("jcr-rest-api.txt Retrieve Artifact; behaviour §2.1-2.2"),
+        Case::new("artifacts/retrieve/conditional", retrieve_conditional)
+            .covers(["artifacts.retrieve"])
+            .writes()
+            .spec("behaviour §2.3"),
+        Case::new("artifacts/retrieve/range", retrieve_range)
+            .covers(["artifacts.retrieve"])
+            .writes()
+            .spec("behaviour §2.3"),
+        Case::new("artifacts/retrieve/checksum-side-file", retrieve_side_file)
+            .covers(["artifacts.retrieve"])
+            .writes()
+            .spec("behaviour §2.4"),
+        Case::new(
             "artifacts/retrieve/folder-redirect",
-            "artifacts",
-            ["artifacts.retrieve"],
-            writes = true,
-            global = false,
-            admin = false,
-            "behaviour §2.5",
-            retrieve_folder_redirect
-        ),
-        case!(
-            "artifacts/retrieve/missing-file",
-            "artifacts",
-            ["artifacts.retrieve"],
-            writes = false,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt ERROR RESPONSES; behaviour §2.6",
-            retrieve_missing
-        ),
-        case!(
-            "artifacts/trace",
-            "artifacts",
-            ["artifacts.trace"],
-            writes = true,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt Trace Artifact Retrieval",
-            trace
-        ),
-        case!(
-            "artifacts/archive-entry",
-            "artifacts",
-            ["artifacts.archive-entry"],
-            writes = true,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt Archive Entry Download",
-            archive_entry
-        ),
-        case!(
-            "artifacts/delete",
-            "artifacts",
-            ["artifacts.delete"],
-            writes = true,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt Delete Item; behaviour §6",
-            delete
-        ),
+            retrieve_folder_redirect,
+        )
+        .covers(["artifacts.retrieve"])
+        .writes()
+        .spec("behaviour §2.5"),
+        Case::new("artifacts/retrieve/missing-file", retrieve_missing)
+            .covers(["artifacts.retrieve"])
+            .spec("jcr-rest-api.txt ERROR RESPONSES; behaviour §2.6"),
+        Case::new("artifacts/trace", trace)
+            .covers(["artifacts.trace"])
+            .writes()
+            .spec("jcr-rest-api.txt Trace Artifact Retrieval"),
+        Case::new("artifacts/archive-entry", archive_entry)
+            .covers(["artifacts.archive-entry"])
+            .writes()
+            .spec("jcr-rest-api.txt Archive Entry Download"),
+        Case::new("artifacts/delete", delete)
+            .covers(["artifacts.delete"])
+            .writes()
+            .spec("jcr-rest-api.txt Delete Item; behaviour §6"),
     ]
 }
 

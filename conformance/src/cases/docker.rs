@@ -9,99 +9,37 @@ use sha2::Digest as _;
 use crate::case::{Case, CaseFuture, Created, Ctx, Response};
 use crate::{check, Failure};
 
-use super::case;
-
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            "docker/registry/challenge-and-token",
-            "docker",
-            ["docker.v2.version", "docker.v2.token"],
-            writes = false,
-            global = false,
-            admin = false,
-            "behaviour §13.1, §13.2; Docker Registry HTTP API v2 (API version check)",
-            challenge
-        ),
-        case!(
-            "docker/registry/push-pull-delete",
-            "docker",
-            [
-                "docker.v2.upload-start",
-                "docker.v2.upload-chunk",
-                "docker.v2.upload-finish",
-                "docker.v2.upload-status",
-                "docker.v2.upload-cancel",
-                "docker.v2.blob",
-                "docker.v2.manifest-put",
-                "docker.v2.manifest-get",
-                "docker.v2.manifest-delete",
-                "docker.tags",
-                "docker.catalog"
-            ],
-            writes = true,
-            global = false,
-            admin = false,
-            "OCI distribution spec (push, pull, delete); behaviour §13.3, §13.4; jcr-rest-api.txt List Docker Tags/Repositories",
-            push_pull
-        ),
-        case!(
-            "docker/registry/errors",
-            "docker",
-            [
-                "docker.v2.manifest-put",
-                "docker.v2.manifest-get",
-                "docker.v2.upload-finish"
-            ],
-            writes = true,
-            global = false,
-            admin = false,
-            "OCI distribution spec (error codes); behaviour §13.1, §13.4",
-            errors
-        ),
-        case!(
-            "docker/registry/blob-delete",
-            "docker",
-            ["docker.v2.blob-delete", "docker.v2.blob"],
-            writes = true,
-            global = false,
-            admin = false,
-            "OCI distribution spec (deleting blobs: 202 Accepted, then 404 BLOB_UNKNOWN; 405 UNSUPPORTED where deletes are off)",
-            blob_delete
-        ),
-        case!(
-            "docker/registry/referrers",
-            "docker",
-            ["docker.v2.referrers", "docker.v2.manifest-put"],
-            writes = true,
-            global = false,
-            admin = false,
-            "OCI distribution spec 1.1 (subject, referrers API)",
-            referrers
-        ),
-        case!(
-            "docker/promote/copy-tag",
-            "docker",
-            ["docker.promote"],
-            writes = true,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt Promote Docker Image; behaviour §13.5",
-            promote
-        ),
-        case!(
-            "docker/bintray/push-refused",
-            "docker",
-            ["artifacts.bintray-docker-push"],
-            writes = false,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt Push Docker Tag to Bintray (Bintray was discontinued in 2021)",
-            bintray
-        ),
+        Case::new("docker/registry/challenge-and-token", challenge)
+            .covers(["docker.v2.version", "docker.v2.token"])
+            .spec("behaviour §13.1, §13.2; Docker Registry HTTP API v2 (API version check)"),
+        Case::new("docker/registry/push-pull-delete", push_pull)
+            .covers(["docker.v2.upload-start", "docker.v2.upload-chunk", "docker.v2.upload-finish", "docker.v2.upload-status", "docker.v2.upload-cancel", "docker.v2.blob", "docker.v2.manifest-put", "docker.v2.manifest-get", "docker.v2.manifest-delete", "docker.tags", "docker.catalog"])
+            .writes()
+            .spec("OCI distribution spec (push, pull, delete); behaviour §13.3, §13.4; jcr-rest-api.txt List Docker Tags/Repositories"),
+        Case::new("docker/registry/errors", errors)
+            .covers(["docker.v2.manifest-put", "docker.v2.manifest-get", "docker.v2.upload-finish"])
+            .writes()
+            .spec("OCI distribution spec (error codes); behaviour §13.1, §13.4"),
+        Case::new("docker/registry/blob-delete", blob_delete)
+            .covers(["docker.v2.blob-delete", "docker.v2.blob"])
+            .writes()
+            .spec("OCI distribution spec (deleting blobs: 202 Accepted, then 404 BLOB_UNKNOWN; 405 UNSUPPORTED where deletes are off)"),
+        Case::new("docker/registry/referrers", referrers)
+            .covers(["docker.v2.referrers", "docker.v2.manifest-put"])
+            .writes()
+            .spec("OCI distribution spec 1.1 (subject, referrers API)"),
+        Case::new("docker/promote/copy-tag", promote)
+            .covers(["docker.promote"])
+            .writes()
+            .spec("jcr-rest-api.txt Promote Docker Image; behaviour §13.5"),
+        Case::new("docker/bintray/push-refused", bintray)
+            .covers(["artifacts.bintray-docker-push"])
+            .spec("jcr-rest-api.txt Push Docker Tag to Bintray (Bintray was discontinued in 2021)"),
     ]
 }
 

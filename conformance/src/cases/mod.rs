@@ -3,6 +3,7 @@
 
 mod accounts;
 mod artifacts;
+mod builds;
 mod docker;
 mod properties;
 mod repositories;
@@ -13,17 +14,6 @@ mod system;
 mod tokens;
 
 use crate::case::Case;
-
-/// Declares a case.
-macro_rules! case {
-    ($id:literal, $area:literal, [$($ep:literal),+], writes=$w:literal, global=$g:literal, admin=$a:literal, $spec:literal, $f:path) => {
-        $crate::case::Case { id: $id, area: $area, endpoints: &[$($ep),+], writes: $w, global: $g, admin: $a, anonymous: false, spec: $spec, run: $f }
-    };
-    ($id:literal, $area:literal, [$($ep:literal),+], writes=$w:literal, global=$g:literal, admin=$a:literal, anonymous=true, $spec:literal, $f:path) => {
-        $crate::case::Case { id: $id, area: $area, endpoints: &[$($ep),+], writes: $w, global: $g, admin: $a, anonymous: true, spec: $spec, run: $f }
-    };
-}
-pub(crate) use case;
 
 /// Every case, in a stable order.
 pub fn all() -> Vec<Case> {
@@ -37,6 +27,7 @@ pub fn all() -> Vec<Case> {
     v.extend(tokens::cases());
     v.extend(docker::cases());
     v.extend(search::cases());
+    v.extend(builds::cases());
     v.extend(properties::cases());
     v
 }

@@ -3,13 +3,11 @@
 use crate::case::{Case, CaseFuture, Ctx};
 use crate::Failure;
 
-use super::case;
-
 pub fn cases() -> Vec<Case> {
-    vec![case!("properties/model/deploy-retrieve-list-delete", "properties",
-               ["artifacts.deploy", "artifacts.create-directory", "artifacts.retrieve", "artifacts.delete", "storage.file-info", "storage.folder-info", "storage.properties.get"],
-               writes=true, global=false, admin=false,
-               "jcr-rest-api.txt Deploy Artifact, Retrieve Artifact, Delete Item, File Info, Folder Info, Item Properties", model)]
+    vec![Case::new("properties/model/deploy-retrieve-list-delete", model)
+            .covers(["artifacts.deploy", "artifacts.create-directory", "artifacts.retrieve", "artifacts.delete", "storage.file-info", "storage.folder-info", "storage.properties.get"])
+            .writes()
+            .spec("jcr-rest-api.txt Deploy Artifact, Retrieve Artifact, Delete Item, File Info, Folder Info, Item Properties")]
 }
 
 fn model(c: Ctx) -> CaseFuture {

@@ -5,46 +5,27 @@ use serde_json::json;
 use crate::case::{expect_field, Case, CaseFuture, Created, Ctx};
 use crate::check;
 
-use super::case;
-
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            "repositories/list/shape",
-            "repositories",
-            ["repositories.list"],
-            writes = false,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt Get Repositories; behaviour §7",
-            list
-        ),
-        case!(
-            "repositories/lifecycle",
-            "repositories",
-            [
+        Case::new("repositories/list/shape", list)
+            .covers(["repositories.list"])
+            .spec("jcr-rest-api.txt Get Repositories; behaviour §7"),
+        Case::new("repositories/lifecycle", lifecycle)
+            .covers([
                 "repositories.create",
                 "repositories.get",
                 "repositories.update",
                 "repositories.delete",
-                "repositories.list"
-            ],
-            writes = true,
-            global = false,
-            admin = true,
-            "repository configuration API (terraform, jfrog-client-go)",
-            lifecycle
-        ),
-        case!(
-            "repositories/create/duplicate-key",
-            "repositories",
-            ["repositories.create"],
-            writes = true,
-            global = false,
-            admin = true,
-            "create repository: 400 when the key exists",
-            duplicate
-        ),
+                "repositories.list",
+            ])
+            .writes()
+            .admin()
+            .spec("repository configuration API (terraform, jfrog-client-go)"),
+        Case::new("repositories/create/duplicate-key", duplicate)
+            .covers(["repositories.create"])
+            .writes()
+            .admin()
+            .spec("create repository: 400 when the key exists"),
     ]
 }
 

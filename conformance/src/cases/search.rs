@@ -7,90 +7,41 @@ use serde_json::{json, Value};
 use crate::case::{expect_text, Case, CaseFuture, Ctx, Response};
 use crate::{check, Failure};
 
-use super::case;
-
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            "search/quick/by-name",
-            "search",
-            ["search.artifact"],
-            writes = true,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt Artifact Search (Quick Search); behaviour §8",
-            quick
-        ),
-        case!(
-            "search/prop/by-property",
-            "search",
-            ["search.prop"],
-            writes = true,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt Property Search; behaviour §8",
-            prop
-        ),
-        case!(
-            "search/aql/items",
-            "search",
-            ["search.aql"],
-            writes = true,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt Artifactory Query Language; behaviour §9.1–9.6; Artifactory OSS AqlIncludeServiceTest",
-            aql
-        ),
-        case!(
-            "search/aql/grammar-quirks",
-            "search",
-            ["search.aql"],
-            writes = true,
-            global = false,
-            admin = false,
-            "behaviour §1 (AQL dates: dateOptionalTimeParser), §9.3, §9.6; Artifactory OSS AqlPropertyOrientedSearchesTest, AqlItemTypeTest",
-            aql_quirks
-        ),
-        case!(
-            "search/aql/properties-and-stats-domains",
-            "search",
-            ["search.aql"],
-            writes = true,
-            global = false,
-            admin = true,
-            "jcr-rest-api.txt Artifactory Query Language (domains, include, distinct); behaviour §9.2–9.6",
-            aql_domains
-        ),
-        case!(
-            "search/aql/build-domains",
-            "search",
-            ["search.aql"],
-            writes = false,
-            global = false,
-            admin = true,
-            "jcr-rest-api.txt Artifactory Query Language (builds domains); behaviour §9.2, §9.3",
-            aql_builds
-        ),
-        case!(
-            "search/archive/entries",
-            "search",
-            ["search.archive"],
-            writes = true,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt Archive Entries Search (Class Search); behaviour §8",
-            archive
-        ),
-        case!(
-            "search/dates/created-modified-downloaded",
-            "search",
-            ["search.creation", "search.dates", "search.usage"],
-            writes = true,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt Artifacts Created in Date Range, With Date in Date Range, Not Downloaded Since; behaviour §8",
-            dates
-        ),
+        Case::new("search/quick/by-name", quick)
+            .covers(["search.artifact"])
+            .writes()
+            .spec("jcr-rest-api.txt Artifact Search (Quick Search); behaviour §8"),
+        Case::new("search/prop/by-property", prop)
+            .covers(["search.prop"])
+            .writes()
+            .spec("jcr-rest-api.txt Property Search; behaviour §8"),
+        Case::new("search/aql/items", aql)
+            .covers(["search.aql"])
+            .writes()
+            .spec("jcr-rest-api.txt Artifactory Query Language; behaviour §9.1–9.6; Artifactory OSS AqlIncludeServiceTest"),
+        Case::new("search/aql/grammar-quirks", aql_quirks)
+            .covers(["search.aql"])
+            .writes()
+            .spec("behaviour §1 (AQL dates: dateOptionalTimeParser), §9.3, §9.6; Artifactory OSS AqlPropertyOrientedSearchesTest, AqlItemTypeTest"),
+        Case::new("search/aql/properties-and-stats-domains", aql_domains)
+            .covers(["search.aql"])
+            .writes()
+            .admin()
+            .spec("jcr-rest-api.txt Artifactory Query Language (domains, include, distinct); behaviour §9.2–9.6"),
+        Case::new("search/aql/build-domains", aql_builds)
+            .covers(["search.aql"])
+            .admin()
+            .spec("jcr-rest-api.txt Artifactory Query Language (builds domains); behaviour §9.2, §9.3"),
+        Case::new("search/archive/entries", archive)
+            .covers(["search.archive"])
+            .writes()
+            .spec("jcr-rest-api.txt Archive Entries Search (Class Search); behaviour §8"),
+        Case::new("search/dates/created-modified-downloaded", dates)
+            .covers(["search.creation", "search.dates", "search.usage"])
+            .writes()
+            .spec("jcr-rest-api.txt Artifacts Created in Date Range, With Date in Date Range, Not Downloaded Since; behaviour §8"),
     ]
 }
 

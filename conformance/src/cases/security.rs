@@ -6,38 +6,25 @@ use serde_json::{json, Value};
 use crate::case::{Case, CaseFuture, Ctx};
 use crate::{check, Failure};
 
-use super::case;
-
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            "security/api-key/lifecycle",
-            "security",
-            [
+        Case::new("security/api-key/lifecycle", lifecycle)
+            .covers([
                 "security.api-key.create",
                 "security.api-key.get",
                 "security.api-key.regenerate",
-                "security.api-key.revoke"
-            ],
-            writes = true,
-            global = true,
-            admin = false,
-            "jcr-rest-api.txt Create/Regenerate/Get/Revoke API Key; behaviour §11.1",
-            lifecycle
-        ),
-        case!(
-            "security/api-key/admin-revocations",
-            "security",
-            [
+                "security.api-key.revoke",
+            ])
+            .global()
+            .spec("jcr-rest-api.txt Create/Regenerate/Get/Revoke API Key; behaviour §11.1"),
+        Case::new("security/api-key/admin-revocations", admin_revocations)
+            .covers([
                 "security.api-key.revoke-user",
-                "security.api-key.revoke-all"
-            ],
-            writes = true,
-            global = true,
-            admin = true,
-            "jcr-rest-api.txt Revoke User API Key, Revoke All API Keys; behaviour §11.1",
-            admin_revocations
-        ),
+                "security.api-key.revoke-all",
+            ])
+            .global()
+            .admin()
+            .spec("jcr-rest-api.txt Revoke User API Key, Revoke All API Keys; behaviour §11.1"),
     ]
 }
 

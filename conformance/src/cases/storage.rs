@@ -6,134 +6,59 @@ use serde_json::{json, Value};
 use crate::case::{digests, expect_field, expect_string, in_repo, Case, CaseFuture, Created, Ctx};
 use crate::check;
 
-use super::case;
-
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            "storage/file-info/fields",
-            "storage",
-            ["storage.file-info"],
-            writes = true,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt File Info; behaviour §5.1",
-            file_info
-        ),
-        case!(
-            "storage/file-info/missing-item",
-            "storage",
-            ["storage.file-info"],
-            writes = false,
-            global = false,
-            admin = false,
-            "behaviour §5.3",
-            file_info_missing
-        ),
-        case!(
-            "storage/folder-info/children",
-            "storage",
-            ["storage.folder-info"],
-            writes = true,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt Folder Info; behaviour §5.2",
-            folder_info
-        ),
-        case!(
-            "storage/folder-info/repo-root",
-            "storage",
-            ["storage.folder-info"],
-            writes = false,
-            global = false,
-            admin = false,
-            "behaviour §1.1, §5.2",
-            repo_root
-        ),
-        case!(
-            "storage/properties/roundtrip",
-            "storage",
-            [
+        Case::new("storage/file-info/fields", file_info)
+            .covers(["storage.file-info"])
+            .writes()
+            .spec("jcr-rest-api.txt File Info; behaviour §5.1"),
+        Case::new("storage/file-info/missing-item", file_info_missing)
+            .covers(["storage.file-info"])
+            .spec("behaviour §5.3"),
+        Case::new("storage/folder-info/children", folder_info)
+            .covers(["storage.folder-info"])
+            .writes()
+            .spec("jcr-rest-api.txt Folder Info; behaviour §5.2"),
+        Case::new("storage/folder-info/repo-root", repo_root)
+            .covers(["storage.folder-info"])
+            .spec("behaviour §1.1, §5.2"),
+        Case::new("storage/properties/roundtrip", properties)
+            .covers([
                 "storage.properties.set",
                 "storage.properties.get",
-                "storage.properties.delete"
-            ],
-            writes = true,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt Item Properties; behaviour §4.1-4.2",
-            properties
-        ),
-        case!(
-            "storage/stats/downloads",
-            "storage",
-            ["storage.stats"],
-            writes = true,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt File Statistics; behaviour §5.4",
-            stats
-        ),
-        case!(
-            "storage/list/deep",
-            "storage",
-            ["storage.list"],
-            writes = true,
-            global = false,
-            admin = false,
-            "behaviour §5.5",
-            list
-        ),
-        case!(
-            "storage/last-modified",
-            "storage",
-            ["storage.last-modified"],
-            writes = true,
-            global = false,
-            admin = false,
-            "behaviour §5.5",
-            last_modified
-        ),
-        case!(
-            "storage/metadata/patch",
-            "storage",
-            ["storage.metadata.patch"],
-            writes = true,
-            global = false,
-            admin = false,
-            "behaviour §4 (dohq-artifactory)",
-            metadata
-        ),
-        case!(
-            "storage/copy-move",
-            "storage",
-            ["storage.copy", "storage.move"],
-            writes = true,
-            global = false,
-            admin = false,
-            "copy/move item (jfrog-client-go, dohq-artifactory)",
-            copy_move
-        ),
-        case!(
-            "storage/storageinfo/shape",
-            "storage",
-            ["storage.storageinfo"],
-            writes = false,
-            global = false,
-            admin = true,
-            "jcr-rest-api.txt Get Storage Summary Info; behaviour §5.6",
-            storage_info
-        ),
-        case!(
-            "storage/checksum-sha256",
-            "storage",
-            ["storage.checksum-sha256"],
-            writes = true,
-            global = false,
-            admin = true,
-            "jcr-rest-api.txt Set Item SHA256 Checksum",
-            checksum_sha256
-        ),
+                "storage.properties.delete",
+            ])
+            .writes()
+            .spec("jcr-rest-api.txt Item Properties; behaviour §4.1-4.2"),
+        Case::new("storage/stats/downloads", stats)
+            .covers(["storage.stats"])
+            .writes()
+            .spec("jcr-rest-api.txt File Statistics; behaviour §5.4"),
+        Case::new("storage/list/deep", list)
+            .covers(["storage.list"])
+            .writes()
+            .spec("behaviour §5.5"),
+        Case::new("storage/last-modified", last_modified)
+            .covers(["storage.last-modified"])
+            .writes()
+            .spec("behaviour §5.5"),
+        Case::new("storage/metadata/patch", metadata)
+            .covers(["storage.metadata.patch"])
+            .writes()
+            .spec("behaviour §4 (dohq-artifactory)"),
+        Case::new("storage/copy-move", copy_move)
+            .covers(["storage.copy", "storage.move"])
+            .writes()
+            .spec("copy/move item (jfrog-client-go, dohq-artifactory)"),
+        Case::new("storage/storageinfo/shape", storage_info)
+            .covers(["storage.storageinfo"])
+            .admin()
+            .spec("jcr-rest-api.txt Get Storage Summary Info; behaviour §5.6"),
+        Case::new("storage/checksum-sha256", checksum_sha256)
+            .covers(["storage.checksum-sha256"])
+            .writes()
+            .admin()
+            .spec("jcr-rest-api.txt Set Item SHA256 Checksum"),
     ]
 }
 

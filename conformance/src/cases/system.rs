@@ -3,81 +3,32 @@
 use crate::case::{expect_string, Case, CaseFuture, Ctx};
 use crate::check;
 
-use super::case;
-
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            "system/ping/ok",
-            "system",
-            ["system.ping"],
-            writes = false,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt System Health Ping; behaviour §12",
-            ping
-        ),
-        case!(
-            "system/version/fields",
-            "system",
-            ["system.version"],
-            writes = false,
-            global = false,
-            admin = false,
-            "jcr-rest-api.txt Version and Add-ons information; behaviour §12",
-            version
-        ),
-        case!(
-            "system/headers/every-response",
-            "system",
-            ["system.ping", "artifacts.retrieve"],
-            writes = false,
-            global = false,
-            admin = false,
-            "behaviour §1.6",
-            common_headers
-        ),
-        case!(
-            "system/auth/anonymous-challenge",
-            "system",
-            ["storage.storageinfo"],
-            writes = false,
-            global = false,
-            admin = false,
-            "behaviour §1.5",
-            anonymous_challenge
-        ),
-        case!(
-            "system/auth/bad-credentials",
-            "system",
-            ["storage.file-info"],
-            writes = false,
-            global = false,
-            admin = false,
-            "behaviour §1.5",
-            bad_credentials
-        ),
-        case!(
-            "system/storage/gc",
-            "system",
-            ["system.gc"],
-            writes = true,
-            global = true,
-            admin = true,
-            "jcr-rest-api.txt Run Garbage Collection",
-            gc
-        ),
-        case!(
-            "system/auth/anonymous-read",
-            "system",
-            ["repositories.list", "system.version"],
-            writes = false,
-            global = false,
-            admin = false,
-            anonymous = true,
-            "jcr-rest-api.txt Get Repositories, Version (can be anonymous); behaviour §1.5",
-            anonymous_read
-        ),
+        Case::new("system/ping/ok", ping)
+            .covers(["system.ping"])
+            .spec("jcr-rest-api.txt System Health Ping; behaviour §12"),
+        Case::new("system/version/fields", version)
+            .covers(["system.version"])
+            .spec("jcr-rest-api.txt Version and Add-ons information; behaviour §12"),
+        Case::new("system/headers/every-response", common_headers)
+            .covers(["system.ping", "artifacts.retrieve"])
+            .spec("behaviour §1.6"),
+        Case::new("system/auth/anonymous-challenge", anonymous_challenge)
+            .covers(["storage.storageinfo"])
+            .spec("behaviour §1.5"),
+        Case::new("system/auth/bad-credentials", bad_credentials)
+            .covers(["storage.file-info"])
+            .spec("behaviour §1.5"),
+        Case::new("system/storage/gc", gc)
+            .covers(["system.gc"])
+            .global()
+            .admin()
+            .spec("jcr-rest-api.txt Run Garbage Collection"),
+        Case::new("system/auth/anonymous-read", anonymous_read)
+            .covers(["repositories.list", "system.version"])
+            .anonymous()
+            .spec("jcr-rest-api.txt Get Repositories, Version (can be anonymous); behaviour §1.5"),
     ]
 }
 

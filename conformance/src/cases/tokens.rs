@@ -9,51 +9,24 @@ use crate::case::{expect_text, Case, CaseFuture, Created, Ctx, Response};
 use crate::{check, Failure};
 
 use super::accounts::make_user;
-use super::case;
 
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            "security/token/lifecycle",
-            "security",
-            [
-                "system.service-id",
-                "security.token.create",
-                "security.token.list",
-                "security.token.refresh",
-                "security.token.revoke"
-            ],
-            writes = true,
-            global = true,
-            admin = true,
-            "jcr-rest-api.txt Create Token, Refresh Token, Get Tokens, Revoke Token, Get Service ID; behaviour §11.2",
-            lifecycle
-        ),
-        case!(
-            "security/token/errors",
-            "security",
-            ["security.token.create", "security.token.revoke"],
-            writes = true,
-            global = true,
-            admin = true,
-            "behaviour §11.2 (OAuth-shaped errors)",
-            errors
-        ),
-        case!(
-            "security/access-tokens/lifecycle",
-            "security",
-            [
-                "access.tokens.create",
-                "access.tokens.list",
-                "access.tokens.get",
-                "access.tokens.revoke"
-            ],
-            writes = true,
-            global = true,
-            admin = true,
-            "JFrog Access API v1 tokens (jfrog-client-go, terraform)",
-            access
-        ),
+        Case::new("security/token/lifecycle", lifecycle)
+            .covers(["system.service-id", "security.token.create", "security.token.list", "security.token.refresh", "security.token.revoke"])
+            .global()
+            .admin()
+            .spec("jcr-rest-api.txt Create Token, Refresh Token, Get Tokens, Revoke Token, Get Service ID; behaviour §11.2"),
+        Case::new("security/token/errors", errors)
+            .covers(["security.token.create", "security.token.revoke"])
+            .global()
+            .admin()
+            .spec("behaviour §11.2 (OAuth-shaped errors)"),
+        Case::new("security/access-tokens/lifecycle", access)
+            .covers(["access.tokens.create", "access.tokens.list", "access.tokens.get", "access.tokens.revoke"])
+            .global()
+            .admin()
+            .spec("JFrog Access API v1 tokens (jfrog-client-go, terraform)"),
     ]
 }
 

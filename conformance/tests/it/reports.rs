@@ -1,0 +1,208 @@
+//! Reports: secrets masked, filters, snapshot mismatches as JSON paths, diffs of two runs.
+
+use crate::common::*;
+
+#[tokio::test]
+async fn secrets_are_masked_in_every_report() {
+    const PASSWORD: &str = "Sentinel-Pa55word-7731";
+    const TOKEN: &str = "sentinel-token-eyJhbGciOi-9911";
+    let config = Config {
+        users: vec![UserConfig::parse_flag(&format!("admin:{PASSWORD}:admin")).unwrap()],
+        faults: Faults {
+            drop_checksum_headers: true,
+            ..Faults::default()
+        },
+        ..Config::ephemeral()
+    };
+    let server = jcr_reference::Server::start(config).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for creds in [
+        Credentials::Basic {
+            user: "admin".into(),
+            password: PASSWORD.into(),
+        },
+        Credentials::Token(TOKEN.into()),
+    ] {
+        let mut target = Target::live(server.url(), creds);
+        target.allow_writes = true;
+        let secrets = target.credentials.secrets();
+        let mask = Mask::new(secrets.clone());
+        let result = run(&target, &cases::all(), &RunOptions::default(), &mask).await;
+        assert!(
+            result.failed(),
+            "the faulty server must produce failures with transcripts"
+        );
+        assert!(result.cases.iter().any(|c| !c.transcript.is_empty()));
+        let config = serde_json::json!({"target": target.base_url, "credentials": target.credentials.kind(), "password": "***"});
+        report::write_all(dir.path(), &result, &catalogue::endpoints(), config).unwrap();
+        for entry in walk(dir.path()) {
+            let text = std::fs::read_to_string(&entry).unwrap();
+            for s in &secrets {
+                assert!(
+                    !text.contains(s.as_str()),
+                    "{} leaks a secret",
+                    entry.display()
+                );
+            }
+            assert!(
+                !text.contains(PASSWORD) && !text.contains(TOKEN),
+                "{} leaks a sentinel",
+                entry.display()
+            );
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn filters_select_cases_and_reports_are_written() {
+    let target = Target::embedded(Config::ephemeral()).await.unwrap();
+    let opts = RunOptions {
+        filter: Some("storage/file-info".into()),
+        ..RunOptions::default()
+    };
+    let result = run(&target, &cases::all(), &opts, &Mask::default()).await;
+    let ids: Vec<&str> = result.cases.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["storage/file-info/fields", "storage/file-info/missing-item"]
+    );
+    let opts = RunOptions {
+        area: Some("repositories".into()),
+        ..RunOptions::default()
+    };
+    let result = run(&target, &cases::all(), &opts, &Mask::default()).await;
+    assert!(result.cases.iter().all(|c| c.area == "repositories") && !result.cases.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let folder = report::write_all(
+        dir.path(),
+        &result,
+        &catalogue::endpoints(),
+        serde_json::json!({}),
+    )
+    .unwrap();
+    for f in ["results.json", "junit.xml", "report.md", "report.html"] {
+        assert!(folder.join(f).is_file());
+        assert!(dir.path().join("latest").join(f).is_file());
+    }
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("results.json")).unwrap())
+            .unwrap();
+    assert!(results["duration_ms"].is_u64());
+    assert_eq!(results["summary"]["pass"], result.cases.len());
+    let ep = results["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == "repositories.create")
+        .unwrap();
+    assert_eq!(ep["outcome"], "pass");
+    let junit = std::fs::read_to_string(folder.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), result.cases.len());
+    target.shutdown().await;
+}
+
+#[tokio::test]
+async fn snapshots_record_then_report_mismatches_as_json_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let only = |mode| RunOptions {
+        filter: Some("storage/file-info/fields".into()),
+        snapshots: mode,
+        ..RunOptions::default()
+    };
+    let good = Target::embedded(Config::ephemeral()).await.unwrap();
+    let r = run(
+        &good,
+        &cases::all(),
+        &only(SnapshotMode::Update(dir.path().to_path_buf())),
+        &Mask::default(),
+    )
+    .await;
+    assert_eq!(r.cases[0].outcome, Outcome::Pass);
+    let stored: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("storage__file-info__fields.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        stored["provenance"]["server"],
+        "Artifactory/7.98.9 79809900"
+    );
+    assert_eq!(stored["snapshot"]["body"]["size"], "14");
+    assert_eq!(
+        stored["snapshot"]["body"]["checksums"]["sha256"],
+        "<sha256:1>"
+    );
+    assert_eq!(
+        stored["snapshot"]["body"]["originalChecksums"]["sha256"],
+        "<sha256:1>"
+    );
+    let r = run(
+        &good,
+        &cases::all(),
+        &only(SnapshotMode::Compare(dir.path().to_path_buf())),
+        &Mask::default(),
+    )
+    .await;
+    assert_eq!(
+        r.cases[0].outcome,
+        Outcome::Pass,
+        "{:?}",
+        r.cases[0].message
+    );
+    good.shutdown().await;
+    // The same snapshot against a server that sends `size` as a number: the snapshot check names the path.
+    let bad = Target::embedded(Config {
+        faults: Faults {
+            size_as_number: true,
+            ..Faults::default()
+        },
+        ..Config::ephemeral()
+    })
+    .await
+    .unwrap();
+    let r = run(
+        &bad,
+        &cases::all(),
+        &only(SnapshotMode::Compare(dir.path().to_path_buf())),
+        &Mask::default(),
+    )
+    .await;
+    assert_eq!(r.cases[0].outcome, Outcome::Fail);
+    assert_eq!(
+        r.cases[0].message.as_deref(),
+        Some("snapshot 'storage/file-info/fields' differs:\n~ $.body.size: \"14\" → 14")
+    );
+    bad.shutdown().await;
+}
+
+#[test]
+fn diff_command_exits_non_zero_on_a_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, outcome: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(
+            &p,
+            serde_json::json!({"cases": [{"id": "a/b", "outcome": outcome}]}).to_string(),
+        )
+        .unwrap();
+        p
+    };
+    let (pass, fail) = (write("pass.json", "pass"), write("fail.json", "fail"));
+    let bin = env!("CARGO_BIN_EXE_jcr-conformance");
+    let out = std::process::Command::new(bin)
+        .args(["diff"])
+        .arg(&pass)
+        .arg(&fail)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Regressed (1):\n  a/b: pass -> fail"));
+    let out = std::process::Command::new(bin)
+        .args(["diff"])
+        .arg(&fail)
+        .arg(&pass)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Fixed (1):\n  a/b: fail -> pass"));
+}

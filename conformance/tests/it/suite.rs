@@ -1,0 +1,183 @@
+//! The suite passes against the reference server and fails against deliberately faulty ones.
+
+use crate::common::*;
+
+#[tokio::test]
+async fn the_suite_passes_against_the_reference_server() {
+    let (target, result) = run_against(Config::ephemeral()).await;
+    let bad: Vec<_> = result
+        .cases
+        .iter()
+        .filter(|c| c.outcome >= Outcome::Fail)
+        .map(|c| (&c.id, &c.message))
+        .collect();
+    assert!(bad.is_empty(), "{bad:#?}");
+    assert_eq!(result.cases.len(), cases::all().len());
+    // Everything passes but the case that needs anonymous access, which JCR 7 has off by default.
+    for c in &result.cases {
+        let expected = if c.id == "system/auth/anonymous-read" {
+            Outcome::Disabled
+        } else {
+            Outcome::Pass
+        };
+        assert_eq!(c.outcome, expected, "{}: {:?}", c.id, c.message);
+    }
+    assert!(
+        result.teardown_errors.is_empty(),
+        "{:?}",
+        result.teardown_errors
+    );
+    // Teardown removed everything under the run prefix.
+    let client = reqwest::Client::new();
+    let r = client
+        .get(format!(
+            "{}/api/storage/{}/{}",
+            target.base_url, target.repo, result.run_id
+        ))
+        .basic_auth("admin", Some("password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = client
+        .get(format!(
+            "{}/api/storage/docker-local/{}",
+            target.base_url,
+            result.run_id.to_lowercase()
+        ))
+        .basic_auth("admin", Some("password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "the registry cases' images are gone");
+    let repos: serde_json::Value = client
+        .get(format!("{}/api/repositories", target.base_url))
+        .basic_auth("admin", Some("password"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!repos.to_string().contains(&result.run_id), "{repos}");
+    // ... and every user, group, permission target and token the security cases created.
+    for (path, left) in [
+        ("api/security/users", r#"["admin","anonymous"]"#),
+        ("api/security/groups", r#"["readers"]"#),
+        ("api/security/permissions", r#"["Anything"]"#),
+    ] {
+        let v: serde_json::Value = client
+            .get(format!("{}/{path}", target.base_url))
+            .basic_auth("admin", Some("password"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let names: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(serde_json::to_string(&names).unwrap(), left, "{path}");
+    }
+    let tokens: serde_json::Value = client
+        .get(format!("{}/api/security/token", target.base_url))
+        .basic_auth("admin", Some("password"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tokens, serde_json::json!({"tokens": []}));
+    target.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_suite_fails_against_faulty_servers() {
+    let table: Vec<(Faults, Vec<&str>)> = vec![
+        (
+            Faults {
+                drop_checksum_headers: true,
+                ..Faults::default()
+            },
+            vec!["artifacts/retrieve/headers"],
+        ),
+        (
+            Faults {
+                size_as_number: true,
+                ..Faults::default()
+            },
+            vec!["storage/file-info/fields", "artifacts/deploy/item-created"],
+        ),
+        (
+            Faults {
+                ok_instead_of_not_found: true,
+                ..Faults::default()
+            },
+            vec![
+                "storage/file-info/missing-item",
+                "artifacts/retrieve/missing-file",
+                "artifacts/delete",
+            ],
+        ),
+        (
+            Faults {
+                drop_www_authenticate: true,
+                ..Faults::default()
+            },
+            vec![
+                "system/auth/anonymous-challenge",
+                "system/auth/bad-credentials",
+            ],
+        ),
+        (
+            Faults {
+                drop_folder_child: true,
+                ..Faults::default()
+            },
+            vec!["storage/folder-info/children"],
+        ),
+    ];
+    for (faults, must_fail) in table {
+        let (target, result) = run_against(Config {
+            faults,
+            ..Config::ephemeral()
+        })
+        .await;
+        for id in &must_fail {
+            assert_eq!(
+                outcome(&result, id),
+                Outcome::Fail,
+                "{id} must fail with {faults:?}"
+            );
+        }
+        assert!(result.failed());
+        target.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn anonymous_cases_run_where_anonymous_access_is_on() {
+    let target = Target::embedded(Config {
+        anonymous_access: true,
+        ..Config::ephemeral()
+    })
+    .await
+    .unwrap();
+    let opts = RunOptions {
+        filter: Some("system/auth/".into()),
+        ..RunOptions::default()
+    };
+    let r = run(&target, &cases::all(), &opts, &Mask::default()).await;
+    assert!(
+        r.cases.iter().all(|c| c.outcome == Outcome::Pass),
+        "{:#?}",
+        r.cases
+    );
+    assert!(r.case("system/auth/anonymous-read").is_some());
+    target.shutdown().await;
+}
