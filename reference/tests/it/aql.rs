@@ -11,11 +11,10 @@ async fn aql(s: &Srv, user: (&str, &str), q: &str) -> (u16, String) {
         .basic(Method::POST, "api/search/aql", user.0, user.1)
         .header("content-type", "text/plain")
         .body(q.to_string())
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let st = r.status().as_u16();
-    (st, r.text().await.unwrap())
+    (st, r.text())
 }
 
 const ADMIN: (&str, &str) = ("admin", "password");
@@ -264,9 +263,8 @@ async fn errors_are_plain_text_400s() {
     let r = s
         .anon(Method::POST, "api/search/aql")
         .body("items.find()")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 401, "Authentication is required").await;
 }
 
@@ -323,10 +321,9 @@ async fn rows_the_caller_may_not_read_are_dropped() {
     let r = s
         .admin(Method::POST, "api/search/aql")
         .form(&[("query", r#"items.find({"name":"b.txt"})"#)])
-        .send()
-        .await
-        .unwrap();
-    let v: Value = r.json().await.unwrap();
+        .go()
+        .await;
+    let v: Value = r.json();
     assert_eq!(v["range"]["total"], 1);
 }
 
@@ -589,9 +586,8 @@ async fn build_domains_over_stored_build_info() {
     );
     let r = s
         .admin(Method::DELETE, "artifactory-build-info/app")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 204);
     let (_, body) = aql(&s, ADMIN, r#"builds.find()"#).await;
     assert!(rows(&body).is_empty(), "{body}");
@@ -603,9 +599,8 @@ async fn virtual_repositories_and_transitive() {
     let r = s
         .admin(Method::PUT, "api/repositories/virt")
         .json(&json!({"rclass": "virtual", "repositories": ["generic-local"]}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     s.deploy("generic-local/a.txt", "a").await;
     s.deploy("helm-local/b.tgz", "b").await;
@@ -670,15 +665,10 @@ async fn lookups_by_checksum_and_property_survive_a_restart() {
             Method::PUT,
             "api/storage/generic-local/a.bin?properties=team=edge",
         )
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 204);
-    let r = s
-        .admin(Method::DELETE, "generic-local/b.bin")
-        .send()
-        .await
-        .unwrap();
+    let r = s.admin(Method::DELETE, "generic-local/b.bin").go().await;
     assert_eq!(r.status(), 204);
     assert!(names(aql(&s, ADMIN, by_team).await.1).is_empty());
     let edge = r#"items.find({"@team":"EDGE"})"#;
@@ -687,7 +677,7 @@ async fn lookups_by_checksum_and_property_survive_a_restart() {
         "AQL is case-sensitive"
     );
     let r = s.get("api/search/prop?team=EDGE").await;
-    let v: Value = r.json().await.unwrap();
+    let v: Value = r.json();
     assert_eq!(
         v["results"],
         json!([{"uri": format!("{}/api/storage/generic-local/a.bin", s.base)}])
@@ -697,9 +687,8 @@ async fn lookups_by_checksum_and_property_survive_a_restart() {
         .admin(Method::PUT, "generic-local/again.bin")
         .header("X-Checksum-Deploy", "true")
         .header("X-Checksum-Sha1", sha1_hex(b"alpha"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 201);
 }
 

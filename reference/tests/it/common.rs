@@ -1,8 +1,59 @@
 //! Test helpers: a server on a free port with a frozen clock, and an HTTP client.
 
 use jcr_reference::{Clock, Config, Server};
-use reqwest::{Client, RequestBuilder, Response};
+use reqwest::header::HeaderMap;
+use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::Value;
+
+/// A response read whole: what a test looks at.
+pub struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+}
+
+impl Answer {
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn bytes(&self) -> bytes::Bytes {
+        self.body.clone()
+    }
+
+    /// The body as JSON (panics, with the body, when it is not).
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+/// The one way the tests send a request: to a server they started, so a transport error is a bug.
+pub trait Go {
+    /// Sends the request and reads the whole answer.
+    fn go(self) -> impl std::future::Future<Output = Answer> + Send;
+}
+
+impl Go for RequestBuilder {
+    async fn go(self) -> Answer {
+        let r = self.send().await.expect("the server answers");
+        let (status, headers) = (r.status(), r.headers().clone());
+        let body = r.bytes().await.expect("the whole body arrives");
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+}
 
 /// The frozen time every test server starts at: 2023-11-14T22:13:20.123Z.
 pub const T0: i64 = 1_700_000_000_123;
@@ -112,26 +163,19 @@ impl Srv {
 
     /// Deploys `body` as admin and asserts 201.
     pub async fn deploy(&self, path: &str, body: impl Into<reqwest::Body>) -> Value {
-        let r = self
-            .admin(reqwest::Method::PUT, path)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201, "deploy {path}");
-        r.json().await.unwrap()
+        let r = self.admin(reqwest::Method::PUT, path).body(body).go().await;
+        assert_eq!(r.status(), 201, "deploy {path}: {}", r.text());
+        r.json()
     }
 
-    pub async fn get(&self, path: &str) -> Response {
-        self.admin(reqwest::Method::GET, path).send().await.unwrap()
+    pub async fn get(&self, path: &str) -> Answer {
+        self.admin(reqwest::Method::GET, path).go().await
     }
 }
 
 /// Status, a header and the body text of a response.
-pub async fn parts(r: Response) -> (u16, reqwest::header::HeaderMap, String) {
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    (status, headers, r.text().await.unwrap())
+pub async fn parts(r: Answer) -> (u16, reqwest::header::HeaderMap, String) {
+    (r.status.as_u16(), r.headers.clone(), r.text())
 }
 
 pub fn header<'a>(h: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> {
@@ -147,7 +191,7 @@ pub fn rest_error(status: u16, message: &str) -> String {
 }
 
 /// Asserts status, JSON content type and the exact REST error body.
-pub async fn assert_rest_error(r: Response, status: u16, message: &str) {
+pub async fn assert_rest_error(r: Answer, status: u16, message: &str) {
     let (s, h, body) = parts(r).await;
     assert_eq!(s, status, "body: {body}");
     assert_eq!(header(&h, "content-type"), Some("application/json"));

@@ -12,9 +12,8 @@ async fn deploy_returns_item_created_with_location_and_exact_body() {
     let r = s
         .admin(Method::PUT, "generic-local/dir/sub/hello.txt")
         .body(body.clone())
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (status, h, text) = parts(r).await;
     assert_eq!(status, 201);
     assert_eq!(
@@ -62,11 +61,10 @@ async fn deploy_with_matching_checksums_records_them_as_original() {
         .header("X-Checksum-Md5", md5_hex(body))
         .header("X-Checksum", sha256_hex(body))
         .body(body.to_vec())
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 201);
-    let v: serde_json::Value = r.json().await.unwrap();
+    let v: serde_json::Value = r.json();
     assert_eq!(
         v["originalChecksums"],
         json!({"sha1": sha1_hex(body), "md5": md5_hex(body), "sha256": sha256_hex(body)})
@@ -82,9 +80,8 @@ async fn deploy_with_wrong_sha1_is_409_and_stores_nothing() {
         .admin(Method::PUT, "generic-local/bad.bin")
         .header("X-Checksum-Sha1", &wrong)
         .body(body.to_vec())
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let expected = format!(
         "Checksum policy 'LocalRepoChecksumPolicy: CLIENT' rejected the artifact 'generic-local:bad.bin'. Checksums info: ChecksumsInfo{{checksums={{SHA-1=ChecksumInfo{{type=SHA-1, original='{wrong}', actual='{}'}}, MD5=ChecksumInfo{{type=MD5, original='null', actual='{}'}}, SHA-256=ChecksumInfo{{type=SHA-256, original='null', actual='{}'}}}}}}",
         sha1_hex(body),
@@ -107,14 +104,11 @@ async fn deploy_with_wrong_generic_checksum_by_length_is_409() {
         .admin(Method::PUT, "generic-local/x")
         .header("X-Checksum", "f".repeat(32))
         .body("x")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 409);
     assert!(r
         .text()
-        .await
-        .unwrap()
         .contains("MD5=ChecksumInfo{type=MD5, original='ffffffffffffffffffffffffffffffff'"));
 }
 
@@ -148,9 +142,8 @@ async fn invalid_property_key_is_400_and_stores_nothing() {
     let r = s
         .admin(Method::PUT, "generic-local/p.txt;1bad=x")
         .body("x")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(
         r,
         400,
@@ -173,31 +166,21 @@ async fn deploy_to_remote_or_unknown_repo_is_404() {
         })
     })
     .await;
-    let r = s
-        .admin(Method::PUT, "remote-x/a.txt")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
+    let r = s.admin(Method::PUT, "remote-x/a.txt").body("x").go().await;
     assert_rest_error(
         r,
         404,
         "Could not find a local repository named remote-x to deploy to.",
     )
     .await;
-    let r = s
-        .admin(Method::PUT, "nope/a.txt")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
+    let r = s.admin(Method::PUT, "nope/a.txt").body("x").go().await;
     assert_rest_error(
         r,
         404,
         "Could not find a local repository named nope to deploy to.",
     )
     .await;
-    let list: Vec<serde_json::Value> = s.get("api/repositories").await.json().await.unwrap();
+    let list: Vec<serde_json::Value> = s.get("api/repositories").await.json();
     assert!(!list.iter().any(|r| r["key"] == "nope"));
 }
 
@@ -207,16 +190,10 @@ async fn deploy_to_virtual_goes_to_default_deployment_repo_or_405() {
     let r = s
         .admin(Method::PUT, "api/repositories/virt")
         .json(&json!({"rclass": "virtual", "repositories": ["generic-local"]}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
-    let r = s
-        .admin(Method::PUT, "virt/a.txt")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
+    let r = s.admin(Method::PUT, "virt/a.txt").body("x").go().await;
     let (status, h, body) = parts(r).await;
     assert_eq!(status, 405);
     assert_eq!(header(&h, "allow"), Some("GET"));
@@ -227,17 +204,13 @@ async fn deploy_to_virtual_goes_to_default_deployment_repo_or_405() {
     let r = s
         .admin(Method::POST, "api/repositories/virt")
         .json(&json!({"defaultDeploymentRepo": "generic-local"}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     let v = s.deploy("virt/a.txt", "x").await;
     assert_eq!(v["repo"], "generic-local");
-    assert_eq!(
-        s.get("generic-local/a.txt").await.text().await.unwrap(),
-        "x"
-    );
-    assert_eq!(s.get("virt/a.txt").await.text().await.unwrap(), "x");
+    assert_eq!(s.get("generic-local/a.txt").await.text(), "x");
+    assert_eq!(s.get("virt/a.txt").await.text(), "x");
 }
 
 #[tokio::test]
@@ -249,20 +222,14 @@ async fn deploy_by_checksum_reuses_content() {
         .admin(Method::PUT, "generic-local/copy/of.bin")
         .header("X-Checksum-Deploy", "true")
         .header("X-Checksum-Sha1", sha1_hex(body))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 201);
-    let v: serde_json::Value = r.json().await.unwrap();
+    let v: serde_json::Value = r.json();
     assert_eq!(v["size"], "14");
     assert_eq!(v["originalChecksums"]["sha1"], sha1_hex(body));
     assert_eq!(
-        s.get("generic-local/copy/of.bin")
-            .await
-            .bytes()
-            .await
-            .unwrap()
-            .as_ref(),
+        s.get("generic-local/copy/of.bin").await.bytes().as_ref(),
         body
     );
     // With sha256 the legacy `sha256` property is added.
@@ -270,16 +237,13 @@ async fn deploy_by_checksum_reuses_content() {
         .admin(Method::PUT, "generic-local/copy/two.bin")
         .header("X-Checksum-Deploy", "true")
         .header("X-Checksum-Sha256", sha256_hex(body))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 201);
     let p: serde_json::Value = s
         .get("api/storage/generic-local/copy/two.bin?properties")
         .await
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(p["properties"]["sha256"], json!([sha256_hex(body)]));
 }
 
@@ -300,7 +264,7 @@ async fn deploy_by_checksum_errors_are_404_with_documented_messages() {
         for (k, v) in headers {
             req = req.header(k, v);
         }
-        assert_rest_error(req.send().await.unwrap(), 404, &message).await;
+        assert_rest_error(req.go().await, 404, &message).await;
     }
     assert_eq!(s.get("generic-local/by-sum.bin").await.status(), 404);
 }
@@ -310,9 +274,8 @@ async fn create_directory_with_properties() {
     let s = start().await;
     let r = s
         .admin(Method::PUT, "generic-local/path/to/dir/;team=core")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (status, h, text) = parts(r).await;
     assert_eq!(status, 201);
     let uri = format!("{}/generic-local/path/to/dir/", s.base);
@@ -325,16 +288,9 @@ async fn create_directory_with_properties() {
     let p: serde_json::Value = s
         .get("api/storage/generic-local/path/to/dir?properties")
         .await
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(p["properties"], json!({"team": ["core"]}));
-    let f: serde_json::Value = s
-        .get("api/storage/generic-local/path/to")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let f: serde_json::Value = s.get("api/storage/generic-local/path/to").await.json();
     assert_eq!(f["children"], json!([{"uri": "/dir", "folder": true}]));
 }
 
@@ -344,12 +300,7 @@ async fn overwrite_keeps_created_and_updates_modified() {
     s.deploy("generic-local/o.txt", "one").await;
     s.clock.advance(5000);
     s.deploy("generic-local/o.txt", "two!").await;
-    let v: serde_json::Value = s
-        .get("api/storage/generic-local/o.txt")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: serde_json::Value = s.get("api/storage/generic-local/o.txt").await.json();
     assert_eq!(v["created"], T0_ISO);
     assert_eq!(v["lastModified"], "2023-11-14T22:13:25.123Z");
     assert_eq!(v["size"], "4");
@@ -359,12 +310,7 @@ async fn overwrite_keeps_created_and_updates_modified() {
 async fn file_over_folder_and_folder_under_file_are_409() {
     let s = start().await;
     s.deploy("generic-local/f/inner.txt", "x").await;
-    let r = s
-        .admin(Method::PUT, "generic-local/f")
-        .body("y")
-        .send()
-        .await
-        .unwrap();
+    let r = s.admin(Method::PUT, "generic-local/f").body("y").go().await;
     assert_rest_error(
         r,
         409,
@@ -374,23 +320,15 @@ async fn file_over_folder_and_folder_under_file_are_409() {
     let r = s
         .admin(Method::PUT, "generic-local/f/inner.txt/deeper")
         .body("y")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(
         r,
         409,
         "Cannot deploy to 'generic-local:f/inner.txt': a file and a folder cannot share a path.",
     )
     .await;
-    assert_eq!(
-        s.get("generic-local/f/inner.txt")
-            .await
-            .text()
-            .await
-            .unwrap(),
-        "x"
-    );
+    assert_eq!(s.get("generic-local/f/inner.txt").await.text(), "x");
 }
 
 #[tokio::test]
@@ -400,10 +338,9 @@ async fn build_client_user_agent_gets_no_sha256() {
         .admin(Method::PUT, "generic-local/bc.txt")
         .header("User-Agent", "ArtifactoryBuildClient/2.0")
         .body("x")
-        .send()
-        .await
-        .unwrap();
-    let v: serde_json::Value = r.json().await.unwrap();
+        .go()
+        .await;
+    let v: serde_json::Value = r.json();
     assert!(v["checksums"].get("sha256").is_none());
     assert!(v["originalChecksums"].get("sha256").is_none());
 }
@@ -417,16 +354,10 @@ async fn client_supplied_times_and_author_are_kept() {
         .header("X-Artifactory-Last-Modified", "1600000001000")
         .header("X-Artifactory-Modified-By", "ci-bot")
         .body("s")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 201);
-    let v: serde_json::Value = s
-        .get("api/storage/generic-local/stamped.txt")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: serde_json::Value = s.get("api/storage/generic-local/stamped.txt").await.json();
     assert_eq!(v["created"], "2020-09-13T12:26:40.000Z");
     assert_eq!(v["lastModified"], "2020-09-13T12:26:41.000Z");
     assert_eq!(v["modifiedBy"], "ci-bot");
@@ -445,9 +376,8 @@ async fn old_metadata_notation_is_409() {
     let r = s
         .admin(Method::PUT, "generic-local/a/b.jar:properties")
         .body("<x/>")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(
         r,
         409,

@@ -1,7 +1,7 @@
 //! The Docker / OCI registry API through both access methods, Artifactory's layout, errors and
 //! permissions.
 
-use reqwest::{Method, RequestBuilder, Response};
+use reqwest::{Method, RequestBuilder};
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -29,13 +29,16 @@ fn admin(s: &Srv, m: Method, url: &str) -> RequestBuilder {
         .basic_auth("admin", Some("password"))
 }
 
-async fn errors(r: Response) -> (u16, Value) {
+async fn errors(r: Answer) -> (u16, Value) {
     let status = r.status().as_u16();
     assert_eq!(
         header(r.headers(), "docker-distribution-api-version"),
         Some("registry/2.0")
     );
-    (status, r.json().await.unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_str(&r.text()).unwrap_or(Value::Null),
+    )
 }
 
 fn code(v: &Value) -> &str {
@@ -46,9 +49,8 @@ fn code(v: &Value) -> &str {
 async fn push_blob(s: &Srv, prefix: &str, image: &str, bytes: &[u8]) -> String {
     let d = digest(bytes);
     let r = admin(s, Method::POST, &format!("{prefix}/{image}/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 202);
     let loc = header(r.headers(), "location").unwrap().to_string();
     let url = if loc.starts_with("http") {
@@ -58,10 +60,9 @@ async fn push_blob(s: &Srv, prefix: &str, image: &str, bytes: &[u8]) -> String {
     };
     let r = admin(s, Method::PUT, &format!("{url}?digest={d}"))
         .body(bytes.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        .go()
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text());
     d
 }
 
@@ -75,7 +76,7 @@ fn manifest(media: &str, config: &[u8], layers: &[&[u8]]) -> Value {
     })
 }
 
-async fn put_manifest(s: &Srv, prefix: &str, image: &str, reference: &str, m: &Value) -> Response {
+async fn put_manifest(s: &Srv, prefix: &str, image: &str, reference: &str, m: &Value) -> Answer {
     let media = m["mediaType"].as_str().unwrap_or(OCI_MANIFEST).to_string();
     admin(
         s,
@@ -84,9 +85,8 @@ async fn put_manifest(s: &Srv, prefix: &str, image: &str, reference: &str, m: &V
     )
     .header("content-type", media)
     .body(serde_json::to_vec(m).unwrap())
-    .send()
+    .go()
     .await
-    .unwrap()
 }
 
 /// Pushes a config, a layer and a manifest tagged `tag`; returns the manifest bytes.
@@ -100,7 +100,7 @@ async fn push_image(s: &Srv, prefix: &str, image: &str, tag: &str, layer: &[u8])
     let m = manifest(OCI_MANIFEST, config.as_bytes(), &[layer]);
     let bytes = serde_json::to_vec(&m).unwrap();
     let r = put_manifest(s, prefix, image, tag, &m).await;
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    assert_eq!(r.status(), 201, "{}", r.text());
     bytes
 }
 
@@ -118,29 +118,25 @@ async fn version_check_and_token_flow() {
         } else {
             format!("{base}/")
         };
-        let r = s.client.get(&ping).send().await.unwrap();
+        let r = s.client.get(&ping).go().await;
         let www = header(r.headers(), "www-authenticate").unwrap().to_string();
         assert!(www.starts_with("Bearer realm=\""), "{www}");
         let (st, v) = errors(r).await;
         assert_eq!((st, code(&v)), (401, "UNAUTHORIZED"));
-        let r = admin(&s, Method::GET, &ping).send().await.unwrap();
+        let r = admin(&s, Method::GET, &ping).go().await;
         assert_eq!(
             header(r.headers(), "docker-distribution-api-version"),
             Some("registry/2.0")
         );
-        assert_eq!(
-            (r.status().as_u16(), r.text().await.unwrap()),
-            (200, "{}".to_string())
-        );
+        assert_eq!((r.status().as_u16(), r.text()), (200, "{}".to_string()));
     }
     // A push without credentials is challenged with the repository's realm and scope.
     let p = reg(&s, "docker-local", false);
     let r = s
         .client
         .post(format!("{p}/team/app/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(
         header(r.headers(), "www-authenticate").unwrap(),
         format!(
@@ -157,28 +153,25 @@ async fn version_check_and_token_flow() {
             s.base
         ))
         .basic_auth("admin", Some("password"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
-    let v: Value = r.json().await.unwrap();
+    let v: Value = r.json();
     assert_eq!(v["expires_in"], 3600);
     let token = v["token"].as_str().unwrap().to_string();
     let r = s
         .client
         .post(format!("{p}/team/app/blobs/uploads/"))
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 202);
     let r = s
         .client
         .get(format!("{}/api/docker/docker-local/v2/token", s.base))
         .basic_auth("admin", Some("nope"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 401, "Bad credentials").await;
     // An expired registry token is refused.
     s.clock.advance(3_601_000);
@@ -186,9 +179,8 @@ async fn version_check_and_token_flow() {
         .client
         .get(format!("{p}/team/app/tags/list"))
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (st, v) = errors(r).await;
     assert_eq!((st, code(&v)), (401, "UNAUTHORIZED"));
     // Readers pull but may not push: DENIED.
@@ -196,9 +188,8 @@ async fn version_check_and_token_flow() {
         .client
         .post(format!("{p}/team/app/blobs/uploads/"))
         .basic_auth("bob", Some("pw"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (st, v) = errors(r).await;
     assert_eq!((st, code(&v)), (403, "DENIED"));
 }
@@ -224,21 +215,19 @@ async fn push_pull_through_both_methods_with_artifactory_layout() {
                 &format!("{p}/{image}/manifests/{reference}"),
             )
             .header("accept", format!("{OCI_MANIFEST}, {DOCKER_MANIFEST}"))
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
             assert_eq!(r.status(), 200);
             assert_eq!(header(r.headers(), "content-type"), Some(OCI_MANIFEST));
             assert_eq!(
                 header(r.headers(), "docker-content-digest"),
                 Some(md.as_str())
             );
-            assert_eq!(r.bytes().await.unwrap().to_vec(), mbytes);
+            assert_eq!(r.bytes().to_vec(), mbytes);
         }
         let r = admin(&s, Method::HEAD, &format!("{p}/{image}/manifests/1.0"))
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         assert_eq!(
             header(r.headers(), "content-length"),
             Some(mbytes.len().to_string().as_str())
@@ -246,30 +235,23 @@ async fn push_pull_through_both_methods_with_artifactory_layout() {
         // Accept that lists only Docker types does not get an OCI manifest.
         let r = admin(&s, Method::GET, &format!("{p}/{image}/manifests/1.0"))
             .header("accept", DOCKER_MANIFEST)
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         let (st, v) = errors(r).await;
         assert_eq!((st, code(&v)), (404, "MANIFEST_UNKNOWN"));
         // Blob with Range.
         let ld = digest(layer.as_bytes());
         let r = admin(&s, Method::GET, &format!("{p}/{image}/blobs/{ld}"))
             .header("range", "bytes=0-9")
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         assert_eq!(r.status(), 206);
-        assert_eq!(
-            r.bytes().await.unwrap().to_vec(),
-            layer.as_bytes()[..10].to_vec()
-        );
+        assert_eq!(r.bytes().to_vec(), layer.as_bytes()[..10].to_vec());
         // The tag folder, its files and properties through the storage API.
         let info: Value = s
             .get(&format!("api/storage/docker-local/{image}/1.0"))
             .await
-            .json()
-            .await
-            .unwrap();
+            .json();
         let mut children: Vec<String> = info["children"]
             .as_array()
             .unwrap()
@@ -290,9 +272,7 @@ async fn push_pull_through_both_methods_with_artifactory_layout() {
                 "api/storage/docker-local/{image}/1.0/manifest.json?properties"
             ))
             .await
-            .json()
-            .await
-            .unwrap();
+            .json();
         assert_eq!(
             props["properties"],
             json!({
@@ -311,7 +291,7 @@ async fn push_pull_through_both_methods_with_artifactory_layout() {
         );
         let mut checksums = Value::Null;
         for _ in 0..100 {
-            let v: Value = s.get(&blob_info).await.json().await.unwrap();
+            let v: Value = s.get(&blob_info).await.json();
             if v["checksums"]["sha1"] != "" {
                 checksums = v["checksums"].clone();
                 break;
@@ -337,12 +317,9 @@ async fn push_pull_through_both_methods_with_artifactory_layout() {
         Method::GET,
         &format!("{}/_catalog", reg(&s, "docker-local", true)),
     )
-    .send()
+    .go()
     .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .json();
     assert_eq!(
         cat,
         json!({"repositories": ["api/deep/name", "path/deep/name"]})
@@ -352,12 +329,9 @@ async fn push_pull_through_both_methods_with_artifactory_layout() {
         Method::GET,
         &format!("http://{}/v2/_catalog", s.server.addr()),
     )
-    .send()
+    .go()
     .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .json();
     assert_eq!(
         root,
         json!({"repositories": ["docker-local/api/deep/name", "docker-local/path/deep/name"]})
@@ -382,24 +356,19 @@ async fn a_second_tag_shares_blob_content_and_deleting_works_both_ways() {
         .sum();
     assert_eq!(blobs, 3);
     let tags: Value = admin(&s, Method::GET, &format!("{p}/app/tags/list"))
-        .send()
+        .go()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(tags, json!({"name": "app", "tags": ["1.0", "latest"]}));
     // Deleting the tag folder through the artifact API removes the tag from the registry.
     let r = s
         .admin(Method::DELETE, "docker-local/app/latest")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 204);
     let r = admin(&s, Method::GET, &format!("{p}/app/manifests/latest"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (st, v) = errors(r).await;
     assert_eq!((st, code(&v)), (404, "MANIFEST_UNKNOWN"));
     assert_eq!(
@@ -412,18 +381,16 @@ async fn a_second_tag_shares_blob_content_and_deleting_works_both_ways() {
         Method::DELETE,
         &format!("{p}/app/manifests/{}", digest(&m1)),
     )
-    .send()
-    .await
-    .unwrap();
+    .go()
+    .await;
     assert_eq!(r.status(), 202);
     assert_eq!(
         s.get("api/storage/docker-local/app/1.0").await.status(),
         404
     );
     let r = admin(&s, Method::GET, &format!("{p}/app/tags/list"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (st, v) = errors(r).await;
     assert_eq!((st, code(&v)), (404, "NAME_UNKNOWN"));
 }
@@ -434,9 +401,8 @@ async fn chunked_uploads_status_cancel_and_out_of_order() {
     let p = reg(&s, "docker-local", true);
     let blob: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     let r = admin(&s, Method::POST, &format!("{p}/chunky/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 202);
     assert_eq!(header(r.headers(), "range"), Some("0-0"));
     let id = header(r.headers(), "docker-upload-uuid")
@@ -446,18 +412,16 @@ async fn chunked_uploads_status_cancel_and_out_of_order() {
     let r = admin(&s, Method::PATCH, &url)
         .header("content-range", "0-99999")
         .body(blob[..100_000].to_vec())
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 202);
     assert_eq!(header(r.headers(), "range"), Some("0-99999"));
     // Out of order: 416, nothing appended.
     let r = admin(&s, Method::PATCH, &url)
         .header("content-range", "200000-299999")
         .body(blob[200_000..].to_vec())
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 416);
     assert_eq!(header(r.headers(), "range"), Some("0-99999"));
     // A chunk without a length (Transfer-Encoding: chunked).
@@ -465,11 +429,10 @@ async fn chunked_uploads_status_cancel_and_out_of_order() {
     let stream = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(chunk)]);
     let r = admin(&s, Method::PATCH, &url)
         .body(reqwest::Body::wrap_stream(stream))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 202);
-    let r = admin(&s, Method::GET, &url).send().await.unwrap();
+    let r = admin(&s, Method::GET, &url).go().await;
     assert_eq!(
         (r.status().as_u16(), header(r.headers(), "range")),
         (204, Some("0-199999"))
@@ -481,9 +444,8 @@ async fn chunked_uploads_status_cancel_and_out_of_order() {
         &format!("{url}?digest={}", digest(b"other")),
     )
     .body(blob[200_000..].to_vec())
-    .send()
-    .await
-    .unwrap();
+    .go()
+    .await;
     let (st, v) = errors(r).await;
     assert_eq!((st, code(&v)), (400, "DIGEST_INVALID"));
     let r = admin(
@@ -491,15 +453,13 @@ async fn chunked_uploads_status_cancel_and_out_of_order() {
         Method::HEAD,
         &format!("{p}/chunky/blobs/{}", digest(&blob)),
     )
-    .send()
-    .await
-    .unwrap();
+    .go()
+    .await;
     assert_eq!(r.status(), 404);
     // Again, properly.
     let r = admin(&s, Method::POST, &format!("{p}/chunky/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let id = header(r.headers(), "docker-upload-uuid")
         .unwrap()
         .to_string();
@@ -508,28 +468,23 @@ async fn chunked_uploads_status_cancel_and_out_of_order() {
         let r = admin(&s, Method::PATCH, &url)
             .header("content-range", format!("{a}-{}", b - 1))
             .body(blob[a..b].to_vec())
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         assert_eq!(r.status(), 202);
     }
     let d = digest(&blob);
     let r = admin(&s, Method::PUT, &format!("{url}?digest={d}"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 201);
     assert_eq!(
         header(r.headers(), "docker-content-digest"),
         Some(d.as_str())
     );
     let got = admin(&s, Method::GET, &format!("{p}/chunky/blobs/{d}"))
-        .send()
+        .go()
         .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+        .bytes();
     assert_eq!(got.to_vec(), blob);
     // The finished upload waits in _uploads, visible in the tree.
     assert_eq!(
@@ -543,22 +498,14 @@ async fn chunked_uploads_status_cancel_and_out_of_order() {
     );
     // Cancel.
     let r = admin(&s, Method::POST, &format!("{p}/chunky/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let id = header(r.headers(), "docker-upload-uuid")
         .unwrap()
         .to_string();
     let url = format!("{p}/chunky/blobs/uploads/{id}");
-    assert_eq!(
-        admin(&s, Method::DELETE, &url)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
-    let (st, v) = errors(admin(&s, Method::GET, &url).send().await.unwrap()).await;
+    assert_eq!(admin(&s, Method::DELETE, &url).go().await.status(), 204);
+    let (st, v) = errors(admin(&s, Method::GET, &url).go().await).await;
     assert_eq!((st, code(&v)), (404, "BLOB_UPLOAD_UNKNOWN"));
     // POST with the digest and the body: one request.
     let small = b"monolithic in the POST";
@@ -568,9 +515,8 @@ async fn chunked_uploads_status_cancel_and_out_of_order() {
         &format!("{p}/chunky/blobs/uploads/?digest={}", digest(small)),
     )
     .body(small.to_vec())
-    .send()
-    .await
-    .unwrap();
+    .go()
+    .await;
     assert_eq!(r.status(), 201);
     // sha512 digests.
     let d512 = {
@@ -583,19 +529,17 @@ async fn chunked_uploads_status_cancel_and_out_of_order() {
         &format!("{p}/chunky/blobs/uploads/?digest={d512}"),
     )
     .body(small.to_vec())
-    .send()
-    .await
-    .unwrap();
+    .go()
+    .await;
     assert_eq!(r.status(), 201);
     let got = admin(&s, Method::GET, &format!("{p}/chunky/blobs/{d512}"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(
         header(got.headers(), "docker-content-digest"),
         Some(d512.as_str())
     );
-    assert_eq!(got.bytes().await.unwrap().to_vec(), small.to_vec());
+    assert_eq!(got.bytes().to_vec(), small.to_vec());
 }
 
 #[tokio::test]
@@ -621,9 +565,8 @@ async fn mounts_lists_indexes_and_referrers() {
             digest(&layer)
         ),
     )
-    .send()
-    .await
-    .unwrap();
+    .go()
+    .await;
     assert_eq!(r.status(), 201);
     assert_eq!(
         header(r.headers(), "location"),
@@ -638,9 +581,8 @@ async fn mounts_lists_indexes_and_referrers() {
             digest(b"x")
         ),
     )
-    .send()
-    .await
-    .unwrap();
+    .go()
+    .await;
     assert_eq!(r.status(), 202);
     // Two platform manifests by digest, then an index over them, tagged.
     let mut children = Vec::new();
@@ -665,9 +607,8 @@ async fn mounts_lists_indexes_and_referrers() {
     );
     let r = admin(&s, Method::GET, &format!("{p}/multi/manifests/v1"))
         .header("accept", OCI_INDEX)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(header(r.headers(), "content-type"), Some(OCI_INDEX));
     // An index naming a manifest the registry lacks.
     let bad = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{"mediaType": OCI_MANIFEST, "digest": digest(b"none"), "size": 4}]});
@@ -689,11 +630,10 @@ async fn mounts_lists_indexes_and_referrers() {
     assert_eq!(r.status(), 201);
     assert_eq!(header(r.headers(), "oci-subject"), Some(subject.as_str()));
     let r = admin(&s, Method::GET, &format!("{p}/multi/referrers/{subject}"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(header(r.headers(), "content-type"), Some(OCI_INDEX));
-    let v: Value = r.json().await.unwrap();
+    let v: Value = r.json();
     assert_eq!(
         v,
         json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{
@@ -705,14 +645,13 @@ async fn mounts_lists_indexes_and_referrers() {
         Method::GET,
         &format!("{p}/multi/referrers/{subject}?artifactType=application/other"),
     )
-    .send()
-    .await
-    .unwrap();
+    .go()
+    .await;
     assert_eq!(
         header(r.headers(), "oci-filters-applied"),
         Some("artifactType")
     );
-    assert_eq!(r.json::<Value>().await.unwrap()["manifests"], json!([]));
+    assert_eq!(r.json::<Value>()["manifests"], json!([]));
 }
 
 #[tokio::test]
@@ -725,9 +664,8 @@ async fn tags_and_catalog_paginate_with_link_headers() {
         assert_eq!(put_manifest(&s, &p, "pages", t, &m).await.status(), 201);
     }
     let r = admin(&s, Method::GET, &format!("{p}/pages/tags/list?n=2"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(
         header(r.headers(), "link"),
         Some(
@@ -741,21 +679,19 @@ async fn tags_and_catalog_paginate_with_link_headers() {
         )
     );
     assert_eq!(
-        r.json::<Value>().await.unwrap(),
+        r.json::<Value>(),
         json!({"name": "pages", "tags": ["a", "b"]})
     );
     let r = admin(&s, Method::GET, &format!("{p}/pages/tags/list?n=2&last=b"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert!(header(r.headers(), "link").is_none());
-    assert_eq!(r.json::<Value>().await.unwrap()["tags"], json!(["c", "d"]));
+    assert_eq!(r.json::<Value>()["tags"], json!(["c", "d"]));
     let r = admin(&s, Method::GET, &format!("{p}/_catalog?n=1"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(
-        r.json::<Value>().await.unwrap(),
+        r.json::<serde_json::Value>(),
         json!({"repositories": ["pages"]})
     );
 }
@@ -864,9 +800,8 @@ async fn bad_input_gets_registry_errors_and_stores_nothing() {
         let r = admin(&s, m.clone(), &url)
             .header("content-type", OCI_MANIFEST)
             .body(body)
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         let (st, v) = errors(r).await;
         assert_eq!((st, code(&v)), (status, c), "{m} {url}: {v}");
     }
@@ -877,9 +812,8 @@ async fn bad_input_gets_registry_errors_and_stores_nothing() {
         &format!("{p}/ok/blobs/uploads/?digest={}", digest(b"claimed")),
     )
     .body(b"actual".to_vec())
-    .send()
-    .await
-    .unwrap();
+    .go()
+    .await;
     let (st, v) = errors(r).await;
     assert_eq!((st, code(&v)), (400, "DIGEST_INVALID"));
     let r = admin(
@@ -887,9 +821,8 @@ async fn bad_input_gets_registry_errors_and_stores_nothing() {
         Method::HEAD,
         &format!("{p}/ok/blobs/{}", digest(b"actual")),
     )
-    .send()
-    .await
-    .unwrap();
+    .go()
+    .await;
     assert_eq!(r.status(), 404);
     assert_eq!(s.get("api/storage/docker-local/ok/t1").await.status(), 404);
     // The API-path method with the repository in the wrong place.
@@ -898,9 +831,8 @@ async fn bad_input_gets_registry_errors_and_stores_nothing() {
         Method::GET,
         &format!("{}/api/docker/v2/docker-local/ok/tags/list", s.base),
     )
-    .send()
-    .await
-    .unwrap();
+    .go()
+    .await;
     assert_rest_error(r, 400, "Unsupported docker repository request for 'v2'").await;
 }
 
@@ -919,49 +851,41 @@ async fn promote_copies_and_moves_and_bintray_is_gone() {
     let promote = |body: Value| {
         s.admin(Method::POST, "api/docker/docker-local/v2/promote")
             .json(&body)
-            .send()
+            .go()
     };
-    let r = promote(json!({"targetRepo": "docker-prod", "dockerRepository": "svc", "tag": "1.0", "targetTag": "stable", "copy": true})).await.unwrap();
+    let r = promote(json!({"targetRepo": "docker-prod", "dockerRepository": "svc", "tag": "1.0", "targetTag": "stable", "copy": true})).await;
     assert_eq!(r.status(), 200);
     let prod = reg(&s, "docker-prod", true);
     let r = admin(&s, Method::GET, &format!("{prod}/svc/manifests/stable"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.bytes().await.unwrap().to_vec(), m);
+        .go()
+        .await;
+    assert_eq!(r.bytes().to_vec(), m);
     let props: Value = s
         .get("api/storage/docker-prod/svc/stable/manifest.json?properties")
         .await
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(props["properties"]["docker.manifest"], json!(["stable"]));
     // Move the whole image under a new name.
-    let r = promote(json!({"targetRepo": "docker-prod", "dockerRepository": "svc", "targetDockerRepository": "team/svc"})).await.unwrap();
+    let r = promote(json!({"targetRepo": "docker-prod", "dockerRepository": "svc", "targetDockerRepository": "team/svc"})).await;
     assert_eq!(r.status(), 200);
     assert_eq!(s.get("api/storage/docker-local/svc").await.status(), 404);
     let tags: Value = admin(&s, Method::GET, &format!("{prod}/team/svc/tags/list"))
-        .send()
+        .go()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(tags["tags"], json!(["1.0"]));
     // Promoting onto an image that already has one of the tags is a conflict, not a merge.
     push_image(&s, &p, "svc2", "1.0", b"other image").await;
-    let r = promote(json!({"targetRepo": "docker-prod", "dockerRepository": "svc2", "targetDockerRepository": "team/svc"})).await.unwrap();
+    let r = promote(json!({"targetRepo": "docker-prod", "dockerRepository": "svc2", "targetDockerRepository": "team/svc"})).await;
     assert_rest_error(
         r,
         409,
         "Target tag 'team/svc:1.0' already exists in docker-prod",
     )
     .await;
-    let r = promote(json!({"targetRepo": "docker-prod"})).await.unwrap();
+    let r = promote(json!({"targetRepo": "docker-prod"})).await;
     assert_rest_error(r, 400, "dockerRepository is required").await;
-    let r = promote(json!({"targetRepo": "generic-local", "dockerRepository": "x"}))
-        .await
-        .unwrap();
+    let r = promote(json!({"targetRepo": "generic-local", "dockerRepository": "x"})).await;
     assert_rest_error(
         r,
         400,
@@ -971,9 +895,8 @@ async fn promote_copies_and_moves_and_bintray_is_gone() {
     let r = s
         .admin(Method::POST, "api/bintray/docker/push/docker-local")
         .json(&json!({"dockerImage": "svc:1.0"}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 410, "Bintray was discontinued on 2021-05-01; pushing Docker tags to Bintray is no longer possible").await;
 }
 
@@ -983,9 +906,8 @@ async fn abandoned_uploads_are_removed_after_a_day() {
     let p = reg(&s, "docker-local", false);
     push_blob(&s, &p, "stale", b"never claimed").await;
     let r = admin(&s, Method::POST, &format!("{p}/stale/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let url = format!(
         "http://{}{}",
         s.server.addr(),
@@ -993,16 +915,14 @@ async fn abandoned_uploads_are_removed_after_a_day() {
     );
     admin(&s, Method::PATCH, &url)
         .body(b"half".to_vec())
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     s.clock.advance(25 * 3600 * 1000);
     // Any new upload runs the cleanup (the background task does it every ten minutes).
     admin(&s, Method::POST, &format!("{p}/other/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
-    let (st, v) = errors(admin(&s, Method::GET, &url).send().await.unwrap()).await;
+        .go()
+        .await;
+    let (st, v) = errors(admin(&s, Method::GET, &url).go().await).await;
     assert_eq!((st, code(&v)), (404, "BLOB_UPLOAD_UNKNOWN"));
     let path = format!(
         "api/storage/docker-local/stale/_uploads/sha256__{}",
@@ -1020,43 +940,32 @@ async fn anonymous_pulls_go_through_an_anonymous_token() {
     let r = s
         .client
         .get(format!("http://{}/v2/", s.server.addr()))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 401);
     // ...and the realm hands out an anonymous token without credentials.
     let t: Value = s
         .client
         .get(format!("{}/api/docker/docker-local/v2/token", s.base))
-        .send()
+        .go()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     let token = t["token"].as_str().unwrap().to_string();
     let r = s
         .client
         .get(format!("{p}/public/manifests/1"))
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
-    let r = s
-        .client
-        .get(format!("{p}/public/tags/list"))
-        .send()
-        .await
-        .unwrap();
+    let r = s.client.get(format!("{p}/public/tags/list")).go().await;
     assert_eq!(r.status(), 200, "anonymous reads work without a token too");
     let r = s
         .client
         .post(format!("{p}/public/blobs/uploads/"))
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (st, v) = errors(r).await;
     assert_eq!((st, code(&v)), (401, "UNAUTHORIZED"));
 }
@@ -1081,10 +990,9 @@ async fn review_regressions_escalation_mounts_tags_and_ranges() {
     let r = s
         .admin(Method::POST, "api/security/token")
         .form(&[("username", "admin"), ("scope", "member-of-groups:readers")])
-        .send()
-        .await
-        .unwrap();
-    let narrow = r.json::<Value>().await.unwrap()["access_token"]
+        .go()
+        .await;
+    let narrow = r.json::<Value>()["access_token"]
         .as_str()
         .unwrap()
         .to_string();
@@ -1092,9 +1000,8 @@ async fn review_regressions_escalation_mounts_tags_and_ranges() {
         .client
         .get(format!("{}/api/docker/docker-local/v2/token", s.base))
         .bearer_auth(&narrow)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 403);
     // A mount from a repository the caller cannot read (or from its root) does not mount.
     let secret = b"secret layer".to_vec();
@@ -1107,16 +1014,14 @@ async fn review_regressions_escalation_mounts_tags_and_ranges() {
                 digest(&secret)
             ),
         )
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
         assert_eq!(r.status(), 202, "{from}");
     }
     assert_eq!(
         dev(Method::HEAD, &format!("{p}/img/blobs/{}", digest(&secret)))
-            .send()
+            .go()
             .await
-            .unwrap()
             .status(),
         404
     );
@@ -1131,9 +1036,8 @@ async fn review_regressions_escalation_mounts_tags_and_ranges() {
     let r = dev(Method::PUT, &format!("{p}/img/manifests/1.0"))
         .header("content-type", OCI_MANIFEST)
         .body(m.clone())
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 201);
     // An excluded tag is neither listed nor served to dev.
     assert_eq!(
@@ -1141,18 +1045,14 @@ async fn review_regressions_escalation_mounts_tags_and_ranges() {
         201
     );
     let tags: Value = dev(Method::GET, &format!("{p}/img/tags/list"))
-        .send()
+        .go()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(tags["tags"], json!(["1.0"]));
     let (st, v) = errors(
         dev(Method::GET, &format!("{p}/img/manifests/internal"))
-            .send()
-            .await
-            .unwrap(),
+            .go()
+            .await,
     )
     .await;
     assert_eq!((st, code(&v)), (403, "DENIED"));
@@ -1164,25 +1064,22 @@ async fn review_regressions_escalation_mounts_tags_and_ranges() {
             Method::DELETE,
             &format!("{p}/img/manifests/sub%2Flatest"),
         )
-        .send()
-        .await
-        .unwrap(),
+        .go()
+        .await,
     )
     .await;
     assert_eq!((st, code(&v)), (404, "MANIFEST_UNKNOWN"));
     assert_eq!(
         admin(&s, Method::GET, &format!("{p}/img/sub/manifests/latest"))
-            .send()
+            .go()
             .await
-            .unwrap()
             .status(),
         200
     );
     // A Content-Range at the end of the number line is refused, not a crash.
     let r = admin(&s, Method::POST, &format!("{p}/img/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let url = format!(
         "http://{}{}",
         s.server.addr(),
@@ -1191,9 +1088,8 @@ async fn review_regressions_escalation_mounts_tags_and_ranges() {
     let r = admin(&s, Method::PATCH, &url)
         .header("content-range", "0-18446744073709551615")
         .body(b"x".to_vec())
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (st, v) = errors(r).await;
     assert_eq!((st, code(&v)), (400, "SIZE_INVALID"));
 }

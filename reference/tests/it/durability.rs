@@ -52,9 +52,8 @@ async fn ephemeral_data_is_removed_on_sigint_and_sigterm() {
             .put(format!("{url}/generic-local/e.txt"))
             .basic_auth("admin", Some("password"))
             .body("e")
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         assert_eq!(r.status(), 201);
         let status = Command::new("kill")
             .args([signal, &child.id().to_string()])
@@ -129,9 +128,8 @@ async fn sigkill_mid_upload_loses_no_acknowledged_write() {
             client
                 .get(path)
                 .basic_auth("admin", Some("password"))
-                .send()
+                .go()
                 .await
-                .unwrap()
         }
     };
     for &i in &acked {
@@ -143,7 +141,7 @@ async fn sigkill_mid_upload_loses_no_acknowledged_write() {
             Some(sha256_hex(&expected).as_str())
         );
         assert_eq!(
-            r.bytes().await.unwrap().as_ref(),
+            r.bytes().as_ref(),
             expected.as_slice(),
             "upload {i} corrupted"
         );
@@ -151,17 +149,13 @@ async fn sigkill_mid_upload_loses_no_acknowledged_write() {
             "{url}/api/storage/generic-local/d/{i}.bin?properties"
         ))
         .await
-        .json()
-        .await
-        .unwrap();
+        .json();
         assert_eq!(p["properties"]["n"][0], i.to_string());
     }
     // Anything else that is visible must be complete and correct (acknowledged or not).
     let list: serde_json::Value = get(format!("{url}/api/storage/generic-local/d?list"))
         .await
-        .json()
-        .await
-        .unwrap();
+        .json();
     for f in list["files"].as_array().unwrap() {
         let name = f["uri"].as_str().unwrap().trim_start_matches('/');
         let i: usize = name.trim_end_matches(".bin").parse().unwrap();

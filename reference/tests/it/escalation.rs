@@ -12,11 +12,10 @@ async fn token(s: &Srv, form: &[(&str, &str)]) -> String {
     let r = s
         .admin(Method::POST, "api/security/token")
         .form(form)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["access_token"]
+    r.json::<Value>()["access_token"]
         .as_str()
         .unwrap()
         .to_string()
@@ -41,9 +40,8 @@ async fn group_scoped_tokens_cannot_widen_themselves() {
         .post(&access)
         .basic_auth("bob", Some("bob-pw"))
         .form(&[("scope", "applied-permissions/groups:admins")])
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 403);
     let r = s
         .basic(Method::POST, "api/security/token", "bob", "bob-pw")
@@ -51,11 +49,10 @@ async fn group_scoped_tokens_cannot_widen_themselves() {
             ("username", "bob"),
             ("scope", "applied-permissions/groups:admins"),
         ])
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(
-        r.json::<Value>().await.unwrap()["error_description"],
+        r.json::<Value>()["error_description"],
         "User 'bob' is not a member of group 'admins'"
     );
     // An admin's readers-only token cannot mint a whole-user token or an API key.
@@ -68,9 +65,8 @@ async fn group_scoped_tokens_cannot_widen_themselves() {
         let r = s
             .basic(Method::POST, "api/security/token", "admin", &narrow)
             .form(&[("username", "admin"), ("scope", scope)])
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         assert_eq!(r.status(), 400, "{scope}");
     }
     let r = s
@@ -78,34 +74,27 @@ async fn group_scoped_tokens_cannot_widen_themselves() {
         .post(&access)
         .bearer_auth(&narrow)
         .form(&[("scope", "applied-permissions/user")])
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 403);
     let r = s
         .bearer(Method::POST, "api/security/apiKey", &narrow)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 403);
-    assert_eq!(
-        s.get("api/security/apiKey").await.text().await.unwrap(),
-        "{}"
-    );
+    assert_eq!(s.get("api/security/apiKey").await.text(), "{}");
     // Its default scope stays within its groups, and it is no admin.
     let r = s
         .basic(Method::POST, "api/security/token", "admin", &narrow)
         .form(&[("username", "admin")])
-        .send()
-        .await
-        .unwrap();
-    let v: Value = r.json().await.unwrap();
+        .go()
+        .await;
+    let v: Value = r.json();
     assert_eq!(v["scope"], "member-of-groups:readers api:*");
     let r = s
         .bearer(Method::GET, "api/security/users", &narrow)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 403, "Forbidden").await;
 }
 
@@ -131,10 +120,7 @@ async fn subtree_operations_need_the_permission_on_every_file() {
     s.deploy("generic-local/org/public/a.txt", "a").await;
     s.deploy("generic-local/org/private/secret.txt", "s").await;
     let bob = |m: Method, p: &str| s.basic(m, p, "bob", "bob-pw");
-    let r = bob(Method::DELETE, "generic-local/org")
-        .send()
-        .await
-        .unwrap();
+    let r = bob(Method::DELETE, "generic-local/org").go().await;
     assert_eq!(r.status(), 403);
     assert_eq!(
         s.get("api/storage/generic-local/org/private/secret.txt")
@@ -143,15 +129,13 @@ async fn subtree_operations_need_the_permission_on_every_file() {
         200
     );
     let r = bob(Method::POST, "api/copy/generic-local/org?to=/scratch/x")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 403);
     assert_eq!(s.get("api/storage/scratch/x").await.status(), 404);
     let r = bob(Method::PUT, "api/storage/generic-local/org?properties=k=v")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 403);
     let props = s
         .get("api/storage/generic-local/org/private/secret.txt?properties")
@@ -163,17 +147,15 @@ async fn subtree_operations_need_the_permission_on_every_file() {
             Method::POST,
             "api/copy/generic-local/org/public?to=/scratch/p"
         )
-        .send()
+        .go()
         .await
-        .unwrap()
         .status(),
         200
     );
     assert_eq!(
         bob(Method::DELETE, "generic-local/org/public")
-            .send()
+            .go()
             .await
-            .unwrap()
             .status(),
         204
     );
@@ -184,25 +166,23 @@ async fn subtree_operations_need_the_permission_on_every_file() {
         .put(s.url("api/security/permissions/scratch"))
         .basic_auth("admin", Some("password"))
         .json(&json!({"repositories": ["scratch"], "principals": {"users": {"bob": ["r", "w"]}}}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     s.deploy("scratch/q/b.txt", "old").await;
     let r = bob(
         Method::POST,
         "api/copy/generic-local/org/public/b.txt?to=/scratch/q/b.txt",
     )
-    .send()
-    .await
-    .unwrap();
+    .go()
+    .await;
     assert_rest_error(
         r,
         403,
         "User doesn't have permissions to override 'scratch:q/b.txt'. Needs delete permissions.",
     )
     .await;
-    assert_eq!(s.get("scratch/q/b.txt").await.text().await.unwrap(), "old");
+    assert_eq!(s.get("scratch/q/b.txt").await.text(), "old");
 }
 
 #[tokio::test]
@@ -215,39 +195,31 @@ async fn deleting_a_user_revokes_their_tokens() {
     .await;
     assert_eq!(
         s.bearer(Method::GET, "api/repositories", &t)
-            .send()
+            .go()
             .await
-            .unwrap()
             .status(),
         200
     );
     assert_eq!(
         s.admin(Method::DELETE, "api/security/users/bob")
-            .send()
+            .go()
             .await
-            .unwrap()
             .status(),
         200
     );
-    let r = s
-        .bearer(Method::GET, "api/repositories", &t)
-        .send()
-        .await
-        .unwrap();
+    let r = s.bearer(Method::GET, "api/repositories", &t).go().await;
     assert_rest_error(r, 401, "Bad credentials").await;
     // A new user with the same name does not inherit anything.
     let r = s
         .admin(Method::PUT, "api/security/users/bob")
         .json(&json!({"email": "b@x.org", "password": "P-1", "admin": true}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 201);
     assert_eq!(
         s.bearer(Method::GET, "api/repositories", &t)
-            .send()
+            .go()
             .await
-            .unwrap()
             .status(),
         401
     );
@@ -260,15 +232,10 @@ async fn deleting_a_user_revokes_their_tokens() {
     let r = s
         .admin(Method::PUT, "api/security/users/ghost")
         .json(&json!({"email": "g@x.org", "password": "P-1", "admin": true}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 201);
-    let r = s
-        .bearer(Method::GET, "api/storageinfo", &ghost)
-        .send()
-        .await
-        .unwrap();
+    let r = s.bearer(Method::GET, "api/storageinfo", &ghost).go().await;
     assert_eq!(r.status(), 403);
 }
 
@@ -294,23 +261,20 @@ async fn virtual_repositories_use_their_members_permissions() {
     let r = s
         .basic(Method::PUT, "virt/b.txt", "bob", "bob-pw")
         .body("b")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 403);
     assert_eq!(s.get("api/storage/generic-local/b.txt").await.status(), 404);
     let r = s
         .basic(Method::GET, "virt/a.txt", "bob", "bob-pw")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 403);
     let r = s
         .admin(Method::PUT, "api/security/permissions/v")
         .json(&json!({"repositories": ["virt"], "principals": {"users": {"bob": ["r", "w"]}}}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(
         r,
         400,
@@ -326,22 +290,20 @@ async fn token_lifetimes_have_limits_and_huge_values_are_refused() {
         let r = s
             .admin(Method::POST, "api/security/token")
             .form(&[("username", "bob"), ("expires_in", v)])
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         assert_eq!(r.status(), 400, "{v}");
         assert_eq!(
-            r.json::<Value>().await.unwrap()["error_description"],
+            r.json::<Value>()["error_description"],
             format!("Invalid expires_in value: {v}")
         );
     }
     let r = s
         .basic(Method::POST, "api/security/token", "bob", "bob-pw")
         .form(&[("username", "bob"), ("refreshable", "true")])
-        .send()
-        .await
-        .unwrap();
-    let v: Value = r.json().await.unwrap();
+        .go()
+        .await;
+    let v: Value = r.json();
     let (at, rt) = (
         v["access_token"].as_str().unwrap(),
         v["refresh_token"].as_str().unwrap(),
@@ -354,18 +316,16 @@ async fn token_lifetimes_have_limits_and_huge_values_are_refused() {
             ("access_token", at),
             ("expires_in", "0"),
         ])
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 400);
     let r = s
         .client
         .post(format!("http://{}/access/api/v1/tokens", s.server.addr()))
         .basic_auth("bob", Some("bob-pw"))
         .form(&[("expires_in", "0")])
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 403);
 }
 
@@ -375,9 +335,8 @@ async fn parallel_guesses_cannot_outrun_the_lock_policy() {
     let r = s
         .admin(Method::PUT, "api/security/userLockPolicy")
         .json(&json!({"enabled": true, "loginAttempts": 3}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     let mut guesses = Vec::new();
     for i in 0..20 {
@@ -402,12 +361,7 @@ async fn parallel_guesses_cannot_outrun_the_lock_policy() {
         20
     );
     if ok == 0 {
-        let locked: Value = s
-            .get("api/security/lockedUsers")
-            .await
-            .json()
-            .await
-            .unwrap();
+        let locked: Value = s.get("api/security/lockedUsers").await.json();
         assert_eq!(locked, json!(["bob"]), "{statuses:?}");
     }
 }
@@ -422,31 +376,25 @@ async fn encrypted_password_stops_when_the_password_is_disabled() {
             "bob",
             "bob-pw",
         )
-        .send()
+        .go()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text();
     assert_eq!(
         s.basic(Method::GET, "api/repositories", "bob", &enc)
-            .send()
+            .go()
             .await
-            .unwrap()
             .status(),
         200
     );
     let r = s
         .admin(Method::POST, "api/security/users/bob")
         .json(&json!({"internalPasswordDisabled": true}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     let r = s
         .basic(Method::GET, "api/repositories", "bob", &enc)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 401, "Bad credentials").await;
 }

@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
+use crate::common::Go;
+
 #[tokio::test]
 async fn no_secret_is_ever_logged() {
     const BOB_PW: &str = "Bob-Secret-Pw-9";
@@ -52,72 +54,59 @@ async fn no_secret_is_ever_logged() {
     let get = |who: &str, pw: &str| {
         c.get(format!("{url}/api/repositories"))
             .basic_auth(who, Some(pw))
-            .send()
+            .go()
     };
-    assert_eq!(get("bob", BOB_PW).await.unwrap().status(), 200);
-    assert_eq!(get("bob", WRONG_PW).await.unwrap().status(), 401);
+    assert_eq!(get("bob", BOB_PW).await.status(), 200);
+    assert_eq!(get("bob", WRONG_PW).await.status(), 401);
     let key: Value = c
         .post(format!("{url}/api/security/apiKey"))
         .basic_auth("bob", Some(BOB_PW))
-        .send()
+        .go()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     let key = key["apiKey"].as_str().unwrap().to_string();
     let r = c
         .get(format!("{url}/api/repositories"))
         .header("X-JFrog-Art-Api", &key)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     let enc = c
         .get(format!("{url}/api/security/encryptedPassword"))
         .basic_auth("bob", Some(BOB_PW))
-        .send()
+        .go()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(get("bob", &enc).await.unwrap().status(), 200);
+        .text();
+    assert_eq!(get("bob", &enc).await.status(), 200);
     let t: Value = c
         .post(format!("{url}/api/security/token"))
         .basic_auth("admin", Some("password"))
         .form(&[("username", "bob"), ("refreshable", "true")])
-        .send()
+        .go()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     let token = t["access_token"].as_str().unwrap().to_string();
     let refresh = t["refresh_token"].as_str().unwrap().to_string();
     let r = c
         .get(format!("{url}/api/repositories"))
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     let r = c
         .put(format!("{url}/api/security/users/carol"))
         .basic_auth("admin", Some("password"))
         .json(&json!({"email": "c@x.org", "password": NEW_PW}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 201);
     // A failure inside a handler (bad JSON) is logged too, without the body.
     let r = c
         .put(format!("{url}/api/security/users/dave"))
         .basic_auth("admin", Some("password"))
         .body(format!("{{\"password\":\"{NEW_PW}\""))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 400);
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

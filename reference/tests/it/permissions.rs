@@ -85,7 +85,7 @@ async fn run(s: &Srv, who: Option<&str>, op: Op) -> u16 {
     if let Some(b) = body {
         req = req.body(b.to_string());
     }
-    req.send().await.unwrap().status().as_u16()
+    req.go().await.status().as_u16()
 }
 
 #[tokio::test]
@@ -204,11 +204,7 @@ async fn permission_matrix() {
         let r = s.get(&format!("api/storage/team-local/d-{u}.txt")).await;
         assert_eq!(r.status(), 200, "{u}'s denied delete removed the file");
         let r = s.get(&format!("team-local/o-{u}.txt")).await;
-        assert_eq!(
-            r.text().await.unwrap(),
-            "o",
-            "{u}'s denied overwrite changed the file"
-        );
+        assert_eq!(r.text(), "o", "{u}'s denied overwrite changed the file");
     }
     let r = s.get("api/storage/team-local/p-writer.txt").await;
     assert_eq!(
@@ -230,10 +226,7 @@ async fn denials_say_who_and_what() {
     .await;
     s.deploy("generic-local/f.txt", "f").await;
     let nobody = |m: Method, p: &str| s.basic(m, p, "nobody", "nobody-pw");
-    let r = nobody(Method::GET, "generic-local/f.txt")
-        .send()
-        .await
-        .unwrap();
+    let r = nobody(Method::GET, "generic-local/f.txt").go().await;
     assert_rest_error(
         r,
         403,
@@ -241,9 +234,8 @@ async fn denials_say_who_and_what() {
     )
     .await;
     let r = nobody(Method::GET, "api/storage/generic-local/f.txt")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (st, h, body) = parts(r).await;
     assert_eq!(st, 403);
     assert_eq!(header(&h, "content-type"), Some("text/plain"));
@@ -254,9 +246,8 @@ async fn denials_say_who_and_what() {
     let r = s
         .basic(Method::PUT, "generic-local/f.txt", "writer", "writer-pw")
         .body("x")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(
         r,
         403,
@@ -265,9 +256,8 @@ async fn denials_say_who_and_what() {
     .await;
     let r = s
         .basic(Method::DELETE, "generic-local/f.txt", "writer", "writer-pw")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(
         r,
         403,
@@ -282,9 +272,8 @@ async fn denials_say_who_and_what() {
             "writer-pw",
         )
         .body(r#"{"props":{"a":"b"}}"#)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (st, _, body) = parts(r).await;
     assert_eq!(
         (st, body.as_str()),
@@ -294,9 +283,8 @@ async fn denials_say_who_and_what() {
     let r = s
         .anon(Method::PUT, "generic-local/g.txt")
         .body("g")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(
         header(r.headers(), "www-authenticate"),
         Some("Basic realm=\"Artifactory Realm\"")
@@ -324,23 +312,13 @@ async fn listings_show_only_what_the_caller_may_read() {
     for p in ["team/a.txt", "team/sub/b.txt", "secret/c.txt", "top.txt"] {
         s.deploy(&format!("generic-local/{p}"), "x").await;
     }
-    let get = |p: &str| s.basic(Method::GET, p, "scoped", "scoped-pw").send();
-    let info: serde_json::Value = get("api/storage/generic-local")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let get = |p: &str| s.basic(Method::GET, p, "scoped", "scoped-pw").go();
+    let info: serde_json::Value = get("api/storage/generic-local").await.json();
     assert_eq!(
         info["children"],
         serde_json::json!([{"uri": "/team", "folder": true}])
     );
-    let list: serde_json::Value = get("api/storage/generic-local?list&deep=1")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: serde_json::Value = get("api/storage/generic-local?list&deep=1").await.json();
     let uris: Vec<&str> = list["files"]
         .as_array()
         .unwrap()
@@ -348,15 +326,12 @@ async fn listings_show_only_what_the_caller_may_read() {
         .map(|f| f["uri"].as_str().unwrap())
         .collect();
     assert_eq!(uris, ["/team/a.txt", "/team/sub/b.txt"]);
-    let html = get("generic-local/").await.unwrap().text().await.unwrap();
+    let html = get("generic-local/").await.text();
     assert!(html.contains("team/") && !html.contains("secret") && !html.contains("top.txt"));
-    assert_eq!(get("generic-local/team/a.txt").await.unwrap().status(), 200);
-    assert_eq!(get("generic-local/top.txt").await.unwrap().status(), 403);
-    assert_eq!(
-        get("generic-local/secret/c.txt").await.unwrap().status(),
-        403
-    );
-    let repos: serde_json::Value = get("api/repositories").await.unwrap().json().await.unwrap();
+    assert_eq!(get("generic-local/team/a.txt").await.status(), 200);
+    assert_eq!(get("generic-local/top.txt").await.status(), 403);
+    assert_eq!(get("generic-local/secret/c.txt").await.status(), 403);
+    let repos: serde_json::Value = get("api/repositories").await.json();
     let keys: Vec<&str> = repos
         .as_array()
         .unwrap()
@@ -388,7 +363,7 @@ async fn a_deploy_without_delete_permission_cannot_overwrite_a_file_created_mean
             "writer-pw",
         )
         .body(body)
-        .send();
+        .go();
     let slow = tokio::spawn(slow);
     tx.send(Ok(b"writer's first half, ".to_vec()))
         .await
@@ -399,7 +374,7 @@ async fn a_deploy_without_delete_permission_cannot_overwrite_a_file_created_mean
         .await;
     tx.send(Ok(b"second half".to_vec())).await.unwrap();
     drop(tx);
-    let r = slow.await.unwrap().unwrap();
+    let r = slow.await.unwrap();
     assert_rest_error(
         r,
         403,
@@ -407,5 +382,5 @@ async fn a_deploy_without_delete_permission_cannot_overwrite_a_file_created_mean
     )
     .await;
     let r = s.get("generic-local/race/x.txt").await;
-    assert_eq!(r.text().await.unwrap(), "the admin's file");
+    assert_eq!(r.text(), "the admin's file");
 }

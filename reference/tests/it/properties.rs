@@ -68,11 +68,10 @@ fn deploy_then_retrieve_returns_the_same_bytes() {
                 let r = s
                     .admin(reqwest::Method::PUT, &path)
                     .body(body.clone())
-                    .send()
-                    .await
-                    .unwrap();
+                    .go()
+                    .await;
                 prop_assert_eq!(r.status().as_u16(), 201, "PUT {}", path);
-                let v: serde_json::Value = r.json().await.unwrap();
+                let v: serde_json::Value = r.json();
                 prop_assert_eq!(
                     v["path"].as_str().unwrap(),
                     format!("/case{n}/{}", segs.join("/"))
@@ -83,19 +82,11 @@ fn deploy_then_retrieve_returns_the_same_bytes() {
                 );
                 let r = s.get(&path).await;
                 prop_assert_eq!(r.status().as_u16(), 200);
-                let got = r.bytes().await.unwrap();
+                let got = r.bytes();
                 prop_assert_eq!(got.as_ref(), body.as_slice());
-                let r = s
-                    .admin(reqwest::Method::DELETE, &path)
-                    .send()
-                    .await
-                    .unwrap();
+                let r = s.admin(reqwest::Method::DELETE, &path).go().await;
                 prop_assert_eq!(r.status().as_u16(), 204);
-                let r = s
-                    .admin(reqwest::Method::DELETE, &root)
-                    .send()
-                    .await
-                    .unwrap();
+                let r = s.admin(reqwest::Method::DELETE, &root).go().await;
                 prop_assert_eq!(r.status().as_u16(), 204);
                 Ok(())
             })

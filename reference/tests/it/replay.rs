@@ -7,6 +7,8 @@ use jcr_reference::{Config, Server};
 use reqwest::{Client, Method};
 use serde_json::Value;
 
+use crate::common::Go;
+
 fn fixture(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -66,8 +68,8 @@ impl Started {
     }
 
     async fn status_and_text(&self, rb: reqwest::RequestBuilder) -> (u16, String) {
-        let r = rb.send().await.unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
+        let r = rb.go().await;
+        (r.status().as_u16(), r.text())
     }
 
     async fn admin_get(&self, path: &str) -> (u16, String) {
@@ -158,9 +160,8 @@ async fn assert_fixture_state(name: &str, s: &Started) {
             "Accept",
             "application/vnd.docker.distribution.manifest.v2+json",
         )
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.headers()

@@ -35,9 +35,7 @@ async fn create_get_update_filter_delete() {
     let r = s
         .admin(Method::PUT, "api/repositories/my-remote")
         .json(&json!({"key": "my-remote", "rclass": "remote", "packageType": "docker", "url": "https://registry-1.docker.io/"}))
-        .send()
-        .await
-        .unwrap();
+        .go().await;
     let (status, h, text) = parts(r).await;
     assert_eq!(
         (status, text.as_str()),
@@ -47,28 +45,17 @@ async fn create_get_update_filter_delete() {
     let r = s
         .admin(Method::PUT, "api/repositories/My-Remote")
         .json(&json!({"rclass": "local"}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 400, "Case insensitive repository key already exists").await;
-    let r = s.admin(Method::PUT, "api/repositories/virt").json(&json!({"rclass": "virtual", "packageType": "docker", "repositories": ["docker-local", "my-remote"], "defaultDeploymentRepo": "docker-local"})).send().await.unwrap();
+    let r = s.admin(Method::PUT, "api/repositories/virt").json(&json!({"rclass": "virtual", "packageType": "docker", "repositories": ["docker-local", "my-remote"], "defaultDeploymentRepo": "docker-local"})).go().await;
     assert_eq!(r.status(), 200);
-    let v: serde_json::Value = s
-        .get("api/repositories?type=remote")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: serde_json::Value = s.get("api/repositories?type=remote").await.json();
     assert_eq!(
         v,
         json!([{"key": "my-remote", "type": "REMOTE", "url": "https://registry-1.docker.io/", "packageType": "Docker"}])
     );
-    let v: serde_json::Value = s
-        .get("api/repositories?packageType=DOCKER")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: serde_json::Value = s.get("api/repositories?packageType=DOCKER").await.json();
     let keys: Vec<&str> = v
         .as_array()
         .unwrap()
@@ -76,43 +63,29 @@ async fn create_get_update_filter_delete() {
         .map(|r| r["key"].as_str().unwrap())
         .collect();
     assert_eq!(keys, ["docker-local", "my-remote", "virt"]);
-    assert_eq!(
-        s.get("api/repositories?type=weird")
-            .await
-            .text()
-            .await
-            .unwrap(),
-        "[ ]"
-    );
+    assert_eq!(s.get("api/repositories?type=weird").await.text(), "[ ]");
     let r = s.get("api/repositories/virt").await;
     assert_eq!(
         header(r.headers(), "content-type"),
         Some("application/vnd.org.jfrog.artifactory.repositories.VirtualRepositoryConfiguration+json")
     );
-    let v: serde_json::Value = r.json().await.unwrap();
+    let v: serde_json::Value = r.json();
     assert_eq!(v["rclass"], "virtual");
     assert_eq!(v["repositories"], json!(["docker-local", "my-remote"]));
     assert_eq!(v["defaultDeploymentRepo"], "docker-local");
     let r = s
         .admin(Method::POST, "api/repositories/my-remote")
         .json(&json!({"description": "hub"}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
-    let v: serde_json::Value = s
-        .get("api/repositories/my-remote")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: serde_json::Value = s.get("api/repositories/my-remote").await.json();
     assert_eq!(v["description"], "hub");
     assert_eq!(v["url"], "https://registry-1.docker.io/");
     let r = s
         .admin(Method::DELETE, "api/repositories/my-remote")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (status, _, text) = parts(r).await;
     assert_eq!(
         (status, text.as_str()),
@@ -122,7 +95,7 @@ async fn create_get_update_filter_delete() {
         )
     );
     // Virtual members forget the deleted repository.
-    let v: serde_json::Value = s.get("api/repositories/virt").await.json().await.unwrap();
+    let v: serde_json::Value = s.get("api/repositories/virt").await.json();
     assert_eq!(v["repositories"], json!(["docker-local"]));
     assert_rest_error(
         s.get("api/repositories/my-remote").await,
@@ -192,9 +165,8 @@ async fn bad_repository_documents_are_400_and_create_nothing() {
             .admin(Method::PUT, &format!("api/repositories/{key}"))
             .header("Content-Type", "application/json")
             .body(body)
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         match msg {
             Some(m) => assert_rest_error(r, 400, m).await,
             None => assert_eq!(r.status(), 400),
@@ -214,24 +186,21 @@ async fn only_admins_manage_repositories() {
         .put(s.url("api/repositories/x"))
         .basic_auth("bob", Some("pw"))
         .json(&json!({"rclass": "local"}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 403, "Forbidden").await;
     let r = s
         .anon(Method::PUT, "api/repositories/x")
         .json(&json!({"rclass": "local"}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 401, "Authentication is required").await;
     let r = s
         .client
         .delete(s.url("api/repositories/generic-local"))
         .basic_auth("bob", Some("pw"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 403);
     assert_eq!(s.get("api/repositories/generic-local").await.status(), 200);
 }

@@ -14,9 +14,8 @@ async fn get_and_head_carry_all_documented_headers() {
     for method in [Method::GET, Method::HEAD] {
         let r = s
             .admin(method.clone(), "generic-local/dir/my%20file.json")
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         let (status, h, text) = parts(r).await;
         assert_eq!(status, 200);
         assert_eq!(header(&h, "etag"), Some(sha1_hex(&body).as_str()));
@@ -60,31 +59,27 @@ async fn conditional_requests_give_304() {
     let r = s
         .admin(Method::GET, "generic-local/c.txt")
         .header("If-None-Match", &sha1)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 304);
     // A quoted ETag does not match: the comparison is verbatim.
     let r = s
         .admin(Method::GET, "generic-local/c.txt")
         .header("If-None-Match", format!("\"{sha1}\""))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     let r = s
         .admin(Method::GET, "generic-local/c.txt")
         .header("If-Modified-Since", "Tue, 14 Nov 2023 22:13:20 GMT")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 304);
     let r = s
         .admin(Method::GET, "generic-local/c.txt")
         .header("If-Modified-Since", "Tue, 14 Nov 2023 22:13:19 GMT")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
 }
 
@@ -95,9 +90,8 @@ async fn single_multiple_and_unsatisfiable_ranges() {
     let r = s
         .admin(Method::GET, "generic-local/r.bin")
         .header("Range", "bytes=2-4")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (status, h, text) = parts(r).await;
     assert_eq!((status, text.as_str()), (206, "cde"));
     assert_eq!(header(&h, "content-range"), Some("bytes 2-4/10"));
@@ -105,9 +99,8 @@ async fn single_multiple_and_unsatisfiable_ranges() {
     let r = s
         .admin(Method::GET, "generic-local/r.bin")
         .header("Range", "bytes=0-0,-2")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (status, h, text) = parts(r).await;
     assert_eq!(status, 206);
     assert_eq!(
@@ -127,9 +120,8 @@ async fn single_multiple_and_unsatisfiable_ranges() {
     let r = s
         .admin(Method::GET, "generic-local/r.bin")
         .header("Range", "bytes=10-20")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 416);
     assert_eq!(header(r.headers(), "content-range"), Some("bytes */10"));
 }
@@ -219,21 +211,13 @@ async fn property_based_resolution() {
 async fn downloads_update_statistics() {
     let s = start().await;
     s.deploy("generic-local/st.txt", "s").await;
-    let v: serde_json::Value = s
-        .get("api/storage/generic-local/st.txt?stats")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: serde_json::Value = s.get("api/storage/generic-local/st.txt?stats").await.json();
     assert_eq!(v["downloadCount"], 0);
     assert_eq!(v["lastDownloaded"], 0);
     assert!(v.get("lastDownloadedBy").is_none());
     s.clock.advance(1000);
-    s.get("generic-local/st.txt").await.bytes().await.unwrap();
-    s.admin(Method::HEAD, "generic-local/st.txt")
-        .send()
-        .await
-        .unwrap();
+    s.get("generic-local/st.txt").await.bytes();
+    s.admin(Method::HEAD, "generic-local/st.txt").go().await;
     let r = s.get("api/storage/generic-local/st.txt?stats").await;
     let (status, h, text) = parts(r).await;
     assert_eq!(status, 200);
@@ -257,7 +241,7 @@ async fn downloads_update_statistics() {
 
 async fn stats(s: &Srv, path: &str) -> (serde_json::Value, serde_json::Value) {
     let url = format!("api/storage/generic-local/{path}?stats");
-    let v: serde_json::Value = s.get(&url).await.json().await.unwrap();
+    let v: serde_json::Value = s.get(&url).await.json();
     (v["downloadCount"].clone(), v["lastDownloaded"].clone())
 }
 
@@ -272,7 +256,7 @@ async fn download_statistics_survive_a_restart_and_follow_moves() {
         s.deploy("generic-local/st.txt", "s").await;
         s.clock.advance(1000);
         for _ in 0..2 {
-            s.get("generic-local/st.txt").await.bytes().await.unwrap();
+            s.get("generic-local/st.txt").await.bytes();
         }
         s.server.stop().await;
     }
@@ -283,9 +267,8 @@ async fn download_statistics_survive_a_restart_and_follow_moves() {
             Method::POST,
             "api/copy/generic-local/st.txt?to=/generic-local/copy.txt",
         )
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(stats(&s, "copy.txt").await, (json!(0), json!(0)));
     let r = s
@@ -293,9 +276,8 @@ async fn download_statistics_survive_a_restart_and_follow_moves() {
             Method::POST,
             "api/move/generic-local/st.txt?to=/generic-local/moved.txt",
         )
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(stats(&s, "moved.txt").await, (json!(2), json!(T0 + 1000)));
 }
@@ -361,7 +343,7 @@ async fn archive_entries_from_zip_and_tgz() {
     assert_eq!((status, text.as_str()), (200, "license text"));
     assert_eq!(header(&h, "content-type"), Some("text/plain"));
     let r = s.get("generic-local/c-1.0.tgz!/chart/Chart.yaml").await;
-    assert_eq!(r.text().await.unwrap(), "name: chart\n");
+    assert_eq!(r.text(), "name: chart\n");
     assert_rest_error(
         s.get("generic-local/lib/a.jar!/missing").await,
         404,
@@ -378,16 +360,11 @@ async fn delete_file_folder_and_errors() {
     s.deploy("generic-local/delx.txt", "keep").await;
     let r = s
         .admin(Method::DELETE, "generic-local/del/a.txt")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 204);
-    assert_eq!(r.text().await.unwrap(), "");
-    let r = s
-        .admin(Method::DELETE, "generic-local/del")
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(r.text(), "");
+    let r = s.admin(Method::DELETE, "generic-local/del").go().await;
     assert_eq!(r.status(), 204);
     assert_rest_error(
         s.get("api/storage/generic-local/del/b/c.txt").await,
@@ -396,30 +373,22 @@ async fn delete_file_folder_and_errors() {
     )
     .await;
     assert_eq!(s.get("generic-local/delx.txt").await.status(), 200);
-    let r = s
-        .admin(Method::DELETE, "generic-local/del")
-        .send()
-        .await
-        .unwrap();
+    let r = s.admin(Method::DELETE, "generic-local/del").go().await;
     assert_rest_error(
         r,
         404,
         "Could not locate artifact 'generic-local:del' (Nothing to delete).",
     )
     .await;
-    let r = s.admin(Method::DELETE, "nope/x").send().await.unwrap();
+    let r = s.admin(Method::DELETE, "nope/x").go().await;
     assert_eq!(r.status(), 404);
-    assert_eq!(r.text().await.unwrap(), "");
+    assert_eq!(r.text(), "");
 }
 
 #[tokio::test]
 async fn unsupported_method_is_405_with_webdav_allow() {
     let s = start().await;
-    let r = s
-        .admin(Method::PATCH, "generic-local/x")
-        .send()
-        .await
-        .unwrap();
+    let r = s.admin(Method::PATCH, "generic-local/x").go().await;
     assert_eq!(r.status(), 405);
     assert_eq!(
         header(r.headers(), "allow"),

@@ -5,12 +5,9 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 
-async fn results(r: reqwest::Response) -> Vec<Value> {
+async fn results(r: Answer) -> Vec<Value> {
     assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["results"]
-        .as_array()
-        .unwrap()
-        .clone()
+    r.json::<Value>()["results"].as_array().unwrap().clone()
 }
 
 fn uris(rows: &[Value]) -> Vec<String> {
@@ -47,9 +44,8 @@ async fn quick_search_by_name_with_details() {
             "api/search/artifact?name=lib-1*&repos=generic-local",
         )
         .header("X-Result-Detail", "info, properties")
-        .send()
-        .await
-        .unwrap(),
+        .go()
+        .await,
     )
     .await;
     assert_eq!(rows.len(), 1);
@@ -122,9 +118,8 @@ async fn property_search_and_permissions() {
     // Carol sees only what she may read.
     let rows = results(
         s.basic(Method::GET, "api/search/prop?os=linux", "carol", "carol-pw")
-            .send()
-            .await
-            .unwrap(),
+            .go()
+            .await,
     )
     .await;
     assert_eq!(
@@ -138,9 +133,8 @@ async fn property_search_and_permissions() {
             "carol",
             "carol-pw",
         )
-        .send()
-        .await
-        .unwrap(),
+        .go()
+        .await,
     )
     .await;
     assert_eq!(rows.len(), 2);
@@ -250,17 +244,12 @@ async fn date_searches_usage_and_their_errors() {
     // Anonymous callers may quick-search but not use the date searches.
     assert_eq!(
         s.anon(Method::GET, "api/search/artifact?name=jar")
-            .send()
+            .go()
             .await
-            .unwrap()
             .status(),
         200
     );
-    let r = s
-        .anon(Method::GET, "api/search/creation?from=1")
-        .send()
-        .await
-        .unwrap();
+    let r = s.anon(Method::GET, "api/search/creation?from=1").go().await;
     assert_eq!(
         header(r.headers(), "www-authenticate"),
         Some("Basic realm=\"Artifactory Realm\"")

@@ -13,60 +13,45 @@ async fn create_get_regenerate_revoke_own_key() {
             .request(m, s.url(path))
             .basic_auth("bob", Some("pw"))
     };
-    let r = bob(Method::GET, "api/security/apiKey")
-        .send()
-        .await
-        .unwrap();
+    let r = bob(Method::GET, "api/security/apiKey").go().await;
     let (status, h, text) = parts(r).await;
     assert_eq!((status, text.as_str()), (200, "{}"));
     assert_eq!(header(&h, "content-type"), Some("application/json"));
-    let r = bob(Method::POST, "api/security/apiKey")
-        .send()
-        .await
-        .unwrap();
+    let r = bob(Method::POST, "api/security/apiKey").go().await;
     assert_eq!(r.status(), 201);
-    let v: serde_json::Value = r.json().await.unwrap();
+    let v: serde_json::Value = r.json();
     let key = v["apiKey"].as_str().unwrap().to_string();
     assert!(key.starts_with("AKCp8") && key.len() >= 73, "{key}");
-    let r = bob(Method::POST, "api/security/apiKey")
-        .send()
-        .await
-        .unwrap();
+    let r = bob(Method::POST, "api/security/apiKey").go().await;
     let (status, _, text) = parts(r).await;
     assert_eq!(
         (status, text.as_str()),
         (400, r#"{"error":"Api key already exists for user: bob"}"#)
     );
-    let r = bob(Method::GET, "api/security/apiKey")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.text().await.unwrap(), format!(r#"{{"apiKey":"{key}"}}"#));
+    let r = bob(Method::GET, "api/security/apiKey").go().await;
+    assert_eq!(r.text(), format!(r#"{{"apiKey":"{key}"}}"#));
     // The key authenticates as bob: as the Basic password and in X-JFrog-Art-Api.
     let r = s
         .client
         .get(s.url("api/repositories"))
         .basic_auth("bob", Some(&key))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     let r = s
         .client
         .get(s.url("api/repositories"))
         .header("X-JFrog-Art-Api", &key)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     let r = s
         .client
         .put(s.url("generic-local/x"))
         .header("X-JFrog-Art-Api", &key)
         .body("x")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(
         r,
         403,
@@ -78,9 +63,8 @@ async fn create_get_regenerate_revoke_own_key() {
         .client
         .put(s.url("api/security/apiKey"))
         .header("X-JFrog-Art-Api", &key)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (status, _, text) = parts(r).await;
     assert_eq!(
         (status, text.as_str()),
@@ -89,12 +73,9 @@ async fn create_get_regenerate_revoke_own_key() {
             r#"{"error":"The use of apiKey as authentication is forbidden for this api call"}"#
         )
     );
-    let r = bob(Method::PUT, "api/security/apiKey")
-        .send()
-        .await
-        .unwrap();
+    let r = bob(Method::PUT, "api/security/apiKey").go().await;
     assert_eq!(r.status(), 200);
-    let new_key = r.json::<serde_json::Value>().await.unwrap()["apiKey"]
+    let new_key = r.json::<serde_json::Value>()["apiKey"]
         .as_str()
         .unwrap()
         .to_string();
@@ -103,14 +84,10 @@ async fn create_get_regenerate_revoke_own_key() {
         .client
         .get(s.url("api/repositories"))
         .header("X-JFrog-Art-Api", &key)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 401, "Bad credentials").await;
-    let r = bob(Method::DELETE, "api/security/apiKey")
-        .send()
-        .await
-        .unwrap();
+    let r = bob(Method::DELETE, "api/security/apiKey").go().await;
     let (status, _, text) = parts(r).await;
     assert_eq!(
         (status, text.as_str()),
@@ -123,9 +100,8 @@ async fn create_get_regenerate_revoke_own_key() {
         .client
         .get(s.url("api/repositories"))
         .basic_auth("bob", Some(&new_key))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 401);
 }
 
@@ -137,91 +113,61 @@ async fn admin_manages_other_users_keys_and_revokes_all() {
             .request(m, s.url(path))
             .basic_auth("bob", Some("pw"))
     };
-    bob(Method::POST, "api/security/apiKey")
-        .send()
-        .await
-        .unwrap();
-    s.admin(Method::POST, "api/security/apiKey")
-        .send()
-        .await
-        .unwrap();
-    let v: serde_json::Value = s.get("api/security/apiKey/bob").await.json().await.unwrap();
+    bob(Method::POST, "api/security/apiKey").go().await;
+    s.admin(Method::POST, "api/security/apiKey").go().await;
+    let v: serde_json::Value = s.get("api/security/apiKey/bob").await.json();
     assert!(v["apiKey"].as_str().unwrap().starts_with("AKCp8"));
-    let r = bob(Method::GET, "api/security/apiKey/admin")
-        .send()
-        .await
-        .unwrap();
+    let r = bob(Method::GET, "api/security/apiKey/admin").go().await;
     assert_eq!(r.status(), 403);
     let r = bob(Method::DELETE, "api/security/apiKey?deleteAll=1")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 403);
     let r = s
         .admin(Method::DELETE, "api/security/apiKey/bob")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(
-        r.text().await.unwrap(),
+        r.text(),
         r#"{"info":"Api key for user: 'bob' has been successfully revoked"}"#
     );
     assert_eq!(
-        bob(Method::GET, "api/security/apiKey")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
+        bob(Method::GET, "api/security/apiKey").go().await.text(),
         "{}"
     );
     let r = s
         .admin(Method::DELETE, "api/security/apiKey?deleteAll=1")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(
-        r.text().await.unwrap(),
+        r.text(),
         r#"{"info":"All api keys have been successfully revoked"}"#
     );
-    assert_eq!(
-        s.get("api/security/apiKey").await.text().await.unwrap(),
-        "{}"
-    );
+    assert_eq!(s.get("api/security/apiKey").await.text(), "{}");
 }
 
 #[tokio::test]
 async fn anonymous_and_bad_keys() {
     let s = start_with(|c| c.anonymous_access = true).await;
-    let r = s
-        .anon(Method::POST, "api/security/apiKey")
-        .send()
-        .await
-        .unwrap();
+    let r = s.anon(Method::POST, "api/security/apiKey").go().await;
     assert_eq!(r.status(), 403);
     for m in [Method::GET, Method::PUT, Method::DELETE] {
-        let r = s.anon(m, "api/security/apiKey").send().await.unwrap();
+        let r = s.anon(m, "api/security/apiKey").go().await;
         let (status, _, text) = parts(r).await;
         assert_eq!((status, text.as_str()), (200, ""));
     }
     let r = s
         .anon(Method::GET, "api/repositories")
         .header("X-JFrog-Art-Api", "AKCp8nope")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(
         header(r.headers(), "www-authenticate"),
         Some("Basic realm=\"Artifactory Realm\"")
     );
     assert_rest_error(r, 401, "Bad credentials").await;
     let s2 = start().await;
-    let r = s2
-        .anon(Method::GET, "api/security/apiKey")
-        .send()
-        .await
-        .unwrap();
+    let r = s2.anon(Method::GET, "api/security/apiKey").go().await;
     assert_rest_error(r, 401, "Authentication is required").await;
 }
 
@@ -231,12 +177,8 @@ async fn api_keys_survive_a_restart() {
     let data = dir.path().join("data");
     let key = {
         let s = start_with(|c| c.data_dir = Some(data.clone())).await;
-        let r = s
-            .admin(Method::POST, "api/security/apiKey")
-            .send()
-            .await
-            .unwrap();
-        let key = r.json::<serde_json::Value>().await.unwrap()["apiKey"]
+        let r = s.admin(Method::POST, "api/security/apiKey").go().await;
+        let key = r.json::<serde_json::Value>()["apiKey"]
             .as_str()
             .unwrap()
             .to_string();
@@ -248,16 +190,13 @@ async fn api_keys_survive_a_restart() {
         .client
         .get(s.url("api/storage/generic-local"))
         .header("X-JFrog-Art-Api", &key)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         s.get("api/security/apiKey")
             .await
-            .json::<serde_json::Value>()
-            .await
-            .unwrap(),
+            .json::<serde_json::Value>(),
         json!({"apiKey": key})
     );
 }

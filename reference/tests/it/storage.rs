@@ -65,12 +65,7 @@ async fn folder_info_and_repo_root() {
         v["uri"],
         format!("{}/api/storage/generic-local/org", s.base)
     );
-    let root: serde_json::Value = s
-        .get("api/storage/generic-local")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let root: serde_json::Value = s.get("api/storage/generic-local").await.json();
     assert_eq!(root["path"], "/");
     assert_eq!(root["uri"], format!("{}/api/storage/generic-local", s.base));
     assert_eq!(root["children"], json!([{"uri": "/org", "folder": true}]));
@@ -98,12 +93,7 @@ async fn file_list_shallow_deep_and_folders() {
     let s = start().await;
     s.deploy("generic-local/l/a.txt", "aa").await;
     s.deploy("generic-local/l/sub/b.txt", "b").await;
-    let v: serde_json::Value = s
-        .get("api/storage/generic-local/l?list")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: serde_json::Value = s.get("api/storage/generic-local/l?list").await.json();
     assert_eq!(
         v,
         json!({
@@ -119,7 +109,7 @@ async fn file_list_shallow_deep_and_folders() {
         header(r.headers(), "content-type"),
         Some("application/vnd.org.jfrog.artifactory.storage.FileList+json")
     );
-    let v: serde_json::Value = r.json().await.unwrap();
+    let v: serde_json::Value = r.json();
     let uris: Vec<&str> = v["files"]
         .as_array()
         .unwrap()
@@ -131,9 +121,7 @@ async fn file_list_shallow_deep_and_folders() {
     let v: serde_json::Value = s
         .get("api/storage/generic-local/l?list&deep=1&depth=1")
         .await
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(v["files"].as_array().unwrap().len(), 1);
 }
 
@@ -172,13 +160,12 @@ async fn properties_set_get_filter_delete() {
             Method::PUT,
             "api/storage/generic-local/pr?properties=os=win,linux;qa=done%5C,ok&recursive=1",
         )
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 204);
     let r = s.get("api/storage/generic-local/pr/a.txt?properties").await;
     assert_eq!(header(r.headers(), "cache-control"), Some("no-store"));
-    let v: serde_json::Value = r.json().await.unwrap();
+    let v: serde_json::Value = r.json();
     assert_eq!(
         v["properties"],
         json!({"os": ["win", "linux"], "qa": ["done,ok"]})
@@ -190,9 +177,7 @@ async fn properties_set_get_filter_delete() {
     let v: serde_json::Value = s
         .get("api/storage/generic-local/pr/a.txt?properties=qa,zz")
         .await
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(v["properties"], json!({"qa": ["done,ok"]}));
     assert_rest_error(
         s.get("api/storage/generic-local/pr/a.txt?properties=zz")
@@ -206,24 +191,19 @@ async fn properties_set_get_filter_delete() {
             Method::DELETE,
             "api/storage/generic-local/pr/a.txt?properties=os&recursive=0",
         )
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 204);
     let v: serde_json::Value = s
         .get("api/storage/generic-local/pr/a.txt?properties")
         .await
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(v["properties"], json!({"qa": ["done,ok"]}));
     // Folder itself kept both keys (the delete was not recursive and targeted the file).
     let v: serde_json::Value = s
         .get("api/storage/generic-local/pr?properties")
         .await
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(
         v["properties"],
         json!({"os": ["win", "linux"], "qa": ["done,ok"]})
@@ -233,18 +213,16 @@ async fn properties_set_get_filter_delete() {
             Method::PUT,
             "api/storage/generic-local/pr/none?properties=a=1",
         )
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 404, "Unable to find item").await;
     let r = s
         .admin(
             Method::PUT,
             "api/storage/generic-local/pr/a.txt?properties=bad%20key=1",
         )
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(
         r,
         400,
@@ -260,16 +238,13 @@ async fn metadata_patch_sets_and_removes() {
     let r = s
         .admin(Method::PATCH, "api/metadata/generic-local/m.txt")
         .json(&json!({"props": {"new": "v", "multi": ["a", "b"], "old": null}}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 204);
     let v: serde_json::Value = s
         .get("api/storage/generic-local/m.txt?properties")
         .await
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(
         v["properties"],
         json!({"keep": ["k"], "multi": ["a", "b"], "new": ["v"]})
@@ -277,9 +252,8 @@ async fn metadata_patch_sets_and_removes() {
     let r = s
         .admin(Method::PATCH, "api/metadata/generic-local/m.txt")
         .json(&json!({"other": 1}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (status, _, text) = parts(r).await;
     assert_eq!(
         (status, text.as_str()),
@@ -288,9 +262,8 @@ async fn metadata_patch_sets_and_removes() {
     let r = s
         .admin(Method::PATCH, "api/metadata/generic-local/m.txt")
         .body("{not json")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 400);
 }
 
@@ -304,9 +277,8 @@ async fn copy_and_move() {
             Method::POST,
             "api/copy/generic-local/src?to=/helm-local/dst",
         )
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (status, h, text) = parts(r).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -318,23 +290,15 @@ async fn copy_and_move() {
         v,
         json!({"messages": [{"level": "INFO", "message": "copying generic-local:src to helm-local:dst completed successfully, 2 artifacts and 2 folders were copied"}]})
     );
-    assert_eq!(
-        s.get("helm-local/dst/sub/b.txt")
-            .await
-            .text()
-            .await
-            .unwrap(),
-        "b"
-    );
+    assert_eq!(s.get("helm-local/dst/sub/b.txt").await.text(), "b");
     let r = s
         .admin(
             Method::POST,
             "api/move/generic-local/src/a.txt?to=/generic-local/moved/&dry=1",
         )
-        .send()
-        .await
-        .unwrap();
-    let v: serde_json::Value = r.json().await.unwrap();
+        .go()
+        .await;
+    let v: serde_json::Value = r.json();
     assert_eq!(
         v["messages"][0]["message"],
         "Dry run for moving generic-local:src/a.txt to generic-local:moved/a.txt completed successfully, 1 artifacts and 0 folders were moved"
@@ -345,36 +309,26 @@ async fn copy_and_move() {
             Method::POST,
             "api/move/generic-local/src/a.txt?to=/generic-local/moved/",
         )
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(s.get("generic-local/src/a.txt").await.status(), 404);
-    assert_eq!(
-        s.get("generic-local/moved/a.txt")
-            .await
-            .text()
-            .await
-            .unwrap(),
-        "a"
-    );
+    assert_eq!(s.get("generic-local/moved/a.txt").await.text(), "a");
     let r = s
         .admin(
             Method::POST,
             "api/copy/generic-local/none?to=/generic-local/x",
         )
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 404, "Unable to find item").await;
     let r = s
         .admin(
             Method::POST,
             "api/copy/generic-local/moved?to=/missing-repo/x",
         )
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 409);
 }
 
@@ -385,7 +339,7 @@ async fn storage_info_counts_repositories() {
     s.deploy("generic-local/a/same.bin", vec![1u8; 2048]).await;
     let r = s.get("api/storageinfo").await;
     assert_eq!(r.status(), 200);
-    let v: serde_json::Value = r.json().await.unwrap();
+    let v: serde_json::Value = r.json();
     assert_eq!(v["binariesSummary"]["binariesCount"], "1");
     assert_eq!(v["binariesSummary"]["binariesSize"], "2.00 KB");
     assert_eq!(v["binariesSummary"]["artifactsSize"], "4.00 KB");
@@ -399,7 +353,7 @@ async fn storage_info_counts_repositories() {
     assert_eq!(rows.last().unwrap()["repoKey"], "TOTAL");
     assert_eq!(rows.last().unwrap()["repoType"], "NA");
     assert_rest_error(
-        s.anon(Method::GET, "api/storageinfo").send().await.unwrap(),
+        s.anon(Method::GET, "api/storageinfo").go().await,
         401,
         "Authentication is required",
     )
@@ -413,23 +367,19 @@ async fn checksum_sha256_sets_property() {
     let r = s
         .admin(Method::POST, "api/checksum/sha256")
         .json(&json!({"repoKey": "generic-local", "path": "cs"}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = s
         .get("api/storage/generic-local/cs/a.txt?properties")
         .await
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(v["properties"]["sha256"], json!([sha256_hex(b"a")]));
     let r = s
         .admin(Method::POST, "api/checksum/sha256")
         .json(&json!({"repoKey": "generic-local", "path": "zzz"}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 404, "Unable to find item").await;
 }
 
@@ -442,25 +392,18 @@ async fn virtual_repository_resolves_through_members_and_unifies_children() {
     let r = s
         .admin(Method::PUT, "api/repositories/all")
         .json(&json!({"rclass": "virtual", "repositories": ["generic-local", "helm-local"]}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        s.get("all/v/a.txt").await.text().await.unwrap(),
-        "from generic"
-    );
-    assert_eq!(
-        s.get("all/v/b.txt").await.text().await.unwrap(),
-        "only helm"
-    );
-    let v: serde_json::Value = s.get("api/storage/all/v").await.json().await.unwrap();
+    assert_eq!(s.get("all/v/a.txt").await.text(), "from generic");
+    assert_eq!(s.get("all/v/b.txt").await.text(), "only helm");
+    let v: serde_json::Value = s.get("api/storage/all/v").await.json();
     assert_eq!(v["repo"], "all");
     assert_eq!(
         v["children"],
         json!([{"uri": "/a.txt", "folder": false}, {"uri": "/b.txt", "folder": false}])
     );
-    let html = s.get("all/v/").await.text().await.unwrap();
+    let html = s.get("all/v/").await.text();
     assert!(
         html.contains(">a.txt</a>") && html.contains(">b.txt</a>"),
         "{html}"
@@ -468,7 +411,7 @@ async fn virtual_repository_resolves_through_members_and_unifies_children() {
     // A miss in a virtual repository is a 404 with an empty body.
     let r = s.get("api/storage/all/v/none").await;
     assert_eq!(r.status(), 404);
-    assert_eq!(r.text().await.unwrap(), "");
+    assert_eq!(r.text(), "");
 }
 
 #[tokio::test]
@@ -480,11 +423,10 @@ async fn move_to_a_missing_repository_names_the_move() {
             Method::POST,
             "api/move/generic-local/mv/a.txt?to=/nowhere/a.txt",
         )
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 409);
-    let v: serde_json::Value = r.json().await.unwrap();
+    let v: serde_json::Value = r.json();
     assert_eq!(
         v,
         json!({"messages": [{"level": "ERROR", "message": "Failed to move from src=generic-local/mv/a.txt to target=nowhere/a.txt: Target repository nowhere does not exist"}]})

@@ -8,7 +8,7 @@ use crate::common::*;
 #[tokio::test]
 async fn ping_is_anonymous_ok_text() {
     let s = start().await;
-    let r = s.anon(Method::GET, "api/system/ping").send().await.unwrap();
+    let r = s.anon(Method::GET, "api/system/ping").go().await;
     let (status, h, text) = parts(r).await;
     assert_eq!((status, text.as_str()), (200, "OK"));
     assert_eq!(header(&h, "content-type"), Some("text/plain"));
@@ -58,9 +58,8 @@ async fn every_response_has_the_common_headers_even_errors() {
     let r = s
         .client
         .get(format!("http://{}/not-the-context", s.server.addr()))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 404, "Not Found").await;
 }
 
@@ -68,11 +67,7 @@ async fn every_response_has_the_common_headers_even_errors() {
 async fn anonymous_is_refused_by_default_with_basic_challenge() {
     let s = start().await;
     s.deploy("generic-local/a.txt", "a").await;
-    let r = s
-        .anon(Method::GET, "generic-local/a.txt")
-        .send()
-        .await
-        .unwrap();
+    let r = s.anon(Method::GET, "generic-local/a.txt").go().await;
     assert_eq!(
         header(r.headers(), "www-authenticate"),
         Some("Basic realm=\"Artifactory Realm\"")
@@ -82,9 +77,8 @@ async fn anonymous_is_refused_by_default_with_basic_challenge() {
         .client
         .get(s.url("generic-local/a.txt"))
         .basic_auth("admin", Some("wrong"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(
         header(r.headers(), "www-authenticate"),
         Some("Basic realm=\"Artifactory Realm\"")
@@ -94,9 +88,8 @@ async fn anonymous_is_refused_by_default_with_basic_challenge() {
         .client
         .get(s.url("api/system/ping"))
         .basic_auth("admin", Some("wrong"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 401);
 }
 
@@ -104,34 +97,24 @@ async fn anonymous_is_refused_by_default_with_basic_challenge() {
 async fn anonymous_access_switch_allows_reads_only() {
     let s = start_with(|c| c.anonymous_access = true).await;
     s.deploy("generic-local/a.txt", "a").await;
-    let r = s
-        .anon(Method::GET, "generic-local/a.txt")
-        .send()
-        .await
-        .unwrap();
+    let r = s.anon(Method::GET, "generic-local/a.txt").go().await;
     assert_eq!(r.status(), 200);
     let r = s
         .anon(Method::PUT, "generic-local/b.txt")
         .body("b")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(
         header(r.headers(), "www-authenticate"),
         Some("Basic realm=\"Artifactory Realm\"")
     );
     assert_rest_error(r, 401, "Unauthorized").await;
-    let r = s
-        .anon(Method::DELETE, "generic-local/a.txt")
-        .send()
-        .await
-        .unwrap();
+    let r = s.anon(Method::DELETE, "generic-local/a.txt").go().await;
     assert_eq!(r.status(), 401);
     let r = s
         .anon(Method::GET, "api/storage/generic-local?list")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(
         r,
         403,
@@ -148,18 +131,16 @@ async fn non_admin_user_may_read_but_not_write() {
         .client
         .get(s.url("generic-local/a.txt"))
         .basic_auth("bob", Some("pw"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     let r = s
         .client
         .put(s.url("generic-local/b.txt"))
         .basic_auth("bob", Some("pw"))
         .body("b")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(
         r,
         403,
@@ -170,9 +151,8 @@ async fn non_admin_user_may_read_but_not_write() {
         .client
         .delete(s.url("generic-local/a.txt"))
         .basic_auth("bob", Some("pw"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 403, "Not enough permissions to delete/overwrite artifact 'generic-local:a.txt' (user: 'bob' needs DELETE permission).").await;
 }
 
@@ -187,10 +167,9 @@ async fn override_base_url_headers_and_custom_base() {
     let r = s
         .admin(Method::GET, "api/storage/generic-local/u.txt")
         .header("X-JFrog-Override-Base-Url", "https://proxy.example.org/")
-        .send()
-        .await
-        .unwrap();
-    let v: serde_json::Value = r.json().await.unwrap();
+        .go()
+        .await;
+    let v: serde_json::Value = r.json();
     assert_eq!(
         v["uri"],
         "https://proxy.example.org/artifactory/api/storage/generic-local/u.txt"
@@ -201,8 +180,8 @@ async fn override_base_url_headers_and_custom_base() {
 async fn custom_context_path() {
     let s = start_with(|c| c.context_path = "/".into()).await;
     assert!(!s.base.ends_with("/artifactory"));
-    let r = s.anon(Method::GET, "api/system/ping").send().await.unwrap();
-    assert_eq!(r.text().await.unwrap(), "OK");
+    let r = s.anon(Method::GET, "api/system/ping").go().await;
+    assert_eq!(r.text(), "OK");
 }
 
 #[tokio::test]
@@ -225,32 +204,23 @@ async fn garbage_collection_removes_only_unreferenced_blobs() {
     assert!(blob(b"will be deleted").is_file());
     let r = s
         .admin(Method::DELETE, "generic-local/gc/gone.bin")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 204);
     let r = s
         .client
         .post(s.url("api/system/storage/gc"))
         .basic_auth("bob", Some("pw"))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 403, "Forbidden").await;
     assert_rest_error(
-        s.anon(Method::POST, "api/system/storage/gc")
-            .send()
-            .await
-            .unwrap(),
+        s.anon(Method::POST, "api/system/storage/gc").go().await,
         401,
         "Authentication is required",
     )
     .await;
-    let r = s
-        .admin(Method::POST, "api/system/storage/gc")
-        .send()
-        .await
-        .unwrap();
+    let r = s.admin(Method::POST, "api/system/storage/gc").go().await;
     let (status, h, text) = parts(r).await;
     assert_eq!(status, 200);
     assert_eq!(header(&h, "content-type"), Some("text/plain"));
@@ -260,30 +230,12 @@ async fn garbage_collection_removes_only_unreferenced_blobs() {
     );
     assert!(!blob(b"will be deleted").exists());
     assert!(blob(b"stays").is_file());
-    assert_eq!(
-        s.get("generic-local/gc/kept.bin")
-            .await
-            .text()
-            .await
-            .unwrap(),
-        "stays"
-    );
-    assert_eq!(
-        s.get("helm-local/same-content.bin")
-            .await
-            .text()
-            .await
-            .unwrap(),
-        "stays"
-    );
+    assert_eq!(s.get("generic-local/gc/kept.bin").await.text(), "stays");
+    assert_eq!(s.get("helm-local/same-content.bin").await.text(), "stays");
     // Nothing left to collect the second time.
-    let r = s
-        .admin(Method::POST, "api/system/storage/gc")
-        .send()
-        .await
-        .unwrap();
+    let r = s.admin(Method::POST, "api/system/storage/gc").go().await;
     assert_eq!(
-        r.text().await.unwrap(),
+        r.text(),
         "Garbage collection finished: 0 binaries removed, 0 bytes freed."
     );
 }
@@ -304,32 +256,21 @@ async fn garbage_collection_never_removes_a_blob_an_in_flight_deploy_needs() {
                 .put(&url)
                 .basic_auth("admin", Some("password"))
                 .body(body)
-                .send()
-                .await
-                .unwrap();
+                .go()
+                .await;
             assert_eq!(r.status(), 201);
         }));
-        let r = s
-            .admin(Method::POST, "api/system/storage/gc")
-            .send()
-            .await
-            .unwrap();
+        let r = s.admin(Method::POST, "api/system/storage/gc").go().await;
         assert_eq!(r.status(), 200);
     }
     for t in tasks {
         t.await.unwrap();
     }
-    s.admin(Method::POST, "api/system/storage/gc")
-        .send()
-        .await
-        .unwrap();
+    s.admin(Method::POST, "api/system/storage/gc").go().await;
     for i in 0..20u8 {
         let r = s.get(&format!("generic-local/race/{i}.bin")).await;
         assert_eq!(r.status(), 200);
-        assert_eq!(
-            r.bytes().await.unwrap().as_ref(),
-            vec![i; 200_000].as_slice()
-        );
+        assert_eq!(r.bytes().as_ref(), vec![i; 200_000].as_slice());
     }
 }
 
@@ -344,13 +285,13 @@ async fn a_slow_upload_and_a_waiting_collection_do_not_stall_other_deploys() {
     }));
     let slow = {
         let req = s.admin(Method::PUT, "generic-local/slow.bin").body(body);
-        tokio::spawn(async move { req.send().await.unwrap().status().as_u16() })
+        tokio::spawn(async move { req.go().await.status().as_u16() })
     };
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     // A collection now waits for the slow upload...
     let gc = {
         let req = s.admin(Method::POST, "api/system/storage/gc");
-        tokio::spawn(async move { req.send().await.unwrap().status().as_u16() })
+        tokio::spawn(async move { req.go().await.status().as_u16() })
     };
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     // ...but other deploys go through meanwhile.
@@ -368,15 +309,7 @@ async fn a_slow_upload_and_a_waiting_collection_do_not_stall_other_deploys() {
     drop(tx);
     assert_eq!(slow.await.unwrap(), 201);
     assert_eq!(gc.await.unwrap(), 200);
-    assert_eq!(
-        s.get("generic-local/slow.bin")
-            .await
-            .bytes()
-            .await
-            .unwrap()
-            .len(),
-        1034
-    );
+    assert_eq!(s.get("generic-local/slow.bin").await.bytes().len(), 1034);
 }
 
 #[tokio::test]
@@ -395,9 +328,8 @@ async fn background_garbage_collection_runs_on_its_interval() {
     assert!(blob.is_file());
     assert_eq!(
         s.admin(Method::DELETE, "generic-local/bg/gone.bin")
-            .send()
+            .go()
             .await
-            .unwrap()
             .status(),
         204
     );

@@ -18,15 +18,14 @@ async fn create(s: &Srv, form: &[(&str, &str)]) -> (u16, Value) {
     let r = s
         .admin(Method::POST, "api/security/token")
         .form(form)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let status = r.status().as_u16();
-    (status, r.json().await.unwrap())
+    (status, r.json())
 }
 
 async fn service_id(s: &Srv) -> String {
-    s.get("api/system/service_id").await.text().await.unwrap()
+    s.get("api/system/service_id").await.text()
 }
 
 #[tokio::test]
@@ -99,28 +98,24 @@ async fn tokens_are_created_used_listed_refreshed_and_revoked() {
     // Bearer and Basic user:token both authenticate; readers may read but not deploy.
     let r = s
         .bearer(Method::GET, "generic-local/a.txt", &token)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     let r = s
         .basic(Method::GET, "generic-local/a.txt", "bob", &token)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     let r = s
         .basic(Method::GET, "generic-local/a.txt", "admin", &token)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 401, "Bad credentials").await;
     let r = s
         .bearer(Method::PUT, "generic-local/b.txt", &token)
         .body("b")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(
         r,
         403,
@@ -128,7 +123,7 @@ async fn tokens_are_created_used_listed_refreshed_and_revoked() {
     )
     .await;
     // Admin lists it.
-    let list: Value = s.get("api/security/token").await.json().await.unwrap();
+    let list: Value = s.get("api/security/token").await.json();
     let jti = claims["jti"].as_str().unwrap();
     assert_eq!(
         list,
@@ -137,9 +132,8 @@ async fn tokens_are_created_used_listed_refreshed_and_revoked() {
     );
     let r = s
         .bearer(Method::GET, "api/security/token", &token)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 403, "Forbidden").await;
     // Refresh with the pair alone: a new token, the old one stops working at once.
     let r = s
@@ -149,25 +143,22 @@ async fn tokens_are_created_used_listed_refreshed_and_revoked() {
             ("refresh_token", &refresh),
             ("access_token", &token),
         ])
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
-    let v: Value = r.json().await.unwrap();
+    let v: Value = r.json();
     let token2 = v["access_token"].as_str().unwrap().to_string();
     assert_ne!(token2, token);
     assert_eq!(v["scope"], "member-of-groups:readers api:*");
     let r = s
         .bearer(Method::GET, "generic-local/a.txt", &token)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 401, "Bad credentials").await;
     let r = s
         .bearer(Method::GET, "generic-local/a.txt", &token2)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     // The old refresh token is spent.
     let r = s
@@ -177,9 +168,8 @@ async fn tokens_are_created_used_listed_refreshed_and_revoked() {
             ("refresh_token", &refresh),
             ("access_token", &token),
         ])
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (st, _, body) = parts(r).await;
     assert_eq!((st, body.as_str()), (401, "{\n  \"error\" : \"invalid_grant\",\n  \"error_description\" : \"Invalid refresh token\"\n}"));
     // Revoke by token id, then by token.
@@ -192,18 +182,16 @@ async fn tokens_are_created_used_listed_refreshed_and_revoked() {
         let r = s
             .admin(Method::POST, "api/security/token/revoke")
             .form(&form)
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         let (st, h, body) = parts(r).await;
         assert_eq!((st, body.as_str()), (200, expect));
         assert_eq!(header(&h, "content-type"), Some("text/plain"));
     }
     let r = s
         .bearer(Method::GET, "generic-local/a.txt", &token2)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 401, "Bad credentials").await;
 }
 
@@ -273,38 +261,31 @@ async fn token_errors_are_oauth_shaped() {
     let bob = |form: &[(&str, &str)]| {
         s.basic(Method::POST, "api/security/token", "bob", "pw")
             .form(form)
-            .send()
+            .go()
     };
-    let r = bob(&[("username", "admin")]).await.unwrap();
+    let r = bob(&[("username", "admin")]).await;
     assert_eq!(r.status(), 400);
     assert_eq!(
-        r.json::<Value>().await.unwrap(),
+        r.json::<Value>(),
         oauth(
             "unauthorized_client",
             "The user: 'bob' can only create user token(s) for themselves (requested: admin)"
         )
     );
     let sid = service_id(&s).await;
-    let r = bob(&[("username", "bob"), ("scope", &format!("{sid}:admin"))])
-        .await
-        .unwrap();
+    let r = bob(&[("username", "bob"), ("scope", &format!("{sid}:admin"))]).await;
     assert_eq!(r.status(), 400);
-    let r = bob(&[("username", "bob"), ("scope", "member-of-groups:admins")])
-        .await
-        .unwrap();
+    let r = bob(&[("username", "bob"), ("scope", "member-of-groups:admins")]).await;
     assert_eq!(
-        r.json::<Value>().await.unwrap(),
+        r.json::<Value>(),
         oauth(
             "invalid_scope",
             "User 'bob' is not a member of group 'admins'"
         )
     );
-    let r = bob(&[("username", "bob")]).await.unwrap();
+    let r = bob(&[("username", "bob")]).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["scope"],
-        "member-of-groups:readers api:*"
-    );
+    assert_eq!(r.json::<Value>()["scope"], "member-of-groups:readers api:*");
     // Revoke parameters; nothing was issued by the failed calls above except bob's one token.
     for (form, desc) in [
         (
@@ -316,23 +297,21 @@ async fn token_errors_are_oauth_shaped() {
         let r = s
             .admin(Method::POST, "api/security/token/revoke")
             .form(&form)
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         assert_eq!(r.status(), 400);
         assert_eq!(
-            r.json::<Value>().await.unwrap(),
+            r.json::<serde_json::Value>(),
             oauth("invalid_request", desc)
         );
     }
-    let list: Value = s.get("api/security/token").await.json().await.unwrap();
+    let list: Value = s.get("api/security/token").await.json();
     assert_eq!(list["tokens"].as_array().unwrap().len(), 1);
     let r = s
         .anon(Method::POST, "api/security/token")
         .form(&[("username", "bob")])
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 401, "Authentication is required").await;
 }
 
@@ -353,16 +332,14 @@ async fn expired_foreign_malformed_and_transient_tokens() {
     let short = v["access_token"].as_str().unwrap().to_string();
     let r = s
         .bearer(Method::GET, "generic-local/a.txt", &short)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     s.clock.advance(61_000);
     let r = s
         .bearer(Method::GET, "generic-local/a.txt", &short)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(
         header(r.headers(), "www-authenticate"),
         Some("Basic realm=\"Artifactory Realm\"")
@@ -377,9 +354,8 @@ async fn expired_foreign_malformed_and_transient_tokens() {
     let foreign = v["access_token"].as_str().unwrap().to_string();
     let r = s
         .bearer(Method::GET, "generic-local/a.txt", &foreign)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 401, "Bad credentials").await;
     // Tampered and malformed.
     let (_, v) = create(
@@ -394,11 +370,7 @@ async fn expired_foreign_malformed_and_transient_tokens() {
     parts_[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
     let forged = parts_.join(".");
     for bad in [forged.as_str(), "eyJ.abc.def", "not-a-token", ""] {
-        let r = s
-            .bearer(Method::GET, "generic-local/a.txt", bad)
-            .send()
-            .await
-            .unwrap();
+        let r = s.bearer(Method::GET, "generic-local/a.txt", bad).go().await;
         assert_rest_error(r, 401, "Bad credentials").await;
     }
     // A token for a user who does not exist acts with the groups of its scope.
@@ -411,16 +383,14 @@ async fn expired_foreign_malformed_and_transient_tokens() {
     let ghost = v["access_token"].as_str().unwrap().to_string();
     let r = s
         .bearer(Method::GET, "generic-local/a.txt", &ghost)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     let r = s
         .bearer(Method::PUT, "generic-local/g.txt", &ghost)
         .body("g")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(
         r,
         403,
@@ -437,15 +407,10 @@ async fn expired_foreign_malformed_and_transient_tokens() {
     let admin_token = v["access_token"].as_str().unwrap().to_string();
     let r = s
         .bearer(Method::GET, "api/storageinfo", &admin_token)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
-    let r = s
-        .bearer(Method::GET, "api/storageinfo", &good)
-        .send()
-        .await
-        .unwrap();
+    let r = s.bearer(Method::GET, "api/storageinfo", &good).go().await;
     assert_rest_error(r, 403, "Forbidden").await;
     other.server.stop().await;
 }
@@ -461,11 +426,10 @@ async fn access_api_tokens_share_the_store() {
             .post(&url)
             .basic_auth("bob", Some("pw"))
             .json(&json!({"description": "ci", "expires_in": 600}))
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         assert_eq!(r.status(), 200, "{prefix}");
-        let v: Value = r.json().await.unwrap();
+        let v: Value = r.json();
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
         assert_eq!(
             keys,
@@ -490,35 +454,22 @@ async fn access_api_tokens_share_the_store() {
         // It acts as bob: reads, may not deploy.
         let r = s
             .bearer(Method::GET, "generic-local/a.txt", &token)
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         assert_eq!(r.status(), 200);
         let me: Value = s
             .client
             .get(format!("{url}/me"))
             .bearer_auth(&token)
-            .send()
+            .go()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json();
         assert_eq!(me["token_id"], id.as_str());
         assert_eq!(me["description"], "ci");
-        let list: Value = s
-            .client
-            .get(&url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let list: Value = s.client.get(&url).bearer_auth(&token).go().await.json();
         assert_eq!(list["tokens"].as_array().unwrap().len(), 1);
         // Also in the legacy list.
-        let legacy: Value = s.get("api/security/token").await.json().await.unwrap();
+        let legacy: Value = s.get("api/security/token").await.json();
         assert!(legacy["tokens"]
             .as_array()
             .unwrap()
@@ -528,34 +479,30 @@ async fn access_api_tokens_share_the_store() {
             .client
             .delete(format!("{url}/{id}"))
             .basic_auth("bob", Some("pw"))
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         assert_eq!(r.status(), 200);
         let r = s
             .client
             .delete(format!("{url}/{id}"))
             .basic_auth("bob", Some("pw"))
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         assert_eq!(r.status(), 204);
         let r = s
             .bearer(Method::GET, "generic-local/a.txt", &token)
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         assert_rest_error(r, 401, "Bad credentials").await;
         let r = s
             .client
             .get(format!("{url}/{id}"))
             .basic_auth("bob", Some("pw"))
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         assert_eq!(r.status(), 404);
         assert_eq!(
-            r.text().await.unwrap(),
+            r.text(),
             r#"{"errors":[{"code":"NOT_FOUND","detail":"Not Found","message":"HTTP 404 Not Found"}]}"#
         );
     }
@@ -566,9 +513,8 @@ async fn access_api_tokens_share_the_store() {
         .post(&url)
         .basic_auth("bob", Some("pw"))
         .json(&json!({"scope": "applied-permissions/admin"}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 403);
     let v: Value = s
         .client
@@ -578,18 +524,14 @@ async fn access_api_tokens_share_the_store() {
             ("scope", "applied-permissions/admin"),
             ("refreshable", "true"),
         ])
-        .send()
+        .go()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     let admin_token = v["access_token"].as_str().unwrap().to_string();
     let r = s
         .bearer(Method::GET, "api/storageinfo", &admin_token)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     let r = s
         .client
@@ -598,22 +540,20 @@ async fn access_api_tokens_share_the_store() {
             ("grant_type", "refresh_token"),
             ("refresh_token", v["refresh_token"].as_str().unwrap()),
         ])
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
-    let v2: Value = r.json().await.unwrap();
+    let v2: Value = r.json();
     assert_ne!(v2["access_token"], v["access_token"]);
     let r = s
         .bearer(Method::GET, "api/storageinfo", &admin_token)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 401);
-    let r = s.client.get(&url).send().await.unwrap();
+    let r = s.client.get(&url).go().await;
     assert_eq!(r.status(), 401);
     assert_eq!(
-        r.text().await.unwrap(),
+        r.text(),
         r#"{"errors":[{"code":"UNAUTHORIZED","message":"Unauthorized"}]}"#
     );
 }
@@ -633,10 +573,6 @@ async fn tokens_survive_a_restart() {
         v["access_token"].as_str().unwrap().to_string()
     };
     let s = start_with(|c| c.data_dir = Some(data.clone())).await;
-    let r = s
-        .bearer(Method::GET, "api/repositories", &token)
-        .send()
-        .await
-        .unwrap();
+    let r = s.bearer(Method::GET, "api/repositories", &token).go().await;
     assert_eq!(r.status(), 200);
 }

@@ -16,17 +16,14 @@ async fn users_groups_and_permission_targets_round_trip() {
     let r = s
         .admin(Method::PUT, "api/security/groups/devs")
         .json(&json!({"description": "Developers", "autoJoin": false}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (st, _, body) = parts(r).await;
     assert_eq!((st, body.as_str()), (201, ""));
     let r = s
         .admin(Method::PUT, "api/security/users/Carol")
         .json(&json!({"email": "carol@example.com", "password": "Secret-1", "groups": ["devs", "nope"]}))
-        .send()
-        .await
-        .unwrap();
+        .go().await;
     assert_eq!(r.status(), 201);
     let r = s.get("api/security/users/carol").await;
     let (st, h, body) = parts(r).await;
@@ -49,29 +46,22 @@ async fn users_groups_and_permission_targets_round_trip() {
     // Carol logs in with the password she was given, case-insensitively by name.
     let r = s
         .basic(Method::GET, "api/repositories", "CAROL", "Secret-1")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     // POST is a partial update.
     let r = s
         .admin(Method::POST, "api/security/users/carol")
         .json(&json!({"email": "c@example.org"}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
-    let v: serde_json::Value = s
-        .get("api/security/users/carol")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: serde_json::Value = s.get("api/security/users/carol").await.json();
     assert_eq!(
         (v["email"].clone(), v["groups"].clone()),
         (json!("c@example.org"), json!(["devs"]))
     );
-    let users: serde_json::Value = s.get("api/security/users").await.json().await.unwrap();
+    let users: serde_json::Value = s.get("api/security/users").await.json();
     let base = &s.base;
     assert_eq!(
         users,
@@ -84,9 +74,7 @@ async fn users_groups_and_permission_targets_round_trip() {
     let g: serde_json::Value = s
         .get("api/security/groups/devs?includeUsers=true")
         .await
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(
         g,
         json!({"name": "devs", "description": "Developers", "autoJoin": false,
@@ -98,9 +86,8 @@ async fn users_groups_and_permission_targets_round_trip() {
             "includesPattern": "org/**", "repositories": ["generic-local"],
             "principals": {"users": {"carol": ["r", "w"]}, "groups": {"devs": ["r", "n", "d"]}}
         }))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 201);
     let r = s.get("api/security/permissions/dev-deploy").await;
     let (st, h, body) = parts(r).await;
@@ -117,8 +104,6 @@ async fn users_groups_and_permission_targets_round_trip() {
         .get("api/security/permissions")
         .await
         .json::<Vec<serde_json::Value>>()
-        .await
-        .unwrap()
         .iter()
         .map(|p| p["name"].as_str().unwrap().to_string())
         .collect();
@@ -127,16 +112,14 @@ async fn users_groups_and_permission_targets_round_trip() {
     let r = s
         .basic(Method::PUT, "generic-local/org/a.txt", "carol", "Secret-1")
         .body("a")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 201);
     let r = s
         .basic(Method::PUT, "generic-local/com/a.txt", "carol", "Secret-1")
         .body("a")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(
         r,
         403,
@@ -152,7 +135,7 @@ async fn users_groups_and_permission_targets_round_trip() {
         ("api/security/users/carol", "User", "carol"),
         ("api/security/groups/devs", "Group", "devs"),
     ] {
-        let r = s.admin(Method::DELETE, path).send().await.unwrap();
+        let r = s.admin(Method::DELETE, path).go().await;
         let (st, h, body) = parts(r).await;
         assert_eq!(
             text_of(st, &body),
@@ -163,19 +146,13 @@ async fn users_groups_and_permission_targets_round_trip() {
         );
         assert_eq!(header(&h, "content-type"), Some("text/plain"));
         assert_rest_error(s.get(path).await, 404, "Not Found").await;
-        assert_rest_error(
-            s.admin(Method::DELETE, path).send().await.unwrap(),
-            404,
-            "Not Found",
-        )
-        .await;
+        assert_rest_error(s.admin(Method::DELETE, path).go().await, 404, "Not Found").await;
     }
     // Deleted means gone: carol's password no longer works.
     let r = s
         .basic(Method::GET, "api/repositories", "carol", "Secret-1")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 401, "Bad credentials").await;
 }
 
@@ -190,13 +167,9 @@ async fn security_api_is_admin_only() {
         "api/security/userLockPolicy",
         "api/security/lockedUsers",
     ] {
-        let r = s
-            .basic(Method::GET, path, "bob", "pw")
-            .send()
-            .await
-            .unwrap();
+        let r = s.basic(Method::GET, path, "bob", "pw").go().await;
         assert_rest_error(r, 403, "Forbidden").await;
-        let r = s.anon(Method::GET, path).send().await.unwrap();
+        let r = s.anon(Method::GET, path).go().await;
         let www = header(r.headers(), "www-authenticate").map(str::to_string);
         assert_eq!(www.as_deref(), Some("Basic realm=\"Artifactory Realm\""));
         assert_rest_error(r, 401, "Authentication is required").await;
@@ -204,9 +177,8 @@ async fn security_api_is_admin_only() {
     let r = s
         .basic(Method::PUT, "api/security/users/eve", "bob", "pw")
         .json(&json!({"email": "e@x", "password": "p", "admin": true}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 403, "Forbidden").await;
     assert_rest_error(s.get("api/security/users/eve").await, 404, "Not Found").await;
 }
@@ -214,7 +186,7 @@ async fn security_api_is_admin_only() {
 #[tokio::test]
 async fn bad_security_input_is_refused_and_changes_nothing() {
     let s = start().await;
-    let before: serde_json::Value = s.get("api/security/users").await.json().await.unwrap();
+    let before: serde_json::Value = s.get("api/security/users").await.json();
     let cases: Vec<(&str, Method, String, &str)> = vec![
         ("api/security/users/x", Method::PUT, "{not json".into(), ""),
         (
@@ -280,12 +252,7 @@ async fn bad_security_input_is_refused_and_changes_nothing() {
         ),
     ];
     for (path, method, body, message) in cases {
-        let r = s
-            .admin(method.clone(), path)
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
+        let r = s.admin(method.clone(), path).body(body.clone()).go().await;
         let (st, _, text) = parts(r).await;
         let want = if message == "Not Found" { 404 } else { 400 };
         assert_eq!(st, want, "{method} {path} {body}: {text}");
@@ -295,11 +262,10 @@ async fn bad_security_input_is_refused_and_changes_nothing() {
     }
     let r = s
         .admin(Method::DELETE, "api/security/users/admin")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 400, "Users cannot delete themselves").await;
-    let after: serde_json::Value = s.get("api/security/users").await.json().await.unwrap();
+    let after: serde_json::Value = s.get("api/security/users").await.json();
     assert_eq!(before, after);
     assert_rest_error(s.get("api/security/permissions/p").await, 404, "Not Found").await;
     assert_rest_error(s.get("api/security/groups/g").await, 404, "Not Found").await;
@@ -310,15 +276,14 @@ async fn lock_policy_locks_after_failed_logins_by_any_method() {
     let s = start_with(with_bob).await;
     let r = s.get("api/security/userLockPolicy").await;
     assert_eq!(
-        r.text().await.unwrap(),
+        r.text(),
         "{\n  \"enabled\" : false,\n  \"loginAttempts\" : 5\n}"
     );
     let r = s
         .admin(Method::PUT, "api/security/userLockPolicy")
         .json(&json!({"enabled": true, "loginAttempts": 101}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (st, _, body) = parts(r).await;
     assert_eq!(
         text_of(st, &body),
@@ -327,9 +292,8 @@ async fn lock_policy_locks_after_failed_logins_by_any_method() {
     let r = s
         .admin(Method::PUT, "api/security/userLockPolicy")
         .json(&json!({"enabled": true, "loginAttempts": 3}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (st, _, body) = parts(r).await;
     assert_eq!(
         text_of(st, &body),
@@ -337,27 +301,22 @@ async fn lock_policy_locks_after_failed_logins_by_any_method() {
     );
     let key: serde_json::Value = s
         .basic(Method::POST, "api/security/apiKey", "bob", "pw")
-        .send()
+        .go()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     let key = key["apiKey"].as_str().unwrap().to_string();
     // Two wrong passwords, a success (which resets the count), then three failures by two methods.
     for pw in ["wrong1", "wrong2"] {
         let r = s
             .basic(Method::GET, "api/repositories", "bob", pw)
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         assert_rest_error(r, 401, "Bad credentials").await;
     }
     let r = s
         .basic(Method::GET, "api/repositories", "bob", "pw")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     for pw in [
         "wrong3",
@@ -366,9 +325,8 @@ async fn lock_policy_locks_after_failed_logins_by_any_method() {
     ] {
         let r = s
             .basic(Method::GET, "api/repositories", "bob", pw)
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         assert_rest_error(r, 401, "Bad credentials").await;
     }
     // Locked: every method is refused with 403, even the right password and the API key.
@@ -378,27 +336,21 @@ async fn lock_policy_locks_after_failed_logins_by_any_method() {
         s.anon(Method::GET, "api/repositories")
             .header("X-JFrog-Art-Api", &key),
     ] {
-        let r = req.send().await.unwrap();
+        let r = req.go().await;
         assert_eq!(
             header(r.headers(), "www-authenticate"),
             Some("Basic realm=\"Artifactory Realm\"")
         );
         assert_rest_error(r, 403, "User bob is locked").await;
     }
-    let locked: serde_json::Value = s
-        .get("api/security/lockedUsers")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let locked: serde_json::Value = s.get("api/security/lockedUsers").await.json();
     assert_eq!(locked, json!(["bob"]));
-    let status: serde_json::Value = s.get("api/security/users/bob").await.json().await.unwrap();
+    let status: serde_json::Value = s.get("api/security/users/bob").await.json();
     assert_eq!(status["status"], "LOCKED");
     let r = s
         .admin(Method::POST, "api/security/unlockUsers/bob")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (st, _, body) = parts(r).await;
     assert_eq!(
         text_of(st, &body),
@@ -406,54 +358,37 @@ async fn lock_policy_locks_after_failed_logins_by_any_method() {
     );
     let r = s
         .basic(Method::GET, "api/repositories", "bob", "pw")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
-    let locked: serde_json::Value = s
-        .get("api/security/lockedUsers")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let locked: serde_json::Value = s.get("api/security/lockedUsers").await.json();
     assert_eq!(locked, json!([]));
     // A list and everyone.
     for _ in 0..3 {
         s.basic(Method::GET, "api/repositories", "bob", "x")
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
     }
     let r = s
         .admin(Method::POST, "api/security/unlockUsers")
         .json(&json!(["bob"]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        r.text().await.unwrap(),
-        "Specified users were successfully unlocked"
-    );
+        .go()
+        .await;
+    assert_eq!(r.text(), "Specified users were successfully unlocked");
     for _ in 0..3 {
         s.basic(Method::GET, "api/repositories", "bob", "x")
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
     }
     let r = s
         .admin(Method::POST, "api/security/unlockAllUsers")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        r.text().await.unwrap(),
-        "All users were successfully unlocked"
-    );
+        .go()
+        .await;
+    assert_eq!(r.text(), "All users were successfully unlocked");
     let r = s
         .basic(Method::GET, "api/repositories", "bob", "pw")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
 }
 
@@ -462,9 +397,8 @@ async fn encrypted_password_stands_in_for_the_password() {
     let s = start_with(with_bob).await;
     let r = s
         .basic(Method::GET, "api/security/encryptedPassword", "bob", "pw")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (st, h, enc) = parts(r).await;
     assert_eq!(st, 200);
     assert_eq!(header(&h, "content-type"), Some("text/plain"));
@@ -476,52 +410,43 @@ async fn encrypted_password_stands_in_for_the_password() {
     );
     let r = s
         .basic(Method::GET, "api/repositories", "bob", &enc)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     // Asking again with the encrypted password gives the same value.
     let again = s
         .basic(Method::GET, "api/security/encryptedPassword", "bob", &enc)
-        .send()
+        .go()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text();
     assert_eq!(again, enc);
     // Anonymous callers have none.
     let r = s
         .anon(Method::GET, "api/security/encryptedPassword")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 401, "Authentication is required").await;
     // A new password invalidates the old encrypted one.
     let r = s
         .admin(Method::POST, "api/security/users/bob")
         .json(&json!({"password": "pw2"}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
     let r = s
         .basic(Method::GET, "api/repositories", "bob", &enc)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 401, "Bad credentials").await;
     let r = s
         .basic(Method::GET, "api/repositories", "bob", "pw")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_rest_error(r, 401, "Bad credentials").await;
     let r = s
         .basic(Method::GET, "api/repositories", "bob", "pw2")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
 }
 
@@ -553,11 +478,7 @@ async fn key_encryption_seals_secrets_at_rest_across_restarts() {
             with_bob(c);
         })
         .await;
-        let r = s
-            .admin(Method::POST, "api/system/decrypt")
-            .send()
-            .await
-            .unwrap();
+        let r = s.admin(Method::POST, "api/system/decrypt").go().await;
         let (st, _, body) = parts(r).await;
         assert_eq!(
             text_of(st, &body),
@@ -565,36 +486,25 @@ async fn key_encryption_seals_secrets_at_rest_across_restarts() {
         );
         let key: serde_json::Value = s
             .admin(Method::POST, "api/security/apiKey")
-            .send()
+            .go()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json();
         let key = key["apiKey"].as_str().unwrap().to_string();
         let t: serde_json::Value = s
             .admin(Method::POST, "api/security/token")
             .form(&[("username", "bob"), ("expires_in", "0")])
-            .send()
+            .go()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json();
         let token = t["access_token"].as_str().unwrap().to_string();
         let r = s
             .basic(Method::POST, "api/system/encrypt", "bob", "pw")
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         assert_rest_error(r, 403, "Forbidden").await;
         for _ in 0..2 {
             // Twice: encrypting an encrypted instance is not an error.
-            let r = s
-                .admin(Method::POST, "api/system/encrypt")
-                .send()
-                .await
-                .unwrap();
+            let r = s.admin(Method::POST, "api/system/encrypt").go().await;
             let (st, h, body) = parts(r).await;
             assert_eq!(text_of(st, &body), text_of(200, "DONE"));
             assert_eq!(header(&h, "content-type"), Some("text/plain"));
@@ -603,9 +513,8 @@ async fn key_encryption_seals_secrets_at_rest_across_restarts() {
         let r = s
             .anon(Method::GET, "api/repositories")
             .header("X-JFrog-Art-Api", &key)
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         assert_eq!(r.status(), 200);
         s.server.stop().await;
         (key, token)
@@ -625,29 +534,19 @@ async fn key_encryption_seals_secrets_at_rest_across_restarts() {
     );
     // After a restart the master key opens everything: API key, password, token.
     let s = start_with(|c| c.data_dir = Some(data.clone())).await;
-    let ok = |r: reqwest::Response| async move { assert_eq!(r.status(), 200) };
+    let ok = |r: Answer| async move { assert_eq!(r.status(), 200) };
     ok(s.anon(Method::GET, "api/repositories")
         .header("X-JFrog-Art-Api", &key)
-        .send()
-        .await
-        .unwrap())
+        .go()
+        .await)
     .await;
     ok(s.basic(Method::GET, "api/repositories", "bob", "pw")
-        .send()
-        .await
-        .unwrap())
+        .go()
+        .await)
     .await;
-    ok(s.bearer(Method::GET, "api/repositories", &token)
-        .send()
-        .await
-        .unwrap())
-    .await;
-    let r = s
-        .admin(Method::POST, "api/system/decrypt")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.text().await.unwrap(), "DONE");
+    ok(s.bearer(Method::GET, "api/repositories", &token).go().await).await;
+    let r = s.admin(Method::POST, "api/system/decrypt").go().await;
+    assert_eq!(r.text(), "DONE");
     s.server.stop().await;
     let disk = all_bytes(&data);
     assert!(contains(&disk, &key) && contains(&disk, "PRIVATE KEY"));
@@ -655,18 +554,12 @@ async fn key_encryption_seals_secrets_at_rest_across_restarts() {
     let s = start_with(|c| c.data_dir = Some(data.clone())).await;
     ok(s.anon(Method::GET, "api/repositories")
         .header("X-JFrog-Art-Api", &key)
-        .send()
-        .await
-        .unwrap())
+        .go()
+        .await)
     .await;
-    ok(s.bearer(Method::GET, "api/repositories", &token)
-        .send()
-        .await
-        .unwrap())
-    .await;
+    ok(s.bearer(Method::GET, "api/repositories", &token).go().await).await;
     ok(s.basic(Method::GET, "api/repositories", "bob", "pw")
-        .send()
-        .await
-        .unwrap())
+        .go()
+        .await)
     .await;
 }
