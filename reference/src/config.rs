@@ -519,27 +519,16 @@ impl Cli {
             let f = parse_file(&text, yaml).map_err(|e| format!("{}: {e}", path.display()))?;
             apply_file(&mut c, f)?;
         }
-        if let Some(b) = self.bind {
-            c.bind = b;
+        Scalars {
+            bind: self.bind,
+            context_path: self.context_path,
+            base_url: self.base_url,
+            data_dir: self.data_dir,
+            anonymous_access: self.anonymous_access,
+            gc_interval: self.gc_interval,
+            max_upload: self.max_upload,
         }
-        if let Some(p) = self.context_path {
-            c.context_path = p;
-        }
-        if self.base_url.is_some() {
-            c.base_url = self.base_url;
-        }
-        if self.data_dir.is_some() {
-            c.data_dir = self.data_dir;
-        }
-        if let Some(a) = self.anonymous_access {
-            c.anonymous_access = a;
-        }
-        if self.gc_interval.is_some() {
-            c.gc_interval_secs = self.gc_interval;
-        }
-        if self.max_upload.is_some() {
-            c.max_upload = self.max_upload;
-        }
+        .apply(&mut c);
         if !self.repos.is_empty() {
             c.repositories = self
                 .repos
@@ -561,28 +550,55 @@ impl Cli {
     }
 }
 
+/// The single-valued options, as one source (the file, or the flags and environment) sets them:
+/// each one given replaces what a lower source set.
+struct Scalars {
+    bind: Option<SocketAddr>,
+    context_path: Option<String>,
+    base_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    anonymous_access: Option<bool>,
+    gc_interval: Option<u64>,
+    max_upload: Option<u64>,
+}
+
+impl Scalars {
+    fn apply(self, c: &mut Config) {
+        if let Some(b) = self.bind {
+            c.bind = b;
+        }
+        if let Some(p) = self.context_path {
+            c.context_path = p;
+        }
+        if self.base_url.is_some() {
+            c.base_url = self.base_url;
+        }
+        if self.data_dir.is_some() {
+            c.data_dir = self.data_dir;
+        }
+        if let Some(a) = self.anonymous_access {
+            c.anonymous_access = a;
+        }
+        if self.gc_interval.is_some() {
+            c.gc_interval_secs = self.gc_interval;
+        }
+        if self.max_upload.is_some() {
+            c.max_upload = self.max_upload;
+        }
+    }
+}
+
 fn apply_file(c: &mut Config, f: FileConfig) -> Result<(), String> {
-    if let Some(b) = f.bind {
-        c.bind = b;
+    Scalars {
+        bind: f.bind,
+        context_path: f.context_path,
+        base_url: f.base_url,
+        data_dir: f.data_dir,
+        anonymous_access: f.anonymous_access,
+        gc_interval: f.gc_interval,
+        max_upload: f.max_upload,
     }
-    if let Some(p) = f.context_path {
-        c.context_path = p;
-    }
-    if f.base_url.is_some() {
-        c.base_url = f.base_url;
-    }
-    if f.data_dir.is_some() {
-        c.data_dir = f.data_dir;
-    }
-    if let Some(a) = f.anonymous_access {
-        c.anonymous_access = a;
-    }
-    if f.gc_interval.is_some() {
-        c.gc_interval_secs = f.gc_interval;
-    }
-    if f.max_upload.is_some() {
-        c.max_upload = f.max_upload;
-    }
+    .apply(c);
     if let Some(repos) = f.repositories {
         c.repositories = repos
             .into_iter()

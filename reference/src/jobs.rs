@@ -12,8 +12,8 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::app::AppState;
+use crate::artifacts::archive;
 use crate::events::Event;
-use crate::search::legacy;
 use crate::store::Mutation;
 
 /// What a shutdown does with a job.
@@ -108,7 +108,7 @@ impl Jobs {
             checksums(app.clone(), feed_checksums),
         );
         let feed_archives = feed(app, |e| match e {
-            Event::FileWritten { path, sha256, .. } if legacy::is_archive(path) => {
+            Event::FileWritten { path, sha256, .. } if archive::is_archive(path) => {
                 Some((sha256.clone(), path.clone()))
             }
             _ => None,
@@ -251,7 +251,7 @@ async fn archive_index(app: AppState, (tx, rx): Feed<(String, String)>) {
             .flat_map(|r| r.items.iter())
             .filter_map(|(path, i)| {
                 let f = i.file.as_ref()?;
-                (legacy::is_archive(path) && !s.archives.contains_key(f.sha256.hex().as_str()))
+                (archive::is_archive(path) && !s.archives.contains_key(f.sha256.hex().as_str()))
                     .then(|| (f.sha256.to_string(), path.to_string()))
             })
             .collect()
@@ -269,7 +269,7 @@ async fn archive_index(app: AppState, (tx, rx): Feed<(String, String)>) {
                 return;
             };
             let listed =
-                tokio::task::spawn_blocking(move || legacy::list_entries(file, &name)).await;
+                tokio::task::spawn_blocking(move || archive::list_entries(file, &name)).await;
             // An archive that does not open indexes as empty (it is not searched again).
             let entries = listed.ok().flatten().unwrap_or_default();
             let m = Mutation::IndexArchive { sha256, entries };

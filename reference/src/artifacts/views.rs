@@ -102,24 +102,31 @@ pub(crate) fn folder_created(base: &str, repo: &str, path: &str, item: &Item) ->
     })
 }
 
+/// The fields file and folder info start with: repository, path, who made and changed it when.
+fn info_head(repo: &str, path: &str, item: &Item) -> Map<String, Value> {
+    let mut v = Map::new();
+    v.insert("repo".into(), json!(repo));
+    v.insert("path".into(), json!(format!("/{path}")));
+    v.insert("created".into(), json!(iso(item.created)));
+    v.insert("createdBy".into(), json!(item.created_by));
+    v.insert("lastModified".into(), json!(iso(item.modified)));
+    v.insert("modifiedBy".into(), json!(item.modified_by));
+    v.insert("lastUpdated".into(), json!(iso(item.updated)));
+    v
+}
+
+/// File info.
 pub(crate) fn file_info(base: &str, repo: &str, path: &str, item: &Item) -> Value {
     let f = item.file.as_ref().expect("a file");
     let (actual, orig) = checksums(item);
-    json!({
-        "repo": repo,
-        "path": format!("/{path}"),
-        "created": iso(item.created),
-        "createdBy": item.created_by,
-        "lastModified": iso(item.modified),
-        "modifiedBy": item.modified_by,
-        "lastUpdated": iso(item.updated),
-        "downloadUri": download_uri(base, repo, path),
-        "mimeType": mime_of(item),
-        "size": f.size.to_string(),
-        "checksums": actual,
-        "originalChecksums": orig,
-        "uri": storage_uri(base, repo, path),
-    })
+    let mut v = info_head(repo, path, item);
+    v.insert("downloadUri".into(), json!(download_uri(base, repo, path)));
+    v.insert("mimeType".into(), json!(mime_of(item)));
+    v.insert("size".into(), json!(f.size.to_string()));
+    v.insert("checksums".into(), actual);
+    v.insert("originalChecksums".into(), orig);
+    v.insert("uri".into(), json!(storage_uri(base, repo, path)));
+    Value::Object(v)
 }
 
 /// Folder info; `visible` says which children (by full path) the caller may see.
@@ -137,17 +144,10 @@ pub(crate) fn folder_info(
         .filter(|(name, _)| visible(&child_path(path, name)))
         .map(|(name, folder)| json!({"uri": format!("/{name}"), "folder": folder}))
         .collect();
-    json!({
-        "repo": repo_key,
-        "path": format!("/{path}"),
-        "created": iso(item.created),
-        "createdBy": item.created_by,
-        "lastModified": iso(item.modified),
-        "modifiedBy": item.modified_by,
-        "lastUpdated": iso(item.updated),
-        "children": children,
-        "uri": storage_uri(base, repo_key, path),
-    })
+    let mut v = info_head(repo_key, path, item);
+    v.insert("children".into(), json!(children));
+    v.insert("uri".into(), json!(storage_uri(base, repo_key, path)));
+    Value::Object(v)
 }
 
 /// `path/name`, or `name` at the root.

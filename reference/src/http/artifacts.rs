@@ -338,13 +338,7 @@ async fn serve_file(r: &Req, p: &RepoPath, item: &Item) -> Result<Response, ApiE
     let mut resp = if r.method == Method::HEAD {
         empty(body.status)
     } else {
-        let file = r
-            .state
-            .store
-            .blobs
-            .open_blob(&f.sha256.hex())
-            .map_err(ApiError::internal)?;
-        warp::reply::Reply::into_response(warp::reply::stream(body_stream(file, body.parts)))
+        stream_blob(r, &f.sha256.hex(), body.parts, None)?
     };
     *resp.status_mut() = body.status;
     file_headers(&mut resp, p, item);
@@ -356,17 +350,28 @@ async fn serve_file(r: &Req, p: &RepoPath, item: &Item) -> Result<Response, ApiE
     Ok(resp)
 }
 
-/// Streams `parts` from the blob file in bounded chunks, read on a blocking thread and handed over a
-/// small channel (memory stays at a few chunks whatever the file size; a client that goes away stops
-/// the reader).
-pub(crate) fn body_stream(
-    file: std::fs::File,
+/// A 200 whose body streams `parts` of the blob `sha256` (holding `busy` while it lasts).
+pub(crate) fn stream_blob(
+    r: &Req,
+    sha256: &str,
     parts: Vec<Part>,
-) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static {
-    body_stream_while(file, parts, None)
+    busy: Option<crate::app::Busy>,
+) -> Result<Response, ApiError> {
+    let file = r
+        .state
+        .store
+        .blobs
+        .open_blob(sha256)
+        .map_err(ApiError::internal)?;
+    let stream = body_stream_while(file, parts, busy);
+    Ok(warp::reply::Reply::into_response(warp::reply::stream(
+        stream,
+    )))
 }
 
-/// [`body_stream`] that holds `busy` until the last byte is handed over (or the client goes away).
+/// Streams `parts` from the blob file in bounded chunks, read on a blocking thread and handed over a
+/// small channel (memory stays at a few chunks whatever the file size; a client that goes away stops
+/// the reader); `busy` is held until the last byte is handed over.
 pub(crate) fn body_stream_while(
     file: std::fs::File,
     parts: Vec<Part>,

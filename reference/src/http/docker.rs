@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use warp::http::{header, Method, StatusCode};
 use warp::reply::Response;
 
-use super::artifacts::{body_stream_while, parse_ranges, Part};
+use super::artifacts::{parse_ranges, stream_blob, Part};
 use super::endpoint::Docker;
 use super::{empty, read_small, respond, set_header, BodyStream, Req};
 use crate::auth::Action;
@@ -35,49 +35,24 @@ pub(crate) async fn handle(r: &Req, e: Docker, body: BodyStream) -> Result<Respo
         }
         D::Catalog { at } => catalog(r, ask, at.as_ref()),
         D::Promote { repo } => promote(r, &repo, body).await,
-        D::Tags { at, image } => tags(r, ask, &at, &image),
-        D::Referrers { at, image, digest } => referrers(r, ask, &at, &image, &digest),
-        D::BlobGet { at, image, digest } => get_blob(r, ask, &at, &image, &digest),
+        D::Tags { at, image } => tags(On::new(r, ask, &at, &image)),
+        D::Referrers { at, image, digest } => referrers(On::new(r, ask, &at, &image), &digest),
+        D::BlobGet { at, image, digest } => get_blob(On::new(r, ask, &at, &image), &digest),
         D::BlobDelete { at, image, digest } => {
             registry::delete_blob(ask, &at, &image, &digest).await?;
             Ok(empty(StatusCode::ACCEPTED))
         }
-        e @ (D::ManifestGet { .. } | D::ManifestPut { .. } | D::ManifestDelete { .. }) => {
-            manifests(r, ask, e, body).await
-        }
-        e => upload(r, ask, e, body).await,
-    }
-}
-
-/// Manifests: pulled, pushed and deleted by tag or digest.
-async fn manifests(
-    r: &Req,
-    ask: Asker<'_>,
-    e: Docker,
-    body: BodyStream,
-) -> Result<Response, ApiError> {
-    match e {
-        Docker::ManifestGet {
+        D::ManifestGet {
             at,
             image,
             reference,
-        } => get_manifest(r, ask, &at, &image, &reference),
-        Docker::ManifestPut {
+        } => get_manifest(On::new(r, ask, &at, &image), &reference),
+        D::ManifestPut {
             at,
             image,
             reference,
-        } => {
-            let ct = r.header("content-type");
-            let p = registry::put_manifest(ask, &at, &image, &reference, body, ct).await?;
-            let mut resp = created(&format!("{}/{image}/manifests/{}", at.prefix, p.digest));
-            digest_header(&mut resp, &p.digest.to_string());
-            if let Some(s) = &p.subject {
-                let name = header::HeaderName::from_static("oci-subject");
-                set_header(&mut resp, name, &s.to_string());
-            }
-            Ok(resp)
-        }
-        Docker::ManifestDelete {
+        } => put_manifest(On::new(r, ask, &at, &image), &reference, body).await,
+        D::ManifestDelete {
             at,
             image,
             reference,
@@ -85,8 +60,22 @@ async fn manifests(
             registry::delete_manifest(ask, &at, &image, &reference).await?;
             Ok(empty(StatusCode::ACCEPTED))
         }
-        _ => Err(RegistryError::new(Code::Unsupported).into()),
+        e => upload(r, ask, e, body).await,
     }
+}
+
+/// Pushes a manifest: 201 with where it is and its digest (and its subject, for referrers).
+async fn put_manifest(on: On<'_>, reference: &str, body: BodyStream) -> Result<Response, ApiError> {
+    let On { r, ask, at, image } = on;
+    let ct = r.header("content-type");
+    let p = registry::put_manifest(ask, at, image, reference, body, ct).await?;
+    let mut resp = created(&format!("{}/{image}/manifests/{}", at.prefix, p.digest));
+    digest_header(&mut resp, &p.digest.to_string());
+    if let Some(s) = &p.subject {
+        let name = header::HeaderName::from_static("oci-subject");
+        set_header(&mut resp, name, &s.to_string());
+    }
+    Ok(resp)
 }
 
 /// Blob uploads: started (or mounted, or sent whole), chunked, finished, asked about, cancelled.
@@ -126,6 +115,21 @@ async fn upload(
             Ok(empty(StatusCode::NO_CONTENT))
         }
         _ => Err(RegistryError::new(Code::Unsupported).into()),
+    }
+}
+
+/// A request on one image of a repository.
+#[derive(Clone, Copy)]
+struct On<'a> {
+    r: &'a Req,
+    ask: Asker<'a>,
+    at: &'a Reg,
+    image: &'a str,
+}
+
+impl<'a> On<'a> {
+    fn new(r: &'a Req, ask: Asker<'a>, at: &'a Reg, image: &'a str) -> On<'a> {
+        On { r, ask, at, image }
     }
 }
 
@@ -233,7 +237,13 @@ fn base(r: &Req, ask: Asker<'_>, reg: Option<&Reg>) -> Result<Response, ApiError
     Ok(reg_json(StatusCode::OK, &json!({})))
 }
 
-fn tags(r: &Req, ask: Asker<'_>, reg: &Reg, image: &str) -> Result<Response, ApiError> {
+fn tags(on: On<'_>) -> Result<Response, ApiError> {
+    let On {
+        r,
+        ask,
+        at: reg,
+        image,
+    } = on;
     // A bad page size is refused after the caller, before the lookup.
     ask.need(reg, image, Action::Read)?;
     pagination(r)?;
@@ -268,13 +278,13 @@ fn accepts(r: &Req, media_type: &str) -> bool {
         || !types.iter().any(|t| t.starts_with("application/vnd."))
 }
 
-fn get_manifest(
-    r: &Req,
-    ask: Asker<'_>,
-    reg: &Reg,
-    image: &str,
-    reference: &str,
-) -> Result<Response, ApiError> {
+fn get_manifest(on: On<'_>, reference: &str) -> Result<Response, ApiError> {
+    let On {
+        r,
+        ask,
+        at: reg,
+        image,
+    } = on;
     let m = registry::manifest(ask, reg, image, reference)?;
     if !accepts(r, &m.media_type) {
         return Err(RegistryError::new(Code::ManifestUnknown)
@@ -299,13 +309,13 @@ fn get_manifest(
     Ok(resp)
 }
 
-fn referrers(
-    r: &Req,
-    ask: Asker<'_>,
-    reg: &Reg,
-    image: &str,
-    digest: &str,
-) -> Result<Response, ApiError> {
+fn referrers(on: On<'_>, digest: &str) -> Result<Response, ApiError> {
+    let On {
+        r,
+        ask,
+        at: reg,
+        image,
+    } = on;
     let filter = r.query.get("artifactType");
     let rows = registry::referrers(ask, reg, image, digest, filter)?;
     let body = json!({"schemaVersion": 2, "mediaType": docker::OCI_INDEX, "manifests": rows});
@@ -320,13 +330,13 @@ fn referrers(
     Ok(resp)
 }
 
-fn get_blob(
-    r: &Req,
-    ask: Asker<'_>,
-    reg: &Reg,
-    image: &str,
-    digest: &str,
-) -> Result<Response, ApiError> {
+fn get_blob(on: On<'_>, digest: &str) -> Result<Response, ApiError> {
+    let On {
+        r,
+        ask,
+        at: reg,
+        image,
+    } = on;
     let (d, f) = registry::blob(ask, reg, image, digest)?;
     let size = f.size;
     let (status, slice, range) = match r.header("range").map(|h| parse_ranges(h, size)) {
@@ -351,18 +361,9 @@ fn get_blob(
     let mut resp = if r.method == Method::HEAD {
         empty(status)
     } else {
-        let file = r
-            .state
-            .store
-            .blobs
-            .open_blob(&f.sha256.hex())
-            .map_err(ApiError::internal)?;
-        let stream = body_stream_while(
-            file,
-            vec![Part::Slice(slice.0, slice.1)],
-            Some(crate::app::Busy::new(&r.state.busy)),
-        );
-        let mut resp = warp::reply::Reply::into_response(warp::reply::stream(stream));
+        let busy = Some(crate::app::Busy::new(&r.state.busy));
+        let parts = vec![Part::Slice(slice.0, slice.1)];
+        let mut resp = stream_blob(r, &f.sha256.hex(), parts, busy)?;
         *resp.status_mut() = status;
         resp
     };

@@ -222,59 +222,6 @@ pub fn dates<'a>(
     })
 }
 
-/// Whether a file name is an archive whose entries are indexed (zip family and tar, gzipped or not).
-pub fn is_archive(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    [".zip", ".jar", ".war", ".ear", ".tar", ".tar.gz", ".tgz"]
-        .iter()
-        .any(|ext| n.ends_with(ext))
-}
-
-/// Most entries indexed per archive (a small archive may hold millions of empty entries).
-pub const MAX_ENTRIES: usize = 100_000;
-
-/// The file entries of an archive (paths inside it, at most [`MAX_ENTRIES`]), read from `file`;
-/// `None` when it does not open as the archive its name says.
-pub fn list_entries(file: std::fs::File, name: &str) -> Option<Vec<String>> {
-    use std::io::Read;
-    let n = name.to_ascii_lowercase();
-    let mut out = Vec::new();
-    if n.ends_with(".tar.gz") || n.ends_with(".tgz") || n.ends_with(".tar") {
-        let reader: Box<dyn Read> = if n.ends_with(".tar") {
-            Box::new(file)
-        } else {
-            Box::new(flate2::read::GzDecoder::new(file))
-        };
-        let mut ar = tar::Archive::new(reader);
-        for e in ar.entries().ok()? {
-            let e = e.ok()?;
-            if out.len() >= MAX_ENTRIES {
-                break;
-            }
-            if e.header().entry_type().is_file() {
-                let path = e
-                    .path()
-                    .ok()?
-                    .to_string_lossy()
-                    .trim_start_matches("./")
-                    .to_string();
-                out.push(path);
-            }
-        }
-    } else {
-        let mut z = zip::ZipArchive::new(file).ok()?;
-        for i in 0..z.len().min(MAX_ENTRIES) {
-            let e = z.by_index_raw(i).ok()?;
-            if !e.is_dir() {
-                out.push(e.name().to_string());
-            }
-        }
-    }
-    out.sort();
-    out.dedup();
-    Some(out)
-}
-
 /// Archive entries whose file name matches `pattern`, grouped by entry path: `(entry, archives)`.
 pub fn archive_entries<'a>(
     state: &'a State,
@@ -284,7 +231,7 @@ pub fn archive_entries<'a>(
     let mut by_entry: std::collections::BTreeMap<String, Vec<(&'a str, &'a str)>> =
         std::collections::BTreeMap::new();
     for (repo, path, item) in hits(state, repos, |path, item| {
-        !item.is_folder() && is_archive(path)
+        !item.is_folder() && crate::artifacts::archive::is_archive(path)
     }) {
         let Some(f) = &item.file else { continue };
         let Some(entries) = state.archives.get(f.sha256.hex().as_str()) else {
