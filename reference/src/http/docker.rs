@@ -66,7 +66,7 @@ pub(crate) async fn handle(r: &Req, e: Docker, body: BodyStream) -> Result<Respo
 
 /// Pushes a manifest: 201 with where it is and its digest (and its subject, for referrers).
 async fn put_manifest(on: On<'_>, reference: &str, body: BodyStream) -> Result<Response, ApiError> {
-    let On { r, ask, at, image } = on;
+    let (r, ask, at, image) = (on.r, on.ask, on.at, on.image);
     let ct = r.header("content-type");
     let p = registry::put_manifest(ask, at, image, reference, body, ct).await?;
     let mut resp = created(&format!("{}/{image}/manifests/{}", at.prefix, p.digest));
@@ -238,12 +238,7 @@ fn base(r: &Req, ask: Asker<'_>, reg: Option<&Reg>) -> Result<Response, ApiError
 }
 
 fn tags(on: On<'_>) -> Result<Response, ApiError> {
-    let On {
-        r,
-        ask,
-        at: reg,
-        image,
-    } = on;
+    let (r, ask, reg, image) = (on.r, on.ask, on.at, on.image);
     // A bad page size is refused after the caller, before the lookup.
     ask.need(reg, image, Action::Read)?;
     pagination(r)?;
@@ -279,12 +274,7 @@ fn accepts(r: &Req, media_type: &str) -> bool {
 }
 
 fn get_manifest(on: On<'_>, reference: &str) -> Result<Response, ApiError> {
-    let On {
-        r,
-        ask,
-        at: reg,
-        image,
-    } = on;
+    let (r, ask, reg, image) = (on.r, on.ask, on.at, on.image);
     let m = registry::manifest(ask, reg, image, reference)?;
     if !accepts(r, &m.media_type) {
         return Err(RegistryError::new(Code::ManifestUnknown)
@@ -310,12 +300,7 @@ fn get_manifest(on: On<'_>, reference: &str) -> Result<Response, ApiError> {
 }
 
 fn referrers(on: On<'_>, digest: &str) -> Result<Response, ApiError> {
-    let On {
-        r,
-        ask,
-        at: reg,
-        image,
-    } = on;
+    let (r, ask, reg, image) = (on.r, on.ask, on.at, on.image);
     let filter = r.query.get("artifactType");
     let rows = registry::referrers(ask, reg, image, digest, filter)?;
     let body = json!({"schemaVersion": 2, "mediaType": docker::OCI_INDEX, "manifests": rows});
@@ -331,12 +316,7 @@ fn referrers(on: On<'_>, digest: &str) -> Result<Response, ApiError> {
 }
 
 fn get_blob(on: On<'_>, digest: &str) -> Result<Response, ApiError> {
-    let On {
-        r,
-        ask,
-        at: reg,
-        image,
-    } = on;
+    let (r, ask, reg, image) = (on.r, on.ask, on.at, on.image);
     let (d, f) = registry::blob(ask, reg, image, digest)?;
     let size = f.size;
     let (status, slice, range) = match r.header("range").map(|h| parse_ranges(h, size)) {
