@@ -4,6 +4,101 @@
 
 use crate::error::ApiError;
 
+// ---------- who is calling ----------
+
+/// 401: credentials that match no user, key or token.
+pub(crate) fn bad_credentials() -> ApiError {
+    ApiError::unauthorized("Bad credentials")
+}
+
+/// 401: no credentials where anonymous access is off.
+pub(crate) fn authentication_required() -> ApiError {
+    ApiError::unauthorized("Authentication is required")
+}
+
+/// 401: an anonymous caller (with anonymous access on) that may not do what it asked.
+pub(crate) fn unauthorized() -> ApiError {
+    ApiError::unauthorized("Unauthorized")
+}
+
+/// 403: an authenticated caller without the right (administrator endpoints).
+pub(crate) fn forbidden() -> ApiError {
+    ApiError::forbidden("Forbidden")
+}
+
+/// 404: no such route, user, group or permission target.
+pub(crate) fn not_found() -> ApiError {
+    ApiError::not_found("Not Found")
+}
+
+/// 405 in the REST shape.
+pub(crate) fn method_not_allowed() -> ApiError {
+    ApiError::new(405, "Method Not Allowed")
+}
+
+// ---------- retrieve, storage API, searches ----------
+
+/// 404: a repository the request names does not exist.
+pub(crate) fn no_such_repository(repo: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "Failed to find the repository '{repo}' specified in the request."
+    ))
+}
+
+/// 404: an item without the properties asked for.
+pub(crate) fn no_properties() -> ApiError {
+    ApiError::not_found("No properties could be found.")
+}
+
+/// 400: `?lastModified` on a repository that is not local.
+pub(crate) fn local_or_cached_only() -> ApiError {
+    ApiError::bad_request("This method can only be invoked on local/cached repositories.")
+}
+
+/// 403: `?list` for an anonymous caller.
+pub(crate) fn authenticated_only() -> ApiError {
+    ApiError::forbidden("This resource is available to authenticated users only.")
+}
+
+/// 404: a search that found nothing (the date and usage searches).
+pub(crate) fn no_results() -> ApiError {
+    ApiError::not_found("No results found.")
+}
+
+/// 400 (plain text): an empty search term.
+pub(crate) const EMPTY_TERM: &str = "The search term cannot be empty";
+
+/// 400 (plain text): a search term of wildcards only.
+pub(crate) const ONLY_WILDCARDS: &str = "Search term containing only wildcards is not permitted";
+
+// ---------- tokens ----------
+
+/// OAuth 400: a grant type the endpoint does not know.
+pub(crate) fn unsupported_grant(grant: &str) -> ApiError {
+    ApiError::oauth(
+        "unsupported_grant_type",
+        format!("Grant type is not supported: {grant}"),
+    )
+}
+
+/// OAuth 400: `username` missing from a token request.
+pub(crate) fn username_required() -> ApiError {
+    ApiError::oauth("invalid_request", "username is required")
+}
+
+/// OAuth 400: a custom audience on a token that cannot carry one.
+pub(crate) fn audience_needs_refreshable() -> ApiError {
+    ApiError::oauth(
+        "invalid_request",
+        "Only refreshable tokens with expiry can have custom audience",
+    )
+}
+
+/// OAuth 400: a scope that names nothing the caller may give.
+pub(crate) fn insufficient_scope() -> ApiError {
+    ApiError::oauth("invalid_scope", "Insufficient scope: 'api:*'")
+}
+
 /// `repo:path`, as Artifactory prints repository paths in messages.
 pub(crate) fn repo_path(repo: &str, path: &str) -> String {
     format!("{repo}:{path}")

@@ -387,9 +387,7 @@ pub(crate) fn lookup(
     app.auth
         .require(&state, caller, Action::Read, repo, path, forbidden)?;
     if state.repo(repo).is_none() {
-        return Err(ApiError::not_found(format!(
-            "Failed to find the repository '{repo}' specified in the request."
-        )));
+        return Err(msg::no_such_repository(repo));
     }
     Ok(state
         .resolve(repo, path)

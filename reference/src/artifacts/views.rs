@@ -174,7 +174,7 @@ pub(crate) fn properties(
         .map(|(k, v)| (k.to_string(), json!(v)))
         .collect();
     if props.is_empty() {
-        return Err(ApiError::not_found("No properties could be found."));
+        return Err(msg::no_properties());
     }
     Ok(json!({"properties": props, "uri": storage_uri(base, repo, path)}))
 }
@@ -202,9 +202,7 @@ pub(crate) fn last_modified(
     item: &Item,
 ) -> Result<(Value, i64), ApiError> {
     if !repo.is_local() {
-        return Err(ApiError::bad_request(
-            "This method can only be invoked on local/cached repositories.",
-        ));
+        return Err(msg::local_or_cached_only());
     }
     let (key, newest) = repo
         .subtree(path)

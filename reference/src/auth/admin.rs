@@ -12,6 +12,7 @@ use crate::app::App;
 use crate::artifacts::refused;
 use crate::config::RepoClass;
 use crate::error::ApiError;
+use crate::messages as msg;
 use crate::store::{Mutation, State};
 
 /// Which security entity an endpoint is about.
@@ -34,7 +35,7 @@ impl Kind {
 }
 
 fn missing() -> ApiError {
-    ApiError::not_found("Not Found")
+    msg::not_found()
 }
 
 /// Names of users, groups and permission targets: at most 64 characters, no `/` or control

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::{Caller, Method};
 use crate::app::App;
 use crate::error::ApiError;
+use crate::messages as msg;
 use crate::store::Mutation;
 
 /// What a request does with a key.
@@ -42,7 +43,7 @@ pub(crate) async fn run(
 ) -> Result<KeyReply, ApiError> {
     if caller.anonymous {
         if !app.auth.anonymous_access() {
-            return Err(ApiError::unauthorized("Authentication is required"));
+            return Err(msg::authentication_required());
         }
         // Anonymous: creating is refused, the rest answers with nothing.
         return match op {

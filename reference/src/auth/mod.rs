@@ -21,6 +21,7 @@ use std::sync::Mutex;
 
 use crate::config::RepoClass;
 use crate::error::{ApiError, Challenge};
+use crate::messages as msg;
 use crate::store::{Mutation, State, Store};
 use base64::Engine;
 use model::{Act, Principal, Security, SecurityChange, User, PENDING_HASH};
@@ -202,7 +203,7 @@ impl Auth {
         presented: &Credentials,
         now_ms: i64,
     ) -> Result<Caller, ApiError> {
-        let bad = || ApiError::unauthorized("Bad credentials");
+        let bad = || msg::bad_credentials();
         if let Some(key) = &presented.api_key {
             let key = key.trim();
             let state = store.read();
@@ -403,7 +404,7 @@ impl Auth {
         basic_user: Option<&str>,
         now_ms: i64,
     ) -> Result<Caller, ApiError> {
-        let bad = || ApiError::unauthorized("Bad credentials");
+        let bad = || msg::bad_credentials();
         let d = self.digest("\0token", token);
         let cached = lock(&self.verified_tokens).get(&d).cloned();
         let claims = match cached {
@@ -477,7 +478,7 @@ impl Auth {
 
     fn docker_caller(&self, store: &Store, token: &str, now_ms: i64) -> Result<Caller, ApiError> {
         use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let bad = || ApiError::unauthorized("Bad credentials");
+        let bad = || msg::bad_credentials();
         let rest = token.strip_prefix(DOCKER_TOKEN).ok_or_else(bad)?;
         let mut parts = rest.split('.');
         let (Some(name), Some(exp), Some(mac), None) =
@@ -525,7 +526,7 @@ impl Auth {
             return Ok(());
         }
         if caller.anonymous {
-            return Err(ApiError::unauthorized("Unauthorized"));
+            return Err(msg::unauthorized());
         }
         Err(forbidden())
     }
@@ -602,7 +603,7 @@ impl Auth {
     /// Anonymous callers when anonymous access is off: 401 `Authentication is required`.
     pub fn gate(&self, caller: &Caller) -> Result<(), ApiError> {
         if caller.anonymous && !self.anonymous_access {
-            return Err(ApiError::unauthorized("Authentication is required"));
+            return Err(msg::authentication_required());
         }
         Ok(())
     }
@@ -618,7 +619,7 @@ impl Auth {
             return Ok(());
         }
         if caller.anonymous {
-            return Err(ApiError::unauthorized("Unauthorized"));
+            return Err(msg::unauthorized());
         }
         Err(forbidden())
     }

@@ -11,6 +11,7 @@ use super::token::{self, access_id, Claims};
 use super::{same, scope_groups, scope_tokens, usable, Caller, Method};
 use crate::app::App;
 use crate::error::ApiError;
+use crate::messages as msg;
 use crate::query::Query;
 use crate::store::{Mutation, State};
 
@@ -208,7 +209,7 @@ fn effective_scope(
         }
     }
     if out.is_empty() {
-        return Err(oauth("invalid_scope", "Insufficient scope: 'api:*'"));
+        return Err(msg::insufficient_scope());
     }
     out.push("api:*".into());
     Ok(out.join(" "))
@@ -244,7 +245,7 @@ pub(crate) async fn create_legacy(
 ) -> Result<Value, ApiError> {
     let bad = |m: String| oauth("invalid_request", m);
     let Some(username) = form.get("username").filter(|u| !u.trim().is_empty()) else {
-        return Err(bad("username is required".into()));
+        return Err(msg::username_required());
     };
     let username = username.trim().to_lowercase();
     if username.contains('/') || username.chars().any(char::is_control) {
@@ -263,9 +264,7 @@ pub(crate) async fn create_legacy(
     let refreshable = flag(form.get("refreshable")).map_err(bad)?;
     let audience = form.get("audience").map(str::trim).unwrap_or("");
     if !audience.is_empty() && (!refreshable || expires == 0) {
-        return Err(bad(
-            "Only refreshable tokens with expiry can have custom audience".into(),
-        ));
+        return Err(msg::audience_needs_refreshable());
     }
     let (scope, sid) = {
         let state = app.store.read();

@@ -21,6 +21,7 @@ use crate::auth::Action;
 use crate::docker::registry::Reg;
 use crate::docker::{self, Code, RegistryError, Route};
 use crate::error::ApiError;
+use crate::messages as msg;
 
 /// Who may call an endpoint. The router checks it once, before the handler runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -318,11 +319,11 @@ pub(crate) fn is_registry_path(path: &str, ctx: &str) -> bool {
 }
 
 fn not_found() -> ApiError {
-    ApiError::not_found("Not Found")
+    msg::not_found()
 }
 
 fn method_not_allowed() -> ApiError {
-    ApiError::new(405, "Method Not Allowed")
+    msg::method_not_allowed()
 }
 
 /// Refuses methods other than `allowed` (HEAD counts as GET) with the REST 405.

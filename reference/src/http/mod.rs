@@ -174,3 +174,45 @@ pub(crate) fn set_header(r: &mut Response, name: header::HeaderName, value: &str
 pub(crate) fn render(r: &Req, result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(|e| error::render(e, r))
 }
+
+#[cfg(test)]
+mod tests {
+    /// The layering rule: only this module (and the entry points that start it) knows warp; the
+    /// domain, auth, store and search modules use neither warp nor the HTTP layer.
+    #[test]
+    fn nothing_outside_the_http_layer_uses_warp_or_it() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        walk(&src, &mut files);
+        let mut offenders = Vec::new();
+        for f in files {
+            let rel = f.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
+            if rel.starts_with("http/") || rel == "lib.rs" || rel == "main.rs" {
+                continue;
+            }
+            for (i, line) in std::fs::read_to_string(&f).unwrap().lines().enumerate() {
+                let code = line.trim_start();
+                if code.starts_with("//") {
+                    continue;
+                }
+                if code.contains("warp::")
+                    || code.contains("use warp")
+                    || code.contains("crate::http")
+                {
+                    offenders.push(format!("{rel}:{}: {code}", i + 1));
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "{}", offenders.join("\n"));
+    }
+}

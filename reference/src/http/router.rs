@@ -17,6 +17,7 @@ use super::{
 };
 use crate::auth::Credentials;
 use crate::error::ApiError;
+use crate::messages as msg;
 
 /// Every route of the server.
 pub(crate) fn routes(state: AppState) -> BoxedFilter<(Response,)> {
@@ -135,12 +136,10 @@ fn check(r: &Req, access: Access) -> Result<(), ApiError> {
         Access::Anyone => r.caller().map(|_| ()),
         Access::User | Access::Path(_) => r.require_user().map(|_| ()),
         Access::Named => match r.require_user()? {
-            c if c.anonymous => Err(ApiError::unauthorized("Unauthorized")),
+            c if c.anonymous => Err(msg::unauthorized()),
             _ => Ok(()),
         },
-        Access::Admin => r
-            .require_admin(|_| ApiError::forbidden("Forbidden"))
-            .map(|_| ()),
+        Access::Admin => r.require_admin(|_| msg::forbidden()).map(|_| ()),
     }
 }
 

@@ -15,6 +15,7 @@ use crate::artifacts::views::{file_info, storage_uri};
 use crate::auth::Action;
 use crate::clock::iso;
 use crate::error::ApiError;
+use crate::messages as msg;
 use crate::search::aql_eval;
 use crate::search::legacy::{self, DateField, Hit, TermError};
 use crate::store::Item;
@@ -287,8 +288,8 @@ fn detailed(r: &Req, base: &str, repo: &str, path: &str, item: &Item) -> Value {
 /// The plain-text 400 of a refused search term.
 fn term_error(e: TermError) -> ApiError {
     let text = match e {
-        TermError::Empty => "The search term cannot be empty",
-        TermError::OnlyWildcards => "Search term containing only wildcards is not permitted",
+        TermError::Empty => msg::EMPTY_TERM,
+        TermError::OnlyWildcards => msg::ONLY_WILDCARDS,
     };
     ApiError::text(400, text)
 }
@@ -365,7 +366,7 @@ fn prop(r: &Req) -> Result<Response, ApiError> {
         })
         .collect();
     if criteria.is_empty() {
-        return Err(ApiError::not_found("No results found."));
+        return Err(msg::no_results());
     }
     let base = r.base_url();
     let state = r.state.store.read();
@@ -404,7 +405,7 @@ fn date(r: &Req, name: &str, required: bool) -> Result<Option<i64>, ApiError> {
 
 fn none_found(rows: &[Value]) -> Result<(), ApiError> {
     if rows.is_empty() {
-        return Err(ApiError::not_found("No results found."));
+        return Err(msg::no_results());
     }
     Ok(())
 }

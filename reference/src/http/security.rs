@@ -8,6 +8,7 @@ use super::endpoint::Security;
 use super::{empty, respond, Req};
 use crate::auth::api_keys::{self, KeyOp};
 use crate::error::ApiError;
+use crate::messages as msg;
 
 /// Answers an API-key endpoint.
 pub(crate) async fn handle(r: &Req, e: Security) -> Result<Response, ApiError> {
@@ -19,7 +20,7 @@ pub(crate) async fn handle(r: &Req, e: Security) -> Result<Response, ApiError> {
             let all = r.query.flag("deleteAll", false);
             (KeyOp::Revoke { all }, user)
         }
-        _ => return Err(ApiError::not_found("Not Found")),
+        _ => return Err(msg::not_found()),
     };
     let caller = r.caller()?.clone();
     let (status, body) = api_keys::run(&r.state, &caller, op, user.as_deref()).await?;

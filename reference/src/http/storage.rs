@@ -114,9 +114,7 @@ fn storage_get(r: &Req, p: &RepoPath, view: View) -> Result<Response, ApiError> 
         View::Properties => {
             properties_response(&base, &p.repo, &p.path, item, &r.query.list("properties"))
         }
-        View::List if caller.anonymous => Err(ApiError::forbidden(
-            "This resource is available to authenticated users only.",
-        )),
+        View::List if caller.anonymous => Err(msg::authenticated_only()),
         View::List => {
             let v = views::file_list(&base, repo, &p.path, item, &list_options(r), &visible)?;
             Ok(json(StatusCode::OK, FILE_LIST, &v))

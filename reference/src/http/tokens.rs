@@ -10,6 +10,7 @@ use super::endpoint::Security;
 use super::{empty, json, read_small, respond, BodyStream, Query, Req};
 use crate::auth::tokens;
 use crate::error::ApiError;
+use crate::messages as msg;
 
 /// Answers a token endpoint (legacy and the Access service's).
 pub(crate) async fn handle(r: &Req, e: Security, body: BodyStream) -> Result<Response, ApiError> {
@@ -65,15 +66,12 @@ async fn legacy_create(r: &Req, body: BodyStream) -> Result<Value, ApiError> {
         "client_credentials" | "" => {
             let caller = r.require_user()?;
             if caller.anonymous {
-                return Err(ApiError::unauthorized("Unauthorized"));
+                return Err(msg::unauthorized());
             }
             tokens::create_legacy(&r.state, &caller, &form).await
         }
         "refresh_token" => tokens::refresh(&r.state, &r.caller, &form, false).await,
-        other => Err(ApiError::oauth(
-            "unsupported_grant_type",
-            format!("Grant type is not supported: {other}"),
-        )),
+        other => Err(msg::unsupported_grant(other)),
     }
 }
 

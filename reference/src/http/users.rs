@@ -11,6 +11,7 @@ use super::endpoint::Security;
 use super::{empty, json, read_small, respond, BodyStream, Req};
 use crate::auth::admin::{self, Kind};
 use crate::error::ApiError;
+use crate::messages as msg;
 
 /// Answers a users, groups, permission targets, locks or encrypted-password endpoint.
 pub(crate) async fn handle(r: &Req, e: Security, body: BodyStream) -> Result<Response, ApiError> {
@@ -69,7 +70,7 @@ pub(crate) async fn handle(r: &Req, e: Security, body: BodyStream) -> Result<Res
             let caller = r.require_user()?;
             Ok(text(admin::encrypted_password_of(&r.state, &caller)?))
         }
-        _ => Err(ApiError::not_found("Not Found")),
+        _ => Err(msg::not_found()),
     }
 }
 

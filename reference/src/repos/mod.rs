@@ -9,6 +9,7 @@ use crate::artifacts::refused;
 use crate::auth::{Action, Caller};
 use crate::config::{valid_repo_key, PackageType, RepoClass, RepoConfig};
 use crate::error::ApiError;
+use crate::messages as msg;
 use crate::store::{Mutation, State, TreeError};
 
 /// The repositories the caller may read something in, local first, then remote, then virtual,
@@ -59,9 +60,7 @@ pub(crate) fn list(
 pub(crate) fn get(app: &App, caller: &Caller, key: &str) -> Result<RepoConfig, ApiError> {
     let state = app.store.read();
     app.auth
-        .require(&state, caller, Action::Read, key, "", || {
-            ApiError::forbidden("Forbidden")
-        })?;
+        .require(&state, caller, Action::Read, key, "", || msg::forbidden())?;
     state
         .repo(key)
         .map(|r| r.config.clone())
