@@ -60,7 +60,7 @@ pub(crate) fn list(
 pub(crate) fn get(app: &App, caller: &Caller, key: &str) -> Result<RepoConfig, ApiError> {
     let state = app.store.read();
     app.auth
-        .require(&state, caller, Action::Read, key, "", || msg::forbidden())?;
+        .require(&state, caller, Action::Read, key, "", msg::forbidden)?;
     state
         .repo(key)
         .map(|r| r.config.clone())
