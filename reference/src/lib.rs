@@ -1,27 +1,77 @@
 //! # jcr-reference
 //!
 //! A reference JFrog Container Registry / Artifactory server for tests: it answers the documented REST
-//! API the way a real JCR 7 does, keeps artifacts in a content-addressed store on disk, and starts in
-//! milliseconds.
+//! API the way a real JCR 7 does (statuses, headers, JSON field names and order, error shapes and
+//! messages), speaks the Docker/OCI registry API, keeps artifacts in a content-addressed store on
+//! disk, and starts in milliseconds.
 //!
-//! Start one on a free port inside a test, use its URL, stop it:
+//! ## Getting started
 //!
-//! ```no_run
-//! # async fn demo() -> std::io::Result<()> {
+//! Start one on a free port inside a test, point your client at its URL, stop it:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
 //! use jcr_reference::{Config, Server};
 //!
-//! let server = Server::start(Config::ephemeral()).await?;
-//! let ping = format!("{}/api/system/ping", server.url());
-//! // ... talk to it with any HTTP client (admin / password) ...
-//! server.stop().await;
+//! let server = Server::start(Config::ephemeral()).await?; // free port, temporary data
+//! let url = server.url(); // http://127.0.0.1:<port>/artifactory
+//! assert!(url.ends_with("/artifactory"));
+//! // ... run your client against `url` with admin / password ...
+//! server.stop().await; // compacts the journal, removes the temporary data
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: [`config`] (flags, environment, config file), `http` (one module per API area, the path parser
-//! and error shapes), `auth` (who is calling, what they may do: users, groups, permission targets,
-//! tokens, key encryption), `store` (blobs, item tree, journal), `docker` (the registry's domain:
-//! names, manifests, Artifactory's image layout, upload sessions), `search` (legacy searches, AQL).
-//! [`serve`] runs the server on a listener you bound until a shutdown future resolves.
+//! ## What you can set
+//!
+//! [`Config`] holds every option (each is also a flag, a `JCR_` environment variable and a
+//! config-file key of the binary): repositories ([`RepoConfig`], [`RepoClass`], [`PackageType`]),
+//! users, groups and permission targets ([`UserConfig`], [`GroupConfig`], [`PermissionConfig`]),
+//! anonymous access, the context path, a data directory that survives restarts, an upload limit.
+//!
+//! ```
+//! use jcr_reference::{Config, PackageType, RepoClass, RepoConfig, UserConfig};
+//!
+//! let mut config = Config::ephemeral();
+//! config.anonymous_access = true;
+//! config.repositories.push(RepoConfig::new("libs-local", RepoClass::Local, PackageType::Generic));
+//! config.users.push(UserConfig::parse_flag("ci:secret").unwrap());
+//! ```
+//!
+//! ## Time
+//!
+//! Every timestamp comes from the [`Clock`] in the configuration. Freeze it for byte-exact
+//! assertions and move it on by hand:
+//!
+//! ```
+//! use jcr_reference::{Clock, Config};
+//!
+//! let clock = Clock::manual(1_700_000_000_000);
+//! let config = Config { clock: clock.clone(), ..Config::ephemeral() };
+//! clock.advance(1_000);
+//! assert_eq!(clock.now_ms(), 1_700_000_001_000);
+//! # drop(config);
+//! ```
+//!
+//! ## Your own listener
+//!
+//! [`serve`] runs on a listener you bound until a shutdown future resolves (the binary passes
+//! SIGINT/SIGTERM), then stops its background jobs and compacts the journal.
+//!
+//! ## How it is built
+//!
+//! One request walks down once and back up once: `http::router` hands it to
+//! `http::endpoint`, which parses it into a typed endpoint (each with its catalogue id in
+//! `fixtures/endpoints.toml` and its access rule, checked in one place); the area's handler in
+//! `http/` calls one domain function and renders what it returns, and every error is an
+//! `error::ApiError` rendered in its family's wire shape by `http::error`. The domain modules know
+//! nothing of warp: `artifacts` (deploy, delete, retrieve, properties, item views), `transfer`
+//! (copy, move), `repos` (repository configurations), `docker` (the registry), `search` (legacy
+//! searches, AQL), `auth` (who is calling and what they may do; users, tokens, API keys), `system`
+//! (storage summary, key encryption). `messages` holds Artifactory's texts. Below them, `store`
+//! holds the blobs, the item tree, the journal and snapshot (secrets sealed by construction) and
+//! `Store::transact`, which checks and commits under one lock; after-commit `events` feed the
+//! indexers, and `jobs` owns every background task.
 
 mod app;
 mod artifacts;

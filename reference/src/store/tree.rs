@@ -224,7 +224,7 @@ pub struct FileData {
     pub original: Option<Box<Original>>,
     /// Mime type chosen from the extension.
     pub mime: Sym,
-    /// Download statistics; `None` until the first download. Kept here rather than in [`Item`]
+    /// Download statistics; `None` until the first download. Kept here rather than in `Item`
     /// because only files are downloaded, which keeps every tree entry 8 bytes smaller; written
     /// with the item, as before.
     #[serde(skip)]
