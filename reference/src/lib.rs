@@ -241,3 +241,69 @@ impl Drop for Server {
         }
     }
 }
+
+/// What the domain modules' unit tests share: an application without HTTP, its callers, bodies.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::app::{AppState, Body};
+    use crate::auth::{Caller, Credentials};
+    use crate::config::{Config, PermissionConfig, UserConfig};
+
+    /// An application on a temporary store with a frozen clock, `tweak`ed.
+    pub(crate) fn app_with(tweak: impl FnOnce(&mut Config)) -> AppState {
+        let mut config = Config {
+            clock: crate::Clock::manual(1_700_000_000_000),
+            ..Config::ephemeral()
+        };
+        tweak(&mut config);
+        crate::build_state(config)
+            .expect("the application builds")
+            .0
+    }
+
+    /// The default application (admin / password, the default repositories).
+    pub(crate) fn app() -> AppState {
+        app_with(|_| {})
+    }
+
+    /// A configured user `name` (password `<name>-pw`) with `letters` on `repo`.
+    pub(crate) fn with_user(c: &mut Config, name: &str, repo: &str, letters: &str) {
+        let mut u = UserConfig::parse_flag(&format!("{name}:{name}-pw")).expect("a user");
+        u.groups = Some(vec![]);
+        c.users.push(u);
+        c.permissions.push(PermissionConfig {
+            name: format!("{name}-on-{repo}"),
+            repositories: vec![repo.into()],
+            includes_pattern: "**".into(),
+            excludes_pattern: String::new(),
+            users: [(name.to_string(), letters.to_string())].into(),
+            groups: Default::default(),
+        });
+    }
+
+    /// The caller Basic credentials make.
+    pub(crate) async fn caller(app: &AppState, user: &str, password: &str) -> Caller {
+        use base64::Engine;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let presented = Credentials {
+            api_key: None,
+            authorization: Some(format!("Basic {basic}")),
+        };
+        let now = app.config.clock.now_ms();
+        app.auth
+            .identify(&app.store, &presented, now)
+            .await
+            .expect("the credentials are right")
+    }
+
+    /// The admin.
+    pub(crate) async fn admin(app: &AppState) -> Caller {
+        caller(app, "admin", "password").await
+    }
+
+    /// A request body of `bytes`.
+    pub(crate) fn body(bytes: &[u8]) -> Body {
+        let b = bytes::Bytes::copy_from_slice(bytes);
+        Box::pin(futures_util::stream::iter([Ok::<_, std::io::Error>(b)]))
+    }
+}

@@ -421,3 +421,177 @@ pub(crate) fn checksum_side_file(app: &App, repo: &str, path: &str) -> Option<St
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{admin, app, app_with, body, caller, with_user};
+
+    fn deploy_of(path: &str) -> Deploy {
+        Deploy {
+            repo: "generic-local".into(),
+            path: path.into(),
+            folder: false,
+            matrix: vec![],
+            sent: SentChecksums::default(),
+            by_checksum: false,
+            stamp: Stamp::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_deploy_answers_with_the_item_it_wrote() {
+        let app = app();
+        let a = admin(&app).await;
+        let mut d = deploy_of("a/b.txt");
+        d.matrix = vec![("team".into(), "core".into())];
+        let done = deploy(&app, &a, d, body(b"hello")).await.unwrap();
+        assert_eq!(
+            (done.repo.as_str(), done.path.as_str()),
+            ("generic-local", "a/b.txt")
+        );
+        let f = done.item.file.as_ref().unwrap();
+        assert_eq!(f.size, 5);
+        assert_eq!(
+            f.sha1.hex().as_str(),
+            "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d"
+        );
+        assert_eq!(done.item.props.first("team"), Some("core"));
+        assert_eq!(done.item.created_by.as_str(), "admin");
+        // The parent folder exists now; a file cannot go where it is.
+        let e = deploy(&app, &a, deploy_of("a"), body(b"x"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.status, e.message()),
+            (
+                409,
+                "Cannot deploy to 'generic-local:a': a file and a folder cannot share a path."
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn wrong_checksums_and_bad_keys_store_nothing() {
+        let app = app();
+        let a = admin(&app).await;
+        let mut d = deploy_of("c.txt");
+        d.sent = SentChecksums::new(Some(&"0".repeat(40)), None, None, None);
+        let e = deploy(&app, &a, d, body(b"content")).await.unwrap_err();
+        assert_eq!(e.status, 409);
+        assert!(e.message().starts_with("Checksum policy 'LocalRepoChecksumPolicy: CLIENT' rejected the artifact 'generic-local:c.txt'."), "{}", e.message());
+        let mut d = deploy_of("d.txt");
+        d.matrix = vec![("1bad".into(), "v".into())];
+        assert_eq!(
+            deploy(&app, &a, d, body(b"x")).await.unwrap_err().status,
+            400
+        );
+        let state = app.store.read();
+        assert!(
+            state.item("generic-local", "c.txt").is_none()
+                && state.item("generic-local", "d.txt").is_none()
+        );
+    }
+
+    /// The overwrite check runs in the transaction: the state it sees is the one written to.
+    #[tokio::test]
+    async fn overwriting_needs_delete_permission_at_the_moment_of_the_write() {
+        let app = app_with(|c| with_user(c, "writer", "generic-local", "rw"));
+        let writer = caller(&app, "writer", "writer-pw").await;
+        let a = admin(&app).await;
+        deploy(&app, &writer, deploy_of("new.txt"), body(b"mine"))
+            .await
+            .unwrap();
+        let e = deploy(&app, &writer, deploy_of("new.txt"), body(b"again"))
+            .await
+            .unwrap_err();
+        assert_eq!((e.status, e.message()), (403, "Not enough permissions to delete/overwrite artifact 'generic-local:new.txt' (user: 'writer' needs DELETE permission)."));
+        // Between a check made earlier and the write, a file appears: the write still refuses.
+        let m = Mutation::PutFile {
+            repo: "generic-local".into(),
+            path: "raced.txt".into(),
+            file: FileData {
+                size: 1,
+                sha1: "a".repeat(40).as_str().into(),
+                md5: "b".repeat(32).as_str().into(),
+                sha256: "c".repeat(64).as_str().into(),
+                original: None,
+                mime: "text/plain".into(),
+                stats: None,
+            },
+            props: Props::default(),
+            now: 1,
+            user: "writer".into(),
+            stamp: Stamp::default(),
+        };
+        deploy(&app, &a, deploy_of("raced.txt"), body(b"admin's"))
+            .await
+            .unwrap();
+        let refused = commit_and_read(&app, "generic-local", "raced.txt", |state| {
+            guard_overwrite(&app, state, &writer, "generic-local", "raced.txt")?;
+            Ok(m)
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(refused.status, 403);
+        let state = app.store.read();
+        assert_eq!(
+            state
+                .item("generic-local", "raced.txt")
+                .unwrap()
+                .created_by
+                .as_str(),
+            "admin"
+        );
+    }
+
+    #[tokio::test]
+    async fn deletes_check_every_file_and_the_root_is_for_admins() {
+        let app = app_with(|c| with_user(c, "deleter", "generic-local", "rwd"));
+        let a = admin(&app).await;
+        let d = caller(&app, "deleter", "deleter-pw").await;
+        deploy(&app, &a, deploy_of("f/x.txt"), body(b"x"))
+            .await
+            .unwrap();
+        let e = delete(&app, &d, "generic-local", "").await.unwrap_err();
+        assert_eq!(e.status, 403);
+        let e = delete(&app, &d, "generic-local", "nothing")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.status, e.message()),
+            (
+                404,
+                "Could not locate artifact 'generic-local:nothing' (Nothing to delete)."
+            )
+        );
+        delete(&app, &d, "generic-local", "f").await.unwrap();
+        assert!(app.store.read().item("generic-local", "f/x.txt").is_none());
+    }
+
+    #[tokio::test]
+    async fn deploy_by_checksum_links_existing_content() {
+        let app = app();
+        let a = admin(&app).await;
+        let done = deploy(&app, &a, deploy_of("orig.bin"), body(b"shared"))
+            .await
+            .unwrap();
+        let sha1 = done.item.file.as_ref().unwrap().sha1.hex().to_string();
+        let mut d = deploy_of("copy.bin");
+        d.by_checksum = true;
+        d.sent = SentChecksums::new(Some(&sha1), None, None, None);
+        let linked = deploy(&app, &a, d, body(b"")).await.unwrap();
+        assert_eq!(linked.item.file.as_ref().unwrap().sha1.hex().as_str(), sha1);
+        let mut d = deploy_of("none.bin");
+        d.by_checksum = true;
+        d.sent = SentChecksums::new(Some(&"1".repeat(40)), None, None, None);
+        let e = deploy(&app, &a, d, body(b"")).await.unwrap_err();
+        assert_eq!(
+            e.message(),
+            format!(
+                "Checksum deploy failed. No existing file with SHA-1: {}",
+                "1".repeat(40)
+            )
+        );
+    }
+}

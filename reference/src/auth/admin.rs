@@ -588,3 +588,109 @@ pub(crate) fn encrypted_password_of(app: &App, caller: &Caller) -> Result<String
         _ => Err(not_found()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{admin, app};
+
+    fn doc(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn users_are_created_updated_shown_and_deleted() {
+        let app = app();
+        let a = admin(&app).await;
+        let carol = doc(json!({"email": "c@example.com", "password": "Pw-1", "groups": ["nope"]}));
+        assert!(
+            put_user(&app, "Carol", &carol, true).await.unwrap(),
+            "created"
+        );
+        assert!(
+            !put_user(&app, "carol", &doc(json!({"admin": true})), false)
+                .await
+                .unwrap()
+        );
+        let v = get(&app.store.read(), Kind::User, "carol", false).unwrap();
+        assert_eq!(
+            (v["admin"].clone(), v["status"].clone()),
+            (json!(true), json!("ENABLED"))
+        );
+        // Unknown groups are dropped; the hash is not shown.
+        assert!(
+            v.get("groups").is_none() && v.get("password").is_none(),
+            "{v}"
+        );
+        let e = put_user(&app, "ghost", &doc(json!({"email": "g@x"})), false)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status, 404);
+        let e = put_user(&app, "dave", &doc(json!({"email": "nope"})), true)
+            .await
+            .unwrap_err();
+        assert_eq!(e.message(), "Password is required");
+        assert_eq!(
+            delete(&app, &a, Kind::User, "admin")
+                .await
+                .unwrap_err()
+                .message(),
+            "Users cannot delete themselves"
+        );
+        assert_eq!(
+            delete(&app, &a, Kind::User, "carol").await.unwrap(),
+            "User 'carol' has been removed successfully."
+        );
+        assert!(app.store.read().security.user("carol").is_none());
+    }
+
+    #[tokio::test]
+    async fn groups_and_targets_refuse_what_cannot_be() {
+        let app = app();
+        let g = doc(json!({"autoJoin": true, "adminPrivileges": true}));
+        let e = put_group(&app, "ops", &g, true).await.unwrap_err();
+        assert_eq!(
+            e.message(),
+            "Groups with admin privileges cannot be joined automatically"
+        );
+        assert!(
+            put_group(&app, "ops", &doc(json!({"description": "Ops"})), true)
+                .await
+                .unwrap()
+        );
+        let p = doc(json!({"repositories": ["missing"]}));
+        let e = put_permission(&app, "t", &p).await.unwrap_err();
+        assert_eq!(
+            e.message(),
+            "Permission target contains a reference to a non-existing repository 'missing'."
+        );
+        let p = doc(
+            json!({"repositories": ["generic-local"], "principals": {"groups": {"ops": ["r", "w"]}}}),
+        );
+        assert!(put_permission(&app, "t", &p).await.unwrap());
+        let v = get(&app.store.read(), Kind::Permission, "t", false).unwrap();
+        assert_eq!(v["principals"]["groups"]["ops"], json!(["w", "r"]));
+        assert!(check_name("a/b").is_err() && check_name(&"x".repeat(65)).is_err());
+        assert_eq!(check_name("with+space").unwrap(), "with space");
+    }
+
+    #[tokio::test]
+    async fn lock_policy_and_unlocks() {
+        let app = app();
+        let e = set_lock_policy(&app, &json!({"loginAttempts": 0}))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.status, e.message()),
+            (400, "LoginAttempts must be between 1 - 100")
+        );
+        set_lock_policy(&app, &json!({"enabled": true, "loginAttempts": 3}))
+            .await
+            .unwrap();
+        assert_eq!(
+            lock_policy(&app.store.read()),
+            json!({"enabled": true, "loginAttempts": 3})
+        );
+        unlock(&app, None).await.unwrap();
+    }
+}

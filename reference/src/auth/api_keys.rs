@@ -128,3 +128,40 @@ async fn revoke(app: &App, user: Option<String>) -> Result<(), ApiError> {
         .await
         .map_err(|e| ApiError::internal(format!("revoking API keys: {e:?}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{admin, app};
+
+    #[tokio::test]
+    async fn keys_are_created_once_shown_regenerated_and_revoked() {
+        let app = app();
+        let a = admin(&app).await;
+        let (st, v) = run(&app, &a, KeyOp::Create, None).await.unwrap();
+        let key = v.unwrap()["apiKey"].as_str().unwrap().to_string();
+        assert!(
+            st == 201 && key.starts_with("AKCp8") && key.len() == 73,
+            "{key}"
+        );
+        let e = run(&app, &a, KeyOp::Create, None).await.unwrap_err();
+        assert_eq!(
+            (e.status, e.message()),
+            (400, "Api key already exists for user: admin")
+        );
+        let (_, v) = run(&app, &a, KeyOp::Get, None).await.unwrap();
+        assert_eq!(v.unwrap()["apiKey"], key.as_str());
+        let (_, v) = run(&app, &a, KeyOp::Regenerate, None).await.unwrap();
+        assert_ne!(v.unwrap()["apiKey"], key.as_str());
+        run(&app, &a, KeyOp::Revoke { all: false }, None)
+            .await
+            .unwrap();
+        let (_, v) = run(&app, &a, KeyOp::Get, None).await.unwrap();
+        assert_eq!(v.unwrap(), json!({}));
+        // Anonymous callers, with anonymous access off, are asked to authenticate.
+        let e = run(&app, &Caller::anonymous(), KeyOp::Get, None)
+            .await
+            .unwrap_err();
+        assert_eq!((e.status, e.message()), (401, "Authentication is required"));
+    }
+}

@@ -724,3 +724,71 @@ fn access_scope(app: &App, caller: &Caller, form: &Query) -> Result<String, ApiE
     }
     Ok(scope)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{admin, app_with, caller};
+
+    #[tokio::test]
+    async fn tokens_are_issued_within_the_callers_rights_and_refreshed_once() {
+        let app = app_with(|c| crate::testing::with_user(c, "bob", "generic-local", "r"));
+        let a = admin(&app).await;
+        let bob = caller(&app, "bob", "bob-pw").await;
+        let form = |pairs: &[(&str, &str)]| {
+            Query(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        };
+        let e = create_legacy(&app, &bob, &form(&[("username", "admin")]))
+            .await
+            .unwrap_err();
+        assert_eq!(e.status, 400);
+        assert_eq!(
+            e.message(),
+            "The user: 'bob' can only create user token(s) for themselves (requested: admin)"
+        );
+        // Bob has no groups: an empty scope gives him nothing to put in a token.
+        let e = create_legacy(&app, &bob, &form(&[("username", "bob")]))
+            .await
+            .unwrap_err();
+        assert_eq!(e.message(), "Insufficient scope: 'api:*'");
+        let t = create_legacy(
+            &app,
+            &a,
+            &form(&[
+                ("username", "admin"),
+                ("scope", "applied-permissions/admin"),
+                ("refreshable", "true"),
+            ]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(t["scope"], "applied-permissions/admin api:*");
+        let refresh = form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ("access_token", t["access_token"].as_str().unwrap()),
+        ]);
+        let anonymous = Ok(Caller::anonymous());
+        let again = super::refresh(&app, &anonymous, &refresh, false)
+            .await
+            .unwrap();
+        assert_ne!(again["access_token"], t["access_token"]);
+        // The old pair is revoked: it refreshes no more.
+        let e = super::refresh(&app, &anonymous, &refresh, false)
+            .await
+            .unwrap_err();
+        assert_eq!((e.status, e.message()), (401, "Invalid refresh token"));
+        assert_eq!(
+            list_legacy(&app.store.read())["tokens"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}

@@ -842,3 +842,78 @@ fn promotion(
     }
     Ok(Mutation::Batch { steps })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::uploads::{self, Started};
+    use crate::testing::{admin, app, body};
+
+    fn digest_of(b: &[u8]) -> String {
+        Digest::sha256_of(b).to_string()
+    }
+
+    #[tokio::test]
+    async fn an_image_is_pushed_tagged_found_promoted_and_deleted() {
+        let app = app();
+        let a = admin(&app).await;
+        let who = Ok(a.clone());
+        let ask = Asker {
+            app: &app,
+            caller: &who,
+        };
+        let reg = Reg {
+            repo: "docker-local".into(),
+            prefix: "/v2/docker-local".into(),
+        };
+        let (config, layer) = (br#"{"os":"linux"}"#.as_slice(), b"layer bytes".as_slice());
+        let doc = json!({
+            "schemaVersion": 2, "mediaType": super::super::OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": config.len(), "digest": digest_of(config)},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "size": layer.len(), "digest": digest_of(layer)}],
+        })
+        .to_string();
+        let doc = doc.as_bytes();
+        // A manifest naming blobs that are not there is refused, and nothing is tagged.
+        let e = put_manifest(ask, &reg, "app", "1.0", body(doc), None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(tags(ask, &reg, "app").is_err());
+        for blob in [config, layer] {
+            let d = digest_of(blob);
+            let s = uploads::start(ask, &reg, "app", None, Some(&d), body(blob))
+                .await
+                .unwrap();
+            assert!(matches!(s, Started::Linked(_)));
+        }
+        let pushed = put_manifest(ask, &reg, "app", "1.0", body(doc), None)
+            .await
+            .unwrap();
+        assert_eq!(pushed.digest.to_string(), digest_of(doc));
+        assert_eq!(tags(ask, &reg, "app").unwrap(), ["1.0"]);
+        let m = manifest(ask, &reg, "app", &pushed.digest.to_string()).unwrap();
+        assert_eq!(m.media_type, super::super::OCI_MANIFEST);
+        // Promoted as a copy under another tag, then the original deleted by digest.
+        let p = Promotion::parse(&json!({"targetRepo": "docker-local", "dockerRepository": "app", "tag": "1.0", "targetTag": "stable", "copy": true})).unwrap();
+        promote(&app, &a, "docker-local", &p).await.unwrap();
+        assert_eq!(tags(ask, &reg, "app").unwrap(), ["1.0", "stable"]);
+        delete_manifest(ask, &reg, "app", &pushed.digest.to_string())
+            .await
+            .unwrap();
+        assert!(tags(ask, &reg, "app").is_err());
+    }
+
+    #[test]
+    fn promotions_are_checked_before_anything_is_looked_up() {
+        let e = Promotion::parse(&json!({"targetRepo": "x"})).unwrap_err();
+        assert_eq!(e.message(), "dockerRepository is required");
+        let e = Promotion::parse(
+            &json!({"targetRepo": "x", "dockerRepository": "a", "targetTag": "t"}),
+        )
+        .unwrap_err();
+        assert_eq!(e.message(), "targetTag requires tag");
+        let e = Promotion::parse(&json!({"targetRepo": "x", "dockerRepository": "A"})).unwrap_err();
+        assert_eq!(e.message(), "Invalid docker repository name");
+    }
+}

@@ -295,3 +295,81 @@ fn parse_config(
     }
     Ok(c)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{admin, app};
+
+    fn doc(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn repositories_are_created_changed_and_deleted() {
+        let app = app();
+        let a = admin(&app).await;
+        create(
+            &app,
+            &a,
+            "libs",
+            &doc(json!({"rclass": "local", "description": "d"})),
+        )
+        .await
+        .unwrap();
+        let e = create(&app, &a, "LIBS", &doc(json!({"rclass": "local"})))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.message(),
+            "Case insensitive repository key already exists"
+        );
+        update(&app, "libs", &doc(json!({"notes": "n"})))
+            .await
+            .unwrap();
+        let c = get(&app, &a, "libs").unwrap();
+        assert_eq!((c.description.as_str(), c.notes.as_str()), ("d", "n"));
+        let e = update(&app, "libs", &doc(json!({"rclass": "virtual"})))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.message(),
+            "The repository class (rclass) of an existing repository cannot be changed"
+        );
+        let rows = list(
+            &app,
+            &a,
+            Some("local"),
+            Some("generic"),
+            "http://h/artifactory",
+        );
+        assert!(rows
+            .iter()
+            .any(|r| r["key"] == "libs" && r["url"] == "http://h/artifactory/libs"));
+        delete(&app, "libs").await.unwrap();
+        assert_eq!(
+            delete(&app, "libs").await.unwrap_err().message(),
+            "Repository libs does not exist"
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_configurations_create_nothing() {
+        let app = app();
+        let a = admin(&app).await;
+        for (key, body) in [
+            ("r1", json!({})),
+            ("r2", json!({"rclass": "remote"})),
+            (
+                "r3",
+                json!({"rclass": "virtual", "repositories": ["missing"]}),
+            ),
+            ("r4", json!({"rclass": "local", "packageType": "cobol"})),
+            ("bad key!", json!({"rclass": "local"})),
+        ] {
+            let e = create(&app, &a, key, &doc(body)).await.unwrap_err();
+            assert_eq!(e.status, 400, "{key}");
+            assert!(app.store.read().repo(key).is_none());
+        }
+    }
+}

@@ -223,3 +223,89 @@ fn plan(app: &App, state: &State, caller: &Caller, t: &Transfer) -> Result<Plan,
         folders,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifacts::{deploy, Deploy, SentChecksums};
+    use crate::store::Stamp;
+    use crate::testing::{admin, app, app_with, body, caller, with_user};
+
+    async fn put(app: &App, who: &Caller, path: &str) {
+        let d = Deploy {
+            repo: "generic-local".into(),
+            path: path.into(),
+            folder: false,
+            matrix: vec![],
+            sent: SentChecksums::default(),
+            by_checksum: false,
+            stamp: Stamp::default(),
+        };
+        deploy(app, who, d, body(b"x")).await.unwrap();
+    }
+
+    fn transfer(src: &str, dst: &str, into: bool, mv: bool) -> Transfer {
+        Transfer {
+            src_repo: "generic-local".into(),
+            src_path: src.into(),
+            dst_repo: "generic-local".into(),
+            dst_path: dst.into(),
+            into,
+            mv,
+            dry: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn copies_land_into_folders_and_moves_take_the_source() {
+        let app = app();
+        let a = admin(&app).await;
+        put(&app, &a, "src/a.txt").await;
+        put(&app, &a, "dst/keep.txt").await;
+        let text = run(&app, &a, &transfer("src", "dst", false, false))
+            .await
+            .unwrap();
+        assert_eq!(text, "copying generic-local:src to generic-local:dst/src completed successfully, 1 artifacts and 1 folders were copied");
+        let dry = Transfer {
+            dry: true,
+            ..transfer("src", "moved", true, true)
+        };
+        assert!(run(&app, &a, &dry)
+            .await
+            .unwrap()
+            .starts_with("Dry run for moving"));
+        assert!(app
+            .store
+            .read()
+            .item("generic-local", "src/a.txt")
+            .is_some());
+        run(&app, &a, &transfer("src", "moved", false, true))
+            .await
+            .unwrap();
+        let state = app.store.read();
+        assert!(state.item("generic-local", "dst/src/a.txt").is_some());
+        assert!(state.item("generic-local", "moved/a.txt").is_some());
+        assert!(state.item("generic-local", "src").is_none());
+    }
+
+    #[tokio::test]
+    async fn onto_itself_unknown_targets_and_missing_rights_are_refused() {
+        let app = app_with(|c| with_user(c, "reader", "generic-local", "rw"));
+        let a = admin(&app).await;
+        put(&app, &a, "s/a.txt").await;
+        let e = run(&app, &a, &transfer("s", "s/inner", false, true))
+            .await
+            .unwrap_err();
+        assert_eq!(e.status, 409);
+        let mut t = transfer("s", "x", false, false);
+        t.dst_repo = "nope".into();
+        let e = run(&app, &a, &t).await.unwrap_err();
+        assert_eq!(e.message(), "Failed to copy from src=generic-local/s to target=nope/x: Target repository nope does not exist");
+        let r = caller(&app, "reader", "reader-pw").await;
+        let e = run(&app, &r, &transfer("s", "m", false, true))
+            .await
+            .unwrap_err();
+        assert_eq!((e.status, e.message()), (403, "User doesn't have permissions to move 'generic-local:s'. Needs delete permissions."));
+        assert!(app.store.read().item("generic-local", "s/a.txt").is_some());
+    }
+}
