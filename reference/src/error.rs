@@ -220,6 +220,20 @@ impl ApiError {
         self
     }
 
+    /// A refused transaction: the check's own error, or what the commit says (`tree` maps the tree's
+    /// refusals, a journal failure is a 500).
+    pub(crate) fn refused(
+        r: crate::store::Refusal<ApiError>,
+        tree: impl FnOnce(crate::store::TreeError) -> ApiError,
+    ) -> ApiError {
+        use crate::store::{CommitError, Refusal};
+        match r {
+            Refusal::Check(e) => e,
+            Refusal::Commit(CommitError::Tree(t)) => tree(t),
+            Refusal::Commit(CommitError::Io(e)) => ApiError::internal(e),
+        }
+    }
+
     /// The message, whatever the family (tests).
     #[cfg(test)]
     pub(crate) fn message(&self) -> &str {

@@ -13,8 +13,7 @@ use crate::error::ApiError;
 use crate::messages as msg;
 use crate::store::blobs::is_hex;
 use crate::store::{
-    CommitError, FileData, IngestError, Item, Mutation, Original, Props, Refusal, Stamp, State,
-    TreeError,
+    FileData, IngestError, Item, Mutation, Original, Props, Stamp, State, TreeError,
 };
 
 /// Checksums a client sent with a deploy (`X-Checksum-Sha1`, `-Md5`, `-Sha256`).
@@ -132,15 +131,6 @@ fn deploy_conflict(repo: &str, t: TreeError) -> ApiError {
         TreeError::Conflict(at) => msg::file_folder_conflict(repo, &at),
         TreeError::NoRepo(k) => msg::no_local_repository(&k),
         other => ApiError::internal(format!("{other:?}")),
-    }
-}
-
-/// Maps a refused transaction: the check's own error, or what the commit says.
-pub(crate) fn refused(r: Refusal<ApiError>, tree: impl FnOnce(TreeError) -> ApiError) -> ApiError {
-    match r {
-        Refusal::Check(e) => e,
-        Refusal::Commit(CommitError::Tree(t)) => tree(t),
-        Refusal::Commit(CommitError::Io(e)) => ApiError::internal(e),
     }
 }
 
@@ -332,7 +322,7 @@ async fn commit_and_read(
         .store
         .transact(check, |state| state.item(repo, path).cloned())
         .await
-        .map_err(|r| refused(r, |t| deploy_conflict(repo, t)))?;
+        .map_err(|r| ApiError::refused(r, |t| deploy_conflict(repo, t)))?;
     let item = item.ok_or_else(|| ApiError::internal("a committed item is missing"))?;
     Ok(Deployed {
         repo: repo.to_string(),
@@ -371,7 +361,7 @@ pub(crate) async fn delete(
     app.store
         .transact(check, |_| ())
         .await
-        .map_err(|r| refused(r, |_| msg::nothing_to_delete(repo, path)))
+        .map_err(|r| ApiError::refused(r, |_| msg::nothing_to_delete(repo, path)))
 }
 
 /// What a retrieve of `repo:path` finds: the repository that holds it (a virtual repository's

@@ -4,7 +4,6 @@
 
 use serde_json::{Map, Value};
 
-use super::refused;
 use crate::app::App;
 use crate::auth::{Action, Caller};
 use crate::error::ApiError;
@@ -190,7 +189,7 @@ pub(crate) async fn edit(
     app.store
         .transact(check, |_| ())
         .await
-        .map_err(|r| refused(r, tree_error))
+        .map_err(|r| ApiError::refused(r, tree_error))
 }
 
 /// The `props` object of a metadata PATCH as (keys to set, keys to remove): `null` removes a key,
@@ -267,7 +266,7 @@ pub(crate) async fn fill_sha256(app: &App, repo: &str, path: &str) -> Result<(),
     app.store
         .transact(check, |_| ())
         .await
-        .map_err(|r| refused(r, tree_error))
+        .map_err(|r| ApiError::refused(r, tree_error))
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ use serde_json::{json, Map, Value};
 use super::model::{Act, Group, LockPolicy, Permission, SecurityChange, User};
 use super::{encrypted_password, hash_password, Caller, Method};
 use crate::app::App;
-use crate::artifacts::refused;
 use crate::config::RepoClass;
 use crate::error::ApiError;
 use crate::messages as msg;
@@ -202,7 +201,7 @@ async fn commit(
             |_| (),
         )
         .await
-        .map_err(|r| refused(r, |_| missing()))?;
+        .map_err(|r| ApiError::refused(r, |_| missing()))?;
     Ok(created)
 }
 

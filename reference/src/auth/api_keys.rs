@@ -78,16 +78,12 @@ pub(crate) async fn run(
                 None => json!({}),
             }),
         )),
-        KeyOp::Create if existing.is_some() => Err(ApiError::feedback(
-            400,
-            format!("Api key already exists for user: {target}"),
-        )),
-        KeyOp::Create => set(app, &target, 201).await,
+        KeyOp::Create => set(app, &target, 201, true).await,
         KeyOp::Regenerate if caller.api_key => Err(ApiError::feedback(
             403,
             "The use of apiKey as authentication is forbidden for this api call",
         )),
-        KeyOp::Regenerate => set(app, &target, 200).await,
+        KeyOp::Regenerate => set(app, &target, 200, false).await,
         KeyOp::Revoke { all: true } if other.is_none() => {
             if !caller.admin {
                 return Err(ApiError::feedback(
@@ -109,16 +105,26 @@ pub(crate) async fn run(
     }
 }
 
-async fn set(app: &App, user: &str, status: u16) -> Result<KeyReply, ApiError> {
+/// A new key for `user`; `create`: only when the user has none (checked with the write).
+async fn set(app: &App, user: &str, status: u16, create: bool) -> Result<KeyReply, ApiError> {
     let key = new_key();
-    let m = Mutation::SetApiKey {
-        user: user.to_string(),
-        key: key.clone().into(),
+    let check = |state: &crate::store::State| {
+        if create && state.api_keys.contains_key(user) {
+            return Err(ApiError::feedback(
+                400,
+                format!("Api key already exists for user: {user}"),
+            ));
+        }
+        Ok(Mutation::SetApiKey {
+            user: user.to_string(),
+            key: key.as_str().into(),
+        })
     };
-    app.store
-        .commit(m)
-        .await
-        .map_err(|e| ApiError::internal(format!("storing an API key: {e:?}")))?;
+    app.store.transact(check, |_| ()).await.map_err(|r| {
+        ApiError::refused(r, |t| {
+            ApiError::internal(format!("storing an API key: {t:?}"))
+        })
+    })?;
     Ok((status, Some(json!({ "apiKey": key }))))
 }
 

@@ -7,7 +7,6 @@ use serde_json::{json, Value};
 
 use super::{Code, Digest, RegistryError, UPLOADS};
 use crate::app::{read_small, App, Body};
-use crate::artifacts::refused;
 use crate::auth::{Action, Caller};
 use crate::config::{PackageType, RepoClass};
 use crate::error::{ApiError, BearerScope, Challenge};
@@ -352,7 +351,7 @@ pub(crate) async fn put_manifest(
     app.store
         .transact(|state| push.steps(ask, state), |_| ())
         .await
-        .map_err(|r| refused(r, |t| internal(format!("{t:?}"))))?;
+        .map_err(|r| ApiError::refused(r, |t| internal(format!("{t:?}"))))?;
     Ok(Pushed {
         digest: shown,
         subject: m.subject,
@@ -543,7 +542,7 @@ pub(crate) async fn delete_manifest(
         .store
         .transact(check, |_| ())
         .await
-        .map_err(|r| refused(r, |t| internal(format!("{t:?}"))))
+        .map_err(|r| ApiError::refused(r, |t| internal(format!("{t:?}"))))
 }
 
 /// The manifests whose `subject` is `digest`, as OCI index entries; `artifact_type` filters them.
@@ -664,7 +663,7 @@ pub(crate) async fn delete_blob(
         .store
         .transact(check, |_| ())
         .await
-        .map_err(|r| refused(r, |t| internal(format!("{t:?}"))))
+        .map_err(|r| ApiError::refused(r, |t| internal(format!("{t:?}"))))
 }
 
 /// A promotion: an image (one tag, or all of them) copied or moved to another repository,
@@ -738,7 +737,7 @@ pub(crate) async fn promote(
     app.store
         .transact(|state| promotion(app, state, caller, repo, p), |_| ())
         .await
-        .map_err(|r| refused(r, |t| ApiError::conflict(format!("{t:?}"))))
+        .map_err(|r| ApiError::refused(r, |t| ApiError::conflict(format!("{t:?}"))))
 }
 
 fn promotion(

@@ -5,7 +5,6 @@
 use serde_json::{json, Map, Value};
 
 use crate::app::App;
-use crate::artifacts::refused;
 use crate::auth::{Action, Caller};
 use crate::config::{valid_repo_key, PackageType, RepoClass, RepoConfig};
 use crate::error::ApiError;
@@ -89,7 +88,7 @@ pub(crate) async fn create(
         })
     };
     app.store.transact(check, |_| ()).await.map_err(|r| {
-        refused(r, |t| match t {
+        ApiError::refused(r, |t| match t {
             TreeError::RepoExists => exists(),
             other => ApiError::internal(format!("{other:?}")),
         })
@@ -109,7 +108,7 @@ pub(crate) async fn update(app: &App, key: &str, doc: &Map<String, Value>) -> Re
     app.store
         .transact(check, |_| ())
         .await
-        .map_err(|r| refused(r, |_| ApiError::bad_request("Bad Request")))
+        .map_err(|r| ApiError::refused(r, |_| ApiError::bad_request("Bad Request")))
 }
 
 /// Deletes `key` with everything in it.
@@ -120,7 +119,7 @@ pub(crate) async fn delete(app: &App, key: &str) -> Result<(), ApiError> {
         })
         .await
         .map_err(|e| {
-            refused(crate::store::Refusal::Commit(e), |_| {
+            ApiError::refused(crate::store::Refusal::Commit(e), |_| {
                 ApiError::not_found(format!("Repository {key} does not exist"))
             })
         })

@@ -4,7 +4,6 @@
 //! that writes it.
 
 use crate::app::App;
-use crate::artifacts::refused;
 use crate::auth::{Action, Caller};
 use crate::error::ApiError;
 use crate::messages as msg;
@@ -73,7 +72,7 @@ pub(crate) async fn run(app: &App, caller: &Caller, t: &Transfer) -> Result<Stri
         .transact(check, |_| ())
         .await
         .map_err(|r| {
-            refused(r, |e| match e {
+            ApiError::refused(r, |e| match e {
                 TreeError::Conflict(p) => ApiError::messages(
                     409,
                     format!("Cannot create/override the path '{}:{p}'. Skipping this path and all its children.", t.dst_repo),
