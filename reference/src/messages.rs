@@ -235,3 +235,115 @@ pub(crate) fn unable_to_find_item() -> ApiError {
 pub(crate) fn file_not_found() -> ApiError {
     ApiError::not_found("File not found.")
 }
+
+// ---------- copy and move ----------
+
+/// 403: copying or moving a source the caller may not read.
+pub(crate) fn request_forbidden(id: &str, user: &str) -> ApiError {
+    ApiError::forbidden(format!(
+        "Request for '{id}' is forbidden for user: '{user}'."
+    ))
+}
+
+/// 403: a move needs delete on every source file.
+pub(crate) fn move_needs_delete(id: &str) -> ApiError {
+    ApiError::forbidden(format!(
+        "User doesn't have permissions to move '{id}'. Needs delete permissions."
+    ))
+}
+
+/// 403: a copy or move into a place the caller may not deploy to.
+pub(crate) fn deploy_into_forbidden(user: &str, id: &str) -> ApiError {
+    ApiError::forbidden(format!(
+        "User '{user}' is not permitted to deploy into '{id}'."
+    ))
+}
+
+/// 403: replacing a file at the target needs delete there.
+pub(crate) fn override_needs_delete(id: &str) -> ApiError {
+    ApiError::forbidden(format!(
+        "User doesn't have permissions to override '{id}'. Needs delete permissions."
+    ))
+}
+
+/// 409 (copy/move messages): a transfer that cannot be done; `action` is `copy` or `move`.
+pub(crate) fn transfer_failed(
+    action: &str,
+    src: (&str, &str),
+    dst: (&str, &str),
+    why: &str,
+) -> ApiError {
+    ApiError::messages(
+        409,
+        format!(
+            "Failed to {action} from src={}/{} to target={}/{}: {why}",
+            src.0, src.1, dst.0, dst.1
+        ),
+    )
+}
+
+/// 409 (copy/move messages): a file and a folder at one landing path.
+pub(crate) fn cannot_override_path(repo: &str, path: &str) -> ApiError {
+    ApiError::messages(
+        409,
+        format!("Cannot create/override the path '{repo}:{path}'. Skipping this path and all its children."),
+    )
+}
+
+// ---------- repositories ----------
+
+/// 400: a repository key taken, whatever its case.
+pub(crate) fn repository_exists() -> ApiError {
+    ApiError::bad_request("Case insensitive repository key already exists")
+}
+
+/// 400: what Artifactory answers for a repository that is not there (get, update).
+pub(crate) fn bad_request() -> ApiError {
+    ApiError::bad_request("Bad Request")
+}
+
+/// 404: deleting a repository that is not there.
+pub(crate) fn no_repository(key: &str) -> ApiError {
+    ApiError::not_found(format!("Repository {key} does not exist"))
+}
+
+// ---------- API keys (UI feedback) ----------
+
+/// 403: anonymous callers have no key.
+pub(crate) fn anonymous_api_key() -> ApiError {
+    ApiError::feedback(403, "Anonymous users cannot create an API key")
+}
+
+/// 403: a token limited to groups minting a key for the whole user.
+pub(crate) fn group_token_mints_key() -> ApiError {
+    ApiError::feedback(
+        403,
+        "The use of a group-scoped access token as authentication is forbidden for this api call",
+    )
+}
+
+/// 403: another user's key, for a caller who is not an administrator.
+pub(crate) fn others_api_key() -> ApiError {
+    ApiError::feedback(
+        403,
+        "Only administrators may manage the API key of another user",
+    )
+}
+
+/// 403: regenerating a key while authenticated with it.
+pub(crate) fn api_key_regenerates_itself() -> ApiError {
+    ApiError::feedback(
+        403,
+        "The use of apiKey as authentication is forbidden for this api call",
+    )
+}
+
+/// 403: revoking every key is for administrators.
+pub(crate) fn revoke_all_keys_forbidden() -> ApiError {
+    ApiError::feedback(403, "Only administrators may revoke all API keys")
+}
+
+/// 400: a user who has a key already.
+pub(crate) fn api_key_exists(user: &str) -> ApiError {
+    ApiError::feedback(400, format!("Api key already exists for user: {user}"))
+}

@@ -47,26 +47,17 @@ pub(crate) async fn run(
         }
         // Anonymous: creating is refused, the rest answers with nothing.
         return match op {
-            KeyOp::Create => Err(ApiError::feedback(
-                403,
-                "Anonymous users cannot create an API key",
-            )),
+            KeyOp::Create => Err(msg::anonymous_api_key()),
             _ => Ok((200, None)),
         };
     }
     let mints = matches!(op, KeyOp::Create | KeyOp::Regenerate);
     // A token limited to groups may not mint a key that acts as the whole user.
     if mints && caller.method == Method::Token && caller.principal.user.is_none() {
-        return Err(ApiError::feedback(
-            403,
-            "The use of a group-scoped access token as authentication is forbidden for this api call",
-        ));
+        return Err(msg::group_token_mints_key());
     }
     if other.is_some() && !caller.admin {
-        return Err(ApiError::feedback(
-            403,
-            "Only administrators may manage the API key of another user",
-        ));
+        return Err(msg::others_api_key());
     }
     let target = other.unwrap_or(&caller.name).to_string();
     let existing = app.store.read().api_keys.get(&target).cloned();
@@ -79,17 +70,11 @@ pub(crate) async fn run(
             }),
         )),
         KeyOp::Create => set(app, &target, 201, true).await,
-        KeyOp::Regenerate if caller.api_key => Err(ApiError::feedback(
-            403,
-            "The use of apiKey as authentication is forbidden for this api call",
-        )),
+        KeyOp::Regenerate if caller.api_key => Err(msg::api_key_regenerates_itself()),
         KeyOp::Regenerate => set(app, &target, 200, false).await,
         KeyOp::Revoke { all: true } if other.is_none() => {
             if !caller.admin {
-                return Err(ApiError::feedback(
-                    403,
-                    "Only administrators may revoke all API keys",
-                ));
+                return Err(msg::revoke_all_keys_forbidden());
             }
             revoke(app, None).await?;
             let info = json!({ "info": "All api keys have been successfully revoked" });
@@ -110,10 +95,7 @@ async fn set(app: &App, user: &str, status: u16, create: bool) -> Result<KeyRepl
     let key = new_key();
     let check = |state: &crate::store::State| {
         if create && state.api_keys.contains_key(user) {
-            return Err(ApiError::feedback(
-                400,
-                format!("Api key already exists for user: {user}"),
-            ));
+            return Err(msg::api_key_exists(user));
         }
         Ok(Mutation::SetApiKey {
             user: user.to_string(),

@@ -63,11 +63,7 @@ pub(crate) fn get(app: &App, caller: &Caller, key: &str) -> Result<RepoConfig, A
     state
         .repo(key)
         .map(|r| r.config.clone())
-        .ok_or_else(|| ApiError::bad_request("Bad Request"))
-}
-
-fn exists() -> ApiError {
-    ApiError::bad_request("Case insensitive repository key already exists")
+        .ok_or_else(|| msg::bad_request())
 }
 
 /// Creates `key` from its configuration JSON.
@@ -79,7 +75,7 @@ pub(crate) async fn create(
 ) -> Result<(), ApiError> {
     let check = |state: &State| {
         if state.repo_ci(key).is_some() {
-            return Err(exists());
+            return Err(msg::repository_exists());
         }
         Ok(Mutation::CreateRepo {
             config: parse_config(key, doc, None, state)?,
@@ -89,7 +85,7 @@ pub(crate) async fn create(
     };
     app.store.transact(check, |_| ()).await.map_err(|r| {
         ApiError::refused(r, |t| match t {
-            TreeError::RepoExists => exists(),
+            TreeError::RepoExists => msg::repository_exists(),
             other => ApiError::internal(format!("{other:?}")),
         })
     })
@@ -98,9 +94,7 @@ pub(crate) async fn create(
 /// Changes `key`'s configuration with the fields `doc` names.
 pub(crate) async fn update(app: &App, key: &str, doc: &Map<String, Value>) -> Result<(), ApiError> {
     let check = |state: &State| {
-        let existing = state
-            .repo(key)
-            .ok_or_else(|| ApiError::bad_request("Bad Request"))?;
+        let existing = state.repo(key).ok_or_else(|| msg::bad_request())?;
         Ok(Mutation::UpdateRepo {
             config: parse_config(key, doc, Some(&existing.config), state)?,
         })
@@ -108,7 +102,7 @@ pub(crate) async fn update(app: &App, key: &str, doc: &Map<String, Value>) -> Re
     app.store
         .transact(check, |_| ())
         .await
-        .map_err(|r| ApiError::refused(r, |_| ApiError::bad_request("Bad Request")))
+        .map_err(|r| ApiError::refused(r, |_| msg::bad_request()))
 }
 
 /// Deletes `key` with everything in it.
@@ -120,7 +114,7 @@ pub(crate) async fn delete(app: &App, key: &str) -> Result<(), ApiError> {
         .await
         .map_err(|e| {
             ApiError::refused(crate::store::Refusal::Commit(e), |_| {
-                ApiError::not_found(format!("Repository {key} does not exist"))
+                msg::no_repository(key)
             })
         })
 }

@@ -68,19 +68,13 @@ pub(crate) async fn run(app: &App, caller: &Caller, t: &Transfer) -> Result<Stri
             user: caller.name.clone(),
         })
     };
-    app.store
-        .transact(check, |_| ())
-        .await
-        .map_err(|r| {
-            ApiError::refused(r, |e| match e {
-                TreeError::Conflict(p) => ApiError::messages(
-                    409,
-                    format!("Cannot create/override the path '{}:{p}'. Skipping this path and all its children.", t.dst_repo),
-                ),
-                TreeError::NoRepo(_) | TreeError::NoItem => msg::unable_to_find_item(),
-                TreeError::RepoExists => ApiError::internal("a transfer created a repository"),
-            })
-        })?;
+    app.store.transact(check, |_| ()).await.map_err(|r| {
+        ApiError::refused(r, |e| match e {
+            TreeError::Conflict(p) => msg::cannot_override_path(&t.dst_repo, &p),
+            TreeError::NoRepo(_) | TreeError::NoItem => msg::unable_to_find_item(),
+            TreeError::RepoExists => ApiError::internal("a transfer created a repository"),
+        })
+    })?;
     Ok(text)
 }
 
@@ -101,12 +95,7 @@ fn plan(app: &App, state: &State, caller: &Caller, t: &Transfer) -> Result<Plan,
         Action::Read,
         &t.src_repo,
         &t.src_path,
-        || {
-            ApiError::forbidden(format!(
-                "Request for '{src_id}' is forbidden for user: '{}'.",
-                caller.name
-            ))
-        },
+        || msg::request_forbidden(&src_id, &caller.name),
     )?;
     if t.mv {
         app.auth.require_tree(
@@ -115,20 +104,11 @@ fn plan(app: &App, state: &State, caller: &Caller, t: &Transfer) -> Result<Plan,
             Action::Delete,
             &t.src_repo,
             &t.src_path,
-            || {
-                ApiError::forbidden(format!(
-                    "User doesn't have permissions to move '{src_id}'. Needs delete permissions."
-                ))
-            },
+            || msg::move_needs_delete(&src_id),
         )?;
     }
-    let deploy_forbidden = |path: &str| {
-        ApiError::forbidden(format!(
-            "User '{}' is not permitted to deploy into '{}'.",
-            caller.name,
-            msg::repo_path(&t.dst_repo, path)
-        ))
-    };
+    let deploy_forbidden =
+        |path: &str| msg::deploy_into_forbidden(&caller.name, &msg::repo_path(&t.dst_repo, path));
     app.auth.require(
         state,
         caller,
@@ -143,13 +123,8 @@ fn plan(app: &App, state: &State, caller: &Caller, t: &Transfer) -> Result<Plan,
         .ok_or_else(msg::unable_to_find_item)?;
     let (_, action, _) = t.verbs();
     let fail = |why: String| {
-        ApiError::messages(
-            409,
-            format!(
-                "Failed to {action} from src={}/{} to target={}/{}: {why}",
-                t.src_repo, t.src_path, t.dst_repo, t.dst_path
-            ),
-        )
+        let (src, dst) = ((&*t.src_repo, &*t.src_path), (&*t.dst_repo, &*t.dst_path));
+        msg::transfer_failed(action, src, dst, &why)
     };
     let Some(dst) = state.repo(&t.dst_repo) else {
         return Err(fail(format!(
@@ -209,10 +184,7 @@ fn plan(app: &App, state: &State, caller: &Caller, t: &Transfer) -> Result<Plan,
         {
             app.auth
                 .require(state, caller, Action::Delete, &t.dst_repo, &landing, || {
-                    ApiError::forbidden(format!(
-                        "User doesn't have permissions to override '{}'. Needs delete permissions.",
-                        msg::repo_path(&t.dst_repo, &landing)
-                    ))
+                    msg::override_needs_delete(&msg::repo_path(&t.dst_repo, &landing))
                 })?;
         }
     }
