@@ -63,7 +63,7 @@ pub(crate) fn get(app: &App, caller: &Caller, key: &str) -> Result<RepoConfig, A
     state
         .repo(key)
         .map(|r| r.config.clone())
-        .ok_or_else(|| msg::bad_request())
+        .ok_or_else(msg::bad_request)
 }
 
 /// Creates `key` from its configuration JSON.
@@ -94,7 +94,7 @@ pub(crate) async fn create(
 /// Changes `key`'s configuration with the fields `doc` names.
 pub(crate) async fn update(app: &App, key: &str, doc: &Map<String, Value>) -> Result<(), ApiError> {
     let check = |state: &State| {
-        let existing = state.repo(key).ok_or_else(|| msg::bad_request())?;
+        let existing = state.repo(key).ok_or_else(msg::bad_request)?;
         Ok(Mutation::UpdateRepo {
             config: parse_config(key, doc, Some(&existing.config), state)?,
         })
