@@ -224,32 +224,135 @@ pub(crate) struct Stored {
     pub digest: String,
 }
 
-/// The manifest of `image` by tag or digest.
+/// The manifest of `image` by tag or digest, as a client accepting the media types `accepted` gets
+/// it (see [`negotiate`]). By digest, `digest` is the one asked for (the same bytes may also be
+/// known by another algorithm's digest).
 pub(crate) fn manifest(
     ask: Asker<'_>,
     reg: &Reg,
     image: &str,
     reference: &str,
+    accepted: &[&str],
 ) -> Result<Stored, ApiError> {
     let caller = ask.need(reg, image, Action::Read)?;
     let unknown = || RegistryError::new(Code::ManifestUnknown).detail(json!({ "manifest": image }));
-    if Digest::parse(reference).is_none() && !super::valid_tag(reference) {
+    let by_digest = Digest::parse(reference);
+    if by_digest.is_none() && !super::valid_tag(reference) {
         return Err(unknown().into());
     }
     let state = ask.app.store.read();
     let repo = state.repo(&reg.repo).ok_or_else(unknown)?;
-    let (path, item) = super::find_manifest(repo, image, reference).ok_or_else(unknown)?;
-    if !ask.may(&state, &caller, Action::Read, &reg.repo, &path) {
-        return Err(RegistryError::new(Code::Denied).into());
+    let found = |reference: &str| -> Result<Stored, ApiError> {
+        let (path, item) = super::find_manifest(repo, image, reference).ok_or_else(unknown)?;
+        if !ask.may(&state, &caller, Action::Read, &reg.repo, &path) {
+            return Err(RegistryError::new(Code::Denied).into());
+        }
+        let f = item.file.as_ref().ok_or_else(unknown)?;
+        let prop = |k: &str| item.props.first(k).map(str::to_string);
+        let digest = match Digest::parse(reference) {
+            Some(d) => d.to_string(),
+            None => {
+                prop("docker.manifest.digest").unwrap_or_else(|| format!("sha256:{}", f.sha256))
+            }
+        };
+        Ok(Stored {
+            sha256: f.sha256.to_string(),
+            size: f.size,
+            media_type: prop("artifactory.content-type")
+                .unwrap_or_else(|| super::OCI_MANIFEST.into()),
+            digest,
+        })
+    };
+    let stored = found(reference)?;
+    match negotiate(accepted, &stored.media_type, by_digest.is_none()) {
+        Served::AsStored => Ok(stored),
+        Served::Refused(message) => Err(unknown().message(message).into()),
+        Served::DefaultPlatform => {
+            let bytes =
+                std::fs::read(ask.app.store.blobs.path(&stored.sha256)).map_err(internal)?;
+            let member = default_platform(&bytes).ok_or_else(|| {
+                unknown().message(format!(
+                    "The tag is a {}, which the request's Accept header does not list, and it has \
+                     no {DEFAULT_OS}/{DEFAULT_ARCH} image to answer instead.",
+                    stored.media_type
+                ))
+            })?;
+            let m = found(&member)?;
+            match negotiate(accepted, &m.media_type, false) {
+                Served::AsStored => Ok(m),
+                _ => Err(unknown().message(refusal(&m.media_type)).into()),
+            }
+        }
     }
-    let f = item.file.as_ref().ok_or_else(unknown)?;
-    let prop = |k: &str| item.props.first(k).map(str::to_string);
-    Ok(Stored {
-        sha256: f.sha256.to_string(),
-        size: f.size,
-        media_type: prop("artifactory.content-type").unwrap_or_else(|| super::OCI_MANIFEST.into()),
-        digest: prop("docker.manifest.digest").unwrap_or_else(|| format!("sha256:{}", f.sha256)),
-    })
+}
+
+/// How a stored manifest is served to a client, from the media ranges of its `Accept`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Served {
+    /// As it is stored.
+    AsStored,
+    /// A manifest list or index asked for by tag by a client that accepts neither: the list's
+    /// `linux/amd64` image instead (what a client from before manifest lists expects).
+    DefaultPlatform,
+    /// Not served: `404 MANIFEST_UNKNOWN` with this message.
+    Refused(String),
+}
+
+/// The platform served to clients that do not accept manifest lists.
+const DEFAULT_OS: &str = "linux";
+const DEFAULT_ARCH: &str = "amd64";
+
+/// Accept negotiation, as the distribution registry does it (the facts about JCR are silent; see
+/// FIDELITY): a client that sends no `Accept`, or lists no `application/vnd.*` type (plain
+/// `application/json`), or accepts `*/*` or `application/*`, gets what is stored. Docker schema 2
+/// is served to every client (schema 1 is not converted to). An OCI manifest, or an OCI index or
+/// manifest list by digest, must be listed; a list or index asked for by tag by a client that does
+/// not list it gets its default platform's image.
+pub(crate) fn negotiate(accepted: &[&str], stored: &str, by_tag: bool) -> Served {
+    let lists_types = accepted.iter().any(|t| t.starts_with("application/vnd."));
+    let listed = accepted
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(stored) || *t == "*/*" || *t == "application/*");
+    if !lists_types || listed || stored == super::DOCKER_MANIFEST {
+        return Served::AsStored;
+    }
+    let is_list = stored == super::DOCKER_LIST || stored == super::OCI_INDEX;
+    if is_list && by_tag {
+        Served::DefaultPlatform
+    } else {
+        Served::Refused(refusal(stored))
+    }
+}
+
+fn refusal(media_type: &str) -> String {
+    match media_type {
+        super::OCI_MANIFEST => {
+            "OCI manifest found, but accept header does not support OCI manifests".into()
+        }
+        super::OCI_INDEX => {
+            "OCI index found, but accept header does not support OCI indexes".into()
+        }
+        super::DOCKER_LIST => {
+            "Manifest list found, but accept header does not support manifest lists".into()
+        }
+        other => {
+            format!("The manifest is a {other}, which the request's Accept header does not list.")
+        }
+    }
+}
+
+/// The digest of a list's or index's `linux/amd64` entry (the first, when several).
+fn default_platform(list: &[u8]) -> Option<String> {
+    let doc: Value = serde_json::from_slice(list).ok()?;
+    doc.get("manifests")?
+        .as_array()?
+        .iter()
+        .find(|m| {
+            let p = &m["platform"];
+            p["os"] == DEFAULT_OS && p["architecture"] == DEFAULT_ARCH
+        })
+        .and_then(|m| m["digest"].as_str())
+        .map(str::to_string)
 }
 
 /// Stores `bytes` as a blob (small documents: manifests).
@@ -571,7 +674,18 @@ pub(crate) fn referrers(
             continue;
         }
         let Some(f) = &item.file else { continue };
-        let found_type = prop("oci.artifact.type");
+        // Annotations, and the config's media type, come from the stored manifest itself.
+        let doc = std::fs::read(ask.app.store.blobs.path(&f.sha256.hex()))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .unwrap_or(Value::Null);
+        // An image manifest without `artifactType` is listed by its config's media type (the
+        // specification's MUST).
+        let found_type = prop("oci.artifact.type").or_else(|| {
+            doc.pointer("/config/mediaType")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
         if artifact_type.is_some() && found_type.as_deref() != artifact_type {
             continue;
         }
@@ -588,14 +702,8 @@ pub(crate) fn referrers(
         if let Some(t) = found_type {
             row["artifactType"] = json!(t);
         }
-        // Annotations come from the stored manifest itself.
-        if let Ok(bytes) = std::fs::read(ask.app.store.blobs.path(&f.sha256.hex())) {
-            if let Some(a) = serde_json::from_slice::<Value>(&bytes)
-                .ok()
-                .and_then(|v| v.get("annotations").cloned())
-            {
-                row["annotations"] = a;
-            }
+        if let Some(a) = doc.get("annotations") {
+            row["annotations"] = a.clone();
         }
         out.push(row);
     }
@@ -891,7 +999,7 @@ mod tests {
             .unwrap();
         assert_eq!(pushed.digest.to_string(), digest_of(doc));
         assert_eq!(tags(ask, &reg, "app").unwrap(), ["1.0"]);
-        let m = manifest(ask, &reg, "app", &pushed.digest.to_string()).unwrap();
+        let m = manifest(ask, &reg, "app", &pushed.digest.to_string(), &[]).unwrap();
         assert_eq!(m.media_type, super::super::OCI_MANIFEST);
         // Promoted as a copy under another tag, then the original deleted by digest.
         let p = Promotion::parse(&json!({"targetRepo": "docker-local", "dockerRepository": "app", "tag": "1.0", "targetTag": "stable", "copy": true})).unwrap();

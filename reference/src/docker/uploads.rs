@@ -325,6 +325,47 @@ fn content_range(h: Option<&str>) -> Result<Option<(u64, u64)>, RegistryError> {
     Ok(Some((a, b)))
 }
 
+/// The chunk's `Content-Range`, which must start where the received bytes end: else `416` with
+/// the upload's progress headers, and the session goes on (the client resumes from there).
+fn in_order(
+    reg: &Reg,
+    image: &str,
+    id: &str,
+    received: u64,
+    range: Option<&str>,
+) -> Result<Option<(u64, u64)>, ApiError> {
+    let range = content_range(range)?;
+    if let Some((a, _)) = range.filter(|(a, _)| *a != received) {
+        let e = RegistryError::new(Code::BlobUploadInvalid)
+            .status(416)
+            .message(format!(
+                "chunk starts at {a} but {received} bytes were received"
+            ));
+        let mut e = ApiError::from(e);
+        for (k, v) in progress(reg, image, id, received) {
+            e = e.with_header(k, v);
+        }
+        return Err(e);
+    }
+    Ok(range)
+}
+
+/// A chunk that arrived must be as long as its `Content-Range` said.
+fn fits(range: Option<(u64, u64)>, part: &BlobInfo) -> Result<(), ApiError> {
+    match range {
+        // `b - a` cannot overflow (b >= a); the length is one more.
+        Some((a, b)) if part.size == 0 || part.size - 1 != b - a => {
+            Err(RegistryError::new(Code::SizeInvalid)
+                .message(format!(
+                    "Content-Range says {a}-{b}, {} bytes arrived",
+                    part.size
+                ))
+                .into())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A chunk (`PATCH`), placed by its `Content-Range` when it has one; returns the bytes received.
 pub(crate) async fn chunk(
     ask: Asker<'_>,
@@ -337,33 +378,10 @@ pub(crate) async fn chunk(
     let app = ask.app;
     ask.need(reg, image, Action::Deploy)?;
     let s = session(app, reg, image, id)?;
-    let range = content_range(range)?;
-    if let Some((a, _)) = range.filter(|(a, _)| *a != s.size) {
-        let e = RegistryError::new(Code::BlobUploadInvalid)
-            .status(416)
-            .message(format!(
-                "chunk starts at {a} but {} bytes were received",
-                s.size
-            ));
-        let mut e = ApiError::from(e);
-        for (k, v) in progress(reg, image, id, s.size) {
-            e = e.with_header(k, v);
-        }
-        return Err(e);
-    }
+    let range = in_order(reg, image, id, s.size, range)?;
     let _pin = app.store.blobs.pin().await;
     let part = ingest(app, body).await?;
-    if let Some((a, b)) = range {
-        // `b - a` cannot overflow (b >= a); the length is one more.
-        if part.size == 0 || part.size - 1 != b - a {
-            return Err(RegistryError::new(Code::SizeInvalid)
-                .message(format!(
-                    "Content-Range says {a}-{b}, {} bytes arrived",
-                    part.size
-                ))
-                .into());
-        }
-    }
+    fits(range, &part)?;
     app.uploads
         .append(&app.store, id, s.size, part, app.config.clock.now_ms())
         .ok_or_else(|| {
@@ -374,21 +392,30 @@ pub(crate) async fn chunk(
         })
 }
 
-/// Finishes a session (`PUT ?digest=`, maybe with a last chunk): the blob must have that digest.
+/// The end of an upload: the digest the blob must have, and the last chunk's `Content-Range`.
+pub(crate) struct Finish<'a> {
+    pub digest: Option<&'a str>,
+    pub range: Option<&'a str>,
+}
+
+/// Finishes a session (`PUT ?digest=`, maybe with a last chunk): the blob must have that digest. A
+/// last chunk out of order is refused as a `PATCH` would be, and the session goes on.
 pub(crate) async fn finish(
     ask: Asker<'_>,
     reg: &Reg,
     image: &str,
     id: &str,
-    digest: Option<&str>,
+    end: Finish<'_>,
     body: Body,
 ) -> Result<Digest, ApiError> {
     let app = ask.app;
     let caller = ask.need(reg, image, Action::Deploy)?;
     let s = session(app, reg, image, id)?;
-    let d = parse_digest(digest.unwrap_or(""))?;
+    let d = parse_digest(end.digest.unwrap_or(""))?;
+    let range = in_order(reg, image, id, s.size, end.range)?;
     let _pin = app.store.blobs.pin().await;
     let last = ingest(app, body).await?;
+    fits(range, &last)?;
     let mut parts = s.parts.clone();
     if last.size > 0 || parts.is_empty() {
         parts.push(last);

@@ -63,22 +63,21 @@ async fn deploy(r: &Req, p: RepoPath, body: BodyStream) -> Result<Response, ApiE
         folder: p.trailing_slash,
         matrix: p.matrix,
         sent: SentChecksums::new(
-            r.header("x-checksum-sha1"),
-            r.header("x-checksum-md5"),
-            r.header("x-checksum-sha256"),
-            r.header("x-checksum"),
+            r.header("x-checksum-sha1").as_deref(),
+            r.header("x-checksum-md5").as_deref(),
+            r.header("x-checksum-sha256").as_deref(),
+            r.header("x-checksum").as_deref(),
         ),
         by_checksum: r
             .header("x-checksum-deploy")
-            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
         stamp: Stamp {
             created: ms("x-artifactory-created"),
             modified: ms("x-artifactory-last-modified"),
             modified_by: r
                 .header("x-artifactory-modified-by")
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string),
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
         },
     };
     let done = artifacts::deploy(&r.state, &caller, d, body).await?;
@@ -295,12 +294,13 @@ fn body_for(ranges: &[(u64, u64)], size: u64, mime: String) -> Body {
     }
 }
 
-/// Whether a conditional request is answered with 304 (`If-None-Match` on the SHA-1 ETag,
+/// Whether a conditional request is answered with 304 (`If-None-Match` listing the SHA-1 ETag,
 /// `If-Modified-Since` to the second).
 fn not_modified(r: &Req, item: &Item, sha1: &str) -> bool {
-    r.header("if-none-match").is_some_and(|v| v.trim() == sha1)
+    // Each listed tag is compared verbatim with the bare SHA-1 (a quoted one does not match).
+    r.headers.list("if-none-match").contains(&sha1)
         || r.header("if-modified-since")
-            .and_then(parse_http_date)
+            .and_then(|v| parse_http_date(&v))
             .is_some_and(|since| since >= item.modified / 1000 * 1000)
 }
 
@@ -309,13 +309,14 @@ fn ranges(r: &Req, item: &Item, sha1: &str, size: u64) -> Result<Vec<(u64, u64)>
     let if_range_ok = match r.header("if-range") {
         None => true,
         Some(v) => {
-            v.trim() == sha1 || parse_http_date(v).is_some_and(|d| d >= item.modified / 1000 * 1000)
+            v.trim() == sha1
+                || parse_http_date(&v).is_some_and(|d| d >= item.modified / 1000 * 1000)
         }
     };
     match r
         .header("range")
         .filter(|_| if_range_ok)
-        .map(|h| parse_ranges(h, size))
+        .map(|h| parse_ranges(&h, size))
     {
         Some(Some(rs)) if rs.is_empty() => {
             Err(ApiError::new(416, "Requested range not satisfiable")
@@ -576,7 +577,7 @@ fn listing(r: &Req, p: &RepoPath) -> Response {
             html_escape(name)
         ));
     }
-    let host = r.header("host").unwrap_or("localhost");
+    let host = r.header("host").unwrap_or("localhost".into());
     let (h, port) = match host.rsplit_once(':') {
         Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => (h.to_string(), p.to_string()),
         _ => (host.to_string(), "80".to_string()),

@@ -68,7 +68,7 @@ pub(crate) async fn handle(r: &Req, e: Docker, body: BodyStream) -> Result<Respo
 async fn put_manifest(on: On<'_>, reference: &str, body: BodyStream) -> Result<Response, ApiError> {
     let (r, ask, at, image) = (on.r, on.ask, on.at, on.image);
     let ct = r.header("content-type");
-    let p = registry::put_manifest(ask, at, image, reference, body, ct).await?;
+    let p = registry::put_manifest(ask, at, image, reference, body, ct.as_deref()).await?;
     let mut resp = created(&format!("{}/{image}/manifests/{}", at.prefix, p.digest));
     digest_header(&mut resp, &p.digest.to_string());
     if let Some(s) = &p.subject {
@@ -99,11 +99,16 @@ async fn upload(
         }
         D::UploadChunk { at, image, id } => {
             let range = r.header("content-range");
-            let size = uploads::chunk(ask, &at, &image, &id, range, body).await?;
+            let size = uploads::chunk(ask, &at, &image, &id, range.as_deref(), body).await?;
             Ok(progress(StatusCode::ACCEPTED, &at, &image, &id, size))
         }
         D::UploadFinish { at, image, id } => {
-            let d = uploads::finish(ask, &at, &image, &id, r.query.get("digest"), body).await?;
+            let range = r.header("content-range");
+            let end = uploads::Finish {
+                digest: r.query.get("digest"),
+                range: range.as_deref(),
+            };
+            let d = uploads::finish(ask, &at, &image, &id, end, body).await?;
             Ok(blob_created(&at, &image, &d))
         }
         D::UploadStatus { at, image, id } => {
@@ -258,33 +263,9 @@ fn catalog(r: &Req, ask: Asker<'_>, reg: Option<&Reg>) -> Result<Response, ApiEr
     paged(r, names, &path, |page| json!({ "repositories": page }))
 }
 
-fn accepts(r: &Req, media_type: &str) -> bool {
-    let Some(accept) = r.header("accept").filter(|a| !a.trim().is_empty()) else {
-        return true;
-    };
-    let types: Vec<&str> = accept
-        .split(',')
-        .map(|t| t.split(';').next().unwrap_or("").trim())
-        .collect();
-    types
-        .iter()
-        .any(|t| *t == media_type || *t == "*/*" || *t == "application/*")
-        // Clients that list no manifest type at all (plain `application/json`) get what is stored.
-        || !types.iter().any(|t| t.starts_with("application/vnd."))
-}
-
 fn get_manifest(on: On<'_>, reference: &str) -> Result<Response, ApiError> {
     let (r, ask, reg, image) = (on.r, on.ask, on.at, on.image);
-    let m = registry::manifest(ask, reg, image, reference)?;
-    if !accepts(r, &m.media_type) {
-        return Err(RegistryError::new(Code::ManifestUnknown)
-            .detail(json!({ "manifest": image }))
-            .message(format!(
-                "The manifest is a {}, which the request's Accept header does not list.",
-                m.media_type
-            ))
-            .into());
-    }
+    let m = registry::manifest(ask, reg, image, reference, &r.headers.accepted())?;
     let mut resp = if r.method == Method::HEAD {
         empty(StatusCode::OK)
     } else {
@@ -319,7 +300,7 @@ fn get_blob(on: On<'_>, digest: &str) -> Result<Response, ApiError> {
     let (r, ask, reg, image) = (on.r, on.ask, on.at, on.image);
     let (d, f) = registry::blob(ask, reg, image, digest)?;
     let size = f.size;
-    let (status, slice, range) = match r.header("range").map(|h| parse_ranges(h, size)) {
+    let (status, slice, range) = match r.header("range").map(|h| parse_ranges(&h, size)) {
         Some(Some(rs)) if rs.is_empty() => {
             return Err(ApiError::from(
                 RegistryError::new(Code::BlobUnknown)

@@ -12,7 +12,9 @@
 
 use std::sync::LazyLock;
 
-use warp::http::{HeaderMap, Method};
+use warp::http::Method;
+
+use super::headers::Headers;
 
 use super::path::{self, RepoPath};
 use super::Query;
@@ -273,7 +275,7 @@ pub(crate) struct Incoming<'a> {
     /// The query.
     pub query: &'a Query,
     /// The headers (a few endpoints are told apart by one).
-    pub headers: &'a HeaderMap,
+    pub headers: &'a Headers,
 }
 
 impl Endpoint {
@@ -643,8 +645,7 @@ fn artifact(rq: &Incoming<'_>, tail: &str) -> Result<Artifacts, ApiError> {
             if rq
                 .headers
                 .get("x-checksum-deploy")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.eq_ignore_ascii_case("true")) =>
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) =>
         {
             Artifacts::DeployByChecksum { path }
         }
@@ -949,7 +950,7 @@ mod tests {
 
     /// A request for a catalogue entry: its template with sample values (method, full path,
     /// query, headers).
-    fn sample_request(e: &CatalogueEntry) -> (Method, String, Query, HeaderMap) {
+    fn sample_request(e: &CatalogueEntry) -> (Method, String, Query, Headers) {
         let (path, query) = match e.path.split_once('?') {
             Some((p, q)) => (p.to_string(), q.to_string()),
             None => (e.path.clone(), String::new()),
@@ -980,7 +981,7 @@ mod tests {
             .replace("{reference}", "latest"),
         );
         let query = fill(query.replace("{key}={value}", "k=v"));
-        let mut headers = HeaderMap::new();
+        let mut headers = warp::http::HeaderMap::new();
         if e.id == "artifacts.deploy-by-checksum" {
             headers.insert("x-checksum-deploy", "true".parse().unwrap());
         }
@@ -990,7 +991,7 @@ mod tests {
             format!("/artifactory{path}")
         };
         let method = Method::from_bytes(e.method.as_bytes()).unwrap();
-        (method, full, Query::parse(&query), headers)
+        (method, full, Query::parse(&query), Headers::new(headers))
     }
 
     /// A request made from each catalogue entry's template is parsed into that entry's endpoint:
@@ -1034,7 +1035,7 @@ mod tests {
     #[test]
     fn unbuilt_endpoints_say_so_in_the_rest_shape() {
         let q = Query::default();
-        let h = HeaderMap::new();
+        let h = Headers::new(Default::default());
         let rq = Incoming {
             method: &Method::PUT,
             path: "/artifactory/api/build",

@@ -87,7 +87,7 @@ fn body(e: &ApiError, head: bool) -> (String, Option<&'static str>) {
 
 /// The registry's challenge: the token realm of the scope's repository, or the root realm.
 fn bearer(r: &Req, scope: Option<&BearerScope>) -> String {
-    let service = r.header("host").unwrap_or("localhost").to_string();
+    let service = r.header("host").unwrap_or("localhost".into()).into_owned();
     let base = r.base_url();
     match scope {
         Some(s) => format!(

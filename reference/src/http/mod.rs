@@ -7,6 +7,7 @@ pub(crate) mod docker;
 pub(crate) mod endpoint;
 pub(crate) mod error;
 pub(crate) mod faults;
+pub(crate) mod headers;
 pub(crate) mod json;
 pub(crate) mod path;
 pub(crate) mod repositories;
@@ -20,7 +21,7 @@ pub(crate) mod users;
 
 use bytes::Bytes;
 use serde::Serialize;
-use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use warp::http::{header, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
 
 pub(crate) use crate::app::{AppState, Body as BodyStream, REVISION, VERSION};
@@ -35,8 +36,8 @@ pub(crate) struct Req {
     pub state: AppState,
     /// Method.
     pub method: Method,
-    /// Headers.
-    pub headers: HeaderMap,
+    /// Headers (read through [`headers::Headers`], which sees every line).
+    pub headers: headers::Headers,
     /// Query parameters.
     pub query: Query,
     /// Who is calling (an error when credentials were wrong).
@@ -106,8 +107,7 @@ impl Req {
         let h = |n: &str| {
             self.headers
                 .get(n)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
+                .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
         let ctx = &self.state.ctx_path;
@@ -120,7 +120,7 @@ impl Req {
         if let Some(v) = &self.state.config.base_url {
             return v.trim_end_matches('/').to_string();
         }
-        let host = h("host").unwrap_or("localhost");
+        let host = h("host").unwrap_or_else(|| "localhost".into());
         format!("http://{host}{ctx}")
     }
 
@@ -129,9 +129,9 @@ impl Req {
         self.state.config.clock.now_ms()
     }
 
-    /// A request header as text.
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+    /// A request header as text: every line it was sent on, joined (see [`headers::Headers::get`]).
+    pub(crate) fn header(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        self.headers.get(name)
     }
 }
 

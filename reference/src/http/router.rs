@@ -11,6 +11,7 @@ use warp::reply::Response;
 use warp::Filter;
 
 use super::endpoint::{Access, Endpoint, Incoming, Security};
+use super::headers::Headers;
 use super::{
     artifacts, docker, render, repositories, search, security, storage, system, tokens, users,
     AppState, BodyStream, Query, Req, REVISION, VERSION,
@@ -62,12 +63,12 @@ where
 }
 
 /// The credentials a request presents.
-fn credentials(headers: &HeaderMap) -> Credentials {
+fn credentials(headers: &Headers) -> Credentials {
     // A header that is not text can match nothing: it stands as an empty value.
     let text = |name: &str| {
         headers
-            .get(name)
-            .map(|v| v.to_str().unwrap_or("").to_string())
+            .has(name)
+            .then(|| headers.get(name).unwrap_or_default().into_owned())
     };
     Credentials {
         api_key: text("x-jfrog-art-api").or_else(|| text("x-api-key")),
@@ -85,6 +86,7 @@ async fn handle(
 ) -> Response {
     let started = std::time::Instant::now();
     let now = state.config.clock.now_ms();
+    let headers = Headers::new(headers);
     let caller = state
         .auth
         .identify(&state.store, &credentials(&headers), now)

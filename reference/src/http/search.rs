@@ -265,16 +265,14 @@ fn readable<'a>(r: &Req, state: &crate::store::State, hits: Vec<Hit<'a>>) -> Vec
 
 /// `X-Result-Detail: info` adds the storage info fields, `properties` the properties.
 fn detailed(r: &Req, base: &str, repo: &str, path: &str, item: &Item) -> Value {
-    let detail = r
-        .header("x-result-detail")
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let mut v = if detail.contains("info") && !item.is_folder() {
+    let detail = r.headers.list("x-result-detail");
+    let asks = |d: &str| detail.iter().any(|x| x.eq_ignore_ascii_case(d));
+    let mut v = if asks("info") && !item.is_folder() {
         file_info(base, repo, path, item)
     } else {
         json!({ "uri": storage_uri(base, repo, path) })
     };
-    if detail.contains("properties") {
+    if asks("properties") {
         let props: Map<String, Value> = item
             .props
             .groups()

@@ -6,16 +6,16 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub(crate) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
-fn digest(b: &[u8]) -> String {
+pub(crate) fn digest(b: &[u8]) -> String {
     format!("sha256:{}", sha256_hex(b))
 }
 
 /// URL prefix of the registry for `repo`: the repository-path method at the root, or the API path.
-fn reg(s: &Srv, repo: &str, api: bool) -> String {
+pub(crate) fn reg(s: &Srv, repo: &str, api: bool) -> String {
     if api {
         format!("{}/api/docker/{repo}/v2", s.base)
     } else {
@@ -23,13 +23,13 @@ fn reg(s: &Srv, repo: &str, api: bool) -> String {
     }
 }
 
-fn admin(s: &Srv, m: Method, url: &str) -> RequestBuilder {
+pub(crate) fn admin(s: &Srv, m: Method, url: &str) -> RequestBuilder {
     s.client
         .request(m, url)
         .basic_auth("admin", Some("password"))
 }
 
-async fn errors(r: Answer) -> (u16, Value) {
+pub(crate) async fn errors(r: Answer) -> (u16, Value) {
     let status = r.status().as_u16();
     assert_eq!(
         header(r.headers(), "docker-distribution-api-version"),
@@ -41,12 +41,12 @@ async fn errors(r: Answer) -> (u16, Value) {
     )
 }
 
-fn code(v: &Value) -> &str {
+pub(crate) fn code(v: &Value) -> &str {
     v["errors"][0]["code"].as_str().unwrap_or("")
 }
 
 /// Monolithic upload (POST, then PUT with the body); returns the digest.
-async fn push_blob(s: &Srv, prefix: &str, image: &str, bytes: &[u8]) -> String {
+pub(crate) async fn push_blob(s: &Srv, prefix: &str, image: &str, bytes: &[u8]) -> String {
     let d = digest(bytes);
     let r = admin(s, Method::POST, &format!("{prefix}/{image}/blobs/uploads/"))
         .go()
@@ -67,7 +67,7 @@ async fn push_blob(s: &Srv, prefix: &str, image: &str, bytes: &[u8]) -> String {
 }
 
 /// An image manifest for a config and layers already pushed.
-fn manifest(media: &str, config: &[u8], layers: &[&[u8]]) -> Value {
+pub(crate) fn manifest(media: &str, config: &[u8], layers: &[&[u8]]) -> Value {
     json!({
         "schemaVersion": 2,
         "mediaType": media,
@@ -76,7 +76,13 @@ fn manifest(media: &str, config: &[u8], layers: &[&[u8]]) -> Value {
     })
 }
 
-async fn put_manifest(s: &Srv, prefix: &str, image: &str, reference: &str, m: &Value) -> Answer {
+pub(crate) async fn put_manifest(
+    s: &Srv,
+    prefix: &str,
+    image: &str,
+    reference: &str,
+    m: &Value,
+) -> Answer {
     let media = m["mediaType"].as_str().unwrap_or(OCI_MANIFEST).to_string();
     admin(
         s,

@@ -8,6 +8,7 @@ mod docker;
 mod durability;
 mod escalation;
 mod logs;
+mod negotiation;
 mod permissions;
 mod properties;
 mod replay;

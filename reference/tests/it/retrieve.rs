@@ -62,6 +62,20 @@ async fn conditional_requests_give_304() {
         .go()
         .await;
     assert_eq!(r.status(), 304);
+    // One of several tags, on several lines, is enough.
+    let r = s
+        .admin(Method::GET, "generic-local/c.txt")
+        .header("If-None-Match", format!("abc, {sha1}"))
+        .go()
+        .await;
+    assert_eq!(r.status(), 304);
+    let r = s
+        .admin(Method::GET, "generic-local/c.txt")
+        .header("If-None-Match", "abc")
+        .header("If-None-Match", &sha1)
+        .go()
+        .await;
+    assert_eq!(r.status(), 304);
     // A quoted ETag does not match: the comparison is verbatim.
     let r = s
         .admin(Method::GET, "generic-local/c.txt")

@@ -53,6 +53,20 @@ async fn quick_search_by_name_with_details() {
     assert_eq!(rows[0]["size"], "1");
     assert_eq!(rows[0]["repo"], "generic-local");
     assert_eq!(rows[0]["checksums"]["sha1"], sha1_hex(b"a"));
+    // The details may come on separate lines.
+    let rows = results(
+        s.admin(
+            Method::GET,
+            "api/search/artifact?name=lib-1*&repos=generic-local",
+        )
+        .header("X-Result-Detail", "info")
+        .header("X-Result-Detail", "properties")
+        .go()
+        .await,
+    )
+    .await;
+    assert_eq!(rows[0]["properties"], json!({"build": ["7"]}));
+    assert_eq!(rows[0]["size"], "1");
     // No hits: 200 with an empty list.
     assert!(
         results(s.get("api/search/artifact?name=nothing-like-this").await)
