@@ -1,20 +1,45 @@
 #!/usr/bin/env bash
-# skopeo (Debian) against the reference server: build a small OCI image layout, push it, inspect it,
-# list tags, pull it back and compare digests, copy between repositories, delete it; with and without
-# authentication. The repository-path method (`/v2/<repo>/<image>`) is what image references can
-# express; the API-path method (`/api/docker/<repo>/v2`) is exercised by interop/python/test_docker.py.
+# Real registry clients against the reference server binary, through both of JCR's access methods:
+# - the repository-path method, `<host>/<repoKey>/<image>` (what image references express directly);
+# - the API-path method, `<ctx>/api/docker/<repoKey>/v2/...`, behind nginx set up as JCR's "port
+#   method" reverse proxy (one port per repository, `/v2/<image>` rewritten to the API path), which
+#   is how Docker clients reach that path.
+# skopeo (Docker schema 2, OCI, a multi-architecture OCI index and Docker manifest list with
+# --all), podman and buildah (Debian packages), then oras and the Helm SDK (PyPI, pytest in
+# test_oras_helm.py). Every push first removes the blob-info cache so blobs are really uploaded.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${JCR_REFERENCE_BIN:-target/debug/jcr-reference}
-if ! command -v skopeo >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get install -y -q skopeo >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q skopeo >/dev/null)
-  else
-    sudo apt-get install -y -q skopeo >/dev/null
-  fi
+PYTHON=${PYTHON:-python3}
+
+need=()
+for c in skopeo podman buildah nginx; do command -v "$c" >/dev/null || need+=("$c"); done
+if [ ${#need[@]} -gt 0 ]; then
+  pkgs=("${need[@]/nginx/nginx-light}")
+  sudo=(); [ "$(id -u)" = 0 ] || sudo=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get install -y -q "${pkgs[@]}" >/dev/null 2>&1 \
+    || { "${sudo[@]}" apt-get update -q >/dev/null && "${sudo[@]}" apt-get install -y -q "${pkgs[@]}" >/dev/null; }
 fi
+
 work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+cleanup() {
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  kill "${pid:-}" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+# podman and buildah keep their images in this run's directory, in the driver that needs no
+# kernel support, and their logins in its own file.
+cat > "$work/storage.conf" <<EOF
+[storage]
+driver = "vfs"
+graphroot = "$work/storage"
+runroot = "$work/run"
+EOF
+export CONTAINERS_STORAGE_CONF="$work/storage.conf" REGISTRY_AUTH_FILE="$work/auth.json"
+cache=/var/lib/containers/cache/blob-info-cache-v1.boltdb
+
 "$BIN" --bind 127.0.0.1:0 --anonymous-access true --repo docker-local:local:docker --repo docker-prod:local:docker \
   > "$work/server.log" 2>&1 &
 pid=$!
@@ -25,46 +50,167 @@ for _ in $(seq 100); do
 done
 [ -n "$url" ] || { cat "$work/server.log"; exit 1; }
 host=${url#http://}; host=${host%%/*}
-cache=/var/lib/containers/cache/blob-info-cache-v1.boltdb
-creds=(--creds admin:password)
-ok() { echo "ok - $*"; }
+ctx=/${url#http://*/}
 
-want=$(python3 interop/docker/mkimage.py "$work/img" 65536)
-rm -f "$cache"
-skopeo copy -q --dest-tls-verify=false --dest-creds admin:password "oci:$work/img:1.0" "docker://$host/docker-local/interop/app:1.0"
-ok "push"
-# Without credentials a push is refused (401 challenge, anonymous may only read).
-rm -f "$cache"
-if skopeo copy -q --dest-tls-verify=false "oci:$work/img:1.0" "docker://$host/docker-local/interop/app:anon" 2>"$work/err"; then
-  echo "anonymous push succeeded"; exit 1
-fi
-grep -qi "unauthorized\|authentication required" "$work/err" || { cat "$work/err"; exit 1; }
-ok "anonymous push refused"
-got=$(skopeo inspect --tls-verify=false "${creds[@]}" "docker://$host/docker-local/interop/app:1.0" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Digest"])')
-[ "$got" = "$want" ] || { echo "inspect digest $got, pushed $want"; exit 1; }
-ok "inspect (authenticated) digest $got"
-got=$(skopeo inspect --tls-verify=false "docker://$host/docker-local/interop/app:1.0" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Digest"])')
-[ "$got" = "$want" ] || { echo "anonymous inspect digest $got"; exit 1; }
-ok "inspect (anonymous read) digest $got"
-tags=$(skopeo list-tags --tls-verify=false "${creds[@]}" "docker://$host/docker-local/interop/app" | python3 -c 'import json,sys; print(",".join(json.load(sys.stdin)["Tags"]))')
-[ "$tags" = "1.0" ] || { echo "tags: $tags"; exit 1; }
-ok "list-tags: $tags"
-skopeo copy -q --src-tls-verify=false "${creds[@]/--creds/--src-creds}" "docker://$host/docker-local/interop/app:1.0" "oci:$work/pulled:1.0"
-pulled=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"])' "$work/pulled/index.json")
-[ "$pulled" = "$want" ] || { echo "pulled $pulled, pushed $want"; exit 1; }
-cmp <(ls "$work/img/blobs/sha256" | sort) <(ls "$work/pulled/blobs/sha256" | sort)
-ok "pull: same manifest digest and blobs"
-rm -f "$cache"
-skopeo copy -q --src-tls-verify=false --dest-tls-verify=false --src-creds admin:password --dest-creds admin:password \
-  "docker://$host/docker-local/interop/app:1.0" "docker://$host/docker-prod/interop/app:copied"
-got=$(skopeo inspect --tls-verify=false "${creds[@]}" "docker://$host/docker-prod/interop/app:copied" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Digest"])')
-[ "$got" = "$want" ] || { echo "copied digest $got"; exit 1; }
-ok "copy between repositories"
-curl -fsS -u admin:password "$url/api/storage/docker-prod/interop/app/copied/manifest.json?properties" | grep -q '"docker.repoName"'
-ok "the copy is laid out as Artifactory does (manifest.json with docker.* properties)"
-skopeo delete --tls-verify=false "${creds[@]}" "docker://$host/docker-prod/interop/app:copied"
-if skopeo inspect --tls-verify=false "${creds[@]}" "docker://$host/docker-prod/interop/app:copied" >/dev/null 2>&1; then
-  echo "deleted tag still inspectable"; exit 1
-fi
-ok "delete"
-echo "skopeo interop: all passed"
+free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port_local=$(free_port); port_prod=$(free_port)
+proxy() { # port repo
+  cat <<EOF
+  server {
+    listen 127.0.0.1:$1;
+    location /v2/ {
+      rewrite ^/v2/(.*)\$ $ctx/api/docker/$2/v2/\$1 break;
+      proxy_pass http://$host;
+      proxy_set_header Host \$http_host;
+    }
+    location / { proxy_pass http://$host; proxy_set_header Host \$http_host; }
+  }
+EOF
+}
+cat > "$work/nginx.conf" <<EOF
+daemon on;
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx.err;
+events { worker_connections 512; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx-body;
+  proxy_temp_path $work/nginx-proxy;
+  client_max_body_size 0;
+  proxy_request_buffering off;
+  proxy_buffering off;
+  proxy_http_version 1.1;
+$(proxy "$port_local" docker-local)
+$(proxy "$port_prod" docker-prod)
+}
+EOF
+nginx -c "$work/nginx.conf"
+
+fail() { echo "not ok - $*"; exit 1; }
+ok() { echo "ok - $*"; }
+digest_of() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
+inspect_digest() { skopeo inspect --tls-verify=false "$@" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["Digest"])'; }
+raw_digest() { skopeo inspect --raw --tls-verify=false "$@" | sha256sum | sed 's/^/sha256:/; s/ .*//'; }
+push_creds=(--dest-tls-verify=false --dest-creds admin:password)
+pull_creds=(--src-tls-verify=false --src-creds admin:password)
+
+# skopeo: push, inspect with and without credentials, list tags, pull back, copy to the other
+# repository, delete. $1 method name, $2 local prefix, $3 prod prefix, $4 format, $5 architectures.
+skopeo_round() {
+  local m=$1 L=$2 P=$3 fmt=$4 arches=$5 name="interop/skopeo-$4-${5//,/-}" src want all=()
+  src="$work/src-$m-$fmt-$arches"
+  want=$("$PYTHON" interop/docker/mkimage.py "$src" 65536 --format "$fmt" --arches "$arches")
+  if [ "$fmt" = oci ]; then src="oci:$src:1.0"; else src="dir:$src"; fi
+  [[ $arches == *,* ]] && all=(--all)
+  local what="$m $fmt $arches"
+  rm -f "$cache"
+  skopeo copy -q "${all[@]}" "${push_creds[@]}" "$src" "docker://$L/$name:1.0"
+  ok "$what: push"
+  rm -f "$cache"
+  if skopeo copy -q "${all[@]}" --dest-tls-verify=false "$src" "docker://$L/$name:anon" 2>"$work/err"; then
+    fail "$what: anonymous push succeeded"
+  fi
+  grep -qi "unauthorized\|authentication required" "$work/err" || { cat "$work/err"; fail "$what: anonymous push"; }
+  ok "$what: anonymous push refused"
+  [ "$(raw_digest --creds admin:password "docker://$L/$name:1.0")" = "$want" ] || fail "$what: raw manifest differs"
+  [ "$(inspect_digest --creds admin:password "docker://$L/$name:1.0")" = "$want" ] || fail "$what: inspect digest"
+  [ "$(inspect_digest "docker://$L/$name:1.0")" = "$want" ] || fail "$what: anonymous inspect digest"
+  ok "$what: inspect (authenticated and anonymous) digest $want"
+  if [[ $arches == *arm64* ]]; then
+    got=$(skopeo inspect --tls-verify=false --override-arch arm64 --config "docker://$L/$name:1.0" \
+      | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["architecture"])')
+    [ "$got" = arm64 ] || fail "$what: the arm64 image's config says $got"
+    ok "$what: the arm64 image of the list"
+  fi
+  tags=$(skopeo list-tags --tls-verify=false --creds admin:password "docker://$L/$name" \
+    | "$PYTHON" -c 'import json,sys; print(",".join(json.load(sys.stdin)["Tags"]))')
+  [ "$tags" = "1.0" ] || fail "$what: tags $tags"
+  ok "$what: list-tags $tags"
+  local out="$work/pulled-$m-$fmt-$arches"
+  skopeo copy -q "${all[@]}" "${pull_creds[@]}" "docker://$L/$name:1.0" "dir:$out"
+  [ "$(digest_of "$out/manifest.json")" = "$want" ] || fail "$what: pulled manifest differs"
+  local images=0
+  [[ $arches == *,* ]] && images=$(tr ',' '\n' <<<"$arches" | wc -l)
+  [ "$(ls "$out" | grep -c '\.manifest\.json$' || true)" = "$images" ] || fail "$what: not every image of the list was pulled"
+  ok "$what: pull back, same digest"
+  rm -f "$cache"
+  skopeo copy -q "${all[@]}" "${pull_creds[@]}" "${push_creds[@]}" "docker://$L/$name:1.0" "docker://$P/$name:copied"
+  [ "$(raw_digest --creds admin:password "docker://$P/$name:copied")" = "$want" ] || fail "$what: copied digest"
+  ok "$what: copy between repositories"
+  skopeo delete --tls-verify=false --creds admin:password "docker://$P/$name:copied"
+  if skopeo inspect --raw --tls-verify=false --creds admin:password "docker://$P/$name:copied" >/dev/null 2>&1; then
+    fail "$what: the deleted tag is still there"
+  fi
+  ok "$what: delete"
+}
+
+# podman and buildah: build FROM scratch, log in, push (schema 2 with podman, OCI with buildah),
+# pull back with podman and with skopeo, search, and pull anonymously after logging out.
+podman_round() {
+  local m=$1 L=$2 registry=${2%%/*} ctxdir="$work/build-$1" tag
+  mkdir -p "$ctxdir"
+  echo "built for the $m method" > "$ctxdir/hello.txt"
+  printf 'FROM scratch\nCOPY hello.txt /hello.txt\nLABEL org.example.interop=%s\n' "$m" > "$ctxdir/Containerfile"
+  tag="localhost/interop/built-$m:1"
+  buildah bud -q --format docker -t "$tag" "$ctxdir" >/dev/null
+  ok "$m: buildah bud FROM scratch"
+  rm -f "$cache"
+  if podman push -q --tls-verify=false "$tag" "$L/interop/podman:anon" 2>"$work/err"; then
+    fail "$m: podman push without login succeeded"
+  fi
+  ok "$m: podman push without login refused"
+  podman login --tls-verify=false -u admin -p password "$registry" >/dev/null
+  ok "$m: podman login"
+  rm -f "$cache"
+  podman push -q --tls-verify=false --format v2s2 --digestfile "$work/podman.digest" "$tag" "$L/interop/podman:1"
+  local want; want=$(cat "$work/podman.digest")
+  skopeo inspect --raw --tls-verify=false "docker://$L/interop/podman:1" > "$work/podman.manifest"
+  grep -q '"application/vnd.docker.distribution.manifest.v2+json"' "$work/podman.manifest" \
+    || fail "$m: podman did not push schema 2"
+  [ "$(digest_of "$work/podman.manifest")" = "$want" ] || fail "$m: pushed $want, registry has another"
+  ok "$m: podman push (Docker schema 2) $want"
+  rm -f "$cache"
+  buildah push -q --tls-verify=false --format oci "$tag" "docker://$L/interop/buildah:1"
+  skopeo inspect --raw --tls-verify=false "docker://$L/interop/buildah:1" | grep -q '"application/vnd.oci.image.manifest.v1+json"' \
+    || fail "$m: buildah did not push OCI"
+  ok "$m: buildah push (OCI)"
+  podman rmi -f "$tag" >/dev/null
+  # The regression test for the Accept defect: a schema 2 image pushed by podman pulled back.
+  podman pull -q --tls-verify=false "$L/interop/podman:1" >/dev/null
+  [ "$(podman image inspect --format '{{.Digest}}' "$L/interop/podman:1")" = "$want" ] || fail "$m: podman pull digest"
+  ok "$m: podman pull of the schema 2 image"
+  skopeo copy -q --src-tls-verify=false "docker://$L/interop/podman:1" "dir:$work/podman-pulled-$m"
+  [ "$(digest_of "$work/podman-pulled-$m/manifest.json")" = "$want" ] || fail "$m: skopeo pull digest"
+  ok "$m: skopeo pull of the schema 2 image"
+  buildah pull -q --tls-verify=false "$L/interop/buildah:1" >/dev/null
+  ok "$m: buildah pull of the OCI image"
+  podman search --tls-verify=false --format '{{.Name}}' "$registry/interop/podman" > "$work/search"
+  grep -q "interop/podman" "$work/search" || { cat "$work/search"; fail "$m: podman search"; }
+  ok "$m: podman search"
+  podman logout "$registry" >/dev/null
+  podman rmi -f "$L/interop/podman:1" >/dev/null
+  podman pull -q --tls-verify=false "$L/interop/podman:1" >/dev/null
+  ok "$m: anonymous podman pull after logout"
+}
+
+for method in repository-path api-path; do
+  if [ "$method" = repository-path ]; then
+    L="$host/docker-local"; P="$host/docker-prod"
+  else
+    L="127.0.0.1:$port_local"; P="127.0.0.1:$port_prod"
+  fi
+  skopeo_round "$method" "$L" "$P" v2s2 amd64
+  skopeo_round "$method" "$L" "$P" oci amd64
+  skopeo_round "$method" "$L" "$P" oci amd64,arm64
+  skopeo_round "$method" "$L" "$P" v2s2 amd64,arm64
+  podman_round "$method" "$L"
+done
+curl -fsS -u admin:password "$url/api/storage/docker-prod/interop/skopeo-oci-amd64?list&deep=1" >/dev/null
+curl -fsS -u admin:password "$url/api/storage/docker-local/interop/podman/1/manifest.json?properties" | grep -q '"docker.repoName"' \
+  || fail "the pushed tag is not laid out as Artifactory does"
+ok "laid out as Artifactory does (manifest.json with docker.* properties)"
+
+JCR_URL="$url" JCR_REGISTRIES="repository-path=$host/docker-local,api-path=127.0.0.1:$port_local" \
+  "$PYTHON" -m pytest -q interop/docker/test_oras_helm.py
+echo "registry interop: all passed"
