@@ -179,6 +179,8 @@ pub enum Created {
     Security(String),
     /// An access token id (revoked at teardown).
     Token(String),
+    /// Anything else, by its absolute URL (deleted at teardown): a manifest on a registry.
+    Url(String),
 }
 
 /// The context a case runs with. Cheap to clone.
@@ -196,6 +198,11 @@ pub struct Ctx {
     pub repo: String,
     /// The local Docker repository the registry cases write into.
     pub docker_repo: String,
+    /// The registry URL image names follow in the OCI distribution cases (see
+    /// [`crate::target::Target::registry`]), and whether it is the target's own Docker repository.
+    pub registry: String,
+    /// Whether [`Ctx::registry`] was given for the run (any registry) rather than derived.
+    pub registry_given: bool,
     /// Recorded exchanges of this case.
     pub transcript: Arc<Mutex<Vec<Exchange>>>,
     /// What the run created.
@@ -232,6 +239,7 @@ pub struct Snapshots {
 }
 
 /// A request being built.
+#[derive(Clone)]
 pub struct Request {
     method: reqwest::Method,
     url: String,
@@ -245,7 +253,8 @@ pub struct Request {
 pub struct Response {
     /// Status code.
     pub status: u16,
-    /// Headers, lower-case names.
+    /// Headers, lower-case names, one entry per header: the lines of a header sent on several
+    /// are joined with `", "` (what they mean), so no reader sees one line alone.
     pub headers: Vec<(String, String)>,
     /// Body.
     pub body: Vec<u8>,
@@ -358,7 +367,7 @@ impl Ctx {
         self.transcript.lock().expect("transcript").push(ex);
         Ok(Response {
             status,
-            headers,
+            headers: join_lines(headers),
             body,
         })
     }
@@ -491,8 +500,56 @@ macro_rules! check {
     };
 }
 
+/// One entry per header name, its lines joined with `", "` in the order received.
+fn join_lines(lines: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (k, v) in lines {
+        match out.iter_mut().find(|(n, _)| *n == k) {
+            Some((_, all)) => {
+                all.push_str(", ");
+                all.push_str(&v);
+            }
+            None => out.push((k, v)),
+        }
+    }
+    out
+}
+
+/// Splits a header value into its comma-separated items, keeping commas inside `"..."` (with `\"`
+/// escapes) and `<...>` (a `Link` target) in their item; items are trimmed, empty ones dropped.
+pub fn split_list(value: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let (mut start, mut quoted, mut escaped, mut angle) = (0, false, false, false);
+    for (i, ch) in value.char_indices() {
+        match ch {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' if !angle => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' if !quoted && !angle => {
+                items.push(&value[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&value[start..]);
+    items
+        .into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 impl Response {
-    /// The first value of a header.
+    /// The items of a list-valued header (`Link`, `WWW-Authenticate` challenges' parameters,
+    /// `OCI-Filters-Applied`, ...): every line, split on the commas outside quotes and `<...>`.
+    pub fn values(&self, name: &str) -> Vec<&str> {
+        self.header(name).map(split_list).unwrap_or_default()
+    }
+
+    /// A header's value: all the lines it came on, joined with `", "`.
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
         self.headers
@@ -655,8 +712,47 @@ pub fn digests(b: &[u8]) -> (String, String, String) {
 
 #[cfg(test)]
 mod tests {
-    use super::json_subset_mismatch;
+    use super::{join_lines, json_subset_mismatch, split_list, Response};
     use serde_json::json;
+
+    #[test]
+    fn a_header_on_several_lines_is_read_as_all_of_them() {
+        let lines = vec![
+            (
+                "link".to_string(),
+                r#"</v2/a/tags/list?n=1&last=a>; rel="next""#.to_string(),
+            ),
+            ("content-type".to_string(), "application/json".to_string()),
+            (
+                "link".to_string(),
+                "<https://x/y,z>; rel=\"other\"".to_string(),
+            ),
+        ];
+        let r = Response {
+            status: 200,
+            headers: join_lines(lines),
+            body: vec![],
+        };
+        assert_eq!(r.headers.len(), 2);
+        assert_eq!(
+            r.values("link"),
+            [
+                r#"</v2/a/tags/list?n=1&last=a>; rel="next""#,
+                r#"<https://x/y,z>; rel="other""#
+            ]
+        );
+        assert_eq!(r.values("content-type"), ["application/json"]);
+        assert!(r.values("accept").is_empty());
+        assert_eq!(
+            split_list(r#"realm="https://h/t",service="h",scope="repository:a,b:pull""#),
+            [
+                r#"realm="https://h/t""#,
+                r#"service="h""#,
+                r#"scope="repository:a,b:pull""#
+            ]
+        );
+        assert_eq!(split_list(r#" "a\",b" ,, c "#), [r#""a\",b""#, "c"]);
+    }
 
     #[test]
     fn json_subsets() {

@@ -84,6 +84,10 @@ struct RunArgs {
     /// Local Docker repository the registry cases write into (default docker-local).
     #[arg(long, env = "JCR_CONFORMANCE_DOCKER_REPO")]
     docker_repo: Option<String>,
+    /// Registry URL the OCI distribution cases (docker/oci/) use: image names follow it
+    /// (http://host:5000/v2 for a plain registry; default: the Docker repository's API path).
+    #[arg(long, env = "JCR_CONFORMANCE_REGISTRY")]
+    registry: Option<String>,
     /// Only cases whose id starts with this.
     #[arg(long)]
     filter: Option<String>,
@@ -121,6 +125,7 @@ struct FileConfig {
     anonymous_enabled: Option<bool>,
     repo: Option<String>,
     docker_repo: Option<String>,
+    registry: Option<String>,
 }
 
 #[tokio::main]
@@ -258,6 +263,8 @@ async fn run_cmd(args: RunArgs, update: bool) -> ExitCode {
     if let Some(r) = pick(&args.docker_repo, &file.docker_repo) {
         target.docker_repo = r;
     }
+    target.registry =
+        pick(&args.registry, &file.registry).map(|r| r.trim_end_matches('/').to_string());
     if let Some(r) = pick(&args.repo, &file.repo) {
         target.repo = r;
     }
@@ -293,6 +300,7 @@ async fn run_cmd(args: RunArgs, update: bool) -> ExitCode {
         "anonymous_enabled": target.anonymous_access,
         "repo": target.repo,
         "docker_repo": target.docker_repo,
+        "registry": target.registry.as_deref().map(|r| mask.apply(r)),
         "filter": opts.filter,
         "area": opts.area,
     });

@@ -161,6 +161,10 @@ pub async fn run(target: &Target, cases: &[Case], opts: &RunOptions, mask: &Mask
             prefix: run_id.clone(),
             repo: target.repo.clone(),
             docker_repo: target.docker_repo.clone(),
+            registry: target.registry.clone().unwrap_or_else(|| {
+                format!("{}/api/docker/{}/v2", target.base_url, target.docker_repo)
+            }),
+            registry_given: target.registry.is_some(),
             transcript: Arc::default(),
             ledger: ledger.clone(),
             snapshots: snapshots.clone(),
@@ -271,6 +275,7 @@ async fn teardown(
             }
             Created::Repository(k) => format!("{}/api/repositories/{k}", t.base_url),
             Created::Security(p) => format!("{}/{p}", t.base_url),
+            Created::Url(u) => u.clone(),
             Created::Token(id) => {
                 let url = format!("{}/api/security/token/revoke", t.base_url);
                 let req = t

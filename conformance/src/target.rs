@@ -77,6 +77,11 @@ pub struct Target {
     pub repo: String,
     /// The local Docker repository the registry cases write into.
     pub docker_repo: String,
+    /// The registry the OCI distribution cases (`docker/oci/`) use, as the URL that image names
+    /// follow (`<url>/<name>/manifests/...`); `None`: the Docker repository's API path,
+    /// `<base>/api/docker/<docker_repo>/v2`. Any registry fits: `http://host:5000/v2` for a plain
+    /// one, `<root>/v2/<repo>` for JCR's repository-path method.
+    pub registry: Option<String>,
     /// Whether the target allows anonymous access (cases that need it are disabled otherwise).
     pub anonymous_access: bool,
     /// Whether this is the embedded reference server.
@@ -95,6 +100,7 @@ impl Target {
             read_only: false,
             repo: "generic-local".into(),
             docker_repo: "docker-local".into(),
+            registry: None,
             anonymous_access: false,
             embedded: false,
             server: None,
@@ -116,6 +122,7 @@ impl Target {
             read_only: false,
             repo: "generic-local".into(),
             docker_repo: "docker-local".into(),
+            registry: None,
             anonymous_access,
             embedded: true,
             server: Some(server),

@@ -303,6 +303,9 @@ pub struct Faults {
     pub drop_www_authenticate: bool,
     /// Leave the last child out of folder info.
     pub drop_folder_child: bool,
+    /// Read only the first line of a request header sent on several (the defect of a server that
+    /// reads `Accept` as one line).
+    pub first_header_line_only: bool,
 }
 
 impl Faults {

@@ -43,7 +43,7 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
-fn digest(b: &[u8]) -> String {
+pub(super) fn digest(b: &[u8]) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)))
 }
 
@@ -52,7 +52,7 @@ fn reg(c: &Ctx) -> String {
 }
 
 /// An image name under the run prefix (registry names are lower case).
-fn image(c: &Ctx, what: &str) -> String {
+pub(super) fn image(c: &Ctx, what: &str) -> String {
     format!("{}/{what}", c.prefix.to_lowercase())
 }
 
@@ -74,7 +74,7 @@ fn expect_code(r: &Response, status: u16, want: &str) -> Result<(), Failure> {
 }
 
 /// The Docker repository must exist; otherwise the case is skipped.
-async fn ready(c: &Ctx) -> Result<(), Failure> {
+pub(super) async fn ready(c: &Ctx) -> Result<(), Failure> {
     let r = c
         .send(c.req("GET", &format!("api/repositories/{}", c.docker_repo)))
         .await?;

@@ -5,6 +5,7 @@ mod accounts;
 mod artifacts;
 mod builds;
 mod docker;
+mod oci;
 mod properties;
 mod repositories;
 mod search;
@@ -26,6 +27,7 @@ pub fn all() -> Vec<Case> {
     v.extend(accounts::cases());
     v.extend(tokens::cases());
     v.extend(docker::cases());
+    v.extend(oci::cases());
     v.extend(search::cases());
     v.extend(builds::cases());
     v.extend(properties::cases());

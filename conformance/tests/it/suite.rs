@@ -141,6 +141,13 @@ async fn the_suite_fails_against_faulty_servers() {
             },
             vec!["storage/folder-info/children"],
         ),
+        (
+            Faults {
+                first_header_line_only: true,
+                ..Faults::default()
+            },
+            vec!["docker/oci/pull"],
+        ),
     ];
     for (faults, must_fail) in table {
         let (target, result) = run_against(Config {
@@ -158,6 +165,43 @@ async fn the_suite_fails_against_faulty_servers() {
         assert!(result.failed());
         target.shutdown().await;
     }
+}
+
+/// The OCI cases hold for any registry URL: here JCR's repository-path method (`/v2/<repo>`),
+/// which the run is given instead of deriving the API path; what they push is deleted again.
+#[tokio::test]
+async fn the_oci_cases_pass_through_the_repository_path_method() {
+    let mut target = Target::embedded(Config::ephemeral()).await.unwrap();
+    let root = target.base_url.trim_end_matches("/artifactory").to_string();
+    target.registry = Some(format!("{root}/v2/docker-local"));
+    // The API path would name a repository that does not exist: only the given URL can pass.
+    target.docker_repo = "no-such-repository".into();
+    let opts = RunOptions {
+        filter: Some("docker/oci/".into()),
+        ..RunOptions::default()
+    };
+    let r = run(&target, &cases::all(), &opts, &Mask::default()).await;
+    assert_eq!(r.cases.len(), 10);
+    for c in &r.cases {
+        assert_eq!(c.outcome, Outcome::Pass, "{}: {:?}", c.id, c.message);
+    }
+    assert!(r.teardown_errors.is_empty(), "{:?}", r.teardown_errors);
+    let client = reqwest::Client::new();
+    let tags = client
+        .get(format!(
+            "{root}/v2/docker-local/{}/oci/tags/tags/list",
+            r.run_id.to_lowercase()
+        ))
+        .basic_auth("admin", Some("password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tags.status(),
+        404,
+        "the tags pushed are deleted at teardown"
+    );
+    target.shutdown().await;
 }
 
 #[tokio::test]

@@ -8,6 +8,17 @@ use warp::reply::Response;
 
 use crate::config::Faults;
 
+/// The request's headers with only the first line of each.
+pub fn first_lines(headers: warp::http::HeaderMap) -> warp::http::HeaderMap {
+    let mut out = warp::http::HeaderMap::new();
+    for (k, v) in &headers {
+        if !out.contains_key(k) {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
 /// Applies the enabled faults to a response.
 pub async fn apply(f: Faults, r: Response) -> Response {
     let (mut parts, body) = r.into_parts();

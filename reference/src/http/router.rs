@@ -86,6 +86,11 @@ async fn handle(
 ) -> Response {
     let started = std::time::Instant::now();
     let now = state.config.clock.now_ms();
+    let headers = if state.config.faults.first_header_line_only {
+        super::faults::first_lines(headers)
+    } else {
+        headers
+    };
     let headers = Headers::new(headers);
     let caller = state
         .auth
