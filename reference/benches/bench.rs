@@ -33,6 +33,7 @@ fn main() {
     let only_auth = args.iter().any(|a| a == "--only-auth");
     let only_docker = args.iter().any(|a| a == "--only-docker");
     let only_search = args.iter().any(|a| a == "--only-search");
+    let only_load = args.iter().any(|a| a == "--only-registry-load");
     let items: Vec<usize> = args
         .iter()
         .position(|a| a == "--items")
@@ -67,6 +68,11 @@ fn main() {
     }
     if only_docker {
         docker(work.path(), &[50, size_mib]);
+        return;
+    }
+    if only_load {
+        first_read(work.path(), size_mib);
+        registry_load(work.path());
         return;
     }
     if only_search {
@@ -183,7 +189,8 @@ fn main() {
             .filter(|s| s.is_finite())
             .map(mib);
             let url = format!("http://127.0.0.1:{port}/v2/bench/blobs/sha256:{sha256}");
-            let down = best_of(2, || curl_timed(&["-f", "-o", "/dev/null", &url]));
+            // The first GET after the uploads, as a client meets it (no warm-up read first).
+            let down = curl_timed(&["-f", "-o", "/dev/null", &url]);
             (up, Some(mib(down)))
         }
         None => (None, None),
@@ -211,18 +218,16 @@ fn main() {
         "",
         false,
     );
-    let down_secs = best_of(2, || {
-        curl_timed(&[
-            "-f",
-            "-o",
-            "/dev/null",
-            "-H",
-            &format!("Authorization: Basic {AUTH}"),
-            &format!("{ours_url}.1"),
-        ])
-    });
+    let down_secs = curl_timed(&[
+        "-f",
+        "-o",
+        "/dev/null",
+        "-H",
+        &format!("Authorization: Basic {AUTH}"),
+        &format!("{ours_url}.1"),
+    ]);
     row(
-        "retrieve (MiB/s) vs distribution blob GET",
+        "first retrieve (MiB/s) vs distribution blob GET",
         mib(down_secs),
         peer_down,
         "distribution",
@@ -271,6 +276,8 @@ fn main() {
     }
     if have("skopeo") && peer {
         docker(work.path(), &[50, size_mib]);
+        first_read(work.path(), size_mib);
+        registry_load(work.path());
     } else {
         println!("note: skopeo or docker-registry not found; registry rows skipped");
     }
@@ -503,12 +510,37 @@ fn printed(
 /// An OCI image layout with one uncompressed layer of `mib` MiB of pseudo-random bytes; returns its
 /// directory.
 fn oci_layout(work: &Path, mib: u64) -> PathBuf {
+    oci_layout_seeded(work, mib, 0)
+}
+
+/// [`oci_layout`] with a layer of other bytes for every `seed`.
+fn oci_layout_seeded(work: &Path, mib: u64, seed: u64) -> PathBuf {
+    oci_layout_with(work, mib, seed, false)
+}
+
+/// An OCI image layout whose layer is `mib` MiB of bytes made from `seed`; with `gzip` the layer is
+/// a gzip stream of stored (uncompressed) blocks, which clients take as already compressed and push
+/// as it is (an uncompressed layer they gzip on the way, which then bounds the push).
+fn oci_layout_with(work: &Path, mib: u64, seed: u64, gzip: bool) -> PathBuf {
     use sha2::{Digest, Sha256};
-    let dir = work.join(format!("oci-{mib}"));
+    let dir = work.join(format!("oci-{mib}-{seed}-{gzip}"));
     let blobs = dir.join("blobs").join("sha256");
     std::fs::create_dir_all(&blobs).unwrap();
     let tmp = dir.join("layer.tmp");
-    write_file(&tmp, mib << 20);
+    write_seeded(&tmp, mib << 20, seed);
+    if gzip {
+        let raw = dir.join("layer.raw");
+        std::fs::rename(&tmp, &raw).unwrap();
+        let out = std::fs::File::create(&tmp).unwrap();
+        let mut z = flate2::write::GzEncoder::new(
+            std::io::BufWriter::new(out),
+            flate2::Compression::none(),
+        );
+        std::io::copy(&mut std::fs::File::open(&raw).unwrap(), &mut z).unwrap();
+        z.finish().unwrap().flush().unwrap();
+        std::fs::remove_file(&raw).unwrap();
+    }
+    let size = std::fs::metadata(&tmp).unwrap().len();
     let mut h = Sha256::new();
     let mut f = std::fs::File::open(&tmp).unwrap();
     let mut buf = vec![0u8; 1 << 20];
@@ -528,10 +560,14 @@ fn oci_layout(work: &Path, mib: u64) -> PathBuf {
     };
     let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{}}"#;
     let cd = put(config);
+    let layer_type = if gzip {
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    } else {
+        "application/vnd.oci.image.layer.v1.tar"
+    };
     let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:{cd}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:{layer}","size":{}}}]}}"#,
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:{cd}","size":{}}},"layers":[{{"mediaType":"{layer_type}","digest":"sha256:{layer}","size":{size}}}]}}"#,
         config.len(),
-        mib << 20
     );
     let md = put(manifest.as_bytes());
     std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
@@ -741,6 +777,306 @@ fn auth_cost(secs: u64) {
     stop(child);
 }
 
+/// CPU seconds a process has used so far (user + system, from /proc).
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at ") ".
+    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf only reads a constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz
+}
+
+/// Waits until a server has used no CPU for half a second (its background work is done).
+fn settle(pid: u32) {
+    let mut last = cpu_secs(pid);
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = cpu_secs(pid);
+        if now - last < 0.02 {
+            return;
+        }
+        last = now;
+    }
+}
+
+/// A registry under test: ours (the repository-path method) or distribution.
+struct Peer {
+    child: Child,
+    port: u16,
+    ours: bool,
+}
+
+impl Peer {
+    fn start(work: &Path, ours: bool) -> Peer {
+        if ours {
+            let port = free_port();
+            let t = Instant::now();
+            let data = work.join(format!("data-{port}"));
+            let child = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
+                .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+                .arg(&data)
+                .env("JCR_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start jcr-reference");
+            wait_200(port, "/artifactory/api/system/ping", t);
+            Peer { child, port, ours }
+        } else {
+            let (child, _, port) = start_registry(work);
+            Peer { child, port, ours }
+        }
+    }
+
+    /// `docker://` reference of image `name`.
+    fn image(&self, name: &str) -> String {
+        let repo = if self.ours { "docker-local/" } else { "" };
+        format!("docker://127.0.0.1:{}/{repo}{name}:1", self.port)
+    }
+
+    /// The URL of blob `sha256` of image `name`.
+    fn blob_url(&self, name: &str, sha256: &str) -> String {
+        let repo = if self.ours { "docker-local/" } else { "" };
+        format!(
+            "http://127.0.0.1:{}/v2/{repo}{name}/blobs/sha256:{sha256}",
+            self.port
+        )
+    }
+
+    fn creds(&self, flag: &str) -> Vec<String> {
+        let mut v = vec![format!("--{flag}-tls-verify=false")];
+        if self.ours {
+            v.push(format!("--{flag}-creds=admin:password"));
+        }
+        v
+    }
+}
+
+/// Runs every command at once; returns the wall time from the first start to the last exit.
+fn all_at_once(cmds: Vec<Command>) -> f64 {
+    let t = Instant::now();
+    let children: Vec<Child> = cmds
+        .into_iter()
+        .map(|mut c| {
+            c.stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success(), "a concurrent client failed");
+    }
+    t.elapsed().as_secs_f64()
+}
+
+/// The first `GET` of an artifact right after it was written, as a CI job does it (no warm-up
+/// read in between): a generic deploy to ours against a monolithic blob upload to distribution,
+/// each run a new file of `mib` MiB; medians of 3. Also the deploy itself against `md5sum`. Target:
+/// ours ÷ distribution ≥ 1 for the first read, deploy ÷ md5sum kept.
+fn first_read(work: &Path, mib: u64) {
+    use sha2::{Digest, Sha256};
+    println!();
+    println!(
+        "{:<44} {:>14} {:>14} {:>10}",
+        "first read after a write (MiB/s)", "jcr-reference", "baseline", "ratio"
+    );
+    let bytes = (mib << 20) as f64;
+    let rate = |secs: f64| bytes / secs / (1 << 20) as f64;
+    let ours = Peer::start(work, true);
+    let theirs = Peer::start(work, false);
+    let (mut deploys, mut md5s, mut reads, mut peer_reads) = (vec![], vec![], vec![], vec![]);
+    for run in 0..3u64 {
+        let file = work.join(format!("first-{run}.bin"));
+        write_seeded(&file, mib << 20, 100 + run);
+        let f = file.to_str().unwrap();
+        let _ = run_timed("cat", &[f], true); // the client's copy is in the page cache
+        md5s.push(run_timed("md5sum", &[f], true));
+        let url = format!(
+            "http://127.0.0.1:{}/artifactory/generic-local/first/{run}.bin",
+            ours.port
+        );
+        let auth = format!("Authorization: Basic {AUTH}");
+        deploys.push(curl_timed(&[
+            "-f",
+            "-o",
+            "/dev/null",
+            "-H",
+            &auth,
+            "-T",
+            f,
+            &url,
+        ]));
+        reads.push(curl_timed(&["-f", "-o", "/dev/null", "-H", &auth, &url]));
+        let mut h = Sha256::new();
+        let mut input = std::fs::File::open(&file).unwrap();
+        std::io::copy(&mut input, &mut h).unwrap();
+        let sha = hex::encode(h.finalize());
+        registry_upload(theirs.port, &file, &sha).expect("distribution upload");
+        peer_reads.push(curl_timed(&[
+            "-f",
+            "-o",
+            "/dev/null",
+            &format!(
+                "http://127.0.0.1:{}/v2/bench/blobs/sha256:{sha}",
+                theirs.port
+            ),
+        ]));
+        let _ = std::fs::remove_file(&file);
+    }
+    row(
+        &format!("first GET of a {mib} MiB artifact (median of 3)"),
+        rate(med(&reads)),
+        Some(rate(med(&peer_reads))),
+        "distribution",
+        true,
+    );
+    row(
+        "its deploy vs md5sum of the file (medians)",
+        rate(med(&deploys)),
+        Some(rate(med(&md5s))),
+        "md5sum",
+        true,
+    );
+    stop(ours.child);
+    stop(theirs.child);
+}
+
+/// Registry load where the server is the bottleneck: 16 concurrent skopeo pushes and then pulls of
+/// 16 different 50 MiB images, and 64 concurrent curl `GET`s of their blobs, against ours and
+/// distribution, each on a fresh server; wall time and server CPU seconds, medians of 3 rounds;
+/// our peak RSS during the pushes. Targets: pulls and GETs ≤ 0.7x distribution in wall and CPU,
+/// pushes ≤ 0.8x in wall, RSS ≤ 128 MiB.
+fn registry_load(work: &Path) {
+    const IMAGES: u64 = 16;
+    const MIB: u64 = 50;
+    println!();
+    println!(
+        "{:<44} {:>14} {:>14} {:>10}",
+        "registry under load (median of 3)", "jcr-reference", "distribution", "ratio"
+    );
+    let layouts: Vec<(PathBuf, String)> = (0..IMAGES)
+        .map(|i| {
+            let dir = oci_layout_with(work, MIB, 1000 + i, true);
+            let index = std::fs::read_to_string(dir.join("index.json")).unwrap();
+            let md = index.split("sha256:").nth(1).unwrap()[..64].to_string();
+            let manifest = std::fs::read_to_string(dir.join("blobs/sha256").join(&md)).unwrap();
+            let layer = manifest.rsplit("sha256:").next().unwrap()[..64].to_string();
+            (dir, layer)
+        })
+        .collect();
+    // Per server: (push wall, push cpu, pull wall, pull cpu, get wall, get cpu), peak RSS.
+    let mut figures = Vec::new();
+    let mut peak_rss = 0;
+    for ours in [true, false] {
+        let (mut pw, mut pc, mut lw, mut lc, mut gw, mut gc) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for round in 0..3 {
+            let p = Peer::start(work, ours);
+            let name = |i: u64| format!("load/r{round}/img{i}");
+            forget_blobs();
+            let pushes = layouts
+                .iter()
+                .enumerate()
+                .map(|(i, (dir, _))| {
+                    let mut c = Command::new("skopeo");
+                    c.args(["copy", "-q"])
+                        .args(p.creds("dest"))
+                        .arg(format!("oci:{}:1", dir.display()))
+                        .arg(p.image(&name(i as u64)));
+                    c
+                })
+                .collect();
+            let cpu0 = cpu_secs(p.child.id());
+            let sampling = Arc::new(AtomicBool::new(true));
+            let peak = Arc::new(AtomicU64::new(0));
+            let sampler = {
+                let (peak, sampling, pid) = (peak.clone(), sampling.clone(), p.child.id());
+                std::thread::spawn(move || {
+                    while sampling.load(Ordering::Relaxed) {
+                        peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                })
+            };
+            pw.push(all_at_once(pushes));
+            sampling.store(false, Ordering::Relaxed);
+            sampler.join().unwrap();
+            if ours {
+                peak_rss = peak_rss.max(peak.load(Ordering::Relaxed));
+            }
+            let cpu1 = cpu_secs(p.child.id());
+            pc.push(cpu1 - cpu0);
+            // Background work after the pushes (our SHA-1/MD5 fill-in) finishes outside the pulls.
+            settle(p.child.id());
+            let shm = Path::new("/dev/shm");
+            let out_root = if shm.is_dir() {
+                shm.to_path_buf()
+            } else {
+                work.to_path_buf()
+            };
+            let pulls = (0..IMAGES)
+                .map(|i| {
+                    let out = out_root.join(format!("jcr-bench-load-{}-{i}", p.port));
+                    let mut c = Command::new("skopeo");
+                    c.args(["copy", "-q"])
+                        .args(p.creds("src"))
+                        .arg(p.image(&name(i)))
+                        .arg(format!("oci:{}:1", out.display()));
+                    c
+                })
+                .collect();
+            let cpu2 = cpu_secs(p.child.id());
+            lw.push(all_at_once(pulls));
+            lc.push(cpu_secs(p.child.id()) - cpu2);
+            for i in 0..IMAGES {
+                let _ = std::fs::remove_dir_all(
+                    out_root.join(format!("jcr-bench-load-{}-{i}", p.port)),
+                );
+            }
+            let gets = (0..64u64)
+                .map(|k| {
+                    let i = k % IMAGES;
+                    let mut c = Command::new("curl");
+                    c.args(["-sS", "-f", "--http1.1", "-o", "/dev/null"]);
+                    if ours {
+                        c.args(["-H", &format!("Authorization: Basic {AUTH}")]);
+                    }
+                    c.arg(p.blob_url(&name(i), &layouts[i as usize].1));
+                    c
+                })
+                .collect();
+            settle(p.child.id());
+            let cpu3 = cpu_secs(p.child.id());
+            gw.push(all_at_once(gets));
+            gc.push(cpu_secs(p.child.id()) - cpu3);
+            stop(p.child);
+        }
+        figures.push([med(&pw), med(&pc), med(&lw), med(&lc), med(&gw), med(&gc)]);
+    }
+    let (o, t) = (figures[0], figures[1]);
+    let line = |what: &str, a: f64, b: f64| {
+        println!("{what:<44} {a:>14.2} {b:>14.2} {:>9.2}x", a / b);
+    };
+    line("16 concurrent pushes, wall s", o[0], t[0]);
+    line("16 concurrent pushes, server CPU s", o[1], t[1]);
+    line("16 concurrent pulls, wall s", o[2], t[2]);
+    line("16 concurrent pulls, server CPU s", o[3], t[3]);
+    line("64 concurrent blob GETs (curl), wall s", o[4], t[4]);
+    line("64 concurrent blob GETs, server CPU s", o[5], t[5]);
+    println!(
+        "{:<44} {:>14.1}",
+        "server peak RSS during the pushes, MiB",
+        peak_rss as f64 / 1024.0
+    );
+    for (dir, _) in layouts {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 fn row(name: &str, ours: f64, base: Option<f64>, _what: &str, _higher_better: bool) {
     match base {
         Some(b) if b > 0.0 => println!("{name:<44} {ours:>14.1} {b:>14.1} {:>9.2}x", ours / b),
@@ -758,14 +1094,17 @@ fn row_ms(name: &str, ours: Duration, base: Option<Duration>, what: &str) {
     );
 }
 
+/// The median of some figures.
+fn med(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
 fn median_f(n: usize, mut f: impl FnMut() -> f64) -> f64 {
     let mut v: Vec<f64> = (0..n).map(|_| f()).collect();
     v.sort_by(|a, b| a.total_cmp(b));
     v[n / 2]
-}
-
-fn best_of(n: usize, mut f: impl FnMut() -> f64) -> f64 {
-    (0..n).map(|_| f()).fold(f64::MAX, f64::min)
 }
 
 fn median(v: &[Duration]) -> Duration {
@@ -868,8 +1207,13 @@ fn rss_kib(pid: u32) -> u64 {
 
 /// Writes `len` pseudo-random bytes (xorshift; incompressible enough, fast to make).
 fn write_file(path: &PathBuf, len: u64) {
+    write_seeded(path, len, 0)
+}
+
+/// [`write_file`] with other bytes for every `seed`.
+fn write_seeded(path: &PathBuf, len: u64, seed: u64) {
     let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ seed.wrapping_mul(0xD1B5_4A32_D192_ED03);
     let mut buf = vec![0u8; 1 << 20];
     let mut left = len;
     while left > 0 {
