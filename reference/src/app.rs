@@ -38,7 +38,7 @@ pub(crate) struct App {
     /// Docker blob upload sessions.
     pub uploads: crate::docker::uploads::Uploads,
     /// Registry transfers in progress (background checksum work waits while any run).
-    pub busy: Arc<std::sync::atomic::AtomicUsize>,
+    pub busy: Arc<crate::store::Transfers>,
     /// Parsed build-info documents by content SHA-256 (AQL's build domains), so a query reads and
     /// parses only the documents stored since the last one.
     pub build_docs: std::sync::Mutex<std::collections::HashMap<String, Arc<serde_json::Value>>>,
@@ -66,17 +66,17 @@ pub(crate) async fn read_small(
 }
 
 /// Counts a transfer in progress for as long as it lives.
-pub(crate) struct Busy(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+pub(crate) struct Busy(std::sync::Arc<crate::store::Transfers>);
 
 impl Busy {
-    pub(crate) fn new(c: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Busy {
-        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Busy(c.clone())
+    pub(crate) fn new(t: &std::sync::Arc<crate::store::Transfers>) -> Busy {
+        t.begin();
+        Busy(t.clone())
     }
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.end();
     }
 }

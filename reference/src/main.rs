@@ -4,6 +4,16 @@ use jcr_reference::{serve, Config};
 
 #[tokio::main]
 async fn main() {
+    // Every upload runs on threads of its own; glibc gives threads up to eight heaps per core and
+    // keeps what they freed, so 16 concurrent pushes peaked at twice the memory they use. Two heaps
+    // serve these threads as fast (measured in the bench's concurrent pushes: same wall time, peak
+    // RSS 117 MiB -> 64 MiB).
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets an allocator parameter (under glibc's own lock); no thread has
+    // allocated much yet, and later arenas obey it.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("JCR_LOG")

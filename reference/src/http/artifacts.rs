@@ -405,8 +405,8 @@ fn send_slice(
     // Sequential reads into fresh, uninitialised buffers (no zeroing, one seek).
     use std::io::{Read, Seek, SeekFrom};
     use std::os::fd::AsRawFd;
-    // Blobs are written with O_DIRECT, so they are usually not in the page cache: ask the kernel to
-    // read ahead the whole slice while we stream it.
+    // A blob that has left the page cache is read from the disk: ask the kernel to read ahead the
+    // whole slice while we stream it.
     // SAFETY: advisory calls on an open descriptor this thread owns.
     unsafe {
         libc::posix_fadvise(

@@ -188,13 +188,11 @@ impl BlobStore {
         let (stx, mut srx) = mpsc::channel::<Batch>(DEPTH);
         let durable = self.durable;
         let writer = helper(5, move || -> io::Result<()> {
-            let mut out = DirectWriter::new(file);
+            let mut out = Writeback::new(file, durable);
             while let Some(batch) = wrx.blocking_recv() {
-                for chunk in batch.iter() {
-                    out.write(chunk)?;
-                }
+                out.write(&batch)?;
             }
-            let file = out.finish()?;
+            let file = out.finish();
             if durable {
                 file.sync_all()?;
             }
@@ -295,16 +293,17 @@ impl BlobStore {
 
 impl BlobStore {
     /// SHA-1 and MD5 of a stored blob, computed by reading it (for blobs stored with SHA-256 only).
-    /// Background work: lowest CPU and I/O priority, and it pauses while `busy` is non-zero (transfers
-    /// being served), so it never slows down clients.
+    /// Background work: lowest CPU and I/O priority, and it waits while `transfers` are running and
+    /// for [`Transfers::GRACE`] after the last one ended (a burst of pushes or pulls is not one
+    /// transfer at a time, and its gaps are not idle time), so it never slows down clients.
     pub async fn checksums(
         &self,
         sha256: &str,
-        busy: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        transfers: std::sync::Arc<Transfers>,
     ) -> io::Result<(String, String)> {
         let path = self.path(sha256);
-        // Blobs are written around the page cache (O_DIRECT); a registry pull usually follows a push
-        // soon, so ask the kernel to read this one back in now (asynchronous, no copy on our side).
+        // A blob written long ago may have left the page cache; a registry pull usually follows a
+        // push soon, so ask the kernel to read it in now (asynchronous, no copy on our side).
         if let Ok(f) = File::open(&path) {
             use std::os::fd::AsRawFd;
             // SAFETY: advisory call on a descriptor owned here.
@@ -315,7 +314,7 @@ impl BlobStore {
             let (mut sha1, mut md5) = (Sha1::new(), Md5::new());
             let mut buf = vec![0u8; 4 << 20];
             loop {
-                while busy.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+                while transfers.quiet_for() < Transfers::GRACE {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
                 let n = f.read(&mut buf)?;
@@ -329,6 +328,55 @@ impl BlobStore {
         })
         .await
         .map_err(|e| io::Error::other(e.to_string()))?
+    }
+}
+
+/// The transfers being served (registry blob uploads and downloads), which background work gives
+/// way to: how many are running and when the last one ended.
+#[derive(Debug)]
+pub struct Transfers {
+    running: std::sync::atomic::AtomicUsize,
+    /// Milliseconds from `epoch` to the end of the last transfer.
+    last_end: std::sync::atomic::AtomicU64,
+    epoch: std::time::Instant,
+}
+
+impl Default for Transfers {
+    fn default() -> Self {
+        Transfers {
+            running: Default::default(),
+            last_end: Default::default(),
+            epoch: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Transfers {
+    /// How long background work waits after the last transfer ended.
+    pub const GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+    /// Counts a transfer in; [`Transfers::end`] counts it out.
+    pub fn begin(&self) {
+        self.running
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn end(&self) {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        self.last_end
+            .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+        self.running
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long no transfer has been running (zero while one is).
+    pub fn quiet_for(&self) -> std::time::Duration {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.running.load(Relaxed) > 0 {
+            return std::time::Duration::ZERO;
+        }
+        let since = self.epoch.elapsed().as_millis() as u64;
+        std::time::Duration::from_millis(since.saturating_sub(self.last_end.load(Relaxed)))
     }
 }
 
@@ -352,15 +400,9 @@ impl TempUpload {
         Ok(TempUpload { path, keep: false })
     }
 
-    /// Opens the file for writing, with `O_DIRECT` where the file system allows it: a streamed upload
-    /// then goes to disk without passing through (and growing) the page cache.
+    /// Opens the file for writing.
     fn open(&self) -> io::Result<File> {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_DIRECT)
-            .open(&self.path)
-            .or_else(|_| std::fs::OpenOptions::new().write(true).open(&self.path))
+        std::fs::OpenOptions::new().write(true).open(&self.path)
     }
 
     fn published(mut self) {
@@ -376,115 +418,80 @@ impl Drop for TempUpload {
     }
 }
 
-/// Block size `O_DIRECT` writes are aligned to.
-const ALIGN: usize = 4096;
-/// Size of the aligned staging buffer.
-const STAGE: usize = 4 << 20;
+/// How much of an upload is handed to the disk at a time.
+const WINDOW: u64 = 8 << 20;
 
-/// Writes through an aligned staging buffer so that `O_DIRECT` writes are block-aligned; the unaligned
-/// tail (and any file system that refuses `O_DIRECT`) falls back to ordinary buffered writes.
-struct DirectWriter {
+/// Writes an upload through the page cache. In a durable store the write-back of each completed
+/// `WINDOW` starts at once and the window before it is waited for, so the disk works while the
+/// body streams in (the closing fsync finds little left), at most two windows of an upload are
+/// dirty at a time, and the bytes stay cached for the read that usually follows a push (writes
+/// around the cache, `O_DIRECT`, made that first read come from the disk).
+struct Writeback {
     file: File,
-    direct: bool,
-    buf: Vec<u8>,
-    start: usize,
-    len: usize,
+    durable: bool,
+    written: u64,
+    handed: u64,
 }
 
-impl DirectWriter {
-    fn new(file: File) -> DirectWriter {
-        // SAFETY: F_GETFL on an open descriptor only reads its flags.
-        let flags = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&file), libc::F_GETFL) };
-        let direct = flags >= 0 && flags & libc::O_DIRECT != 0;
-        let buf = if direct {
-            vec![0u8; STAGE + ALIGN]
-        } else {
-            Vec::new()
-        };
-        let start = if direct {
-            buf.as_ptr().align_offset(ALIGN)
-        } else {
-            0
-        };
-        DirectWriter {
+impl Writeback {
+    fn new(file: File, durable: bool) -> Writeback {
+        Writeback {
             file,
-            direct,
-            buf,
-            start,
-            len: 0,
+            durable,
+            written: 0,
+            handed: 0,
         }
     }
 
-    fn write(&mut self, mut data: &[u8]) -> io::Result<()> {
-        if !self.direct {
-            return self.file.write_all(data);
-        }
-        while !data.is_empty() {
-            let n = (STAGE - self.len).min(data.len());
-            let at = self.start + self.len;
-            self.buf[at..at + n].copy_from_slice(&data[..n]);
-            self.len += n;
-            data = &data[n..];
-            if self.len == STAGE {
-                self.flush_aligned(STAGE)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes the first `n` (block-aligned) staged bytes and keeps the rest.
-    fn flush_aligned(&mut self, n: usize) -> io::Result<()> {
-        let mut done = 0;
-        while done < n {
-            let slice = &self.buf[self.start + done..self.start + n];
-            match self.file.write(slice) {
+    /// Writes a batch of chunks with as few system calls as the kernel allows (`writev`).
+    fn write(&mut self, chunks: &[Bytes]) -> io::Result<()> {
+        let mut slices: Vec<io::IoSlice<'_>> = chunks.iter().map(|c| io::IoSlice::new(c)).collect();
+        let mut left = &mut slices[..];
+        io::IoSlice::advance_slices(&mut left, 0);
+        while !left.is_empty() {
+            match self.file.write_vectored(left) {
                 Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "short write")),
-                Ok(w) => done += w,
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) && self.direct => {
-                    self.buffered()?
+                Ok(n) => {
+                    self.written += n as u64;
+                    io::IoSlice::advance_slices(&mut left, n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
-            if done % ALIGN != 0 && self.direct {
-                self.buffered()?;
-            }
         }
-        self.buf
-            .copy_within(self.start + n..self.start + self.len, self.start);
-        self.len -= n;
+        while self.durable && self.written - self.handed >= WINDOW {
+            let at = self.handed;
+            self.range(at, libc::SYNC_FILE_RANGE_WRITE);
+            if at >= WINDOW {
+                self.range(
+                    at - WINDOW,
+                    libc::SYNC_FILE_RANGE_WAIT_BEFORE
+                        | libc::SYNC_FILE_RANGE_WRITE
+                        | libc::SYNC_FILE_RANGE_WAIT_AFTER,
+                );
+            }
+            self.handed += WINDOW;
+        }
         Ok(())
     }
 
-    /// Turns `O_DIRECT` off for the rest of the file.
-    fn buffered(&mut self) -> io::Result<()> {
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.file);
-        // SAFETY: plain fcntl calls on a descriptor we own.
-        let ok = unsafe {
-            let flags = libc::fcntl(fd, libc::F_GETFL);
-            flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_DIRECT) == 0
+    /// `sync_file_range` on one window: advisory, so a file system without it changes nothing
+    /// (the closing fsync still makes the upload durable).
+    fn range(&self, at: u64, flags: libc::c_uint) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a plain system call on a descriptor this writer owns.
+        unsafe {
+            libc::sync_file_range(
+                self.file.as_raw_fd(),
+                at as libc::off64_t,
+                WINDOW as libc::off64_t,
+                flags,
+            )
         };
-        self.direct = false;
-        if ok {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
     }
 
-    fn finish(mut self) -> io::Result<File> {
-        if self.len > 0 {
-            let aligned = self.len / ALIGN * ALIGN;
-            if aligned > 0 {
-                self.flush_aligned(aligned)?;
-            }
-            if self.direct {
-                self.buffered()?;
-            }
-            let (start, len) = (self.start, self.len);
-            self.file.write_all(&self.buf[start..start + len])?;
-        }
-        Ok(self.file)
+    fn finish(self) -> File {
+        self.file
     }
 }
 
@@ -627,18 +634,37 @@ mod tests {
     }
 
     #[test]
-    fn direct_writer_keeps_every_byte_at_odd_sizes() {
+    fn the_writer_keeps_every_byte_at_odd_sizes() {
         let dir = tempfile::tempdir().unwrap();
-        let tmp = TempUpload::create(dir.path()).unwrap();
-        let data: Vec<u8> = (0..(2 * STAGE + 12_345))
-            .map(|i| (i * 7 % 251) as u8)
-            .collect();
-        let mut w = DirectWriter::new(tmp.open().unwrap());
-        for piece in data.chunks(77_777) {
-            w.write(piece).unwrap();
+        for durable in [true, false] {
+            let tmp = TempUpload::create(dir.path()).unwrap();
+            let data: Vec<u8> = (0..(3 * WINDOW as usize + 12_345))
+                .map(|i| (i * 7 % 251) as u8)
+                .collect();
+            let mut w = Writeback::new(tmp.open().unwrap(), durable);
+            let pieces: Vec<Bytes> = data.chunks(77_777).map(Bytes::copy_from_slice).collect();
+            for batch in pieces.chunks(5) {
+                w.write(batch).unwrap();
+            }
+            assert_eq!(w.handed, if durable { 3 * WINDOW } else { 0 });
+            w.finish().sync_all().unwrap();
+            assert_eq!(std::fs::read(&tmp.path).unwrap(), data);
         }
-        w.finish().unwrap();
-        assert_eq!(std::fs::read(&tmp.path).unwrap(), data);
+    }
+
+    #[test]
+    fn background_work_waits_out_transfers_and_their_gaps() {
+        let t = Transfers::default();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        assert!(t.quiet_for() >= std::time::Duration::from_millis(30));
+        t.begin();
+        t.begin();
+        t.end();
+        assert_eq!(t.quiet_for(), std::time::Duration::ZERO, "one is still running");
+        t.end();
+        assert!(t.quiet_for() < Transfers::GRACE, "the last one has only just ended");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(t.quiet_for() >= std::time::Duration::from_millis(20));
     }
 
     #[tokio::test]

@@ -16,7 +16,7 @@ use std::io;
 use std::path::Path;
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
-pub use blobs::{BlobInfo, BlobStore, IngestError};
+pub use blobs::{BlobInfo, BlobStore, IngestError, Transfers};
 pub use hex::Sha256;
 pub use secret::Secret;
 pub use sym::Sym;
