@@ -894,6 +894,7 @@ fn first_read(work: &Path, mib: u64) {
         write_seeded(&file, mib << 20, 100 + run);
         let f = file.to_str().unwrap();
         let _ = run_timed("cat", &[f], true); // the client's copy is in the page cache
+        let _ = Command::new("sync").status(); // and on the disk, like the servers' earlier writes
         md5s.push(run_timed("md5sum", &[f], true));
         let url = format!(
             "http://127.0.0.1:{}/artifactory/generic-local/first/{run}.bin",
@@ -975,6 +976,8 @@ fn registry_load(work: &Path) {
         let (mut pw, mut pc, mut lw, mut lc, mut gw, mut gc) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
         for round in 0..3 {
+            // Every round starts with the disk done with what earlier sections wrote.
+            let _ = Command::new("sync").status();
             let p = Peer::start(work, ours);
             let name = |i: u64| format!("load/r{round}/img{i}");
             forget_blobs();

@@ -55,6 +55,8 @@ pub struct BlobStore {
     /// Deploys hold it shared from before their blob is written until their item is committed; garbage
     /// collection holds it exclusively, so it never removes a blob an in-flight deploy will reference.
     gate: Arc<tokio::sync::RwLock<()>>,
+    /// Batches all uploads together may hold received and not yet written and hashed.
+    budget: Arc<tokio::sync::Semaphore>,
 }
 
 /// Held by a deploy until its item is committed (see [`BlobStore::pin`]).
@@ -64,6 +66,9 @@ pub type BlobPin = tokio::sync::OwnedRwLockReadGuard<()>;
 const CHUNK: usize = 256 * 1024;
 /// Batches in flight per thread; bounds memory per upload to about `CHUNK * (DEPTH + 2)`.
 const DEPTH: usize = 12;
+/// Batches in flight over all uploads (about 32 MiB): many concurrent uploads whose disk writes lag
+/// wait for the socket instead of each filling its queues.
+const BUDGET: usize = 128;
 
 impl BlobStore {
     /// Opens (creating) a store under `root`. With `durable`, files and directories are fsynced before an
@@ -79,6 +84,7 @@ impl BlobStore {
             root: root.to_path_buf(),
             durable,
             gate: Arc::default(),
+            budget: Arc::new(tokio::sync::Semaphore::new(BUDGET)),
         })
     }
 
@@ -190,7 +196,7 @@ impl BlobStore {
         let writer = helper(5, move || -> io::Result<()> {
             let mut out = Writeback::new(file, durable);
             while let Some(batch) = wrx.blocking_recv() {
-                out.write(&batch)?;
+                out.write(&batch.chunks)?;
             }
             let file = out.finish();
             if durable {
@@ -202,7 +208,7 @@ impl BlobStore {
             let mut md5 = Md5::new();
             while let Some(batch) = mrx.blocking_recv() {
                 if all {
-                    batch.iter().for_each(|c| md5.update(c));
+                    batch.chunks.iter().for_each(|c| md5.update(c));
                 }
             }
             if all {
@@ -215,7 +221,7 @@ impl BlobStore {
             let mut sha1 = Sha1::new();
             let mut sha256 = Sha256::new();
             while let Some(batch) = srx.blocking_recv() {
-                for chunk in batch.iter() {
+                for chunk in batch.chunks.iter() {
                     if all {
                         sha1.update(chunk);
                     }
@@ -249,7 +255,7 @@ impl BlobStore {
                     batched += n;
                     if batched >= CHUNK {
                         batched = 0;
-                        if !send_all(&senders, std::mem::take(&mut batch)).await {
+                        if !send_all(&senders, &self.budget, std::mem::take(&mut batch)).await {
                             break;
                         }
                     }
@@ -261,7 +267,7 @@ impl BlobStore {
             }
         }
         if failure.is_none() && !batch.is_empty() {
-            send_all(&senders, batch).await;
+            send_all(&senders, &self.budget, batch).await;
         }
         drop(senders);
         let written = writer.await.map_err(|e| io::Error::other(e.to_string()))?;
@@ -527,11 +533,27 @@ fn helper<T: Send + 'static>(
     rx
 }
 
-/// Chunks handed to the worker threads together.
-type Batch = Arc<Vec<Bytes>>;
+/// Chunks handed to the worker threads together, holding their share of the budget until the last
+/// thread is done with them.
+struct Chunks {
+    chunks: Vec<Bytes>,
+    _held: tokio::sync::OwnedSemaphorePermit,
+}
 
-async fn send_all(senders: &[mpsc::Sender<Batch>], chunks: Vec<Bytes>) -> bool {
-    let b = Arc::new(chunks);
+type Batch = Arc<Chunks>;
+
+async fn send_all(
+    senders: &[mpsc::Sender<Batch>],
+    budget: &Arc<tokio::sync::Semaphore>,
+    chunks: Vec<Bytes>,
+) -> bool {
+    let Ok(held) = budget.clone().acquire_owned().await else {
+        return false;
+    };
+    let b = Arc::new(Chunks {
+        chunks,
+        _held: held,
+    });
     let mut ok = true;
     for s in senders {
         ok &= s.send(b.clone()).await.is_ok();
@@ -660,9 +682,16 @@ mod tests {
         t.begin();
         t.begin();
         t.end();
-        assert_eq!(t.quiet_for(), std::time::Duration::ZERO, "one is still running");
+        assert_eq!(
+            t.quiet_for(),
+            std::time::Duration::ZERO,
+            "one is still running"
+        );
         t.end();
-        assert!(t.quiet_for() < Transfers::GRACE, "the last one has only just ended");
+        assert!(
+            t.quiet_for() < Transfers::GRACE,
+            "the last one has only just ended"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert!(t.quiet_for() >= std::time::Duration::from_millis(20));
     }
