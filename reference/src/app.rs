@@ -39,9 +39,8 @@ pub(crate) struct App {
     pub uploads: crate::docker::uploads::Uploads,
     /// Registry transfers in progress (background checksum work waits while any run).
     pub busy: Arc<crate::store::Transfers>,
-    /// Parsed build-info documents by content SHA-256 (AQL's build domains), so a query reads and
-    /// parses only the documents stored since the last one.
-    pub build_docs: std::sync::Mutex<std::collections::HashMap<String, Arc<serde_json::Value>>>,
+    /// Every stored build run, following the build-info repository (builds API and AQL).
+    pub builds: Arc<crate::builds::index::Index>,
 }
 
 /// Cheap handle to [`App`].

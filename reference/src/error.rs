@@ -234,8 +234,8 @@ impl ApiError {
         }
     }
 
-    /// The message, whatever the family (tests).
-    #[cfg(test)]
+    /// The message, whatever the family (a promotion reports a failed copy's message as a line of
+    /// its own answer).
     pub(crate) fn message(&self) -> &str {
         match &self.body {
             ErrorBody::Rest(m)

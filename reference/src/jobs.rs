@@ -56,6 +56,16 @@ impl Jobs {
             });
     }
 
+    /// Runs `f` once in the background (work a request asked for, such as an asynchronous build
+    /// retention); a shutdown waits for it. Finished jobs are forgotten as new ones start.
+    pub(crate) fn once(&self, name: &'static str, f: impl Future<Output = ()> + Send + 'static) {
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|r| !r.handle.is_finished());
+        self.spawn(name, Ending::Finish, f);
+    }
+
     /// Starts every job of `app`; `passwords` are configured (user, password) pairs to hash.
     pub(crate) fn start(app: &AppState, passwords: Vec<(String, String)>) {
         let jobs = &app.jobs;

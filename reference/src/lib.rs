@@ -76,6 +76,7 @@
 mod app;
 mod artifacts;
 mod auth;
+mod builds;
 mod clock;
 mod config;
 mod docker;
@@ -91,6 +92,7 @@ mod search;
 mod store;
 mod system;
 mod transfer;
+mod value;
 mod wildcard;
 
 use std::future::Future;
@@ -159,6 +161,8 @@ fn build_state(config: Config) -> io::Result<(app::AppState, Vec<(String, String
     for (name, password) in &pending {
         auth.remember(name, auth::model::PENDING_HASH, password);
     }
+    let builds = Arc::new(builds::index::Index::default());
+    builds.attach(&store);
     let ctx_path = config.normalized_context_path();
     let instance_id = format!(
         "{:016x}:{:08x}:{:011x}:-8000",
@@ -176,7 +180,7 @@ fn build_state(config: Config) -> io::Result<(app::AppState, Vec<(String, String
             jobs: Default::default(),
             uploads: Default::default(),
             busy: Default::default(),
-            build_docs: Default::default(),
+            builds,
         }),
         pending,
     ))

@@ -347,3 +347,105 @@ pub(crate) fn revoke_all_keys_forbidden() -> ApiError {
 pub(crate) fn api_key_exists(user: &str) -> ApiError {
     ApiError::feedback(400, format!("Api key already exists for user: {user}"))
 }
+
+// ---------- builds ----------
+
+/// 400: a build-info document that is not JSON (or not an object).
+pub(crate) fn build_unreadable(why: &dyn std::fmt::Display) -> ApiError {
+    ApiError::bad_request(format!("Could not parse the build-info document: {why}"))
+}
+
+/// 400: a build-info document without its name, number or start.
+pub(crate) fn build_incomplete() -> ApiError {
+    ApiError::bad_request("Build model must contain build name, number and started timestamp")
+}
+
+/// 400: a `started` that is not `yyyy-MM-dd'T'HH:mm:ss.SSSZ`.
+pub(crate) fn build_bad_started(started: &str) -> ApiError {
+    ApiError::bad_request(format!(
+        "Build started date '{started}' is not of the format yyyy-MM-dd'T'HH:mm:ss.SSSZ"
+    ))
+}
+
+/// 404: no build at all (or none the caller may read).
+pub(crate) fn no_builds() -> ApiError {
+    ApiError::not_found("No builds were found")
+}
+
+/// 404: no run of this build.
+pub(crate) fn no_build_named(name: &str) -> ApiError {
+    ApiError::not_found(format!("No build was found for build name: {name}"))
+}
+
+/// 404: no such run (the trailing space stays when no start was asked for).
+pub(crate) fn no_build_run(name: &str, number: &str, started: Option<&str>) -> ApiError {
+    let started = started
+        .map(|s| format!("build started: {s}"))
+        .unwrap_or_default();
+    ApiError::not_found(format!(
+        "No build was found for build name: {name}, build number: {number} {started}"
+    ))
+}
+
+/// 400: `?diff=null`.
+pub(crate) fn diff_without_value() -> ApiError {
+    ApiError::bad_request("Parameter 'diff' must contain a value, if specified.")
+}
+
+/// 400: the build to compare against started after the one compared.
+pub(crate) fn diff_older_is_newer() -> ApiError {
+    ApiError::bad_request(
+        "Build number should be greater than the build number to compare against.",
+    )
+}
+
+/// 400: a build delete without a name.
+pub(crate) fn build_name_missing() -> ApiError {
+    ApiError::bad_request("Missing build name")
+}
+
+/// 400: a build delete without numbers (and not deleting all).
+pub(crate) fn build_numbers_missing() -> ApiError {
+    ApiError::bad_request("Missing build numbers")
+}
+
+/// 403: removing or renaming a build without delete permission on it.
+pub(crate) fn build_delete_forbidden(user: &str, name: &str) -> ApiError {
+    ApiError::forbidden(format!(
+        "User '{user}' is not permitted to delete build '{name}'"
+    ))
+}
+
+/// 400: a rename without `to`.
+pub(crate) fn build_rename_target_missing() -> ApiError {
+    ApiError::bad_request("Build rename request must contain a new build name")
+}
+
+/// 400: a retention count below one.
+pub(crate) fn retention_count_not_positive() -> ApiError {
+    ApiError::bad_request("Max count retention needs to be a positive number")
+}
+
+/// 400: promotion to a repository that does not exist (or is not local).
+pub(crate) fn promotion_no_target(repo: &str) -> ApiError {
+    ApiError::messages(
+        400,
+        format!("Cannot find target repository by the key '{repo}'."),
+    )
+}
+
+/// 400: promotion from a repository that does not exist.
+pub(crate) fn promotion_no_source(repo: &str) -> ApiError {
+    ApiError::messages(
+        400,
+        format!("Cannot find source repository by the key '{repo}'."),
+    )
+}
+
+/// 400: a distribution without `targetRepo`.
+pub(crate) fn distribution_no_target() -> ApiError {
+    ApiError::messages(
+        400,
+        "The target repository (targetRepo) is required for distribution.",
+    )
+}

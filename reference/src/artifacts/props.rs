@@ -2,6 +2,7 @@
 //! retrieve (`;k=v`, `;k+=v`), setting and removing properties (the storage API and the metadata
 //! PATCH), and the SHA-256 back-fill of `POST /api/checksum/sha256`.
 
+use crate::value::scalar;
 use serde_json::{Map, Value};
 
 use crate::app::App;
@@ -225,15 +226,6 @@ fn patch_props(props: &Map<String, Value>) -> Result<(Props, Vec<String>), ApiEr
         }
     }
     Ok((Props::from_pairs(set), remove))
-}
-
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
 }
 
 /// `POST /api/checksum/sha256`: every file at or under `repo:path` gets `sha256=<its digest>`.

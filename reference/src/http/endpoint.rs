@@ -197,6 +197,26 @@ endpoints! {
 }
 
 endpoints! {
+    /// `/api/build*`: build-info documents and what is done with them. Names and numbers are
+    /// decoded path segments (a `/` in a name comes as `%2F`).
+    enum Builds {
+        List => ["builds.list"], User;
+        Upload => ["builds.upload"], User;
+        Runs { name: String } => ["builds.runs"], User;
+        /// `started`: `?started=` (a run of the number other than the latest).
+        Info { name: String, number: String, started: Option<String> } => ["builds.info"], User;
+        Diff { name: String, number: String, older: String } => ["builds.diff"], User;
+        Delete { name: String } => ["builds.delete"], User;
+        /// `POST /api/build/delete` with a JSON body, as current clients send it.
+        DeleteMany => ["builds.delete-body"], User;
+        Promote { name: String, number: String } => ["builds.promote"], User;
+        Retention { name: String } => ["builds.retention"], User;
+        Distribute { name: String, number: String } => ["builds.distribute"], User;
+        Rename { name: String } => ["builds.rename"], User;
+    }
+}
+
+endpoints! {
     /// The Docker registry API at `/v2/...` and `/api/docker/<repo>/v2/...`, and promote.
     enum Docker {
         /// `None`: at the server root.
@@ -229,6 +249,7 @@ pub(crate) enum Endpoint {
     Security(Security),
     Search(Search),
     Docker(Docker),
+    Builds(Builds),
     /// A catalogued endpoint the server does not implement: an honest 501.
     Unbuilt(&'static Unbuilt),
 }
@@ -245,6 +266,7 @@ impl Endpoint {
             Endpoint::Security(e) => e.ids(),
             Endpoint::Search(e) => e.ids(),
             Endpoint::Docker(e) => e.ids(),
+            Endpoint::Builds(e) => e.ids(),
             Endpoint::Unbuilt(u) => std::slice::from_ref(&u.id),
         }
     }
@@ -259,6 +281,7 @@ impl Endpoint {
             Endpoint::Security(e) => e.access(),
             Endpoint::Search(e) => e.access(),
             Endpoint::Docker(e) => e.access(),
+            Endpoint::Builds(e) => e.access(),
             Endpoint::Unbuilt(_) => Access::User,
         }
     }
@@ -404,7 +427,64 @@ fn api_endpoint(rq: &Incoming<'_>, api: &str) -> Result<Option<Endpoint>, ApiErr
     if let Some(e) = search(m, api)? {
         return Ok(Some(Endpoint::Search(e)));
     }
+    if let Some(tail) = segment_tail(api, "build") {
+        return builds(rq, tail).map(|e| Some(Endpoint::Builds(e)));
+    }
     Ok(None)
+}
+
+/// `/api/build/...`. The action prefixes (`promote`, `retention`, `distribute`, `rename`,
+/// `delete`) are actions only with the method they take; with another they are build names.
+fn builds(rq: &Incoming<'_>, tail: &str) -> Result<Builds, ApiError> {
+    let (m, q) = (rq.method, rq.query);
+    let segs: Vec<&str> = tail.split('/').filter(|s| !s.is_empty()).collect();
+    let seg = |i: usize| decode(segs[i]);
+    let post = *m == Method::POST;
+    match segs.as_slice() {
+        [] => {
+            allow(m, &[Method::GET, Method::PUT])?;
+            Ok(match *m {
+                Method::PUT => Builds::Upload,
+                _ => Builds::List,
+            })
+        }
+        ["delete"] if post => Ok(Builds::DeleteMany),
+        ["promote", _, _] if post => Ok(Builds::Promote {
+            name: seg(1)?,
+            number: seg(2)?,
+        }),
+        ["distribute", _, _] if post => Ok(Builds::Distribute {
+            name: seg(1)?,
+            number: seg(2)?,
+        }),
+        ["retention", _] if post => Ok(Builds::Retention { name: seg(1)? }),
+        ["rename", _] if post => Ok(Builds::Rename { name: seg(1)? }),
+        [_] => {
+            allow(m, &[Method::GET, Method::DELETE])?;
+            let name = seg(0)?;
+            Ok(match *m {
+                Method::DELETE => Builds::Delete { name },
+                _ => Builds::Runs { name },
+            })
+        }
+        [_, _] => {
+            allow(m, &[Method::GET])?;
+            let (name, number) = (seg(0)?, seg(1)?);
+            Ok(match q.get("diff") {
+                Some(older) if q.has("diff") => Builds::Diff {
+                    name,
+                    number,
+                    older: older.to_string(),
+                },
+                _ => Builds::Info {
+                    name,
+                    number,
+                    started: q.get("started").map(str::to_string),
+                },
+            })
+        }
+        _ => Err(not_found()),
+    }
 }
 
 fn system(m: &Method, api: &str) -> Result<Option<System>, ApiError> {
@@ -921,6 +1001,7 @@ mod tests {
             Security::IDS,
             Search::IDS,
             Docker::IDS,
+            Builds::IDS,
         ]
         .concat()
         .into_iter()
@@ -1037,20 +1118,20 @@ mod tests {
         let q = Query::default();
         let h = Headers::new(Default::default());
         let rq = Incoming {
-            method: &Method::PUT,
-            path: "/artifactory/api/build",
+            method: &Method::POST,
+            path: "/artifactory/api/export/system",
             ctx: "/artifactory",
             query: &q,
             headers: &h,
         };
         let Ok(Endpoint::Unbuilt(u)) = Endpoint::parse(&rq) else {
-            panic!("PUT /api/build is catalogued and not built");
+            panic!("POST /api/export/system is catalogued and not built");
         };
         let e = u.error();
         assert_eq!(e.status, 501);
         assert_eq!(
             e.message(),
-            "Build Upload (PUT /api/build) is not supported by the reference server"
+            "Export System (POST /api/export/system) is not supported by the reference server"
         );
         // Paths that no endpoint has are still a plain 404.
         let rq = Incoming {

@@ -3,6 +3,7 @@
 //! renders what it returns; errors are rendered in one place ([`error`]).
 
 pub(crate) mod artifacts;
+pub(crate) mod builds;
 pub(crate) mod docker;
 pub(crate) mod endpoint;
 pub(crate) mod error;

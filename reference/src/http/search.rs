@@ -114,7 +114,7 @@ fn aql_tail(offset: u64, printed: usize, limit: Option<u64>) -> String {
 fn stream_items(
     r: &Req,
     caller: crate::auth::Caller,
-    builds: Vec<aql_eval::Build>,
+    builds: Vec<Arc<crate::builds::model::Build>>,
     items: aql_eval::ItemRows,
     offset: u64,
     limit: Option<u64>,
@@ -142,7 +142,7 @@ fn stream_items(
 struct Batches {
     shared: AppState,
     caller: crate::auth::Caller,
-    builds: Arc<Vec<aql_eval::Build>>,
+    builds: Arc<Vec<Arc<crate::builds::model::Build>>>,
     items: Arc<aql_eval::ItemRows>,
     /// The first row of the next batch (`None`: the head is still to send).
     next: Option<usize>,
@@ -201,49 +201,10 @@ impl Batches {
     }
 }
 
-/// The build-info documents stored in `artifactory-build-info` (files that are not build-info JSON
-/// are skipped).
-async fn load_builds(r: &Req) -> Vec<aql_eval::Build> {
-    let files: Vec<(crate::store::Item, String)> = {
-        let state = r.state.store.read();
-        let Some(repo) = state.repo(aql_eval::BUILD_REPO) else {
-            return Vec::new();
-        };
-        repo.items
-            .iter()
-            .filter(|(k, _)| k.ends_with(".json"))
-            .filter_map(|(_, i)| Some((i.clone(), i.file.as_ref()?.sha256.to_string())))
-            .collect()
-    };
-    // Reading files blocks: off the async workers. Documents already parsed come from the cache,
-    // which keeps only what the repository still holds.
-    let shared = r.state.clone();
-    let read = tokio::task::spawn_blocking(move || {
-        let cached = |sha256: &str| {
-            let docs = shared.build_docs.lock().unwrap_or_else(|e| e.into_inner());
-            docs.get(sha256).cloned()
-        };
-        let mut docs: Vec<(crate::store::Item, String, Option<Arc<Value>>)> = Vec::new();
-        for (item, sha256) in files {
-            let doc = cached(&sha256).or_else(|| {
-                let bytes = std::fs::read(shared.store.blobs.path(&sha256)).ok()?;
-                // A file that is not JSON is remembered as such (it never becomes a build).
-                let doc = serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null);
-                Some(Arc::new(doc))
-            });
-            docs.push((item, sha256, doc));
-        }
-        let mut cache = shared.build_docs.lock().unwrap_or_else(|e| e.into_inner());
-        cache.clear();
-        docs.into_iter()
-            .filter_map(|(item, sha256, doc)| {
-                let doc = doc?;
-                cache.insert(sha256, doc.clone());
-                aql_eval::Build::parse(&doc, &item)
-            })
-            .collect()
-    });
-    read.await.unwrap_or_default()
+/// The stored builds AQL's build domains read.
+async fn load_builds(r: &Req) -> Vec<Arc<crate::builds::model::Build>> {
+    let runs = r.state.builds.runs(&r.state.store).await;
+    runs.iter().map(|run| run.view.clone()).collect()
 }
 
 fn repos(r: &Req) -> Vec<String> {

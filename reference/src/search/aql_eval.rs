@@ -12,16 +12,14 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{json, Map, Value as Json};
 
 use super::aql::{Dir, Op, Query, Term, Value};
+use crate::builds::model::{Build, Module, Part, Promotion};
 use crate::config::RepoClass;
 use crate::store::{Item, State, Sym};
-
-/// The repository holding build-info documents.
-pub const BUILD_REPO: &str = "artifactory-build-info";
 
 /// A kind of row (a domain).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -229,141 +227,6 @@ impl Kind {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Build-info documents.
-
-/// A build promotion (a `statuses` entry of a build-info document).
-#[derive(Clone, Debug, Default)]
-pub struct Promotion {
-    created: Option<i64>,
-    created_by: Option<String>,
-    user: Option<String>,
-    status: Option<String>,
-    repo: Option<String>,
-    comment: Option<String>,
-}
-
-/// A module artifact or dependency.
-#[derive(Clone, Debug, Default)]
-pub struct Part {
-    name: String,
-    kind: Option<String>,
-    scope: Option<String>,
-    sha1: Option<String>,
-    md5: Option<String>,
-}
-
-/// A build module.
-#[derive(Clone, Debug, Default)]
-pub struct Module {
-    name: String,
-    props: Vec<(String, String)>,
-    artifacts: Vec<Part>,
-    deps: Vec<Part>,
-}
-
-/// One stored build (a build-info JSON document in [`BUILD_REPO`]).
-#[derive(Clone, Debug, Default)]
-pub struct Build {
-    name: String,
-    number: String,
-    url: Option<String>,
-    started: Option<i64>,
-    created: i64,
-    created_by: String,
-    modified: i64,
-    modified_by: String,
-    props: Vec<(String, String)>,
-    promotions: Vec<Promotion>,
-    modules: Vec<Module>,
-}
-
-fn props_of(v: &Json) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = v
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), scalar(v).unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out
-}
-
-fn scalar(v: &Json) -> Option<String> {
-    match v {
-        Json::String(s) => Some(s.clone()),
-        Json::Number(n) => Some(n.to_string()),
-        Json::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-impl Build {
-    /// Reads a build-info document stored as `item`; `None` when it is not one (no name or number).
-    pub fn parse(doc: &Json, item: &Item) -> Option<Build> {
-        let text = |v: &Json, k: &str| v.get(k).and_then(scalar);
-        let part = |v: &Json, id: &str| Part {
-            name: text(v, "name").or_else(|| text(v, id)).unwrap_or_default(),
-            kind: text(v, "type"),
-            scope: v.get("scopes").and_then(Json::as_array).map(|s| {
-                s.iter()
-                    .filter_map(scalar)
-                    .collect::<Vec<String>>()
-                    .join(",")
-            }),
-            sha1: text(v, "sha1"),
-            md5: text(v, "md5"),
-        };
-        let list = |v: &Json, k: &str| v.get(k).and_then(Json::as_array).cloned();
-        let modules = list(doc, "modules")
-            .unwrap_or_default()
-            .iter()
-            .map(|m| Module {
-                name: text(m, "id").unwrap_or_default(),
-                props: m.get("properties").map(props_of).unwrap_or_default(),
-                artifacts: list(m, "artifacts")
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|a| part(a, "name"))
-                    .collect(),
-                deps: list(m, "dependencies")
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|d| part(d, "id"))
-                    .collect(),
-            })
-            .collect();
-        let promotions = list(doc, "statuses")
-            .unwrap_or_default()
-            .iter()
-            .map(|s| Promotion {
-                created: text(s, "timestamp").and_then(|t| parse_date(&t)),
-                created_by: text(s, "user"),
-                user: text(s, "ciUser"),
-                status: text(s, "status"),
-                repo: text(s, "repository"),
-                comment: text(s, "comment"),
-            })
-            .collect();
-        Some(Build {
-            name: text(doc, "name")?,
-            number: text(doc, "number")?,
-            url: text(doc, "url"),
-            started: text(doc, "started").and_then(|t| parse_date(&t)),
-            created: item.created,
-            created_by: text(doc, "artifactoryPrincipal")
-                .unwrap_or_else(|| item.created_by.to_string()),
-            modified: item.modified,
-            modified_by: item.modified_by.to_string(),
-            props: doc.get("properties").map(props_of).unwrap_or_default(),
-            promotions,
-            modules,
-        })
-    }
-}
-
 /// Whether answering `q` needs the build-info documents (a build domain, or a field or include that
 /// steps into artifacts, dependencies, modules or builds).
 pub fn needs_builds(q: &Query) -> bool {
@@ -441,7 +304,7 @@ fn split(key: &str) -> (&str, &str) {
 /// What a query runs over: the tree, the builds, and relations computed when first needed.
 struct Ctx<'a> {
     state: &'a State,
-    builds: &'a [Build],
+    builds: &'a [Arc<Build>],
     /// Virtual repositories by the local repositories they reach.
     virtuals: HashMap<&'a str, Vec<String>>,
     /// Whether the caller may see an item reached from another row (`true` for admins): rows
@@ -457,7 +320,11 @@ fn lower(s: &str) -> String {
 }
 
 impl<'a> Ctx<'a> {
-    fn new(state: &'a State, builds: &'a [Build], see: &'a dyn Fn(&str, &str) -> bool) -> Ctx<'a> {
+    fn new(
+        state: &'a State,
+        builds: &'a [Arc<Build>],
+        see: &'a dyn Fn(&str, &str) -> bool,
+    ) -> Ctx<'a> {
         let mut virtuals: HashMap<&'a str, Vec<String>> = HashMap::new();
         for r in state.repos.values() {
             if r.config.rclass == RepoClass::Virtual {
@@ -809,7 +676,7 @@ fn period(v: &str) -> Option<i64> {
 /// (what Artifactory's AQL uses): `yyyy[-MM[-dd]]` (years of 1 to 4 digits, months and days of 1 or
 /// 2), then optionally `T` and `HH[:mm[:ss[.SSS]]]`, then an offset `Z`, `±HH`, `±HH:mm` or
 /// `±HHmm`; without an offset the time is UTC (the server's zone).
-fn parse_date(s: &str) -> Option<i64> {
+pub(crate) fn parse_date(s: &str) -> Option<i64> {
     if let Ok(ms) = s.parse::<i64>() {
         return Some(ms);
     }
@@ -1782,7 +1649,7 @@ impl ItemRows {
     pub fn print(
         &self,
         state: &State,
-        builds: &[Build],
+        builds: &[Arc<Build>],
         see: &dyn Fn(&str, &str) -> bool,
         at: std::ops::Range<usize>,
     ) -> Vec<Map<String, Json>> {
@@ -1835,7 +1702,7 @@ pub fn range(offset: u64, printed: usize, limit: Option<u64>) -> Json {
 /// must ask for repo, path and name.
 pub fn run(
     state: &State,
-    builds: &[Build],
+    builds: &[Arc<Build>],
     q: &Query,
     now: i64,
     admin: bool,
@@ -1980,7 +1847,7 @@ pub fn run(
                 seen.dedup();
                 rows.extend(seen.into_iter().map(E::Entry).filter(keep));
             }
-            Kind::Build => rows.extend(builds.iter().map(E::Build).filter(keep)),
+            Kind::Build => rows.extend(builds.iter().map(|b| E::Build(b)).filter(keep)),
             Kind::BuildProp | Kind::Promo | Kind::Module => {
                 for b in builds {
                     let mut found = Vec::new();

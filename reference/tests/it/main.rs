@@ -2,6 +2,7 @@
 
 mod aql;
 mod bad_input;
+mod builds;
 mod common;
 mod deploy;
 mod docker;
