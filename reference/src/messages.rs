@@ -421,25 +421,37 @@ pub(crate) fn build_rename_target_missing() -> ApiError {
     ApiError::bad_request("Build rename request must contain a new build name")
 }
 
-/// 400: a retention count below one.
+/// 400 (plain text): a retention count of 0.
 pub(crate) fn retention_count_not_positive() -> ApiError {
-    ApiError::bad_request("Max count retention needs to be a positive number")
+    ApiError::text(400, "Max count retention needs to be a positive number")
 }
 
-/// 400: promotion to a repository that does not exist (or is not local).
-pub(crate) fn promotion_no_target(repo: &str) -> ApiError {
-    ApiError::messages(
-        400,
-        format!("Cannot find target repository by the key '{repo}'."),
-    )
+/// 404: the build a diff compares against does not exist (the spaces are Artifactory's).
+pub(crate) fn no_older_build(name: &str, number: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "No build was found for build name: {name} , build number: {number} "
+    ))
 }
 
-/// 400: promotion from a repository that does not exist.
-pub(crate) fn promotion_no_source(repo: &str) -> ApiError {
-    ApiError::messages(
-        400,
-        format!("Cannot find source repository by the key '{repo}'."),
-    )
+/// 404: promotion to or from a repository that does not exist.
+pub(crate) fn promotion_no_repository(repo: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "Cannot find target repository by the key '{repo}'."
+    ))
+}
+
+/// 404: promotion of a build run that does not exist (Artifactory 7's text).
+pub(crate) fn promotion_no_build(name: &str, number: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "Cannot find builds by the name '{name}' and the number '{number}' and buildRepo 'artifactory-build-info'."
+    ))
+}
+
+/// 400: a build whose files are nowhere to be found.
+pub(crate) fn promotion_no_artifacts(name: &str, number: &str) -> ApiError {
+    ApiError::bad_request(format!(
+        "Unable to find artifacts of build '{name}' #{number}: aborting promotion."
+    ))
 }
 
 /// 400: a distribution without `targetRepo`.

@@ -188,7 +188,18 @@ fn fill_checksums(state: &State, doc: &mut Map<String, Json>) {
 // ---------------------------------------------------------------------------------------------
 // Lookups.
 
-/// Every build name the caller may read with the start of its latest run, by name.
+/// A run's start as listings show it: formatted again from the instant, in the server's time
+/// zone (UTC), as Artifactory formats the start it stored in its database (the document keeps the
+/// original text).
+pub(crate) fn shown_start(r: &Run) -> String {
+    if r.started_ms == i64::MIN {
+        return r.started.clone();
+    }
+    crate::clock::iso_no_colon(r.started_ms)
+}
+
+/// Every build name the caller may read with the start of its latest run, the least recently
+/// run first (Artifactory orders the names by their latest run).
 pub(crate) async fn list(app: &App, caller: &Caller) -> Result<Vec<(String, String)>, ApiError> {
     let runs = visible(app, caller).await?;
     let mut latest: std::collections::BTreeMap<&str, &Run> = Default::default();
@@ -201,9 +212,11 @@ pub(crate) async fn list(app: &App, caller: &Caller) -> Result<Vec<(String, Stri
     if latest.is_empty() {
         return Err(msg::no_builds());
     }
-    Ok(latest
+    let mut rows: Vec<&Run> = latest.into_values().collect();
+    rows.sort_by_key(|r| r.started_ms);
+    Ok(rows
         .into_iter()
-        .map(|(n, r)| (n.to_string(), r.started.clone()))
+        .map(|r| (r.name.clone(), shown_start(r)))
         .collect())
 }
 
@@ -259,7 +272,7 @@ pub(crate) async fn diff(
     }
     let runs = of_name(visible(app, caller).await?, name);
     let subject = pick(&runs, name, number, None)?;
-    let base = pick(&runs, name, older, None)?;
+    let base = pick(&runs, name, older, None).map_err(|_| msg::no_older_build(name, older))?;
     if base.started_ms > subject.started_ms {
         return Err(msg::diff_older_is_newer());
     }
@@ -437,7 +450,7 @@ pub(crate) async fn retain(
     name: &str,
     ret: &Retention,
 ) -> Result<usize, ApiError> {
-    if ret.count.is_some_and(|c| c <= 0) {
+    if ret.count == Some(0) {
         return Err(msg::retention_count_not_positive());
     }
     let runs = of_name(visible(app, caller).await?, name);
@@ -445,7 +458,8 @@ pub(crate) async fn retain(
         .iter()
         .enumerate()
         .filter(|(i, r)| {
-            let over = ret.count.is_some_and(|c| *i as i64 >= c);
+            // A negative count (the model's default, -1) keeps any number of runs.
+            let over = ret.count.is_some_and(|c| c > 0 && *i as i64 >= c);
             let old = ret.minimum_date.is_some_and(|t| r.started_ms < t);
             (over || old) && !ret.keep.contains(&r.number)
         })
@@ -465,7 +479,7 @@ pub(crate) async fn retain_later(
     name: &str,
     ret: Retention,
 ) -> Result<(), ApiError> {
-    if ret.count.is_some_and(|c| c <= 0) {
+    if ret.count == Some(0) {
         return Err(msg::retention_count_not_positive());
     }
     app.auth.gate(caller)?;

@@ -2,7 +2,7 @@
 //! build-info document.
 
 use crate::value::scalar;
-use serde_json::Value as Json;
+use serde_json::{Map, Value as Json};
 
 use crate::search::aql_eval::parse_date;
 use crate::store::Item;
@@ -130,51 +130,183 @@ impl Build {
     }
 }
 
-/// The top-level fields of a build-info document in the order Artifactory's model prints them;
-/// fields it does not know follow in the order they came.
-const ORDER: &[&str] = &[
-    "properties",
-    "version",
-    "name",
-    "number",
-    "type",
-    "buildAgent",
-    "agent",
-    "started",
-    "durationMillis",
-    "principal",
-    "artifactoryPrincipal",
-    "artifactoryPluginVersion",
-    "url",
-    "parentName",
-    "parentNumber",
-    "vcsRevision",
-    "vcsUrl",
-    "vcs",
-    "licenseControl",
-    "buildRetention",
-    "modules",
-    "statuses",
-    "issues",
-    "governance",
-    "buildDependencies",
-];
+/// The fields of each object of a build-info document in the order Artifactory's model (jfrog
+/// build-info's `Build`, `Module`, `Artifact`, ... through Jackson: superclass fields first, then the
+/// class's own, renamed ones last) prints them. Fields of the older model that JCR 7 still accepts
+/// (`type`, `vcsRevision`, `vcsUrl`, `licenseControl`, `governance`) stand where that model had
+/// them. Fields the model does not know follow in the order they came: Artifactory drops them, the
+/// reference server keeps them (FIDELITY).
+mod order {
+    pub(super) const BUILD: &[&str] = &[
+        "properties",
+        "version",
+        "name",
+        "number",
+        "type",
+        "buildAgent",
+        "agent",
+        "started",
+        "durationMillis",
+        "principal",
+        "artifactoryPrincipal",
+        "artifactoryPluginVersion",
+        "url",
+        "parentName",
+        "parentNumber",
+        "vcs",
+        "vcsRevision",
+        "vcsUrl",
+        "parentBuildId",
+        "licenseControl",
+        "buildRetention",
+        "runParameters",
+        "modules",
+        "statuses",
+        "buildDependencies",
+        "issues",
+        "governance",
+    ];
+    pub(super) const MODULE: &[&str] = &[
+        "properties",
+        "type",
+        "id",
+        "repository",
+        "md5",
+        "sha1",
+        "artifacts",
+        "excludedArtifacts",
+        "dependencies",
+    ];
+    pub(super) const ARTIFACT: &[&str] = &[
+        "properties",
+        "type",
+        "sha1",
+        "sha256",
+        "md5",
+        "name",
+        "originalDeploymentRepo",
+        "path",
+    ];
+    pub(super) const DEPENDENCY: &[&str] = &[
+        "properties",
+        "type",
+        "sha1",
+        "sha256",
+        "md5",
+        "id",
+        "scopes",
+        "requestedBy",
+        "path",
+    ];
+    pub(super) const AGENT: &[&str] = &["name", "version"];
+    pub(super) const VCS: &[&str] = &["revision", "message", "branch", "url"];
+    pub(super) const STATUS: &[&str] = &[
+        "status",
+        "comment",
+        "repository",
+        "timestamp",
+        "user",
+        "ciUser",
+        "timestampDate",
+    ];
+    pub(super) const RETENTION: &[&str] = &[
+        "count",
+        "minimumBuildDate",
+        "deleteBuildArtifacts",
+        "buildNumbersNotToBeDiscarded",
+    ];
+    pub(super) const ISSUES: &[&str] = &[
+        "tracker",
+        "aggregateBuildIssues",
+        "aggregationBuildStatus",
+        "affectedIssues",
+    ];
+    pub(super) const ISSUE: &[&str] = &["key", "url", "summary", "aggregated"];
+    pub(super) const DEPENDENCY_BUILD: &[&str] = &["name", "number", "started", "url"];
+}
 
-/// `doc` with its top-level fields in Artifactory's order.
+/// `obj` with the fields in `order` first, nulls dropped (Jackson's NON_NULL), each value passed
+/// through `nested` (which knows the kind of the field's objects).
+fn arrange(obj: &Map<String, Json>, order: &[&str], nested: impl Fn(&str, &Json) -> Json) -> Json {
+    let mut out = Map::new();
+    let keys = order
+        .iter()
+        .copied()
+        .filter(|k| obj.contains_key(*k))
+        .chain(
+            obj.keys()
+                .map(String::as_str)
+                .filter(|k| !order.contains(k)),
+        );
+    for k in keys {
+        match obj.get(k) {
+            None | Some(Json::Null) => {}
+            Some(v) => {
+                out.insert(k.to_string(), nested(k, v));
+            }
+        }
+    }
+    Json::Object(out)
+}
+
+/// Each object of an array arranged in `order` (other values as they are).
+fn each(v: &Json, f: impl Fn(&Map<String, Json>) -> Json) -> Json {
+    match v {
+        Json::Array(a) => Json::Array(
+            a.iter()
+                .map(|x| x.as_object().map(&f).unwrap_or_else(|| x.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn flat(order: &'static [&'static str]) -> impl Fn(&Map<String, Json>) -> Json {
+    move |o| arrange(o, order, |_, v| v.clone())
+}
+
+fn module(m: &Map<String, Json>) -> Json {
+    arrange(m, order::MODULE, |k, v| match k {
+        "artifacts" | "excludedArtifacts" => each(v, flat(order::ARTIFACT)),
+        "dependencies" => each(v, flat(order::DEPENDENCY)),
+        _ => v.clone(),
+    })
+}
+
+fn status(s: &Map<String, Json>) -> Json {
+    let mut s = s.clone();
+    // A getter of the model: the timestamp as epoch ms.
+    if let Some(ms) = s
+        .get("timestamp")
+        .and_then(Json::as_str)
+        .and_then(parse_date)
+    {
+        s.entry("timestampDate").or_insert(Json::from(ms));
+    }
+    arrange(&s, order::STATUS, |_, v| v.clone())
+}
+
+/// `doc` as Artifactory prints a stored build: each object's fields in the model's order, nulls
+/// left out, and the two values the model always has (`version`, `durationMillis`) present.
 pub(crate) fn ordered(doc: &Json) -> Json {
     let Some(obj) = doc.as_object() else {
         return doc.clone();
     };
-    let mut out = serde_json::Map::new();
-    for k in ORDER {
-        if let Some(v) = obj.get(*k) {
-            out.insert((*k).to_string(), v.clone());
-        }
-    }
-    for (k, v) in obj {
-        if !out.contains_key(k) {
-            out.insert(k.clone(), v.clone());
-        }
-    }
-    Json::Object(out)
+    let mut obj = obj.clone();
+    obj.entry("version").or_insert(Json::from("1.0.1"));
+    obj.entry("durationMillis").or_insert(Json::from(0));
+    arrange(&obj, order::BUILD, |k, v| match (k, v) {
+        ("buildAgent" | "agent", Json::Object(o)) => flat(order::AGENT)(o),
+        ("vcs", _) => each(v, flat(order::VCS)),
+        ("modules", _) => each(v, module),
+        ("statuses", _) => each(v, status),
+        ("buildRetention", Json::Object(o)) => flat(order::RETENTION)(o),
+        ("buildDependencies", _) => each(v, flat(order::DEPENDENCY_BUILD)),
+        ("issues", Json::Object(o)) => arrange(o, order::ISSUES, |k, v| match (k, v) {
+            ("tracker", Json::Object(t)) => flat(order::AGENT)(t),
+            ("affectedIssues", _) => each(v, flat(order::ISSUE)),
+            _ => v.clone(),
+        }),
+        _ => v.clone(),
+    })
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde_json::{json, Value as Json};
 
 use super::model::Build;
-use super::{Run, REPO};
+use super::{parse_started, Run, REPO};
 use crate::app::App;
 use crate::auth::{Action, Caller};
 use crate::error::ApiError;
@@ -141,6 +141,13 @@ impl Message {
         }
     }
 
+    fn warning(message: String) -> Message {
+        Message {
+            level: "WARNING",
+            message,
+        }
+    }
+
     /// As Artifactory prints it.
     pub(crate) fn to_json(&self) -> Json {
         json!({"level": self.level, "message": self.message})
@@ -154,13 +161,18 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
+    /// Whether an error or a warning was reported (what makes a fail-fast promotion a 400).
     pub(crate) fn failed(&self) -> bool {
-        self.messages.iter().any(|m| m.level == "ERROR")
+        self.messages
+            .iter()
+            .any(|m| m.level == "ERROR" || m.level == "WARNING")
     }
 }
 
 /// Promotes `run`: copies or moves its files to the target repository (when one is named), sets
-/// the properties, and records the status in the build (unless it is a dry run or a file failed).
+/// the properties, and records the status in the build, saying in its messages what it skipped
+/// (BuildPromotionHelper's texts). With `failFast`, the first failed file stops it and no status
+/// is recorded; a dry run changes nothing.
 pub(crate) async fn promote(
     app: &App,
     caller: &Caller,
@@ -170,63 +182,100 @@ pub(crate) async fn promote(
     let mut out = Outcome::default();
     let files = {
         let state = app.store.read();
-        if let Some(t) = &p.target_repo {
-            if !state.repo(t).is_some_and(|r| r.is_local()) {
-                return Err(msg::promotion_no_target(t));
-            }
-        }
-        if let Some(s) = &p.source_repo {
-            if state.repo(s).is_none() {
-                return Err(msg::promotion_no_source(s));
+        for repo in [&p.target_repo, &p.source_repo].into_iter().flatten() {
+            if state.repo(repo).is_none() {
+                return Err(msg::promotion_no_repository(repo));
             }
         }
         let source = p.source_repo.clone().map(|s| vec![s]);
         let deps = p.dependencies.then_some(p.scopes.as_slice());
         files_of(&state, &run.view, source.as_deref(), p.artifacts, deps)
     };
+    let verb = if p.copy { "copying" } else { "moving" };
     let mut landed: Vec<(String, String)> = Vec::new();
-    for (repo, path) in &files {
-        let dst = match &p.target_repo {
-            Some(t) => {
+    match &p.target_repo {
+        None => out.messages.push(Message::info(
+            "Skipping build item relocation: no target repository selected.".into(),
+        )),
+        Some(_) if files.is_empty() && declares_files(&run.view, p) => {
+            return Err(msg::promotion_no_artifacts(&run.name, &run.number));
+        }
+        Some(target) => {
+            for (repo, path) in &files {
                 let t = Transfer {
                     src_repo: repo.clone(),
                     src_path: path.clone(),
-                    dst_repo: t.clone(),
+                    dst_repo: target.clone(),
                     dst_path: path.clone(),
                     into: false,
                     mv: !p.copy,
                     dry: p.dry_run,
                 };
-                if let Err(e) = transfer::run(app, caller, &t).await {
-                    out.messages.push(Message::error(e.message().to_string()));
-                    if p.fail_fast {
-                        return Ok(out);
+                match transfer::run(app, caller, &t).await {
+                    Ok(_) => landed.push((t.dst_repo, t.dst_path)),
+                    Err(e) => {
+                        out.messages.push(Message::error(format!(
+                            "Error occurred while {verb}: {}",
+                            e.message()
+                        )));
+                        if p.fail_fast {
+                            break;
+                        }
                     }
-                    continue;
-                }
-                (t.dst_repo, t.dst_path)
-            }
-            None => (repo.clone(), path.clone()),
-        };
-        landed.push(dst);
-    }
-    if p.dry_run {
-        return Ok(out);
-    }
-    if !p.properties.is_empty() {
-        for (repo, path) in &landed {
-            if let Err(e) = set_props(app, caller, repo, path, &p.properties).await {
-                out.messages.push(Message::error(e.message().to_string()));
-                if p.fail_fast {
-                    return Ok(out);
                 }
             }
         }
     }
-    if !out.failed() {
-        record(app, caller, run, p).await?;
+    if p.target_repo.is_none() {
+        landed = files.clone();
     }
+    let aborted = p.fail_fast && out.failed();
+    if p.dry_run || aborted {
+        if aborted {
+            out.messages.push(Message::info(
+                "Skipping promotion status update: item promotion was completed with errors and warnings.".into(),
+            ));
+        }
+        return Ok(out);
+    }
+    if !p.properties.is_empty() {
+        for (repo, path) in &landed {
+            if set_props(app, caller, repo, path, &p.properties)
+                .await
+                .is_err()
+            {
+                out.messages.push(Message::warning(format!(
+                    "User doesn't have permissions to annotate '{repo}:{path}'"
+                )));
+            }
+        }
+    }
+    let status = p.status.as_deref().unwrap_or("").trim();
+    if status.is_empty() {
+        out.messages.push(Message::info(
+            "Skipping promotion status update: no status received.".into(),
+        ));
+        return Ok(out);
+    }
+    if let Some(ts) = p
+        .timestamp
+        .as_deref()
+        .filter(|t| parse_started(t).is_none())
+    {
+        out.messages.push(Message::error(format!(
+            "Skipping promotion status update: invalid\\unparsable timestamp {ts}."
+        )));
+        return Ok(out);
+    }
+    record(app, caller, run, p).await?;
     Ok(out)
+}
+
+/// Whether the build names files of the kinds a promotion moves.
+fn declares_files(b: &Build, p: &Promotion) -> bool {
+    b.modules
+        .iter()
+        .any(|m| (p.artifacts && !m.artifacts.is_empty()) || (p.dependencies && !m.deps.is_empty()))
 }
 
 async fn set_props(
@@ -320,73 +369,174 @@ pub(crate) struct Distribution {
     /// Where the artifacts are looked for (all local repositories when empty).
     pub source_repos: Vec<String>,
     pub dry_run: bool,
-    /// Replace files with other content at the target (otherwise they are reported and kept).
+    /// Replace files with other content at the target (otherwise each is an error and is kept).
     pub override_existing: bool,
+    /// Answer at once and copy in the background.
+    pub background: bool,
 }
 
-/// Copies `run`'s artifacts into the target repository, at their own paths.
+/// What a distribution did, as `DistributionResponseBuilder` reports it.
+#[derive(Debug, Default)]
+pub(crate) struct Distributed {
+    /// The summary line.
+    pub message: String,
+    /// Errors by path (`(path, status, message)`).
+    pub by_path: Vec<(String, u16, String)>,
+    /// Errors not about one path (`(status, message)`).
+    pub errors: Vec<(u16, String)>,
+}
+
+impl Distributed {
+    /// 200, or the error's status; 409 when several paths failed.
+    pub(crate) fn status(&self) -> u16 {
+        if self.by_path.len() > 1 {
+            return 409;
+        }
+        let path_codes = self.by_path.iter().map(|e| e.1);
+        path_codes
+            .chain(self.errors.iter().map(|e| e.0))
+            .max()
+            .unwrap_or(200)
+    }
+
+    /// The answer's document.
+    pub(crate) fn to_json(&self) -> Json {
+        let mut o = serde_json::Map::new();
+        o.insert("message".into(), Json::from(self.message.clone()));
+        if !self.by_path.is_empty() {
+            let rows: Vec<Json> = self
+                .by_path
+                .iter()
+                .map(|(path, code, m)| {
+                    json!({"path": path, "errors": [{"code": code, "message": m}], "warnings": []})
+                })
+                .collect();
+            o.insert("messagesByPath".into(), Json::Array(rows));
+        }
+        let errors: Vec<Json> = self
+            .by_path
+            .iter()
+            .map(|e| (e.1, &e.2))
+            .chain(self.errors.iter().map(|e| (e.0, &e.1)))
+            .map(|(code, m)| json!({"code": code, "message": m}))
+            .collect();
+        if !errors.is_empty() {
+            o.insert("errors".into(), Json::Array(errors));
+        }
+        Json::Object(o)
+    }
+}
+
+fn summary(name: &str, number: &str, dry: bool, tail: &str) -> String {
+    if dry {
+        // Artifactory's text loses the build id here (an operator-precedence slip in its code).
+        format!("Dry run for distribution of  {tail}")
+    } else {
+        format!("Distribution of {name} #{number} {tail}")
+    }
+}
+
+/// Copies the artifacts of `name` `number` (its latest run) into the target repository, at their
+/// own paths; in the background with `d.background` (the answer then says it was scheduled).
 pub(crate) async fn distribute(
-    app: &App,
+    app: &crate::app::AppState,
     caller: &Caller,
-    run: &Arc<Run>,
+    name: &str,
+    number: &str,
     d: &Distribution,
-) -> Result<Outcome, ApiError> {
+) -> Result<Distributed, ApiError> {
     let Some(target) = d.target_repo.clone() else {
         return Err(msg::distribution_no_target());
     };
+    let Ok(run) = super::find(app, caller, name, number, None).await else {
+        let why = format!("Invalid build {name}:{number} given.");
+        return Ok(Distributed {
+            message: summary(
+                name,
+                number,
+                d.dry_run,
+                &format!("encountered errors: {why}"),
+            ),
+            by_path: vec![],
+            errors: vec![(400, why)],
+        });
+    };
+    if !app.store.read().repo(&target).is_some_and(|r| r.is_local()) {
+        return Err(msg::promotion_no_repository(&target));
+    }
+    if d.background && !d.dry_run {
+        let (a, who, d2) = (app.clone(), caller.clone(), d.clone());
+        let (n, num) = (name.to_string(), number.to_string());
+        app.jobs.once("build-distribution", async move {
+            let out = copy_files(&a, &who, &run, &target, &d2).await;
+            for (path, _, m) in out.by_path {
+                tracing::warn!("distribution of {n} #{num}: {path}: {m}");
+            }
+        });
+        return Ok(Distributed {
+            message: summary(name, number, false, "Scheduled to run successfully."),
+            ..Default::default()
+        });
+    }
+    let mut out = copy_files(app, caller, &run, &target, d).await;
+    out.message = match out.by_path.last() {
+        None => summary(name, number, d.dry_run, "finished successfully."),
+        Some((_, _, m)) => summary(name, number, d.dry_run, &format!("encountered errors: {m}")),
+    };
+    Ok(out)
+}
+
+async fn copy_files(
+    app: &App,
+    caller: &Caller,
+    run: &Arc<Run>,
+    target: &str,
+    d: &Distribution,
+) -> Distributed {
     let files = {
         let state = app.store.read();
-        if !state.repo(&target).is_some_and(|r| r.is_local()) {
-            return Err(msg::promotion_no_target(&target));
-        }
         let source = (!d.source_repos.is_empty()).then_some(d.source_repos.as_slice());
-        let found = files_of(&state, &run.view, source, true, None);
         let sha256 = |repo: &str, path: &str| {
             state
                 .item(repo, path)
                 .and_then(|i| i.file.as_ref())
                 .map(|f| f.sha256.hex().to_string())
         };
-        found
+        files_of(&state, &run.view, source, true, None)
             .into_iter()
             .map(|(repo, path)| {
-                let there = sha256(&target, &path);
+                let there = sha256(target, &path);
                 let same = there.is_some() && there == sha256(&repo, &path);
                 (repo, path, there.is_some(), same)
             })
             .collect::<Vec<_>>()
     };
-    let mut out = Outcome::default();
+    let mut out = Distributed::default();
     for (repo, path, exists, same) in files {
-        let at = format!("{target}:{path}");
+        let at = format!("{target}/{path}");
         if same {
-            out.messages.push(Message::info(format!(
-                "Skipping '{repo}:{path}': '{at}' already has the same content"
-            )));
             continue;
         }
         if exists && !d.override_existing {
-            out.messages.push(Message::error(format!(
-                "'{at}' already exists with other content (overrideExistingFiles is false)"
-            )));
+            out.by_path.push((
+                at.clone(),
+                409,
+                format!("The file '{at}' already exists and overrideExistingFiles is false."),
+            ));
             continue;
         }
         let t = Transfer {
-            src_repo: repo.clone(),
+            src_repo: repo,
             src_path: path.clone(),
-            dst_repo: target.clone(),
-            dst_path: path.clone(),
+            dst_repo: target.to_string(),
+            dst_path: path,
             into: false,
             mv: false,
             dry: d.dry_run,
         };
-        match transfer::run(app, caller, &t).await {
-            Ok(_) => out.messages.push(Message::info(format!(
-                "{}Distributed '{repo}:{path}' to '{at}'",
-                if d.dry_run { "Dry run: " } else { "" }
-            ))),
-            Err(e) => out.messages.push(Message::error(e.message().to_string())),
+        if let Err(e) = transfer::run(app, caller, &t).await {
+            out.by_path.push((at, e.status, e.message().to_string()));
         }
     }
-    Ok(out)
+    out
 }

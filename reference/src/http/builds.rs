@@ -31,7 +31,7 @@ pub(crate) async fn handle(r: &Req, e: Builds, body: BodyStream) -> Result<Respo
             Ok(json(
                 StatusCode::OK,
                 BUILDS,
-                &json!({"uri": base, "builds": rows}),
+                &json!({"builds": rows, "uri": base}),
             ))
         }
         Builds::Upload => {
@@ -43,13 +43,13 @@ pub(crate) async fn handle(r: &Req, e: Builds, body: BodyStream) -> Result<Respo
             let rows: Vec<Value> = builds::runs(app, &caller, &name)
                 .await?
                 .iter()
-                .map(|r| json!({"uri": format!("/{}", seg(&r.number)), "started": r.started}))
+                .map(|r| json!({"uri": format!("/{}", seg(&r.number)), "started": builds::shown_start(r)}))
                 .collect();
             let uri = format!("{base}/{}", seg(&name));
             Ok(json(
                 StatusCode::OK,
                 BY_NAME,
-                &json!({"uri": uri, "buildsNumbers": rows}),
+                &json!({"buildsNumbers": rows, "uri": uri}),
             ))
         }
         Builds::Info {
@@ -63,7 +63,7 @@ pub(crate) async fn handle(r: &Req, e: Builds, body: BodyStream) -> Result<Respo
             Ok(json(
                 StatusCode::OK,
                 INFO,
-                &json!({"uri": uri, "buildInfo": doc}),
+                &json!({"buildInfo": doc, "uri": uri}),
             ))
         }
         Builds::Diff {
@@ -108,7 +108,11 @@ pub(crate) async fn handle(r: &Req, e: Builds, body: BodyStream) -> Result<Respo
             ))
         }
         Builds::Retention { name } => {
-            let doc = read_doc(body).await?;
+            let bytes = read_small(body, 1 << 20).await?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Err(crate::messages::retention_count_not_positive());
+            }
+            let doc = parse_doc(&bytes)?;
             let ret = retention(&doc)?;
             if r.query.flag("async", false) {
                 builds::retain_later(app, &caller, &name, ret).await?;
@@ -120,16 +124,18 @@ pub(crate) async fn handle(r: &Req, e: Builds, body: BodyStream) -> Result<Respo
         Builds::Promote { name, number } => {
             let doc = read_doc(body).await?;
             let p = promotion(&doc)?;
-            let run = builds::find(app, &caller, &name, &number, None).await?;
+            let run = builds::find(app, &caller, &name, &number, None)
+                .await
+                .map_err(|_| crate::messages::promotion_no_build(&name, &number))?;
             let out = promote::promote(app, &caller, &run, &p).await?;
-            Ok(outcome(&out))
+            Ok(outcome(&out, p.fail_fast))
         }
         Builds::Distribute { name, number } => {
             let doc = read_doc(body).await?;
             let d = distribution(&doc)?;
-            let run = builds::find(app, &caller, &name, &number, None).await?;
-            let out = promote::distribute(app, &caller, &run, &d).await?;
-            Ok(outcome(&out))
+            let out = promote::distribute(app, &caller, &name, &number, &d).await?;
+            let status = StatusCode::from_u16(out.status()).unwrap_or(StatusCode::OK);
+            Ok(json(status, "application/json", &out.to_json()))
         }
     }
 }
@@ -137,13 +143,14 @@ pub(crate) async fn handle(r: &Req, e: Builds, body: BodyStream) -> Result<Respo
 async fn delete(r: &Req, caller: &crate::auth::Caller, d: Deletion) -> Result<Response, ApiError> {
     builds::delete(&r.state, caller, &d).await?;
     let text = if d.all {
-        format!("All '{}' builds were deleted successfully.\n", d.name)
+        format!("All '{}' builds have been deleted successfully.", d.name)
     } else {
+        // "has" is Artifactory's.
         format!(
-            "The following builds has been deleted successfully: {}.\n",
+            "The following builds has been deleted successfully: {}.",
             d.numbers
                 .iter()
-                .map(|n| format!("'{}' #{n}", d.name))
+                .map(|n| format!("'{}#{n}'", d.name))
                 .collect::<Vec<_>>()
                 .join(", ")
         )
@@ -151,9 +158,10 @@ async fn delete(r: &Req, caller: &crate::auth::Caller, d: Deletion) -> Result<Re
     Ok(respond(StatusCode::OK, "text/plain", text))
 }
 
-/// A promotion's or distribution's answer: its messages, 200 unless one is an error.
-fn outcome(out: &promote::Outcome) -> Response {
-    let status = if out.failed() {
+/// A promotion's answer: its messages; 400 when it fails fast and an error or warning was
+/// reported.
+fn outcome(out: &promote::Outcome, fail_fast: bool) -> Response {
+    let status = if fail_fast && out.failed() {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
@@ -167,7 +175,11 @@ async fn read_doc(body: BodyStream) -> Result<Value, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
-    let doc: Value = serde_json::from_slice(&bytes)
+    parse_doc(&bytes)
+}
+
+fn parse_doc(bytes: &[u8]) -> Result<Value, ApiError> {
+    let doc: Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request(format!("Could not parse the request body: {e}")))?;
     if !doc.is_object() {
         return Err(ApiError::bad_request(
@@ -211,11 +223,13 @@ fn retention(doc: &Value) -> Result<Retention, ApiError> {
         ),
         Some(_) => return Err(ApiError::bad_request("Invalid minimumBuildDate")),
     };
+    // jfrog-client-go sends the count as a string.
     let count = match doc.get("count") {
         None | Some(Value::Null) => None,
         Some(v) => Some(
-            v.as_i64()
-                .ok_or_else(|| ApiError::bad_request("Invalid retention count"))?,
+            scalar(v)
+                .and_then(|c| c.trim().parse::<i64>().ok())
+                .ok_or_else(|| ApiError::bad_request(format!("Invalid retention count: {v}")))?,
         ),
     };
     Ok(Retention {
@@ -260,5 +274,6 @@ fn distribution(doc: &Value) -> Result<promote::Distribution, ApiError> {
         source_repos: strings(doc, "sourceRepos"),
         dry_run: flag(doc, "dryRun"),
         override_existing: flag(doc, "overrideExistingFiles"),
+        background: flag(doc, "async"),
     })
 }

@@ -71,9 +71,11 @@ async fn a_published_build_is_listed_read_back_and_stored_as_a_file() {
         header(r.headers(), "content-type"),
         Some("application/vnd.org.jfrog.build.Builds+json")
     );
+    // Field order as Artifactory's model prints it; starts shown again from the instant, in the
+    // server's time zone.
     assert_eq!(
-        r.json::<Value>(),
-        json!({"uri": s.url("api/build"), "builds": [{"uri": "/my%20app", "lastStarted": "2026-11-21T10:00:00.000+0200"}]})
+        r.text(),
+        format!("{{\n  \"builds\" : [ {{\n    \"uri\" : \"/my%20app\",\n    \"lastStarted\" : \"2026-11-21T08:00:00.000+0000\"\n  }} ],\n  \"uri\" : \"{}\"\n}}", s.url("api/build"))
     );
 
     let r = s.get("api/build/my%20app").await;
@@ -84,9 +86,9 @@ async fn a_published_build_is_listed_read_back_and_stored_as_a_file() {
     assert_eq!(
         r.json::<Value>(),
         json!({"uri": s.url("api/build/my%20app"), "buildsNumbers": [
-            {"uri": "/8", "started": "2026-11-21T10:00:00.000+0200"},
-            {"uri": "/7", "started": "2026-11-20T12:00:00.000+0200"},
-            {"uri": "/7", "started": "2026-11-20T10:00:00.000+0200"}
+            {"uri": "/8", "started": "2026-11-21T08:00:00.000+0000"},
+            {"uri": "/7", "started": "2026-11-20T10:00:00.000+0000"},
+            {"uri": "/7", "started": "2026-11-20T08:00:00.000+0000"}
         ]})
     );
 
@@ -173,7 +175,7 @@ async fn names_and_numbers_with_slashes_colons_hashes_and_unicode_round_trip() {
         let runs: Value = s.get(&format!("api/build/{}", seg(name))).await.json();
         assert_eq!(
             runs["buildsNumbers"][0]["started"],
-            "2026-11-20T10:00:00.000Z"
+            "2026-11-20T10:00:00.000+0000"
         );
     }
     let all: Value = s.get("api/build").await.json();
@@ -330,13 +332,478 @@ async fn a_diff_classifies_artifacts_dependencies_and_properties() {
     assert_rest_error(
         s.get("api/build/app/2?diff=9").await,
         404,
-        "No build was found for build name: app, build number: 9 ",
+        "No build was found for build name: app , build number: 9 ",
     )
     .await;
     assert_rest_error(
         s.get("api/build/app/2?diff=").await,
         404,
-        "No build was found for build name: app, build number:  ",
+        "No build was found for build name: app , build number:  ",
     )
     .await;
+    assert_rest_error(
+        s.get("api/build/app/7?diff=1").await,
+        404,
+        "No build was found for build name: app, build number: 7 ",
+    )
+    .await;
+}
+
+/// Deploys `name` into generic-local with the build's properties, returns its SHA-1.
+async fn artifact(s: &Srv, path: &str, body: &str, build: (&str, &str)) -> String {
+    s.deploy(
+        &format!(
+            "generic-local/{path};build.name={};build.number={}",
+            build.0, build.1
+        ),
+        body.to_string(),
+    )
+    .await;
+    sha1_of(body.as_bytes())
+}
+
+async fn post_json(s: &Srv, path: &str, body: Value) -> Answer {
+    s.admin(Method::POST, path)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .go()
+        .await
+}
+
+async fn exists(s: &Srv, path: &str) -> bool {
+    s.get(&format!("api/storage/{path}")).await.status() == 200
+}
+
+#[tokio::test]
+async fn promotion_moves_or_copies_the_builds_files_and_records_the_status() {
+    let s = start().await;
+    let a = artifact(&s, "app/a.jar", "aaa", ("app", "1")).await;
+    let b = artifact(&s, "app/b.jar", "bbb", ("app", "1")).await;
+    // Another file with a's content but not from this build stays where it is.
+    s.deploy("generic-local/elsewhere/a.jar", "aaa").await;
+    let arts = json!([{"name": "a.jar", "sha1": a}, {"name": "b.jar", "sha1": b}]);
+    publish(&s, &build("app", "1", "2026-11-20T10:00:00.000Z", arts)).await;
+    s.admin(Method::PUT, "api/repositories/prod-local")
+        .body(r#"{"rclass":"local","packageType":"generic"}"#)
+        .go()
+        .await;
+
+    // A dry run changes nothing.
+    let r = post_json(
+        &s,
+        "api/build/promote/app/1",
+        json!({"targetRepo": "prod-local", "dryRun": true, "status": "staged"}),
+    )
+    .await;
+    assert_eq!(
+        (r.status().as_u16(), r.json::<Value>()),
+        (200, json!({"messages": []}))
+    );
+    assert!(!exists(&s, "prod-local/app/a.jar").await);
+
+    let r = post_json(
+        &s,
+        "api/build/promote/app/1",
+        json!({"status": "released", "comment": "ship it", "ciUser": "jenkins", "timestamp": "2026-11-22T10:00:00.000+0000",
+               "targetRepo": "prod-local", "copy": false, "properties": {"release": ["1.0"], "qa": ["ok", "done"]}}),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert_eq!(
+        header(r.headers(), "content-type"),
+        Some("application/json")
+    );
+    assert_eq!(r.json::<Value>(), json!({"messages": []}));
+    assert!(exists(&s, "prod-local/app/a.jar").await && exists(&s, "prod-local/app/b.jar").await);
+    assert!(
+        !exists(&s, "generic-local/app/a.jar").await,
+        "moved by default"
+    );
+    assert!(exists(&s, "generic-local/elsewhere/a.jar").await);
+    let props: Value = s
+        .get("api/storage/prod-local/app/a.jar?properties=release,qa")
+        .await
+        .json();
+    assert_eq!(
+        props["properties"],
+        json!({"qa": ["ok", "done"], "release": ["1.0"]})
+    );
+    let info: Value = s.get("api/build/app/1").await.json();
+    assert_eq!(
+        info["buildInfo"]["statuses"],
+        json!([{"status": "released", "comment": "ship it", "repository": "prod-local",
+                "timestamp": "2026-11-22T10:00:00.000+0000", "user": "admin", "ciUser": "jenkins",
+                "timestampDate": 1795341600000i64}])
+    );
+    let r = s
+        .admin(Method::POST, "api/search/aql")
+        .body(r#"build.promotions.find({"build.name":"app"})"#)
+        .go()
+        .await;
+    assert_eq!(
+        r.json::<Value>()["results"][0]["build.promotion.status"],
+        "released"
+    );
+
+    // Errors: a target that does not exist, a build that does not.
+    assert_rest_error(
+        post_json(&s, "api/build/promote/app/1", json!({"targetRepo": "nope"})).await,
+        404,
+        "Cannot find target repository by the key 'nope'.",
+    )
+    .await;
+    assert_rest_error(
+        post_json(&s, "api/build/promote/app/9", json!({"targetRepo": "prod-local"})).await,
+        404,
+        "Cannot find builds by the name 'app' and the number '9' and buildRepo 'artifactory-build-info'.",
+    )
+    .await;
+    // A build whose files are nowhere.
+    let ghost = build(
+        "ghost",
+        "1",
+        "2026-11-20T10:00:00.000Z",
+        json!([{"name": "g.jar", "sha1": "0".repeat(40)}]),
+    );
+    publish(&s, &ghost).await;
+    assert_rest_error(
+        post_json(
+            &s,
+            "api/build/promote/ghost/1",
+            json!({"targetRepo": "prod-local"}),
+        )
+        .await,
+        400,
+        "Unable to find artifacts of build 'ghost' #1: aborting promotion.",
+    )
+    .await;
+    // Without a target or a status, it says what it skipped.
+    let r = post_json(
+        &s,
+        "api/build/promote/app/1",
+        json!({"timestamp": "2026-11-22T10:00:00.123456+0200"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>(),
+        json!({"messages": [
+            {"level": "INFO", "message": "Skipping build item relocation: no target repository selected."},
+            {"level": "INFO", "message": "Skipping promotion status update: no status received."}
+        ]})
+    );
+    let r = post_json(
+        &s,
+        "api/build/promote/app/1",
+        json!({"status": "x", "timestamp": "someday"}),
+    )
+    .await;
+    assert_eq!(r.status(), 400, "an error fails a fail-fast promotion");
+    assert_eq!(
+        r.json::<Value>()["messages"][1],
+        json!({"level": "ERROR", "message": "Skipping promotion status update: invalid\\unparsable timestamp someday."})
+    );
+    let r = s
+        .admin(Method::POST, "api/build/promote/app/1")
+        .body("{oops")
+        .go()
+        .await;
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn retention_keeps_the_newest_and_the_protected_runs() {
+    let s = start().await;
+    for n in 1..=5 {
+        let a = artifact(
+            &s,
+            &format!("r/{n}.bin"),
+            &format!("run {n}"),
+            ("ret", &n.to_string()),
+        )
+        .await;
+        let doc = build(
+            "ret",
+            &n.to_string(),
+            &format!("2026-11-2{n}T10:00:00.000Z"),
+            json!([{"name": format!("{n}.bin"), "sha1": a}]),
+        );
+        publish(&s, &doc).await;
+    }
+    for body in [json!({"count": 0}).to_string(), String::new()] {
+        let r = s
+            .admin(Method::POST, "api/build/retention/ret")
+            .body(body)
+            .go()
+            .await;
+        assert_eq!(
+            (r.status().as_u16(), r.text()),
+            (
+                400,
+                "Max count retention needs to be a positive number".into()
+            )
+        );
+    }
+    // jfrog-client-go sends the count as a string.
+    let r = post_json(
+        &s,
+        "api/build/retention/ret",
+        json!({"count": "2", "buildNumbersNotToBeDiscarded": ["1"], "deleteBuildArtifacts": true}),
+    )
+    .await;
+    assert_eq!(r.status(), 204, "{}", r.text());
+    let runs: Value = s.get("api/build/ret").await.json();
+    let numbers: Vec<&str> = runs["buildsNumbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["uri"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers, ["/5", "/4", "/1"]);
+    assert!(
+        !exists(&s, "generic-local/r/2.bin").await && !exists(&s, "generic-local/r/3.bin").await
+    );
+    assert!(exists(&s, "generic-local/r/1.bin").await && exists(&s, "generic-local/r/5.bin").await);
+    // By date, asynchronously: the answer comes first, the runs go soon after.
+    let r = s
+        .admin(Method::POST, "api/build/retention/ret?async=true")
+        .body(json!({"minimumBuildDate": "2026-11-25T00:00:00.000+0000"}).to_string())
+        .go()
+        .await;
+    assert_eq!(r.status(), 204);
+    let mut left = Vec::new();
+    for _ in 0..100 {
+        let runs: Value = s.get("api/build/ret").await.json();
+        left = runs["buildsNumbers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["uri"].as_str().unwrap().to_string())
+            .collect();
+        if left.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(left, ["/5"]);
+}
+
+#[tokio::test]
+async fn delete_and_rename_builds() {
+    let s = start().await;
+    let a = artifact(&s, "d/a.bin", "del-a", ("del", "1")).await;
+    for n in ["1", "2", "3"] {
+        let doc = build(
+            "del",
+            n,
+            &format!("2026-11-2{n}T10:00:00.000Z"),
+            json!([{"name": "a.bin", "sha1": a}]),
+        );
+        publish(&s, &doc).await;
+    }
+    let r = s
+        .admin(Method::DELETE, "api/build/del?buildNumbers=1,2")
+        .go()
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert_eq!(
+        r.text(),
+        "The following builds has been deleted successfully: 'del#1', 'del#2'."
+    );
+    assert!(
+        exists(&s, "generic-local/d/a.bin").await,
+        "artifacts stay unless asked"
+    );
+    assert_rest_error(
+        s.admin(Method::DELETE, "api/build/del").go().await,
+        400,
+        "Missing build numbers",
+    )
+    .await;
+    assert_rest_error(
+        post_json(&s, "api/build/delete", json!({"buildNumbers": ["3"]})).await,
+        400,
+        "Missing build name",
+    )
+    .await;
+    assert_rest_error(
+        s.admin(Method::DELETE, "api/build/nope?deleteAll=1")
+            .go()
+            .await,
+        404,
+        "No build was found for build name: nope",
+    )
+    .await;
+
+    // Rename: every run, the documents rewritten, the old name gone.
+    let r = s
+        .admin(Method::POST, "api/build/rename/del?to=renamed")
+        .go()
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert_rest_error(
+        s.get("api/build/del").await,
+        404,
+        "No build was found for build name: del",
+    )
+    .await;
+    let info: Value = s.get("api/build/renamed/3").await.json();
+    assert_eq!(info["buildInfo"]["name"], "renamed");
+    assert!(exists(&s, "artifactory-build-info/renamed/3-1795428000000.json").await);
+    assert_rest_error(
+        s.admin(Method::POST, "api/build/rename/renamed").go().await,
+        400,
+        "Build rename request must contain a new build name",
+    )
+    .await;
+
+    // The JSON-body delete, with the artifacts.
+    let r = post_json(
+        &s,
+        "api/build/delete",
+        json!({"buildName": "renamed", "buildNumbers": ["3"], "deleteArtifacts": true}),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert!(!exists(&s, "generic-local/d/a.bin").await);
+    assert_rest_error(s.get("api/build").await, 404, "No builds were found").await;
+}
+
+#[tokio::test]
+async fn distribution_copies_the_artifacts_into_a_local_repository() {
+    let s = start().await;
+    let a = artifact(&s, "dist/a.bin", "dist-a", ("dist", "1")).await;
+    let doc = build(
+        "dist",
+        "1",
+        "2026-11-20T10:00:00.000Z",
+        json!([{"name": "a.bin", "sha1": a}]),
+    );
+    publish(&s, &doc).await;
+    s.admin(Method::PUT, "api/repositories/dist-local")
+        .body(r#"{"rclass":"local","packageType":"generic"}"#)
+        .go()
+        .await;
+    let dist = |body: Value| post_json(&s, "api/build/distribute/dist/1", body);
+    let r =
+        dist(json!({"targetRepo": "dist-local", "sourceRepos": ["generic-local"], "dryRun": true}))
+            .await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    // The double space is Artifactory's (its dry-run text loses the build id).
+    assert_eq!(
+        r.json::<Value>(),
+        json!({"message": "Dry run for distribution of  finished successfully."})
+    );
+    assert!(!exists(&s, "dist-local/dist/a.bin").await);
+    let r = dist(json!({"targetRepo": "dist-local", "sourceRepos": ["generic-local"]})).await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert_eq!(
+        r.json::<Value>(),
+        json!({"message": "Distribution of dist #1 finished successfully."})
+    );
+    assert!(
+        exists(&s, "dist-local/dist/a.bin").await && exists(&s, "generic-local/dist/a.bin").await
+    );
+
+    // Other content at the target is kept unless overriding is asked for.
+    s.deploy("dist-local/dist/a.bin", "other").await;
+    let r = dist(json!({"targetRepo": "dist-local"})).await;
+    assert_eq!(r.status(), 409);
+    let why = "The file 'dist-local/dist/a.bin' already exists and overrideExistingFiles is false.";
+    assert_eq!(
+        r.json::<Value>(),
+        json!({"message": format!("Distribution of dist #1 encountered errors: {why}"),
+               "messagesByPath": [{"path": "dist-local/dist/a.bin", "errors": [{"code": 409, "message": why}], "warnings": []}],
+               "errors": [{"code": 409, "message": why}]})
+    );
+    assert_eq!(s.get("dist-local/dist/a.bin").await.text(), "other");
+    let r = dist(json!({"targetRepo": "dist-local", "overrideExistingFiles": true})).await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert_eq!(s.get("dist-local/dist/a.bin").await.text(), "dist-a");
+
+    // No target, an unknown build.
+    let r = dist(json!({})).await;
+    assert_eq!(r.status(), 400);
+    let r = post_json(
+        &s,
+        "api/build/distribute/dist/2",
+        json!({"targetRepo": "dist-local"}),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>(),
+        json!({"message": "Distribution of dist #2 encountered errors: Invalid build dist:2 given.",
+               "errors": [{"code": 400, "message": "Invalid build dist:2 given."}]})
+    );
+
+    // In the background: the answer says it was scheduled, the copy follows.
+    s.admin(Method::DELETE, "dist-local/dist/a.bin").go().await;
+    let r = dist(json!({"targetRepo": "dist-local", "async": true})).await;
+    assert_eq!(
+        r.json::<Value>(),
+        json!({"message": "Distribution of dist #1 Scheduled to run successfully."})
+    );
+    for _ in 0..100 {
+        if exists(&s, "dist-local/dist/a.bin").await {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(exists(&s, "dist-local/dist/a.bin").await);
+}
+
+#[tokio::test]
+async fn build_permissions_follow_the_build_info_repository() {
+    let s = start_with(|c| {
+        c.users.push(user("reader", Some(&[])));
+        c.users.push(user("ci", Some(&[])));
+        c.permissions.push(target(
+            "read-builds",
+            "artifactory-build-info",
+            "**",
+            &[("reader", "r")],
+        ));
+        c.permissions.push(target(
+            "ci-builds",
+            "artifactory-build-info",
+            "**",
+            &[("ci", "rw")],
+        ));
+    })
+    .await;
+    let doc = build("perm", "1", "2026-11-20T10:00:00.000Z", json!([]));
+    let put = |who: &str| {
+        s.basic(Method::PUT, "api/build", who, &format!("{who}-pw"))
+            .body(doc.to_string())
+    };
+    assert_eq!(put("reader").go().await.status(), 403);
+    assert_eq!(put("ci").go().await.status(), 204);
+    // Replacing a run needs delete, which ci lacks.
+    assert_eq!(put("ci").go().await.status(), 403);
+    let r = s
+        .basic(Method::GET, "api/build/perm/1", "reader", "reader-pw")
+        .go()
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>()["buildInfo"]["artifactoryPrincipal"], "ci");
+    let r = s
+        .basic(
+            Method::DELETE,
+            "api/build/perm?deleteAll=1",
+            "reader",
+            "reader-pw",
+        )
+        .go()
+        .await;
+    assert_eq!(r.status(), 403, "{}", r.text());
+    assert_eq!(s.anon(Method::GET, "api/build").go().await.status(), 401);
+    // A user who may read nothing of the build-info repository sees no builds.
+    let s2 = start_with(|c| c.users.push(user("nobody", Some(&[])))).await;
+    publish(&s2, &doc).await;
+    let r = s2
+        .basic(Method::GET, "api/build", "nobody", "nobody-pw")
+        .go()
+        .await;
+    assert_rest_error(r, 404, "No builds were found").await;
 }
