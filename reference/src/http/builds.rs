@@ -255,7 +255,8 @@ fn promotion(doc: &Value) -> Result<promote::Promotion, ApiError> {
         status: text(doc, "status"),
         comment: text(doc, "comment"),
         ci_user: text(doc, "ciUser"),
-        timestamp: text(doc, "timestamp"),
+        // A blank timestamp (pyartifactory's default) is no timestamp: the promotion's time.
+        timestamp: text(doc, "timestamp").filter(|t| !t.trim().is_empty()),
         dry_run: flag(doc, "dryRun"),
         source_repo: text(doc, "sourceRepo").filter(|s| !s.is_empty()),
         target_repo: text(doc, "targetRepo").filter(|s| !s.is_empty()),
