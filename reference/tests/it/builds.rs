@@ -492,6 +492,15 @@ async fn promotion_moves_or_copies_the_builds_files_and_records_the_status() {
             {"level": "INFO", "message": "Skipping promotion status update: no status received."}
         ]})
     );
+    // A blank timestamp (what pyartifactory sends by default) stands for the promotion's time.
+    let blank = json!({"status": "again", "timestamp": ""});
+    let r = post_json(&s, "api/build/promote/app/1", blank).await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    let info: Value = s.get("api/build/app/1").await.json();
+    assert_eq!(
+        info["buildInfo"]["statuses"][1]["timestamp"],
+        "2023-11-14T22:13:20.123+0000"
+    );
     let r = post_json(
         &s,
         "api/build/promote/app/1",
