@@ -34,6 +34,7 @@ fn main() {
     let only_docker = args.iter().any(|a| a == "--only-docker");
     let only_search = args.iter().any(|a| a == "--only-search");
     let only_load = args.iter().any(|a| a == "--only-registry-load");
+    let only_builds = args.iter().any(|a| a == "--only-builds");
     let items: Vec<usize> = args
         .iter()
         .position(|a| a == "--items")
@@ -68,6 +69,10 @@ fn main() {
     }
     if only_docker {
         docker(work.path(), &[50, size_mib]);
+        return;
+    }
+    if only_builds {
+        builds_bench();
         return;
     }
     if only_load {
@@ -281,6 +286,7 @@ fn main() {
     } else {
         println!("note: skopeo or docker-registry not found; registry rows skipped");
     }
+    builds_bench();
 }
 
 /// Section 6, searches: `n` items generated straight into a store's state (varied repositories,
@@ -1319,4 +1325,182 @@ fn wrk_with(url: &str, header: Option<String>, secs: u64) -> f64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0)
+}
+
+/// A build-info document with `n` module artifacts (`changed` of them with other checksums than
+/// run 0's), as a CI plugin publishes a large build.
+fn big_build(name: &str, number: usize, n: usize, changed: usize) -> Vec<u8> {
+    let hex = |i: usize, len: usize| format!("{i:0>len$x}");
+    let artifacts: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            let v = if i < changed { i + number * n } else { i };
+            serde_json::json!({"type": "jar", "name": format!("lib/artifact-{i}.jar"),
+                "path": format!("org/example/artifact-{i}.jar"),
+                "sha1": hex(v, 40), "sha256": hex(v, 64), "md5": hex(v, 32)})
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "version": "1.0.1", "name": name, "number": number.to_string(),
+        "started": format!("2026-11-01T10:{:02}:{:02}.000+0000", number / 60, number % 60),
+        "agent": {"name": "bench", "version": "1"},
+        "modules": [{"id": "bench:module", "type": "maven", "artifacts": artifacts}],
+        "properties": {"buildInfo.env.RUN": number.to_string()}
+    });
+    serde_json::to_vec(&doc).expect("JSON")
+}
+
+/// The Builds API: a 5,000-artifact build's upload, its first GET and a diff against the run
+/// before (medians of 11, each on a new run, so every read is the first after its write), next
+/// to a plain deploy and GET of the same bytes as a generic file (the storage underneath); then
+/// AQL `builds.find` over 10,000 builds, each query after one more upload.
+fn builds_bench() {
+    let (child, _, port) = start_ours();
+    let base = format!("http://127.0.0.1:{port}/artifactory");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let client = reqwest::Client::new();
+    let timed = |req: reqwest::RequestBuilder| -> (f64, u16) {
+        rt.block_on(async {
+            let t = Instant::now();
+            let r = req
+                .basic_auth("admin", Some("password"))
+                .send()
+                .await
+                .expect("the server answers");
+            let status = r.status().as_u16();
+            let _ = r.bytes().await;
+            (t.elapsed().as_secs_f64() * 1000.0, status)
+        })
+    };
+    let (mut put, mut get, mut diff, mut raw_put, mut raw_get) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let first = big_build("bench-big", 0, 5000, 0);
+    let (_, s) = timed(client.put(format!("{base}/api/build")).body(first.clone()));
+    assert_eq!(s, 204, "upload of the first big build");
+    for run in 1..=11 {
+        let doc = big_build("bench-big", run, 5000, 500);
+        let (ms, s) = timed(client.put(format!("{base}/api/build")).body(doc.clone()));
+        assert_eq!(s, 204);
+        put.push(ms);
+        let (ms, s) = timed(client.get(format!("{base}/api/build/bench-big/{run}")));
+        assert_eq!(s, 200);
+        get.push(ms);
+        let (ms, s) =
+            timed(client.get(format!("{base}/api/build/bench-big/{run}?diff={}", run - 1)));
+        assert_eq!(s, 200);
+        diff.push(ms);
+        let url = format!("{base}/generic-local/bench/raw-{run}.json");
+        let (ms, s) = timed(client.put(&url).body(doc));
+        assert_eq!(s, 201);
+        raw_put.push(ms);
+        let (ms, _) = timed(client.get(&url));
+        raw_get.push(ms);
+    }
+    let doc_kib = first.len() as f64 / 1024.0;
+    println!();
+    println!(
+        "{:<44} {:>14} {:>14} {:>10}",
+        format!("builds, 5,000 artifacts ({doc_kib:.0} KiB), ms"),
+        "jcr-reference",
+        "generic file",
+        "ratio"
+    );
+    row(
+        "upload PUT /api/build (median of 11)",
+        med(&put),
+        Some(med(&raw_put)),
+        "deploy",
+        false,
+    );
+    row(
+        "first GET of the build (median of 11)",
+        med(&get),
+        Some(med(&raw_get)),
+        "GET",
+        false,
+    );
+    row(
+        "diff against the run before (median of 11)",
+        med(&diff),
+        Some(med(&raw_get)),
+        "GET",
+        false,
+    );
+
+    // 10,000 small builds, then queries each after one more upload.
+    let small = |i: usize| {
+        serde_json::to_vec(&serde_json::json!({
+            "name": format!("bench-small-{}", i % 100), "number": i.to_string(),
+            "started": "2026-11-01T10:00:00.000+0000",
+            "modules": [{"id": "m", "artifacts": [{"name": "a.jar", "sha1": format!("{i:0>40x}")}]}]
+        }))
+        .expect("JSON")
+    };
+    let t = Instant::now();
+    rt.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for chunk in (0..10_000).collect::<Vec<_>>().chunks(625) {
+            let (client, base, docs) = (
+                client.clone(),
+                base.clone(),
+                chunk.iter().map(|&i| small(i)).collect::<Vec<_>>(),
+            );
+            set.spawn(async move {
+                for d in docs {
+                    let r = client
+                        .put(format!("{base}/api/build"))
+                        .basic_auth("admin", Some("password"))
+                        .body(d)
+                        .send()
+                        .await
+                        .expect("upload");
+                    assert_eq!(r.status(), 204);
+                }
+            });
+        }
+        while set.join_next().await.is_some() {}
+    });
+    let loaded = t.elapsed().as_secs_f64();
+    let query = r#"builds.find({"number":"4242"})"#;
+    let aql = |q: &str| {
+        client
+            .post(format!("{base}/api/search/aql"))
+            .body(q.to_string())
+    };
+    let (cold, s) = timed(aql(query));
+    assert_eq!(s, 200);
+    let mut warm = Vec::new();
+    for i in 0..21 {
+        let (_, s) = timed(
+            client
+                .put(format!("{base}/api/build"))
+                .body(small(10_000 + i)),
+        );
+        assert_eq!(s, 204);
+        warm.push(timed(aql(query)).0);
+    }
+    let items_query =
+        r#"items.find({"repo":"artifactory-build-info","name":"4242-1761991200000.json"})"#;
+    let items: Vec<f64> = (0..21).map(|_| timed(aql(items_query)).0).collect();
+    println!(
+        "{:<44} {:>14} {:>14} {:>10}",
+        format!("AQL over 10,000 builds ({loaded:.1} s to upload), ms"),
+        "builds.find",
+        "items.find",
+        "ratio"
+    );
+    row(
+        "first query after the 10,000 uploads",
+        cold,
+        None,
+        "",
+        false,
+    );
+    row(
+        "query after one more upload (median of 21)",
+        med(&warm),
+        Some(med(&items)),
+        "items.find of the document",
+        false,
+    );
+    stop(child);
 }

@@ -3,6 +3,8 @@
 //! Artifacts and dependencies are matched by name (the dependency's `id` when it has no name)
 //! across all modules and compared by checksum; properties by key and compared by value.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{json, Map, Value as Json};
 
 /// The four classes of one section, in the order Artifactory prints them.
@@ -116,16 +118,22 @@ fn same_content(a: &File<'_>, b: &File<'_>) -> bool {
 
 fn compare_files(now: &Json, before: &Json, list: &str) -> Section {
     let (now, before) = (files(now, list), files(before, list));
+    // By name, the first of each name (builds of thousands of files: no quadratic scan).
+    let mut old: HashMap<&str, &File<'_>> = HashMap::with_capacity(before.len());
+    for b in &before {
+        old.entry(b.name.as_str()).or_insert(b);
+    }
+    let current: HashSet<&str> = now.iter().map(|f| f.name.as_str()).collect();
     let mut s = Section::default();
     for f in &now {
-        match before.iter().find(|b| b.name == f.name) {
+        match old.get(f.name.as_str()) {
             None => s.new.push(entry(f, None)),
             Some(b) if same_content(f, b) => s.unchanged.push(entry(f, Some(b))),
             Some(b) => s.updated.push(entry(f, Some(b))),
         }
     }
     for b in &before {
-        if !now.iter().any(|f| f.name == b.name) {
+        if !current.contains(b.name.as_str()) {
             s.removed.push(entry(b, None));
         }
     }

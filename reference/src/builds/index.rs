@@ -31,7 +31,7 @@ pub(crate) struct Run {
     pub started: String,
     /// `started` in epoch ms (`i64::MIN` when missing or not a date: such runs sort oldest).
     pub started_ms: i64,
-    /// The document as stored.
+    /// The document, its fields in Artifactory's order (see [`super::model::ordered`]).
     pub doc: Arc<Json>,
     /// What AQL's build domains read.
     pub view: Arc<Build>,
@@ -93,6 +93,19 @@ impl Index {
         }
     }
 
+    /// Files a document this server has just written at `path` (its content `sha256`), so the
+    /// first read after an upload does not read and parse it again.
+    pub(crate) fn remember(&self, path: &str, doc: Json, item: &crate::store::Item) {
+        let Some(sha256) = item.file.as_ref().map(|f| f.sha256.hex().to_string()) else {
+            return;
+        };
+        let run = run_of(path, doc, item, true);
+        let mut slots = self.slots();
+        if let Some(slot) = slots.get_mut(path).filter(|s| s.sha256 == sha256) {
+            slot.run = Some(run);
+        }
+    }
+
     /// Every build run, in path order; documents changed since the last call are read first.
     pub(crate) async fn runs(&self, store: &Store) -> Vec<Arc<Run>> {
         let stale: Vec<(String, String, PathBuf)> = self
@@ -134,7 +147,7 @@ impl Index {
             };
             let item = state.item(REPO, &path);
             let run = match (doc, item) {
-                (Some(doc), Some(item)) => run_of(&path, doc, item),
+                (Some(doc), Some(item)) => run_of(&path, doc, item, false),
                 _ => None,
             };
             slot.run = Some(run);
@@ -142,7 +155,9 @@ impl Index {
     }
 }
 
-fn run_of(path: &str, doc: Json, item: &crate::store::Item) -> Option<Arc<Run>> {
+/// The run a document stored at `path` is (`None`: not a build-info document); `ordered`: its
+/// fields are already in Artifactory's order.
+fn run_of(path: &str, doc: Json, item: &crate::store::Item, ordered: bool) -> Option<Arc<Run>> {
     let text = |k: &str| super::text(&doc, k);
     let (name, number) = (text("name")?, text("number")?);
     let started = text("started").unwrap_or_default();
@@ -154,7 +169,12 @@ fn run_of(path: &str, doc: Json, item: &crate::store::Item) -> Option<Arc<Run>> 
         number,
         started,
         started_ms,
-        doc: Arc::new(doc),
+        // Kept as Artifactory prints it, so a read serialises it without rearranging.
+        doc: Arc::new(if ordered {
+            doc
+        } else {
+            super::model::ordered(&doc)
+        }),
         view,
     }))
 }

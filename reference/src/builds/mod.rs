@@ -122,7 +122,8 @@ pub(crate) async fn upload(app: &App, caller: &Caller, body: &[u8]) -> Result<()
         Json::String(caller.name.clone()),
     );
     fill_checksums(&app.store.read(), obj);
-    let bytes = serde_json::to_vec_pretty(&model::ordered(&doc))
+    let doc = model::ordered(&doc);
+    let bytes = serde_json::to_vec_pretty(&doc)
         .map_err(|e| ApiError::internal(format!("writing a build-info document: {e}")))?;
     let d = Deploy {
         repo: REPO.into(),
@@ -133,7 +134,8 @@ pub(crate) async fn upload(app: &App, caller: &Caller, body: &[u8]) -> Result<()
         by_checksum: false,
         stamp: Stamp::default(),
     };
-    artifacts::deploy(app, caller, d, one_chunk(bytes)).await?;
+    let done = artifacts::deploy(app, caller, d, one_chunk(bytes)).await?;
+    app.builds.remember(&done.path, doc, &done.item);
     Ok(())
 }
 
@@ -491,4 +493,69 @@ pub(crate) async fn retain_later(
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{admin, app, body};
+
+    fn doc(name: &str, number: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "name": name, "number": number, "started": "2026-11-20T10:00:00.000+0200",
+            "modules": [{"id": "m", "artifacts": [{"name": "a", "sha1": "1".repeat(40)}]}],
+            "extra": {"kept": true}
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_lookup_follows_every_write_to_the_build_info_repository() {
+        let app = app();
+        let a = admin(&app).await;
+        upload(&app, &a, &doc("app", "1")).await.unwrap();
+        let runs = app.builds.runs(&app.store).await;
+        assert_eq!(runs.len(), 1);
+        let r = &runs[0];
+        assert_eq!((r.name.as_str(), r.number.as_str()), ("app", "1"));
+        assert_eq!(r.path, "app/1-1795161600000.json");
+        assert_eq!(r.started_ms, 1_795_161_600_000);
+        // What an upload remembers is what a fresh lookup reads back from the stored file.
+        let fresh = Arc::new(index::Index::default());
+        fresh.attach(&app.store);
+        let read = fresh.runs(&app.store).await;
+        assert_eq!(read[0].doc, r.doc);
+        assert_eq!(r.doc["extra"], serde_json::json!({"kept": true}));
+        assert_eq!(r.doc["artifactoryPrincipal"], "admin");
+        // A plain JSON file that is not build-info is no run; deleting the document removes it.
+        let d = Deploy {
+            repo: REPO.into(),
+            path: "notes.json".into(),
+            folder: false,
+            matrix: vec![],
+            sent: SentChecksums::default(),
+            by_checksum: false,
+            stamp: Stamp::default(),
+        };
+        artifacts::deploy(&app, &a, d, body(b"{\"x\":1}"))
+            .await
+            .unwrap();
+        assert_eq!(app.builds.runs(&app.store).await.len(), 1);
+        artifacts::delete(&app, &a, REPO, "app").await.unwrap();
+        assert!(app.builds.runs(&app.store).await.is_empty());
+        assert!(fresh.runs(&app.store).await.is_empty());
+    }
+
+    #[test]
+    fn names_are_escaped_for_paths_as_artifactory_does() {
+        assert_eq!(encode("a/b c:d.e%f"), "a%2Fb%20c%3Ad%2Ee%25f");
+        assert_eq!(encode("ünï"), "ünï");
+        assert_eq!(uri_segment("my app/x"), "my%20app%2Fx");
+        assert_eq!(
+            parse_started("2026-11-20T10:00:00.000+0200"),
+            Some(1_795_161_600_000)
+        );
+        assert_eq!(parse_started("1795161600000"), None);
+        assert_eq!(parse_started("2026-11-20"), None);
+    }
 }

@@ -59,12 +59,17 @@ pub(crate) async fn handle(r: &Req, e: Builds, body: BodyStream) -> Result<Respo
         } => {
             let run = builds::find(app, &caller, &name, &number, started.as_deref()).await?;
             let uri = format!("{base}/{}/{}", seg(&name), seg(&number));
-            let doc = builds::model::ordered(&run.doc);
-            Ok(json(
-                StatusCode::OK,
-                INFO,
-                &json!({"buildInfo": doc, "uri": uri}),
-            ))
+            #[derive(serde::Serialize)]
+            struct Info<'a> {
+                #[serde(rename = "buildInfo")]
+                build_info: &'a Value,
+                uri: String,
+            }
+            let doc = Info {
+                build_info: &run.doc,
+                uri,
+            };
+            Ok(json(StatusCode::OK, INFO, &doc))
         }
         Builds::Diff {
             name,
