@@ -1352,9 +1352,25 @@ fn big_build(name: &str, number: usize, n: usize, changed: usize) -> Vec<u8> {
 /// The Builds API: a 5,000-artifact build's upload, its first GET and a diff against the run
 /// before (medians of 11, each on a new run, so every read is the first after its write), next
 /// to a plain deploy and GET of the same bytes as a generic file (the storage underneath); then
-/// AQL `builds.find` over 10,000 builds, each query after one more upload.
+/// AQL `builds.find` over 10,000 builds, each query after one more upload, and the first after a
+/// restart. The store is durable (`--data-dir`), as a CI service keeps its data.
 fn builds_bench() {
-    let (child, _, port) = start_ours();
+    let data = tempfile::tempdir().expect("data dir");
+    let port = free_port();
+    let start = || {
+        let t = Instant::now();
+        let child = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
+            .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(data.path())
+            .env("JCR_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start jcr-reference");
+        wait_200(port, "/artifactory/api/system/ping", t);
+        child
+    };
+    let child = start();
     let base = format!("http://127.0.0.1:{port}/artifactory");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let client = reqwest::Client::new();
@@ -1481,6 +1497,11 @@ fn builds_bench() {
     let items_query =
         r#"items.find({"repo":"artifactory-build-info","name":"4242-1761991200000.json"})"#;
     let items: Vec<f64> = (0..21).map(|_| timed(aql(items_query)).0).collect();
+    // After a restart nothing is remembered: the first lookup reads all 10,000 documents.
+    stop(child);
+    let child = start();
+    let (restarted, s) = timed(aql(query));
+    assert_eq!(s, 200);
     println!(
         "{:<44} {:>14} {:>14} {:>10}",
         format!("AQL over 10,000 builds ({loaded:.1} s to upload), ms"),
@@ -1491,6 +1512,13 @@ fn builds_bench() {
     row(
         "first query after the 10,000 uploads",
         cold,
+        None,
+        "",
+        false,
+    );
+    row(
+        "first query after a restart (reads them all)",
+        restarted,
         None,
         "",
         false,

@@ -1,4 +1,5 @@
-//! The build lookup: every build-info document stored in [`super::REPO`], read and parsed once.
+//! The build lookup: every build-info document (a `*.json` file with a `name` and a `number`)
+//! stored in [`super::REPO`], read and parsed once.
 //!
 //! It follows the store's after-commit events (a file written into the build-info repository, one
 //! removed, the repository deleted), whichever write made them (a build upload, a rename, a plain
@@ -63,7 +64,7 @@ impl Index {
         let Some(repo) = state.repo(REPO) else { return };
         let mut slots = self.slots();
         for (path, item) in repo.items.iter() {
-            if let Some(f) = &item.file {
+            if let Some(f) = item.file.as_ref().filter(|_| path.ends_with(".json")) {
                 slots.entry(path.to_string()).or_insert(Slot {
                     sha256: f.sha256.hex().to_string(),
                     run: None,
@@ -76,7 +77,7 @@ impl Index {
         match e {
             Event::FileWritten {
                 repo, path, sha256, ..
-            } if repo == REPO => {
+            } if repo == REPO && path.ends_with(".json") => {
                 self.slots().insert(
                     path.clone(),
                     Slot {

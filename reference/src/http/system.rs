@@ -31,7 +31,7 @@ fn version() -> Result<Response, ApiError> {
     let body = serde_json::json!({
         "version": VERSION,
         "revision": REVISION,
-        "addons": ["docker", "properties", "rest", "search"],
+        "addons": ["build", "docker", "properties", "rest", "search"],
     });
     Ok(json(
         StatusCode::OK,
