@@ -416,6 +416,13 @@ pub(crate) fn build_delete_forbidden(user: &str, name: &str) -> ApiError {
     ))
 }
 
+/// 403: promoting a build without the manage permission on it.
+pub(crate) fn build_promote_forbidden(user: &str, name: &str) -> ApiError {
+    ApiError::forbidden(format!(
+        "User '{user}' is not permitted to promote build '{name}'"
+    ))
+}
+
 /// 400: a rename without `to`.
 pub(crate) fn build_rename_target_missing() -> ApiError {
     ApiError::bad_request("Build rename request must contain a new build name")

@@ -116,6 +116,8 @@ pub enum Action {
     Delete,
     /// Change properties.
     Annotate,
+    /// Manage (a build's promotion, for one).
+    Manage,
 }
 
 impl Action {
@@ -125,6 +127,7 @@ impl Action {
             Action::Deploy => Act::Deploy,
             Action::Delete => Act::Delete,
             Action::Annotate => Act::Annotate,
+            Action::Manage => Act::Manage,
         }
     }
 }

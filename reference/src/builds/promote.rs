@@ -182,6 +182,8 @@ pub(crate) async fn promote(
     let mut out = Outcome::default();
     let files = {
         let state = app.store.read();
+        // Promoting a build is managing it; checked again when the status is recorded.
+        may_promote(app, &state, caller, run)?;
         for repo in [&p.target_repo, &p.source_repo].into_iter().flatten() {
             if state.repo(repo).is_none() {
                 return Err(msg::promotion_no_repository(repo));
@@ -271,6 +273,15 @@ pub(crate) async fn promote(
     Ok(out)
 }
 
+/// Promotion needs the manage permission on the build (its document in the build-info
+/// repository).
+fn may_promote(app: &App, state: &State, caller: &Caller, run: &Run) -> Result<(), ApiError> {
+    app.auth
+        .require(state, caller, Action::Manage, REPO, &run.path, || {
+            msg::build_promote_forbidden(&caller.name, &run.name)
+        })
+}
+
 /// Whether the build names files of the kinds a promotion moves.
 fn declares_files(b: &Build, p: &Promotion) -> bool {
     b.modules
@@ -351,9 +362,12 @@ async fn record(app: &App, caller: &Caller, run: &Arc<Run>, p: &Promotion) -> Re
         user: caller.name.clone(),
         stamp: Stamp::default(),
     };
-    let check = |state: &State| match state.item(REPO, &run.path) {
-        Some(_) => Ok(m),
-        None => Err(msg::no_build_run(&run.name, &run.number, None)),
+    let check = |state: &State| {
+        may_promote(app, state, caller, run)?;
+        match state.item(REPO, &run.path) {
+            Some(_) => Ok(m),
+            None => Err(msg::no_build_run(&run.name, &run.number, None)),
+        }
     };
     app.store
         .transact(check, |_| ())

@@ -779,6 +779,13 @@ async fn build_permissions_follow_the_build_info_repository() {
             "**",
             &[("ci", "rw")],
         ));
+        c.users.push(user("releaser", Some(&[])));
+        c.permissions.push(target(
+            "release-builds",
+            "artifactory-build-info",
+            "**",
+            &[("releaser", "m")],
+        ));
     })
     .await;
     let doc = build("perm", "1", "2026-11-20T10:00:00.000Z", json!([]));
@@ -796,6 +803,24 @@ async fn build_permissions_follow_the_build_info_repository() {
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>()["buildInfo"]["artifactoryPrincipal"], "ci");
+    // Promotion is managing the build: ci may publish it but not promote it.
+    let promote = |who: &str| {
+        s.basic(
+            Method::POST,
+            "api/build/promote/perm/1",
+            who,
+            &format!("{who}-pw"),
+        )
+        .body(json!({"status": "released"}).to_string())
+    };
+    let r = promote("ci").go().await;
+    assert_rest_error(r, 403, "User 'ci' is not permitted to promote build 'perm'").await;
+    assert_eq!(promote("releaser").go().await.status(), 200);
+    let r = s.get("api/build/perm/1").await;
+    assert_eq!(
+        r.json::<Value>()["buildInfo"]["statuses"][0]["user"],
+        "releaser"
+    );
     let r = s
         .basic(
             Method::DELETE,
