@@ -1,13 +1,18 @@
 //! Durability for `--data-dir`: an append-only journal of checksummed [`Mutation`] records plus a
 //! snapshot of the whole [`State`].
 //!
-//! Journal format 1: an 8-byte header (`JCRJ` and the format as `u32` LE), then records
-//! `u32 length (LE) | u32 crc32 of the payload (LE) | JSON payload`; format 0 (before versions) is the
-//! same records with no header. The snapshot is `state.json`, whose first field is `"format"` (none in
-//! format 0). On replay a torn or corrupt tail record (a crash mid-append) is discarded and the file is
-//! cut back to the last good record. At start-up and shutdown the state is compacted into the snapshot
-//! (written to a temp file, fsynced, renamed, directory fsynced) and the journal starts empty, with its
-//! header. A newer format than this version reads stops the start instead of being misread.
+//! Journal format 2: a 16-byte header (`JCRJ`, the format as `u32` LE, the generation as `u64` LE),
+//! then records `u32 length (LE) | u32 crc32 of the payload (LE) | JSON payload`; format 1 had an
+//! 8-byte header without the generation, format 0 (before versions) none. The snapshot is
+//! `state.json`, whose first fields are `"format"` and `"generation"` (neither in format 0, no
+//! generation in format 1). On replay a torn or corrupt tail record (a crash mid-append) is discarded
+//! and the file is cut back to the last good record. At start-up and shutdown (and when the journal
+//! grows large) the state is compacted into the snapshot: written to a temp file with the next
+//! generation, fsynced, renamed, directory fsynced, then the journal starts empty with a header of
+//! that generation. A journal of an older generation than the snapshot is one a compaction had
+//! already folded in when it was interrupted, so its records are not applied again (records are
+//! path-based: a move then a deploy at the old path would not survive a second application). A newer
+//! format than this version reads stops the start instead of being misread.
 //!
 //! Secrets in records and in the snapshot are [`super::Secret`]s: serialised only here, sealed
 //! under the master key while key encryption is active.
@@ -25,6 +30,11 @@ use crate::auth::crypto::Cipher;
 pub struct Journal {
     dir: PathBuf,
     file: File,
+    /// The generation of the snapshot these records follow.
+    generation: u64,
+    /// Tests: stop a compaction after this step, as a crash would (see [`Journal::compact`]).
+    #[cfg(test)]
+    crash_after: Option<u32>,
     /// Bytes appended since the last compaction.
     len: u64,
     /// Compact once the journal grows past this many bytes.
@@ -40,7 +50,7 @@ const SNAPSHOT: &str = "state.json";
 const JOURNAL: &str = "journal.log";
 
 /// The format this version writes (and the newest it reads).
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 /// The journal header's magic bytes.
 const MAGIC: &[u8; 4] = b"JCRJ";
 
@@ -52,20 +62,34 @@ fn too_new(what: &str, format: u32) -> io::Error {
     )
 }
 
+/// The number a snapshot's leading field `"<name>":` holds, and what follows it (`None`: the
+/// snapshot does not start with that field).
+fn leading_number<'a>(bytes: &'a [u8], name: &str) -> Option<(u64, &'a [u8])> {
+    let rest = bytes.strip_prefix(format!("\"{name}\":").as_bytes())?;
+    let n = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let value = std::str::from_utf8(&rest[..n])
+        .ok()?
+        .parse()
+        .unwrap_or(u64::MAX);
+    Some((value, &rest[n..]))
+}
+
 /// The format of a snapshot: the `"format"` field it starts with, or 0.
 fn snapshot_format(bytes: &[u8]) -> u32 {
-    let Some(rest) = bytes.strip_prefix(b"{\"format\":") else {
+    let Some(body) = bytes.strip_prefix(b"{") else {
         return 0;
     };
-    let digits: Vec<u8> = rest
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .copied()
-        .collect();
-    std::str::from_utf8(&digits)
-        .ok()
-        .and_then(|d| d.parse().ok())
-        .unwrap_or(u32::MAX)
+    leading_number(body, "format").map_or(0, |(f, _)| u32::try_from(f).unwrap_or(u32::MAX))
+}
+
+/// The generation of a snapshot: the `"generation"` field after its format, or 0 (formats 0 and 1).
+fn snapshot_generation(bytes: &[u8]) -> u64 {
+    bytes
+        .strip_prefix(b"{")
+        .and_then(|b| leading_number(b, "format"))
+        .and_then(|(_, rest)| rest.strip_prefix(b","))
+        .and_then(|b| leading_number(b, "generation"))
+        .map_or(0, |(g, _)| g)
 }
 
 impl Journal {
@@ -74,12 +98,14 @@ impl Journal {
     pub fn open(dir: &Path, cipher: Option<Cipher>) -> io::Result<(Journal, Option<State>)> {
         std::fs::create_dir_all(dir)?;
         let snap_path = dir.join(SNAPSHOT);
+        let mut snap_generation = 0;
         let mut state: Option<State> = if snap_path.exists() {
             let bytes = std::fs::read(&snap_path)?;
             let format = snapshot_format(&bytes);
             if format > FORMAT {
                 return Err(too_new("snapshot", format));
             }
+            snap_generation = snapshot_generation(&bytes);
             let mut s: State = secret::reading(cipher.as_ref(), || serde_json::from_slice(&bytes))
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
             s.reindex();
@@ -88,9 +114,20 @@ impl Journal {
             None
         };
         let jpath = dir.join(JOURNAL);
+        let mut generation = snap_generation;
         if jpath.exists() {
-            let records = read_records(&jpath, cipher.as_ref())?;
-            if !records.is_empty() {
+            let (journal_generation, records) = read_records(&jpath, cipher.as_ref())?;
+            if journal_generation < snap_generation {
+                // A compaction wrote the snapshot and stopped before emptying the journal: the
+                // snapshot already holds these records.
+                if !records.is_empty() {
+                    tracing::info!(
+                        "the snapshot (generation {snap_generation}) already holds the {} records of the journal of generation {journal_generation}",
+                        records.len()
+                    );
+                }
+            } else if !records.is_empty() {
+                generation = journal_generation;
                 let s = state.get_or_insert_with(State::default);
                 for m in records {
                     // A record was only written after it applied cleanly, so it applies again.
@@ -104,6 +141,9 @@ impl Journal {
         let mut journal = Journal {
             dir: dir.to_path_buf(),
             file,
+            generation,
+            #[cfg(test)]
+            crash_after: None,
             len: 0,
             compact_after: COMPACT_AFTER,
             cipher,
@@ -144,13 +184,17 @@ impl Journal {
         self.file.try_clone()
     }
 
-    /// Writes a snapshot of `state` and empties the journal.
+    /// Writes a snapshot of `state` (the next generation) and empties the journal. Each step is
+    /// safe to be the last before a crash: until the rename the old snapshot and journal stand;
+    /// after it the journal's older generation tells the next start not to apply it again.
     pub fn compact(&mut self, state: &State) -> io::Result<()> {
+        let next = self.generation + 1;
         let tmp = self.dir.join(format!("{SNAPSHOT}.tmp"));
         {
             let mut f = io::BufWriter::new(File::create(&tmp)?);
             let view = SnapshotView {
                 format: FORMAT,
+                generation: next,
                 repos: &state.repos,
                 filled: &state.filled,
                 archives: &state.archives,
@@ -164,19 +208,42 @@ impl Journal {
             let f = f.into_inner().map_err(|e| e.into_error())?;
             f.sync_all()?;
         }
+        self.crash_point(1)?;
         std::fs::rename(&tmp, self.dir.join(SNAPSHOT))?;
+        self.crash_point(2)?;
         File::open(&self.dir)?.sync_all()?;
+        self.crash_point(3)?;
+        self.generation = next;
         self.restart()
     }
 
-    /// Empties the journal and writes its header.
+    /// Empties the journal and writes its header (the current generation).
     fn restart(&mut self) -> io::Result<()> {
         self.file.set_len(0)?;
+        self.crash_point(4)?;
         let mut header = MAGIC.to_vec();
         header.extend_from_slice(&FORMAT.to_le_bytes());
+        header.extend_from_slice(&self.generation.to_le_bytes());
         self.file.write_all(&header)?;
+        self.crash_point(5)?;
         self.len = 0;
         self.file.sync_all()
+    }
+
+    /// Tests: fail here, as a crash would, when this is the step asked for.
+    #[cfg(test)]
+    fn crash_point(&self, step: u32) -> io::Result<()> {
+        if self.crash_after == Some(step) {
+            return Err(io::Error::other(format!(
+                "crash after compaction step {step}"
+            )));
+        }
+        Ok(())
+    }
+
+    #[cfg(not(test))]
+    fn crash_point(&self, _step: u32) -> io::Result<()> {
+        Ok(())
     }
 
     /// Starts or stops sealing secrets, and rewrites the snapshot so nothing on disk is in the old form.
@@ -191,6 +258,7 @@ impl Journal {
 #[derive(serde::Serialize)]
 struct SnapshotView<'a> {
     format: u32,
+    generation: u64,
     repos: &'a indexmap::IndexMap<String, super::tree::Repo>,
     filled: &'a std::collections::HashMap<String, [String; 2]>,
     archives: &'a std::collections::HashMap<String, Vec<String>>,
@@ -201,19 +269,29 @@ struct SnapshotView<'a> {
 /// Reads every intact record; truncates the file at the first torn or corrupt one. An intact
 /// record this version cannot decode (written by a newer server) stops the start with an error
 /// instead: cutting it off would lose every acknowledged write after it.
-fn read_records(path: &Path, cipher: Option<&Cipher>) -> io::Result<Vec<Mutation>> {
+fn read_records(path: &Path, cipher: Option<&Cipher>) -> io::Result<(u64, Vec<Mutation>)> {
     let mut f = OpenOptions::new().read(true).write(true).open(path)?;
     let mut bytes = Vec::new();
     f.read_to_end(&mut bytes)?;
     let mut out = Vec::new();
-    // Format 1 and later start with a header; format 0 with the first record.
+    // Format 1 and later start with a header (format 2 with the generation); format 0 with the
+    // first record.
     let mut pos = 0usize;
+    let mut generation = 0;
     if bytes.len() >= 8 && &bytes[..4] == MAGIC {
         let format = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
         if format > FORMAT {
             return Err(too_new("journal", format));
         }
         pos = 8;
+        if format >= 2 {
+            let Some(g) = bytes.get(8..16) else {
+                // A header torn before its generation: nothing was appended after it.
+                return Ok((0, out));
+            };
+            generation = u64::from_le_bytes(g.try_into().expect("8 bytes"));
+            pos = 16;
+        }
     }
     while pos + 8 <= bytes.len() {
         let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("4 bytes")) as usize;
@@ -247,7 +325,7 @@ fn read_records(path: &Path, cipher: Option<&Cipher>) -> io::Result<Vec<Mutation
         f.seek(SeekFrom::End(0))?;
         f.sync_all()?;
     }
-    Ok(out)
+    Ok((generation, out))
 }
 
 #[cfg(test)]
@@ -281,8 +359,12 @@ mod tests {
         let s = s.unwrap();
         assert!(s.repo("one").is_some());
         assert!(s.repo("two").is_none());
-        // Compacted: the journal is its header alone and the snapshot holds the state.
-        assert_eq!(std::fs::read(&path).unwrap(), b"JCRJ\x01\x00\x00\x00");
+        // Compacted: the journal is its header alone (format 2, generation 1: the first
+        // compaction) and the snapshot holds the state.
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"JCRJ\x02\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00"
+        );
         let (_j, s) = Journal::open(dir.path(), None).unwrap();
         assert!(s.unwrap().repo("one").is_some());
     }
@@ -343,23 +425,24 @@ mod tests {
         assert!(s.unwrap().repo("one").is_some());
         let snap = std::fs::read(dir.path().join(SNAPSHOT)).unwrap();
         assert!(
-            snap.starts_with(b"{\"format\":1,"),
+            snap.starts_with(b"{\"format\":2,\"generation\":1,"),
             "{}",
             String::from_utf8_lossy(&snap)
         );
         assert_eq!(snapshot_format(&snap), FORMAT);
+        assert_eq!(snapshot_generation(&snap), 1);
         // A journal from the future.
         let path = dir.path().join(JOURNAL);
-        std::fs::write(&path, b"JCRJ\x02\x00\x00\x00").unwrap();
+        std::fs::write(&path, b"JCRJ\x03\x00\x00\x00").unwrap();
         let err = Journal::open(dir.path(), None).unwrap_err();
-        assert!(err.to_string().contains("journal is in format 2"), "{err}");
-        assert_eq!(std::fs::read(&path).unwrap(), b"JCRJ\x02\x00\x00\x00");
+        assert!(err.to_string().contains("journal is in format 3"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"JCRJ\x03\x00\x00\x00");
         // A snapshot from the future.
         std::fs::write(&path, b"").unwrap();
         let future =
             String::from_utf8(snap)
                 .unwrap()
-                .replacen("{\"format\":1,", "{\"format\":7,", 1);
+                .replacen("{\"format\":2,", "{\"format\":7,", 1);
         std::fs::write(dir.path().join(SNAPSHOT), &future).unwrap();
         let err = Journal::open(dir.path(), None).unwrap_err();
         assert!(err.to_string().contains("snapshot is in format 7"), "{err}");
@@ -367,5 +450,76 @@ mod tests {
             std::fs::read_to_string(dir.path().join(SNAPSHOT)).unwrap(),
             future
         );
+    }
+
+    fn put(path: &str, content: char) -> Mutation {
+        let hex = |n: usize| content.to_string().repeat(n);
+        Mutation::PutFile {
+            repo: "r".into(),
+            path: path.into(),
+            file: crate::store::FileData {
+                size: 1,
+                sha1: hex(40).into(),
+                md5: hex(32).into(),
+                sha256: hex(64).into(),
+                original: None,
+                mime: "application/octet-stream".into(),
+                stats: None,
+            },
+            props: Default::default(),
+            now: 1,
+            user: "admin".into(),
+            stamp: Default::default(),
+        }
+    }
+
+    fn content(s: &State, path: &str) -> Option<String> {
+        let f = s.item("r", path)?.file.as_ref()?;
+        Some(f.sha1.hex().to_string()[..1].to_string())
+    }
+
+    /// A crash at any step of a compaction loses nothing and applies nothing twice: after
+    /// `deploy a=X`, a restart, `move a->b` and `deploy a=Y`, a compaction stopped after each of its
+    /// steps leaves a directory that reopens to exactly a=Y, b=X (applying the journal again after
+    /// the snapshot had folded it in would move the new a over b).
+    #[test]
+    fn a_crash_at_any_step_of_a_compaction_replays_nothing_twice() {
+        for step in 1..=5 {
+            let dir = tempfile::tempdir().unwrap();
+            {
+                let (mut j, _) = Journal::open(dir.path(), None).unwrap();
+                j.append(&create("r")).unwrap();
+                j.append(&put("a", 'a')).unwrap();
+            }
+            let (mut j, s) = Journal::open(dir.path(), None).unwrap();
+            let mut s = s.unwrap();
+            for m in [
+                Mutation::Transfer {
+                    src_repo: "r".into(),
+                    src_path: "a".into(),
+                    dst_repo: "r".into(),
+                    dst_path: "b".into(),
+                    mv: true,
+                    now: 2,
+                    user: "admin".into(),
+                },
+                put("a", 'c'),
+            ] {
+                s.apply(&m).unwrap();
+                j.append(&m).unwrap();
+            }
+            j.file.sync_all().unwrap();
+            j.crash_after = Some(step);
+            let err = j.compact(&s).unwrap_err();
+            assert!(err.to_string().contains(&format!("step {step}")), "{err}");
+            drop(j);
+            let (_j, back) = Journal::open(dir.path(), None).unwrap();
+            let back = back.unwrap();
+            assert_eq!(
+                (content(&back, "a"), content(&back, "b")),
+                (Some("c".into()), Some("a".into())),
+                "after a crash at step {step}"
+            );
+        }
     }
 }

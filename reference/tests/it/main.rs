@@ -12,6 +12,7 @@ mod logs;
 mod negotiation;
 mod permissions;
 mod properties;
+mod races;
 mod replay;
 mod repositories;
 mod retrieve;

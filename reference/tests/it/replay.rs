@@ -174,19 +174,22 @@ async fn assert_fixture_state(name: &str, s: &Started) {
 #[rstest::rstest]
 #[case("datadir-v0")]
 #[case("datadir-v0-sealed")]
+#[case("datadir-v1")]
+#[case("datadir-v1-sealed")]
 #[tokio::test]
-async fn a_data_directory_written_by_format_0_still_loads(#[case] name: &str) {
+async fn a_data_directory_written_by_an_earlier_format_still_loads(#[case] name: &str) {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&fixture(name).join("data"), dir.path());
     let s = Started::start(dir.path()).await;
     assert_fixture_state(name, &s).await;
     s.server.stop().await;
-    // And again after this version has compacted it in its own format (format 1: a versioned
-    // snapshot and a journal with a header).
+    // And again after this version has compacted it in its own format (format 2: a snapshot with
+    // its format and generation, a journal whose header names the generation it follows).
     let snapshot = std::fs::read(dir.path().join("meta/state.json")).unwrap();
-    assert!(snapshot.starts_with(b"{\"format\":1,"));
+    assert!(snapshot.starts_with(b"{\"format\":2,\"generation\":"));
     let journal = std::fs::read(dir.path().join("meta/journal.log")).unwrap();
-    assert!(journal.starts_with(b"JCRJ\x01\x00\x00\x00"));
+    assert!(journal.starts_with(b"JCRJ\x02\x00\x00\x00"));
+    assert_eq!(journal.len(), 16);
     let s = Started::start(dir.path()).await;
     assert_fixture_state(name, &s).await;
     s.server.stop().await;
