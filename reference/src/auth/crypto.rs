@@ -128,7 +128,7 @@ pub fn seal_with(cipher: Option<&Cipher>, text: &str) -> String {
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        crate::store::private::dir(dir)?;
     }
     let tmp = path.with_extension("tmp");
     {

@@ -74,12 +74,12 @@ impl BlobStore {
     /// Opens (creating) a store under `root`. With `durable`, files and directories are fsynced before an
     /// ingest returns. Leftover temporary files of interrupted uploads are removed.
     pub fn open(root: &Path, durable: bool) -> io::Result<BlobStore> {
-        std::fs::create_dir_all(root.join("blobs").join("sha256"))?;
+        super::private::dir(&root.join("blobs").join("sha256"))?;
         let tmp = root.join("tmp");
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp)?;
         }
-        std::fs::create_dir_all(&tmp)?;
+        super::private::dir(&tmp)?;
         Ok(BlobStore {
             root: root.to_path_buf(),
             durable,
@@ -399,7 +399,7 @@ impl TempUpload {
             rand::random::<u64>(),
             rand::random::<u64>()
         ));
-        std::fs::OpenOptions::new()
+        super::private::options()
             .write(true)
             .create_new(true)
             .open(&path)?;
@@ -591,10 +591,17 @@ fn publish(tmp: &Path, dest: &Path, durable: bool) -> io::Result<()> {
         return Ok(());
     }
     let dir = dest.parent().expect("blob path has a parent");
-    std::fs::create_dir_all(dir)?;
+    let new_shard = super::private::dir(dir)?;
     std::fs::rename(tmp, dest)?;
     if durable {
+        // The blob's entry, and the shard directory's own entry when it is new: a power loss
+        // after the journal's fsync must not find the item without its content.
         File::open(dir)?.sync_all()?;
+        if new_shard {
+            if let Some(parent) = dir.parent() {
+                File::open(parent)?.sync_all()?;
+            }
+        }
     }
     Ok(())
 }

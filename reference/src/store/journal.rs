@@ -96,8 +96,10 @@ impl Journal {
     /// Loads the snapshot and replays the journal in `dir`, then compacts. Returns the journal and the
     /// recovered state (`None` when the directory held no state yet).
     pub fn open(dir: &Path, cipher: Option<Cipher>) -> io::Result<(Journal, Option<State>)> {
-        std::fs::create_dir_all(dir)?;
+        super::private::dir(dir)?;
         let snap_path = dir.join(SNAPSHOT);
+        super::private::narrow(&snap_path)?;
+        super::private::narrow(&dir.join(JOURNAL))?;
         let mut snap_generation = 0;
         let mut state: Option<State> = if snap_path.exists() {
             let bytes = std::fs::read(&snap_path)?;
@@ -137,7 +139,10 @@ impl Journal {
                 }
             }
         }
-        let file = OpenOptions::new().create(true).append(true).open(&jpath)?;
+        let file = super::private::options()
+            .create(true)
+            .append(true)
+            .open(&jpath)?;
         let mut journal = Journal {
             dir: dir.to_path_buf(),
             file,
@@ -191,7 +196,12 @@ impl Journal {
         let next = self.generation + 1;
         let tmp = self.dir.join(format!("{SNAPSHOT}.tmp"));
         {
-            let mut f = io::BufWriter::new(File::create(&tmp)?);
+            let file = super::private::options()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)?;
+            let mut f = io::BufWriter::new(file);
             let view = SnapshotView {
                 format: FORMAT,
                 generation: next,

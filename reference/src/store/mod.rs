@@ -8,6 +8,7 @@ pub mod blobs;
 pub mod hex;
 pub mod index;
 pub mod journal;
+pub mod private;
 pub mod secret;
 pub mod sym;
 pub mod tree;
@@ -80,6 +81,7 @@ impl Store {
                 (t.path().to_path_buf(), Some(t))
             }
         };
+        private::dir(&root)?;
         let blobs = BlobStore::open(&root, data_dir.is_some())?;
         let cipher = Cipher::load(&root)?;
         let (journal, recovered) = match data_dir {

@@ -183,3 +183,46 @@ fn unsafe_sigterm(child: &Child) {
         .unwrap();
     assert!(status.success());
 }
+
+/// The data directory is private: directories 0700 and files 0600, also one an earlier version
+/// left open to others (narrowed when it is opened).
+#[tokio::test]
+async fn the_data_directory_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("meta")).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (mut child, url) = spawn(&data);
+    let client = reqwest::Client::new();
+    let r = client
+        .put(format!("{url}/generic-local/private/a.txt"))
+        .basic_auth("admin", Some("password"))
+        .body("secret-ish")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = client
+        .post(format!("{url}/api/security/apiKey"))
+        .basic_auth("admin", Some("password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    unsafe_sigterm(&child);
+    child.wait().unwrap();
+    let mut open = Vec::new();
+    let mut stack = vec![data.clone()];
+    while let Some(p) = stack.pop() {
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        let want = if p.is_dir() { 0o700 } else { 0o600 };
+        if mode != want {
+            open.push(format!("{mode:o} {}", p.display()));
+        }
+        if p.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    assert!(open.is_empty(), "readable by others:\n{}", open.join("\n"));
+}

@@ -1,0 +1,46 @@
+//! The data directory is private to the server's user: directories `0700`, files `0600`. A
+//! directory made by an earlier version (with the process umask) is narrowed when it is opened,
+//! which shuts others out of everything beneath it.
+
+use std::fs::OpenOptions;
+use std::io;
+use std::path::Path;
+
+/// Creates `path` and its missing parents as private directories, and narrows `path` itself if
+/// it existed. Returns whether `path` was created (its parent's entry then needs a sync to be
+/// durable).
+pub fn dir(path: &Path) -> io::Result<bool> {
+    let existed = path.is_dir();
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(path)?;
+    #[cfg(unix)]
+    if existed {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+        if mode != 0o700 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(!existed)
+}
+
+/// Options that create files readable and writable by the owner only.
+pub fn options() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o
+}
+
+/// Narrows an existing file to `0600` (files an earlier version wrote).
+pub fn narrow(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    if path.is_file() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
