@@ -1,7 +1,9 @@
-//! Key encryption (`POST /api/system/encrypt|decrypt`): while a master key exists in the data directory,
-//! secrets at rest (API keys, password hashes, the instance secret, the token signing key) are written
-//! sealed with AES-256-GCM under it. In memory they are always plain; sealing happens where state meets
-//! the disk (journal records, snapshots, the signing key file).
+//! Secrets at rest. The journal and snapshot always seal their secrets (API keys, password hashes,
+//! the instance secret) with AES-256-GCM: under the data key (`<data>/security/data.key`, made at
+//! the first start) and, while key encryption (`POST /api/system/encrypt|decrypt`) is active, under
+//! the master key (`security/master.key`), which then seals the token signing key file too. So a
+//! copy of the data directory without its key files holds no credential. In memory secrets are
+//! always plain; sealing happens where state meets the disk.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -17,6 +19,9 @@ pub const SEALED: &str = "{aes}";
 #[derive(Clone)]
 pub struct Cipher {
     aead: Aes256Gcm,
+    /// Another key that opens what this one does not (the data key behind the master key, so
+    /// values sealed before key encryption started still open).
+    fallback: Option<Aes256Gcm>,
 }
 
 impl std::fmt::Debug for Cipher {
@@ -28,6 +33,11 @@ impl std::fmt::Debug for Cipher {
 /// Where the master key lives under a data root.
 pub fn master_key_path(root: &Path) -> PathBuf {
     root.join("security").join("master.key")
+}
+
+/// Where the data key lives under a data root.
+pub fn data_key_path(root: &Path) -> PathBuf {
+    root.join("security").join("data.key")
 }
 
 impl Cipher {
@@ -63,7 +73,37 @@ impl Cipher {
     fn from_key(key: &[u8]) -> Cipher {
         Cipher {
             aead: Aes256Gcm::new_from_slice(key).expect("32-byte key"),
+            fallback: None,
         }
+    }
+
+    /// The data key of `root` (`security/data.key`), created (mode 0600) when missing.
+    pub fn data_key(root: &Path) -> io::Result<Cipher> {
+        let path = data_key_path(root);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => hex::decode(text.trim())
+                .ok()
+                .filter(|k| k.len() == 32)
+                .map(|k| Cipher::from_key(&k))
+                .ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{} does not hold a 256-bit key", path.display()),
+                    )
+                }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let key: [u8; 32] = rand::random();
+                write_private(&path, hex::encode(key).as_bytes())?;
+                Ok(Cipher::from_key(&key))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// This cipher, also opening what `other` sealed.
+    pub fn falling_back_to(mut self, other: &Cipher) -> Cipher {
+        self.fallback = Some(other.aead.clone());
+        self
     }
 
     /// Seals a secret (already sealed values are returned unchanged).
@@ -96,10 +136,15 @@ impl Cipher {
         if raw.len() < 12 {
             return Err(bad());
         }
-        let plain = self
-            .aead
-            .decrypt(Nonce::from_slice(&raw[..12]), &raw[12..])
-            .map_err(|_| bad())?;
+        let (nonce, ct) = (Nonce::from_slice(&raw[..12]), &raw[12..]);
+        let plain = match self.aead.decrypt(nonce, ct) {
+            Ok(p) => p,
+            Err(_) => self
+                .fallback
+                .as_ref()
+                .and_then(|f| f.decrypt(nonce, ct).ok())
+                .ok_or_else(bad)?,
+        };
         String::from_utf8(plain).map_err(|_| bad())
     }
 }

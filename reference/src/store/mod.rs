@@ -63,9 +63,20 @@ pub struct Store {
     pub(crate) events: crate::events::Bus,
     root: std::path::PathBuf,
     cipher: RwLock<Option<Cipher>>,
+    /// What seals secrets at rest when key encryption is off (and opens what it sealed after).
+    data_key: Option<Cipher>,
     /// Blobs that something outside the item tree still needs (Docker upload sessions), with counts.
     held: Mutex<std::collections::HashMap<String, usize>>,
     _tmp: Option<tempfile::TempDir>,
+}
+
+/// What seals the journal's secrets: the master key while key encryption is on (opening what the
+/// data key sealed too), else the data key.
+fn at_rest(master: Option<&Cipher>, data_key: &Cipher) -> Cipher {
+    match master {
+        Some(m) => m.clone().falling_back_to(data_key),
+        None => data_key.clone(),
+    }
 }
 
 impl Store {
@@ -84,12 +95,16 @@ impl Store {
         private::dir(&root)?;
         let blobs = BlobStore::open(&root, data_dir.is_some())?;
         let cipher = Cipher::load(&root)?;
-        let (journal, recovered) = match data_dir {
-            Some(d) => {
-                let (j, s) = Journal::open(&d.join("meta"), cipher.clone())?;
+        let data_key = match data_dir {
+            Some(_) => Some(Cipher::data_key(&root)?),
+            None => None,
+        };
+        let (journal, recovered) = match (data_dir, &data_key) {
+            (Some(d), Some(k)) => {
+                let (j, s) = Journal::open(&d.join("meta"), Some(at_rest(cipher.as_ref(), k)))?;
                 (Some(j), s)
             }
-            None => (None, None),
+            _ => (None, None),
         };
         let mut state = recovered.unwrap_or_default();
         let mut journal = journal;
@@ -125,6 +140,7 @@ impl Store {
             blobs,
             root,
             cipher: RwLock::new(cipher),
+            data_key,
             held: Mutex::default(),
             _tmp: tmp,
         })
@@ -266,13 +282,14 @@ impl Store {
             .clone()
     }
 
-    /// Starts (`Some`) or stops (`None`) sealing secrets at rest; the snapshot is rewritten at once so
-    /// the disk holds secrets only in the new form.
+    /// Starts (`Some`) or stops (`None`) key encryption: secrets at rest are sealed under the
+    /// master key, or again under the data key; the snapshot is rewritten at once so the disk
+    /// holds secrets only in the new form.
     pub fn set_cipher(&self, cipher: Option<Cipher>) -> io::Result<()> {
         let state = self.state.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(j) = &self.journal {
+        if let (Some(j), Some(k)) = (&self.journal, &self.data_key) {
             let mut j = j.lock().unwrap_or_else(|e| e.into_inner());
-            j.set_cipher(cipher.clone(), &state)?;
+            j.set_cipher(Some(at_rest(cipher.as_ref(), k)), &state)?;
         }
         *self.cipher.write().unwrap_or_else(|e| e.into_inner()) = cipher;
         Ok(())

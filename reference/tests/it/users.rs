@@ -548,8 +548,13 @@ async fn key_encryption_seals_secrets_at_rest_across_restarts() {
     let r = s.admin(Method::POST, "api/system/decrypt").go().await;
     assert_eq!(r.text(), "DONE");
     s.server.stop().await;
+    // Decrypted: the signing key file is plain again, the journal's secrets are under the data key.
     let disk = all_bytes(&data);
-    assert!(contains(&disk, &key) && contains(&disk, "PRIVATE KEY"));
+    assert!(contains(&disk, "PRIVATE KEY"));
+    assert!(
+        !contains(&disk, &key),
+        "the API key is on disk in the clear"
+    );
     assert!(!data.join("security/master.key").exists());
     let s = start_with(|c| c.data_dir = Some(data.clone())).await;
     ok(s.anon(Method::GET, "api/repositories")
@@ -562,4 +567,82 @@ async fn key_encryption_seals_secrets_at_rest_across_restarts() {
         .go()
         .await)
     .await;
+}
+
+/// Without key encryption too, the journal and snapshot hold no credential: a copy of the data
+/// directory without its key files (`security/`) gives away no API key, password hash, refresh
+/// token or instance secret, and a server will not start on it.
+#[tokio::test]
+async fn a_copy_of_the_data_directory_without_its_keys_holds_no_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = start_with(|c| {
+        c.data_dir = Some(data.clone());
+        with_bob(c);
+    })
+    .await;
+    let key: serde_json::Value = s
+        .admin(Method::POST, "api/security/apiKey")
+        .go()
+        .await
+        .json();
+    let key = key["apiKey"].as_str().unwrap().to_string();
+    let t: serde_json::Value = s
+        .admin(Method::POST, "api/security/token")
+        .form(&[
+            ("username", "bob"),
+            ("expires_in", "0"),
+            ("refreshable", "true"),
+        ])
+        .go()
+        .await
+        .json();
+    let refresh = t["refresh_token"].as_str().unwrap_or("").to_string();
+    let encrypted: String = s
+        .basic(Method::GET, "api/security/encryptedPassword", "bob", "pw")
+        .go()
+        .await
+        .text();
+    s.server.stop().await;
+    let copy = dir.path().join("copy");
+    copy_without_keys(&data, &copy);
+    let disk = all_bytes(&copy);
+    assert!(!contains(&disk, &key), "the API key");
+    assert!(!contains(&disk, "$2b$"), "a password hash");
+    assert!(
+        refresh.is_empty() || !contains(&disk, &refresh),
+        "the refresh token"
+    );
+    assert!(!contains(&disk, "PRIVATE KEY"), "the signing key");
+    let state = std::fs::read_to_string(copy.join("meta/state.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&state).unwrap();
+    let secret = v["security"]["secret"].as_str().unwrap();
+    assert!(secret.starts_with("{aes}"), "the instance secret: {secret}");
+    assert!(!encrypted.is_empty());
+    // The copy does not open without the keys: the server says so and stops.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
+        .args(["--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("a sealed secret does not open"), "{said}");
+}
+
+fn copy_without_keys(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap();
+        if name == "security" {
+            continue;
+        }
+        if p.is_dir() {
+            copy_without_keys(&p, &to.join(name));
+        } else {
+            std::fs::copy(&p, to.join(name)).unwrap();
+        }
+    }
 }
