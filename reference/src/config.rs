@@ -281,6 +281,12 @@ pub struct Config {
     pub max_upload: Option<u64>,
     /// Run garbage collection every this many seconds (`None` or 0: only on request).
     pub gc_interval_secs: Option<u64>,
+    /// A client that sends nothing of its request headers, or of a body it started, for this many
+    /// seconds is cut off (nginx's `client_header_timeout` / `client_body_timeout`, 60 s).
+    pub idle_timeout_secs: u64,
+    /// Connections served at once; more wait in the listen queue (`None`: the open-file limit less
+    /// a margin for the store's own files).
+    pub max_connections: Option<usize>,
     /// The clock.
     pub clock: Clock,
     /// Deliberate faults, for proving that a conformance suite can fail. Never set outside tests.
@@ -329,6 +335,8 @@ impl Default for Config {
             permissions: vec![],
             max_upload: None,
             gc_interval_secs: Some(3600),
+            idle_timeout_secs: 60,
+            max_connections: None,
             clock: Clock::system(),
             faults: Faults::default(),
         }
@@ -420,6 +428,12 @@ pub struct Cli {
     /// Seconds between background garbage collections (0 = only `POST /api/system/storage/gc`). Default 3600.
     #[arg(long, env = "JCR_GC_INTERVAL")]
     pub gc_interval: Option<u64>,
+    /// Seconds a client may send nothing of its headers or of a body it started before it is cut off. Default 60.
+    #[arg(long, env = "JCR_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<u64>,
+    /// Connections served at once (more wait to be accepted). Default: the open-file limit less 256.
+    #[arg(long, env = "JCR_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
 }
 
 /// The config-file format.
@@ -440,6 +454,10 @@ pub struct FileConfig {
     pub max_upload: Option<u64>,
     /// See [`Config::gc_interval_secs`].
     pub gc_interval: Option<u64>,
+    /// See [`Config::idle_timeout_secs`].
+    pub idle_timeout: Option<u64>,
+    /// See [`Config::max_connections`].
+    pub max_connections: Option<usize>,
     /// Repositories.
     pub repositories: Option<Vec<FileRepo>>,
     /// Users.
@@ -530,6 +548,8 @@ impl Cli {
             anonymous_access: self.anonymous_access,
             gc_interval: self.gc_interval,
             max_upload: self.max_upload,
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections,
         }
         .apply(&mut c);
         if !self.repos.is_empty() {
@@ -563,6 +583,8 @@ struct Scalars {
     anonymous_access: Option<bool>,
     gc_interval: Option<u64>,
     max_upload: Option<u64>,
+    idle_timeout: Option<u64>,
+    max_connections: Option<usize>,
 }
 
 impl Scalars {
@@ -588,6 +610,12 @@ impl Scalars {
         if self.max_upload.is_some() {
             c.max_upload = self.max_upload;
         }
+        if let Some(t) = self.idle_timeout {
+            c.idle_timeout_secs = t;
+        }
+        if self.max_connections.is_some() {
+            c.max_connections = self.max_connections;
+        }
     }
 }
 
@@ -600,6 +628,8 @@ fn apply_file(c: &mut Config, f: FileConfig) -> Result<(), String> {
         anonymous_access: f.anonymous_access,
         gc_interval: f.gc_interval,
         max_upload: f.max_upload,
+        idle_timeout: f.idle_timeout,
+        max_connections: f.max_connections,
     }
     .apply(c);
     if let Some(repos) = f.repositories {

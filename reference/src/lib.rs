@@ -136,11 +136,13 @@ pub async fn serve(
     }
     jobs::Jobs::start(&state, pending);
     tracing::info!("Ready at {url}");
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    http::serve::run(
+        listener,
+        routes,
+        http::serve::Limits::of(&state.config),
+        shutdown,
+    )
+    .await;
     // Configured passwords still being hashed are finished, so the store never keeps a user whose
     // password is neither hashed nor known (the config may not name them next time).
     state.jobs.shutdown().await;

@@ -15,6 +15,7 @@ pub(crate) mod repositories;
 pub(crate) mod router;
 pub(crate) mod search;
 pub(crate) mod security;
+pub(crate) mod serve;
 pub(crate) mod storage;
 pub(crate) mod system;
 pub(crate) mod tokens;

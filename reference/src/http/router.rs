@@ -26,6 +26,7 @@ pub(crate) fn routes(state: AppState) -> BoxedFilter<(Response,)> {
     let app = state.clone();
     let id = state.instance_id.clone();
     let faults = state.config.faults;
+    let idle = std::time::Duration::from_secs(state.config.idle_timeout_secs.max(1));
     let routes = warp::method()
         .and(warp::path::full())
         .and(raw_query)
@@ -34,7 +35,8 @@ pub(crate) fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .then(
             move |method: Method, path: FullPath, query: String, headers: HeaderMap, body| {
                 let app = app.clone();
-                async move { handle(app, method, path.as_str(), &query, headers, boxed(body)).await }
+                let body = boxed(body, idle);
+                async move { handle(app, method, path.as_str(), &query, headers, body).await }
             },
         )
         .map(move |mut r: Response| {
@@ -51,15 +53,18 @@ pub(crate) fn routes(state: AppState) -> BoxedFilter<(Response,)> {
     }
 }
 
-fn boxed<S, B>(s: S) -> BodyStream
+/// The request body as the domain reads it: chunks as `Bytes`, failing when the client stops
+/// sending for the idle timeout.
+fn boxed<S, B>(s: S, idle: std::time::Duration) -> BodyStream
 where
     S: Stream<Item = Result<B, warp::Error>> + Send + 'static,
     B: warp::Buf,
 {
-    Box::pin(s.map(|r| {
+    let chunks = Box::pin(s.map(|r| {
         r.map(|mut b| b.copy_to_bytes(b.remaining()))
             .map_err(std::io::Error::other)
-    }))
+    }));
+    Box::pin(super::serve::idle_body(chunks, idle))
 }
 
 /// The credentials a request presents.

@@ -8,6 +8,7 @@ mod deploy;
 mod docker;
 mod durability;
 mod escalation;
+mod limits;
 mod logs;
 mod negotiation;
 mod permissions;
