@@ -38,12 +38,17 @@ fn missing() -> ApiError {
 }
 
 /// Names of users, groups and permission targets: at most 64 characters, no `/` or control
-/// characters (`+` stands for a space, as in a form).
+/// characters, not only dots (`.` and `..` would be path segments that resolve away; `+` stands for
+/// a space, as in a form).
 pub(crate) fn check_name(decoded: &str) -> Result<String, ApiError> {
     let name = decoded.replace('+', " ");
-    if name.contains('/') || name.chars().any(char::is_control) || name.len() > 64 {
+    if name.contains('/')
+        || name.chars().any(char::is_control)
+        || name.len() > 64
+        || name.trim_matches('.').is_empty()
+    {
         return Err(ApiError::bad_request(format!(
-            "Invalid name '{name}': names are at most 64 characters without '/' or control characters"
+            "Invalid name '{name}': names are at most 64 characters without '/' or control characters, and not only dots"
         )));
     }
     Ok(name)

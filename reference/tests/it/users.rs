@@ -208,6 +208,18 @@ async fn bad_security_input_is_refused_and_changes_nothing() {
             "Invalid email address 'nope'",
         ),
         (
+            "api/security/users/...",
+            Method::PUT,
+            r#"{"email":"x@y","password":"p"}"#.into(),
+            "Invalid name '...': names are at most 64 characters without '/' or control characters, and not only dots",
+        ),
+        (
+            "api/security/users/a%2Fb",
+            Method::PUT,
+            r#"{"email":"x@y","password":"p"}"#.into(),
+            "Invalid name 'a/b': names are at most 64 characters without '/' or control characters, and not only dots",
+        ),
+        (
             "api/security/users/x",
             Method::PUT,
             r#"{"email":"x@y","password":"p","admin":"yes"}"#.into(),
@@ -645,4 +657,33 @@ fn copy_without_keys(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(&p, to.join(name)).unwrap();
         }
     }
+}
+
+/// `.` and `..` as user names, sent raw (URL libraries resolve them away before they leave).
+#[tokio::test]
+async fn dot_user_names_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = start().await;
+    for name in [".", ".."] {
+        let body = r#"{"email":"x@y","password":"p"}"#;
+        let req = format!(
+            "PUT /artifactory/api/security/users/{name} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Authorization: Basic YWRtaW46cGFzc3dvcmQ=\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let mut c = tokio::net::TcpStream::connect(s.server.addr())
+            .await
+            .unwrap();
+        c.write_all(req.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        c.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400"), "{name}: {answer}");
+        assert!(
+            answer.contains(&format!("Invalid name '{name}'")),
+            "{answer}"
+        );
+    }
+    let users: serde_json::Value = s.get("api/security/users").await.json();
+    assert!(!users.to_string().contains("\"name\":\".\""), "{users}");
 }
