@@ -269,8 +269,14 @@ async fn archive_index(app: AppState, (tx, rx): Feed<(String, String)>) {
     for p in pending {
         let _ = tx.send(p);
     }
+    // The bytes of entry names indexed so far, against the total cap.
+    let total = {
+        let s = app.store.read();
+        let sum: usize = s.archives.values().flatten().map(String::len).sum();
+        std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(sum))
+    };
     work_on(rx, move |(sha256, name): (String, String)| {
-        let app = app.clone();
+        let (app, total) = (app.clone(), total.clone());
         async move {
             if app.store.read().archives.contains_key(&sha256) {
                 return;
@@ -278,10 +284,32 @@ async fn archive_index(app: AppState, (tx, rx): Feed<(String, String)>) {
             let Ok(file) = app.store.blobs.open_blob(&sha256) else {
                 return;
             };
+            let shown = name.clone();
             let listed =
                 tokio::task::spawn_blocking(move || archive::list_entries(file, &name)).await;
-            // An archive that does not open indexes as empty (it is not searched again).
-            let entries = listed.ok().flatten().unwrap_or_default();
+            use std::sync::atomic::Ordering::Relaxed;
+            // An archive past the caps, or that does not open, indexes as empty (it is not
+            // searched again); the artifact itself stays.
+            let entries = match listed.unwrap_or(Err(archive::NotIndexed::Unreadable)) {
+                Ok(e) => {
+                    let bytes: usize = e.iter().map(String::len).sum();
+                    if total.fetch_add(bytes, Relaxed) + bytes > archive::MAX_TOTAL_NAME_BYTES {
+                        total.fetch_sub(bytes, Relaxed);
+                        tracing::warn!(
+                            "{shown}: entries not indexed: the archive index holds {} MiB of names already",
+                            archive::MAX_TOTAL_NAME_BYTES >> 20
+                        );
+                        Vec::new()
+                    } else {
+                        e
+                    }
+                }
+                Err(archive::NotIndexed::Unreadable) => Vec::new(),
+                Err(why) => {
+                    tracing::warn!("{shown}: entries not indexed: {why}");
+                    Vec::new()
+                }
+            };
             let m = Mutation::IndexArchive { sha256, entries };
             if let Err(e) = app.store.commit_lazy(m) {
                 tracing::warn!("indexing an archive failed: {e:?}");

@@ -348,6 +348,14 @@ pub(crate) fn api_key_exists(user: &str) -> ApiError {
     ApiError::feedback(400, format!("Api key already exists for user: {user}"))
 }
 
+/// 400: an archive entry larger than the server serves (a zip bomb's claim, say).
+pub(crate) fn archive_entry_too_large(max: u64) -> ApiError {
+    ApiError::bad_request(format!(
+        "The archive entry is larger than {} MiB, the most this server inflates",
+        max >> 20
+    ))
+}
+
 // ---------- builds ----------
 
 /// 400: a build-info document that is not JSON (or not an object).

@@ -634,22 +634,54 @@ fn listing_date(ms: i64) -> String {
     )
 }
 
-/// `archive!/entry`: one entry of a zip/jar or tar(.gz) archive.
+/// `archive!/entry`: one entry of a zip/jar or tar(.gz) archive, streamed as it is inflated; a
+/// single `Range` is served (206), several are answered with the whole entry.
 async fn archive_entry(
     r: &Req,
     p: &RepoPath,
     item: &Item,
     entry: &str,
 ) -> Result<Response, ApiError> {
-    let data = artifacts::archive::entry(&r.state, item, p.name(), entry).await?;
-    let len = data.len();
-    let body = if r.method == Method::HEAD {
-        Bytes::new()
-    } else {
-        Bytes::from(data)
+    let asked = r.header("range").map(|h| h.into_owned());
+    let if_range_ok = match r.header("if-range") {
+        None => true,
+        Some(v) => item
+            .file
+            .as_ref()
+            .is_some_and(|f| v.trim() == f.sha1.hex().as_str()),
     };
-    let mut resp = respond(StatusCode::OK, crate::mime::for_name(entry), body);
-    set_header(&mut resp, header::CONTENT_LENGTH, &len.to_string());
+    let asked = asked.filter(|_| if_range_ok);
+    let pick = move |size: u64| match asked.map(|h| parse_ranges(&h, size)) {
+        Some(Some(rs)) if rs.is_empty() => {
+            Err(ApiError::new(416, "Requested range not satisfiable")
+                .with_header("content-range", format!("bytes */{size}")))
+        }
+        Some(Some(rs)) if rs.len() == 1 => Ok((rs[0].0, rs[0].1 - rs[0].0 + 1)),
+        _ => Ok((0, size)),
+    };
+    let e = artifacts::archive::entry(&r.state, item, p.name(), entry, pick).await?;
+    let mime = crate::mime::for_name(entry);
+    let mut resp = if r.method == Method::HEAD {
+        // The reader stops as the body is dropped.
+        empty(StatusCode::OK)
+    } else {
+        let chunks = stream::unfold(
+            e.body,
+            |mut rx| async move { rx.recv().await.map(|c| (c, rx)) },
+        );
+        warp::reply::Reply::into_response(warp::reply::stream(chunks))
+    };
+    if e.len != e.size {
+        *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+        let last = e.offset + e.len.max(1) - 1;
+        set_header(
+            &mut resp,
+            header::CONTENT_RANGE,
+            &format!("bytes {}-{last}/{}", e.offset, e.size),
+        );
+    }
+    set_header(&mut resp, header::CONTENT_TYPE, mime);
+    set_header(&mut resp, header::CONTENT_LENGTH, &e.len.to_string());
     Ok(resp)
 }
 

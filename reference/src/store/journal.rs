@@ -164,8 +164,11 @@ impl Journal {
     pub fn append(&mut self, m: &Mutation) -> io::Result<()> {
         let payload = secret::writing(self.cipher.as_ref(), || serde_json::to_vec(m))
             .map_err(io::Error::other)?;
+        // The length field is 32 bits: a record that would not fit is refused, not wrapped.
+        let len = u32::try_from(payload.len())
+            .map_err(|_| io::Error::other("a journal record of 4 GiB or more"))?;
         let mut rec = Vec::with_capacity(payload.len() + 8);
-        rec.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        rec.extend_from_slice(&len.to_le_bytes());
         rec.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
         rec.extend_from_slice(&payload);
         self.file.write_all(&rec)?;

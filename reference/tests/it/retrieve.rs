@@ -366,6 +366,72 @@ async fn archive_entries_from_zip_and_tgz() {
     .await;
 }
 
+/// A zip whose one entry inflates a hundredfold: streamed (not buffered), with `Range` and HEAD;
+/// an entry claiming more than the server inflates is refused.
+#[tokio::test]
+async fn archive_entries_stream_honour_range_and_are_capped() {
+    use std::io::Write;
+    let s = start().await;
+    let big = 20usize << 20;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        let o = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        z.start_file("zeros.bin", o).unwrap();
+        let chunk = vec![7u8; 1 << 20];
+        for _ in 0..20 {
+            z.write_all(&chunk).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    let bytes = buf.into_inner();
+    assert!(bytes.len() < big / 100, "{} bytes", bytes.len());
+    s.deploy("generic-local/bomb/z.zip", bytes).await;
+    let r = s.get("generic-local/bomb/z.zip!/zeros.bin").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(r.headers(), "content-length"), Some("20971520"));
+    assert!(r.bytes().len() == big && r.bytes().iter().all(|b| *b == 7));
+    let r = s
+        .admin(Method::GET, "generic-local/bomb/z.zip!/zeros.bin")
+        .header("range", "bytes=1000-1999")
+        .go()
+        .await;
+    assert_eq!(r.status(), 206);
+    assert_eq!(
+        header(r.headers(), "content-range"),
+        Some("bytes 1000-1999/20971520")
+    );
+    assert_eq!(r.bytes().len(), 1000);
+    let r = s
+        .admin(Method::GET, "generic-local/bomb/z.zip!/zeros.bin")
+        .header("range", "bytes=30000000-")
+        .go()
+        .await;
+    assert_eq!(r.status(), 416);
+    let r = s
+        .admin(Method::HEAD, "generic-local/bomb/z.zip!/zeros.bin")
+        .go()
+        .await;
+    assert_eq!((r.status().as_u16(), r.bytes().len()), (200, 0));
+    assert_eq!(header(r.headers(), "content-length"), Some("20971520"));
+    // A tar entry whose header claims 2 GiB (the data is not even there).
+    let mut hdr = tar::Header::new_gnu();
+    hdr.set_size(2 << 30);
+    hdr.set_mode(0o644);
+    hdr.set_path("huge.bin").unwrap();
+    hdr.set_cksum();
+    let mut tar = hdr.as_bytes().to_vec();
+    tar.extend_from_slice(&[0u8; 1024]);
+    s.deploy("generic-local/bomb/t.tar", tar).await;
+    assert_rest_error(
+        s.get("generic-local/bomb/t.tar!/huge.bin").await,
+        400,
+        "The archive entry is larger than 1024 MiB, the most this server inflates",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn delete_file_folder_and_errors() {
     let s = start().await;

@@ -332,3 +332,56 @@ async fn archive_entries_search_over_jars_and_tarballs() {
         )
     );
 }
+
+/// An archive past the index caps (here 9 MiB of entry names in a small tarball) is not indexed,
+/// and nothing of it reaches the journal; the artifact stays and its entries can still be read.
+#[tokio::test]
+async fn archives_past_the_index_caps_are_kept_but_not_indexed() {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    let mut add = |path: String, data: &[u8]| {
+        let mut hdr = tar::Header::new_gnu();
+        hdr.set_size(data.len() as u64);
+        hdr.set_mode(0o644);
+        builder.append_data(&mut hdr, path, data).unwrap();
+    };
+    add("short.txt".into(), b"short");
+    for i in 0..90 {
+        add(format!("{i}-{}", "n".repeat(100 << 10)), b"x");
+    }
+    let big = builder.into_inner().unwrap().finish().unwrap();
+    assert!(big.len() < 1 << 20, "{}", big.len());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = start_with(|c| c.data_dir = Some(data.clone())).await;
+    s.deploy("generic-local/caps/long-names.tgz", big).await;
+    s.deploy("generic-local/caps/later.tgz", crate::retrieve::tgz_bytes())
+        .await;
+    // The later archive is indexed: the one before it has been dealt with too.
+    let mut rows = Vec::new();
+    for _ in 0..200 {
+        rows = results(s.get("api/search/archive?name=Chart.yaml").await).await;
+        if !rows.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(rows.len(), 1);
+    // Archives are indexed several at a time: give the big one its time.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(results(s.get("api/search/archive?name=short.txt").await)
+        .await
+        .is_empty());
+    assert_eq!(
+        s.get("generic-local/caps/long-names.tgz!/short.txt")
+            .await
+            .text(),
+        "short"
+    );
+    let journal = std::fs::metadata(data.join("meta/journal.log"))
+        .unwrap()
+        .len();
+    assert!(journal < 1 << 20, "the journal grew to {journal} bytes");
+}
