@@ -27,6 +27,19 @@ use base64::Engine;
 use model::{Act, Principal, Security, SecurityChange, User, PENDING_HASH};
 use sha2::{Digest, Sha256};
 
+/// Password checks that may wait for one user at once; more are refused without a check.
+const MAX_WAITING_LOGINS: usize = 8;
+
+/// A bcrypt hash of nothing anyone knows, checked for names no user has (the same cost as a real
+/// check).
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        let random: [u8; 16] = rand::random();
+        bcrypt::hash(hex::encode(random), BCRYPT_COST).unwrap_or_default()
+    })
+}
+
 /// bcrypt cost for stored passwords (2^10 rounds: about 50 ms per verification).
 pub const BCRYPT_COST: u32 = 10;
 
@@ -157,6 +170,11 @@ pub struct Auth {
     failures: Mutex<HashMap<String, u32>>,
     /// Per-user gates for slow password checks.
     gates: Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+    /// bcrypt checks running at once, over all users (one per core): failed logins cost the
+    /// machine a bounded amount, whoever they name.
+    verifying: tokio::sync::Semaphore,
+    /// bcrypt checks made (tests count them).
+    checks: std::sync::atomic::AtomicU64,
     /// Claims of tokens whose signature was verified, by keyed digest of the token. Expiry,
     /// revocation and the user's state are still checked on every use.
     verified_tokens: Mutex<HashMap<[u8; 32], token::Claims>>,
@@ -173,6 +191,10 @@ impl Auth {
             cache: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             gates: Mutex::new(HashMap::new()),
+            verifying: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
+            checks: Default::default(),
             verified_tokens: Mutex::new(HashMap::new()),
             keys: token::Keys::new(root),
         }
@@ -256,11 +278,20 @@ impl Auth {
         }
         let (user, api_key) = {
             let state = store.read();
-            let user = state.security.user(name).cloned().ok_or_else(bad)?;
-            usable(&state.security, &user)?;
-            let key = state.api_keys.get(&user.name).cloned();
+            let user = state.security.user(name).cloned();
+            let key = user
+                .as_ref()
+                .and_then(|u| state.api_keys.get(&u.name).cloned());
             (user, key)
         };
+        let Some(user) = user else {
+            // A name no user has costs what a wrong password costs: the answer's time must not
+            // tell which users exist.
+            let dummy = tokio::task::spawn_blocking(dummy_hash).await.unwrap_or("");
+            self.bcrypt(secret, dummy).await;
+            return Err(bad());
+        };
+        usable(&store.read().security, &user)?;
         // Fast path: a password verified before (no counting needed, the user was checked above).
         let method = match self.cached(&user, secret) {
             Some(m) => m,
@@ -269,6 +300,12 @@ impl Auth {
                 // so parallel guesses cannot outrun the lock policy, and a guess made after the lock
                 // is refused without being verified (its answer tells nothing).
                 let gate = self.login_gate(&user.name);
+                // Guesses queue per user; past a few, more are refused at once without a check
+                // (nor counted), so a flood of wrong passwords cannot hold a user's own login
+                // behind minutes of bcrypt.
+                if std::sync::Arc::strong_count(&gate) > MAX_WAITING_LOGINS + 1 {
+                    return Err(bad());
+                }
                 let _turn = gate.lock().await;
                 {
                     let state = store.read();
@@ -331,15 +368,9 @@ impl Auth {
             if cached {
                 return Some(Method::Password);
             }
-            if user.password != PENDING_HASH {
-                let (hash, s) = (user.password.clone(), secret.to_string());
-                let ok = tokio::task::spawn_blocking(move || bcrypt::verify(s, &hash))
-                    .await
-                    .is_ok_and(|r| r.unwrap_or(false));
-                if ok {
-                    self.remember(&user.name, &user.password, secret);
-                    return Some(Method::Password);
-                }
+            if user.password != PENDING_HASH && self.bcrypt(secret, &user.password).await {
+                self.remember(&user.name, &user.password, secret);
+                return Some(Method::Password);
             }
         }
         if api_key.is_some_and(|k| same(k, secret)) {
@@ -362,16 +393,40 @@ impl Auth {
         None
     }
 
-    /// Counts a failed login for `name`; locks the user when the policy says so.
+    /// One bcrypt check of `secret` against `hash`, off the async workers and within the machine-wide
+    /// bound.
+    async fn bcrypt(&self, secret: &str, hash: &str) -> bool {
+        let Ok(_slot) = self.verifying.acquire().await else {
+            return false;
+        };
+        self.checks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (s, h) = (secret.to_string(), hash.to_string());
+        tokio::task::spawn_blocking(move || bcrypt::verify(s, &h))
+            .await
+            .is_ok_and(|r| r.unwrap_or(false))
+    }
+
+    /// bcrypt checks made so far.
+    #[cfg(test)]
+    pub(crate) fn checks(&self) -> u64 {
+        self.checks.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counts a failed login for `name`; locks the user when the policy says so. Administrators
+    /// are never locked (their failures are logged): an unauthenticated client must not be able to
+    /// lock out the only accounts that could unlock others.
     async fn failed(&self, store: &Store, name: &str) -> Result<(), ApiError> {
         let (policy, known) = {
             let s = store.read();
             (
                 s.security.lock_policy.clone(),
-                s.security.user(name).map(|u| u.name.clone()),
+                s.security.user(name).map(|u| (u.name.clone(), u.admin)),
             )
         };
-        let Some(name) = known else { return Ok(()) };
+        let Some((name, admin)) = known else {
+            return Ok(());
+        };
         let n = {
             let mut f = lock(&self.failures);
             let n = f.entry(name.clone()).or_insert(0);
@@ -380,6 +435,12 @@ impl Auth {
         };
         if policy.enabled && n >= policy.login_attempts.max(1) {
             lock(&self.failures).remove(&name);
+            if admin {
+                tracing::warn!(
+                    "administrator '{name}' failed {n} logins; administrators are not locked"
+                );
+                return Ok(());
+            }
             tracing::info!("user '{name}' locked after {n} failed logins");
             store
                 .commit(Mutation::Security(SecurityChange::Lock { name }))
@@ -935,6 +996,83 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn basic(user: &str, password: &str) -> Credentials {
+        let b = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        Credentials {
+            api_key: None,
+            authorization: Some(format!("Basic {b}")),
+        }
+    }
+
+    /// An application with the user `carol` whose password is stored hashed (configured users'
+    /// hashes are computed by a job the tests do not start).
+    async fn with_carol() -> crate::app::AppState {
+        let app = crate::testing::app();
+        let doc = serde_json::json!({"email": "carol@example.com", "password": "Carol-pw-1"});
+        admin::put_user(&app, "carol", doc.as_object().unwrap(), true)
+            .await
+            .unwrap();
+        app
+    }
+
+    /// A name no user has costs one bcrypt check, as a wrong password does; a remembered password
+    /// costs none.
+    #[tokio::test]
+    async fn unknown_users_cost_what_wrong_passwords_cost() {
+        let app = with_carol().await;
+        let (auth, store) = (&app.auth, &app.store);
+        let checks = || auth.checks();
+        let start = checks();
+        assert!(auth
+            .identify(store, &basic("nobody", "x"), 0)
+            .await
+            .is_err());
+        assert_eq!(checks() - start, 1, "unknown user");
+        assert!(auth
+            .identify(store, &basic("carol", "wrong"), 0)
+            .await
+            .is_err());
+        assert_eq!(checks() - start, 2, "wrong password");
+        assert!(auth
+            .identify(store, &basic("carol", "Carol-pw-1"), 0)
+            .await
+            .is_ok());
+        let after = checks();
+        assert!(auth
+            .identify(store, &basic("carol", "Carol-pw-1"), 0)
+            .await
+            .is_ok());
+        assert_eq!(
+            checks(),
+            after,
+            "a remembered password is not checked again"
+        );
+    }
+
+    /// A flood of wrong passwords for one user runs only a bounded number of checks; the rest are
+    /// refused at once.
+    #[tokio::test]
+    async fn a_flood_of_guesses_for_one_user_is_bounded() {
+        let app = with_carol().await;
+        let start = app.auth.checks();
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..60 {
+            let app = app.clone();
+            set.spawn(async move {
+                app.auth
+                    .identify(&app.store, &basic("carol", &format!("guess-{i}")), 0)
+                    .await
+                    .is_err()
+            });
+        }
+        while let Some(refused) = set.join_next().await {
+            assert!(refused.unwrap());
+        }
+        let ran = app.auth.checks() - start;
+        assert!(ran <= 30, "{ran} of 60 guesses were checked");
+        assert!(ran >= 1);
+    }
 
     #[test]
     fn scopes_split_on_spaces_outside_quotes() {

@@ -687,3 +687,41 @@ async fn dot_user_names_are_refused() {
     let users: serde_json::Value = s.get("api/security/users").await.json();
     assert!(!users.to_string().contains("\"name\":\".\""), "{users}");
 }
+
+/// An unauthenticated client cannot lock out an administrator: their failures are not counted
+/// toward the lock (Artifactory's way back is an admin who can still log in).
+#[tokio::test]
+async fn the_lock_policy_does_not_lock_administrators() {
+    let s = start_with(with_bob).await;
+    let r = s
+        .admin(Method::PUT, "api/security/userLockPolicy")
+        .json(&json!({"enabled": true, "loginAttempts": 2}))
+        .go()
+        .await;
+    assert_eq!(r.status(), 200);
+    for i in 0..5 {
+        let r = s
+            .basic(
+                Method::GET,
+                "api/repositories",
+                "admin",
+                &format!("guess{i}"),
+            )
+            .go()
+            .await;
+        assert_rest_error(r, 401, "Bad credentials").await;
+        let r = s
+            .basic(Method::GET, "api/repositories", "bob", &format!("guess{i}"))
+            .go()
+            .await;
+        // 401 until the lock, then the locked user's 403.
+        assert!([401, 403].contains(&r.status().as_u16()), "{}", r.status());
+    }
+    assert_eq!(
+        s.get("api/repositories").await.status(),
+        200,
+        "admin logs in"
+    );
+    let locked: serde_json::Value = s.get("api/security/lockedUsers").await.json();
+    assert_eq!(locked, json!(["bob"]));
+}
