@@ -431,3 +431,178 @@ async fn random_kills_during_a_mixed_workload_lose_no_acknowledged_write() {
         child.wait().unwrap();
     }
 }
+
+/// VmHWM and VmRSS of a process, in MiB.
+fn memory_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|k| k.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// 64 concurrent clients against the binary for `JCR_LOAD_SECS` (5 by default; `.ci/run` runs a
+/// minute): deploys of different bytes to the same 16 paths, GETs checked against their checksum
+/// headers, file info, listings, AQL and deletes racing each other. No answer is a 5xx, no body
+/// disagrees with its checksums, every file ends consistent, and the server's memory stays
+/// bounded. Prints the figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_clients_racing_on_shared_paths() {
+    use rand::{Rng, SeedableRng};
+    let secs: u64 = std::env::var("JCR_LOAD_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let (mut child, url, _) = spawn_with(&[]);
+    let client = reqwest::Client::new();
+    let until = std::time::Instant::now() + Duration::from_secs(secs);
+    let counts: Arc<Mutex<std::collections::BTreeMap<String, u64>>> = Arc::default();
+    let problems: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for c in 0..64u64 {
+        let (client, url, counts, problems) = (
+            client.clone(),
+            url.clone(),
+            counts.clone(),
+            problems.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(c);
+            let admin = |rb: reqwest::RequestBuilder| rb.basic_auth("admin", Some("password"));
+            while std::time::Instant::now() < until {
+                let path = format!("generic-local/load/{}.bin", rng.gen_range(0..16));
+                let kind = rng.gen_range(0..10);
+                let (name, req) = match kind {
+                    0..=2 => {
+                        let len = rng.gen_range(0..(256 << 10));
+                        let body: Vec<u8> =
+                            (0..len).map(|x| ((x as u64 * 7 + c) % 251) as u8).collect();
+                        (
+                            "deploy",
+                            admin(client.put(format!("{url}/{path}"))).body(body),
+                        )
+                    }
+                    3..=5 => ("get", admin(client.get(format!("{url}/{path}")))),
+                    6 => (
+                        "info",
+                        admin(client.get(format!("{url}/api/storage/{path}"))),
+                    ),
+                    7 => (
+                        "list",
+                        admin(
+                            client.get(format!("{url}/api/storage/generic-local/load?list&deep=1")),
+                        ),
+                    ),
+                    8 => (
+                        "aql",
+                        admin(client.post(format!("{url}/api/search/aql")))
+                            .body(r#"items.find({"repo":"generic-local","path":"load"})"#),
+                    ),
+                    _ => ("delete", admin(client.delete(format!("{url}/{path}")))),
+                };
+                let Ok(r) = req.send().await else {
+                    problems
+                        .lock()
+                        .unwrap()
+                        .push(format!("{name} {path}: no answer"));
+                    continue;
+                };
+                let status = r.status().as_u16();
+                let sha1 = r
+                    .headers()
+                    .get("x-checksum-sha1")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let body = r.bytes().await.unwrap_or_default();
+                if status >= 500 {
+                    problems
+                        .lock()
+                        .unwrap()
+                        .push(format!("{name} {path}: {status}"));
+                }
+                if name == "get" && status == 200 {
+                    use sha1::Digest;
+                    let actual = hex::encode(sha1::Sha1::digest(&body));
+                    if sha1.as_deref() != Some(actual.as_str()) {
+                        problems
+                            .lock()
+                            .unwrap()
+                            .push(format!("GET {path}: body {actual}, header {sha1:?}"));
+                    }
+                }
+                *counts
+                    .lock()
+                    .unwrap()
+                    .entry(format!("{name} {status}"))
+                    .or_default() += 1;
+            }
+        }));
+    }
+    let mut peak = 0.0f64;
+    while std::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        peak = peak.max(memory_mib(child.id()).1);
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let (hwm, during) = memory_mib(child.id());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (_, after) = memory_mib(child.id());
+    // End state: every file's bytes agree with its reported checksum.
+    for i in 0..16 {
+        let path = format!("generic-local/load/{i}.bin");
+        let r = client
+            .get(format!("{url}/{path}"))
+            .basic_auth("admin", Some("password"))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            let bytes = r.bytes().await.unwrap();
+            let info: serde_json::Value = client
+                .get(format!("{url}/api/storage/{path}"))
+                .basic_auth("admin", Some("password"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            use sha1::Digest;
+            if info["checksums"]["sha1"] != hex::encode(sha1::Sha1::digest(&bytes)) {
+                problems
+                    .lock()
+                    .unwrap()
+                    .push(format!("{path}: its bytes and its info disagree"));
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let counts = counts.lock().unwrap();
+    let total: u64 = counts.values().sum();
+    println!(
+        "load: 64 clients, {secs} s, {total} requests ({:.0}/s)",
+        total as f64 / secs as f64
+    );
+    for (k, n) in counts.iter() {
+        println!("load:   {k}: {n}");
+    }
+    println!("load: server RSS peak {hwm:.1} MiB (sampled {peak:.1}), at the end {during:.1}, 1 s later {after:.1}");
+    let problems = problems.lock().unwrap();
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    assert!(total > 64, "only {total} requests");
+    assert!(hwm < 512.0, "peak RSS {hwm:.1} MiB");
+}
