@@ -606,3 +606,122 @@ async fn sixty_four_clients_racing_on_shared_paths() {
     assert!(total > 64, "only {total} requests");
     assert!(hwm < 512.0, "peak RSS {hwm:.1} MiB");
 }
+
+/// A run that uses every kind of credential (password, API key, access and refresh token,
+/// encrypted password, registry token) at `JCR_LOG=trace` logs none of them, nor the Basic
+/// header that carries them.
+#[tokio::test]
+async fn trace_logs_hold_no_credential() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.txt");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
+        .args(["--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("JCR_LOG", "trace")
+        .env("NO_COLOR", "1")
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    for _ in 0..200 {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(i) = text.find("Ready at ") {
+            url = text[i + 9..].split_whitespace().next().unwrap().to_string();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!url.is_empty(), "the server did not start");
+    let c = reqwest::Client::new();
+    let admin = |rb: reqwest::RequestBuilder| rb.basic_auth("admin", Some("password"));
+    let key: serde_json::Value = admin(c.post(format!("{url}/api/security/apiKey")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = key["apiKey"].as_str().unwrap().to_string();
+    let t: serde_json::Value = admin(c.post(format!("{url}/api/security/token")))
+        .form(&[
+            ("username", "admin"),
+            ("refreshable", "true"),
+            ("expires_in", "3600"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (access, refresh) = (
+        t["access_token"].as_str().unwrap_or("").to_string(),
+        t["refresh_token"].as_str().unwrap_or("").to_string(),
+    );
+    let enc = admin(c.get(format!("{url}/api/security/encryptedPassword")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let root = url.trim_end_matches("/artifactory");
+    let dt: serde_json::Value = admin(c.get(format!(
+        "{root}/v2/token?scope=repository:docker-local/app:pull"
+    )))
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let docker = dt["token"].as_str().unwrap_or("").to_string();
+    // Use each one.
+    let ping = format!("{url}/api/repositories");
+    for r in [
+        c.get(&ping).header("X-JFrog-Art-Api", &key),
+        c.get(&ping).bearer_auth(&access),
+        c.get(&ping).basic_auth("admin", Some(&enc)),
+        c.get(format!("{root}/v2/")).bearer_auth(&docker),
+        c.get(&ping).basic_auth("admin", Some("wrong-password")),
+    ] {
+        r.send().await.unwrap();
+    }
+    if !refresh.is_empty() {
+        c.post(format!("{url}/api/security/token"))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh.as_str()),
+                ("access_token", access.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.lines().count() > 10,
+        "trace logging produced {} lines",
+        text.lines().count()
+    );
+    let basic = base64::engine::general_purpose::STANDARD.encode("admin:password");
+    for (what, secret) in [
+        ("the Basic header", basic.as_str()),
+        ("the API key", key.as_str()),
+        ("the access token", access.as_str()),
+        ("the refresh token", refresh.as_str()),
+        ("the encrypted password", enc.as_str()),
+        ("the registry token", docker.as_str()),
+        ("a wrong password", "wrong-password"),
+    ] {
+        if secret.len() >= 8 {
+            assert!(!text.contains(secret), "{what} is in the log");
+        }
+    }
+}
