@@ -116,6 +116,104 @@ pub mod bench {
     pub use crate::store::{FileData, Mutation, Props, Stamp, State};
 }
 
+/// Entry points for the fuzz targets (`fuzz/`) and their corpora as regression tests: each takes
+/// any bytes and must return without panicking. Not part of the API.
+#[doc(hidden)]
+pub mod fuzz {
+    use crate::store::{Item, State};
+
+    fn text(data: &[u8]) -> Option<&str> {
+        std::str::from_utf8(data).ok()
+    }
+
+    /// The catch-all path parser (repository, segments, `!/`, `;k=v`, percent-decoding).
+    pub fn path(data: &[u8]) {
+        if let Some(s) = text(data) {
+            let _ = crate::http::path::parse(s);
+            let _ = crate::http::path::decode(s);
+        }
+    }
+
+    /// Matrix parameters and the `?properties=` grammar.
+    pub fn properties(data: &[u8]) {
+        if let Some(s) = text(data) {
+            let _ = crate::artifacts::props::parse(s);
+        }
+    }
+
+    /// AQL: parsed, then run over an empty state.
+    pub fn aql(data: &[u8]) {
+        if let Some(q) = text(data).and_then(|s| crate::search::aql::parse(s).ok()) {
+            let _ = crate::search::aql_eval::run(&State::default(), &[], &q, 0, true, |_, _| true);
+        }
+    }
+
+    /// OCI and Docker manifests, as each content type they may come with.
+    pub fn manifest(data: &[u8]) {
+        for ct in [
+            None,
+            Some(crate::docker::OCI_MANIFEST),
+            Some(crate::docker::OCI_INDEX),
+            Some(crate::docker::DOCKER_LIST),
+            Some("application/vnd.docker.distribution.manifest.v2+json"),
+        ] {
+            let _ = crate::docker::parse_manifest(data, ct);
+        }
+    }
+
+    /// Build-info documents: ordered as Artifactory prints them, read as AQL reads them, diffed
+    /// against themselves.
+    pub fn build_info(data: &[u8]) {
+        let Ok(doc) = serde_json::from_slice::<serde_json::Value>(data) else {
+            return;
+        };
+        let doc = crate::builds::model::ordered(&doc);
+        let item = Item {
+            created: 0,
+            created_by: "fuzz".into(),
+            modified: 0,
+            modified_by: "fuzz".into(),
+            updated: 0,
+            props: Default::default(),
+            file: None,
+            id: 0,
+        };
+        let _ = crate::builds::model::Build::parse(&doc, &item);
+        let _ = crate::builds::diff::compare(&doc, &doc).to_json();
+        if let Some(s) = doc.get("started").and_then(|v| v.as_str()) {
+            let _ = crate::builds::parse_started(s);
+        }
+    }
+
+    /// JSON bodies of the endpoint families that read fields one by one: repository
+    /// configurations, users, property patches, registry promotions.
+    pub fn json_bodies(data: &[u8]) {
+        let Ok(doc) = serde_json::from_slice::<serde_json::Value>(data) else {
+            return;
+        };
+        if let Some(map) = doc.as_object() {
+            let _ = crate::repos::parse_for_fuzz(map);
+            let _ = crate::auth::admin::parse_user_for_fuzz(map);
+        }
+        let _ = crate::artifacts::props::patch(&doc);
+        let _ = crate::docker::registry::Promotion::parse(&doc);
+    }
+
+    /// Archives (zip, tar, tar.gz): their entries listed as the index lists them.
+    pub fn archive(data: &[u8]) {
+        use std::io::{Seek, Write};
+        for name in ["a.zip", "a.tar", "a.tgz"] {
+            let Ok(mut f) = tempfile::tempfile() else {
+                return;
+            };
+            if f.write_all(data).and_then(|_| f.rewind()).is_err() {
+                return;
+            }
+            let _ = crate::artifacts::archive::list_entries(f, name);
+        }
+    }
+}
+
 /// Runs the server on `listener` until `shutdown` resolves, then compacts the journal and returns.
 /// Logs `Ready at <url>` once it accepts requests.
 pub async fn serve(

@@ -222,6 +222,11 @@ struct UserDoc {
     disabled: Option<bool>,
 }
 
+/// A user document as `PUT`/`POST /api/security/users/{name}` reads it (the fuzz targets).
+pub(crate) fn parse_user_for_fuzz(doc: &Map<String, Value>) -> bool {
+    UserDoc::parse(doc).is_ok()
+}
+
 impl UserDoc {
     fn parse(doc: &Map<String, Value>) -> Result<UserDoc, ApiError> {
         let b = |k: &str| field(doc, k, Value::as_bool, "a boolean");

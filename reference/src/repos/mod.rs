@@ -174,6 +174,11 @@ pub(crate) fn config_json(c: &RepoConfig) -> Value {
     Value::Object(v)
 }
 
+/// [`parse_config`] of a new repository `fuzz-local` over an empty state (the fuzz targets).
+pub(crate) fn parse_for_fuzz(doc: &Map<String, Value>) -> Result<RepoConfig, ApiError> {
+    parse_config("fuzz-local", doc, None, &State::default())
+}
+
 /// Builds a configuration from JSON (on top of `existing` for updates) and validates it.
 fn parse_config(
     key: &str,

@@ -8,6 +8,7 @@ mod deploy;
 mod docker;
 mod durability;
 mod escalation;
+mod fuzz_corpus;
 mod limits;
 mod logs;
 mod negotiation;
