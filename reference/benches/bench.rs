@@ -976,6 +976,8 @@ fn registry_load(work: &Path) {
         })
         .collect();
     // Per server: (push wall, push cpu, pull wall, pull cpu, get wall, get cpu), peak RSS.
+    // RSS once the load has stopped, and VmHWM, per round: [ours, distribution].
+    let (mut rss_after, mut hwm): ([Vec<f64>; 2], [Vec<f64>; 2]) = Default::default();
     let mut figures = Vec::new();
     let mut peak_rss = 0;
     for ours in [true, false] {
@@ -1062,6 +1064,10 @@ fn registry_load(work: &Path) {
             let cpu3 = cpu_secs(p.child.id());
             gw.push(all_at_once(gets));
             gc.push(cpu_secs(p.child.id()) - cpu3);
+            // What the server keeps once the load has stopped, and its peak over the round.
+            settle(p.child.id());
+            rss_after[usize::from(!ours)].push(rss_kib(p.child.id()) as f64 / 1024.0);
+            hwm[usize::from(!ours)].push(hwm_kib(p.child.id()) as f64 / 1024.0);
             stop(p.child);
         }
         figures.push([med(&pw), med(&pc), med(&lw), med(&lc), med(&gw), med(&gc)]);
@@ -1080,6 +1086,16 @@ fn registry_load(work: &Path) {
         "{:<44} {:>14.1}",
         "server peak RSS during the pushes, MiB",
         peak_rss as f64 / 1024.0
+    );
+    line(
+        "server peak RSS over the round (VmHWM), MiB",
+        med(&hwm[0]),
+        med(&hwm[1]),
+    );
+    line(
+        "server RSS after the load, settled, MiB",
+        med(&rss_after[0]),
+        med(&rss_after[1]),
     );
     for (dir, _) in layouts {
         let _ = std::fs::remove_dir_all(dir);
