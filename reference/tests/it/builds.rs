@@ -581,7 +581,7 @@ async fn retention_keeps_the_newest_and_the_protected_runs() {
         .await;
     assert_eq!(r.status(), 204);
     let mut left = Vec::new();
-    for _ in 0..100 {
+    for _ in 0..500 {
         let runs: Value = s.get("api/build/ret").await.json();
         left = runs["buildsNumbers"]
             .as_array()
@@ -753,7 +753,7 @@ async fn distribution_copies_the_artifacts_into_a_local_repository() {
         r.json::<Value>(),
         json!({"message": "Distribution of dist #1 Scheduled to run successfully."})
     );
-    for _ in 0..100 {
+    for _ in 0..500 {
         if exists(&s, "dist-local/dist/a.bin").await {
             break;
         }

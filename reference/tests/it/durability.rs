@@ -626,7 +626,7 @@ async fn trace_logs_hold_no_credential() {
         .spawn()
         .unwrap();
     let mut url = String::new();
-    for _ in 0..200 {
+    for _ in 0..750 {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         if let Some(i) = text.find("Ready at ") {
             url = text[i + 9..].split_whitespace().next().unwrap().to_string();

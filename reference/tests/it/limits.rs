@@ -37,10 +37,9 @@ async fn a_client_that_stops_sending_its_headers_is_cut_off() {
     c.write_all(b"GET /artifactory/api/system/ping HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         .await
         .unwrap();
-    let t = Instant::now();
-    let (_, closed) = until_closed(&mut c, Duration::from_secs(5)).await;
-    assert!(closed, "the connection is still open after 5 s");
-    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+    // Closed by the server (without the timeout it would stay open for good).
+    let (_, closed) = until_closed(&mut c, Duration::from_secs(10)).await;
+    assert!(closed, "the connection is still open after 10 s");
     // Others are served meanwhile and after.
     assert_eq!(s.get("api/system/ping").await.status(), 200);
 }

@@ -361,7 +361,7 @@ async fn archives_past_the_index_caps_are_kept_but_not_indexed() {
         .await;
     // The later archive is indexed: the one before it has been dealt with too.
     let mut rows = Vec::new();
-    for _ in 0..200 {
+    for _ in 0..500 {
         rows = results(s.get("api/search/archive?name=Chart.yaml").await).await;
         if !rows.is_empty() {
             break;
