@@ -725,3 +725,44 @@ async fn trace_logs_hold_no_credential() {
         }
     }
 }
+
+/// `jcr-reference health` (the container image's health check) exits 0 when the server at the
+/// configured address answers its ping, 1 when nothing does.
+#[tokio::test]
+async fn the_health_subcommand_asks_the_ping() {
+    let (mut child, url, _) = spawn_with(&[]);
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let health = |bind: &str| {
+        Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
+            .arg("health")
+            .env("JCR_BIND", bind)
+            .output()
+            .unwrap()
+    };
+    let out = tokio::task::spawn_blocking(move || health(&addr))
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
+        .arg("health")
+        .env("JCR_BIND", free.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("unhealthy: "));
+}
