@@ -86,3 +86,32 @@ async fn past_the_connection_limit_new_connections_wait_their_turn() {
     let r = s.anon(Method::GET, "api/system/ping").send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// Many idle connections (opened and left silent) do not keep others from being served.
+#[tokio::test]
+async fn many_idle_connections_do_not_stall_the_server() {
+    let s = start().await;
+    // Client and server share this process's open-file limit: a third of it each, at most 900.
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct it is given.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) };
+    let limit = (r.rlim_cur as usize / 3).min(900);
+    let mut idle = Vec::new();
+    for _ in 0..limit {
+        match TcpStream::connect(s.server.addr()).await {
+            Ok(c) => idle.push(c),
+            Err(_) => break,
+        }
+    }
+    assert_eq!(idle.len(), limit, "connections opened");
+    let t = tokio::time::timeout(Duration::from_secs(10), s.get("api/system/ping")).await;
+    assert_eq!(
+        t.expect("a ping is answered beside the idle connections")
+            .status(),
+        200
+    );
+    drop(idle);
+}
