@@ -152,7 +152,7 @@ impl Case {
 }
 
 /// A recorded request/response pair.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Exchange {
     /// `METHOD url`.
     pub request: String,

@@ -33,6 +33,16 @@ enum Command {
     List,
     /// Compare two results.json files: regressions, fixes, changes (exit 1 on a regression).
     Diff { old: PathBuf, new: PathBuf },
+    /// Join the results.json files of a run's shards (`--shard i/n`) into one report set
+    /// (exit 1 when a case failed).
+    Merge {
+        /// The shards' results.json files.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Where the merged reports go.
+        #[arg(long, default_value = "reports")]
+        reports: PathBuf,
+    },
     /// Run the cases comparing snapshots; with --update, record them instead.
     Snapshot {
         /// Record the snapshots (against the embedded reference server unless --target is given).
@@ -106,6 +116,9 @@ struct RunArgs {
     /// Generated cases per property (default 32).
     #[arg(long, env = "JCR_CONFORMANCE_CASES")]
     cases: Option<u32>,
+    /// Run one shard of the selected cases, `i/n` (1-based; `merge` joins the shards' results).
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
     /// Where reports go (`<dir>/<run-id>/` and `<dir>/latest/`).
     #[arg(long, env = "JCR_CONFORMANCE_REPORTS", default_value = "reports")]
     reports: PathBuf,
@@ -134,6 +147,7 @@ async fn main() -> ExitCode {
     match cli.command {
         Some(Command::List) => list(),
         Some(Command::Diff { old, new }) => diff(&old, &new),
+        Some(Command::Merge { shards, reports }) => merge(&shards, &reports),
         Some(Command::Run(args)) => run_cmd(args, false).await,
         Some(Command::Snapshot { update, run }) => run_cmd(run, update).await,
         None => run_cmd(cli.run, false).await,
@@ -177,6 +191,68 @@ fn list() -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+/// `i/n` with 1 <= i <= n.
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("'{s}': a shard is i/n, as 2/4"))?;
+    let (i, n): (usize, usize) = (
+        i.trim()
+            .parse()
+            .map_err(|_| format!("'{s}': i is not a number"))?,
+        n.trim()
+            .parse()
+            .map_err(|_| format!("'{s}': n is not a number"))?,
+    );
+    if i == 0 || i > n {
+        return Err(format!("'{s}': i must be between 1 and n"));
+    }
+    Ok((i, n))
+}
+
+fn merge(shards: &[PathBuf], reports: &std::path::Path) -> ExitCode {
+    let mut docs = Vec::new();
+    for p in shards {
+        match std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).map_err(|e| e.to_string()))
+        {
+            Ok(v) => docs.push(v),
+            Err(e) => {
+                eprintln!("{}: {e}", p.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let all = cases::all();
+    let order: Vec<&str> = all.iter().map(|c| c.id).collect();
+    let (result, config) = match report::merge(&docs, &order) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let endpoints = catalogue::endpoints();
+    match report::write_all(reports, &result, &endpoints, config) {
+        Ok(dir) => println!(
+            "{} cases from {} shards: {}",
+            result.cases.len(),
+            docs.len(),
+            dir.display()
+        ),
+        Err(e) => {
+            eprintln!("writing the reports: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    if result.failed() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn diff(old: &PathBuf, new: &PathBuf) -> ExitCode {
@@ -285,6 +361,7 @@ async fn run_cmd(args: RunArgs, update: bool) -> ExitCode {
         snapshots,
         seed: args.seed,
         prop_cases: args.cases,
+        shard: args.shard,
     };
     let all = cases::all();
     let result = run(&target, &all, &opts, &mask).await;

@@ -421,6 +421,67 @@ pub fn diff(old: &Value, new: &Value) -> Diff {
     d
 }
 
+/// Joins the `results.json` of the shards of one run (`--shard i/n`) into one result: every case
+/// once, in catalogue order (`order`), the earliest start, the longest duration (shards run side
+/// by side), all teardown errors, the first shard's configuration with the shards' run ids added.
+/// A case in two shards, or shards of different seeds, is an error.
+pub fn merge(shards: &[Value], order: &[&str]) -> Result<(RunResult, Value), String> {
+    let mut cases: Vec<crate::runner::CaseResult> = Vec::new();
+    let mut teardown_errors = Vec::new();
+    let (mut started, mut duration_ms, mut ids) = (String::new(), 0u64, Vec::new());
+    let seed = shards.first().and_then(|s| s["seed"].as_u64()).unwrap_or(0);
+    for s in shards {
+        if s["seed"].as_u64() != Some(seed) {
+            return Err(format!("shard {} ran with another seed", s["run_id"]));
+        }
+        let these: Vec<crate::runner::CaseResult> =
+            serde_json::from_value(s["cases"].clone()).map_err(|e| format!("cases: {e}"))?;
+        for c in these {
+            if cases.iter().any(|x| x.id == c.id) {
+                return Err(format!("case {} is in two shards", c.id));
+            }
+            cases.push(c);
+        }
+        let st = s["started"].as_str().unwrap_or("").to_string();
+        if started.is_empty() || st < started {
+            started = st;
+        }
+        duration_ms = duration_ms.max(s["duration_ms"].as_u64().unwrap_or(0));
+        teardown_errors.extend(
+            s["teardown_errors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.as_str().map(str::to_string)),
+        );
+        ids.push(s["run_id"].clone());
+    }
+    let rank = |id: &str| order.iter().position(|o| *o == id).unwrap_or(usize::MAX);
+    cases.sort_by_key(|c| rank(&c.id));
+    let mut config = shards
+        .first()
+        .map(|s| s["config"].clone())
+        .unwrap_or(Value::Null);
+    if let Some(o) = config.as_object_mut() {
+        o.insert("merged_from".into(), Value::Array(ids.clone()));
+    }
+    let run_id = format!(
+        "{}-merged",
+        ids.first().and_then(|v| v.as_str()).unwrap_or("run")
+    );
+    Ok((
+        RunResult {
+            run_id,
+            started,
+            duration_ms,
+            cases,
+            teardown_errors,
+            seed,
+        },
+        config,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,9 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Generated cases per property (default 32).
     pub prop_cases: Option<u32>,
+    /// Run only shard `i` of `n` (1-based): of the cases the filters select, in catalogue order,
+    /// those at positions `i-1`, `i-1+n`, ... (`merge` joins the shards' results).
+    pub shard: Option<(usize, usize)>,
 }
 
 /// The snapshots directory of this source tree.
@@ -33,7 +36,7 @@ pub fn default_snapshot_dir() -> std::path::PathBuf {
 }
 
 /// The result of one case.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct CaseResult {
     /// Case id.
     pub id: String,
@@ -46,12 +49,12 @@ pub struct CaseResult {
     /// Outcome.
     pub outcome: Outcome,
     /// Why (for anything but Pass).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// Duration in milliseconds.
     pub duration_ms: u64,
     /// Exchanges (kept for failures and errors).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transcript: Vec<Exchange>,
 }
 
@@ -128,15 +131,17 @@ pub async fn run(target: &Target, cases: &[Case], opts: &RunOptions, mask: &Mask
     });
     let timeout = opts.case_timeout.unwrap_or(Duration::from_secs(60));
     let mut results = Vec::new();
-    for case in cases {
-        if opts
-            .filter
+    let selected = cases.iter().filter(|case| {
+        opts.filter
             .as_deref()
-            .is_some_and(|f| !case.id.starts_with(f))
+            .is_none_or(|f| case.id.starts_with(f))
+            && opts.area.as_deref().is_none_or(|a| case.area == a)
+    });
+    for (position, case) in selected.enumerate() {
+        if opts
+            .shard
+            .is_some_and(|(i, n)| n > 0 && position % n != i.saturating_sub(1))
         {
-            continue;
-        }
-        if opts.area.as_deref().is_some_and(|a| case.area != a) {
             continue;
         }
         let mut result = CaseResult {

@@ -206,3 +206,53 @@ fn diff_command_exits_non_zero_on_a_regression() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Fixed (1):\n  a/b: fail -> pass"));
 }
+
+/// Shards split the selected cases deterministically and without overlap; `merge` joins their
+/// results.json into one result with every case once, in catalogue order.
+#[tokio::test]
+async fn shards_split_the_cases_and_merge_joins_them() {
+    let target = Target::embedded(Config::ephemeral()).await.unwrap();
+    let opts = |shard| RunOptions {
+        area: Some("builds".into()),
+        seed: Some(5),
+        shard,
+        ..RunOptions::default()
+    };
+    let whole = run(&target, &cases::all(), &opts(None), &Mask::default()).await;
+    let endpoints = jcr_conformance::catalogue::endpoints();
+    let mut docs = Vec::new();
+    let mut seen = Vec::new();
+    for i in 1..=3 {
+        let r = run(
+            &target,
+            &cases::all(),
+            &opts(Some((i, 3))),
+            &Mask::default(),
+        )
+        .await;
+        assert!(!r.cases.is_empty(), "shard {i} of 3 is empty");
+        seen.extend(r.cases.iter().map(|c| c.id.clone()));
+        docs.push(jcr_conformance::report::results_json(
+            &r,
+            &endpoints,
+            serde_json::json!({"shard": i}),
+        ));
+    }
+    let ids = |r: &jcr_conformance::RunResult| -> Vec<String> {
+        r.cases.iter().map(|c| c.id.clone()).collect()
+    };
+    seen.sort();
+    let mut all = ids(&whole);
+    all.sort();
+    assert_eq!(seen, all, "the shards hold every case once");
+    let order: Vec<&str> = cases::all().iter().map(|c| c.id).collect();
+    let (merged, config) = jcr_conformance::report::merge(&docs, &order).unwrap();
+    assert_eq!(ids(&merged), ids(&whole), "merged in catalogue order");
+    assert!(merged.cases.iter().all(|c| c.outcome == Outcome::Pass));
+    assert_eq!(config["merged_from"].as_array().map(Vec::len), Some(3));
+    // The same shard twice is refused.
+    let twice = [docs[0].clone(), docs[0].clone()];
+    assert!(jcr_conformance::report::merge(&twice, &order)
+        .unwrap_err()
+        .contains("is in two shards"));
+}
