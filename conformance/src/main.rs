@@ -116,6 +116,10 @@ struct RunArgs {
     /// Generated cases per property (default 32).
     #[arg(long, env = "JCR_CONFORMANCE_CASES")]
     cases: Option<u32>,
+    /// The least outcome that fails the run: `fail` (fail and error, the default), `error` (errors
+    /// only) or `skip` (skips too).
+    #[arg(long, value_parser = parse_fail_on)]
+    fail_on: Option<jcr_conformance::Outcome>,
     /// Run one shard of the selected cases, `i/n` (1-based; `merge` joins the shards' results).
     #[arg(long, value_parser = parse_shard)]
     shard: Option<(usize, usize)>,
@@ -191,6 +195,26 @@ fn list() -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+/// Whether `o` fails a run that fails on `fail_on` (a skip only when skips are asked for).
+fn fails(o: jcr_conformance::Outcome, fail_on: Option<jcr_conformance::Outcome>) -> bool {
+    use jcr_conformance::Outcome;
+    match fail_on.unwrap_or(Outcome::Fail) {
+        Outcome::Error => o == Outcome::Error,
+        Outcome::Skip => o == Outcome::Skip || o >= Outcome::Fail,
+        _ => o >= Outcome::Fail,
+    }
+}
+
+fn parse_fail_on(s: &str) -> Result<jcr_conformance::Outcome, String> {
+    use jcr_conformance::Outcome;
+    match s {
+        "fail" => Ok(Outcome::Fail),
+        "error" => Ok(Outcome::Error),
+        "skip" => Ok(Outcome::Skip),
+        other => Err(format!("'{other}': fail, error or skip")),
+    }
 }
 
 /// `i/n` with 1 <= i <= n.
@@ -409,9 +433,59 @@ async fn run_cmd(args: RunArgs, update: bool) -> ExitCode {
         Err(e) => eprintln!("could not write reports to {}: {e}", args.reports.display()),
     }
     target.shutdown().await;
-    if result.failed() {
-        ExitCode::from(1)
-    } else {
+    let failing: Vec<_> = result
+        .cases
+        .iter()
+        .filter(|c| fails(c.outcome, args.fail_on))
+        .collect();
+    // On GitHub Actions each failing case is an annotation of the job.
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        for c in &failing {
+            let why = c
+                .message
+                .as_deref()
+                .unwrap_or("")
+                .replace('%', "%25")
+                .replace('\n', "%0A");
+            println!(
+                "::error title=jcr-conformance {}::{} {}",
+                c.id,
+                c.outcome.as_str(),
+                why
+            );
+        }
+    }
+    if failing.is_empty() {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fails, parse_shard};
+    use jcr_conformance::Outcome::*;
+
+    #[test]
+    fn fail_on_picks_the_outcomes_that_fail_a_run() {
+        let failing = |on| {
+            [Disabled, Skip, Pass, Fail, Error]
+                .into_iter()
+                .filter(|o| fails(*o, on))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(failing(None), [Fail, Error]);
+        assert_eq!(failing(Some(Fail)), [Fail, Error]);
+        assert_eq!(failing(Some(Error)), [Error]);
+        assert_eq!(failing(Some(Skip)), [Skip, Fail, Error]);
+    }
+
+    #[test]
+    fn shards_are_i_of_n() {
+        assert_eq!(parse_shard("2/4"), Ok((2, 4)));
+        for bad in ["0/4", "5/4", "2", "a/b", "1/0"] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
     }
 }
