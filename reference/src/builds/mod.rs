@@ -123,8 +123,7 @@ pub(crate) async fn upload(app: &App, caller: &Caller, body: &[u8]) -> Result<()
     );
     fill_checksums(&app.store.read(), obj);
     let doc = model::ordered(&doc);
-    let bytes = serde_json::to_vec_pretty(&doc)
-        .map_err(|e| ApiError::internal(format!("writing a build-info document: {e}")))?;
+    let bytes = doc_bytes(&doc)?;
     let d = Deploy {
         repo: REPO.into(),
         path: doc_path(&name, &number, started_ms),
@@ -411,25 +410,25 @@ pub(crate) async fn rename(
         .map_err(|r| ApiError::refused(r, |t| ApiError::internal(format!("{t:?}"))))
 }
 
+/// A build-info document as it is stored (pretty JSON, fields as given: callers order them).
+fn doc_bytes(doc: &Json) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec_pretty(doc)
+        .map_err(|e| ApiError::internal(format!("writing a build-info document: {e}")))
+}
+
 /// Writes a document's bytes into the blob store (the caller holds a blob pin until it commits).
 pub(crate) async fn store_doc(app: &App, doc: &Json) -> Result<crate::store::FileData, ApiError> {
-    let bytes = serde_json::to_vec_pretty(&model::ordered(doc))
-        .map_err(|e| ApiError::internal(format!("writing a build-info document: {e}")))?;
+    let bytes = doc_bytes(&model::ordered(doc))?;
     let info = app
         .store
         .blobs
-        .ingest(one_chunk(bytes), None)
+        .ingest_bytes(bytes.into())
         .await
         .map_err(|e| ApiError::internal(format!("{e:?}")))?;
-    Ok(crate::store::FileData {
-        size: info.size,
-        sha1: info.sha1.into(),
-        md5: info.md5.into(),
-        sha256: info.sha256.into(),
-        original: None,
-        mime: crate::mime::for_name("build.json").into(),
-        stats: None,
-    })
+    Ok(crate::store::FileData::of_blob(
+        &info,
+        crate::mime::for_name("build.json"),
+    ))
 }
 
 /// Build retention as the client asked for it.
@@ -445,6 +444,16 @@ pub(crate) struct Retention {
     pub delete_artifacts: bool,
 }
 
+impl Retention {
+    /// A count of 0 is refused (a negative one, the model's default, keeps any number).
+    fn check(&self) -> Result<(), ApiError> {
+        if self.count == Some(0) {
+            return Err(msg::retention_count_not_positive());
+        }
+        Ok(())
+    }
+}
+
 /// Applies `ret` to the runs of `name`; returns how many went.
 pub(crate) async fn retain(
     app: &App,
@@ -452,9 +461,7 @@ pub(crate) async fn retain(
     name: &str,
     ret: &Retention,
 ) -> Result<usize, ApiError> {
-    if ret.count == Some(0) {
-        return Err(msg::retention_count_not_positive());
-    }
+    ret.check()?;
     let runs = of_name(visible(app, caller).await?, name);
     let doomed: Vec<Arc<Run>> = runs
         .iter()
@@ -481,9 +488,7 @@ pub(crate) async fn retain_later(
     name: &str,
     ret: Retention,
 ) -> Result<(), ApiError> {
-    if ret.count == Some(0) {
-        return Err(msg::retention_count_not_positive());
-    }
+    ret.check()?;
     app.auth.gate(caller)?;
     let (a, who, name) = (app.clone(), caller.clone(), name.to_string());
     app.jobs.once("build-retention", async move {

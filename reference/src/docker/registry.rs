@@ -357,23 +357,14 @@ fn default_platform(list: &[u8]) -> Option<String> {
 
 /// Stores `bytes` as a blob (small documents: manifests).
 async fn store_bytes(app: &App, bytes: bytes::Bytes) -> Result<BlobInfo, ApiError> {
-    let s = futures_util::stream::iter([Ok::<bytes::Bytes, std::io::Error>(bytes)]);
-    app.store.blobs.ingest(s, None).await.map_err(|e| match e {
-        IngestError::Io(e) => internal(e),
-        other => internal(format!("{other:?}")),
-    })
-}
-
-pub(crate) fn file_data(info: &BlobInfo, mime: &str) -> FileData {
-    FileData {
-        size: info.size,
-        sha1: info.sha1.as_str().into(),
-        md5: info.md5.as_str().into(),
-        sha256: info.sha256.as_str().into(),
-        original: None,
-        mime: mime.into(),
-        stats: None,
-    }
+    app.store
+        .blobs
+        .ingest_bytes(bytes)
+        .await
+        .map_err(|e| match e {
+            IngestError::Io(e) => internal(e),
+            other => internal(format!("{other:?}")),
+        })
 }
 
 /// What a manifest push did.
@@ -541,7 +532,7 @@ impl ManifestPush<'_> {
         };
         steps.push(self.put(
             super::join(folder, name),
-            file_data(self.info, "application/json"),
+            FileData::of_blob(self.info, "application/json"),
             self.props(),
         ));
         for (name, f) in files {

@@ -170,7 +170,7 @@ pub(crate) async fn clean(state: &crate::app::App) {
 use futures_util::StreamExt;
 use serde_json::json;
 
-use super::registry::{file_data, parse_digest, Asker, Reg};
+use super::registry::{parse_digest, Asker, Reg};
 use super::{Code, Digest, RegistryError};
 use crate::app::Body;
 use crate::auth::{Action, Caller};
@@ -487,7 +487,7 @@ async fn check_and_link(
             .detail(json!({ "digest": d.to_string(), "actual": format!("sha256:{}", info.sha256) }))
             .into());
     }
-    let file = file_data(&info, "application/octet-stream");
+    let file = crate::store::FileData::of_blob(&info, "application/octet-stream");
     link(app, caller, reg, image, d, file).await
 }
 

@@ -304,15 +304,21 @@ fn not_modified(r: &Req, item: &Item, sha1: &str) -> bool {
             .is_some_and(|since| since >= item.modified / 1000 * 1000)
 }
 
-/// The byte ranges asked for (none: the whole file); 416 when none can be served.
-fn ranges(r: &Req, item: &Item, sha1: &str, size: u64) -> Result<Vec<(u64, u64)>, ApiError> {
-    let if_range_ok = match r.header("if-range") {
+/// Whether `If-Range` (absent, the SHA-1 ETag, or a date not before the last modification) lets
+/// the `Range` stand.
+fn if_range_holds(r: &Req, item: &Item, sha1: &str) -> bool {
+    match r.header("if-range") {
         None => true,
         Some(v) => {
             v.trim() == sha1
                 || parse_http_date(&v).is_some_and(|d| d >= item.modified / 1000 * 1000)
         }
-    };
+    }
+}
+
+/// The byte ranges asked for (none: the whole file); 416 when none can be served.
+fn ranges(r: &Req, item: &Item, sha1: &str, size: u64) -> Result<Vec<(u64, u64)>, ApiError> {
+    let if_range_ok = if_range_holds(r, item, sha1);
     match r
         .header("range")
         .filter(|_| if_range_ok)
@@ -642,15 +648,16 @@ async fn archive_entry(
     item: &Item,
     entry: &str,
 ) -> Result<Response, ApiError> {
-    let asked = r.header("range").map(|h| h.into_owned());
-    let if_range_ok = match r.header("if-range") {
-        None => true,
-        Some(v) => item
-            .file
-            .as_ref()
-            .is_some_and(|f| v.trim() == f.sha1.hex().as_str()),
-    };
-    let asked = asked.filter(|_| if_range_ok);
+    // The entry changes with the archive: the archive's ETag and date stand for it.
+    let sha1 = item
+        .file
+        .as_ref()
+        .map(|f| f.sha1.hex().to_string())
+        .unwrap_or_default();
+    let asked = r
+        .header("range")
+        .map(|h| h.into_owned())
+        .filter(|_| if_range_holds(r, item, &sha1));
     let pick = move |size: u64| match asked.map(|h| parse_ranges(&h, size)) {
         Some(Some(rs)) if rs.is_empty() => {
             Err(ApiError::new(416, "Requested range not satisfiable")

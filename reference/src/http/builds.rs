@@ -1,6 +1,6 @@
 //! `/api/build*`: parse, call [`crate::builds`], render in Artifactory's shapes.
 
-use crate::value::scalar;
+use crate::value::{field as text, scalar};
 use serde_json::{json, Value};
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -192,10 +192,6 @@ fn parse_doc(bytes: &[u8]) -> Result<Value, ApiError> {
         ));
     }
     Ok(doc)
-}
-
-fn text(doc: &Value, k: &str) -> Option<String> {
-    crate::value::field(doc, k)
 }
 
 fn flag(doc: &Value, k: &str) -> bool {

@@ -147,9 +147,8 @@ impl BlobStore {
         File::open(self.path(sha256))
     }
 
-    /// Stores in-memory content (tests).
-    #[cfg(test)]
-    async fn ingest_bytes(&self, bytes: Bytes) -> Result<BlobInfo, IngestError> {
+    /// Stores in-memory content (small documents: manifests, build-info).
+    pub async fn ingest_bytes(&self, bytes: Bytes) -> Result<BlobInfo, IngestError> {
         let stream = futures_util::stream::iter([Ok::<Bytes, io::Error>(bytes)]);
         self.ingest(stream, None).await
     }

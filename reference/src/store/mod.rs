@@ -70,6 +70,21 @@ pub struct Store {
     _tmp: Option<tempfile::TempDir>,
 }
 
+impl FileData {
+    /// The file data of a stored blob, with no checksums sent by a client.
+    pub fn of_blob(info: &BlobInfo, mime: &str) -> FileData {
+        FileData {
+            size: info.size,
+            sha1: info.sha1.as_str().into(),
+            md5: info.md5.as_str().into(),
+            sha256: info.sha256.as_str().into(),
+            original: None,
+            mime: mime.into(),
+            stats: None,
+        }
+    }
+}
+
 /// What seals the journal's secrets: the master key while key encryption is on (opening what the
 /// data key sealed too), else the data key.
 fn at_rest(master: Option<&Cipher>, data_key: &Cipher) -> Cipher {

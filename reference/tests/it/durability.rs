@@ -679,6 +679,14 @@ async fn trace_logs_hold_no_credential() {
     .await
     .unwrap();
     let docker = dt["token"].as_str().unwrap_or("").to_string();
+    for (what, v) in [
+        ("API key", &key),
+        ("access token", &access),
+        ("encrypted password", &enc),
+        ("registry token", &docker),
+    ] {
+        assert!(v.len() >= 8, "no {what} to look for: {v:?}");
+    }
     // Use each one.
     let ping = format!("{url}/api/repositories");
     for r in [
