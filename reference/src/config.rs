@@ -125,6 +125,13 @@ pub struct RepoConfig {
     /// Where deploys to a virtual repository go.
     #[serde(default)]
     pub default_deployment_repo: Option<String>,
+    /// Every other field of Artifactory's repository JSON that was set, as set (see
+    /// `repos::settings` for the ones with behaviour and the defaults of the rest).
+    #[serde(default, skip_serializing_if = "indexmap::IndexMap::is_empty")]
+    pub settings: indexmap::IndexMap<String, serde_json::Value>,
+    /// The upstream password (remote), sealed in the journal like every secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<crate::store::Secret>,
 }
 
 fn default_includes() -> String {
@@ -145,6 +152,8 @@ impl RepoConfig {
             url: None,
             repositories: Vec::new(),
             default_deployment_repo: None,
+            settings: indexmap::IndexMap::new(),
+            password: None,
         }
     }
 

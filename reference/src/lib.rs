@@ -281,6 +281,7 @@ fn build_state(config: Config) -> io::Result<(app::AppState, Vec<(String, String
             uploads: Default::default(),
             busy: Default::default(),
             builds,
+            remotes: Default::default(),
         }),
         pending,
     ))

@@ -134,6 +134,23 @@ pub(crate) fn no_local_repository(key: &str) -> ApiError {
     ))
 }
 
+/// A path the repository's include/exclude patterns refuse: 409 for a deploy, 404 for a download.
+pub(crate) fn include_exclude(status: u16, repo: &str, path: &str) -> ApiError {
+    ApiError::new(
+        status,
+        format!(
+            "The repository '{repo}' rejected the artifact '{repo}:{path}' due to its include/exclude pattern settings."
+        ),
+    )
+}
+
+/// 403: a blacked-out repository.
+pub(crate) fn blacked_out(repo: &str, path: &str) -> ApiError {
+    ApiError::forbidden(format!(
+        "The repository '{repo}' is blacked out and cannot serve artifact '{repo}:{path}'."
+    ))
+}
+
 /// 405: a virtual repository without a default deployment repository.
 pub(crate) fn no_deployment_repository(key: &str) -> ApiError {
     ApiError::new(

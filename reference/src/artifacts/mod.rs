@@ -175,6 +175,15 @@ fn admit(app: &App, caller: &Caller, d: &Deploy) -> Result<(String, Props), ApiE
     {
         return Err(msg::old_metadata_notation(&repo, path));
     }
+    let target = state.repo(&repo).map(|r| &r.config);
+    if let Some(c) = target {
+        if crate::repos::resolve::blacked_out(c) {
+            return Err(msg::blacked_out(&repo, path));
+        }
+        if !crate::repos::resolve::accepts(c, path, d.folder) {
+            return Err(msg::include_exclude(409, &repo, path));
+        }
+    }
     let mut props = Props::default();
     for (k, v) in &d.matrix {
         props::validate_key(k)?;
@@ -376,8 +385,17 @@ pub(crate) fn lookup(
     let state = app.store.read();
     app.auth
         .require(&state, caller, Action::Read, repo, path, forbidden)?;
-    if state.repo(repo).is_none() {
+    let Some(r) = state.repo(repo) else {
         return Err(msg::no_such_repository(repo));
+    };
+    if r.config.rclass != RepoClass::Virtual {
+        if crate::repos::resolve::blacked_out(&r.config) {
+            return Err(msg::blacked_out(repo, path));
+        }
+        let folder = state.item(repo, path).is_some_and(Item::is_folder);
+        if !crate::repos::resolve::accepts(&r.config, path, folder) {
+            return Err(msg::include_exclude(404, repo, path));
+        }
     }
     Ok(state
         .resolve(repo, path)

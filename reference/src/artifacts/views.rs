@@ -115,12 +115,21 @@ fn info_head(repo: &str, path: &str, item: &Item) -> Map<String, Value> {
     v
 }
 
-/// File info.
-pub(crate) fn file_info(base: &str, repo: &str, path: &str, item: &Item) -> Value {
+/// File info; `remote_url`: where a remote repository's cached file came from.
+pub(crate) fn file_info(
+    base: &str,
+    repo: &str,
+    path: &str,
+    item: &Item,
+    remote_url: Option<String>,
+) -> Value {
     let f = item.file.as_ref().expect("a file");
     let (actual, orig) = checksums(item);
     let mut v = info_head(repo, path, item);
     v.insert("downloadUri".into(), json!(download_uri(base, repo, path)));
+    if let Some(u) = remote_url {
+        v.insert("remoteUrl".into(), json!(u));
+    }
     v.insert("mimeType".into(), json!(mime_of(item)));
     v.insert("size".into(), json!(f.size.to_string()));
     v.insert("checksums".into(), actual);

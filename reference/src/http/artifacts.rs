@@ -131,6 +131,25 @@ async fn retrieve(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
         drop(state);
         return Ok(trace(r, p, &caller));
     }
+    if !r.query.has("properties") {
+        // Remote repositories (and virtual ones' remote members) fetch what they lack first; a
+        // first plain download streams as it arrives.
+        let whole =
+            r.method == Method::HEAD || p.archive_entry.is_some() || r.header("range").is_some();
+        let folder = p.trailing_slash;
+        let state = &r.state;
+        {
+            let s = state.store.read();
+            state
+                .auth
+                .require(&s, &caller, Action::Read, &p.repo, &p.path, forbidden)?;
+        }
+        if let crate::repos::remote::Fetched::Streaming(s) =
+            crate::repos::remote::prepare(state, &caller, &p.repo, &p.path, folder, whole).await?
+        {
+            return Ok(first_download(p, s));
+        }
+    }
     let found = artifacts::lookup(&r.state, &caller, &p.repo, &p.path, forbidden)?;
     let base = r.base_url();
     if r.query.has("properties") {
@@ -162,6 +181,37 @@ async fn retrieve(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
         artifacts::record_download(&r.state, &caller, &real_repo, &p.path);
     }
     Ok(resp)
+}
+
+/// The first download of a remote file, streaming from upstream as it arrives: the headers
+/// upstream gave (length, date, checksums), the body as it comes.
+fn first_download(p: &RepoPath, s: crate::repos::remote::Streaming) -> Response {
+    let chunks = stream::unfold(
+        s.body,
+        |mut rx| async move { rx.recv().await.map(|c| (c, rx)) },
+    );
+    let mut resp = warp::reply::Reply::into_response(warp::reply::stream(chunks));
+    let mime = crate::mime::for_name(&p.path);
+    set_header(&mut resp, header::CONTENT_TYPE, mime);
+    if let Some(n) = s.size {
+        set_header(&mut resp, header::CONTENT_LENGTH, &n.to_string());
+    }
+    if let Some(ms) = s.last_modified {
+        set_header(&mut resp, header::LAST_MODIFIED, &http_date(ms));
+    }
+    for (name, v) in [
+        ("x-checksum-sha1", &s.sha1),
+        ("x-checksum-md5", &s.md5),
+        ("x-checksum-sha256", &s.sha256),
+    ] {
+        if let Some(v) = v {
+            set_header(&mut resp, header::HeaderName::from_static(name), v);
+        }
+    }
+    if let Some(sha1) = &s.sha1 {
+        set_header(&mut resp, header::ETAG, sha1);
+    }
+    resp
 }
 
 /// `GET x.sha1|x.sha256|x.md5` of an existing file `x`: the checksum as the body.

@@ -229,7 +229,7 @@ fn detailed(r: &Req, base: &str, repo: &str, path: &str, item: &Item) -> Value {
     let detail = r.headers.list("x-result-detail");
     let asks = |d: &str| detail.iter().any(|x| x.eq_ignore_ascii_case(d));
     let mut v = if asks("info") && !item.is_folder() {
-        file_info(base, repo, path, item)
+        file_info(base, repo, path, item, None)
     } else {
         json!({ "uri": storage_uri(base, repo, path) })
     };

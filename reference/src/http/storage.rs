@@ -134,7 +134,14 @@ fn storage_get(r: &Req, p: &RepoPath, view: View) -> Result<Response, ApiError> 
         _ => Ok(json(
             StatusCode::OK,
             FILE_INFO,
-            &views::file_info(&base, &p.repo, &p.path, item),
+            &views::file_info(
+                &base,
+                &p.repo,
+                &p.path,
+                item,
+                (repo.config.rclass == RepoClass::Remote)
+                    .then(|| crate::repos::remote::upstream_url(&repo.config, &p.path)),
+            ),
         )),
     }
 }

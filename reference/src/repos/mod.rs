@@ -1,6 +1,11 @@
 //! Repositories: their configurations (created, changed, deleted, listed as the caller may see
-//! them) in Artifactory's configuration JSON. Resolution of paths through local, remote and virtual
-//! repositories lives with the state (`State::resolve`) for now.
+//! them) in Artifactory's configuration JSON; the resolver ([`resolve`]) and remote repositories'
+//! fetching ([`remote`]).
+
+pub(crate) mod remote;
+pub(crate) mod resolve;
+pub(crate) mod settings;
+pub(crate) mod upstream;
 
 use serde_json::{json, Map, Value};
 
@@ -119,7 +124,8 @@ pub(crate) async fn delete(app: &App, key: &str) -> Result<(), ApiError> {
         })
 }
 
-/// The configuration JSON of a repository, in the field order a 7.x server writes.
+/// The configuration JSON of a repository, in the field order a 7.x server writes. The upstream
+/// password is never shown (an empty string, set or not).
 pub(crate) fn config_json(c: &RepoConfig) -> Value {
     let mut v = Map::new();
     v.insert("key".into(), json!(c.key));
@@ -128,47 +134,28 @@ pub(crate) fn config_json(c: &RepoConfig) -> Value {
     v.insert("notes".into(), json!(c.notes));
     v.insert("includesPattern".into(), json!(c.includes_pattern));
     v.insert("excludesPattern".into(), json!(c.excludes_pattern));
-    v.insert("repoLayoutRef".into(), json!("simple-default"));
-    let docker = c.package_type == PackageType::Docker;
-    v.insert("enableDockerSupport".into(), json!(docker));
-    v.insert("dockerApiVersion".into(), json!("V2"));
-    v.insert("blockPushingSchema1".into(), json!(true));
     match c.rclass {
-        RepoClass::Local => {
-            v.insert("checksumPolicyType".into(), json!("client-checksums"));
-            v.insert("handleReleases".into(), json!(true));
-            v.insert("handleSnapshots".into(), json!(true));
-            v.insert("maxUniqueSnapshots".into(), json!(0));
-            v.insert("maxUniqueTags".into(), json!(0));
-            v.insert("blackedOut".into(), json!(false));
-            v.insert("propertySets".into(), json!([]));
-            v.insert("archiveBrowsingEnabled".into(), json!(false));
-            v.insert("xrayIndex".into(), json!(false));
-        }
         RepoClass::Remote => {
             v.insert("url".into(), json!(c.url.clone().unwrap_or_default()));
-            v.insert("username".into(), json!(""));
-            v.insert("hardFail".into(), json!(false));
-            v.insert("offline".into(), json!(false));
-            v.insert("blackedOut".into(), json!(false));
-            v.insert("storeArtifactsLocally".into(), json!(true));
-            v.insert("socketTimeoutMillis".into(), json!(15000));
-            v.insert("retrievalCachePeriodSecs".into(), json!(7200));
-            v.insert("missedRetrievalCachePeriodSecs".into(), json!(1800));
-            v.insert("propertySets".into(), json!([]));
-            v.insert("xrayIndex".into(), json!(false));
         }
         RepoClass::Virtual => {
             v.insert("repositories".into(), json!(c.repositories));
-            v.insert(
-                "artifactoryRequestsCanRetrieveRemoteArtifacts".into(),
-                json!(false),
-            );
-            v.insert("resolveDockerTagsByTimestamp".into(), json!(false));
-            if let Some(d) = &c.default_deployment_repo {
-                v.insert("defaultDeploymentRepo".into(), json!(d));
-            }
         }
+        RepoClass::Local => {}
+    }
+    for (name, value) in settings::render(c) {
+        let username = name == "username";
+        v.insert(name, value);
+        if username {
+            v.insert("password".into(), json!(""));
+        }
+    }
+    if let Some(d) = c
+        .default_deployment_repo
+        .as_ref()
+        .filter(|_| c.rclass == RepoClass::Virtual)
+    {
+        v.insert("defaultDeploymentRepo".into(), json!(d));
     }
     v.insert("rclass".into(), json!(c.rclass.lower()));
     Value::Object(v)
@@ -251,9 +238,15 @@ fn parse_config(
     if let Some(v) = s("excludesPattern")? {
         c.excludes_pattern = v;
     }
+    settings::apply(&mut c, doc)?;
     if rclass == RepoClass::Remote {
         if let Some(u) = s("url")? {
             c.url = Some(u);
+        }
+        match s("password")? {
+            Some(p) if p.is_empty() => c.password = None,
+            Some(p) => c.password = Some(p.into()),
+            None => {}
         }
         let url = c.url.as_deref().unwrap_or("");
         if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -276,6 +269,11 @@ fn parse_config(
                         "Repository '{m}' does not exist or cannot be a member of '{key}'"
                     )));
                 }
+                if reaches(state, m, key, &mut Vec::new()) {
+                    return Err(ApiError::bad_request(format!(
+                        "Repository '{m}' includes '{key}': a virtual repository cannot include itself through its members"
+                    )));
+                }
             }
             c.repositories = members;
         }
@@ -292,6 +290,20 @@ fn parse_config(
         }
     }
     Ok(c)
+}
+
+/// Whether the virtual repository `from` has `target` among its members, at any depth.
+fn reaches(state: &State, from: &str, target: &str, seen: &mut Vec<String>) -> bool {
+    if seen.iter().any(|s| s == from) {
+        return false;
+    }
+    seen.push(from.to_string());
+    state.repo(from).is_some_and(|r| {
+        r.config
+            .repositories
+            .iter()
+            .any(|m| m == target || reaches(state, m, target, seen))
+    })
 }
 
 #[cfg(test)]

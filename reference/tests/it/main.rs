@@ -15,6 +15,7 @@ mod negotiation;
 mod permissions;
 mod properties;
 mod races;
+mod remote;
 mod replay;
 mod repositories;
 mod retrieve;
