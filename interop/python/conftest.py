@@ -9,8 +9,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BINARY = os.environ.get("JCR_REFERENCE_BIN", os.path.join(ROOT, "target", "debug", "jcr-reference"))
 
 
-@pytest.fixture(scope="session")
-def server_url():
+def _start():
     proc = subprocess.Popen(
         [BINARY, "--bind", "127.0.0.1:0"],
         stdout=subprocess.PIPE,
@@ -25,6 +24,22 @@ def server_url():
             url = m.group(1)
             break
     assert url, "the server did not print its Ready line"
+    return proc, url
+
+
+def _serve():
+    proc, url = _start()
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server_url():
+    yield from _serve()
+
+
+@pytest.fixture(scope="session")
+def upstream_url():
+    """A second server, the upstream of remote repositories."""
+    yield from _serve()

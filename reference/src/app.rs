@@ -41,6 +41,8 @@ pub(crate) struct App {
     pub busy: Arc<crate::store::Transfers>,
     /// Every stored build run, following the build-info repository (builds API and AQL).
     pub builds: Arc<crate::builds::index::Index>,
+    /// Helm charts of every repository, following the store (index.yaml).
+    pub helm: Arc<crate::helm::Index>,
     /// Remote repositories' fetches in flight and misses remembered, and the upstream client.
     pub remotes: crate::repos::remote::Remotes,
 }

@@ -82,6 +82,7 @@ mod config;
 mod docker;
 mod error;
 mod events;
+mod helm;
 mod http;
 mod jobs;
 mod messages;
@@ -263,6 +264,8 @@ fn build_state(config: Config) -> io::Result<(app::AppState, Vec<(String, String
     }
     let builds = Arc::new(builds::index::Index::default());
     builds.attach(&store);
+    let helm = Arc::new(helm::Index::default());
+    helm.attach(&store);
     let ctx_path = config.normalized_context_path();
     let instance_id = format!(
         "{:016x}:{:08x}:{:011x}:-8000",
@@ -281,6 +284,7 @@ fn build_state(config: Config) -> io::Result<(app::AppState, Vec<(String, String
             uploads: Default::default(),
             busy: Default::default(),
             builds,
+            helm,
             remotes: Default::default(),
         }),
         pending,

@@ -5,6 +5,7 @@ mod accounts;
 mod artifacts;
 mod builds;
 mod docker;
+mod helm;
 mod oci;
 mod properties;
 mod repositories;
@@ -30,6 +31,7 @@ pub fn all() -> Vec<Case> {
     v.extend(oci::cases());
     v.extend(search::cases());
     v.extend(builds::cases());
+    v.extend(helm::cases());
     v.extend(properties::cases());
     v
 }

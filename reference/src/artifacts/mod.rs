@@ -231,7 +231,7 @@ pub(crate) async fn deploy(
         }
         Ok(())
     };
-    let (file, props) = if d.by_checksum {
+    let (file, mut props) = if d.by_checksum {
         let (file, props) = by_checksum(app, &repo, &d, props)?;
         in_the_way(app)?;
         (file, props)
@@ -240,6 +240,13 @@ pub(crate) async fn deploy(
         in_the_way(app)?;
         (ingest(app, &repo, &d, body).await?, props)
     };
+    let package_type = app.store.read().repo(&repo).map(|r| r.config.package_type);
+    if package_type.is_some_and(|pt| crate::helm::is_chart(pt, &d.path)) {
+        // A chart is checked before it is committed, and described by its Chart.yaml.
+        for (k, v) in crate::helm::check(app, &file.sha256.hex()).await? {
+            props.add(&k, &v);
+        }
+    }
     let put = Mutation::PutFile {
         repo: repo.clone(),
         path: d.path.clone(),

@@ -131,6 +131,16 @@ async fn retrieve(r: &Req, p: &RepoPath) -> Result<Response, ApiError> {
         drop(state);
         return Ok(trace(r, p, &caller));
     }
+    let helm_repo = r
+        .state
+        .store
+        .read()
+        .repo(&p.repo)
+        .is_some_and(|x| x.config.package_type == crate::config::PackageType::Helm);
+    if helm_repo && p.path == "index.yaml" && r.query.0.is_empty() {
+        // A Helm repository's index is the one its charts make (as at `/api/helm/<repo>/`).
+        return super::helm::index(r, &p.repo).await;
+    }
     if !r.query.has("properties") {
         // Remote repositories (and virtual ones' remote members) fetch what they lack first; a
         // first plain download streams as it arrives.

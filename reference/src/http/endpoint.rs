@@ -239,6 +239,16 @@ endpoints! {
     }
 }
 
+endpoints! {
+    /// `/api/helm/<repo>/...`: a Helm repository as `helm repo add` uses it.
+    enum Helm {
+        Index { repo: String } => ["helm.index"], Path(Action::Read);
+        /// A chart (or any file) of the repository, served as the artifact is.
+        Chart { path: RepoPath } => ["helm.chart"], Path(Action::Read);
+        Reindex { repo: String } => ["helm.reindex"], Path(Action::Manage);
+    }
+}
+
 /// Every endpoint the server answers.
 #[derive(Debug)]
 pub(crate) enum Endpoint {
@@ -250,6 +260,7 @@ pub(crate) enum Endpoint {
     Search(Search),
     Docker(Docker),
     Builds(Builds),
+    Helm(Helm),
     /// A catalogued endpoint the server does not implement: an honest 501.
     Unbuilt(&'static Unbuilt),
 }
@@ -267,6 +278,7 @@ impl Endpoint {
             Endpoint::Search(e) => e.ids(),
             Endpoint::Docker(e) => e.ids(),
             Endpoint::Builds(e) => e.ids(),
+            Endpoint::Helm(e) => e.ids(),
             Endpoint::Unbuilt(u) => std::slice::from_ref(&u.id),
         }
     }
@@ -282,6 +294,7 @@ impl Endpoint {
             Endpoint::Search(e) => e.access(),
             Endpoint::Docker(e) => e.access(),
             Endpoint::Builds(e) => e.access(),
+            Endpoint::Helm(e) => e.access(),
             Endpoint::Unbuilt(_) => Access::User,
         }
     }
@@ -430,7 +443,29 @@ fn api_endpoint(rq: &Incoming<'_>, api: &str) -> Result<Option<Endpoint>, ApiErr
     if let Some(tail) = segment_tail(api, "build") {
         return builds(rq, tail).map(|e| Some(Endpoint::Builds(e)));
     }
+    if let Some(tail) = segment_tail(api, "helm") {
+        return helm(m, tail).map(|e| Some(Endpoint::Helm(e)));
+    }
     Ok(None)
+}
+
+/// `/api/helm/<repo>/index.yaml`, `/api/helm/<repo>/<chart path>`, `POST .../reindex`.
+fn helm(m: &Method, tail: &str) -> Result<Helm, ApiError> {
+    let (repo, rest) = tail.split_once('/').unwrap_or((tail, ""));
+    if repo.is_empty() {
+        return Err(not_found());
+    }
+    let repo = decode(repo)?;
+    if exact(rest, &["reindex"]) && *m == Method::POST {
+        return Ok(Helm::Reindex { repo });
+    }
+    allow(m, &[Method::GET])?;
+    if rest == "index.yaml" {
+        return Ok(Helm::Index { repo });
+    }
+    Ok(Helm::Chart {
+        path: repo_path(tail)?,
+    })
 }
 
 /// `/api/build/...`. The action prefixes (`promote`, `retention`, `distribute`, `rename`,
@@ -1002,6 +1037,7 @@ mod tests {
             Search::IDS,
             Docker::IDS,
             Builds::IDS,
+            Helm::IDS,
         ]
         .concat()
         .into_iter()

@@ -9,6 +9,7 @@ pub(crate) mod endpoint;
 pub(crate) mod error;
 pub(crate) mod faults;
 pub(crate) mod headers;
+pub(crate) mod helm;
 pub(crate) mod json;
 pub(crate) mod path;
 pub(crate) mod repositories;

@@ -13,8 +13,8 @@ use warp::Filter;
 use super::endpoint::{Access, Endpoint, Incoming, Security};
 use super::headers::Headers;
 use super::{
-    artifacts, builds, docker, render, repositories, search, security, storage, system, tokens,
-    users, AppState, BodyStream, Query, Req, REVISION, VERSION,
+    artifacts, builds, docker, helm, render, repositories, search, security, storage, system,
+    tokens, users, AppState, BodyStream, Query, Req, REVISION, VERSION,
 };
 use crate::auth::Credentials;
 use crate::error::ApiError;
@@ -178,6 +178,7 @@ async fn dispatch(r: &Req, ep: Endpoint, body: BodyStream) -> Result<Response, A
         Endpoint::Search(e) => search::handle(r, e, body).await,
         Endpoint::Docker(e) => docker::handle(r, e, body).await,
         Endpoint::Builds(e) => builds::handle(r, e, body).await,
+        Endpoint::Helm(e) => helm::handle(r, e, body).await,
         Endpoint::Unbuilt(u) => Err(u.error()),
     }
 }

@@ -603,7 +603,8 @@ async fn virtual_repositories_and_transitive() {
         .await;
     assert_eq!(r.status(), 200);
     s.deploy("generic-local/a.txt", "a").await;
-    s.deploy("helm-local/b.tgz", "b").await;
+    s.deploy("helm-local/b.tgz", crate::retrieve::tgz_bytes())
+        .await;
     // A virtual repository named as the target stands for its members, and rows say which
     // virtual repositories hold them.
     let (st, body) = aql(&s, ADMIN, r#"items.find({"repo":"virt"})"#).await;

@@ -9,6 +9,7 @@ mod docker;
 mod durability;
 mod escalation;
 mod fuzz_corpus;
+mod helm;
 mod limits;
 mod logs;
 mod negotiation;

@@ -336,7 +336,7 @@ pub fn tgz_bytes() -> Vec<u8> {
         Vec::new(),
         flate2::Compression::fast(),
     ));
-    let data = b"name: chart\n";
+    let data = b"apiVersion: v2\nname: chart\nversion: 1.0.0\n";
     let mut hdr = tar::Header::new_gnu();
     hdr.set_size(data.len() as u64);
     hdr.set_mode(0o644);
@@ -357,7 +357,7 @@ async fn archive_entries_from_zip_and_tgz() {
     assert_eq!((status, text.as_str()), (200, "license text"));
     assert_eq!(header(&h, "content-type"), Some("text/plain"));
     let r = s.get("generic-local/c-1.0.tgz!/chart/Chart.yaml").await;
-    assert_eq!(r.text(), "name: chart\n");
+    assert_eq!(r.text(), "apiVersion: v2\nname: chart\nversion: 1.0.0\n");
     assert_rest_error(
         s.get("generic-local/lib/a.jar!/missing").await,
         404,

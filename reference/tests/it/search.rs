@@ -22,7 +22,8 @@ async fn quick_search_by_name_with_details() {
     s.deploy("generic-local/org/acme/lib-1.0.jar;build=7", "a")
         .await;
     s.deploy("generic-local/org/acme/LIB-2.0.pom", "b").await;
-    s.deploy("helm-local/other-lib.tgz", "c").await;
+    s.deploy("helm-local/other-lib.tgz", crate::retrieve::tgz_bytes())
+        .await;
     s.deploy("generic-local/unrelated.txt", "d").await;
     let base = &s.base;
     let r = s.get("api/search/artifact?name=lib").await;

@@ -40,7 +40,7 @@ async fn version_json() {
     // The add-ons that work here, no more (helm comes with the Helm repositories).
     assert_eq!(
         v["addons"],
-        json!(["build", "docker", "properties", "rest", "search"])
+        json!(["build", "docker", "helm", "properties", "rest", "search"])
     );
     assert!(v.get("license").is_none());
 }
