@@ -35,6 +35,7 @@ fn main() {
     let only_search = args.iter().any(|a| a == "--only-search");
     let only_load = args.iter().any(|a| a == "--only-registry-load");
     let only_builds = args.iter().any(|a| a == "--only-builds");
+    let only_remote = args.iter().any(|a| a == "--only-remote");
     let items: Vec<usize> = args
         .iter()
         .position(|a| a == "--items")
@@ -73,6 +74,10 @@ fn main() {
     }
     if only_builds {
         builds_bench();
+        return;
+    }
+    if only_remote {
+        remote_bench(size_mib);
         return;
     }
     if only_load {
@@ -1373,19 +1378,7 @@ fn big_build(name: &str, number: usize, n: usize, changed: usize) -> Vec<u8> {
 fn builds_bench() {
     let data = tempfile::tempdir().expect("data dir");
     let port = free_port();
-    let start = || {
-        let t = Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
-            .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
-            .arg(data.path())
-            .env("JCR_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start jcr-reference");
-        wait_200(port, "/artifactory/api/system/ping", t);
-        child
-    };
+    let start = || start_release(port, data.path());
     let child = start();
     let base = format!("http://127.0.0.1:{port}/artifactory");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -1547,4 +1540,232 @@ fn builds_bench() {
         false,
     );
     stop(child);
+}
+
+/// A release server on a free port with its own data directory (kept while the guard lives).
+struct Proc {
+    child: std::process::Child,
+    base: String,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The release server on `port` with its data in `data`, once it answers.
+fn start_release(port: u16, data: &std::path::Path) -> std::process::Child {
+    let t = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
+        .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data)
+        .env("JCR_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start jcr-reference");
+    wait_200(port, "/artifactory/api/system/ping", t);
+    child
+}
+
+fn spawn_server() -> Proc {
+    let data = tempfile::tempdir().expect("data dir");
+    let port = free_port();
+    let child = start_release(port, data.path());
+    Proc {
+        child,
+        base: format!("http://127.0.0.1:{port}/artifactory"),
+        _data: data,
+    }
+}
+
+/// Remote repositories: a `size_mib` file through a generic remote (first GET fetches and caches,
+/// second serves the cache) against the upstream's own GET in the same run; 100 concurrent GETs of
+/// one uncached file; index.yaml of 10,000 chart versions.
+fn remote_bench(size_mib: u64) {
+    let upstream = spawn_server();
+    let ours = spawn_server();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let client = reqwest::Client::new();
+    let auth = |r: reqwest::RequestBuilder| r.basic_auth("admin", Some("password"));
+    let send = |r: reqwest::RequestBuilder| -> (u16, Vec<u8>) {
+        rt.block_on(async {
+            let r = auth(r).send().await.expect("the server answers");
+            let s = r.status().as_u16();
+            (s, r.bytes().await.map(|b| b.to_vec()).unwrap_or_default())
+        })
+    };
+    // Reads a GET's body to the end, counting bytes (nothing kept): seconds and bytes.
+    let drain = |url: String| -> (f64, u64) {
+        rt.block_on(async {
+            let t = Instant::now();
+            let mut r = auth(client.get(url))
+                .send()
+                .await
+                .expect("the server answers");
+            assert_eq!(r.status(), 200);
+            let mut n = 0u64;
+            while let Some(c) = r.chunk().await.expect("the body arrives") {
+                n += c.len() as u64;
+            }
+            (t.elapsed().as_secs_f64(), n)
+        })
+    };
+    let (s, body) = send(
+        client
+            .put(format!("{}/api/repositories/up", ours.base))
+            .json(&serde_json::json!({"rclass": "remote", "url": format!("{}/generic-local", upstream.base), "username": "admin", "password": "password"})),
+    );
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&body));
+    let bytes = size_mib << 20;
+    let deploy = |path: &str, seed: u8| {
+        let chunk = bytes::Bytes::from(vec![seed; 1 << 20]);
+        let chunks = futures_util::stream::iter(
+            (0..size_mib).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
+        );
+        let (s, _) = send(
+            client
+                .put(format!("{}/generic-local/{path}", upstream.base))
+                .body(reqwest::Body::wrap_stream(chunks)),
+        );
+        assert_eq!(s, 201);
+    };
+    let mib_s = |secs: f64| bytes as f64 / (1 << 20) as f64 / secs;
+    let (mut up, mut first, mut second) = (vec![], vec![], vec![]);
+    for run in 0..3u8 {
+        let path = format!("big-{run}.bin");
+        deploy(&path, run);
+        // The upstream's own first read after its write, then ours (fetch + cache), then the cache.
+        let (t, n) = drain(format!("{}/generic-local/{path}", upstream.base));
+        assert_eq!(n, bytes);
+        up.push(t);
+        let (t, n) = drain(format!("{}/up/{path}", ours.base));
+        assert_eq!(n, bytes);
+        first.push(t);
+        let (t, n) = drain(format!("{}/up/{path}", ours.base));
+        assert_eq!(n, bytes);
+        second.push(t);
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let (u, f, c) = (med(&mut up), med(&mut first), med(&mut second));
+    println!("remote repository, {size_mib} MiB file, median of 3 (each run a new file):");
+    println!("  upstream GET               {:8.1} MiB/s", mib_s(u));
+    println!(
+        "  first GET (fetch + cache)  {:8.1} MiB/s  {:.2}x upstream (target >= 0.8)",
+        mib_s(f),
+        u / f
+    );
+    println!(
+        "  second GET (cache)         {:8.1} MiB/s  {:.2}x upstream (target >= 1.0)",
+        mib_s(c),
+        u / c
+    );
+
+    // 100 concurrent first GETs of one 8 MiB file: how many reach upstream.
+    let (s, _) = send(
+        client
+            .put(format!("{}/generic-local/shared.bin", upstream.base))
+            .body(vec![9u8; 8 << 20]),
+    );
+    assert_eq!(s, 201);
+    let t = Instant::now();
+    let oks = rt.block_on(async {
+        let gets = (0..100).map(|_| {
+            let c = client.clone();
+            let url = format!("{}/up/shared.bin", ours.base);
+            async move {
+                let r = c
+                    .get(url)
+                    .basic_auth("admin", Some("password"))
+                    .send()
+                    .await
+                    .expect("answer");
+                let ok = r.status() == 200;
+                ok && r.bytes().await.map(|b| b.len()).unwrap_or(0) == 8 << 20
+            }
+        });
+        futures_util::future::join_all(gets).await
+    });
+    let wall = t.elapsed();
+    let (_, stats) = send(client.get(format!(
+        "{}/api/storage/generic-local/shared.bin?stats",
+        upstream.base
+    )));
+    let stats: serde_json::Value = serde_json::from_slice(&stats).expect("stats JSON");
+    println!(
+        "  100 concurrent GETs of one uncached 8 MiB file: {} of 100 complete in {:.0} ms, upstream served it {} time(s) (target 1)",
+        oks.iter().filter(|o| **o).count(),
+        wall.as_secs_f64() * 1000.0,
+        stats["downloadCount"]
+    );
+
+    // index.yaml of 10,000 chart versions (100 charts x 100 versions) in helm-local.
+    let t = Instant::now();
+    rt.block_on(async {
+        use futures_util::StreamExt;
+        let puts = (0..10_000u32).map(|i| {
+            let c = client.clone();
+            let url = format!(
+                "{}/helm-local/chart-{}-1.0.{}.tgz",
+                ours.base,
+                i / 100,
+                i % 100
+            );
+            let body = chart_package(&format!("chart-{}", i / 100), &format!("1.0.{}", i % 100));
+            async move {
+                let r = c
+                    .put(url)
+                    .basic_auth("admin", Some("password"))
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("answer");
+                assert_eq!(r.status(), 201);
+            }
+        });
+        futures_util::stream::iter(puts)
+            .buffer_unordered(16)
+            .collect::<Vec<_>>()
+            .await;
+    });
+    println!(
+        "helm: 10,000 chart versions deployed in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let index_ms = || {
+        let t = Instant::now();
+        let (s, b) = send(client.get(format!("{}/api/helm/helm-local/index.yaml", ours.base)));
+        assert_eq!(s, 200);
+        assert!(b.len() > 1_000_000);
+        t.elapsed().as_secs_f64() * 1000.0
+    };
+    let cold = index_ms();
+    let mut warm: Vec<f64> = (0..21).map(|_| index_ms()).collect();
+    warm.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "  index.yaml: first read after the writes {cold:.1} ms (reads and parses every chart), then p50 {:.1} ms, p90 {:.1} ms (target p50 < 20 ms)",
+        warm[10], warm[18]
+    );
+}
+
+/// A small chart package.
+fn chart_package(name: &str, version: &str) -> Vec<u8> {
+    let yaml = format!("apiVersion: v2\nname: {name}\nversion: {version}\ndescription: bench\n");
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(yaml.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    tar.append_data(&mut h, format!("{name}/Chart.yaml"), yaml.as_bytes())
+        .expect("tar in memory");
+    let raw = tar.into_inner().expect("tar in memory");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &raw).expect("gzip in memory");
+    gz.finish().expect("gzip in memory")
 }

@@ -225,7 +225,7 @@ async fn checksums(app: AppState, (tx, rx): Feed<String>) {
         .values()
         .flat_map(|r| r.items.values())
         .filter_map(|i| i.file.as_ref())
-        .filter(|f| f.sha1.is_empty())
+        .filter(|f| f.md5.is_empty())
         .map(|f| f.sha256.to_string())
         .collect();
     for s in pending {

@@ -241,12 +241,15 @@ pub(crate) async fn deploy(
         (ingest(app, &repo, &d, body).await?, props)
     };
     let package_type = app.store.read().repo(&repo).map(|r| r.config.package_type);
-    if package_type.is_some_and(|pt| crate::helm::is_chart(pt, &d.path)) {
+    let chart = match package_type.is_some_and(|pt| crate::helm::is_chart(pt, &d.path)) {
         // A chart is checked before it is committed, and described by its Chart.yaml.
-        for (k, v) in crate::helm::check(app, &file.sha256.hex()).await? {
-            props.add(&k, &v);
-        }
+        true => Some(crate::helm::check(app, &file.sha256.hex()).await?),
+        false => None,
+    };
+    for (k, v) in chart.iter().flat_map(|c| c.properties()) {
+        props.add(&k, &v);
     }
+    let sha256 = file.sha256.hex().to_string();
     let put = Mutation::PutFile {
         repo: repo.clone(),
         path: d.path.clone(),
@@ -256,11 +259,15 @@ pub(crate) async fn deploy(
         user: caller.name.clone(),
         stamp: d.stamp,
     };
-    commit_and_read(app, &repo, &d.path, |state| {
+    let done = commit_and_read(app, &repo, &d.path, |state| {
         guard_overwrite(app, state, caller, &repo, &d.path)?;
         Ok(put)
     })
-    .await
+    .await?;
+    if let Some(c) = chart {
+        app.helm.remember(&repo, &d.path, &sha256, c);
+    }
+    Ok(done)
 }
 
 /// Streams the body into the blob store and checks the checksums the client sent.

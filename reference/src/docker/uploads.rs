@@ -214,7 +214,11 @@ async fn ingest(app: &crate::app::App, body: Body) -> Result<BlobInfo, ApiError>
     let _busy = crate::app::Busy::new(&app.busy);
     app.store
         .blobs
-        .ingest_digests(body, app.config.max_upload, false)
+        .ingest_digests(
+            body,
+            app.config.max_upload,
+            crate::store::blobs::Inline::Sha256,
+        )
         .await
         .map_err(|e| match e {
             IngestError::Body(m) => RegistryError::new(Code::BlobUploadInvalid)

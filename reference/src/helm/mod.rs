@@ -26,9 +26,9 @@ pub(crate) fn is_chart(pt: PackageType, path: &str) -> bool {
     pt == PackageType::Helm && path.ends_with(".tgz")
 }
 
-/// Checks the chart stored as blob `sha256` (a deploy to a Helm repository) and returns the
-/// properties it gets; `400` with the reason when it is not a valid chart.
-pub(crate) async fn check(app: &App, sha256: &str) -> Result<Vec<(String, String)>, ApiError> {
+/// Checks the chart stored as blob `sha256` (a deploy to a Helm repository); `400` with the
+/// reason when it is not a valid chart.
+pub(crate) async fn check(app: &App, sha256: &str) -> Result<Arc<Chart>, ApiError> {
     let file = app.store.blobs.path(sha256);
     let read = tokio::task::spawn_blocking(move || {
         let f = std::fs::File::open(file).map_err(|e| e.to_string())?;
@@ -36,7 +36,7 @@ pub(crate) async fn check(app: &App, sha256: &str) -> Result<Vec<(String, String
     })
     .await
     .map_err(ApiError::internal)?;
-    read.map(|c| c.properties())
+    read.map(Arc::new)
         .map_err(|why| ApiError::bad_request(format!("Invalid Helm chart: {why}")))
 }
 
@@ -127,6 +127,19 @@ impl Index {
         self.generation.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Files a chart a deploy has just read and committed at `repo:path` (content `sha256`), so
+    /// the next index does not read it again.
+    pub(crate) fn remember(&self, repo: &str, path: &str, sha256: &str, chart: Arc<Chart>) {
+        let mut slots = self.slots();
+        if let Some(s) = slots
+            .get_mut(repo)
+            .and_then(|m| m.get_mut(path))
+            .filter(|s| s.sha256 == sha256)
+        {
+            s.chart = Some(Some(chart));
+        }
+    }
+
     /// Forgets what was read of `repo`'s charts, so the next index reads every one again from
     /// what the store holds now (reindex).
     pub(crate) fn reindex(&self, store: &Store, repo: &str) {
@@ -206,6 +219,7 @@ async fn collect(
             .collect()
     };
     let mut out: Vec<(String, Mapping)> = Vec::new();
+    let mut seen: std::collections::HashSet<(String, String)> = Default::default();
     for (member, class) in members {
         let found = match class {
             RepoClass::Remote => remote_entries(app, caller, &member).await?,
@@ -218,11 +232,9 @@ async fn collect(
                 .collect(),
         };
         for (path, m) in found {
-            let same = |o: &Mapping| {
-                o.get("name") == m.get("name") && o.get("version") == m.get("version")
-            };
+            let text = |k: &str| format!("{:?}", m.get(k));
             // The first member holding a name and version wins, as resolution does.
-            if !out.iter().any(|(_, o)| same(o)) {
+            if seen.insert((text("name"), text("version"))) {
                 out.push((path, m));
             }
         }

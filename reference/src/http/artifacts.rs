@@ -259,22 +259,17 @@ fn file_headers(resp: &mut Response, p: &RepoPath, item: &Item) {
         .remove(b'~');
     let encoded = percent_encoding::utf8_percent_encode(name, ATTR).to_string();
     set_header(resp, header::LAST_MODIFIED, &http_date(item.modified));
-    set_header(resp, header::ETAG, &f.sha1.hex());
-    set_header(
-        resp,
-        header::HeaderName::from_static("x-checksum-sha1"),
-        &f.sha1.hex(),
-    );
-    set_header(
-        resp,
-        header::HeaderName::from_static("x-checksum-sha256"),
-        &f.sha256.hex(),
-    );
-    set_header(
-        resp,
-        header::HeaderName::from_static("x-checksum-md5"),
-        &f.md5.hex(),
-    );
+    // A checksum still being computed (a registry blob, a remote's MD5) is left out, not empty.
+    for (name, v) in [
+        ("etag", f.sha1.hex().to_string()),
+        ("x-checksum-sha1", f.sha1.hex().to_string()),
+        ("x-checksum-sha256", f.sha256.hex().to_string()),
+        ("x-checksum-md5", f.md5.hex().to_string()),
+    ] {
+        if !v.is_empty() {
+            set_header(resp, header::HeaderName::from_static(name), &v);
+        }
+    }
     set_header(resp, header::ACCEPT_RANGES, "bytes");
     set_header(
         resp,

@@ -30,6 +30,18 @@ pub struct BlobInfo {
     pub size: u64,
 }
 
+/// Which digests [`BlobStore::ingest_digests`] computes while the body streams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inline {
+    /// All three: a deploy, whose answer carries them.
+    All,
+    /// SHA-256 and SHA-1 (both hardware-assisted where the CPU has SHA extensions); MD5, the
+    /// slowest, later: a remote repository's first download, which the client waits on.
+    NoMd5,
+    /// SHA-256 only: registry blob uploads, whose clients wait for the SHA-256 only.
+    Sha256,
+}
+
 /// Why an upload did not become a blob.
 #[derive(Debug)]
 pub enum IngestError {
@@ -165,17 +177,16 @@ impl BlobStore {
         B: bytes::Buf,
         E: std::fmt::Display,
     {
-        self.ingest_digests(body, limit, true).await
+        self.ingest_digests(body, limit, Inline::All).await
     }
 
-    /// Like [`BlobStore::ingest`]; with `all` false only SHA-256 is computed (`sha1` and `md5` come
-    /// back empty, for [`BlobStore::checksums`] to fill in later): registry blob uploads, whose
-    /// clients wait for the SHA-256 only.
+    /// Like [`BlobStore::ingest`], computing only the digests `inline` names while the body
+    /// streams; the others come back empty, for [`BlobStore::checksums`] to fill in later.
     pub async fn ingest_digests<S, B, E>(
         &self,
         body: S,
         limit: Option<u64>,
-        all: bool,
+        inline: Inline,
     ) -> Result<BlobInfo, IngestError>
     where
         S: Stream<Item = Result<B, E>>,
@@ -192,6 +203,7 @@ impl BlobStore {
         let (mtx, mut mrx) = mpsc::channel::<Batch>(DEPTH);
         let (stx, mut srx) = mpsc::channel::<Batch>(DEPTH);
         let durable = self.durable;
+        let (md5_on, sha1_on) = (inline == Inline::All, inline != Inline::Sha256);
         let writer = helper(5, move || -> io::Result<()> {
             let mut out = Writeback::new(file, durable);
             while let Some(batch) = wrx.blocking_recv() {
@@ -206,28 +218,28 @@ impl BlobStore {
         let md5_task = helper(-5, move || {
             let mut md5 = Md5::new();
             while let Some(batch) = mrx.blocking_recv() {
-                if all {
+                if md5_on {
                     batch.chunks.iter().for_each(|c| md5.update(c));
                 }
             }
-            if all {
+            if md5_on {
                 hex::encode(md5.finalize())
             } else {
                 String::new()
             }
         });
-        let sha_task = helper(if all { 5 } else { -5 }, move || {
+        let sha_task = helper(if md5_on { 5 } else { -5 }, move || {
             let mut sha1 = Sha1::new();
             let mut sha256 = Sha256::new();
             while let Some(batch) = srx.blocking_recv() {
                 for chunk in batch.chunks.iter() {
-                    if all {
+                    if sha1_on {
                         sha1.update(chunk);
                     }
                     sha256.update(chunk);
                 }
             }
-            let sha1 = if all {
+            let sha1 = if sha1_on {
                 hex::encode(sha1.finalize())
             } else {
                 String::new()

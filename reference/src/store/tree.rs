@@ -722,7 +722,7 @@ impl State {
     /// Puts `item` at `path` (replacing what is there), keeping the indexes.
     fn put_item(&mut self, repo: &str, path: &str, mut item: Item) -> Result<(), TreeError> {
         if let Some(f) = &item.file {
-            let (sha256, missing) = (f.sha256.to_string(), f.sha1.is_empty());
+            let (sha256, missing) = (f.sha256.to_string(), f.md5.is_empty());
             self.record(|| Event::FileWritten {
                 repo: repo.to_string(),
                 path: path.to_string(),
@@ -827,7 +827,7 @@ impl State {
             } => {
                 // A blob stored with SHA-256 only gets the checksums computed for it meanwhile.
                 let mut file = file.clone();
-                if file.sha1.is_empty() {
+                if file.md5.is_empty() {
                     if let Some([sha1, md5]) = self.filled.get(file.sha256.hex().as_str()) {
                         file.sha1 = sha1.into();
                         file.md5 = md5.into();
@@ -872,7 +872,7 @@ impl State {
                 for (r, k) in places {
                     let _ = self.edit_item(&r, &k, |i| {
                         if let Some(f) = i.file.as_mut().filter(|f| f.sha256 == *sha256) {
-                            if f.sha1.is_empty() {
+                            if f.md5.is_empty() {
                                 f.sha1 = sha1.into();
                                 f.md5 = md5.into();
                             }

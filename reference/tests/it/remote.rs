@@ -69,6 +69,20 @@ async fn a_remote_fetches_once_then_serves_its_cache() {
         info["originalChecksums"]["sha1"], sha1,
         "the upstream's checksums are the original ones"
     );
+    // MD5 is computed after the first download, off the client's path.
+    let mut checksums = Value::Null;
+    for _ in 0..100 {
+        let v: Value = s.get("api/storage/up/lib/a.txt").await.json();
+        if v["checksums"]["md5"] != "" {
+            checksums = v["checksums"].clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        checksums,
+        json!({"sha1": sha1, "md5": md5_hex(b"from upstream"), "sha256": sha256_hex(b"from upstream")})
+    );
     let folder: Value = s.get("api/storage/up/lib").await.json();
     assert_eq!(
         folder["children"],
