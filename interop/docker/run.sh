@@ -13,7 +13,7 @@ BIN=${JCR_REFERENCE_BIN:-target/debug/jcr-reference}
 PYTHON=${PYTHON:-python3}
 
 need=()
-for c in skopeo podman buildah nginx; do command -v "$c" >/dev/null || need+=("$c"); done
+for c in skopeo podman buildah nginx docker-registry; do command -v "$c" >/dev/null || need+=("$c"); done
 if [ ${#need[@]} -gt 0 ]; then
   pkgs=("${need[@]/nginx/nginx-light}")
   sudo=(); [ "$(id -u)" = 0 ] || sudo=(sudo)
@@ -25,7 +25,7 @@ fi
 work=$(mktemp -d)
 cleanup() {
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-  kill "${pid:-}" 2>/dev/null || true
+  kill "${pid:-}" "${reg_pid:-}" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -210,6 +210,66 @@ curl -fsS -u admin:password "$url/api/storage/docker-prod/interop/skopeo-oci-amd
 curl -fsS -u admin:password "$url/api/storage/docker-local/interop/podman/1/manifest.json?properties" | grep -q '"docker.repoName"' \
   || fail "the pushed tag is not laid out as Artifactory does"
 ok "laid out as Artifactory does (manifest.json with docker.* properties)"
+
+# Pull-through: the CNCF distribution registry (Debian docker-registry) holds images skopeo pushed
+# to it in every format; a docker remote in front of it, and a virtual over docker-local and that
+# remote, serve them to skopeo, and keep serving from the cache once the upstream is gone.
+reg_port=$(free_port)
+cat > "$work/registry.yml" <<EOF
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $work/registry
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$reg_port
+EOF
+# (without the podman login file variable, which distribution would read as its auth setting)
+env -u REGISTRY_AUTH_FILE docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
+reg_pid=$!
+for _ in $(seq 100); do
+  curl -fsS "http://127.0.0.1:$reg_port/v2/" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$reg_port/v2/" >/dev/null || { cat "$work/registry.log"; fail "distribution did not start"; }
+create_repo() { # key json
+  curl -fsS -u admin:password -X PUT -H 'Content-Type: application/json' -d "$2" "$url/api/repositories/$1" >/dev/null \
+    || fail "creating $1"
+}
+create_repo docker-remote "{\"rclass\":\"remote\",\"packageType\":\"docker\",\"url\":\"http://127.0.0.1:$reg_port\"}"
+create_repo docker-virtual '{"rclass":"virtual","packageType":"docker","repositories":["docker-local","docker-remote"],"defaultDeploymentRepo":"docker-local"}'
+for spec in "v2s2 amd64" "oci amd64" "oci amd64,arm64" "v2s2 amd64,arm64"; do
+  read -r fmt arches <<<"$spec"
+  name="upstream/$fmt-${arches//,/-}" src="$work/up-$fmt-$arches" all=() images=0
+  want=$("$PYTHON" interop/docker/mkimage.py "$src" 32768 --format "$fmt" --arches "$arches")
+  if [ "$fmt" = oci ]; then src="oci:$src:1.0"; else src="dir:$src"; fi
+  if [[ $arches == *,* ]]; then all=(--all); images=$(tr ',' '\n' <<<"$arches" | wc -l); fi
+  skopeo copy -q "${all[@]}" --dest-tls-verify=false "$src" "docker://127.0.0.1:$reg_port/$name:1.0"
+  for via in docker-remote docker-virtual; do
+    out="$work/through-$via-$fmt-$arches"
+    rm -f "$cache"
+    skopeo copy -q "${all[@]}" "${pull_creds[@]}" "docker://$host/$via/$name:1.0" "dir:$out"
+    [ "$(digest_of "$out/manifest.json")" = "$want" ] || fail "$via $fmt $arches: pulled manifest differs"
+    [ "$(ls "$out" | grep -c '\.manifest\.json$' || true)" = "$images" ] || fail "$via $fmt $arches: not every image of the list"
+    ok "$via: skopeo pull of a $fmt $arches image held by distribution, digest $want"
+  done
+done
+curl -fsS -u admin:password "$url/api/storage/docker-remote/upstream/oci-amd64/1.0/manifest.json?properties" | grep -q '"docker.manifest.digest"' \
+  || fail "the remote's cache is not laid out as Artifactory does"
+kill "$reg_pid"; wait "$reg_pid" 2>/dev/null || true
+rm -f "$cache"
+skopeo copy -q "${pull_creds[@]}" "docker://$host/docker-remote/upstream/oci-amd64:1.0" "dir:$work/from-cache"
+ok "docker-remote: served from its cache with the upstream stopped"
+rm -f "$cache"
+skopeo copy -q "${push_creds[@]}" "dir:$work/from-cache" "docker://$host/docker-virtual/pushed/via-virtual:1"
+curl -fsS -u admin:password "$url/api/storage/docker-local/pushed/via-virtual/1/manifest.json" >/dev/null \
+  || fail "a push to the virtual did not land in its default deployment repository"
+[ "$(raw_digest --creds admin:password "docker://$host/docker-virtual/pushed/via-virtual:1")" = "$(digest_of "$work/from-cache/manifest.json")" ] \
+  || fail "the image pushed through the virtual pulls back different"
+ok "docker-virtual: skopeo push lands in docker-local and pulls back"
 
 JCR_URL="$url" JCR_REGISTRIES="repository-path=$host/docker-local,api-path=127.0.0.1:$port_local" \
   "$PYTHON" -m pytest -q interop/docker/test_oras_helm.py

@@ -8,6 +8,7 @@ mod docker;
 mod helm;
 mod oci;
 mod properties;
+mod remote;
 mod repositories;
 mod search;
 mod security;
@@ -32,6 +33,7 @@ pub fn all() -> Vec<Case> {
     v.extend(search::cases());
     v.extend(builds::cases());
     v.extend(helm::cases());
+    v.extend(remote::cases());
     v.extend(properties::cases());
     v
 }

@@ -8,6 +8,7 @@
 //! store whatever the number of files naming it.
 
 pub(crate) mod registry;
+pub(crate) mod remote;
 pub mod uploads;
 
 use serde_json::Value;
@@ -56,6 +57,8 @@ pub enum Code {
     Denied,
     /// The operation is unsupported.
     Unsupported,
+    /// Unknown error (an upstream registry failed).
+    Unknown,
 }
 
 impl Code {
@@ -75,6 +78,7 @@ impl Code {
             Code::Unauthorized => "UNAUTHORIZED",
             Code::Denied => "DENIED",
             Code::Unsupported => "UNSUPPORTED",
+            Code::Unknown => "UNKNOWN",
         }
     }
 
@@ -88,6 +92,7 @@ impl Code {
             Code::Unauthorized => 401,
             Code::Denied => 403,
             Code::Unsupported => 405,
+            Code::Unknown => 500,
             _ => 400,
         }
     }
@@ -107,6 +112,7 @@ impl Code {
             Code::Unauthorized => "authentication required",
             Code::Denied => "requested access to the resource is denied",
             Code::Unsupported => "The operation is unsupported.",
+            Code::Unknown => "unknown error",
         }
     }
 }

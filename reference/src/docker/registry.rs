@@ -32,7 +32,7 @@ impl Reg {
 /// error for wrong credentials, which the registry answers with its own challenge).
 #[derive(Clone, Copy)]
 pub(crate) struct Asker<'a> {
-    pub app: &'a App,
+    pub app: &'a crate::app::AppState,
     pub caller: &'a Result<Caller, ApiError>,
 }
 
@@ -91,8 +91,8 @@ impl Asker<'_> {
     }
 }
 
-/// The repository must exist and be a local Docker repository (remote and virtual Docker repositories
-/// do not proxy yet: an honest UNSUPPORTED).
+/// The repository must exist and be a Docker repository (a remote's pulls come from its cache
+/// and upstream, a virtual's from its members).
 pub(crate) fn check_repo(app: &App, repo: &str) -> Result<(), ApiError> {
     let state = app.store.read();
     let unknown = || RegistryError::new(Code::NameUnknown).detail(json!({ "repository": repo }));
@@ -102,14 +102,47 @@ pub(crate) fn check_repo(app: &App, repo: &str) -> Result<(), ApiError> {
             .message(format!("repository '{repo}' is not a Docker repository"))
             .into());
     }
-    if rp.config.rclass != RepoClass::Local {
-        return Err(RegistryError::new(Code::Unsupported)
-            .message(format!(
-                "repository '{repo}' is not a local repository: only local Docker repositories are served"
-            ))
-            .into());
-    }
     Ok(())
+}
+
+/// Where a push to `repo` goes: a local repository itself, a virtual's default deployment
+/// repository; a remote takes no pushes.
+pub(crate) fn deploy_target(app: &App, repo: &str) -> Result<String, ApiError> {
+    check_repo(app, repo)?;
+    let state = app.store.read();
+    let Some(c) = state.repo(repo).map(|r| &r.config) else {
+        return Err(RegistryError::new(Code::NameUnknown).into());
+    };
+    match c.rclass {
+        RepoClass::Local => Ok(repo.to_string()),
+        RepoClass::Remote => Err(RegistryError::new(Code::Unsupported)
+            .message(format!(
+                "repository '{repo}' is a remote repository: push to a local or virtual repository"
+            ))
+            .into()),
+        RepoClass::Virtual => {
+            let target = c
+                .default_deployment_repo
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    RegistryError::new(Code::Unsupported).message(format!(
+                        "virtual repository '{repo}' has no default deployment repository"
+                    ))
+                })?;
+            let local = state.repo(target).is_some_and(|t| {
+                t.config.rclass == RepoClass::Local && t.config.package_type == PackageType::Docker
+            });
+            if !local {
+                return Err(RegistryError::new(Code::Unsupported)
+                    .message(format!(
+                        "the default deployment repository of '{repo}' ('{target}') is not a local Docker repository"
+                    ))
+                    .into());
+            }
+            Ok(target.to_string())
+        }
+    }
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -152,25 +185,11 @@ pub(crate) fn token(app: &App, caller: &Caller) -> Result<Value, ApiError> {
     )
 }
 
-/// The tags of `image` the caller may read; `NAME_UNKNOWN` when there are none.
+/// The tags of `image` the caller may read (in every member of a virtual); `NAME_UNKNOWN` when
+/// there are none.
 pub(crate) fn tags(ask: Asker<'_>, reg: &Reg, image: &str) -> Result<Vec<String>, ApiError> {
     let caller = ask.need(reg, image, Action::Read)?;
-    let state = ask.app.store.read();
-    let repo = state
-        .repo(&reg.repo)
-        .ok_or_else(|| RegistryError::new(Code::NameUnknown))?;
-    let all: Vec<String> = super::tags(repo, image)
-        .into_iter()
-        .filter(|t| {
-            ask.may(
-                &state,
-                &caller,
-                Action::Read,
-                &reg.repo,
-                &super::join(image, t),
-            )
-        })
-        .collect();
+    let all = super::remote::tags(ask, &caller, reg, image);
     if all.is_empty() {
         return Err(RegistryError::new(Code::NameUnknown)
             .detail(json!({ "name": image }))
@@ -183,38 +202,29 @@ pub(crate) fn tags(ask: Asker<'_>, reg: &Reg, image: &str) -> Result<Vec<String>
 /// root; only what the caller may read, sorted.
 pub(crate) fn catalog(ask: Asker<'_>, reg: Option<&Reg>) -> Result<Vec<String>, ApiError> {
     let caller = ask.who(None)?;
-    let names = {
-        let state = ask.app.store.read();
-        let mut out = Vec::new();
-        for repo in state.repos.values() {
-            let c = &repo.config;
-            let wanted = match reg {
-                Some(g) => c.key == g.repo,
-                None => c.package_type == PackageType::Docker && c.rclass == RepoClass::Local,
-            };
-            if !wanted {
-                continue;
-            }
-            for image in super::catalog(repo) {
-                if ask.may(&state, &caller, Action::Read, &c.key, &image) {
-                    out.push(match reg {
-                        Some(_) => image,
-                        None => format!("{}/{image}", c.key),
-                    });
-                }
-            }
-        }
-        out.sort();
-        out
-    };
     if let Some(g) = reg {
         check_repo(ask.app, &g.repo)?;
+        return Ok(super::remote::images(ask, &caller, g));
     }
-    Ok(names)
+    let state = ask.app.store.read();
+    let mut out = Vec::new();
+    for repo in state.repos.values() {
+        let c = &repo.config;
+        if c.package_type != PackageType::Docker || c.rclass != RepoClass::Local {
+            continue;
+        }
+        for image in super::catalog(repo) {
+            if ask.may(&state, &caller, Action::Read, &c.key, &image) {
+                out.push(format!("{}/{image}", c.key));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// A stored manifest, as a pull serves it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Stored {
     /// Its content in the blob store.
     pub sha256: String,
@@ -224,10 +234,27 @@ pub(crate) struct Stored {
     pub digest: String,
 }
 
+/// The manifest file `item` as a pull by `reference` serves it (by digest, the digest asked
+/// for: the same bytes may also be known by another algorithm's digest).
+pub(crate) fn stored(item: &crate::store::Item, reference: &str) -> Option<Stored> {
+    let f = item.file.as_ref()?;
+    let prop = |k: &str| item.props.first(k).map(str::to_string);
+    let digest = match Digest::parse(reference) {
+        Some(d) => d.to_string(),
+        None => prop("docker.manifest.digest").unwrap_or_else(|| format!("sha256:{}", f.sha256)),
+    };
+    Some(Stored {
+        sha256: f.sha256.to_string(),
+        size: f.size,
+        media_type: prop("artifactory.content-type").unwrap_or_else(|| super::OCI_MANIFEST.into()),
+        digest,
+    })
+}
+
 /// The manifest of `image` by tag or digest, as a client accepting the media types `accepted` gets
-/// it (see [`negotiate`]). By digest, `digest` is the one asked for (the same bytes may also be
-/// known by another algorithm's digest).
-pub(crate) fn manifest(
+/// it (see [`negotiate`]), from the repository, a remote's cache or upstream, or a virtual's
+/// members.
+pub(crate) async fn manifest(
     ask: Asker<'_>,
     reg: &Reg,
     image: &str,
@@ -240,30 +267,11 @@ pub(crate) fn manifest(
     if by_digest.is_none() && !super::valid_tag(reference) {
         return Err(unknown().into());
     }
-    let state = ask.app.store.read();
-    let repo = state.repo(&reg.repo).ok_or_else(unknown)?;
-    let found = |reference: &str| -> Result<Stored, ApiError> {
-        let (path, item) = super::find_manifest(repo, image, reference).ok_or_else(unknown)?;
-        if !ask.may(&state, &caller, Action::Read, &reg.repo, &path) {
-            return Err(RegistryError::new(Code::Denied).into());
-        }
-        let f = item.file.as_ref().ok_or_else(unknown)?;
-        let prop = |k: &str| item.props.first(k).map(str::to_string);
-        let digest = match Digest::parse(reference) {
-            Some(d) => d.to_string(),
-            None => {
-                prop("docker.manifest.digest").unwrap_or_else(|| format!("sha256:{}", f.sha256))
-            }
-        };
-        Ok(Stored {
-            sha256: f.sha256.to_string(),
-            size: f.size,
-            media_type: prop("artifactory.content-type")
-                .unwrap_or_else(|| super::OCI_MANIFEST.into()),
-            digest,
-        })
+    let find = |reference: String| {
+        let caller = caller.clone();
+        async move { super::remote::find_manifest(ask, &caller, reg, image, &reference).await }
     };
-    let stored = found(reference)?;
+    let stored = find(reference.to_string()).await?;
     match negotiate(accepted, &stored.media_type, by_digest.is_none()) {
         Served::AsStored => Ok(stored),
         Served::Refused(message) => Err(unknown().message(message).into()),
@@ -277,7 +285,7 @@ pub(crate) fn manifest(
                     stored.media_type
                 ))
             })?;
-            let m = found(&member)?;
+            let m = find(member).await?;
             match negotiate(accepted, &m.media_type, false) {
                 Served::AsStored => Ok(m),
                 _ => Err(unknown().message(refusal(&m.media_type)).into()),
@@ -549,23 +557,14 @@ impl ManifestPush<'_> {
         Ok(Mutation::Batch { steps })
     }
 
-    /// The properties Artifactory puts on a manifest file.
     fn props(&self) -> Props {
-        let m = self.manifest;
-        let mut props = Props::default();
-        props.add("artifactory.content-type", &m.media_type);
-        props.add("docker.manifest", self.reference);
-        props.add("docker.manifest.digest", &self.shown.to_string());
-        props.add("docker.manifest.type", &m.media_type);
-        props.add("docker.repoName", self.image);
-        props.add("sha256", &self.info.sha256);
-        if let Some(s) = &m.subject {
-            props.add("docker.manifest.subject", &s.to_string());
-        }
-        if let Some(t) = &m.artifact_type {
-            props.add("oci.artifact.type", t);
-        }
-        props
+        manifest_props(
+            self.manifest,
+            self.reference,
+            self.shown,
+            self.image,
+            &self.info.sha256,
+        )
     }
 
     fn put(&self, path: String, file: FileData, props: Props) -> Mutation {
@@ -579,6 +578,31 @@ impl ManifestPush<'_> {
             stamp: Stamp::default(),
         }
     }
+}
+
+/// The properties Artifactory puts on a manifest file of `image` known by `reference` (a tag or
+/// digest) and `shown`, whose content is `sha256`.
+pub(crate) fn manifest_props(
+    m: &super::Manifest,
+    reference: &str,
+    shown: &Digest,
+    image: &str,
+    sha256: &str,
+) -> Props {
+    let mut props = Props::default();
+    props.add("artifactory.content-type", &m.media_type);
+    props.add("docker.manifest", reference);
+    props.add("docker.manifest.digest", &shown.to_string());
+    props.add("docker.manifest.type", &m.media_type);
+    props.add("docker.repoName", image);
+    props.add("sha256", sha256);
+    if let Some(s) = &m.subject {
+        props.add("docker.manifest.subject", &s.to_string());
+    }
+    if let Some(t) = &m.artifact_type {
+        props.add("oci.artifact.type", t);
+    }
+    props
 }
 
 /// Deletes a manifest: by tag, that tag; by digest, every tag (and digest) folder holding it.
@@ -701,31 +725,19 @@ pub(crate) fn referrers(
     Ok(out)
 }
 
-/// A blob of `image` the caller may read (an exclude pattern may hide some tag folders).
-pub(crate) fn blob(
+/// A blob of `image` the caller may read, from the repository, a remote's cache or upstream, or
+/// a virtual's members (`head`: a fetch from upstream is waited for, not streamed).
+pub(crate) async fn blob(
     ask: Asker<'_>,
     reg: &Reg,
     image: &str,
     digest: &str,
-) -> Result<(Digest, FileData), ApiError> {
+    head: bool,
+) -> Result<(Digest, super::remote::Blob), ApiError> {
     let caller = ask.need(reg, image, Action::Read)?;
     let d = parse_digest(digest)?;
-    let state = ask.app.store.read();
-    let repo = state
-        .repo(&reg.repo)
-        .ok_or_else(|| RegistryError::new(Code::NameUnknown))?;
-    let found = repo
-        .subtree(image)
-        .filter(|(k, i)| {
-            k.ends_with(&format!("/{}", d.file_name()))
-                && super::in_image(image, k)
-                && !i.is_folder()
-                && ask.may(&state, &caller, Action::Read, &reg.repo, k)
-        })
-        .find_map(|(_, i)| i.file.clone());
-    let f = found
-        .ok_or_else(|| RegistryError::new(Code::BlobUnknown).detail(json!({ "digest": digest })))?;
-    Ok((d, *f))
+    let found = super::remote::find_blob(ask, &caller, reg, image, &d, head).await?;
+    Ok((d, found))
 }
 
 /// Deletes a finished upload no manifest references yet (a blob a manifest names goes with the
@@ -990,7 +1002,9 @@ mod tests {
             .unwrap();
         assert_eq!(pushed.digest.to_string(), digest_of(doc));
         assert_eq!(tags(ask, &reg, "app").unwrap(), ["1.0"]);
-        let m = manifest(ask, &reg, "app", &pushed.digest.to_string(), &[]).unwrap();
+        let m = manifest(ask, &reg, "app", &pushed.digest.to_string(), &[])
+            .await
+            .unwrap();
         assert_eq!(m.media_type, super::super::OCI_MANIFEST);
         // Promoted as a copy under another tag, then the original deleted by digest.
         let p = Promotion::parse(&json!({"targetRepo": "docker-local", "dockerRepository": "app", "tag": "1.0", "targetTag": "stable", "copy": true})).unwrap();

@@ -24,7 +24,11 @@ pub(crate) async fn handle(r: &Req, e: Docker, body: BodyStream) -> Result<Respo
         app: &r.state,
         caller: &r.caller,
     };
-    if let Some(at) = image_repo(&e) {
+    let mut e = e;
+    if let Some(at) = pushed_to(&mut e) {
+        // A push (or delete) through a virtual goes to its default deployment repository.
+        at.repo = registry::deploy_target(&r.state, &at.repo)?;
+    } else if let Some(at) = image_repo(&e) {
         registry::check_repo(&r.state, &at.repo)?;
     }
     match e {
@@ -37,7 +41,7 @@ pub(crate) async fn handle(r: &Req, e: Docker, body: BodyStream) -> Result<Respo
         D::Promote { repo } => promote(r, &repo, body).await,
         D::Tags { at, image } => tags(On::new(r, ask, &at, &image)),
         D::Referrers { at, image, digest } => referrers(On::new(r, ask, &at, &image), &digest),
-        D::BlobGet { at, image, digest } => get_blob(On::new(r, ask, &at, &image), &digest),
+        D::BlobGet { at, image, digest } => get_blob(On::new(r, ask, &at, &image), &digest).await,
         D::BlobDelete { at, image, digest } => {
             registry::delete_blob(ask, &at, &image, &digest).await?;
             Ok(empty(StatusCode::ACCEPTED))
@@ -46,7 +50,7 @@ pub(crate) async fn handle(r: &Req, e: Docker, body: BodyStream) -> Result<Respo
             at,
             image,
             reference,
-        } => get_manifest(On::new(r, ask, &at, &image), &reference),
+        } => get_manifest(On::new(r, ask, &at, &image), &reference).await,
         D::ManifestPut {
             at,
             image,
@@ -138,7 +142,23 @@ impl<'a> On<'a> {
     }
 }
 
-/// The repository of an endpoint on an image (it must be a local Docker repository).
+/// The repository an endpoint writes to (or deletes from).
+fn pushed_to(e: &mut Docker) -> Option<&mut Reg> {
+    use Docker as D;
+    match e {
+        D::ManifestPut { at, .. }
+        | D::ManifestDelete { at, .. }
+        | D::BlobDelete { at, .. }
+        | D::UploadStart { at, .. }
+        | D::UploadChunk { at, .. }
+        | D::UploadFinish { at, .. }
+        | D::UploadStatus { at, .. }
+        | D::UploadCancel { at, .. } => Some(at),
+        _ => None,
+    }
+}
+
+/// The repository of an endpoint on an image (it must be a Docker repository).
 fn image_repo(e: &Docker) -> Option<&Reg> {
     use Docker as D;
     match e {
@@ -263,9 +283,9 @@ fn catalog(r: &Req, ask: Asker<'_>, reg: Option<&Reg>) -> Result<Response, ApiEr
     paged(r, names, &path, |page| json!({ "repositories": page }))
 }
 
-fn get_manifest(on: On<'_>, reference: &str) -> Result<Response, ApiError> {
+async fn get_manifest(on: On<'_>, reference: &str) -> Result<Response, ApiError> {
     let (r, ask, reg, image) = (on.r, on.ask, on.at, on.image);
-    let m = registry::manifest(ask, reg, image, reference, &r.headers.accepted())?;
+    let m = registry::manifest(ask, reg, image, reference, &r.headers.accepted()).await?;
     let mut resp = if r.method == Method::HEAD {
         empty(StatusCode::OK)
     } else {
@@ -296,9 +316,14 @@ fn referrers(on: On<'_>, digest: &str) -> Result<Response, ApiError> {
     Ok(resp)
 }
 
-fn get_blob(on: On<'_>, digest: &str) -> Result<Response, ApiError> {
+async fn get_blob(on: On<'_>, digest: &str) -> Result<Response, ApiError> {
     let (r, ask, reg, image) = (on.r, on.ask, on.at, on.image);
-    let (d, f) = registry::blob(ask, reg, image, digest)?;
+    let head = r.method == Method::HEAD;
+    let (d, found) = registry::blob(ask, reg, image, digest, head).await?;
+    let f = match found {
+        docker::remote::Blob::Stored(f) => f,
+        docker::remote::Blob::Streaming(s) => return Ok(first_pull(&d, s)),
+    };
     let size = f.size;
     let (status, slice, range) = match r.header("range").map(|h| parse_ranges(&h, size)) {
         Some(Some(rs)) if rs.is_empty() => {
@@ -337,6 +362,24 @@ fn get_blob(on: On<'_>, digest: &str) -> Result<Response, ApiError> {
         set_header(&mut resp, header::CONTENT_RANGE, &cr);
     }
     Ok(resp)
+}
+
+/// A blob's first pull through a remote, streaming from upstream as it arrives (the whole blob:
+/// a range asked for is served from the cache on the next request).
+fn first_pull(d: &docker::Digest, s: crate::repos::remote::Streaming) -> Response {
+    let chunks =
+        futures_util::stream::unfold(
+            s.body,
+            |mut rx| async move { rx.recv().await.map(|c| (c, rx)) },
+        );
+    let mut resp = warp::reply::Reply::into_response(warp::reply::stream(chunks));
+    set_header(&mut resp, header::CONTENT_TYPE, "application/octet-stream");
+    if let Some(n) = s.size {
+        set_header(&mut resp, header::CONTENT_LENGTH, &n.to_string());
+    }
+    digest_header(&mut resp, &d.to_string());
+    set_header(&mut resp, header::ETAG, &format!("\"{d}\""));
+    resp
 }
 
 /// `POST /api/docker/<repo>/v2/promote`: copies or moves an image (one tag, or all of them) to

@@ -29,7 +29,7 @@ use crate::store::{FileData, Item, Mutation, Original, Props, Stamp};
 
 /// How a fetch ended, for the requests that waited on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Outcome {
+pub(crate) enum Outcome {
     /// The file is in the cache now.
     Cached,
     /// Upstream has no such file.
@@ -44,6 +44,8 @@ pub(crate) struct Remotes {
     upstream: Box<dyn Upstream>,
     inflight: Mutex<HashMap<String, watch::Receiver<Option<Outcome>>>>,
     misses: Mutex<HashMap<String, i64>>,
+    /// Bearer tokens upstream registries issued, by remote and image, with when they expire.
+    tokens: Mutex<HashMap<String, (String, i64)>>,
 }
 
 impl Default for Remotes {
@@ -59,6 +61,7 @@ impl Remotes {
             upstream,
             inflight: Mutex::new(HashMap::new()),
             misses: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -83,6 +86,33 @@ pub(crate) enum Fetched {
     Cache,
     /// The first download: stream this.
     Streaming(Streaming),
+}
+
+/// One file to fetch from upstream into a remote's cache.
+pub(crate) struct Want {
+    /// Where it goes in the cache (and what concurrent requests for it share).
+    pub path: String,
+    /// Its upstream URL.
+    pub url: String,
+    /// `Accept`, when the upstream needs one.
+    pub accept: Option<&'static str>,
+    /// The SHA-256 its bytes must have (a registry blob's digest).
+    pub sha256: Option<String>,
+    /// Properties of the cached file.
+    pub props: Props,
+}
+
+impl Want {
+    /// `path` of a generic remote, beside the repository's URL.
+    fn file(c: &RepoConfig, path: &str) -> Want {
+        Want {
+            path: path.to_string(),
+            url: upstream_url(c, path),
+            accept: None,
+            sha256: None,
+            props: Props::default(),
+        }
+    }
 }
 
 /// The upstream URL of `path` in remote repository `c`.
@@ -133,7 +163,8 @@ pub(crate) async fn prepare(
     folder: bool,
     head: bool,
 ) -> Result<Fetched, ApiError> {
-    if folder || path.is_empty() {
+    // `<remote>-cache` names what the remote holds, and never asks upstream.
+    if folder || path.is_empty() || app.store.read().cache_of(key).is_some() {
         return Ok(Fetched::Cache);
     }
     let now = app.config.clock.now_ms();
@@ -167,7 +198,7 @@ pub(crate) async fn prepare(
             }
             continue;
         }
-        match fetch(app, caller, &c, path, cached, head).await? {
+        match fetch(app, caller, &c, Want::file(&c, path), cached, head).await? {
             (Some(s), _) => return Ok(Fetched::Streaming(s)),
             (None, Outcome::Cached) => return Ok(Fetched::Cache),
             (None, Outcome::Failed) if cached.is_some() => return Ok(Fetched::Cache),
@@ -177,15 +208,18 @@ pub(crate) async fn prepare(
     Ok(Fetched::Cache)
 }
 
-/// Fetches `path` of remote `c`, or waits for the fetch already under way.
-async fn fetch(
+/// Fetches `want` for remote `c` (`cached`: the modification time of the copy the cache has), or
+/// waits for the fetch of the same path already under way. A first download streams (`head`:
+/// waited for instead); `Outcome::Cached` without a stream means the cache has it now.
+pub(crate) async fn fetch(
     app: &AppState,
     caller: &Caller,
     c: &RepoConfig,
-    path: &str,
+    want: Want,
     cached: Option<i64>,
     head: bool,
 ) -> Result<(Option<Streaming>, Outcome), ApiError> {
+    let path = want.path.as_str();
     let id = format!("{}\n{path}", c.key);
     let now = app.config.clock.now_ms();
     let missed = settings::number(c, "missedRetrievalCachePeriodSecs").saturating_mul(1000);
@@ -208,21 +242,25 @@ async fn fetch(
     } else {
         None
     };
+    let mut headers: Vec<(String, String)> = cached
+        .filter(|_| store)
+        .map(|ms| vec![("if-modified-since".to_string(), http_date(ms))])
+        .unwrap_or_default();
+    if let Some(a) = want.accept {
+        headers.push(("accept".into(), a.into()));
+    }
     let req = upstream::Request {
         head: false,
-        url: upstream_url(c, path),
+        url: want.url.clone(),
         basic: basic(c),
-        headers: cached
-            .filter(|_| store)
-            .map(|ms| vec![("if-modified-since".to_string(), http_date(ms))])
-            .unwrap_or_default(),
-        timeout: Duration::from_millis(settings::number(c, "socketTimeoutMillis").max(1) as u64),
+        headers,
+        timeout: timeout(c),
     };
     let upstream::Response {
         status,
         headers,
         body,
-    } = match remotes.upstream.send(req).await {
+    } = match send(app, c, req).await {
         Ok(r) => r,
         Err(upstream::Failure(why)) => {
             tracing::warn!("remote {}: {path}: {why}", c.key);
@@ -291,6 +329,8 @@ async fn fetch(
         path: path.to_string(),
         last_modified,
         sent,
+        expect: want.sha256,
+        props: want.props,
     };
     let mut outcome = done.tx.subscribe();
     tokio::spawn(task.run(body, tx, done));
@@ -348,7 +388,165 @@ fn failed(
     Ok((None, Outcome::Failed))
 }
 
-fn basic(c: &RepoConfig) -> Option<(String, String)> {
+/// How long an upstream may take to answer, and between two reads of its body.
+pub(crate) fn timeout(c: &RepoConfig) -> Duration {
+    Duration::from_millis(settings::number(c, "socketTimeoutMillis").max(1) as u64)
+}
+
+/// Sends `req` to `c`'s upstream. A Docker remote with `enableTokenAuthentication` asks without
+/// credentials (or with the token it holds for that image) and answers a `401` Bearer challenge
+/// as the Docker token specification says: a token from the challenge's realm for its service
+/// and scope, with the remote's credentials when it has some, then the request again.
+pub(crate) async fn send(
+    app: &AppState,
+    c: &RepoConfig,
+    mut req: upstream::Request,
+) -> Result<upstream::Response, upstream::Failure> {
+    let remotes = &app.remotes;
+    let tokens = c.package_type == crate::config::PackageType::Docker
+        && settings::flag(c, "enableTokenAuthentication");
+    if !tokens {
+        return remotes.upstream.send(req).await;
+    }
+    let now = app.config.clock.now_ms();
+    let slot = format!("{}\n{}", c.key, token_scope(&req.url));
+    let held = remotes
+        .tokens
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&slot)
+        .filter(|(_, until)| *until > now)
+        .map(|(t, _)| t.clone());
+    let credentials = req.basic.take();
+    let mut plain = req.clone();
+    if let Some(t) = &held {
+        plain
+            .headers
+            .push(("authorization".into(), format!("Bearer {t}")));
+    }
+    let first = remotes.upstream.send(plain).await?;
+    if first.status != 401 {
+        return Ok(first);
+    }
+    let challenge = upstream::header(&first.headers, "www-authenticate").unwrap_or("");
+    let Some(params) = bearer_challenge(challenge) else {
+        // A registry that wants Basic credentials gets them.
+        return match credentials {
+            Some(b)
+                if challenge
+                    .trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("basic") =>
+            {
+                req.basic = Some(b);
+                remotes.upstream.send(req).await
+            }
+            _ => Ok(first),
+        };
+    };
+    let token = fetch_token(app, c, &params, credentials, req.timeout).await?;
+    let lifetime = token.1.clamp(1, 3600) * 1000;
+    remotes
+        .tokens
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(slot, (token.0.clone(), now + lifetime - lifetime / 10));
+    req.headers
+        .push(("authorization".into(), format!("Bearer {}", token.0)));
+    remotes.upstream.send(req).await
+}
+
+/// What a token covers: the URL up to the image's `/manifests/`, `/blobs/` or `/tags/`.
+fn token_scope(url: &str) -> &str {
+    ["/manifests/", "/blobs/", "/tags/"]
+        .iter()
+        .find_map(|m| url.find(m).map(|i| &url[..i]))
+        .unwrap_or(url)
+}
+
+/// The parameters of a `Bearer realm="...",service="...",scope="..."` challenge.
+pub(crate) fn bearer_challenge(h: &str) -> Option<Vec<(String, String)>> {
+    let h = h.trim();
+    let rest = h
+        .get(..7)
+        .filter(|p| p.eq_ignore_ascii_case("bearer "))
+        .map(|_| &h[7..])?;
+    let mut out = Vec::new();
+    let mut chars = rest.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
+            chars.next();
+        }
+        let name: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        if name.is_empty() {
+            break;
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.peek().copied().filter(|c| *c != ',') {
+                value.push(c);
+                chars.next();
+            }
+        }
+        out.push((name.trim().to_ascii_lowercase(), value));
+    }
+    out.iter().any(|(n, _)| n == "realm").then_some(out)
+}
+
+/// A token from the challenge's realm: the token and its lifetime in seconds.
+async fn fetch_token(
+    app: &AppState,
+    c: &RepoConfig,
+    params: &[(String, String)],
+    basic: Option<(String, String)>,
+    timeout: Duration,
+) -> Result<(String, i64), upstream::Failure> {
+    let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+    let realm = get("realm").unwrap_or("");
+    let query: Vec<(&str, &str)> = ["service", "scope"]
+        .iter()
+        .filter_map(|k| get(k).map(|v| (*k, v)))
+        .collect();
+    let url = reqwest::Url::parse_with_params(realm, &query)
+        .map_err(|e| upstream::Failure(format!("the token realm '{realm}' is not a URL: {e}")))?;
+    let req = upstream::Request {
+        head: false,
+        url: url.to_string(),
+        basic,
+        headers: vec![("accept".into(), "application/json".into())],
+        timeout,
+    };
+    let resp = app.remotes.upstream.send(req).await?;
+    if resp.status != 200 {
+        return Err(upstream::Failure(format!(
+            "the token service of '{}' answered {}",
+            c.key, resp.status
+        )));
+    }
+    let bytes = crate::app::read_small(resp.body, 64 << 10)
+        .await
+        .map_err(|_| upstream::Failure("the token answer could not be read".into()))?;
+    let doc: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| upstream::Failure(format!("the token answer is not JSON: {e}")))?;
+    let token = doc["token"]
+        .as_str()
+        .or(doc["access_token"].as_str())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| upstream::Failure("the token answer holds no token".into()))?;
+    Ok((token.to_string(), doc["expires_in"].as_i64().unwrap_or(60)))
+}
+
+/// The remote's upstream credentials, when it has a user name.
+pub(crate) fn basic(c: &RepoConfig) -> Option<(String, String)> {
     let user = settings::username(c);
     (!user.is_empty()).then(|| {
         (
@@ -443,6 +641,9 @@ struct Cache {
     path: String,
     last_modified: Option<i64>,
     sent: Original,
+    /// The SHA-256 the bytes must have.
+    expect: Option<String>,
+    props: Props,
 }
 
 impl Cache {
@@ -504,6 +705,12 @@ impl Cache {
             .ingest_digests(body, self.app.config.max_upload, Inline::NoMd5)
             .await
             .map_err(|e| format!("the download failed: {e:?}"))?;
+        if let Some(e) = self.expect.as_ref().filter(|e| **e != info.sha256) {
+            return Err(format!(
+                "the bytes upstream sent have the SHA-256 {}, not {e}",
+                info.sha256
+            ));
+        }
         let o = &self.sent;
         for (name, sent, actual) in [
             ("SHA-1", &o.sha1, &info.sha1),
@@ -535,7 +742,7 @@ impl Cache {
             repo: self.repo.clone(),
             path: self.path.clone(),
             file,
-            props: Props::default(),
+            props: self.props.clone(),
             now: self.app.config.clock.now_ms(),
             user: self.user.clone(),
             stamp: Stamp {

@@ -643,12 +643,25 @@ impl Repo {
 impl State {
     /// The repository with this key.
     pub fn repo(&self, key: &str) -> Option<&Repo> {
-        self.repos.get(key)
+        self.repos
+            .get(key)
+            .or_else(|| self.repos.get(self.cache_of(key)?))
+    }
+
+    /// The remote repository whose cache `key` names (`<remote>-cache`, as Artifactory calls a
+    /// remote's cache), when `key` is not a repository of its own.
+    pub fn cache_of<'k>(&self, key: &'k str) -> Option<&'k str> {
+        if self.repos.contains_key(key) {
+            return None;
+        }
+        let remote = key.strip_suffix("-cache")?;
+        let r = self.repos.get(remote)?;
+        (r.config.rclass == crate::config::RepoClass::Remote).then_some(remote)
     }
 
     /// The item at `path` in `repo`.
     pub fn item(&self, repo: &str, path: &str) -> Option<&Item> {
-        self.repos.get(repo)?.items.get(path)
+        self.repo(repo)?.items.get(path)
     }
 
     /// The first stored file with this SHA-1 or SHA-256 (deploy by checksum), by the index.
@@ -694,8 +707,9 @@ impl State {
     }
 
     fn repo_mut(&mut self, key: &str) -> Result<&mut Repo, TreeError> {
+        let key = self.cache_of(key).unwrap_or(key).to_string();
         self.repos
-            .get_mut(key)
+            .get_mut(&key)
             .ok_or_else(|| TreeError::NoRepo(key.to_string()))
     }
 

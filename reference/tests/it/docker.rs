@@ -96,7 +96,13 @@ pub(crate) async fn put_manifest(
 }
 
 /// Pushes a config, a layer and a manifest tagged `tag`; returns the manifest bytes.
-async fn push_image(s: &Srv, prefix: &str, image: &str, tag: &str, layer: &[u8]) -> Vec<u8> {
+pub(crate) async fn push_image(
+    s: &Srv,
+    prefix: &str,
+    image: &str,
+    tag: &str,
+    layer: &[u8],
+) -> Vec<u8> {
     let config = format!(
         "{{\"architecture\":\"amd64\",\"os\":\"linux\",\"layer\":\"{}\"}}",
         digest(layer)

@@ -6,6 +6,7 @@ mod builds;
 mod common;
 mod deploy;
 mod docker;
+mod docker_remote;
 mod durability;
 mod escalation;
 mod fuzz_corpus;

@@ -83,6 +83,23 @@ async fn a_remote_fetches_once_then_serves_its_cache() {
         checksums,
         json!({"sha1": sha1, "md5": md5_hex(b"from upstream"), "sha256": sha256_hex(b"from upstream")})
     );
+    // `<key>-cache` names the cache, as Artifactory's file info shows it; it never asks upstream.
+    let cached: Value = s.get("api/storage/up-cache/lib/a.txt").await.json();
+    assert_eq!(cached["repo"], "up-cache");
+    assert_eq!(cached["downloadUri"], s.url("up-cache/lib/a.txt"));
+    assert_eq!(cached["remoteUrl"], upstream.url("generic-local/lib/a.txt"));
+    assert_eq!(cached["uri"], s.url("api/storage/up-cache/lib/a.txt"));
+    assert_eq!(s.get("up-cache/lib/a.txt").await.text(), "from upstream");
+    upstream
+        .deploy("generic-local/lib/only-upstream.txt", "x")
+        .await;
+    assert_rest_error(
+        s.get("up-cache/lib/only-upstream.txt").await,
+        404,
+        "File not found.",
+    )
+    .await;
+    assert_eq!(served(&upstream, "lib/only-upstream.txt").await, 0);
     let folder: Value = s.get("api/storage/up/lib").await.json();
     assert_eq!(
         folder["children"],
