@@ -333,3 +333,56 @@ async fn remote_configuration_round_trips_and_hides_the_password() {
         .await;
     assert_rest_error(r, 400, "Field 'offline' must be a boolean").await;
 }
+
+/// An upstream on a loopback port that answers every request with `body` and a `X-Checksum-Sha1`
+/// that is not the body's.
+async fn lying_upstream(body: &'static [u8]) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nX-Checksum-Sha1: {}\r\nConnection: close\r\n\r\n",
+                    body.len(),
+                    "0".repeat(40)
+                );
+                let _ = conn.write_all(head.as_bytes()).await;
+                let _ = conn.write_all(body).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn an_upstream_whose_checksum_is_not_its_bytes_caches_nothing() {
+    let addr = lying_upstream(b"bytes that do not match").await;
+    let s = start().await;
+    let r = s
+        .admin(Method::PUT, "api/repositories/liar")
+        .json(&json!({"rclass": "remote", "url": format!("http://{addr}/")}))
+        .go()
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    // The first client gets the headers, then its body ends with an error instead of the last chunk.
+    let r = s
+        .client
+        .get(s.url("liar/a.txt"))
+        .basic_auth("admin", Some("password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.bytes().await.is_err(), "the body must not end cleanly");
+    // Nothing was cached.
+    assert_rest_error(
+        s.get("api/storage/liar/a.txt").await,
+        404,
+        "Unable to find item",
+    )
+    .await;
+}
