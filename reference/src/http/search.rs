@@ -267,7 +267,7 @@ fn quick(r: &Req) -> Result<Response, ApiError> {
     let scope = legacy::scope(&state, &repos(r));
     let rows = readable(r, &state, legacy::quick(&state, &scope, &pattern))
         .into_iter()
-        .map(|(repo, path, item)| detailed(r, &base, repo, path, item))
+        .map(|(repo, path, item)| detailed(r, &base, &state.shown_key(repo), path, item))
         .collect();
     Ok(results(
         "application/vnd.org.jfrog.artifactory.search.ArtifactSearchResult+json",
@@ -296,7 +296,7 @@ fn archive(r: &Req) -> Result<Response, ApiError> {
             let uris: Vec<String> = archives
                 .into_iter()
                 .filter(|(repo, path)| r.may(&state, Action::Read, repo, path))
-                .map(|(repo, path)| storage_uri(&base, repo, path))
+                .map(|(repo, path)| storage_uri(&base, &state.shown_key(repo), path))
                 .collect();
             (!uris.is_empty()).then(|| json!({"entry": entry, "archiveUris": uris}))
         })
@@ -332,7 +332,7 @@ fn prop(r: &Req) -> Result<Response, ApiError> {
     let scope = legacy::scope(&state, &repos(r));
     let rows = readable(r, &state, legacy::by_properties(&state, &scope, &criteria))
         .into_iter()
-        .map(|(repo, path, item)| detailed(r, &base, repo, path, item))
+        .map(|(repo, path, item)| detailed(r, &base, &state.shown_key(repo), path, item))
         .collect();
     Ok(results(
         "application/vnd.org.jfrog.artifactory.search.MetadataSearchResult+json",
@@ -378,7 +378,7 @@ fn usage(r: &Req) -> Result<Response, ApiError> {
     let rows: Vec<Value> = readable(r, &state, legacy::not_used(&state, &scope, since, before))
         .into_iter()
         .map(|(repo, path, item)| {
-            let mut v = json!({ "uri": storage_uri(&base, repo, path) });
+            let mut v = json!({ "uri": storage_uri(&base, &state.shown_key(repo), path) });
             if item.stats().last_downloaded > 0 {
                 v["lastDownloaded"] = json!(iso(item.stats().last_downloaded));
             }
@@ -417,7 +417,7 @@ fn dates(r: &Req) -> Result<Response, ApiError> {
     let rows: Vec<Value> = readable(r, &state, legacy::dates(&state, &scope, &fields, from, to))
         .into_iter()
         .map(|(repo, path, item)| {
-            let mut v = json!({ "uri": storage_uri(&base, repo, path) });
+            let mut v = json!({ "uri": storage_uri(&base, &state.shown_key(repo), path) });
             for f in &fields {
                 let at = f.of(item);
                 if at > 0 {
@@ -444,7 +444,7 @@ fn creation(r: &Req) -> Result<Response, ApiError> {
     let rows: Vec<Value> = readable(r, &state, legacy::dates(&state, &scope, &fields, from, to))
         .into_iter()
         .map(|(repo, path, item)| {
-            json!({ "uri": storage_uri(&base, repo, path), "created": iso(item.created) })
+            json!({ "uri": storage_uri(&base, &state.shown_key(repo), path), "created": iso(item.created) })
         })
         .collect();
     none_found(&rows)?;

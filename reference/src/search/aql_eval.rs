@@ -329,7 +329,8 @@ impl<'a> Ctx<'a> {
         for r in state.repos.values() {
             if r.config.rclass == RepoClass::Virtual {
                 for m in members(state, &r.config.key) {
-                    if let Some((k, _)) = state.repos.get_key_value(&m) {
+                    let m = state.cache_of(&m).unwrap_or(&m);
+                    if let Some((k, _)) = state.repos.get_key_value(m) {
                         virtuals
                             .entry(k.as_str())
                             .or_default()
@@ -504,7 +505,7 @@ impl<'a> Ctx<'a> {
                     (!x.is_empty()).then_some(V::S(Cow::Owned(x)))
                 };
                 match f {
-                    "repo" => s(r.repo),
+                    "repo" => Some(V::S(self.state.shown_key(r.repo))),
                     "path" => s(split(r.key).0),
                     "name" => s(split(r.key).1),
                     "type" => s(if i.is_folder() { "folder" } else { "file" }),
@@ -634,7 +635,7 @@ fn members(state: &State, key: &str) -> Vec<String> {
                 walk(state, m, seen, out);
             }
         } else {
-            out.push(key.to_string());
+            out.push(state.shown_key(key).into_owned());
         }
     }
     let mut out = Vec::new();
@@ -1779,7 +1780,12 @@ pub fn run(
         match kind {
             Kind::Item => {
                 let files_only = !mentions_type(&q.criteria);
-                let scope = repo_scope(&checks);
+                // A remote's cache named as `<key>-cache` is the remote's tree.
+                let scope = repo_scope(&checks).map(|keys| {
+                    keys.into_iter()
+                        .map(|k| state.cache_of(&k).map(str::to_string).unwrap_or(k))
+                        .collect::<Vec<_>>()
+                });
                 // Including only `@key` properties is also a criterion: Artifactory selects them
                 // with the key in its WHERE clause, so items without any of the keys are not rows.
                 let keys: Option<&[String]> = (!s.prop_keys.is_empty()

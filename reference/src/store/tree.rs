@@ -659,6 +659,17 @@ impl State {
         (r.config.rclass == crate::config::RepoClass::Remote).then_some(remote)
     }
 
+    /// The name searches give repository `key`'s items: a remote's are in its cache,
+    /// `<key>-cache`, as Artifactory names them; any other repository's its key.
+    pub fn shown_key<'k>(&self, key: &'k str) -> std::borrow::Cow<'k, str> {
+        match self.repos.get(key) {
+            Some(r) if r.config.rclass == crate::config::RepoClass::Remote => {
+                std::borrow::Cow::Owned(format!("{key}-cache"))
+            }
+            _ => std::borrow::Cow::Borrowed(key),
+        }
+    }
+
     /// The item at `path` in `repo`.
     pub fn item(&self, repo: &str, path: &str) -> Option<&Item> {
         self.repo(repo)?.items.get(path)

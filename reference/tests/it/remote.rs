@@ -100,6 +100,33 @@ async fn a_remote_fetches_once_then_serves_its_cache() {
     )
     .await;
     assert_eq!(served(&upstream, "lib/only-upstream.txt").await, 0);
+    // Searches and AQL name the cached file by the cache too, and find it by that name.
+    let aql = |q: &'static str| {
+        let s = &s;
+        async move {
+            let r = s
+                .admin(Method::POST, "api/search/aql")
+                .header("content-type", "text/plain")
+                .body(q)
+                .go()
+                .await;
+            assert_eq!(r.status(), 200, "{}", r.text());
+            r.json::<Value>()["results"].clone()
+        }
+    };
+    let row = json!([{"repo": "up-cache", "path": "lib", "name": "a.txt"}]);
+    let q = r#"items.find({"repo":"up-cache"}).include("repo","path","name")"#;
+    assert_eq!(aql(q).await, row);
+    let q = r#"items.find({"name":"a.txt"}).include("repo","path","name")"#;
+    assert_eq!(aql(q).await, row);
+    let found: Value = s
+        .get("api/search/artifact?name=a.txt&repos=up-cache")
+        .await
+        .json();
+    assert_eq!(
+        found["results"],
+        json!([{"uri": s.url("api/storage/up-cache/lib/a.txt")}])
+    );
     let folder: Value = s.get("api/storage/up/lib").await.json();
     assert_eq!(
         folder["children"],
@@ -227,6 +254,21 @@ async fn a_virtual_resolves_through_local_then_remote_members_in_order() {
     assert_eq!(
         v["children"],
         json!([{"uri": "/a.txt", "folder": false}, {"uri": "/c.txt", "folder": false}])
+    );
+    // AQL over the virtual reaches the remote's cache, named as the cache, with the virtual.
+    let r = s
+        .admin(Method::POST, "api/search/aql")
+        .header("content-type", "text/plain")
+        .body(r#"items.find({"repo":"all","path":"lib"}).include("repo","path","name","virtual_repos")"#)
+        .go()
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert_eq!(
+        r.json::<Value>()["results"],
+        json!([
+            {"repo": "generic-local", "path": "lib", "name": "c.txt", "virtual_repos": ["all"]},
+            {"repo": "up-cache", "path": "lib", "name": "a.txt", "virtual_repos": ["all"]},
+        ])
     );
 }
 
