@@ -400,7 +400,9 @@ async fn serve_file(r: &Req, p: &RepoPath, item: &Item) -> Result<Response, ApiE
     let mut resp = if r.method == Method::HEAD {
         empty(body.status)
     } else {
-        stream_blob(r, &f.sha256.hex(), body.parts, None)?
+        // A download is a transfer: background checksum work waits for it to end.
+        let busy = Some(crate::app::Busy::new(&r.state.busy));
+        stream_blob(r, &f.sha256.hex(), body.parts, busy)?
     };
     *resp.status_mut() = body.status;
     file_headers(&mut resp, p, item);

@@ -677,6 +677,7 @@ impl Cache {
             }
         });
         let _pin = self.app.store.blobs.pin().await;
+        let _busy = crate::app::Busy::new(&self.app.busy);
         let outcome = match self.commit(tee).await {
             Ok(()) => {
                 let last = held.lock().unwrap_or_else(|e| e.into_inner()).take();
