@@ -162,6 +162,7 @@ fn reindex(c: Ctx) -> CaseFuture {
             .await?;
         r.expect_status(200)?;
         check!(r.text().trim() == "OK", "reindex body: {}", r.text());
+        c.snapshot("helm__reindex", &r)?;
         let (_, after) = index(&c, &key).await?;
         check!(
             after["entries"] == before["entries"],
