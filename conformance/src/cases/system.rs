@@ -1,6 +1,8 @@
 //! System endpoints, common headers and authentication challenges.
 
-use crate::case::{expect_string, Case, CaseFuture, Ctx};
+use serde_json::json;
+
+use crate::case::{expect_string, Case, CaseFuture, Ctx, Failure};
 use crate::check;
 
 pub fn cases() -> Vec<Case> {
@@ -25,6 +27,28 @@ pub fn cases() -> Vec<Case> {
             .global()
             .admin()
             .spec("jcr-rest-api.txt Run Garbage Collection"),
+        Case::new("system/info/dump", info)
+            .covers(["system.info"])
+            .admin()
+            .spec("jcr-rest-api.txt System Info (text/plain); scripts wait for its ' SYSTEM INFORMATION DUMP' line"),
+        Case::new("system/licenses/details", licenses)
+            .covers(["system.licenses.get", "system.license"])
+            .admin()
+            .spec("jcr-rest-api.txt License Information: type, validThrough, licensedTo (a JCR reports 'JCR Edition')"),
+        Case::new("system/licenses/install-refused", license_install)
+            .covers(["system.licenses.install"])
+            .admin()
+            .spec("jcr-rest-api.txt Install License: a request without a key, or with a key that is not one, is a 400 in the errors shape"),
+        Case::new("system/verify-connection", verify_connection)
+            .covers(["system.verify-connection"])
+            .admin()
+            .spec("jcr-rest-api.txt Verify Connection: 200 when the endpoint answers 200, else 400 with its error"),
+        Case::new("system/probes", probes)
+            .covers(["system.readiness", "system.liveness", "system.router-health"])
+            .spec("JFrog REST APIs Readiness Probe, Liveness Probe ({\"code\":\"OK\"}) and the router's Health Check"),
+        Case::new("system/usage", usage)
+            .covers(["system.usage"])
+            .spec("the usage report jfrog-client-js sends: accepted"),
         Case::new("system/auth/anonymous-read", anonymous_read)
             .covers(["repositories.list", "system.version"])
             .anonymous()
@@ -159,6 +183,144 @@ fn gc(c: Ctx) -> CaseFuture {
             "anonymous gc must be 401, got {}",
             anon.status
         );
+        Ok(())
+    })
+}
+
+fn info(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let r = c.send(c.req("GET", "api/system")).await?;
+        r.expect_status(200)?.expect_content_type("text/plain")?;
+        let text = r.text();
+        check!(
+            text.lines().next() == Some(" SYSTEM INFORMATION DUMP"),
+            "the first line is not ' SYSTEM INFORMATION DUMP': {}",
+            text.lines().next().unwrap_or("")
+        );
+        let anon = c.send(c.req("GET", "api/system").anonymous()).await?;
+        check!(
+            anon.status == 401,
+            "anonymous system info: {} (expected 401)",
+            anon.status
+        );
+        Ok(())
+    })
+}
+
+fn licenses(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let mut seen = Vec::new();
+        for path in ["api/system/licenses", "api/system/license"] {
+            let r = c.send(c.req("GET", path)).await?;
+            r.expect_status(200)?
+                .expect_content_type("application/json")?;
+            let v = r.json()?;
+            let kind = expect_string(&v, "type")?;
+            expect_string(&v, "validThrough")?;
+            expect_string(&v, "licensedTo")?;
+            if kind == "JCR Edition" {
+                check!(
+                    v == json!({"type": "JCR Edition", "validThrough": "", "licensedTo": ""}),
+                    "a JCR's licence details: {v}"
+                );
+            }
+            seen.push(v);
+        }
+        check!(
+            seen[0] == seen[1],
+            "/licenses and /license differ: {} vs {}",
+            seen[0],
+            seen[1]
+        );
+        let r = c.send(c.req("GET", "api/system/licenses")).await?;
+        c.snapshot("system__licenses", &r)
+    })
+}
+
+fn license_install(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let post = |body: &'static str| {
+            c.req("POST", "api/system/licenses")
+                .header("Content-Type", "application/json")
+                .body(body.as_bytes())
+        };
+        let r = c.send(post(r#"{"licenseKey": ""}"#)).await?;
+        r.expect_rest_error(400, "No license key supplied.")?;
+        let r = c
+            .send(post(r#"{"licenseKey": "not a licence key"}"#))
+            .await?;
+        r.expect_status(400)?;
+        let v = r.json()?;
+        check!(
+            v["errors"][0]["message"].is_string() || v["message"].is_string(),
+            "no message in the refusal: {v}"
+        );
+        Ok(())
+    })
+}
+
+fn verify_connection(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let verify = |endpoint: String| {
+            c.req("POST", "api/system/verifyconnection")
+                .json(&json!({ "endpoint": endpoint }))
+        };
+        let r = c
+            .send(verify(format!("{}/api/system/ping", c.base)))
+            .await?;
+        r.expect_status(200)?;
+        check!(
+            r.text() == "Successfully connected to endpoint",
+            "body: {}",
+            r.text()
+        );
+        let target = format!("{}/api/system/licenses", c.base);
+        let r = c.send(verify(target.clone())).await?;
+        r.expect_status(400)?;
+        let v = r.json()?;
+        let m = v["errors"][0]["message"].as_str().unwrap_or("");
+        check!(
+            m.starts_with(&format!(
+                "Received error from endpoint url: {target} --> 401"
+            )),
+            "message: {m}"
+        );
+        c.snapshot("system__verify-connection__error", &r)
+    })
+}
+
+fn probes(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        for path in ["api/v1/system/readiness", "api/v1/system/liveness"] {
+            let r = c.send(c.req("GET", path).anonymous()).await?;
+            r.expect_status(200)?;
+            let v = r.json()?;
+            check!(v == json!({"code": "OK"}), "{path}: {v}");
+        }
+        let url = format!("{}/router/api/v1/system/health", c.root());
+        let r = c.send(c.req_url("GET", &url).anonymous()).await?;
+        r.expect_status(200)?;
+        let v = r.json()?;
+        check!(
+            v["router"]["state"] == "HEALTHY" && v["services"].is_array(),
+            "router health: {v}"
+        );
+        let services = v["services"].as_array().map(Vec::len).unwrap_or(0);
+        if services == 0 {
+            return Err(Failure::Fail("the router lists no service".into()));
+        }
+        Ok(())
+    })
+}
+
+fn usage(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let r = c
+            .send(c.req("POST", "api/system/usage").json(
+                &json!({"productId": "jcr-conformance", "features": [{"featureId": "usage"}]}),
+            ))
+            .await?;
+        r.expect_status(200)?;
         Ok(())
     })
 }

@@ -94,6 +94,15 @@ endpoints! {
         Encrypt => ["system.encrypt"], Admin;
         Decrypt => ["system.decrypt"], Admin;
         ServiceId => ["system.service-id"], Admin;
+        Info => ["system.info"], Admin;
+        Licenses => ["system.licenses.get"], Admin;
+        LicensesInstall => ["system.licenses.install"], Admin;
+        License => ["system.license"], Admin;
+        VerifyConnection => ["system.verify-connection"], Admin;
+        Readiness => ["system.readiness"], Anyone;
+        Liveness => ["system.liveness"], Anyone;
+        RouterHealth => ["system.router-health"], Anyone;
+        Usage => ["system.usage"], User;
     }
 }
 
@@ -327,6 +336,11 @@ impl Endpoint {
         if let Some(tail) = strip_segments(full, &["access", "api", "v1", "tokens"]) {
             return access_tokens(rq.method, tail).map(Endpoint::Security);
         }
+        // The router's health check, at the server root as on a JFrog Platform node.
+        if exact(full, &["router", "api", "v1", "system", "health"]) {
+            allow(rq.method, &[Method::GET])?;
+            return Ok(Endpoint::System(System::RouterHealth));
+        }
         let Some(rest) = strip_ctx(full, rq.ctx) else {
             return Err(not_found());
         };
@@ -535,6 +549,24 @@ fn system(m: &Method, api: &str) -> Result<Option<System>, ApiError> {
         (System::Decrypt, Method::POST)
     } else if exact(api, &["system", "service_id"]) {
         (System::ServiceId, Method::GET)
+    } else if exact(api, &["system"]) {
+        (System::Info, Method::GET)
+    } else if exact(api, &["system", "licenses"]) {
+        allow(m, &[Method::GET, Method::POST])?;
+        return Ok(Some(match *m {
+            Method::POST => System::LicensesInstall,
+            _ => System::Licenses,
+        }));
+    } else if exact(api, &["system", "license"]) {
+        (System::License, Method::GET)
+    } else if exact(api, &["system", "verifyconnection"]) {
+        (System::VerifyConnection, Method::POST)
+    } else if exact(api, &["v1", "system", "readiness"]) {
+        (System::Readiness, Method::GET)
+    } else if exact(api, &["v1", "system", "liveness"]) {
+        (System::Liveness, Method::GET)
+    } else if exact(api, &["system", "usage"]) {
+        (System::Usage, Method::POST)
     } else {
         return Ok(None);
     };
@@ -1102,7 +1134,8 @@ mod tests {
         if e.id == "artifacts.deploy-by-checksum" {
             headers.insert("x-checksum-deploy", "true".parse().unwrap());
         }
-        let full = if e.path.starts_with("/access/") {
+        // The Access service and the router live at the server root.
+        let full = if e.path.starts_with("/access/") || e.path.starts_with("/router/") {
             path
         } else {
             format!("/artifactory{path}")

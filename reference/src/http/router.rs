@@ -157,7 +157,7 @@ fn check(r: &Req, access: Access) -> Result<(), ApiError> {
 
 async fn dispatch(r: &Req, ep: Endpoint, body: BodyStream) -> Result<Response, ApiError> {
     match ep {
-        Endpoint::System(e) => system::handle(r, e).await,
+        Endpoint::System(e) => system::handle(r, e, body).await,
         Endpoint::Storage(e) => storage::handle(r, e, body).await,
         Endpoint::Artifacts(e) => artifacts::handle(r, e, body).await,
         Endpoint::Repositories(e) => repositories::handle(r, e, body).await,

@@ -1,14 +1,17 @@
-//! `/api/system/*`: ping, version, garbage collection, key encryption, the service id.
+//! `/api/system/*`: ping, version, system info, licenses, verify connection, garbage collection,
+//! key encryption, the service id; the readiness and liveness probes, the router's health check
+//! and the usage report.
 
+use serde_json::{json, Value};
 use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::endpoint::System;
-use super::{json, respond, Req, REVISION, VERSION};
+use super::{json, read_small, respond, BodyStream, Req, REVISION, VERSION};
 use crate::error::ApiError;
 
 /// Answers a `/api/system/*` endpoint.
-pub(crate) async fn handle(r: &Req, e: System) -> Result<Response, ApiError> {
+pub(crate) async fn handle(r: &Req, e: System, body: BodyStream) -> Result<Response, ApiError> {
     match e {
         System::Ping => ping(),
         System::Version => version(),
@@ -16,7 +19,244 @@ pub(crate) async fn handle(r: &Req, e: System) -> Result<Response, ApiError> {
         System::Encrypt => key_encryption(r, true).await,
         System::Decrypt => key_encryption(r, false).await,
         System::ServiceId => super::tokens::service_id(r),
+        System::Info => Ok(respond(StatusCode::OK, "text/plain", info(r))),
+        System::Licenses | System::License => Ok(json(
+            StatusCode::OK,
+            "application/json",
+            &json!({"type": EDITION, "validThrough": "", "licensedTo": ""}),
+        )),
+        System::LicensesInstall => install_license(body).await,
+        System::VerifyConnection => verify_connection(r, body).await,
+        System::Readiness | System::Liveness => Ok(json(
+            StatusCode::OK,
+            "application/json",
+            &json!({"code": "OK"}),
+        )),
+        System::RouterHealth => router_health(r),
+        System::Usage => usage(body).await,
     }
+}
+
+/// The edition a JFrog Container Registry reports for its licence.
+const EDITION: &str = "JCR Edition";
+
+/// `GET /api/system` (admin): the system information dump, as text. Its first lines are what
+/// scripts wait for (` SYSTEM INFORMATION DUMP`); the groups hold this server's facts.
+fn info(r: &Req) -> String {
+    let app = &r.state;
+    let config = &app.config;
+    let (classes, summary) = {
+        let state = app.store.read();
+        let mut classes = [0usize; 3];
+        for repo in state.repos.values() {
+            classes[match repo.config.rclass {
+                crate::config::RepoClass::Local => 0,
+                crate::config::RepoClass::Remote => 1,
+                crate::config::RepoClass::Virtual => 2,
+            }] += 1;
+        }
+        drop(state);
+        (classes, crate::system::storage_summary(app))
+    };
+    let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let binaries = &summary["binariesSummary"];
+    let store = &summary["fileStoreSummary"];
+    let data_dir = config
+        .data_dir
+        .as_ref()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|| format!("{} (temporary)", app.store.blobs.root().display()));
+    let groups: Vec<(&str, Vec<(&str, String)>)> = vec![
+        (
+            "Artifactory Information",
+            vec![
+                ("artifactory.version", VERSION.to_string()),
+                ("artifactory.revision", REVISION.to_string()),
+                ("artifactory.edition", EDITION.to_string()),
+                ("artifactory.server.id", app.instance_id.clone()),
+                (
+                    "artifactory.service.id",
+                    app.store.read().security.service_id.clone(),
+                ),
+                ("artifactory.context.path", app.ctx_path.clone()),
+                ("artifactory.base.url", r.base_url()),
+                ("artifactory.data.dir", data_dir),
+            ],
+        ),
+        (
+            "Repositories",
+            vec![
+                ("local", classes[0].to_string()),
+                ("remote", classes[1].to_string()),
+                ("virtual", classes[2].to_string()),
+            ],
+        ),
+        (
+            "Storage Information",
+            vec![
+                ("storage.type", text(&store["storageType"])),
+                ("storage.directory", text(&store["storageDirectory"])),
+                ("items.count", text(&binaries["itemsCount"])),
+                ("artifacts.count", text(&binaries["artifactsCount"])),
+                ("artifacts.size", text(&binaries["artifactsSize"])),
+                ("binaries.count", text(&binaries["binariesCount"])),
+                ("binaries.size", text(&binaries["binariesSize"])),
+                ("disk.total", text(&store["totalSpace"])),
+                ("disk.free", text(&store["freeSpace"])),
+            ],
+        ),
+        (
+            "Runtime Information",
+            vec![
+                (
+                    "Number Of Processors",
+                    std::thread::available_parallelism()
+                        .map(|n| n.get())
+                        .unwrap_or(1)
+                        .to_string(),
+                ),
+                ("os.name", std::env::consts::OS.to_string()),
+                ("os.arch", std::env::consts::ARCH.to_string()),
+                ("process.id", std::process::id().to_string()),
+                ("server.time", crate::clock::iso(config.clock.now_ms())),
+            ],
+        ),
+    ];
+    let mut out = String::from(" SYSTEM INFORMATION DUMP\n =======================\n");
+    for (title, rows) in groups {
+        out.push_str(&format!("\n {title}\n {}\n", "-".repeat(title.len())));
+        for (k, v) in rows {
+            out.push_str(&format!(" | {k:<50} | {v}\n"));
+        }
+    }
+    out
+}
+
+/// `POST /api/system/licenses` (admin): the key or keys are read as Artifactory reads them (an
+/// object with `licenseKey`, or an array of them), and refused: a JFrog Container Registry takes
+/// no licence.
+async fn install_license(body: BodyStream) -> Result<Response, ApiError> {
+    let bytes = read_small(body, 1 << 20).await?;
+    let keys: Vec<String> = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(o)) => o
+            .get("licenseKey")
+            .and_then(Value::as_str)
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| vec![k.to_string()])
+            .unwrap_or_default(),
+        Ok(Value::Array(a)) => a
+            .iter()
+            .filter_map(|o| o.get("licenseKey").and_then(Value::as_str))
+            .filter(|k| !k.trim().is_empty())
+            .map(str::to_string)
+            .collect(),
+        Ok(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Unable to add Artifactory license. Cannot read a license from {}",
+                kind(&other)
+            )))
+        }
+        Err(e) => {
+            return Err(ApiError::bad_request(format!(
+                "Unable to add Artifactory license. {e}"
+            )))
+        }
+    };
+    if keys.is_empty() {
+        return Err(ApiError::bad_request("No license key supplied."));
+    }
+    Err(ApiError::bad_request(
+        "Cannot install license. Operation is not supported on Artifactory JCR",
+    ))
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `POST /api/system/verifyconnection` (admin): a `GET` of `endpoint` (with Basic credentials when
+/// both are given) through the upstream client; `200` when it answers `200`, else `400` with what
+/// it said.
+async fn verify_connection(r: &Req, body: BodyStream) -> Result<Response, ApiError> {
+    let bytes = read_small(body, 64 << 10).await?;
+    let doc: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("Could not parse the JSON body: {e}")))?;
+    let field = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
+    let endpoint = field("endpoint")
+        .ok_or_else(|| ApiError::bad_request("Endpoint is required to verify connection."))?;
+    let parsed = reqwest::Url::parse(&endpoint)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"));
+    if parsed.is_none() {
+        return Err(ApiError::bad_request(format!(
+            "Cannot parse the url {endpoint}"
+        )));
+    }
+    let req = crate::repos::upstream::Request {
+        head: false,
+        url: endpoint.clone(),
+        basic: field("username").zip(field("password")),
+        headers: Vec::new(),
+        timeout: std::time::Duration::from_secs(15),
+    };
+    let resp = r.state.remotes.send_raw(req).await.map_err(|f| {
+        ApiError::bad_request(format!(
+            "Could not verify connection to endpoint: {endpoint} --> {}",
+            f.0
+        ))
+    })?;
+    if resp.status != 200 {
+        let text = read_small(resp.body, 64 << 10)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let tail = if text.is_empty() {
+            String::new()
+        } else {
+            format!(": {text}")
+        };
+        return Err(ApiError::bad_request(format!(
+            "Received error from endpoint url: {endpoint} --> {}{tail}",
+            resp.status
+        )));
+    }
+    Ok(respond(
+        StatusCode::OK,
+        "application/json",
+        "Successfully connected to endpoint",
+    ))
+}
+
+/// `GET /router/api/v1/system/health` (no authentication): the router and its one service.
+fn router_health(r: &Req) -> Result<Response, ApiError> {
+    let node = r.state.instance_id.clone();
+    let service = r.state.store.read().security.service_id.clone();
+    Ok(json(
+        StatusCode::OK,
+        "application/json",
+        &json!({
+            "router": {"node_id": node, "state": "HEALTHY", "message": "OK"},
+            "services": [
+                {"service_id": service, "node_id": node, "state": "HEALTHY", "message": "OK"},
+            ],
+        }),
+    ))
+}
+
+/// `POST /api/system/usage`: a client's usage report (jfrog-client-js sends one), read as JSON
+/// and discarded.
+async fn usage(body: BodyStream) -> Result<Response, ApiError> {
+    let bytes = read_small(body, 1 << 20).await?;
+    serde_json::from_slice::<Value>(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("Could not parse the JSON body: {e}")))?;
+    Ok(super::empty(StatusCode::OK))
 }
 
 /// `GET /api/system/ping`: `OK` as text, for anyone (ping.allowUnauthenticated), unless the credentials

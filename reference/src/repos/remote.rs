@@ -66,6 +66,16 @@ impl Remotes {
     }
 }
 
+impl Remotes {
+    /// Sends `req` as it is through the upstream client (no repository's rules: verify connection).
+    pub(crate) async fn send_raw(
+        &self,
+        req: upstream::Request,
+    ) -> Result<upstream::Response, upstream::Failure> {
+        self.upstream.send(req).await
+    }
+}
+
 /// A download streaming from upstream to the client that asked first.
 pub(crate) struct Streaming {
     /// The upstream's `Content-Length`.

@@ -350,3 +350,176 @@ async fn background_garbage_collection_runs_on_its_interval() {
         "the background collection did not remove the unreferenced blob within 4 s"
     );
 }
+
+#[tokio::test]
+async fn system_info_is_an_admin_text_dump() {
+    let s = start_with(with_bob).await;
+    let r = s.get("api/system").await;
+    let (status, h, text) = parts(r).await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&h, "content-type"), Some("text/plain"));
+    assert!(
+        text.starts_with(" SYSTEM INFORMATION DUMP\n =======================\n"),
+        "{text}"
+    );
+    let row = |k: &str| {
+        text.lines()
+            .find_map(|l| {
+                let (key, value) = l.strip_prefix(" | ")?.split_once(" | ")?;
+                (key.trim_end() == k).then(|| value.to_string())
+            })
+            .unwrap_or_else(|| panic!("no {k} in {text}"))
+    };
+    assert_eq!(row("artifactory.version"), "7.98.9");
+    assert_eq!(row("artifactory.revision"), "79809900");
+    assert_eq!(row("artifactory.edition"), "JCR Edition");
+    assert_eq!(row("artifactory.base.url"), s.base);
+    s.deploy("generic-local/a.bin", vec![7u8; 2048]).await;
+    let r = s.get("api/system").await;
+    let text = r.text();
+    let artifacts = text
+        .lines()
+        .find(|l| l.starts_with(" | artifacts.count "))
+        .unwrap();
+    assert!(artifacts.ends_with("| 1"), "{artifacts}");
+    let r = s.basic(Method::GET, "api/system", "bob", "pw").go().await;
+    assert_rest_error(r, 403, "Forbidden").await;
+    let r = s.anon(Method::GET, "api/system").go().await;
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn licenses_report_the_jcr_edition_and_refuse_keys() {
+    let s = start().await;
+    for path in ["api/system/licenses", "api/system/license"] {
+        let r = s.get(path).await;
+        let (status, h, text) = parts(r).await;
+        assert_eq!(status, 200);
+        assert_eq!(header(&h, "content-type"), Some("application/json"));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            json!({"type": "JCR Edition", "validThrough": "", "licensedTo": ""})
+        );
+    }
+    let install = |body: &'static str| {
+        s.admin(Method::POST, "api/system/licenses")
+            .header("content-type", "application/json")
+            .body(body)
+            .go()
+    };
+    assert_rest_error(
+        install(r#"{"licenseKey": "abc\ndef"}"#).await,
+        400,
+        "Cannot install license. Operation is not supported on Artifactory JCR",
+    )
+    .await;
+    assert_rest_error(
+        install(r#"[{"licenseKey": "a"}, {"licenseKey": "b"}]"#).await,
+        400,
+        "Cannot install license. Operation is not supported on Artifactory JCR",
+    )
+    .await;
+    assert_rest_error(
+        install(r#"{"licenseKey": " "}"#).await,
+        400,
+        "No license key supplied.",
+    )
+    .await;
+    let r = install("{not json").await;
+    assert_eq!(r.status(), 400);
+    let v: serde_json::Value = r.json();
+    let m = v["errors"][0]["message"].as_str().unwrap();
+    assert!(m.starts_with("Unable to add Artifactory license. "), "{m}");
+    let r = s.admin(Method::DELETE, "api/system/license").go().await;
+    assert_eq!(r.status(), 405);
+}
+
+#[tokio::test]
+async fn verify_connection_makes_a_real_request() {
+    let s = start().await;
+    let verify = |doc: serde_json::Value| {
+        s.admin(Method::POST, "api/system/verifyconnection")
+            .json(&doc)
+            .go()
+    };
+    let r = verify(json!({"endpoint": s.url("api/system/ping")})).await;
+    let (status, _, text) = parts(r).await;
+    assert_eq!(
+        (status, text.as_str()),
+        (200, "Successfully connected to endpoint")
+    );
+    // What the endpoint answered, when not 200; credentials are sent when both are given.
+    let licenses = s.url("api/system/licenses");
+    let r = verify(json!({"endpoint": licenses})).await;
+    assert_eq!(r.status(), 400);
+    let v: serde_json::Value = r.json();
+    let m = v["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        m.starts_with(&format!(
+            "Received error from endpoint url: {licenses} --> 401: "
+        )),
+        "{m}"
+    );
+    let r =
+        verify(json!({"endpoint": licenses, "username": "admin", "password": "password"})).await;
+    assert_eq!(r.status(), 200);
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let r = verify(json!({"endpoint": format!("http://{dead}/")})).await;
+    let v: serde_json::Value = r.json();
+    let m = v["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        m.starts_with(&format!(
+            "Could not verify connection to endpoint: http://{dead}/ --> "
+        )),
+        "{m}"
+    );
+    assert_rest_error(
+        verify(json!({})).await,
+        400,
+        "Endpoint is required to verify connection.",
+    )
+    .await;
+    assert_rest_error(
+        verify(json!({"endpoint": "no url"})).await,
+        400,
+        "Cannot parse the url no url",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn probes_health_and_usage() {
+    let s = start().await;
+    for path in ["api/v1/system/readiness", "api/v1/system/liveness"] {
+        let r = s.get(path).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.json::<serde_json::Value>(), json!({"code": "OK"}));
+        // Kubernetes probes send no credentials: answered as ping is, anonymous access off or on.
+        assert_eq!(s.anon(Method::GET, path).go().await.status(), 200);
+    }
+    let service = s.get("api/system/service_id").await.text();
+    let root = format!("http://{}/router/api/v1/system/health", s.server.addr());
+    let r = s.client.get(&root).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["router"]["state"], "HEALTHY");
+    assert_eq!(
+        v["services"],
+        json!([{"service_id": service, "node_id": v["router"]["node_id"], "state": "HEALTHY", "message": "OK"}])
+    );
+    let r = s
+        .admin(Method::POST, "api/system/usage")
+        .json(&json!({"productId": "jfrog-client-js/2.0", "features": [{"featureId": "x"}]}))
+        .go()
+        .await;
+    assert_eq!((r.status().as_u16(), r.text()), (200, String::new()));
+    let r = s
+        .admin(Method::POST, "api/system/usage")
+        .body("not json")
+        .go()
+        .await;
+    assert_eq!(r.status(), 400);
+}
