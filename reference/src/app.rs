@@ -45,6 +45,9 @@ pub(crate) struct App {
     pub helm: Arc<crate::helm::Index>,
     /// Remote repositories' fetches in flight and misses remembered, and the upstream client.
     pub remotes: crate::repos::remote::Remotes,
+    /// The custom URL base as the store holds it (kept here too, so building an absolute URL
+    /// never takes the store's lock).
+    pub url_base: std::sync::RwLock<String>,
 }
 
 /// Cheap handle to [`App`].

@@ -267,6 +267,7 @@ fn build_state(config: Config) -> io::Result<(app::AppState, Vec<(String, String
     let helm = Arc::new(helm::Index::default());
     helm.attach(&store);
     let ctx_path = config.normalized_context_path();
+    let url_base = store.read().url_base.clone();
     let instance_id = format!(
         "{:016x}:{:08x}:{:011x}:-8000",
         rand::random::<u64>(),
@@ -286,6 +287,7 @@ fn build_state(config: Config) -> io::Result<(app::AppState, Vec<(String, String
             builds,
             helm,
             remotes: Default::default(),
+            url_base: std::sync::RwLock::new(url_base),
         }),
         pending,
     ))

@@ -49,6 +49,12 @@ pub fn cases() -> Vec<Case> {
         Case::new("system/usage", usage)
             .covers(["system.usage"])
             .spec("the usage report jfrog-client-js sends: accepted"),
+        Case::new("system/base-url/every-absolute-url", base_url)
+            .covers(["system.base-url"])
+            .writes()
+            .global()
+            .admin()
+            .spec("jcr-rest-api.txt Update Custom URL Base: the message, then deploy, file info, repositories and search URLs under the new base; restored at the end"),
         Case::new("system/auth/anonymous-read", anonymous_read)
             .covers(["repositories.list", "system.version"])
             .anonymous()
@@ -322,5 +328,67 @@ fn usage(c: Ctx) -> CaseFuture {
             .await?;
         r.expect_status(200)?;
         Ok(())
+    })
+}
+
+fn base_url(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let path = c.path("base-url/a.txt");
+        let before = c.deploy(&path, b"base url").await?;
+        let shown = before["downloadUri"].as_str().unwrap_or("").to_string();
+        let previous = shown
+            .strip_suffix(&format!("/{path}"))
+            .unwrap_or(&c.base)
+            .to_string();
+        let set = |url: String| {
+            c.req("PUT", "api/system/configuration/baseUrl")
+                .header("Content-Type", "text/plain")
+                .body(url.as_bytes())
+        };
+        let base = "https://conformance.example.test/artifactory".to_string();
+        let r = c.send(set(base.clone())).await?;
+        let outcome = async {
+            r.expect_status(200)?;
+            check!(
+                r.text() == format!("URL base has been successfully updated to \"{base}\".\n"),
+                "message: {:?}",
+                r.text()
+            );
+            let again = c.deploy(&c.path("base-url/b.txt"), b"b").await?;
+            let info = c
+                .send(c.req("GET", &format!("api/storage/{path}")))
+                .await?
+                .json()?;
+            let repos = c.send(c.req("GET", "api/repositories")).await?.json()?;
+            let mut urls = vec![
+                again["downloadUri"].clone(),
+                info["uri"].clone(),
+                info["downloadUri"].clone(),
+            ];
+            urls.extend(
+                repos
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|r| r["url"].clone()),
+            );
+            for u in urls {
+                let u = u.as_str().unwrap_or("");
+                check!(
+                    u.starts_with(&format!("{base}/")),
+                    "{u} is not under the new URL base {base}"
+                );
+            }
+            Ok(())
+        }
+        .await;
+        // Back to what the target showed (no custom base when it was the runner's own URL).
+        let restore = if previous == c.base {
+            String::new()
+        } else {
+            previous
+        };
+        c.send(set(restore)).await?.expect_status(200)?;
+        outcome
     })
 }

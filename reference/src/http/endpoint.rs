@@ -103,6 +103,7 @@ endpoints! {
         Liveness => ["system.liveness"], Anyone;
         RouterHealth => ["system.router-health"], Anyone;
         Usage => ["system.usage"], User;
+        UrlBase => ["system.base-url"], Admin;
     }
 }
 
@@ -567,6 +568,8 @@ fn system(m: &Method, api: &str) -> Result<Option<System>, ApiError> {
         (System::Liveness, Method::GET)
     } else if exact(api, &["system", "usage"]) {
         (System::Usage, Method::POST)
+    } else if exact(api, &["system", "configuration", "baseUrl"]) {
+        (System::UrlBase, Method::PUT)
     } else {
         return Ok(None);
     };

@@ -120,6 +120,16 @@ impl Req {
         if let Some(v) = h("x-artifactory-override-base-url") {
             return v.trim_end_matches('/').to_string();
         }
+        {
+            let custom = self
+                .state
+                .url_base
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            if !custom.is_empty() {
+                return custom.trim_end_matches('/').to_string();
+            }
+        }
         if let Some(v) = &self.state.config.base_url {
             return v.trim_end_matches('/').to_string();
         }

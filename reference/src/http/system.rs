@@ -34,6 +34,50 @@ pub(crate) async fn handle(r: &Req, e: System, body: BodyStream) -> Result<Respo
         )),
         System::RouterHealth => router_health(r),
         System::Usage => usage(body).await,
+        System::UrlBase => url_base(r, body).await,
+    }
+}
+
+/// `PUT /api/system/configuration/baseUrl` (admin): the custom URL base every absolute URL in an
+/// answer starts with from now on (kept across restarts); an empty body removes it. Checked as
+/// Artifactory's `UrlValidator` checks it (http or https, with a host).
+async fn url_base(r: &Req, body: BodyStream) -> Result<Response, ApiError> {
+    let bytes = read_small(body, 64 << 10).await?;
+    let url = String::from_utf8(bytes.to_vec())
+        .map_err(|_| ApiError::bad_request("The URL base is not UTF-8 text"))?;
+    if !url.trim().is_empty() {
+        check_url(&url).map_err(ApiError::bad_request)?;
+    }
+    let m = crate::store::Mutation::SetUrlBase { url: url.clone() };
+    r.state.store.commit(m).await.map_err(|e| {
+        tracing::error!("setting the URL base: {e:?}");
+        ApiError::new(500, "Updating URL base has failed.")
+    })?;
+    *r.state.url_base.write().unwrap_or_else(|e| e.into_inner()) = url.trim().to_string();
+    Ok(respond(
+        StatusCode::OK,
+        "text/plain",
+        format!("URL base has been successfully updated to \"{url}\".\n"),
+    ))
+}
+
+/// `UrlValidator("http", "https")`'s checks, with its messages.
+fn check_url(url: &str) -> Result<(), String> {
+    const SCHEMES: &str = "[http, https]";
+    match reqwest::Url::parse(url.trim()) {
+        Err(url::ParseError::EmptyHost) => Err(format!("Cannot resolve host from url: {url}")),
+        Err(url::ParseError::RelativeUrlWithoutBase) => Err(format!(
+            "Url scheme cannot be empty. The following schemes are allowed: {SCHEMES}. For example: http://host"
+        )),
+        Err(_) => Err(format!("'{url}' is not a valid url")),
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => Err(format!(
+            "Scheme '{}' is not allowed. The following schemes are allowed: {SCHEMES}",
+            u.scheme()
+        )),
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+            Err(format!("Cannot resolve host from url: {url}"))
+        }
+        Ok(_) => Ok(()),
     }
 }
 

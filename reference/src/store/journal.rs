@@ -211,6 +211,7 @@ impl Journal {
                 repos: &state.repos,
                 filled: &state.filled,
                 archives: &state.archives,
+                url_base: &state.url_base,
                 api_keys: &state.api_keys,
                 security: &state.security,
             };
@@ -275,6 +276,7 @@ struct SnapshotView<'a> {
     repos: &'a indexmap::IndexMap<String, super::tree::Repo>,
     filled: &'a std::collections::HashMap<String, [String; 2]>,
     archives: &'a std::collections::HashMap<String, Vec<String>>,
+    url_base: &'a str,
     api_keys: &'a std::collections::BTreeMap<String, super::Secret>,
     security: &'a crate::auth::model::Security,
 }

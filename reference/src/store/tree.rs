@@ -470,6 +470,8 @@ pub enum Mutation {
         sha1: String,
         md5: String,
     },
+    /// Set (or, empty, remove) the custom URL base.
+    SetUrlBase { url: String },
     /// The entries of an archive (indexed after deploy, by content).
     IndexArchive {
         sha256: String,
@@ -531,6 +533,9 @@ pub struct State {
     /// Entries of archives, by the archive's SHA-256 (the archive entries search).
     #[serde(default)]
     pub archives: std::collections::HashMap<String, Vec<String>>,
+    /// The custom URL base (`PUT /api/system/configuration/baseUrl`; empty: none).
+    #[serde(default)]
+    pub url_base: String,
     /// Checksum and property indexes (rebuilt on load, kept by [`State::apply`]).
     #[serde(skip)]
     pub index: Index,
@@ -906,6 +911,10 @@ impl State {
                 }
                 self.filled
                     .insert(sha256.clone(), [sha1.clone(), md5.clone()]);
+                Ok(())
+            }
+            Mutation::SetUrlBase { url } => {
+                self.url_base = url.clone();
                 Ok(())
             }
             Mutation::IndexArchive { sha256, entries } => {

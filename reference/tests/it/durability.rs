@@ -774,3 +774,38 @@ async fn the_health_subcommand_asks_the_ping() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("unhealthy: "));
 }
+
+#[tokio::test]
+async fn the_custom_url_base_survives_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let (mut child, url) = spawn(data.path());
+    let r = client
+        .put(format!("{url}/api/system/configuration/baseUrl"))
+        .basic_auth("admin", Some("password"))
+        .body("https://kept.example.test/artifactory")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (mut child, url) = spawn(data.path());
+    let r = client
+        .get(format!("{url}/api/repositories"))
+        .basic_auth("admin", Some("password"))
+        .send()
+        .await
+        .unwrap();
+    let repos: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        repos[0]["url"]
+            .as_str()
+            .unwrap()
+            .split("/artifactory/")
+            .next(),
+        Some("https://kept.example.test")
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

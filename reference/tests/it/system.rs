@@ -523,3 +523,92 @@ async fn probes_health_and_usage() {
         .await;
     assert_eq!(r.status(), 400);
 }
+
+#[tokio::test]
+async fn the_custom_url_base_is_in_every_absolute_url() {
+    let s = start_with(with_bob).await;
+    let base = "https://jcr.example.test:444/artifactory";
+    let set = |url: &'static str| {
+        s.admin(Method::PUT, "api/system/configuration/baseUrl")
+            .header("content-type", "text/plain")
+            .body(url)
+            .go()
+    };
+    let r = set(base).await;
+    let (status, h, text) = parts(r).await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&h, "content-type"), Some("text/plain"));
+    assert_eq!(
+        text,
+        format!("URL base has been successfully updated to \"{base}\".\n")
+    );
+    let deployed = s.deploy("generic-local/u/a.txt", "a").await;
+    assert_eq!(
+        deployed["downloadUri"],
+        format!("{base}/generic-local/u/a.txt")
+    );
+    let info: serde_json::Value = s.get("api/storage/generic-local/u/a.txt").await.json();
+    assert_eq!(
+        info["uri"],
+        format!("{base}/api/storage/generic-local/u/a.txt")
+    );
+    assert_eq!(info["downloadUri"], format!("{base}/generic-local/u/a.txt"));
+    let repos: serde_json::Value = s.get("api/repositories").await.json();
+    assert!(
+        repos
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["url"].as_str().unwrap().starts_with(base)),
+        "{repos}"
+    );
+    let found: serde_json::Value = s.get("api/search/artifact?name=a.txt").await.json();
+    assert_eq!(
+        found["results"][0]["uri"],
+        format!("{base}/api/storage/generic-local/u/a.txt")
+    );
+    let r = s
+        .anon(Method::GET, "api/docker/docker-local/v2/")
+        .go()
+        .await;
+    let challenge = header(r.headers(), "www-authenticate").unwrap().to_string();
+    assert!(
+        challenge.starts_with("Bearer realm=\"https://jcr.example.test:444/v2/token\""),
+        "{challenge}"
+    );
+
+    // Refused as Artifactory's URL validator refuses; nothing changes.
+    for (bad, message) in [
+        (
+            "ftp://x.test/",
+            "Scheme 'ftp' is not allowed. The following schemes are allowed: [http, https]",
+        ),
+        (
+            "jcr.example.test",
+            "Url scheme cannot be empty. The following schemes are allowed: [http, https]. For example: http://host",
+        ),
+        ("http://", "Cannot resolve host from url: http://"),
+    ] {
+        assert_rest_error(set(bad).await, 400, message).await;
+    }
+    let r = s
+        .basic(Method::PUT, "api/system/configuration/baseUrl", "bob", "pw")
+        .body("http://evil.test")
+        .go()
+        .await;
+    assert_rest_error(r, 403, "Forbidden").await;
+    let info: serde_json::Value = s.get("api/storage/generic-local/u/a.txt").await.json();
+    assert_eq!(
+        info["uri"],
+        format!("{base}/api/storage/generic-local/u/a.txt")
+    );
+
+    // An empty URL base removes it: URLs follow the request's host again.
+    let r = set("").await;
+    assert_eq!(
+        r.text(),
+        "URL base has been successfully updated to \"\".\n"
+    );
+    let info: serde_json::Value = s.get("api/storage/generic-local/u/a.txt").await.json();
+    assert_eq!(info["uri"], s.url("api/storage/generic-local/u/a.txt"));
+}
