@@ -5,7 +5,8 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -30,12 +31,95 @@ struct Running {
     name: &'static str,
     ending: Ending,
     handle: JoinHandle<()>,
+    activity: Arc<Activity>,
+}
+
+/// Whether a job is working now, and since when: what `GET /api/tasks` shows.
+#[derive(Debug, Default)]
+pub(crate) struct Activity {
+    id: String,
+    /// Units of work under way (a periodic run, a queued item, a one-off job).
+    working: AtomicUsize,
+    /// When the first of them started (epoch ms; 0 when idle).
+    since: AtomicI64,
+}
+
+impl Activity {
+    /// Counts one unit of work from `now` until the guard drops.
+    fn enter(self: &Arc<Self>, now: i64) -> Working {
+        if self.working.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.since.store(now, Ordering::SeqCst);
+        }
+        Working(self.clone())
+    }
+}
+
+/// A unit of a job's work in progress.
+struct Working(Arc<Activity>);
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        if self.0.working.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.since.store(0, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A job as `GET /api/tasks` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TaskView {
+    pub id: String,
+    pub name: &'static str,
+    /// Epoch ms it started working, when it is.
+    pub running_since: Option<i64>,
+}
+
+/// The type and description `GET /api/tasks` gives a job: Artifactory's job class where this
+/// server's job does that job's work, a name of this server's otherwise.
+pub(crate) fn describe(name: &str) -> (&'static str, &'static str) {
+    match name {
+        "gc" => (
+            "org.artifactory.storage.binstore.service.BinaryStoreGarbageCollectorJob",
+            "Binaries garbage collection",
+        ),
+        "docker-uploads" => (
+            "org.artifactory.repo.cleanup.DockerUploadsFolderCleanupJob",
+            "Removes Docker uploads abandoned for a day",
+        ),
+        "checksums" => (
+            "org.jfrog.reference.jobs.ChecksumsCalculationJob",
+            "SHA-1 and MD5 of content stored with its SHA-256 only",
+        ),
+        "archive-index" => (
+            "org.jfrog.reference.jobs.ArchiveIndexJob",
+            "Indexes the entries of archives for the archive search",
+        ),
+        "seeded-passwords" => (
+            "org.jfrog.reference.jobs.PasswordHashingJob",
+            "Hashes the passwords of configured users",
+        ),
+        "build-retention" => (
+            "org.jfrog.reference.jobs.BuildRetentionJob",
+            "Asynchronous build retention",
+        ),
+        "build-distribution" => (
+            "org.jfrog.reference.jobs.BuildDistributionJob",
+            "Build distribution into a local repository",
+        ),
+        "storage-optimize" => (
+            "org.jfrog.reference.jobs.StorageOptimizationJob",
+            "Compacts the journal into a new snapshot",
+        ),
+        _ => ("org.jfrog.reference.jobs.Job", "Background job"),
+    }
 }
 
 /// The running jobs.
 #[derive(Debug, Default)]
 pub(crate) struct Jobs {
     running: Mutex<Vec<Running>>,
+    /// The activity of each job by name (created before the job's future, which reports into it).
+    activities: Mutex<Vec<(&'static str, Arc<Activity>)>>,
 }
 
 impl Jobs {
@@ -45,6 +129,7 @@ impl Jobs {
         ending: Ending,
         f: impl Future<Output = ()> + Send + 'static,
     ) {
+        let activity = self.activity(name);
         let handle = tokio::spawn(f);
         self.running
             .lock()
@@ -53,17 +138,72 @@ impl Jobs {
                 name,
                 ending,
                 handle,
+                activity,
             });
+    }
+
+    /// The activity a job named `name` reports into (a one-off job gets a new one each time).
+    fn activity(&self, name: &'static str) -> Arc<Activity> {
+        let mut all = self.activities.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, a)) = all.iter().find(|(n, _)| *n == name) {
+            return a.clone();
+        }
+        let a = Arc::new(Activity {
+            id: format!("{:016X}", rand::random::<u64>()),
+            ..Activity::default()
+        });
+        all.push((name, a.clone()));
+        a
+    }
+
+    /// The jobs that have not ended, in the order they started.
+    pub(crate) fn tasks(&self) -> Vec<TaskView> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running
+            .iter()
+            .filter(|r| !r.handle.is_finished())
+            .map(|r| {
+                let since = r.activity.since.load(Ordering::SeqCst);
+                TaskView {
+                    id: r.activity.id.clone(),
+                    name: r.name,
+                    running_since: (r.activity.working.load(Ordering::SeqCst) > 0).then_some(since),
+                }
+            })
+            .collect()
     }
 
     /// Runs `f` once in the background (work a request asked for, such as an asynchronous build
     /// retention); a shutdown waits for it. Finished jobs are forgotten as new ones start.
-    pub(crate) fn once(&self, name: &'static str, f: impl Future<Output = ()> + Send + 'static) {
+    pub(crate) fn once(
+        &self,
+        name: &'static str,
+        now: i64,
+        f: impl Future<Output = ()> + Send + 'static,
+    ) {
         self.running
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|r| !r.handle.is_finished());
-        self.spawn(name, Ending::Finish, f);
+        // Each one-off run is a task of its own, working from its start to its end.
+        let activity = Arc::new(Activity {
+            id: format!("{:016X}", rand::random::<u64>()),
+            ..Activity::default()
+        });
+        let working = activity.enter(now);
+        let handle = tokio::spawn(async move {
+            let _working = working;
+            f.await
+        });
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Running {
+                name,
+                ending: Ending::Finish,
+                handle,
+                activity,
+            });
     }
 
     /// Starts every job of `app`; `passwords` are configured (user, password) pairs to hash.
@@ -76,12 +216,15 @@ impl Jobs {
         );
         if let Some(secs) = app.config.gc_interval_secs.filter(|s| *s > 0) {
             let a = app.clone();
+            let act = jobs.activity("gc");
             jobs.spawn(
                 "gc",
                 Ending::Abort,
                 every(Duration::from_secs(secs), move || {
                     let a = a.clone();
+                    let working = act.enter(a.config.clock.now_ms());
                     async move {
+                        let _working = working;
                         match a.store.gc().await {
                             Ok((n, bytes)) if n > 0 => tracing::info!(
                                 "garbage collection removed {n} binaries ({bytes} bytes)"
@@ -95,12 +238,17 @@ impl Jobs {
         }
         // Abandoned Docker uploads go after a day, as Artifactory's `_uploads` cleanup job does.
         let a = app.clone();
+        let act = jobs.activity("docker-uploads");
         jobs.spawn(
             "docker-uploads",
             Ending::Abort,
             every(Duration::from_secs(600), move || {
                 let a = a.clone();
-                async move { crate::docker::uploads::clean(&a).await }
+                let working = act.enter(a.config.clock.now_ms());
+                async move {
+                    let _working = working;
+                    crate::docker::uploads::clean(&a).await
+                }
             }),
         );
         // Subscribed here, before anything is served, so no write is missed.
@@ -112,10 +260,11 @@ impl Jobs {
             } => Some(sha256.clone()),
             _ => None,
         });
+        let act = jobs.activity("checksums");
         jobs.spawn(
             "checksums",
             Ending::Abort,
-            checksums(app.clone(), feed_checksums),
+            checksums(app.clone(), feed_checksums, act),
         );
         let feed_archives = feed(app, |e| match e {
             Event::FileWritten { path, sha256, .. } if archive::is_archive(path) => {
@@ -123,10 +272,11 @@ impl Jobs {
             }
             _ => None,
         });
+        let act = jobs.activity("archive-index");
         jobs.spawn(
             "archive-index",
             Ending::Abort,
-            archive_index(app.clone(), feed_archives),
+            archive_index(app.clone(), feed_archives, act),
         );
     }
 
@@ -189,8 +339,11 @@ fn feed<T: Send + 'static>(
 }
 
 /// Runs `work` for each key received, several at a time, each key once while it runs.
-async fn work_on<K, Fut>(mut rx: UnboundedReceiver<K>, work: impl Fn(K) -> Fut)
-where
+async fn work_on<K, Fut>(
+    mut rx: UnboundedReceiver<K>,
+    (activity, clock): (Arc<Activity>, crate::clock::Clock),
+    work: impl Fn(K) -> Fut,
+) where
     K: Clone + Eq + std::hash::Hash + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
@@ -202,7 +355,12 @@ where
                 let Some(k) = next else { break };
                 if busy.insert(k.clone()) {
                     let fut = work(k.clone());
-                    set.spawn(async move { fut.await; k });
+                    let working = activity.enter(clock.now_ms());
+                    set.spawn(async move {
+                        let _working = working;
+                        fut.await;
+                        k
+                    });
                 }
             }
             Some(done) = set.join_next(), if !set.is_empty() => {
@@ -216,7 +374,7 @@ where
 
 /// SHA-1 and MD5 of blobs uploaded with SHA-256 only (registry uploads), computed off the client's
 /// critical path and filled into every file with that content.
-async fn checksums(app: AppState, (tx, rx): Feed<String>) {
+async fn checksums(app: AppState, (tx, rx): Feed<String>, activity: Arc<Activity>) {
     // What a restart left without them.
     let pending: std::collections::BTreeSet<String> = app
         .store
@@ -231,7 +389,8 @@ async fn checksums(app: AppState, (tx, rx): Feed<String>) {
     for s in pending {
         let _ = tx.send(s);
     }
-    work_on(rx, move |sha256: String| {
+    let clock = app.config.clock.clone();
+    work_on(rx, (activity, clock), move |sha256: String| {
         let app = app.clone();
         async move {
             if app.store.read().filled.contains_key(&sha256) {
@@ -252,7 +411,7 @@ async fn checksums(app: AppState, (tx, rx): Feed<String>) {
 }
 
 /// The entries of archives, indexed once per content for the archive entries search.
-async fn archive_index(app: AppState, (tx, rx): Feed<(String, String)>) {
+async fn archive_index(app: AppState, (tx, rx): Feed<(String, String)>, activity: Arc<Activity>) {
     // What a restart found without an index.
     let pending: Vec<(String, String)> = {
         let s = app.store.read();
@@ -275,7 +434,8 @@ async fn archive_index(app: AppState, (tx, rx): Feed<(String, String)>) {
         let sum: usize = s.archives.values().flatten().map(String::len).sum();
         std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(sum))
     };
-    work_on(rx, move |(sha256, name): (String, String)| {
+    let clock = app.config.clock.clone();
+    work_on(rx, (activity, clock), move |(sha256, name): (String, String)| {
         let (app, total) = (app.clone(), total.clone());
         async move {
             if app.store.read().archives.contains_key(&sha256) {

@@ -55,6 +55,15 @@ pub fn cases() -> Vec<Case> {
             .global()
             .admin()
             .spec("jcr-rest-api.txt Update Custom URL Base: the message, then deploy, file info, repositories and search URLs under the new base; restored at the end"),
+        Case::new("system/tasks/list", tasks)
+            .covers(["system.tasks"])
+            .admin()
+            .spec("Get Background Tasks (GET /api/tasks): {tasks: [{id, type, state, description, started?}]}, admin only"),
+        Case::new("system/storage/optimize", optimize)
+            .covers(["system.optimize"])
+            .global()
+            .admin()
+            .spec("Optimize System Storage (POST /api/system/storage/optimize): 200, the work scheduled"),
         Case::new("system/auth/anonymous-read", anonymous_read)
             .covers(["repositories.list", "system.version"])
             .anonymous()
@@ -390,5 +399,41 @@ fn base_url(c: Ctx) -> CaseFuture {
         };
         c.send(set(restore)).await?.expect_status(200)?;
         outcome
+    })
+}
+
+fn tasks(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let r = c.send(c.req("GET", "api/tasks")).await?;
+        r.expect_status(200)?
+            .expect_content_type("application/json")?;
+        let v = r.json()?;
+        let Some(all) = v["tasks"].as_array() else {
+            return Err(Failure::Fail(format!("no tasks array: {v}")));
+        };
+        for t in all {
+            for f in ["id", "type", "state"] {
+                expect_string(t, f)?;
+            }
+            let state = t["state"].as_str().unwrap_or("");
+            check!(
+                state == state.to_lowercase(),
+                "states are lower case: {state}"
+            );
+            if let Some(started) = t.get("started") {
+                check!(started.is_string(), "started: {started}");
+            }
+        }
+        let anon = c.send(c.req("GET", "api/tasks").anonymous()).await?;
+        check!(anon.status == 401, "anonymous tasks: {}", anon.status);
+        Ok(())
+    })
+}
+
+fn optimize(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let r = c.send(c.req("POST", "api/system/storage/optimize")).await?;
+        r.expect_status(200)?;
+        Ok(())
     })
 }

@@ -491,12 +491,13 @@ pub(crate) async fn retain_later(
     ret.check()?;
     app.auth.gate(caller)?;
     let (a, who, name) = (app.clone(), caller.clone(), name.to_string());
-    app.jobs.once("build-retention", async move {
-        match retain(&a, &who, &name, &ret).await {
-            Ok(n) => tracing::info!("build retention removed {n} runs of '{name}'"),
-            Err(e) => tracing::warn!("build retention of '{name}' failed: {}", e.message()),
-        }
-    });
+    app.jobs
+        .once("build-retention", app.config.clock.now_ms(), async move {
+            match retain(&a, &who, &name, &ret).await {
+                Ok(n) => tracing::info!("build retention removed {n} runs of '{name}'"),
+                Err(e) => tracing::warn!("build retention of '{name}' failed: {}", e.message()),
+            }
+        });
     Ok(())
 }
 

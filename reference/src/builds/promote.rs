@@ -481,12 +481,16 @@ pub(crate) async fn distribute(
     if d.background && !d.dry_run {
         let (a, who, d2) = (app.clone(), caller.clone(), d.clone());
         let (n, num) = (name.to_string(), number.to_string());
-        app.jobs.once("build-distribution", async move {
-            let out = copy_files(&a, &who, &run, &target, &d2).await;
-            for (path, _, m) in out.by_path {
-                tracing::warn!("distribution of {n} #{num}: {path}: {m}");
-            }
-        });
+        app.jobs.once(
+            "build-distribution",
+            app.config.clock.now_ms(),
+            async move {
+                let out = copy_files(&a, &who, &run, &target, &d2).await;
+                for (path, _, m) in out.by_path {
+                    tracing::warn!("distribution of {n} #{num}: {path}: {m}");
+                }
+            },
+        );
         return Ok(Distributed {
             message: summary(name, number, false, "Scheduled to run successfully."),
             ..Default::default()

@@ -104,6 +104,8 @@ endpoints! {
         RouterHealth => ["system.router-health"], Anyone;
         Usage => ["system.usage"], User;
         UrlBase => ["system.base-url"], Admin;
+        Tasks => ["system.tasks"], Admin;
+        Optimize => ["system.optimize"], Admin;
     }
 }
 
@@ -570,6 +572,10 @@ fn system(m: &Method, api: &str) -> Result<Option<System>, ApiError> {
         (System::Usage, Method::POST)
     } else if exact(api, &["system", "configuration", "baseUrl"]) {
         (System::UrlBase, Method::PUT)
+    } else if exact(api, &["tasks"]) {
+        (System::Tasks, Method::GET)
+    } else if exact(api, &["system", "storage", "optimize"]) {
+        (System::Optimize, Method::POST)
     } else {
         return Ok(None);
     };

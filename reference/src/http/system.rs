@@ -35,7 +35,56 @@ pub(crate) async fn handle(r: &Req, e: System, body: BodyStream) -> Result<Respo
         System::RouterHealth => router_health(r),
         System::Usage => usage(body).await,
         System::UrlBase => url_base(r, body).await,
+        System::Tasks => Ok(tasks(r)),
+        System::Optimize => Ok(optimize(r)),
     }
+}
+
+/// `GET /api/tasks` (admin): the background jobs that have not ended, running or waiting for
+/// their next run or work, as Artifactory's `BackgroundTask`s.
+fn tasks(r: &Req) -> Response {
+    let rows: Vec<Value> = r
+        .state
+        .jobs
+        .tasks()
+        .into_iter()
+        .map(|t| {
+            let (kind, description) = crate::jobs::describe(t.name);
+            let state = if t.running_since.is_some() {
+                "running"
+            } else {
+                "scheduled"
+            };
+            let mut v =
+                json!({"id": t.id, "type": kind, "state": state, "description": description});
+            if let Some(ms) = t.running_since {
+                v["started"] = json!(crate::clock::iso(ms));
+            }
+            v
+        })
+        .collect();
+    json(
+        StatusCode::OK,
+        "application/json",
+        &json!({ "tasks": rows }),
+    )
+}
+
+/// `POST /api/system/storage/optimize` (admin): compacts the journal into a new snapshot in the
+/// background (this store's optimisation); `200` at once, as Artifactory schedules its own.
+fn optimize(r: &Req) -> Response {
+    let app = r.state.clone();
+    let now = app.config.clock.now_ms();
+    r.state.jobs.once("storage-optimize", now, async move {
+        let store = app.clone();
+        let done = tokio::task::spawn_blocking(move || store.store.checkpoint()).await;
+        match done {
+            Ok(Ok(())) => tracing::info!("storage optimization: the journal was compacted"),
+            Ok(Err(e)) => tracing::warn!("storage optimization failed: {e}"),
+            Err(e) => tracing::warn!("storage optimization failed: {e}"),
+        }
+    });
+    super::empty(StatusCode::OK)
 }
 
 /// `PUT /api/system/configuration/baseUrl` (admin): the custom URL base every absolute URL in an

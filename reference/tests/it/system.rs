@@ -612,3 +612,62 @@ async fn the_custom_url_base_is_in_every_absolute_url() {
     let info: serde_json::Value = s.get("api/storage/generic-local/u/a.txt").await.json();
     assert_eq!(info["uri"], s.url("api/storage/generic-local/u/a.txt"));
 }
+
+#[tokio::test]
+async fn tasks_list_the_background_jobs_and_their_state() {
+    let s = start_with(with_bob).await;
+    let tasks = || async {
+        let r = s.get("api/tasks").await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            header(r.headers(), "content-type"),
+            Some("application/json")
+        );
+        r.json::<serde_json::Value>()["tasks"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let all = tasks().await;
+    let by_type = |all: &[serde_json::Value], t: &str| {
+        all.iter()
+            .find(|x| x["type"] == t)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {t} in {all:?}"))
+    };
+    let uploads = by_type(
+        &all,
+        "org.artifactory.repo.cleanup.DockerUploadsFolderCleanupJob",
+    );
+    assert_eq!(uploads["state"], "scheduled");
+    assert!(uploads.get("started").is_none());
+    let id = uploads["id"].as_str().unwrap();
+    assert!(
+        id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit()),
+        "{id}"
+    );
+    // A registry upload leaves SHA-1 and MD5 to the checksums job: running until they are in.
+    let p = crate::docker::reg(&s, "docker-local", false);
+    crate::docker::push_blob(&s, &p, "tasks/img", b"a layer for the checksums job").await;
+    let checksums = by_type(
+        &tasks().await,
+        "org.jfrog.reference.jobs.ChecksumsCalculationJob",
+    );
+    assert_eq!(checksums["state"], "running", "{checksums}");
+    assert!(checksums["started"].as_str().unwrap().ends_with('Z'));
+    let mut state = checksums["state"].clone();
+    for _ in 0..200 {
+        state = by_type(
+            &tasks().await,
+            "org.jfrog.reference.jobs.ChecksumsCalculationJob",
+        )["state"]
+            .clone();
+        if state == "scheduled" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(state, "scheduled");
+    let r = s.basic(Method::GET, "api/tasks", "bob", "pw").go().await;
+    assert_rest_error(r, 403, "Forbidden").await;
+}
