@@ -13,7 +13,7 @@ use crate::error::ApiError;
 /// Answers a `/api/system/*` endpoint.
 pub(crate) async fn handle(r: &Req, e: System, body: BodyStream) -> Result<Response, ApiError> {
     match e {
-        System::Ping => ping(),
+        System::Ping => ping(r).await,
         System::Version => version(),
         System::Gc => gc(r).await,
         System::Encrypt => key_encryption(r, true).await,
@@ -27,7 +27,16 @@ pub(crate) async fn handle(r: &Req, e: System, body: BodyStream) -> Result<Respo
         )),
         System::LicensesInstall => install_license(body).await,
         System::VerifyConnection => verify_connection(r, body).await,
-        System::Readiness | System::Liveness => Ok(json(
+        System::Readiness => Ok(if writable(r).await {
+            json(StatusCode::OK, "application/json", &json!({"code": "OK"}))
+        } else {
+            json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "application/json",
+                &json!({"code": "UNAVAILABLE", "message": FS_FAILED}),
+            )
+        }),
+        System::Liveness => Ok(json(
             StatusCode::OK,
             "application/json",
             &json!({"code": "OK"}),
@@ -352,10 +361,29 @@ async fn usage(body: BodyStream) -> Result<Response, ApiError> {
     Ok(super::empty(StatusCode::OK))
 }
 
+/// What ping says when the data directory cannot be written (Artifactory's `PingResource`).
+const FS_FAILED: &str = "File system access failed";
+
 /// `GET /api/system/ping`: `OK` as text, for anyone (ping.allowUnauthenticated), unless the credentials
-/// sent are wrong.
-fn ping() -> Result<Response, ApiError> {
+/// sent are wrong; `500 File system access failed` when the store cannot write.
+async fn ping(r: &Req) -> Result<Response, ApiError> {
+    if !writable(r).await {
+        tracing::error!("ping failed: the data directory cannot be written");
+        return Ok(respond(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain",
+            FS_FAILED,
+        ));
+    }
     Ok(respond(StatusCode::OK, "text/plain", "OK"))
+}
+
+/// Whether the store can write (see [`crate::store::blobs::BlobStore::writable`]).
+async fn writable(r: &Req) -> bool {
+    let app = r.state.clone();
+    tokio::task::spawn_blocking(move || app.store.blobs.writable())
+        .await
+        .unwrap_or(false)
 }
 
 /// `GET /api/system/version`: the add-ons that work here (a client that trusts the list must not

@@ -69,6 +69,9 @@ pub struct BlobStore {
     gate: Arc<tokio::sync::RwLock<()>>,
     /// Batches all uploads together may hold received and not yet written and hashed.
     budget: Arc<tokio::sync::Semaphore>,
+    /// When the store opened, and the last write probe (see [`BlobStore::writable`]).
+    opened: std::time::Instant,
+    last_probe: std::sync::atomic::AtomicI64,
 }
 
 /// Held by a deploy until its item is committed (see [`BlobStore::pin`]).
@@ -97,6 +100,8 @@ impl BlobStore {
             durable,
             gate: Arc::default(),
             budget: Arc::new(tokio::sync::Semaphore::new(BUDGET)),
+            opened: std::time::Instant::now(),
+            last_probe: std::sync::atomic::AtomicI64::new(0),
         })
     }
 
@@ -134,6 +139,29 @@ impl BlobStore {
     /// The store's root directory.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Whether the store can write now: a small file is created in its temporary directory and
+    /// removed (a permission check alone says nothing for a privileged process, nor about a full or
+    /// read-only file system).
+    pub fn writable(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        // Probed at most once a second (health checkers ping in loops): the last probe's time
+        // since the store opened, in ms plus one, its sign the result.
+        let now = self.opened.elapsed().as_millis() as i64 + 1;
+        let last = self.last_probe.load(Ordering::Relaxed);
+        if last != 0 && now - last.abs() < 1000 {
+            return last > 0;
+        }
+        let probe = self
+            .root
+            .join("tmp")
+            .join(format!(".probe-{:016x}", rand::random::<u64>()));
+        let ok = std::fs::write(&probe, b"ok").is_ok();
+        let _ = std::fs::remove_file(&probe);
+        self.last_probe
+            .store(if ok { now } else { -now }, Ordering::Relaxed);
+        ok
     }
 
     /// Where the blob with this SHA-256 lives (it may not exist).

@@ -864,3 +864,43 @@ async fn storage_optimize_compacts_the_journal() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn ping_and_readiness_fail_when_the_data_directory_cannot_be_written() {
+    let data = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let (mut child, url) = spawn(data.path());
+    let get = |path: &str| client.get(format!("{url}/{path}")).send();
+    assert_eq!(
+        get("api/system/ping").await.unwrap().text().await.unwrap(),
+        "OK"
+    );
+    // The store's temporary directory becomes a file: nothing can be written there, whoever
+    // the process runs as.
+    let tmp = data.path().join("tmp");
+    std::fs::remove_dir_all(&tmp).unwrap();
+    std::fs::write(&tmp, b"not a directory").unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = get("api/system/ping").await.unwrap();
+    assert_eq!(r.status(), 500);
+    assert_eq!(
+        r.headers().get("content-type").unwrap().to_str().unwrap(),
+        "text/plain"
+    );
+    assert_eq!(r.text().await.unwrap(), "File system access failed");
+    let r = get("api/v1/system/readiness").await.unwrap();
+    assert_eq!(r.status(), 503);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "UNAVAILABLE");
+    // Alive all the same: the process answers.
+    assert_eq!(get("api/v1/system/liveness").await.unwrap().status(), 200);
+    std::fs::remove_file(&tmp).unwrap();
+    std::fs::create_dir(&tmp).unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        get("api/system/ping").await.unwrap().text().await.unwrap(),
+        "OK"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
