@@ -24,7 +24,9 @@ fi
 
 work=$(mktemp -d)
 cleanup() {
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  for p in "$work/nginx.pid" "$work/nginx-snippet.pid"; do
+    [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true
+  done
   kill "${pid:-}" "${reg_pid:-}" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -270,6 +272,37 @@ curl -fsS -u admin:password "$url/api/storage/docker-local/pushed/via-virtual/1/
 [ "$(raw_digest --creds admin:password "docker://$host/docker-virtual/pushed/via-virtual:1")" = "$(digest_of "$work/from-cache/manifest.json")" ] \
   || fail "the image pushed through the virtual pulls back different"
 ok "docker-virtual: skopeo push lands in docker-local and pulls back"
+
+# The nginx snippet the server generates from its own reverse proxy settings: `nginx -t` takes it,
+# and nginx run with it proxies the REST API and, on a port of its own, docker-local (the port
+# per repository method), through which skopeo reads an image pushed above.
+snip_http=$(free_port); snip_docker=$(free_port)
+curl -fsS -u admin:password -X POST -H 'Content-Type: application/json' \
+  -d "{\"key\":\"nginx\",\"webServerType\":\"NGINX\",\"artifactoryAppContext\":\"${ctx#/}\",\"publicAppContext\":\"${ctx#/}\",\"serverName\":\"jcr.interop.test\",\"artifactoryServerName\":\"${host%%:*}\",\"artifactoryPort\":${host##*:},\"dockerReverseProxyMethod\":\"PORTPERREPO\",\"useHttp\":true,\"httpPort\":$snip_http,\"reverseProxyRepositories\":{\"reverseProxyRepoConfigs\":[{\"repoRef\":\"docker-local\",\"port\":$snip_docker}]}}" \
+  "$url/api/system/configuration/webServer" >/dev/null || fail "saving the reverse proxy settings"
+curl -fsS -u admin:password "$url/api/system/configuration/reverseProxy/nginx" > "$work/snippet.conf"
+cat > "$work/nginx-snippet.conf" <<EOF
+daemon on;
+worker_processes 1;
+pid $work/nginx-snippet.pid;
+error_log $work/nginx-snippet.err;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx-snippet-body;
+  proxy_temp_path $work/nginx-snippet-proxy;
+  include $work/snippet.conf;
+}
+EOF
+nginx -t -c "$work/nginx-snippet.conf" 2>"$work/nginx-t.log" || { cat "$work/nginx-t.log" "$work/snippet.conf"; fail "nginx -t refuses the generated snippet"; }
+ok "nginx -t accepts the generated snippet"
+nginx -c "$work/nginx-snippet.conf"
+[ "$(curl -fsS "http://127.0.0.1:$snip_http$ctx/api/system/ping")" = OK ] || fail "ping through the generated snippet"
+want=$(raw_digest --creds admin:password "docker://$host/docker-local/interop/podman:1")
+[ "$(raw_digest --creds admin:password "docker://127.0.0.1:$snip_docker/interop/podman:1")" = "$want" ] \
+  || fail "skopeo through the generated port-per-repository server"
+kill "$(cat "$work/nginx-snippet.pid")"
+ok "the generated snippet proxies the API and docker-local on its own port (skopeo, digest $want)"
 
 JCR_URL="$url" JCR_REGISTRIES="repository-path=$host/docker-local,api-path=127.0.0.1:$port_local" \
   "$PYTHON" -m pytest -q interop/docker/test_oras_helm.py

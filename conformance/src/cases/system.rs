@@ -64,6 +64,15 @@ pub fn cases() -> Vec<Case> {
             .global()
             .admin()
             .spec("Optimize System Storage (POST /api/system/storage/optimize): 200, the work scheduled"),
+        Case::new("system/web-server/round-trip", web_server)
+            .covers([
+                "system.web-server.get",
+                "system.web-server.update",
+                "system.reverse-proxy-snippet",
+            ])
+            .global()
+            .admin()
+            .spec("jcr-rest-api.txt Get/Update Reverse Proxy Configuration and Get Reverse Proxy Snippet: what is saved comes back, the snippet follows it; restored at the end"),
         Case::new("system/auth/anonymous-read", anonymous_read)
             .covers(["repositories.list", "system.version"])
             .anonymous()
@@ -435,5 +444,68 @@ fn optimize(c: Ctx) -> CaseFuture {
         let r = c.send(c.req("POST", "api/system/storage/optimize")).await?;
         r.expect_status(200)?;
         Ok(())
+    })
+}
+
+fn web_server(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let get = || c.req("GET", "api/system/configuration/webServer");
+        let r = c.send(get()).await?;
+        r.expect_status(200)?
+            .expect_content_type("application/json")?;
+        let before = r.json()?;
+        for f in ["key", "serverName", "dockerReverseProxyMethod"] {
+            expect_string(&before, f)?;
+        }
+        let mut doc = before.clone();
+        doc["webServerType"] = json!("NGINX");
+        doc["serverName"] = json!("conformance.example.test");
+        doc["dockerReverseProxyMethod"] = json!("SUBDOMAIN");
+        doc["useHttp"] = json!(true);
+        doc["httpPort"] = json!(8088);
+        let save =
+            |v: &serde_json::Value| c.req("POST", "api/system/configuration/webServer").json(v);
+        let r = c.send(save(&doc)).await?;
+        let outcome = async {
+            check!(
+                r.status == 200 || r.status == 201,
+                "saving the settings: {} {}",
+                r.status,
+                r.text()
+            );
+            let after = c.send(get()).await?.json()?;
+            for f in [
+                "webServerType",
+                "serverName",
+                "dockerReverseProxyMethod",
+                "useHttp",
+                "httpPort",
+            ] {
+                check!(
+                    after[f] == doc[f],
+                    "{f}: saved {}, read back {}",
+                    doc[f],
+                    after[f]
+                );
+            }
+            let snippet = c
+                .send(c.req("GET", "api/system/configuration/reverseProxy/nginx"))
+                .await?;
+            snippet.expect_status(200)?;
+            let text = snippet.text();
+            check!(
+                text.contains("conformance\\.example\\.test")
+                    || text.contains("conformance.example.test"),
+                "the snippet does not name the server: {text}"
+            );
+            check!(
+                text.contains("listen 8088"),
+                "the snippet does not listen on 8088: {text}"
+            );
+            Ok(())
+        }
+        .await;
+        c.send(save(&before)).await?;
+        outcome
     })
 }

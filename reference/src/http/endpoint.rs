@@ -106,6 +106,9 @@ endpoints! {
         UrlBase => ["system.base-url"], Admin;
         Tasks => ["system.tasks"], Admin;
         Optimize => ["system.optimize"], Admin;
+        WebServer => ["system.web-server.get"], Admin;
+        WebServerSave => ["system.web-server.update"], Admin;
+        NginxSnippet => ["system.reverse-proxy-snippet"], Named;
     }
 }
 
@@ -572,6 +575,14 @@ fn system(m: &Method, api: &str) -> Result<Option<System>, ApiError> {
         (System::Usage, Method::POST)
     } else if exact(api, &["system", "configuration", "baseUrl"]) {
         (System::UrlBase, Method::PUT)
+    } else if exact(api, &["system", "configuration", "webServer"]) {
+        allow(m, &[Method::GET, Method::POST])?;
+        return Ok(Some(match *m {
+            Method::POST => System::WebServerSave,
+            _ => System::WebServer,
+        }));
+    } else if exact(api, &["system", "configuration", "reverseProxy", "nginx"]) {
+        (System::NginxSnippet, Method::GET)
     } else if exact(api, &["tasks"]) {
         (System::Tasks, Method::GET)
     } else if exact(api, &["system", "storage", "optimize"]) {

@@ -45,8 +45,67 @@ pub(crate) async fn handle(r: &Req, e: System, body: BodyStream) -> Result<Respo
         System::Usage => usage(body).await,
         System::UrlBase => url_base(r, body).await,
         System::Tasks => Ok(tasks(r)),
+        System::WebServer => Ok(json(StatusCode::OK, "application/json", &reverse_proxy(r))),
+        System::WebServerSave => save_reverse_proxy(r, body).await,
+        System::NginxSnippet => Ok(respond(
+            StatusCode::OK,
+            "text/plain",
+            crate::system::reverse_proxy::nginx(&reverse_proxy(r)),
+        )),
         System::Optimize => Ok(optimize(r)),
     }
+}
+
+/// The reverse proxy settings as `GET .../webServer` shows them: the saved ones, blanks filled
+/// from the server's URL.
+fn reverse_proxy(r: &Req) -> Value {
+    let base = r.base_url();
+    let url = reqwest::Url::parse(&base).ok();
+    let host = url
+        .as_ref()
+        .and_then(|u| u.host_str())
+        .unwrap_or("localhost")
+        .to_string();
+    let https = url.as_ref().is_some_and(|u| u.scheme() == "https");
+    let port = url
+        .as_ref()
+        .and_then(|u| u.port_or_known_default())
+        .unwrap_or(80);
+    let context = r.state.ctx_path.trim_start_matches('/').to_string();
+    let saved = r.state.store.read().reverse_proxy.clone();
+    crate::system::reverse_proxy::ReverseProxy::shown(saved.as_ref(), &host, &context, https, port)
+}
+
+/// `POST /api/system/configuration/webServer` (admin): saves the settings; `201` with the key.
+async fn save_reverse_proxy(r: &Req, body: BodyStream) -> Result<Response, ApiError> {
+    let bytes = read_small(body, 256 << 10).await?;
+    let doc: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("Could not parse the JSON body: {e}")))?;
+    let proxy =
+        crate::system::reverse_proxy::ReverseProxy::parse(&doc).map_err(ApiError::bad_request)?;
+    for repo in &proxy.repos {
+        let state = r.state.store.read();
+        let docker = state
+            .repo(&repo.repo)
+            .is_some_and(|x| x.config.package_type == crate::config::PackageType::Docker);
+        if !docker {
+            return Err(ApiError::bad_request(format!(
+                "Repository '{}' is not a Docker repository",
+                repo.repo
+            )));
+        }
+    }
+    let key = proxy.key.clone();
+    r.state
+        .store
+        .commit(crate::store::Mutation::SetReverseProxy { proxy })
+        .await
+        .map_err(|e| ApiError::internal(format!("{e:?}")))?;
+    Ok(json(
+        StatusCode::CREATED,
+        "application/json",
+        &json!({ "info": format!("Successfully update reverse proxy '{key}'") }),
+    ))
 }
 
 /// `GET /api/tasks` (admin): the background jobs that have not ended, running or waiting for

@@ -212,6 +212,7 @@ impl Journal {
                 filled: &state.filled,
                 archives: &state.archives,
                 url_base: &state.url_base,
+                reverse_proxy: &state.reverse_proxy,
                 api_keys: &state.api_keys,
                 security: &state.security,
             };
@@ -277,6 +278,7 @@ struct SnapshotView<'a> {
     filled: &'a std::collections::HashMap<String, [String; 2]>,
     archives: &'a std::collections::HashMap<String, Vec<String>>,
     url_base: &'a str,
+    reverse_proxy: &'a Option<crate::system::reverse_proxy::ReverseProxy>,
     api_keys: &'a std::collections::BTreeMap<String, super::Secret>,
     security: &'a crate::auth::model::Security,
 }

@@ -472,6 +472,10 @@ pub enum Mutation {
     },
     /// Set (or, empty, remove) the custom URL base.
     SetUrlBase { url: String },
+    /// Save the reverse proxy settings.
+    SetReverseProxy {
+        proxy: crate::system::reverse_proxy::ReverseProxy,
+    },
     /// The entries of an archive (indexed after deploy, by content).
     IndexArchive {
         sha256: String,
@@ -536,6 +540,9 @@ pub struct State {
     /// The custom URL base (`PUT /api/system/configuration/baseUrl`; empty: none).
     #[serde(default)]
     pub url_base: String,
+    /// The reverse proxy settings (`/api/system/configuration/webServer`), once saved.
+    #[serde(default)]
+    pub reverse_proxy: Option<crate::system::reverse_proxy::ReverseProxy>,
     /// Checksum and property indexes (rebuilt on load, kept by [`State::apply`]).
     #[serde(skip)]
     pub index: Index,
@@ -915,6 +922,10 @@ impl State {
             }
             Mutation::SetUrlBase { url } => {
                 self.url_base = url.clone();
+                Ok(())
+            }
+            Mutation::SetReverseProxy { proxy } => {
+                self.reverse_proxy = Some(proxy.clone());
                 Ok(())
             }
             Mutation::IndexArchive { sha256, entries } => {

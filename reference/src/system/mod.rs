@@ -1,5 +1,7 @@
 //! The system: the storage summary and key encryption (the master key that seals secrets at rest).
 
+pub(crate) mod reverse_proxy;
+
 use serde_json::{json, Value};
 
 use crate::app::App;

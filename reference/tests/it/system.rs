@@ -671,3 +671,99 @@ async fn tasks_list_the_background_jobs_and_their_state() {
     let r = s.basic(Method::GET, "api/tasks", "bob", "pw").go().await;
     assert_rest_error(r, 403, "Forbidden").await;
 }
+
+#[tokio::test]
+async fn web_server_settings_round_trip_and_make_an_nginx_snippet() {
+    let s = start_with(with_bob).await;
+    let host = s.server.addr().ip().to_string();
+    let port = s.server.addr().port();
+    // Nothing saved: Artifactory's defaults, filled from the server's URL.
+    let v: serde_json::Value = s.get("api/system/configuration/webServer").await.json();
+    assert_eq!(
+        v,
+        json!({
+            "key": "direct", "artifactoryAppContext": "artifactory", "publicAppContext": "artifactory",
+            "serverName": host, "artifactoryServerName": host, "artifactoryPort": 8081,
+            "dockerReverseProxyMethod": "SUBDOMAIN", "useHttps": false, "useHttp": false,
+            "httpsPort": 443, "httpPort": 80,
+        })
+    );
+    let doc = json!({
+        "key": "nginx", "webServerType": "NGINX", "artifactoryAppContext": "artifactory",
+        "publicAppContext": "artifactory", "serverName": "jcr.example.test",
+        "artifactoryServerName": "127.0.0.1", "artifactoryPort": port,
+        "dockerReverseProxyMethod": "PORTPERREPO", "useHttps": false, "useHttp": true,
+        "httpsPort": 443, "httpPort": 8080,
+        "reverseProxyRepositories": {"reverseProxyRepoConfigs": [{"repoRef": "docker-local", "serverName": "", "port": 5001}]},
+    });
+    let r = s
+        .admin(Method::POST, "api/system/configuration/webServer")
+        .json(&doc)
+        .go()
+        .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(
+        r.json::<serde_json::Value>(),
+        json!({"info": "Successfully update reverse proxy 'nginx'"})
+    );
+    let v: serde_json::Value = s.get("api/system/configuration/webServer").await.json();
+    assert_eq!(v, doc, "what was saved comes back");
+    let r = s.get("api/system/configuration/reverseProxy/nginx").await;
+    let (status, h, text) = parts(r).await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&h, "content-type"), Some("text/plain"));
+    for line in [
+        "    listen 8080;",
+        "    server_name jcr.example.test;",
+        &format!("        proxy_pass http://127.0.0.1:{port}/artifactory/;"),
+        "    listen 5001;",
+        "    rewrite ^/(v1|v2)/(.*) /artifactory/api/docker/docker-local/$1/$2;",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    }
+    // The snippet is for authenticated callers; the settings for administrators.
+    let r = s
+        .basic(
+            Method::GET,
+            "api/system/configuration/reverseProxy/nginx",
+            "bob",
+            "pw",
+        )
+        .go()
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = s
+        .basic(
+            Method::GET,
+            "api/system/configuration/webServer",
+            "bob",
+            "pw",
+        )
+        .go()
+        .await;
+    assert_rest_error(r, 403, "Forbidden").await;
+    // Refused as the model cannot hold them; nothing changes.
+    for (bad, message) in [
+        (
+            json!({"webServerType": "IIS"}),
+            "Field 'webServerType' must be one of DIRECT, NGINX, APACHE, HAPROXY: 'IIS'",
+        ),
+        (
+            json!({"httpPort": 0}),
+            "Field 'httpPort' must be a port number (1-65535)",
+        ),
+        (
+            json!({"reverseProxyRepositories": {"reverseProxyRepoConfigs": [{"repoRef": "generic-local", "port": 5002}]}}),
+            "Repository 'generic-local' is not a Docker repository",
+        ),
+    ] {
+        let r = s
+            .admin(Method::POST, "api/system/configuration/webServer")
+            .json(&bad)
+            .go()
+            .await;
+        assert_rest_error(r, 400, message).await;
+    }
+    let v: serde_json::Value = s.get("api/system/configuration/webServer").await.json();
+    assert_eq!(v, doc);
+}
