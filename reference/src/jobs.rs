@@ -106,6 +106,10 @@ pub(crate) fn describe(name: &str) -> (&'static str, &'static str) {
             "org.jfrog.reference.jobs.BuildDistributionJob",
             "Build distribution into a local repository",
         ),
+        "sha2-migration" => (
+            "org.artifactory.storage.jobs.migration.sha256.Sha256MigrationJob",
+            "SHA-256 migration: checks that every file has its SHA-256",
+        ),
         "storage-optimize" => (
             "org.jfrog.reference.jobs.StorageOptimizationJob",
             "Compacts the journal into a new snapshot",
@@ -120,6 +124,8 @@ pub(crate) struct Jobs {
     running: Mutex<Vec<Running>>,
     /// The activity of each job by name (created before the job's future, which reports into it).
     activities: Mutex<Vec<(&'static str, Arc<Activity>)>>,
+    /// Asks a running SHA-256 migration to stop after its current batch.
+    pub(crate) sha2_stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Jobs {
@@ -156,6 +162,15 @@ impl Jobs {
         a
     }
 
+    /// Whether a one-off job named `name` is still running.
+    pub(crate) fn is_running(&self, name: &str) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|r| r.name == name && !r.handle.is_finished())
+    }
+
     /// The jobs that have not ended, in the order they started.
     pub(crate) fn tasks(&self) -> Vec<TaskView> {
         let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
@@ -181,6 +196,27 @@ impl Jobs {
         now: i64,
         f: impl Future<Output = ()> + Send + 'static,
     ) {
+        self.once_ending(name, now, Ending::Finish, f)
+    }
+
+    /// Like [`Jobs::once`] for work that owes the store nothing (a check that writes nothing): a
+    /// shutdown stops it instead of waiting.
+    pub(crate) fn once_abortable(
+        &self,
+        name: &'static str,
+        now: i64,
+        f: impl Future<Output = ()> + Send + 'static,
+    ) {
+        self.once_ending(name, now, Ending::Abort, f)
+    }
+
+    fn once_ending(
+        &self,
+        name: &'static str,
+        now: i64,
+        ending: Ending,
+        f: impl Future<Output = ()> + Send + 'static,
+    ) {
         self.running
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -200,7 +236,7 @@ impl Jobs {
             .unwrap_or_else(|e| e.into_inner())
             .push(Running {
                 name,
-                ending: Ending::Finish,
+                ending,
                 handle,
                 activity,
             });

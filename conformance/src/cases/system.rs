@@ -73,6 +73,11 @@ pub fn cases() -> Vec<Case> {
             .global()
             .admin()
             .spec("jcr-rest-api.txt Get/Update Reverse Proxy Configuration and Get Reverse Proxy Snippet: what is saved comes back, the snippet follows it; restored at the end"),
+        Case::new("system/sha2-migration/start-stop", sha2_migration)
+            .covers(["system.sha2-migration.start", "system.sha2-migration.stop"])
+            .global()
+            .admin()
+            .spec("jcr-rest-api.txt SHA256 Migration start/stop: text/plain answers; a second start while one runs is a 400"),
         Case::new("system/auth/anonymous-read", anonymous_read)
             .covers(["repositories.list", "system.version"])
             .anonymous()
@@ -507,5 +512,32 @@ fn web_server(c: Ctx) -> CaseFuture {
         .await;
         c.send(save(&before)).await?;
         outcome
+    })
+}
+
+fn sha2_migration(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let r = c
+            .send(
+                c.req("POST", "api/system/migration/sha2/start")
+                    .json(&json!({"queryLimit": 100, "sleepIntervalMillis": 0})),
+            )
+            .await?;
+        r.expect_status(200)?.expect_content_type("text/plain")?;
+        check!(
+            r.text() == "Sha256 migration scheduled to start successfully",
+            "start: {}",
+            r.text()
+        );
+        let r = c
+            .send(c.req("POST", "api/system/migration/sha2/stop"))
+            .await?;
+        r.expect_status(200)?;
+        check!(
+            r.text() == "Sha256 migration scheduled to stop successfully",
+            "stop: {}",
+            r.text()
+        );
+        Ok(())
     })
 }

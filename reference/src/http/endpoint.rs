@@ -109,6 +109,8 @@ endpoints! {
         WebServer => ["system.web-server.get"], Admin;
         WebServerSave => ["system.web-server.update"], Admin;
         NginxSnippet => ["system.reverse-proxy-snippet"], Named;
+        Sha2Start => ["system.sha2-migration.start"], Admin;
+        Sha2Stop => ["system.sha2-migration.stop"], Admin;
     }
 }
 
@@ -583,6 +585,10 @@ fn system(m: &Method, api: &str) -> Result<Option<System>, ApiError> {
         }));
     } else if exact(api, &["system", "configuration", "reverseProxy", "nginx"]) {
         (System::NginxSnippet, Method::GET)
+    } else if exact(api, &["system", "migration", "sha2", "start"]) {
+        (System::Sha2Start, Method::POST)
+    } else if exact(api, &["system", "migration", "sha2", "stop"]) {
+        (System::Sha2Stop, Method::POST)
     } else if exact(api, &["tasks"]) {
         (System::Tasks, Method::GET)
     } else if exact(api, &["system", "storage", "optimize"]) {

@@ -45,6 +45,18 @@ pub(crate) async fn handle(r: &Req, e: System, body: BodyStream) -> Result<Respo
         System::Usage => usage(body).await,
         System::UrlBase => url_base(r, body).await,
         System::Tasks => Ok(tasks(r)),
+        System::Sha2Start => sha2_start(r, body).await,
+        System::Sha2Stop => {
+            r.state
+                .jobs
+                .sha2_stop
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(respond(
+                StatusCode::OK,
+                "text/plain",
+                "Sha256 migration scheduled to stop successfully",
+            ))
+        }
         System::WebServer => Ok(json(StatusCode::OK, "application/json", &reverse_proxy(r))),
         System::WebServerSave => save_reverse_proxy(r, body).await,
         System::NginxSnippet => Ok(respond(
@@ -105,6 +117,87 @@ async fn save_reverse_proxy(r: &Req, body: BodyStream) -> Result<Response, ApiEr
         StatusCode::CREATED,
         "application/json",
         &json!({ "info": format!("Successfully update reverse proxy '{key}'") }),
+    ))
+}
+
+/// `POST /api/system/migration/sha2/start` (admin): the SHA-256 migration as a background job
+/// (`queryLimit` files a batch, `sleepIntervalMillis` between batches, as Artifactory's model has
+/// them; stopped by `.../stop` between batches). This store addresses content by SHA-256, so every
+/// file has one: the job checks that each file's blob is there under it and logs what it found.
+async fn sha2_start(r: &Req, body: BodyStream) -> Result<Response, ApiError> {
+    let bytes = read_small(body, 64 << 10).await?;
+    let doc: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("Could not parse the JSON body: {e}")))?
+    };
+    let number = |k: &str, default: u64| -> Result<u64, ApiError> {
+        match doc.get(k) {
+            None | Some(Value::Null) => Ok(default),
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| ApiError::bad_request(format!("Field '{k}' must be a number"))),
+        }
+    };
+    let batch = number("queryLimit", 100)?.max(1) as usize;
+    let sleep = number("sleepIntervalMillis", 5000)?;
+    let jobs = &r.state.jobs;
+    if jobs.is_running("sha2-migration") {
+        return Ok(respond(
+            StatusCode::BAD_REQUEST,
+            "text/plain",
+            "Sha256 migration task is already running",
+        ));
+    }
+    let stop = jobs.sha2_stop.clone();
+    stop.store(false, std::sync::atomic::Ordering::SeqCst);
+    let app = r.state.clone();
+    jobs.once_abortable("sha2-migration", app.config.clock.now_ms(), async move {
+        use std::sync::atomic::Ordering;
+        let files: Vec<(String, String, String)> = {
+            let state = app.store.read();
+            state
+                .repos
+                .iter()
+                .flat_map(|(key, repo)| {
+                    repo.items.iter().filter_map(move |(path, i)| {
+                        let f = i.file.as_ref()?;
+                        Some((key.clone(), path.to_string(), f.sha256.to_string()))
+                    })
+                })
+                .collect()
+        };
+        let (mut checked, mut missing) = (0usize, 0usize);
+        for chunk in files.chunks(batch) {
+            if stop.load(Ordering::SeqCst) {
+                tracing::info!("sha256 migration stopped after {checked} files");
+                return;
+            }
+            for (repo, path, sha256) in chunk {
+                checked += 1;
+                if sha256.len() != 64 || !app.store.blobs.path(sha256).is_file() {
+                    missing += 1;
+                    tracing::warn!("sha256 migration: {repo}/{path} has no content under {sha256}");
+                }
+            }
+            // The pause between batches, cut short by a stop.
+            let until = tokio::time::Instant::now() + std::time::Duration::from_millis(sleep);
+            while tokio::time::Instant::now() < until && !stop.load(Ordering::SeqCst) {
+                tokio::time::sleep_until(
+                    until.min(tokio::time::Instant::now() + std::time::Duration::from_millis(50)),
+                )
+                .await;
+            }
+        }
+        tracing::info!(
+            "sha256 migration finished: {checked} files checked, every one has its SHA-256, {missing} without content"
+        );
+    });
+    Ok(respond(
+        StatusCode::OK,
+        "text/plain",
+        "Sha256 migration scheduled to start successfully",
     ))
 }
 

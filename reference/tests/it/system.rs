@@ -767,3 +767,102 @@ async fn web_server_settings_round_trip_and_make_an_nginx_snippet() {
     let v: serde_json::Value = s.get("api/system/configuration/webServer").await.json();
     assert_eq!(v, doc);
 }
+
+#[tokio::test]
+async fn the_sha256_migration_runs_as_a_task_and_stops_when_asked() {
+    let s = start().await;
+    for i in 0..3 {
+        s.deploy(&format!("generic-local/sha2/{i}.txt"), format!("{i}"))
+            .await;
+    }
+    let start_migration = |body: &'static str| {
+        s.admin(Method::POST, "api/system/migration/sha2/start")
+            .header("content-type", "application/json")
+            .body(body)
+            .go()
+    };
+    let migration = || async {
+        let v: serde_json::Value = s.get("api/tasks").await.json();
+        v["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| {
+                t["type"] == "org.artifactory.storage.jobs.migration.sha256.Sha256MigrationJob"
+            })
+            .cloned()
+    };
+    // One file a batch and a minute between batches: it is still running when asked again.
+    let r = start_migration(r#"{"queryLimit": 1, "sleepIntervalMillis": 60000}"#).await;
+    let (status, _, text) = parts(r).await;
+    assert_eq!(
+        (status, text.as_str()),
+        (200, "Sha256 migration scheduled to start successfully")
+    );
+    assert_eq!(migration().await.unwrap()["state"], "running");
+    let r = start_migration("{}").await;
+    let (status, _, text) = parts(r).await;
+    assert_eq!(
+        (status, text.as_str()),
+        (400, "Sha256 migration task is already running")
+    );
+    let r = s
+        .admin(Method::POST, "api/system/migration/sha2/stop")
+        .go()
+        .await;
+    let (status, _, text) = parts(r).await;
+    assert_eq!(
+        (status, text.as_str()),
+        (200, "Sha256 migration scheduled to stop successfully")
+    );
+    // The pause is cut short: it is gone from the tasks soon, and a new one may start.
+    let mut gone = false;
+    for _ in 0..100 {
+        if migration().await.is_none() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(gone, "the migration did not stop");
+    let r = start_migration(r#"{"sleepIntervalMillis": 0}"#).await;
+    assert_eq!(r.status(), 200);
+    let r = start_migration("not json").await;
+    assert_eq!(r.status(), 400);
+    let v: serde_json::Value = r.json();
+    assert!(v["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Could not parse the JSON body"));
+}
+
+#[tokio::test]
+async fn a_sha256_migration_without_pauses_finishes() {
+    let s = start().await;
+    s.deploy("generic-local/sha2/a.txt", "a").await;
+    let r = s
+        .admin(Method::POST, "api/system/migration/sha2/start")
+        .json(&json!({"sleepIntervalMillis": 0}))
+        .go()
+        .await;
+    assert_eq!(r.status(), 200);
+    let mut listed = true;
+    for _ in 0..100 {
+        let v: serde_json::Value = s.get("api/tasks").await.json();
+        listed = v["tasks"].as_array().unwrap().iter().any(|t| {
+            t["type"] == "org.artifactory.storage.jobs.migration.sha256.Sha256MigrationJob"
+        });
+        if !listed {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(!listed, "the migration did not finish");
+    // Finished: it may run again.
+    let r = s
+        .admin(Method::POST, "api/system/migration/sha2/start")
+        .json(&json!({"sleepIntervalMillis": 0}))
+        .go()
+        .await;
+    assert_eq!(r.status(), 200);
+}
