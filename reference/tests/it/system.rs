@@ -840,12 +840,12 @@ async fn the_sha256_migration_runs_as_a_task_and_stops_when_asked() {
 async fn a_sha256_migration_without_pauses_finishes() {
     let s = start().await;
     s.deploy("generic-local/sha2/a.txt", "a").await;
-    let r = s
-        .admin(Method::POST, "api/system/migration/sha2/start")
-        .json(&json!({"sleepIntervalMillis": 0}))
-        .go()
-        .await;
-    assert_eq!(r.status(), 200);
+    let start_now = || {
+        s.admin(Method::POST, "api/system/migration/sha2/start")
+            .json(&json!({"sleepIntervalMillis": 0}))
+            .go()
+    };
+    assert_eq!(start_now().await.status(), 200);
     let mut listed = true;
     for _ in 0..100 {
         let v: serde_json::Value = s.get("api/tasks").await.json();
@@ -859,10 +859,5 @@ async fn a_sha256_migration_without_pauses_finishes() {
     }
     assert!(!listed, "the migration did not finish");
     // Finished: it may run again.
-    let r = s
-        .admin(Method::POST, "api/system/migration/sha2/start")
-        .json(&json!({"sleepIntervalMillis": 0}))
-        .go()
-        .await;
-    assert_eq!(r.status(), 200);
+    assert_eq!(start_now().await.status(), 200);
 }
