@@ -535,14 +535,17 @@ async fn hash_seeded_passwords(app: AppState, pending: Vec<(String, String)>) {
         if !still_pending {
             continue;
         }
-        app.auth.remember(&name, &hash, &password);
         let m = Mutation::Security(crate::auth::model::SecurityChange::SetPassword {
             name: name.clone(),
-            hash: hash.into(),
+            hash: hash.clone().into(),
             only_if_pending: true,
         });
-        if let Err(e) = app.store.commit(m).await {
-            tracing::error!("storing the password hash of '{name}' failed: {e:?}");
+        // The cache learns the hash only once the store holds it: before, a login would find the
+        // store still pending and the cache already past it, and be refused (a login between the
+        // commit and this line is checked with bcrypt instead, slower but right).
+        match app.store.commit(m).await {
+            Ok(_) => app.auth.remember(&name, &hash, &password),
+            Err(e) => tracing::error!("storing the password hash of '{name}' failed: {e:?}"),
         }
     }
 }
