@@ -769,3 +769,62 @@ impl Cache {
             .map_err(|e| format!("the cache entry was not committed: {e:?}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_challenges_are_read_with_quoted_commas() {
+        let p = bearer_challenge(
+            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull,push""#,
+        )
+        .unwrap();
+        assert_eq!(
+            p,
+            [
+                (
+                    "realm".to_string(),
+                    "https://auth.docker.io/token".to_string()
+                ),
+                ("service".to_string(), "registry.docker.io".to_string()),
+                (
+                    "scope".to_string(),
+                    "repository:library/alpine:pull,push".to_string()
+                ),
+            ]
+        );
+        // Unquoted values, odd case, spaces after commas.
+        let p = bearer_challenge("bearer Realm=http://h/t, service=s").unwrap();
+        assert_eq!(p[0], ("realm".into(), "http://h/t".into()));
+        assert_eq!(p[1], ("service".into(), "s".into()));
+        // Not a Bearer challenge, or one without a realm; nothing panics on odd input.
+        for h in [
+            "Basic realm=\"x\"",
+            "Bearer service=\"s\"",
+            "Bearer",
+            "Beärer x",
+            "",
+            "Bearer realm=\"unterminated",
+        ] {
+            let got = bearer_challenge(h);
+            if h == "Bearer realm=\"unterminated" {
+                assert_eq!(got.unwrap()[0].1, "unterminated");
+            } else {
+                assert!(got.is_none(), "{h}");
+            }
+        }
+    }
+
+    #[test]
+    fn token_scope_is_the_image() {
+        assert_eq!(
+            token_scope("http://r/v2/library/alpine/manifests/3"),
+            "http://r/v2/library/alpine"
+        );
+        assert_eq!(
+            token_scope("http://r/v2/a/b/blobs/sha256:x"),
+            "http://r/v2/a/b"
+        );
+    }
+}
