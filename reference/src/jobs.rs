@@ -162,13 +162,38 @@ impl Jobs {
         a
     }
 
-    /// Whether a one-off job named `name` is still running.
-    pub(crate) fn is_running(&self, name: &str) -> bool {
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(|r| r.name == name && !r.handle.is_finished())
+    /// Starts `f` as an abortable one-off job named `name` unless one of that name is still
+    /// running (checked and started under one lock, so two requests cannot both start it);
+    /// `before` runs first when it starts. Whether it started.
+    pub(crate) fn once_unless_running(
+        &self,
+        name: &'static str,
+        now: i64,
+        before: impl FnOnce(),
+        f: impl Future<Output = ()> + Send + 'static,
+    ) -> bool {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.retain(|r| !r.handle.is_finished());
+        if running.iter().any(|r| r.name == name) {
+            return false;
+        }
+        before();
+        let activity = Arc::new(Activity {
+            id: format!("{:016X}", rand::random::<u64>()),
+            ..Activity::default()
+        });
+        let working = activity.enter(now);
+        let handle = tokio::spawn(async move {
+            let _working = working;
+            f.await
+        });
+        running.push(Running {
+            name,
+            ending: Ending::Abort,
+            handle,
+            activity,
+        });
+        true
     }
 
     /// The jobs that have not ended, in the order they started.
@@ -197,17 +222,6 @@ impl Jobs {
         f: impl Future<Output = ()> + Send + 'static,
     ) {
         self.once_ending(name, now, Ending::Finish, f)
-    }
-
-    /// Like [`Jobs::once`] for work that owes the store nothing (a check that writes nothing): a
-    /// shutdown stops it instead of waiting.
-    pub(crate) fn once_abortable(
-        &self,
-        name: &'static str,
-        now: i64,
-        f: impl Future<Output = ()> + Send + 'static,
-    ) {
-        self.once_ending(name, now, Ending::Abort, f)
     }
 
     fn once_ending(

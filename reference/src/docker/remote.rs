@@ -28,11 +28,14 @@ const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
 /// The Docker repositories a request to `key` for `image` looks in, in order, with the
 /// configuration of the remote ones.
 fn members(state: &State, key: &str, image: &str) -> Vec<(String, Option<RepoConfig>)> {
+    // `<remote>-cache` is what the remote holds: never asked upstream.
+    let cache_only = state.cache_of(key).is_some();
     crate::repos::resolve::members(state, key, image)
         .into_iter()
         .filter(|r| r.config.package_type == PackageType::Docker)
         .map(|r| {
-            let remote = (r.config.rclass == RepoClass::Remote).then(|| r.config.clone());
+            let remote =
+                (r.config.rclass == RepoClass::Remote && !cache_only).then(|| r.config.clone());
             (r.config.key.clone(), remote)
         })
         .collect()
@@ -96,14 +99,36 @@ pub(crate) async fn find_manifest(
     let unknown = || RegistryError::new(Code::ManifestUnknown).detail(json!({ "manifest": image }));
     let members = members(&app.store.read(), &reg.repo, image);
     let mut denied = false;
+    // Where a fetched manifest would go: what the caller must be allowed to read there.
+    let folder = super::join(
+        image,
+        &Digest::parse(reference).map_or_else(|| reference.to_string(), |d| d.file_name()),
+    );
     for (key, remote) in members {
+        let mut hidden = false;
         let cached = {
             let state = app.store.read();
             let repo = state.repo(&key);
-            repo.and_then(|r| {
-                cached_manifest(ask, &state, caller, r, image, reference, &mut denied)
-            })
+            let found = repo.and_then(|r| {
+                cached_manifest(ask, &state, caller, r, image, reference, &mut hidden)
+            });
+            // A remote would fetch it into that place.
+            if remote.is_some() {
+                hidden |= !readable(
+                    ask,
+                    &state,
+                    caller,
+                    &key,
+                    &super::join(&folder, "manifest.json"),
+                );
+            }
+            found
         };
+        if hidden {
+            // The caller may not read it here: neither the cache nor upstream answers for it.
+            denied = true;
+            continue;
+        }
         let Some(c) = remote else {
             match cached {
                 Some((s, _)) => return Ok(s),
@@ -123,7 +148,12 @@ pub(crate) async fn find_manifest(
         }
         match fetch_manifest(ask, caller, &c, image, reference).await {
             Ok(Some(s)) => return Ok(s),
-            Ok(None) => {}
+            // Gone upstream: a copy in the cache is still served, as for any remote file.
+            Ok(None) => {
+                if let Some((s, _)) = cached {
+                    return Ok(s);
+                }
+            }
             Err(why) => {
                 tracing::warn!("remote {}: {image}:{reference}: {why}", c.key);
                 if let Some((s, _)) = cached {
@@ -182,9 +212,16 @@ async fn fetch_manifest(
         .map_err(|e| format!("upstream sent a manifest the registry does not take: {e:?}"))?;
     let digest = Digest::sha256_of(&bytes);
     let asked = Digest::parse(reference);
-    if let Some(d) = asked.as_ref().filter(|d| d.algo == "sha256") {
-        if d.hex != digest.hex {
-            return Err(format!("upstream sent {digest} for {d}"));
+    if let Some(d) = &asked {
+        let actual = match d.algo {
+            "sha256" => digest.hex.clone(),
+            _ => {
+                use sha2::Digest as _;
+                hex::encode(sha2::Sha512::digest(&bytes))
+            }
+        };
+        if d.hex != actual {
+            return Err(format!("upstream sent other bytes than {d}"));
         }
     }
     let shown = asked.clone().unwrap_or_else(|| digest.clone());
@@ -296,10 +333,14 @@ pub(crate) async fn find_blob(
         if d.algo != "sha256" {
             continue;
         }
+        let path = super::join(&blob_folder(app, &c.key, image, d), &d.file_name());
+        if !readable(ask, &app.store.read(), caller, &key, &path) {
+            continue;
+        }
         let mut props = Props::default();
         props.add("sha256", &d.hex);
         let want = Want {
-            path: super::join(&blob_folder(app, &c.key, image, d), &d.file_name()),
+            path,
             url: v2_url(&c, image, &format!("blobs/{d}")),
             accept: None,
             sha256: Some(d.hex.clone()),

@@ -143,17 +143,12 @@ async fn sha2_start(r: &Req, body: BodyStream) -> Result<Response, ApiError> {
     let batch = number("queryLimit", 100)?.max(1) as usize;
     let sleep = number("sleepIntervalMillis", 5000)?;
     let jobs = &r.state.jobs;
-    if jobs.is_running("sha2-migration") {
-        return Ok(respond(
-            StatusCode::BAD_REQUEST,
-            "text/plain",
-            "Sha256 migration task is already running",
-        ));
-    }
     let stop = jobs.sha2_stop.clone();
-    stop.store(false, std::sync::atomic::Ordering::SeqCst);
     let app = r.state.clone();
-    jobs.once_abortable("sha2-migration", app.config.clock.now_ms(), async move {
+    let reset = stop.clone();
+    let started = jobs.once_unless_running("sha2-migration", app.config.clock.now_ms(), move || {
+        reset.store(false, std::sync::atomic::Ordering::SeqCst);
+    }, async move {
         use std::sync::atomic::Ordering;
         let files: Vec<(String, String, String)> = {
             let state = app.store.read();
@@ -194,6 +189,13 @@ async fn sha2_start(r: &Req, body: BodyStream) -> Result<Response, ApiError> {
             "sha256 migration finished: {checked} files checked, every one has its SHA-256, {missing} without content"
         );
     });
+    if !started {
+        return Ok(respond(
+            StatusCode::BAD_REQUEST,
+            "text/plain",
+            "Sha256 migration task is already running",
+        ));
+    }
     Ok(respond(
         StatusCode::OK,
         "text/plain",
@@ -258,7 +260,9 @@ async fn url_base(r: &Req, body: BodyStream) -> Result<Response, ApiError> {
     if !url.trim().is_empty() {
         check_url(&url).map_err(ApiError::bad_request)?;
     }
-    let m = crate::store::Mutation::SetUrlBase { url: url.clone() };
+    let m = crate::store::Mutation::SetUrlBase {
+        url: url.trim().to_string(),
+    };
     r.state.store.commit(m).await.map_err(|e| {
         tracing::error!("setting the URL base: {e:?}");
         ApiError::new(500, "Updating URL base has failed.")

@@ -468,10 +468,12 @@ pub(crate) async fn send(
 
 /// What a token covers: the URL up to the image's `/manifests/`, `/blobs/` or `/tags/`.
 fn token_scope(url: &str) -> &str {
+    // The last marker: an image may have `blobs` or `tags` as a component of its name.
     ["/manifests/", "/blobs/", "/tags/"]
         .iter()
-        .find_map(|m| url.find(m).map(|i| &url[..i]))
-        .unwrap_or(url)
+        .filter_map(|m| url.rfind(m))
+        .max()
+        .map_or(url, |i| &url[..i])
 }
 
 /// The parameters of a `Bearer realm="...",service="...",scope="..."` challenge.
@@ -825,6 +827,10 @@ mod tests {
         assert_eq!(
             token_scope("http://r/v2/a/b/blobs/sha256:x"),
             "http://r/v2/a/b"
+        );
+        assert_eq!(
+            token_scope("http://r/v2/org/blobs/app/manifests/1"),
+            "http://r/v2/org/blobs/app"
         );
     }
 }

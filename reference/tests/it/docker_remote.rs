@@ -131,6 +131,18 @@ async fn a_docker_remote_pulls_through_the_token_flow_and_serves_its_cache() {
     s.clock.advance(61_000);
     let r = get(&s, &format!("{p}/team/app/manifests/1.0")).await;
     assert_eq!(r.bytes().as_ref(), moved.as_slice());
+    // Deleted upstream and past the period: the cached tag is still served.
+    let r = admin(
+        &upstream,
+        Method::DELETE,
+        &format!("{up}/team/app/manifests/1.0"),
+    )
+    .go()
+    .await;
+    assert_eq!(r.status(), 202);
+    s.clock.advance(61_000);
+    let r = get(&s, &format!("{p}/team/app/manifests/1.0")).await;
+    assert_eq!(r.bytes().as_ref(), moved.as_slice());
 
     // What upstream does not have, and pushes to a remote.
     let (status, body) = errors(get(&s, &format!("{p}/team/app/manifests/nope")).await).await;
@@ -335,4 +347,52 @@ async fn an_unreachable_docker_upstream_is_a_miss_or_with_hard_fail_a_502() {
         message.starts_with("Failed to retrieve resource from remote repository 'dock-hard': "),
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn a_remote_does_not_fetch_what_the_caller_may_not_read() {
+    let upstream = start().await;
+    let up = reg(&upstream, "docker-local", false);
+    push_image(&upstream, &up, "team/app", "1", b"team layer").await;
+    let other = push_image(&upstream, &up, "other/app", "1", b"other layer").await;
+    let s = start_with(|c| c.users.push(crate::common::user("eve", Some(&[])))).await;
+    remote(&s, &upstream, json!({})).await;
+    let r = s
+        .admin(Method::PUT, "api/security/permissions/team-only")
+        .json(&json!({"repositories": ["dock"], "includesPattern": "team/**,other/app/1/**", "principals": {"users": {"eve": ["r"]}}}))
+        .go()
+        .await;
+    assert!(r.status().is_success(), "{}", r.text());
+    let p = reg(&s, "dock", false);
+    let as_eve = |url: String| {
+        s.client
+            .get(url)
+            .basic_auth("eve", Some("eve-pw"))
+            .header("accept", ACCEPT)
+            .send()
+    };
+    let r = as_eve(format!("{p}/team/app/manifests/1")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    // Eve may read other/app:1 only. The image's folder is readable to her (something beneath
+    // it is), but its second tag upstream must not be fetched and served to her.
+    let r = get(&s, &format!("{p}/other/app/manifests/1")).await;
+    assert_eq!(r.bytes().as_ref(), other.as_slice());
+    push_image(&upstream, &up, "other/app", "2", b"other layer 2").await;
+    let r = as_eve(format!("{p}/other/app/manifests/2")).await.unwrap();
+    assert_eq!(
+        r.status(),
+        403,
+        "a manifest outside eve's pattern must not be fetched for her"
+    );
+    assert_eq!(
+        s.get("api/storage/dock/other/app/2/manifest.json")
+            .await
+            .status(),
+        404,
+        "nothing was cached for her"
+    );
+    let r = as_eve(format!("{p}/other/app/blobs/{}", digest(b"other layer 2")))
+        .await
+        .unwrap();
+    assert_ne!(r.status(), 200, "nor a blob outside her pattern");
 }
