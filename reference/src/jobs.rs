@@ -5,7 +5,6 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,19 +37,27 @@ struct Running {
 #[derive(Debug, Default)]
 pub(crate) struct Activity {
     id: String,
-    /// Units of work under way (a periodic run, a queued item, a one-off job).
-    working: AtomicUsize,
-    /// When the first of them started (epoch ms; 0 when idle).
-    since: AtomicI64,
+    /// Units of work under way (a periodic run, a queued item, a one-off job) and when the first
+    /// of them started (epoch ms), changed together.
+    state: Mutex<(usize, i64)>,
 }
 
 impl Activity {
     /// Counts one unit of work from `now` until the guard drops.
     fn enter(self: &Arc<Self>, now: i64) -> Working {
-        if self.working.fetch_add(1, Ordering::SeqCst) == 0 {
-            self.since.store(now, Ordering::SeqCst);
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if st.0 == 0 {
+            st.1 = now;
         }
+        st.0 += 1;
+        drop(st);
         Working(self.clone())
+    }
+
+    /// When it started working, while it is.
+    fn running_since(&self) -> Option<i64> {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        (st.0 > 0).then_some(st.1)
     }
 }
 
@@ -59,9 +66,8 @@ struct Working(Arc<Activity>);
 
 impl Drop for Working {
     fn drop(&mut self) {
-        if self.0.working.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.since.store(0, Ordering::SeqCst);
-        }
+        let mut st = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.0 = st.0.saturating_sub(1);
     }
 }
 
@@ -202,13 +208,10 @@ impl Jobs {
         running
             .iter()
             .filter(|r| !r.handle.is_finished())
-            .map(|r| {
-                let since = r.activity.since.load(Ordering::SeqCst);
-                TaskView {
-                    id: r.activity.id.clone(),
-                    name: r.name,
-                    running_since: (r.activity.working.load(Ordering::SeqCst) > 0).then_some(since),
-                }
+            .map(|r| TaskView {
+                id: r.activity.id.clone(),
+                name: r.name,
+                running_since: r.activity.running_since(),
             })
             .collect()
     }
