@@ -628,17 +628,7 @@ fn docker(work: &Path, sizes: &[u64]) {
         for ours in [true, false] {
             let (child, port) = if ours {
                 let port = free_port();
-                let t = Instant::now();
-                let data = work.join(format!("data-{port}"));
-                let child = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
-                    .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
-                    .arg(&data)
-                    .env("JCR_LOG", "warn")
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("start jcr-reference");
-                wait_200(port, "/artifactory/api/system/ping", t);
+                let child = start_release(port, &work.join(format!("data-{port}")));
                 (child, port)
             } else {
                 let (child, _, port) = start_registry(work);

@@ -43,6 +43,13 @@ pub(crate) struct Activity {
 }
 
 impl Activity {
+    fn new() -> Arc<Activity> {
+        Arc::new(Activity {
+            id: format!("{:016X}", rand::random::<u64>()),
+            ..Activity::default()
+        })
+    }
+
     /// Counts one unit of work from `now` until the guard drops.
     fn enter(self: &Arc<Self>, now: i64) -> Working {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -160,10 +167,7 @@ impl Jobs {
         if let Some((_, a)) = all.iter().find(|(n, _)| *n == name) {
             return a.clone();
         }
-        let a = Arc::new(Activity {
-            id: format!("{:016X}", rand::random::<u64>()),
-            ..Activity::default()
-        });
+        let a = Activity::new();
         all.push((name, a.clone()));
         a
     }
@@ -184,21 +188,7 @@ impl Jobs {
             return false;
         }
         before();
-        let activity = Arc::new(Activity {
-            id: format!("{:016X}", rand::random::<u64>()),
-            ..Activity::default()
-        });
-        let working = activity.enter(now);
-        let handle = tokio::spawn(async move {
-            let _working = working;
-            f.await
-        });
-        running.push(Running {
-            name,
-            ending: Ending::Abort,
-            handle,
-            activity,
-        });
+        running.push(one_off(name, now, Ending::Abort, f));
         true
     }
 
@@ -224,39 +214,9 @@ impl Jobs {
         now: i64,
         f: impl Future<Output = ()> + Send + 'static,
     ) {
-        self.once_ending(name, now, Ending::Finish, f)
-    }
-
-    fn once_ending(
-        &self,
-        name: &'static str,
-        now: i64,
-        ending: Ending,
-        f: impl Future<Output = ()> + Send + 'static,
-    ) {
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|r| !r.handle.is_finished());
-        // Each one-off run is a task of its own, working from its start to its end.
-        let activity = Arc::new(Activity {
-            id: format!("{:016X}", rand::random::<u64>()),
-            ..Activity::default()
-        });
-        let working = activity.enter(now);
-        let handle = tokio::spawn(async move {
-            let _working = working;
-            f.await
-        });
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Running {
-                name,
-                ending,
-                handle,
-                activity,
-            });
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.retain(|r| !r.handle.is_finished());
+        running.push(one_off(name, now, Ending::Finish, f));
     }
 
     /// Starts every job of `app`; `passwords` are configured (user, password) pairs to hash.
@@ -357,6 +317,27 @@ impl Jobs {
                 }
             }
         }
+    }
+}
+
+/// A one-off job, started: a task of its own, working from its start (`now`) to its end.
+fn one_off(
+    name: &'static str,
+    now: i64,
+    ending: Ending,
+    f: impl Future<Output = ()> + Send + 'static,
+) -> Running {
+    let activity = Activity::new();
+    let working = activity.enter(now);
+    let handle = tokio::spawn(async move {
+        let _working = working;
+        f.await
+    });
+    Running {
+        name,
+        ending,
+        handle,
+        activity,
     }
 }
 

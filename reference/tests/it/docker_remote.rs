@@ -44,6 +44,13 @@ async fn get(s: &Srv, url: &str) -> Answer {
         .await
 }
 
+/// Deletes `team/app:1.0` from the upstream registry at `up`.
+async fn untag(upstream: &Srv, up: &str) {
+    let url = format!("{up}/team/app/manifests/1.0");
+    let r = admin(upstream, Method::DELETE, &url).go().await;
+    assert_eq!(r.status(), 202);
+}
+
 #[tokio::test]
 async fn a_docker_remote_pulls_through_the_token_flow_and_serves_its_cache() {
     let upstream = start().await;
@@ -110,14 +117,7 @@ async fn a_docker_remote_pulls_through_the_token_flow_and_serves_its_cache() {
     );
 
     // Gone upstream: the cache still serves the tag (within its period) and the blobs.
-    let r = admin(
-        &upstream,
-        Method::DELETE,
-        &format!("{up}/team/app/manifests/1.0"),
-    )
-    .go()
-    .await;
-    assert_eq!(r.status(), 202);
+    untag(&upstream, &up).await;
     let r = get(&s, &format!("{p}/team/app/manifests/1.0")).await;
     assert_eq!(r.bytes().as_ref(), pushed.as_slice());
     let r = get(&s, &format!("{p}/team/app/blobs/{}", digest(&layer))).await;
@@ -132,14 +132,7 @@ async fn a_docker_remote_pulls_through_the_token_flow_and_serves_its_cache() {
     let r = get(&s, &format!("{p}/team/app/manifests/1.0")).await;
     assert_eq!(r.bytes().as_ref(), moved.as_slice());
     // Deleted upstream and past the period: the cached tag is still served.
-    let r = admin(
-        &upstream,
-        Method::DELETE,
-        &format!("{up}/team/app/manifests/1.0"),
-    )
-    .go()
-    .await;
-    assert_eq!(r.status(), 202);
+    untag(&upstream, &up).await;
     s.clock.advance(61_000);
     let r = get(&s, &format!("{p}/team/app/manifests/1.0")).await;
     assert_eq!(r.bytes().as_ref(), moved.as_slice());
