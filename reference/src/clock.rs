@@ -83,7 +83,7 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
     Some(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as i64)
 }
 
-fn to_datetime(ms: i64) -> time::OffsetDateTime {
+pub(crate) fn to_datetime(ms: i64) -> time::OffsetDateTime {
     time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }

@@ -296,6 +296,9 @@ pub struct Config {
     /// Connections served at once; more wait in the listen queue (`None`: the open-file limit less
     /// a margin for the store's own files).
     pub max_connections: Option<usize>,
+    /// The one folder system exports write under and imports read from (`None`: `export/` in the
+    /// data directory). Paths outside it, or reaching outside it through a link, are refused.
+    pub export_root: Option<PathBuf>,
     /// The clock.
     pub clock: Clock,
     /// Deliberate faults, for proving that a conformance suite can fail. Never set outside tests.
@@ -344,6 +347,7 @@ impl Default for Config {
             permissions: vec![],
             max_upload: None,
             gc_interval_secs: Some(3600),
+            export_root: None,
             idle_timeout_secs: 60,
             max_connections: None,
             clock: Clock::system(),
@@ -443,6 +447,9 @@ pub struct Cli {
     /// Connections served at once (more wait to be accepted). Default: the open-file limit less 256.
     #[arg(long, env = "JCR_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// The folder system exports and imports are confined to. Default: export/ in the data directory.
+    #[arg(long, env = "JCR_EXPORT_ROOT")]
+    pub export_root: Option<PathBuf>,
 }
 
 /// The config-file format.
@@ -467,6 +474,8 @@ pub struct FileConfig {
     pub idle_timeout: Option<u64>,
     /// See [`Config::max_connections`].
     pub max_connections: Option<usize>,
+    /// See [`Config::export_root`].
+    pub export_root: Option<PathBuf>,
     /// Repositories.
     pub repositories: Option<Vec<FileRepo>>,
     /// Users.
@@ -559,6 +568,7 @@ impl Cli {
             max_upload: self.max_upload,
             idle_timeout: self.idle_timeout,
             max_connections: self.max_connections,
+            export_root: self.export_root,
         }
         .apply(&mut c);
         if !self.repos.is_empty() {
@@ -594,6 +604,7 @@ struct Scalars {
     max_upload: Option<u64>,
     idle_timeout: Option<u64>,
     max_connections: Option<usize>,
+    export_root: Option<PathBuf>,
 }
 
 impl Scalars {
@@ -625,6 +636,9 @@ impl Scalars {
         if self.max_connections.is_some() {
             c.max_connections = self.max_connections;
         }
+        if self.export_root.is_some() {
+            c.export_root = self.export_root;
+        }
     }
 }
 
@@ -639,6 +653,7 @@ fn apply_file(c: &mut Config, f: FileConfig) -> Result<(), String> {
         max_upload: f.max_upload,
         idle_timeout: f.idle_timeout,
         max_connections: f.max_connections,
+        export_root: f.export_root,
     }
     .apply(c);
     if let Some(repos) = f.repositories {

@@ -127,6 +127,10 @@ pub(crate) fn describe(name: &str) -> (&'static str, &'static str) {
             "org.jfrog.reference.jobs.StorageOptimizationJob",
             "Compacts the journal into a new snapshot",
         ),
+        "import-export" => (
+            "org.artifactory.repo.service.ImportJob",
+            "System or repository import or export",
+        ),
         _ => ("org.jfrog.reference.jobs.Job", "Background job"),
     }
 }

@@ -252,6 +252,9 @@ fn build_state(config: Config) -> io::Result<(app::AppState, Vec<(String, String
     let now = config.clock.now_ms();
     let store = store::Store::open(config.data_dir.as_deref(), &config.repositories, now)?;
     let auth = auth::Auth::new(config.anonymous_access, store.root());
+    if let Some(a) = store.read().general.anonymous_access {
+        auth.set_anonymous_access(a);
+    }
     let (changes, pending) = auth::seed(&config, &store.read().security);
     for c in changes {
         store

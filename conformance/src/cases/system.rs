@@ -78,6 +78,30 @@ pub fn cases() -> Vec<Case> {
             .global()
             .admin()
             .spec("jcr-rest-api.txt SHA256 Migration start/stop: text/plain answers; a second start while one runs is a 400"),
+        Case::new("system/configuration/xml", configuration_xml)
+            .covers(["system.configuration.get"])
+            .admin()
+            .spec("jcr-rest-api.txt General Configuration: artifactory.config.xml (application/xml) in Artifactory's namespace and element order, the repositories included"),
+        Case::new("system/configuration/save-round-trip", configuration_save)
+            .covers(["system.configuration.save", "system.configuration.get"])
+            .writes()
+            .global()
+            .admin()
+            .spec("jcr-rest-api.txt Save General Configuration: what GET shows, posted back, is taken and shown again (revision aside); a document cut short is a 400 that changes nothing"),
+        Case::new("import-export/settings-examples", import_export_examples)
+            .covers(["export.system.settings", "import.system.settings"])
+            .admin()
+            .spec("jcr-rest-api.txt Export/Import System Settings Example: the settings JSON with a path and boolean flags"),
+        Case::new("import-export/climbing-paths-refused", import_export_climbing_paths)
+            .covers(["export.system", "import.system", "import.repositories"])
+            .admin()
+            .spec("Artifactory's ImportExportPathValidator: a path with '/..' is 'Invalid Export Directory' / 'Invalid Import Directory' (text for the system endpoints, the errors shape for repositories); no path is 'You must provide a repository path to import from.'"),
+        Case::new("import-export/export-and-reimport-repository", export_and_reimport)
+            .covers(["export.system", "import.repositories"])
+            .writes()
+            .global()
+            .admin()
+            .spec("jcr-rest-api.txt Export System (incremental, into <exportPath>/current) and Import Repository Content: a deleted file comes back with its properties"),
         Case::new("system/auth/anonymous-read", anonymous_read)
             .covers(["repositories.list", "system.version"])
             .anonymous()
@@ -537,6 +561,211 @@ fn sha2_migration(c: Ctx) -> CaseFuture {
             r.text() == "Sha256 migration scheduled to stop successfully",
             "stop: {}",
             r.text()
+        );
+        Ok(())
+    })
+}
+
+/// Whether `xml` is an Artifactory configuration: a `config` root in Artifactory's namespace.
+fn is_config_xml(xml: &str) -> Result<(), Failure> {
+    let root = xml
+        .find("<config ")
+        .ok_or_else(|| Failure::Fail(format!("no <config> root element: {xml:.200}")))?;
+    let head = &xml[root..xml[root..].find('>').map_or(xml.len(), |i| root + i)];
+    check!(
+        head.contains("xmlns=\"http://artifactory.jfrog.org/xsd/"),
+        "the root is not in Artifactory's namespace: {head}"
+    );
+    Ok(())
+}
+
+/// The configuration without its `<revision>` line (each save counts one).
+fn without_revision(xml: &str) -> String {
+    xml.lines()
+        .filter(|l| !l.trim_start().starts_with("<revision>"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn configuration_xml(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let r = c.send(c.req("GET", "api/system/configuration")).await?;
+        r.expect_status(200)?
+            .expect_content_type("application/xml")?;
+        let xml = r.text();
+        is_config_xml(&xml)?;
+        // The schema's order: security, then the repositories by class.
+        let at = |tag: &str| xml.find(tag);
+        let order = [
+            "<security>",
+            "<localRepositories",
+            "<remoteRepositories",
+            "<virtualRepositories",
+        ];
+        let found: Vec<Option<usize>> = order.iter().map(|t| at(t)).collect();
+        check!(
+            found.iter().all(Option::is_some),
+            "missing one of {order:?}: {:.300}",
+            xml
+        );
+        check!(
+            found.windows(2).all(|w| w[0] < w[1]),
+            "{order:?} are not in the schema's order"
+        );
+        check!(
+            xml.contains(&format!("<key>{}</key>", c.repo)),
+            "the case repository '{}' is not in the configuration",
+            c.repo
+        );
+        Ok(())
+    })
+}
+
+fn configuration_save(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let get = || c.req("GET", "api/system/configuration");
+        let post = |xml: &str| {
+            c.req("POST", "api/system/configuration")
+                .header("Content-Type", "application/xml")
+                .body(xml.as_bytes())
+        };
+        let before = c.send(get()).await?.text();
+        is_config_xml(&before)?;
+        // What the server shows, posted back, is taken whole and shown again.
+        let r = c.send(post(&before)).await?;
+        r.expect_status(200)?;
+        check!(
+            r.text().contains("Reload of new configuration succeeded"),
+            "answer: {}",
+            r.text()
+        );
+        let after = c.send(get()).await?.text();
+        check!(
+            without_revision(&after) == without_revision(&before),
+            "the configuration changed by being posted back"
+        );
+        // A document cut short is a 400 and changes nothing.
+        let cut = &before[..before.len() / 2];
+        let r = c.send(post(cut)).await?;
+        r.expect_status(400)?;
+        let still = c.send(get()).await?.text();
+        check!(
+            without_revision(&still) == without_revision(&before),
+            "a refused document changed the configuration"
+        );
+        Ok(())
+    })
+}
+
+fn import_export_examples(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let r = c.send(c.req("GET", "api/export/system")).await?;
+        r.expect_status(200)?;
+        let v = r.json()?;
+        expect_string(&v, "exportPath")?;
+        for f in [
+            "includeMetadata",
+            "createArchive",
+            "bypassFiltering",
+            "verbose",
+            "failOnError",
+            "failIfEmpty",
+            "m2",
+            "incremental",
+            "excludeContent",
+        ] {
+            check!(
+                v[f].is_boolean(),
+                "export settings: '{f}' is not a boolean: {v}"
+            );
+        }
+        let r = c.send(c.req("GET", "api/import/system")).await?;
+        r.expect_status(200)?;
+        let v = r.json()?;
+        expect_string(&v, "importPath")?;
+        for f in ["includeMetadata", "verbose", "failOnError", "failIfEmpty"] {
+            check!(
+                v[f].is_boolean(),
+                "import settings: '{f}' is not a boolean: {v}"
+            );
+        }
+        Ok(())
+    })
+}
+
+fn import_export_climbing_paths(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let climb = "/tmp/../etc/jcr-conformance";
+        let r = c
+            .send(
+                c.req("POST", "api/export/system")
+                    .json(&json!({"exportPath": climb})),
+            )
+            .await?;
+        crate::case::expect_text(&r, 400, "Invalid Export Directory")?;
+        let r = c
+            .send(
+                c.req("POST", "api/import/system")
+                    .json(&json!({"importPath": climb})),
+            )
+            .await?;
+        crate::case::expect_text(&r, 400, "Invalid Import Directory")?;
+        let r = c
+            .send(c.req(
+                "POST",
+                &format!("api/import/repositories?path={climb}&repo={}", c.repo),
+            ))
+            .await?;
+        r.expect_rest_error(400, "Invalid Import Directory")?;
+        let r = c.send(c.req("POST", "api/import/repositories")).await?;
+        r.expect_rest_error(400, "You must provide a repository path to import from.")?;
+        Ok(())
+    })
+}
+
+fn export_and_reimport(c: Ctx) -> CaseFuture {
+    Box::pin(async move {
+        let example = c.send(c.req("GET", "api/export/system")).await?.json()?;
+        let base = expect_string(&example, "exportPath")?;
+        let path = c.path("export/kept.txt");
+        c.deploy(&format!("{path};origin=export"), b"exported content")
+            .await?;
+        // Incremental exports go to `<exportPath>/current`, a path the case can name.
+        let r = c
+            .send(c.req("POST", "api/export/system").json(&json!({
+                "exportPath": base, "incremental": true, "includeMetadata": true,
+            })))
+            .await?;
+        r.expect_status(200)?;
+        c.send(c.req("DELETE", &path)).await?.expect_status(204)?;
+        let from = format!(
+            "{}/current/repositories/{}",
+            base.trim_end_matches('/'),
+            c.repo
+        );
+        let r = c
+            .send(c.req(
+                "POST",
+                &format!(
+                    "api/import/repositories?path={from}&repo={}&metadata=1",
+                    c.repo
+                ),
+            ))
+            .await?;
+        r.expect_status(200)?;
+        let back = c.send(c.req("GET", &path)).await?;
+        back.expect_status(200)?;
+        check!(
+            back.body == b"exported content",
+            "the content came back changed"
+        );
+        let props = c
+            .send(c.req("GET", &format!("api/storage/{path}?properties")))
+            .await?
+            .json()?;
+        check!(
+            props["properties"]["origin"] == json!(["export"]),
+            "the properties did not come back: {props}"
         );
         Ok(())
     })

@@ -217,6 +217,7 @@ pub(crate) async fn deploy(
             props,
             now: app.config.clock.now_ms(),
             user: caller.name.clone(),
+            stamp: Default::default(),
         };
         return commit_and_read(app, &repo, &d.path, |_| Ok(m)).await;
     }

@@ -164,7 +164,8 @@ type Verified = (String, [u8; 32]);
 /// Authentication and authorisation.
 #[derive(Debug)]
 pub struct Auth {
-    anonymous_access: bool,
+    /// Anonymous access: the start-up flag, then what the general configuration sets.
+    anonymous_access: std::sync::atomic::AtomicBool,
     pepper: [u8; 32],
     cache: Mutex<HashMap<String, Verified>>,
     failures: Mutex<HashMap<String, u32>>,
@@ -186,7 +187,7 @@ impl Auth {
     /// Authentication for a store rooted at `root`.
     pub fn new(anonymous_access: bool, root: &std::path::Path) -> Auth {
         Auth {
-            anonymous_access,
+            anonymous_access: anonymous_access.into(),
             pepper: rand::random(),
             cache: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
@@ -203,6 +204,13 @@ impl Auth {
     /// Whether anonymous access is on.
     pub fn anonymous_access(&self) -> bool {
         self.anonymous_access
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Turns anonymous access on or off (the general configuration).
+    pub fn set_anonymous_access(&self, on: bool) {
+        self.anonymous_access
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn digest(&self, user: &str, secret: &str) -> [u8; 32] {
@@ -651,7 +659,7 @@ impl Auth {
 
     /// The permission test alone (listings use it to hide what the caller may not read).
     pub fn allows(&self, state: &State, caller: &Caller, action: Action, t: Target<'_>) -> bool {
-        if caller.anonymous && !self.anonymous_access {
+        if caller.anonymous && !self.anonymous_access() {
             return false;
         }
         state.security.allows(
@@ -666,7 +674,7 @@ impl Auth {
 
     /// Anonymous callers when anonymous access is off: 401 `Authentication is required`.
     pub fn gate(&self, caller: &Caller) -> Result<(), ApiError> {
-        if caller.anonymous && !self.anonymous_access {
+        if caller.anonymous && !self.anonymous_access() {
             return Err(msg::authentication_required());
         }
         Ok(())

@@ -44,6 +44,8 @@ pub(crate) async fn handle(r: &Req, e: System, body: BodyStream) -> Result<Respo
         System::RouterHealth => router_health(r),
         System::Usage => usage(body).await,
         System::UrlBase => url_base(r, body).await,
+        System::Configuration => Ok(respond(StatusCode::OK, "application/xml", configuration(r))),
+        System::ConfigurationSave => save_configuration(r, body).await,
         System::Tasks => Ok(tasks(r)),
         System::Sha2Start => sha2_start(r, body).await,
         System::Sha2Stop => {
@@ -65,7 +67,180 @@ pub(crate) async fn handle(r: &Req, e: System, body: BodyStream) -> Result<Respo
             crate::system::reverse_proxy::nginx(&reverse_proxy(r)),
         )),
         System::Optimize => Ok(optimize(r)),
+        System::ExportSettings => Ok(json(
+            StatusCode::OK,
+            "application/vnd.org.jfrog.artifactory.system.ExportSettings+json",
+            &crate::system::export::example(&crate::system::export::root(&r.state)),
+        )),
+        System::ImportSettings => Ok(json(
+            StatusCode::OK,
+            "application/vnd.org.jfrog.artifactory.system.ImportSettings+json",
+            &crate::system::import::example(&crate::system::export::root(&r.state)),
+        )),
+        System::Export => export(r, body).await,
+        System::Import => import(r, body).await,
+        System::ImportRepositories => import_repositories(r).await,
     }
+}
+
+/// A settings document (JSON): a body that does not parse is a 400 in the REST shape.
+async fn settings_body(body: BodyStream) -> Result<Value, ApiError> {
+    let bytes = read_small(body, 64 << 10).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("Could not parse the settings: {e}")))
+}
+
+/// Artifactory's answer to a path outside the export root: a 400 with its text.
+fn invalid_dir(message: &'static str, why: String) -> ApiError {
+    tracing::warn!("{message}: {why}");
+    ApiError::text(400, message)
+}
+
+/// An import or export's answer: its progress lines, a 200, or a 500 when it met errors.
+fn report(rep: crate::system::export::Report) -> Response {
+    let status = if rep.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    respond(status, "text/plain", rep.text())
+}
+
+/// Runs `f` as the one import or export job (shown by `GET /api/tasks`), or answers 409 while
+/// another runs.
+async fn as_job<F>(r: &Req, f: F) -> Result<Response, ApiError>
+where
+    F: std::future::Future<Output = crate::system::export::Report> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let started = r.state.jobs.once_unless_running(
+        "import-export",
+        r.state.config.clock.now_ms(),
+        || {},
+        async move {
+            let _ = tx.send(f.await);
+        },
+    );
+    if !started {
+        return Err(ApiError::new(
+            409,
+            "An import or export is already running; try again when it has finished",
+        ));
+    }
+    let rep = rx
+        .await
+        .map_err(|_| ApiError::internal("the import or export job ended without a report"))?;
+    Ok(report(rep))
+}
+
+/// `POST /api/export/system`.
+async fn export(r: &Req, body: BodyStream) -> Result<Response, ApiError> {
+    use crate::system::export;
+    let doc = settings_body(body).await?;
+    let s = export::ExportSettings::parse(&doc).map_err(ApiError::bad_request)?;
+    let root = export::root(&r.state);
+    let target = export::confine(&root, &s.path)
+        .map_err(|why| invalid_dir(export::INVALID_EXPORT_DIR, why))?;
+    let config_xml = configuration(r);
+    let app = r.state.clone();
+    let now = app.config.clock.now_ms();
+    as_job(r, async move {
+        tokio::task::spawn_blocking(move || export::export(&app, &s, &target, config_xml, now))
+            .await
+            .unwrap_or_else(|e| {
+                let mut rep = export::Report::default();
+                rep.error(format!("The export failed: {e}"));
+                rep
+            })
+    })
+    .await
+}
+
+/// The folder an import reads: the confined path, or a zip there extracted beside it (removed
+/// when the returned guard drops).
+async fn import_source(
+    root: &std::path::Path,
+    given: &str,
+) -> Result<(std::path::PathBuf, Option<tempfile::TempDir>), ApiError> {
+    use crate::system::export::{confine, INVALID_IMPORT_DIR};
+    let path = confine(root, given).map_err(|why| invalid_dir(INVALID_IMPORT_DIR, why))?;
+    if !path.is_file() {
+        return Ok((path, None));
+    }
+    let root = root.to_path_buf();
+    let zip = path.clone();
+    let dir = tokio::task::spawn_blocking(move || crate::system::import::unzip(&zip, &root))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::bad_request)?;
+    Ok((dir.path().to_path_buf(), Some(dir)))
+}
+
+/// `POST /api/import/system`.
+async fn import(r: &Req, body: BodyStream) -> Result<Response, ApiError> {
+    use crate::system::{export, import};
+    let doc = settings_body(body).await?;
+    let s = import::ImportSettings::parse(&doc).map_err(ApiError::bad_request)?;
+    let (dir, guard) = import_source(&export::root(&r.state), &s.path).await?;
+    let app = r.state.clone();
+    let user = r.caller()?.name.clone();
+    as_job(r, async move {
+        let rep = import::system(&app, &s, &dir, &user).await;
+        drop(guard);
+        rep
+    })
+    .await
+}
+
+/// `POST /api/import/repositories?path=&repo=&metadata=&verbose=`.
+async fn import_repositories(r: &Req) -> Result<Response, ApiError> {
+    use crate::system::{export, import};
+    let path = r.query.get("path").unwrap_or("").trim().to_string();
+    if path.is_empty() {
+        return Err(ApiError::bad_request(
+            "You must provide a repository path to import from.",
+        ));
+    }
+    let number = |name: &str, default: bool| -> Result<bool, ApiError> {
+        match r.query.get(name).map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(default),
+            Some(v) => v.parse::<i64>().map(|n| n == 1).map_err(|_| {
+                ApiError::bad_request(format!("Parameter '{name}' must be 0 or 1, not '{v}'"))
+            }),
+        }
+    };
+    let s = import::ImportSettings {
+        path: path.clone(),
+        include_metadata: number("metadata", true)?,
+        verbose: number("verbose", false)?,
+        fail_on_error: false,
+        fail_if_empty: true,
+    };
+    let repo = r
+        .query
+        .get("repo")
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_string);
+    // This one refuses in the REST shape (Artifactory throws, where the system import answers
+    // with a text entity).
+    let (dir, guard) = import_source(&export::root(&r.state), &path)
+        .await
+        .map_err(|e| ApiError::bad_request(e.message().to_string()))?;
+    if !dir.is_dir() {
+        return Err(ApiError::text(
+            400,
+            format!("Directory {path} does not exist."),
+        ));
+    }
+    let app = r.state.clone();
+    let user = r.caller()?.name.clone();
+    as_job(r, async move {
+        let rep = import::repositories(&app, &s, &dir, repo.as_deref(), &user).await;
+        drop(guard);
+        rep
+    })
+    .await
 }
 
 /// The reverse proxy settings as `GET .../webServer` shows them: the saved ones, blanks filled
@@ -86,6 +261,50 @@ fn reverse_proxy(r: &Req) -> Value {
     let context = r.state.ctx_path.trim_start_matches('/').to_string();
     let saved = r.state.store.read().reverse_proxy.clone();
     crate::system::reverse_proxy::ReverseProxy::shown(saved.as_ref(), &host, &context, https, port)
+}
+
+/// `GET /api/system/configuration`: `artifactory.config.xml` from the live configuration.
+pub(crate) fn configuration(r: &Req) -> String {
+    let saved = r.state.store.read().reverse_proxy.is_some();
+    let proxy = saved.then(|| reverse_proxy(r));
+    let state = r.state.store.read();
+    crate::system::descriptor::render(&state, r.state.auth.anonymous_access(), proxy.as_ref())
+}
+
+/// `POST /api/system/configuration`: replaces the whole configuration at once, or, for a
+/// document that does not parse, fit the schema or fit together, a 400 that changes nothing.
+async fn save_configuration(r: &Req, body: BodyStream) -> Result<Response, ApiError> {
+    if let Some(ct) = r.headers.get("content-type") {
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if !(mime.is_empty() || mime == "application/xml" || mime == "text/xml") {
+            return Err(ApiError::new(
+                415,
+                format!("The configuration is XML (application/xml), not '{mime}'"),
+            ));
+        }
+    }
+    let bytes = read_small(body, 16 << 20).await?;
+    let user = r.caller()?.name.clone();
+    crate::system::descriptor::save(&r.state, &bytes, &user)
+        .await
+        .map_err(|e| match e {
+            crate::store::Refusal::Check(m) => ApiError::bad_request(m),
+            crate::store::Refusal::Commit(c) => {
+                ApiError::refused(crate::store::Refusal::Commit(c), |t| {
+                    ApiError::bad_request(format!("{t:?}"))
+                })
+            }
+        })?;
+    Ok(respond(
+        StatusCode::OK,
+        "text/plain",
+        "Reload of new configuration succeeded",
+    ))
 }
 
 /// `POST /api/system/configuration/webServer` (admin): saves the settings; `201` with the key.
@@ -258,7 +477,7 @@ async fn url_base(r: &Req, body: BodyStream) -> Result<Response, ApiError> {
     let url = String::from_utf8(bytes.to_vec())
         .map_err(|_| ApiError::bad_request("The URL base is not UTF-8 text"))?;
     if !url.trim().is_empty() {
-        check_url(&url).map_err(ApiError::bad_request)?;
+        crate::system::check_url(&url).map_err(ApiError::bad_request)?;
     }
     let m = crate::store::Mutation::SetUrlBase {
         url: url.trim().to_string(),
@@ -273,26 +492,6 @@ async fn url_base(r: &Req, body: BodyStream) -> Result<Response, ApiError> {
         "text/plain",
         format!("URL base has been successfully updated to \"{url}\".\n"),
     ))
-}
-
-/// `UrlValidator("http", "https")`'s checks, with its messages.
-fn check_url(url: &str) -> Result<(), String> {
-    const SCHEMES: &str = "[http, https]";
-    match reqwest::Url::parse(url.trim()) {
-        Err(url::ParseError::EmptyHost) => Err(format!("Cannot resolve host from url: {url}")),
-        Err(url::ParseError::RelativeUrlWithoutBase) => Err(format!(
-            "Url scheme cannot be empty. The following schemes are allowed: {SCHEMES}. For example: http://host"
-        )),
-        Err(_) => Err(format!("'{url}' is not a valid url")),
-        Ok(u) if !matches!(u.scheme(), "http" | "https") => Err(format!(
-            "Scheme '{}' is not allowed. The following schemes are allowed: {SCHEMES}",
-            u.scheme()
-        )),
-        Ok(u) if u.host_str().is_none_or(str::is_empty) => {
-            Err(format!("Cannot resolve host from url: {url}"))
-        }
-        Ok(_) => Ok(()),
-    }
 }
 
 /// The edition a JFrog Container Registry reports for its licence.

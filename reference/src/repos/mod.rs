@@ -83,7 +83,7 @@ pub(crate) async fn create(
             return Err(msg::repository_exists());
         }
         Ok(Mutation::CreateRepo {
-            config: parse_config(key, doc, None, state)?,
+            config: parse_config(key, doc, None, &|k| state.repo(k).map(|r| &r.config))?,
             now: app.config.clock.now_ms(),
             user: caller.name.clone(),
         })
@@ -101,7 +101,9 @@ pub(crate) async fn update(app: &App, key: &str, doc: &Map<String, Value>) -> Re
     let check = |state: &State| {
         let existing = state.repo(key).ok_or_else(msg::bad_request)?;
         Ok(Mutation::UpdateRepo {
-            config: parse_config(key, doc, Some(&existing.config), state)?,
+            config: parse_config(key, doc, Some(&existing.config), &|k| {
+                state.repo(k).map(|r| &r.config)
+            })?,
         })
     };
     app.store
@@ -163,15 +165,28 @@ pub(crate) fn config_json(c: &RepoConfig) -> Value {
 
 /// [`parse_config`] of a new repository `fuzz-local` over an empty state (the fuzz targets).
 pub(crate) fn parse_for_fuzz(doc: &Map<String, Value>) -> Result<RepoConfig, ApiError> {
-    parse_config("fuzz-local", doc, None, &State::default())
+    parse_config("fuzz-local", doc, None, &|_| None)
 }
+
+/// A new repository `key` from its JSON, its members looked up with `lookup` (a whole
+/// configuration checks its repositories against each other, not against the live state).
+pub(crate) fn from_doc<'a>(
+    key: &str,
+    doc: &Map<String, Value>,
+    lookup: &dyn Fn(&str) -> Option<&'a RepoConfig>,
+) -> Result<RepoConfig, ApiError> {
+    parse_config(key, doc, None, lookup)
+}
+
+/// What the checks of a configuration know about other repositories: their configuration by key.
+type Lookup<'l, 'a> = &'l dyn Fn(&str) -> Option<&'a RepoConfig>;
 
 /// Builds a configuration from JSON (on top of `existing` for updates) and validates it.
 fn parse_config(
     key: &str,
     doc: &Map<String, Value>,
     existing: Option<&RepoConfig>,
-    state: &State,
+    lookup: Lookup<'_, '_>,
 ) -> Result<RepoConfig, ApiError> {
     let s = |name: &str| -> Result<Option<String>, ApiError> {
         match doc.get(name) {
@@ -264,12 +279,12 @@ fn parse_config(
                 ApiError::bad_request("Field 'repositories' must be an array of repository keys")
             })?;
             for m in &members {
-                if m == key || state.repo(m).is_none() {
+                if m == key || lookup(m).is_none() {
                     return Err(ApiError::bad_request(format!(
                         "Repository '{m}' does not exist or cannot be a member of '{key}'"
                     )));
                 }
-                if reaches(state, m, key, &mut Vec::new()) {
+                if reaches(lookup, m, key, &mut Vec::new()) {
                     return Err(ApiError::bad_request(format!(
                         "Repository '{m}' includes '{key}': a virtual repository cannot include itself through its members"
                     )));
@@ -280,7 +295,9 @@ fn parse_config(
         if let Some(d) = s("defaultDeploymentRepo")? {
             if d.is_empty() {
                 c.default_deployment_repo = None;
-            } else if !c.repositories.contains(&d) || state.repo(&d).is_none_or(|x| !x.is_local()) {
+            } else if !c.repositories.contains(&d)
+                || lookup(&d).is_none_or(|x| x.rclass != RepoClass::Local)
+            {
                 return Err(ApiError::bad_request(format!(
                     "Default deployment repository '{d}' must be a local repository included in the virtual repository"
                 )));
@@ -293,16 +310,15 @@ fn parse_config(
 }
 
 /// Whether the virtual repository `from` has `target` among its members, at any depth.
-fn reaches(state: &State, from: &str, target: &str, seen: &mut Vec<String>) -> bool {
+fn reaches(lookup: Lookup<'_, '_>, from: &str, target: &str, seen: &mut Vec<String>) -> bool {
     if seen.iter().any(|s| s == from) {
         return false;
     }
     seen.push(from.to_string());
-    state.repo(from).is_some_and(|r| {
-        r.config
-            .repositories
+    lookup(from).is_some_and(|c| {
+        c.repositories
             .iter()
-            .any(|m| m == target || reaches(state, m, target, seen))
+            .any(|m| m == target || reaches(lookup, m, target, seen))
     })
 }
 

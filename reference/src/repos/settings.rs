@@ -72,6 +72,14 @@ fn table(class: RepoClass, pt: PackageType) -> Vec<(&'static str, Value)> {
     t
 }
 
+/// The default of setting `name` for `class`/`pt` repositories (`None`: not one of the known ones).
+pub(crate) fn default_of(class: RepoClass, pt: PackageType, name: &str) -> Option<Value> {
+    table(class, pt)
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, d)| d)
+}
+
 /// The fields the configuration holds typed (see [`crate::repos::config_json`]).
 const TYPED: &[&str] = &[
     "key",

@@ -213,6 +213,7 @@ impl Journal {
                 archives: &state.archives,
                 url_base: &state.url_base,
                 reverse_proxy: &state.reverse_proxy,
+                general: &state.general,
                 api_keys: &state.api_keys,
                 security: &state.security,
             };
@@ -279,6 +280,7 @@ struct SnapshotView<'a> {
     archives: &'a std::collections::HashMap<String, Vec<String>>,
     url_base: &'a str,
     reverse_proxy: &'a Option<crate::system::reverse_proxy::ReverseProxy>,
+    general: &'a crate::system::descriptor::General,
     api_keys: &'a std::collections::BTreeMap<String, super::Secret>,
     security: &'a crate::auth::model::Security,
 }

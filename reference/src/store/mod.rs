@@ -340,6 +340,7 @@ mod tests {
                     props: Props::default(),
                     now: 2,
                     user: "u".into(),
+                    stamp: Default::default(),
                 };
                 store.commit(m).await.unwrap();
             }

@@ -438,6 +438,9 @@ pub enum Mutation {
         props: Props,
         now: i64,
         user: String,
+        /// Times and author kept from elsewhere (an import): set on the folder, new or not.
+        #[serde(default, skip_serializing_if = "Stamp::is_empty")]
+        stamp: Stamp,
     },
     /// Delete a file or folder (recursively).
     Delete { repo: String, path: String },
@@ -472,6 +475,13 @@ pub enum Mutation {
     },
     /// Set (or, empty, remove) the custom URL base.
     SetUrlBase { url: String },
+    /// Replace the whole general configuration (`POST /api/system/configuration`, a system import):
+    /// repositories created, changed, removed and reordered, and the rest, in one step.
+    SetConfiguration {
+        descriptor: Box<crate::system::descriptor::Descriptor>,
+        now: i64,
+        user: String,
+    },
     /// Save the reverse proxy settings.
     SetReverseProxy {
         proxy: crate::system::reverse_proxy::ReverseProxy,
@@ -505,6 +515,13 @@ pub struct Stamp {
     pub modified: Option<i64>,
     /// User name for `modifiedBy`.
     pub modified_by: Option<String>,
+}
+
+impl Stamp {
+    /// Whether it sets nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Stamp::default()
+    }
 }
 
 /// Domain failures; the HTTP layer maps them to messages.
@@ -543,6 +560,9 @@ pub struct State {
     /// The reverse proxy settings (`/api/system/configuration/webServer`), once saved.
     #[serde(default)]
     pub reverse_proxy: Option<crate::system::reverse_proxy::ReverseProxy>,
+    /// The rest of the general configuration (`artifactory.config.xml`) and its revision.
+    #[serde(default)]
+    pub general: crate::system::descriptor::General,
     /// Checksum and property indexes (rebuilt on load, kept by [`State::apply`]).
     #[serde(skip)]
     pub index: Index,
@@ -819,6 +839,58 @@ impl State {
         Ok(())
     }
 
+    /// Replaces the general configuration: refuses before changing anything if a repository
+    /// would change class or type, then removes the repositories the configuration leaves out,
+    /// creates and changes the others and puts them in its order.
+    fn set_configuration(
+        &mut self,
+        d: &crate::system::descriptor::Descriptor,
+        now: i64,
+        user: &str,
+    ) -> Result<(), TreeError> {
+        let revision = self.general.revision;
+        for c in &d.repos {
+            if let Some(r) = self.repos.get(&c.key) {
+                if r.config.rclass != c.rclass || r.config.package_type != c.package_type {
+                    return Err(TreeError::Conflict(c.key.clone()));
+                }
+            }
+        }
+        let keep: std::collections::HashMap<&str, usize> = d
+            .repos
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.key.as_str(), i))
+            .collect();
+        let gone: Vec<String> = self
+            .repos
+            .keys()
+            .filter(|k| !keep.contains_key(k.as_str()))
+            .cloned()
+            .collect();
+        for key in gone {
+            self.apply(&Mutation::DeleteRepo { key })?;
+        }
+        for c in &d.repos {
+            match self.repos.get_mut(&c.key) {
+                Some(r) => r.config = c.clone(),
+                None => self.apply(&Mutation::CreateRepo {
+                    config: c.clone(),
+                    now,
+                    user: user.to_string(),
+                })?,
+            }
+        }
+        self.repos
+            .sort_by_cached_key(|k, _| keep.get(k.as_str()).copied().unwrap_or(usize::MAX));
+        self.url_base = d.url_base.clone();
+        self.reverse_proxy = d.reverse_proxy.clone();
+        self.security.lock_policy = d.lock_policy.clone();
+        self.general = d.general.clone();
+        self.general.revision = revision + 1;
+        Ok(())
+    }
+
     /// Validates and applies a mutation. On error nothing changed.
     pub fn apply(&mut self, m: &Mutation) -> Result<(), TreeError> {
         match m {
@@ -828,11 +900,13 @@ impl State {
                 }
                 let repo = Repo::new(config.clone(), *now, user);
                 self.repos.insert(config.key.clone(), repo);
+                self.general.revision += 1;
                 Ok(())
             }
             Mutation::UpdateRepo { config } => {
                 let repo = self.repo_mut(&config.key)?;
                 repo.config = config.clone();
+                self.general.revision += 1;
                 Ok(())
             }
             Mutation::DeleteRepo { key } => {
@@ -844,6 +918,7 @@ impl State {
                     self.index.remove(item);
                 }
                 self.record(|| Event::RepoDeleted { key: key.clone() });
+                self.general.revision += 1;
                 // Virtual repositories forget the deleted member.
                 for r in self.repos.values_mut() {
                     r.config.repositories.retain(|m| m != key);
@@ -922,12 +997,19 @@ impl State {
             }
             Mutation::SetUrlBase { url } => {
                 self.url_base = url.clone();
+                self.general.revision += 1;
                 Ok(())
             }
             Mutation::SetReverseProxy { proxy } => {
                 self.reverse_proxy = Some(proxy.clone());
+                self.general.revision += 1;
                 Ok(())
             }
+            Mutation::SetConfiguration {
+                descriptor,
+                now,
+                user,
+            } => self.set_configuration(descriptor, *now, user),
             Mutation::IndexArchive { sha256, entries } => {
                 self.archives.insert(sha256.clone(), entries.clone());
                 Ok(())
@@ -938,6 +1020,7 @@ impl State {
                 props,
                 now,
                 user,
+                stamp,
             } => {
                 let r = self.repo_mut(repo)?;
                 if let Some(existing) = r.items.get(path.as_str()) {
@@ -951,7 +1034,18 @@ impl State {
                 if !r.items.contains_key(path.as_str()) {
                     r.items.insert(Key::from(path), Item::folder(*now, user));
                 }
-                self.edit_item(repo, path, |item| item.props.replace_keys(props))
+                self.edit_item(repo, path, |item| {
+                    item.props.replace_keys(props);
+                    if let Some(c) = stamp.created {
+                        item.created = c;
+                    }
+                    if let Some(m) = stamp.modified {
+                        item.modified = m;
+                    }
+                    if let Some(by) = &stamp.modified_by {
+                        item.modified_by = Sym::new(by);
+                    }
+                })
             }
             Mutation::Delete { repo, path } => {
                 let r = self.repo_mut(repo)?;
@@ -1412,7 +1506,7 @@ mod tests {
                     5 => Mutation::Transfer { src_repo: "r".into(), src_path: path, dst_repo: "o".into(),
                                               dst_path: paths[n as usize].into(), mv: v == 1, now: 4, user: "u".into() },
                     6 => Mutation::FillChecksums { sha256: sum.clone(), sha1: sum[..40].into(), md5: "m".into() },
-                    _ => Mutation::MakeFolder { repo, path, props, now: 5, user: "u".into() },
+                    _ => Mutation::MakeFolder { repo, path, props, now: 5, user: "u".into(), stamp: Stamp::default() },
                 };
                 let _ = s.apply(&m);
                 indexes_agree_with_scans(&s);

@@ -1,6 +1,10 @@
 //! The system: the storage summary and key encryption (the master key that seals secrets at rest).
 
+pub(crate) mod descriptor;
+pub(crate) mod export;
+pub(crate) mod import;
 pub(crate) mod reverse_proxy;
+pub(crate) mod xml;
 
 use serde_json::{json, Value};
 
@@ -177,6 +181,26 @@ pub(crate) async fn key_encryption(app: &App, on: bool) -> Result<(), ApiError> 
         tracing::info!("key encryption deactivated");
     }
     Ok(())
+}
+
+/// `UrlValidator("http", "https")`'s checks, with its messages.
+pub(crate) fn check_url(url: &str) -> Result<(), String> {
+    const SCHEMES: &str = "[http, https]";
+    match url::Url::parse(url.trim()) {
+        Err(url::ParseError::EmptyHost) => Err(format!("Cannot resolve host from url: {url}")),
+        Err(url::ParseError::RelativeUrlWithoutBase) => Err(format!(
+            "Url scheme cannot be empty. The following schemes are allowed: {SCHEMES}. For example: http://host"
+        )),
+        Err(_) => Err(format!("'{url}' is not a valid url")),
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => Err(format!(
+            "Scheme '{}' is not allowed. The following schemes are allowed: {SCHEMES}",
+            u.scheme()
+        )),
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+            Err(format!("Cannot resolve host from url: {url}"))
+        }
+        Ok(_) => Ok(()),
+    }
 }
 
 #[cfg(test)]

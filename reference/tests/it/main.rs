@@ -11,6 +11,7 @@ mod durability;
 mod escalation;
 mod fuzz_corpus;
 mod helm;
+mod import_export;
 mod limits;
 mod logs;
 mod negotiation;

@@ -861,3 +861,255 @@ async fn a_sha256_migration_without_pauses_finishes() {
     // Finished: it may run again.
     assert_eq!(start_now().await.status(), 200);
 }
+
+async fn configuration(s: &Srv) -> String {
+    let r = s.get("api/system/configuration").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(r.headers(), "content-type"), Some("application/xml"));
+    r.text()
+}
+
+async fn post_configuration(s: &Srv, doc: &str) -> Answer {
+    s.admin(Method::POST, "api/system/configuration")
+        .header("content-type", "application/xml")
+        .body(doc.to_string())
+        .go()
+        .await
+}
+
+#[tokio::test]
+async fn the_configuration_is_generated_from_the_live_state() {
+    let s = start_with(with_bob).await;
+    let r = s
+        .admin(Method::PUT, "api/repositories/libs-remote")
+        .json(&json!({"rclass": "remote", "url": "https://repo.example.test/maven2", "username": "u", "password": "hidden-upstream-secret", "retrievalCachePeriodSecs": 60}))
+        .go()
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    let r = s
+        .admin(Method::PUT, "api/repositories/all")
+        .json(&json!({"rclass": "virtual", "repositories": ["generic-local", "libs-remote"], "defaultDeploymentRepo": "generic-local"}))
+        .go()
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    let r = s
+        .admin(Method::PUT, "api/system/configuration/baseUrl")
+        .body("https://jcr.example.test/artifactory")
+        .go()
+        .await;
+    assert_eq!(r.status(), 200);
+    let xml = configuration(&s).await;
+    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<config xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns=\"http://artifactory.jfrog.org/xsd/3.1.32\" xsi:schemaLocation=\"http://artifactory.jfrog.org/xsd/3.1.32 http://www.jfrog.org/xsd/artifactory-v3_1_32.xsd\">\n    <offlineMode>false</offlineMode>\n"), "{xml}");
+    // The schema's order: security before the repositories, then proxies, the URL base, layouts.
+    let at = |needle: &str| {
+        xml.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing: {xml}"))
+    };
+    assert!(at("<revision>") < at("<security>"));
+    assert!(at("<security>") < at("<localRepositories>"));
+    assert!(at("<localRepositories>") < at("<remoteRepositories>"));
+    assert!(at("<remoteRepositories>") < at("<virtualRepositories>"));
+    assert!(at("<virtualRepositories>") < at("<urlBase>"));
+    assert!(at("<urlBase>") < at("<repoLayouts>"));
+    assert!(xml.contains("        <anonAccessEnabled>false</anonAccessEnabled>\n"));
+    assert!(xml.contains("        <userLockPolicy>\n            <enabled>false</enabled>\n            <loginAttempts>5</loginAttempts>\n        </userLockPolicy>\n"));
+    assert!(xml.contains("    <urlBase>https://jcr.example.test/artifactory</urlBase>\n"));
+    assert!(xml.contains("        <localRepository>\n            <key>generic-local</key>\n            <type>generic</type>\n"), "{xml}");
+    assert!(xml.contains("            <url>https://repo.example.test/maven2</url>\n"));
+    assert!(xml.contains("            <retrievalCachePeriodSecs>60</retrievalCachePeriodSecs>\n"));
+    assert!(xml.contains("            <repositories>\n                <repositoryRef>generic-local</repositoryRef>\n                <repositoryRef>libs-remote</repositoryRef>\n            </repositories>\n"));
+    assert!(
+        xml.contains("            <defaultDeploymentRepo>generic-local</defaultDeploymentRepo>\n")
+    );
+    assert!(
+        !xml.contains("hidden-upstream-secret"),
+        "upstream passwords are never shown"
+    );
+    // Each save counts.
+    let revision = |x: &str| {
+        x.split("<revision>")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert!(revision(&xml) >= 3, "{xml}");
+    // Admins only.
+    let r = s
+        .basic(Method::GET, "api/system/configuration", "bob", "pw")
+        .go()
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = s.anon(Method::GET, "api/system/configuration").go().await;
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn a_posted_configuration_applies_whole_and_reads_back() {
+    let s = start().await;
+    let r = s
+        .admin(Method::PUT, "api/repositories/scratch-local")
+        .json(&json!({"rclass": "local"}))
+        .go()
+        .await;
+    assert_eq!(r.status(), 200);
+    s.deploy("generic-local/a.txt", "kept").await;
+    s.deploy("scratch-local/x.txt", "gone with its repository")
+        .await;
+    let before = configuration(&s).await;
+    // Remove scratch-local, add a local and a virtual over it, set the URL base, anonymous access,
+    // the lock policy and a mail server, and put generic-local last.
+    let helm = before
+        .find("        <localRepository>\n            <key>scratch-local</key>")
+        .unwrap();
+    let helm_end =
+        before[helm..].find("</localRepository>\n").unwrap() + helm + "</localRepository>\n".len();
+    let generic = before
+        .find("        <localRepository>\n            <key>generic-local</key>")
+        .unwrap();
+    let generic_end = before[generic..].find("</localRepository>\n").unwrap()
+        + generic
+        + "</localRepository>\n".len();
+    assert!(generic < helm);
+    let generic_xml = before[generic..generic_end].to_string();
+    let new_local = "        <localRepository>\n            <key>team-local</key>\n            <type>generic</type>\n            <description>Team &amp; friends</description>\n            <handleSnapshots>false</handleSnapshots>\n        </localRepository>\n";
+    let mut doc = before.clone();
+    doc.replace_range(helm..helm_end, "");
+    doc.replace_range(generic..generic_end, new_local);
+    doc = doc.replacen(
+        "    </localRepositories>\n",
+        &format!("{generic_xml}    </localRepositories>\n"),
+        1,
+    );
+    doc = doc.replace("    <virtualRepositories/>\n", "    <virtualRepositories>\n        <virtualRepository>\n            <key>team</key>\n            <type>generic</type>\n            <repositories>\n                <repositoryRef>team-local</repositoryRef>\n            </repositories>\n            <defaultDeploymentRepo>team-local</defaultDeploymentRepo>\n        </virtualRepository>\n    </virtualRepositories>\n");
+    doc = doc.replace(
+        "<anonAccessEnabled>false</anonAccessEnabled>",
+        "<anonAccessEnabled>true</anonAccessEnabled>",
+    );
+    doc = doc.replace(
+        "<loginAttempts>5</loginAttempts>",
+        "<loginAttempts>7</loginAttempts>",
+    );
+    doc = doc
+        .replace("<host></host>", "<host>smtp.example.test</host>")
+        .replace("<host/>", "<host>smtp.example.test</host>");
+    doc = doc.replace(
+        "    <repoLayouts>",
+        "    <urlBase>https://posted.example.test/artifactory</urlBase>\n    <repoLayouts>",
+    );
+    let r = post_configuration(&s, &doc).await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert_eq!(r.text(), "Reload of new configuration succeeded");
+    assert_eq!(header(r.headers(), "content-type"), Some("text/plain"));
+
+    // Every API follows it.
+    let repos: Vec<serde_json::Value> = s.get("api/repositories").await.json();
+    let keys: Vec<&str> = repos.iter().map(|r| r["key"].as_str().unwrap()).collect();
+    assert_eq!(
+        keys,
+        [
+            "team-local",
+            "docker-local",
+            "helm-local",
+            "artifactory-build-info",
+            "generic-local",
+            "team"
+        ]
+    );
+    assert!(repos[0]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://posted.example.test/artifactory/"));
+    let team: serde_json::Value = s.get("api/repositories/team-local").await.json();
+    assert_eq!(team["description"], "Team & friends");
+    assert_eq!(team["handleSnapshots"], false);
+    let r = s.get("api/repositories/scratch-local").await;
+    assert_eq!(r.status(), 400);
+    let r = s.get("scratch-local/x.txt").await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(s.get("generic-local/a.txt").await.text(), "kept");
+    let r = s
+        .anon(Method::GET, "api/storage/generic-local/a.txt")
+        .go()
+        .await;
+    assert_eq!(r.status(), 200, "anonymous access is on: {}", r.text());
+    let r = s
+        .admin(Method::PUT, "team/via-virtual.txt")
+        .body("v")
+        .go()
+        .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(s.get("team-local/via-virtual.txt").await.text(), "v");
+
+    // A GET returns what was posted, normalised: every posted line in its place (the revision
+    // counts the save), the settings left out shown at their defaults.
+    let after = configuration(&s).await;
+    let mut shown = after.lines();
+    for line in doc.lines().filter(|l| !l.contains("<revision>")) {
+        assert!(
+            shown.any(|l| l == line),
+            "{line} is not in its place in:\n{after}"
+        );
+    }
+    assert!(after.contains("            <handleReleases>true</handleReleases>\n            <handleSnapshots>false</handleSnapshots>\n"));
+    // The normal form is a fixed point: posting it again changes nothing but the revision.
+    let r = post_configuration(&s, &after).await;
+    assert_eq!(r.status(), 200);
+    let norm = |x: &str| {
+        x.lines()
+            .filter(|l| !l.contains("<revision>"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(norm(&configuration(&s).await), norm(&after));
+}
+
+#[tokio::test]
+async fn a_bad_configuration_is_refused_and_changes_nothing() {
+    let s = start().await;
+    let good = configuration(&s).await;
+    let cases: Vec<(String, &str)> = vec![
+        ("not xml at all".into(), "Text outside the root element"),
+        (good[..good.len() - 40].to_string(), "The document ended before its elements were closed"),
+        (good.replace("<security>", "<security>\n<bogus>1</bogus>"), "Unknown element 'bogus' in 'security'"),
+        (good.replace("    <localRepositories>", "    <localRepositories>\n<localRepository><key>generic-local</key></localRepository>"), "Repository 'generic-local' is configured more than once"),
+        (good.replace("<key>docker-local</key>\n            <type>docker</type>", "<key>docker-local</key>\n            <type>generic</type>"), "The package type of 'docker-local' cannot be changed"),
+        (good.replace("    <virtualRepositories/>", "<virtualRepositories><virtualRepository><key>v</key><repositories><repositoryRef>missing</repositoryRef></repositories></virtualRepository></virtualRepositories>"), "Repository 'missing' does not exist or cannot be a member of 'v'"),
+        (good.replace("    <virtualRepositories/>", "<virtualRepositories><virtualRepository><key>a</key><repositories><repositoryRef>b</repositoryRef></repositories></virtualRepository><virtualRepository><key>b</key><repositories><repositoryRef>a</repositoryRef></repositories></virtualRepository></virtualRepositories>"), "includes 'a'"),
+        (good.replace("<maxUniqueTags>0</maxUniqueTags>", "<maxUniqueTags>many</maxUniqueTags>"), "must be a whole number"),
+        (good.replace("<loginAttempts>5</loginAttempts>", "<loginAttempts>0</loginAttempts>"), "loginAttempts"),
+        (good.replace("    <repoLayouts>", "    <urlBase>ftp://x</urlBase>\n    <repoLayouts>"), "Scheme 'ftp' is not allowed"),
+        (good.replace("    <remoteRepositories/>\n", ""), "The configuration has no 'remoteRepositories' element"),
+        (format!("<!DOCTYPE config [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>{}", good.split_once("?>").unwrap().1), "DOCTYPE"),
+        (good.replace("http://artifactory.jfrog.org/xsd/3.1.32\" xsi", "urn:not-artifactory\" xsi"), "namespace"),
+        ("<other xmlns=\"http://artifactory.jfrog.org/xsd/3.1.32\"/>".into(), "The root element must be 'config'"),
+    ];
+    for (doc, want) in cases {
+        let r = post_configuration(&s, &doc).await;
+        assert_eq!(r.status(), 400, "{want}: {}", r.text());
+        let v: serde_json::Value = r.json();
+        let m = v["errors"][0]["message"].as_str().unwrap();
+        assert!(m.contains(want), "{want}: {m}");
+        assert_eq!(v["errors"][0]["status"], 400);
+    }
+    let r = s
+        .admin(Method::POST, "api/system/configuration")
+        .header("content-type", "application/json")
+        .body("{}")
+        .go()
+        .await;
+    assert_eq!(r.status(), 415);
+    let r = s
+        .admin(Method::DELETE, "api/system/configuration")
+        .go()
+        .await;
+    assert_eq!(r.status(), 405);
+    assert_eq!(
+        configuration(&s).await,
+        good,
+        "nothing changed, not even the revision"
+    );
+}
