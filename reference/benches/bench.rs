@@ -36,6 +36,7 @@ fn main() {
     let only_load = args.iter().any(|a| a == "--only-registry-load");
     let only_builds = args.iter().any(|a| a == "--only-builds");
     let only_remote = args.iter().any(|a| a == "--only-remote");
+    let only_import_export = args.iter().any(|a| a == "--only-import-export");
     let items: Vec<usize> = args
         .iter()
         .position(|a| a == "--items")
@@ -78,6 +79,10 @@ fn main() {
     }
     if only_remote {
         remote_bench(size_mib);
+        return;
+    }
+    if only_import_export {
+        import_export_bench(work.path(), &items, size_mib);
         return;
     }
     if only_load {
@@ -1758,4 +1763,236 @@ fn chart_package(name: &str, version: &str) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut gz, &raw).expect("gzip in memory");
     gz.finish().expect("gzip in memory")
+}
+
+/// A server on `data` with its export root at `root`.
+fn start_with_root(data: &Path, root: &Path) -> (Child, u16) {
+    let port = free_port();
+    let t = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
+        .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data)
+        .arg("--export-root")
+        .arg(root)
+        .env("JCR_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start jcr-reference");
+    wait_200(port, "/artifactory/api/system/ping", t);
+    (child, port)
+}
+
+/// `POST` as admin; panics unless 200. Returns the seconds it took.
+fn post_200(port: u16, path: &str, json: Option<&str>) -> f64 {
+    let url = format!("http://127.0.0.1:{port}/artifactory/{path}");
+    let mut args = vec![
+        "-sS",
+        "-u",
+        "admin:password",
+        "-X",
+        "POST",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+    ];
+    if let Some(j) = json {
+        args.extend(["-H", "Content-Type: application/json", "-d", j]);
+    }
+    args.push(&url);
+    let t = Instant::now();
+    let out = Command::new("curl").args(&args).output().expect("curl");
+    let secs = t.elapsed().as_secs_f64();
+    let code = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        code,
+        "200",
+        "POST {path}: {code} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    secs
+}
+
+/// `cp -r` of `from` into `to`, synced: the baseline for moving the same files.
+fn cp_synced(from: &Path, to: &Path) -> f64 {
+    let t = Instant::now();
+    let ok = Command::new("cp")
+        .arg("-r")
+        .arg(from)
+        .arg(to)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "cp -r");
+    let _ = Command::new("sync").status();
+    t.elapsed().as_secs_f64()
+}
+
+/// Makes `<dir>/generic-local/` with `n` small files, 1,000 to a folder, or one file of `mib` MiB.
+fn export_source(dir: &Path, n: usize, mib: Option<u64>) {
+    let repo = dir.join("generic-local");
+    std::fs::create_dir_all(&repo).unwrap();
+    match mib {
+        Some(m) => write_file(&repo.join("big.bin"), m << 20),
+        None => {
+            for i in 0..n {
+                let d = repo.join(format!("d{}", i / 1000));
+                if i % 1000 == 0 {
+                    std::fs::create_dir_all(&d).unwrap();
+                }
+                std::fs::write(d.join(format!("f{i}.txt")), format!("item {i}\n")).unwrap();
+            }
+        }
+    }
+}
+
+/// Section "import and export": `POST /api/import/repositories` and `POST /api/export/system` of
+/// `items[0]` small files and of one `mib` MiB file (each on a fresh server, so its peak RSS is the
+/// operation's), against `cp -r` + `sync` of the same files; then restarts on a data directory
+/// holding each of `items` (written by `bench::seed_data_dir`), time to the first ping and to the
+/// first storage answer (the cold path a user meets), against a restart on an empty data directory.
+/// Target: restart under 2 s at 1M items. Medians of 3 runs (5 for restarts).
+fn import_export_bench(work: &Path, items: &[usize], mib: u64) {
+    let n = items.first().copied().unwrap_or(100_000);
+    println!(
+        "{:<44} {:>14} {:>14} {:>10}",
+        "measure (s, MiB)", "jcr-reference", "cp -r + sync", "ratio"
+    );
+    for (label, count, big) in [
+        (format!("{n} files"), n, None),
+        (format!("one {mib} MiB file"), 1, Some(mib)),
+    ] {
+        let root = work.join(format!("ie-{count}-{}", big.unwrap_or(0)));
+        let src = root.join("src");
+        export_source(&src, count, big);
+        let (mut imports, mut exports, mut copies) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut import_rss, mut export_rss) = (Vec::new(), Vec::new());
+        for run in 0..3 {
+            let data = root.join(format!("data-{run}"));
+            let (child, port) = start_with_root(&data, &root);
+            imports.push(post_200(port, "api/import/repositories?path=src", None));
+            import_rss.push(hwm_kib(child.id()) as f64 / 1024.0);
+            stop(child);
+            let (child, port) = start_with_root(&data, &root);
+            let doc = format!("{{\"exportPath\": \"out-{run}\"}}");
+            exports.push(post_200(port, "api/export/system", Some(&doc)));
+            export_rss.push(hwm_kib(child.id()) as f64 / 1024.0);
+            stop(child);
+            copies.push(cp_synced(&src, &root.join(format!("cp-{run}"))));
+            let _ = std::fs::remove_dir_all(root.join(format!("out-{run}")));
+            let _ = std::fs::remove_dir_all(root.join(format!("cp-{run}")));
+            let _ = std::fs::remove_dir_all(&data);
+        }
+        let cp = med(&copies);
+        row(
+            &format!("import of {label}, s"),
+            med(&imports),
+            Some(cp),
+            "",
+            false,
+        );
+        row(
+            &format!("export of {label}, s"),
+            med(&exports),
+            Some(cp),
+            "",
+            false,
+        );
+        row(
+            "  peak RSS during the import, MiB",
+            med(&import_rss),
+            None,
+            "",
+            false,
+        );
+        row(
+            "  peak RSS during the export, MiB",
+            med(&export_rss),
+            None,
+            "",
+            false,
+        );
+        let _ = std::fs::remove_dir_all(&root);
+    }
+    // Restarts.
+    let empty = work.join("restart-empty");
+    let restart = |data: &Path, probe: &str| -> (f64, f64, f64) {
+        let port = free_port();
+        let t = Instant::now();
+        let child = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
+            .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(data)
+            .env("JCR_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start jcr-reference");
+        let ping = wait_200(port, "/artifactory/api/system/ping", t).as_secs_f64();
+        let first = wait_200_auth(port, probe, t).as_secs_f64();
+        let rss = hwm_kib(child.id()) as f64 / 1024.0;
+        stop(child);
+        (ping, first, rss)
+    };
+    let base: Vec<(f64, f64, f64)> = (0..5)
+        .map(|_| restart(&empty, "/artifactory/api/storage/generic-local"))
+        .collect();
+    let base_ping = med(&base.iter().map(|r| r.0).collect::<Vec<_>>());
+    for &count in items {
+        let data = work.join(format!("restart-{count}"));
+        let t = Instant::now();
+        jcr_reference::bench::seed_data_dir(&data, 4, count).expect("seed");
+        println!(
+            "  (seeded {count} items in {:.1} s; snapshot {:.0} MiB)",
+            t.elapsed().as_secs_f64(),
+            std::fs::metadata(data.join("meta/state.json")).map_or(0, |m| m.len()) as f64
+                / 1048576.0
+        );
+        let last = count - 1;
+        let probe = format!(
+            "/artifactory/api/storage/repo-{}/group{}/artifact{}/{last}/artifact-{last}.txt",
+            last % 4,
+            last / 100_000,
+            last / 100
+        );
+        let runs: Vec<(f64, f64, f64)> = (0..5).map(|_| restart(&data, &probe)).collect();
+        let pick = |f: fn(&(f64, f64, f64)) -> f64| med(&runs.iter().map(f).collect::<Vec<_>>());
+        row(
+            &format!("restart with {count} items: to ping, s"),
+            pick(|r| r.0),
+            Some(base_ping),
+            "",
+            false,
+        );
+        row(
+            "  to the first storage answer, s",
+            pick(|r| r.1),
+            None,
+            "",
+            false,
+        );
+        row("  peak RSS, MiB", pick(|r| r.2), None, "", false);
+        let _ = std::fs::remove_dir_all(&data);
+    }
+}
+
+/// Polls an admin `GET path` until it answers 200; the time since `since`.
+fn wait_200_auth(port: u16, path: &str, since: Instant) -> Duration {
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {AUTH}\r\nConnection: close\r\n\r\n"
+    );
+    loop {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let mut buf = [0u8; 16];
+            if s.write_all(req.as_bytes()).is_ok()
+                && s.read(&mut buf).is_ok_and(|n| n >= 12)
+                && &buf[9..12] == b"200"
+            {
+                return since.elapsed();
+            }
+        }
+        if since.elapsed() > Duration::from_secs(60) {
+            panic!("no 200 from port {port}{path} within 60 s");
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
 }

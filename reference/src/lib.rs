@@ -115,6 +115,49 @@ pub use config::{
 pub mod bench {
     pub use crate::search::{aql, aql_eval, legacy};
     pub use crate::store::{FileData, Mutation, Props, Stamp, State};
+
+    /// Writes a data directory holding `items` files spread over `repos` local repositories
+    /// (`repo-0`, ...), 100 to a folder, and compacts it into its snapshot, as a long-running server
+    /// leaves it. The files' content is not stored: restart benchmarks read the tree only.
+    pub fn seed_data_dir(dir: &std::path::Path, repos: usize, items: usize) -> std::io::Result<()> {
+        use crate::config::{PackageType, RepoClass, RepoConfig};
+        use sha1::Digest as _;
+        let configs: Vec<RepoConfig> = (0..repos)
+            .map(|r| RepoConfig::new(&format!("repo-{r}"), RepoClass::Local, PackageType::Generic))
+            .collect();
+        let store = crate::store::Store::open(Some(dir), &configs, 0)?;
+        let mut steps = Vec::with_capacity(1000);
+        for i in 0..items {
+            let body = format!("item {i}\n");
+            let info = crate::store::BlobInfo {
+                sha256: hex::encode(sha2::Sha256::digest(body.as_bytes())),
+                sha1: hex::encode(sha1::Sha1::digest(body.as_bytes())),
+                md5: hex::encode(md5::Md5::digest(body.as_bytes())),
+                size: body.len() as u64,
+            };
+            steps.push(Mutation::PutFile {
+                repo: format!("repo-{}", i % repos),
+                path: format!(
+                    "group{}/artifact{}/{i}/artifact-{i}.txt",
+                    i / 100_000,
+                    i / 100
+                ),
+                file: FileData::of_blob(&info, "text/plain"),
+                props: Props::default(),
+                now: 1_700_000_000_000 + i as i64,
+                user: "bench".into(),
+                stamp: Stamp::default(),
+            });
+            if steps.len() == 1000 || i + 1 == items {
+                store
+                    .commit_lazy(Mutation::Batch {
+                        steps: std::mem::take(&mut steps),
+                    })
+                    .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+            }
+        }
+        store.checkpoint()
+    }
 }
 
 /// Entry points for the fuzz targets (`fuzz/`) and their corpora as regression tests: each takes

@@ -460,6 +460,14 @@ pub enum Mutation {
         now: i64,
         user: String,
     },
+    /// Set a file's download statistics as they were elsewhere (an import).
+    SetStats {
+        repo: String,
+        path: String,
+        downloads: u64,
+        last_downloaded: i64,
+        last_downloaded_by: Option<String>,
+    },
     /// Set (create or replace) a user's API key.
     SetApiKey { user: String, key: Secret },
     /// Revoke one user's API key, or everyone's when `user` is `None`.
@@ -1096,6 +1104,25 @@ impl State {
                 stats.downloads += 1;
                 stats.last_downloaded = *now;
                 stats.last_downloaded_by = Some(Sym::new(user));
+                Ok(())
+            }
+            Mutation::SetStats {
+                repo,
+                path,
+                downloads,
+                last_downloaded,
+                last_downloaded_by,
+            } => {
+                let r = self.repo_mut(repo)?;
+                let item = r.items.get_mut(path.as_str()).ok_or(TreeError::NoItem)?;
+                let file = item.file.as_mut().ok_or(TreeError::NoItem)?;
+                file.stats = (*downloads > 0).then(|| {
+                    Box::new(Stats {
+                        downloads: *downloads,
+                        last_downloaded: *last_downloaded,
+                        last_downloaded_by: last_downloaded_by.as_deref().map(Sym::new),
+                    })
+                });
                 Ok(())
             }
             Mutation::SetApiKey { user, key } => {

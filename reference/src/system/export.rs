@@ -27,6 +27,8 @@ use crate::store::{Item, Props};
 pub(crate) const REPOSITORIES: &str = "repositories";
 /// The suffix of the folder beside each item that holds its metadata.
 pub(crate) const METADATA: &str = ".artifactory-metadata";
+/// A file's download statistics inside its metadata folder.
+pub(crate) const STATS_FILE: &str = "artifactory.stats.xml";
 /// The general configuration inside an export.
 pub(crate) const CONFIG_FILE: &str = "artifactory.config.xml";
 /// Security inside an export.
@@ -215,6 +217,8 @@ pub(crate) struct Meta {
     /// (type, actual, original) for sha1, md5, sha256.
     pub checksums: Vec<(String, String, Option<String>)>,
     pub props: Vec<(String, String)>,
+    /// Download count, last download (epoch ms) and who made it, for a file downloaded at all.
+    pub stats: Option<(u64, i64, String)>,
 }
 
 impl Meta {
@@ -236,6 +240,17 @@ impl Meta {
             m.size = f.size;
             m.mime = f.mime.to_string();
             let o = f.original.as_deref();
+            let st = item.stats();
+            if st.downloads > 0 {
+                m.stats = Some((
+                    st.downloads,
+                    st.last_downloaded,
+                    st.last_downloaded_by
+                        .as_ref()
+                        .map(|u| u.to_string())
+                        .unwrap_or_default(),
+                ));
+            }
             m.checksums = vec![
                 (
                     "sha1".into(),
@@ -313,6 +328,21 @@ impl Meta {
         ]
     }
 
+    fn stats_xml(&self) -> Option<String> {
+        let (n, last, by) = self.stats.as_ref()?;
+        Some(xml::write(
+            &Node::parent(
+                "artifactory-stats",
+                vec![
+                    Node::text("downloadCount", n.to_string()),
+                    Node::text("lastDownloaded", last.to_string()),
+                    Node::text("lastDownloadedBy", by.clone()),
+                ],
+            ),
+            &[],
+        ))
+    }
+
     fn props_xml(&self) -> String {
         let props = self
             .props
@@ -329,7 +359,11 @@ impl Meta {
 
     /// Reads `artifactory-file.xml` / `artifactory-folder.xml` and `properties.xml` (either may
     /// be missing: an export without metadata, or an item without properties).
-    pub(crate) fn read(item_xml: Option<&[u8]>, props_xml: Option<&[u8]>) -> Result<Meta, String> {
+    pub(crate) fn read(
+        item_xml: Option<&[u8]>,
+        props_xml: Option<&[u8]>,
+        stats_xml: Option<&[u8]>,
+    ) -> Result<Meta, String> {
         let mut m = Meta::default();
         if let Some(b) = item_xml {
             let doc = xml::parse(b)?;
@@ -358,6 +392,22 @@ impl Meta {
                     ));
                 }
             }
+        }
+        if let Some(b) = stats_xml {
+            let doc = xml::parse(b)?;
+            let r = &doc.root;
+            let n: u64 = r
+                .child_text("downloadCount")
+                .unwrap_or("0")
+                .parse()
+                .map_err(|_| "'downloadCount' must be a number")?;
+            let last: i64 = r
+                .child_text("lastDownloaded")
+                .unwrap_or("0")
+                .parse()
+                .map_err(|_| "'lastDownloaded' must be a number")?;
+            let by = r.child_text("lastDownloadedBy").unwrap_or("").to_string();
+            m.stats = (n > 0).then_some((n, last, by));
         }
         if let Some(b) = props_xml {
             let doc = xml::parse(b)?;
@@ -419,11 +469,39 @@ impl Report {
     }
 }
 
-/// One repository as it is exported: its key and its items in path order (a folder before what
-/// it holds).
-struct RepoCopy {
-    key: String,
-    items: Vec<(String, Item)>,
+/// Items read from the tree per lock: an export holds at most this many copies at a time, so its
+/// memory does not grow with the repository, and writers wait for one page at most.
+const PAGE: usize = 1000;
+
+/// The next items of repository `key` after `after` (`None`: from the start), in path order (a
+/// folder before what it holds), those its patterns refuse left out unless `bypass`; the last path
+/// read comes back too, `None` at the end (or when the repository went away meanwhile).
+fn page(
+    app: &App,
+    key: &str,
+    after: Option<&str>,
+    bypass: bool,
+) -> (Vec<(String, Item)>, Option<String>) {
+    use std::ops::Bound;
+    let state = app.store.read();
+    let Some(r) = state.repos.get(key) else {
+        return (Vec::new(), None);
+    };
+    let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+    let read: Vec<(String, Item)> = r
+        .items
+        .range::<str, _>((from, Bound::Unbounded))
+        .take(PAGE)
+        .map(|(k, i)| (k.to_string(), i.clone()))
+        .collect();
+    let last = read.last().map(|(k, _)| k.clone());
+    let kept = read
+        .into_iter()
+        .filter(|(path, item)| {
+            bypass || crate::repos::resolve::accepts(&r.config, path, item.file.is_none())
+        })
+        .collect();
+    (kept, last)
 }
 
 /// Runs an export into `target` (already confined). Blocking: call it off the async threads.
@@ -437,22 +515,11 @@ pub(crate) fn export(
     let mut report = Report::default();
     let (repos, security) = {
         let state = app.store.read();
-        let repos: Vec<RepoCopy> = state
+        let repos: Vec<(String, usize)> = state
             .repos
             .values()
             .filter(|r| r.config.rclass != RepoClass::Virtual)
-            .map(|r| RepoCopy {
-                key: r.config.key.clone(),
-                items: r
-                    .items
-                    .iter()
-                    .filter(|(path, item)| {
-                        s.bypass_filtering
-                            || crate::repos::resolve::accepts(&r.config, path, item.file.is_none())
-                    })
-                    .map(|(k, i)| (k.to_string(), i.clone()))
-                    .collect(),
-            })
+            .map(|r| (r.config.key.clone(), r.items.len()))
             .collect();
         let security = s.include_security.then(|| {
             // The instance secret keys this instance's registry tokens and encrypted passwords:
@@ -534,17 +601,12 @@ pub(crate) fn export(
         Some(Err(e)) => report.error(format!("Could not export security: {e}")),
         None => {}
     }
-    for repo in &repos {
+    for (key, count) in &repos {
         if s.fail_on_error && !report.errors.is_empty() {
             break;
         }
-        export_repo(
-            app,
-            s,
-            &work.join(REPOSITORIES).join(&repo.key),
-            repo,
-            &mut report,
-        );
+        let dir = work.join(REPOSITORIES).join(key);
+        export_repo(app, s, &dir, key, *count, &mut report);
     }
     if s.fail_on_error && !report.errors.is_empty() {
         report.status("Export stopped at the first error (failOnError)");
@@ -586,74 +648,113 @@ fn free_name(base: &Path, stamp: &str, archive: bool) -> PathBuf {
         .expect("some name is free")
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(p) = path.parent() {
-        crate::store::private::dir(p)?;
+/// Creates (or truncates) an owner-only file, making its folder only when it is missing: most
+/// items' folders exist already, and a directory check per file was most of an export's time.
+fn create(path: &Path) -> std::io::Result<std::fs::File> {
+    let open = || {
+        crate::store::private::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+    };
+    match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(p) = path.parent() {
+                crate::store::private::dir(p)?;
+            }
+            open()
+        }
+        other => other,
     }
-    let mut f = crate::store::private::options()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)?;
-    f.write_all(bytes)
 }
 
-fn export_repo(app: &App, s: &ExportSettings, dir: &Path, repo: &RepoCopy, report: &mut Report) {
-    report.status(format!(
-        "Exporting repository '{}' ({} items)...",
-        repo.key,
-        repo.items.len()
-    ));
+fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    create(path)?.write_all(bytes)
+}
+
+fn export_repo(
+    app: &App,
+    s: &ExportSettings,
+    dir: &Path,
+    key: &str,
+    count: usize,
+    report: &mut Report,
+) {
+    report.status(format!("Exporting repository '{key}' ({count} items)..."));
     if let Err(e) = crate::store::private::dir(dir) {
         report.error(format!("Could not create {}: {e}", dir.display()));
         return;
     }
     let mut files = 0u64;
-    for (path, item) in &repo.items {
-        if s.fail_on_error && !report.errors.is_empty() {
-            return;
+    let mut after: Option<String> = None;
+    loop {
+        let (items, last) = page(app, key, after.as_deref(), s.bypass_filtering);
+        if last.is_none() {
+            break;
         }
-        let dest = dir.join(path);
-        let meta = Meta::of(item);
-        // The repository's root is its folder: only its metadata is written.
-        if path.is_empty() && !s.include_metadata {
-            continue;
-        }
-        if s.verbose && !path.is_empty() {
-            report.status(format!("Exporting {}:{path}", repo.key));
-        }
-        let done = match &item.file {
-            None if path.is_empty() => Ok(()),
-            None => crate::store::private::dir(&dest).map(|_| ()),
-            Some(f) => {
+        after = last;
+        for (path, item) in &items {
+            if s.fail_on_error && !report.errors.is_empty() {
+                return;
+            }
+            if let Some(f) = &item.file {
                 files += 1;
-                export_file(app, s, &dest, f.sha256.hex().as_str(), &meta)
+                if let Err(e) = export_item(app, s, dir, key, path, item, f.sha256.hex().as_str()) {
+                    report.error(format!("Could not export {key}:{path}: {e}"));
+                }
+            } else if let Err(e) = export_item(app, s, dir, key, path, item, "") {
+                report.error(format!("Could not export {key}:{path}: {e}"));
             }
-        };
-        if let Err(e) = done {
-            report.error(format!("Could not export {}:{path}: {e}", repo.key));
-            continue;
-        }
-        if s.include_metadata {
-            let md = metadata_dir(&dest);
-            let item_xml = if item.file.is_some() {
-                ("artifactory-file.xml", meta.file_xml(&repo.key, path))
-            } else {
-                ("artifactory-folder.xml", meta.folder_xml(&repo.key, path))
-            };
-            let mut r = write_file(&md.join(item_xml.0), item_xml.1.as_bytes());
-            if r.is_ok() && !meta.props.is_empty() {
-                r = write_file(&md.join("properties.xml"), meta.props_xml().as_bytes());
-            }
-            if let Err(e) = r {
-                report.error(format!(
-                    "Could not write the metadata of {}:{path}: {e}",
-                    repo.key
-                ));
+            if s.verbose && !path.is_empty() {
+                report.status(format!("Exporting {key}:{path}"));
             }
         }
     }
-    report.status(format!("Exported repository '{}': {files} files", repo.key));
+    report.status(format!("Exported repository '{key}': {files} files"));
+}
+
+/// Writes one item of an export: a folder, or a file's content (`sha256` its blob), then its
+/// metadata.
+fn export_item(
+    app: &App,
+    s: &ExportSettings,
+    dir: &Path,
+    key: &str,
+    path: &str,
+    item: &Item,
+    sha256: &str,
+) -> std::io::Result<()> {
+    // The repository's root is its folder: only its metadata is written.
+    if path.is_empty() && !s.include_metadata {
+        return Ok(());
+    }
+    let dest = dir.join(path);
+    let meta = Meta::of(item);
+    match &item.file {
+        None if path.is_empty() => {}
+        None => {
+            crate::store::private::dir(&dest)?;
+        }
+        Some(_) => export_file(app, s, &dest, sha256, &meta)?,
+    }
+    if !s.include_metadata {
+        return Ok(());
+    }
+    let md = metadata_dir(&dest);
+    let (name, xml) = if item.file.is_some() {
+        ("artifactory-file.xml", meta.file_xml(key, path))
+    } else {
+        ("artifactory-folder.xml", meta.folder_xml(key, path))
+    };
+    write_file(&md.join(name), xml.as_bytes())?;
+    if !meta.props.is_empty() {
+        write_file(&md.join("properties.xml"), meta.props_xml().as_bytes())?;
+    }
+    if let Some(stats) = meta.stats_xml() {
+        write_file(&md.join(STATS_FILE), stats.as_bytes())?;
+    }
+    Ok(())
 }
 
 fn export_file(
@@ -663,9 +764,6 @@ fn export_file(
     sha256: &str,
     meta: &Meta,
 ) -> std::io::Result<()> {
-    if let Some(p) = dest.parent() {
-        crate::store::private::dir(p)?;
-    }
     if s.m2 {
         for kind in ["sha1", "md5"] {
             let sum = meta.actual(kind);
@@ -684,19 +782,14 @@ fn export_file(
         let same_size = std::fs::metadata(dest).is_ok_and(|m| m.len() == meta.size);
         let old = std::fs::read(metadata_dir(dest).join("artifactory-file.xml")).ok();
         let same_sum = old
-            .and_then(|b| Meta::read(Some(&b), None).ok())
+            .and_then(|b| Meta::read(Some(&b), None, None).ok())
             .is_some_and(|m| m.actual("sha256") == sha256);
         if same_size && same_sum {
             return Ok(());
         }
     }
     let mut from = app.store.blobs.open_blob(sha256)?;
-    let mut to = crate::store::private::options()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(dest)?;
-    std::io::copy(&mut from, &mut to)?;
+    std::io::copy(&mut from, &mut create(dest)?)?;
     Ok(())
 }
 
@@ -774,10 +867,12 @@ mod tests {
                 ("md5".into(), "m5".into(), None),
             ],
             props: vec![("k".into(), "v<1>".into()), ("k".into(), "w".into())],
+            stats: Some((3, 9, "bob".into())),
         };
         let back = Meta::read(
             Some(m.file_xml("r", "a/b.txt").as_bytes()),
             Some(m.props_xml().as_bytes()),
+            m.stats_xml().as_deref().map(str::as_bytes),
         )
         .unwrap();
         assert_eq!(back, m);

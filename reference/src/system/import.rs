@@ -5,7 +5,8 @@
 //! security entities the instance does not have (JCR keeps the ones it has), then replaces the
 //! content of every repository the export holds. A repository import adds to the repositories it
 //! names. Content is streamed into the blob store (one copy per content, whatever the paths) and
-//! checked against the checksums in its metadata; each batch of items is one journal record.
+//! checked against the checksums in its metadata; each batch of items is one journal record,
+//! written once one flush of the file system has made the batch's blobs durable.
 
 use std::path::{Path, PathBuf};
 
@@ -98,27 +99,35 @@ fn read_meta(item: &Path, folder: bool) -> Result<Option<Meta>, String> {
     };
     let item_xml = read(md.join(name))?;
     let props = read(md.join("properties.xml"))?;
-    if item_xml.is_none() && props.is_none() {
+    let stats = if folder {
+        None
+    } else {
+        read(md.join(super::export::STATS_FILE))?
+    };
+    if item_xml.is_none() && props.is_none() && stats.is_none() {
         return Ok(None);
     }
-    Meta::read(item_xml.as_deref(), props.as_deref())
+    Meta::read(item_xml.as_deref(), props.as_deref(), stats.as_deref())
         .map(Some)
         .map_err(|e| format!("{}: {e}", md.display()))
 }
 
-/// Lists a repository folder's items, a folder before what it holds, refusing links and names
-/// the tree cannot hold. Blocking.
-fn walk(dir: &Path, metadata: bool, report: &mut Report) -> Vec<Entry> {
-    let mut out = Vec::new();
+/// Hands a repository folder's items to `found` one at a time, a folder before what it holds,
+/// and an error for each link and name the tree cannot hold; stops when `found` says so (the
+/// importer went away). Blocking.
+fn walk(dir: &Path, metadata: bool, found: &mut dyn FnMut(Result<Entry, String>) -> bool) {
     if metadata {
-        match read_meta(dir, true) {
-            Ok(Some(m)) => out.push(Entry {
+        let root = read_meta(dir, true).transpose().map(|m| {
+            m.map(|m| Entry {
                 path: String::new(),
                 file: None,
                 meta: Some(m),
-            }),
-            Ok(None) => {}
-            Err(e) => report.error(e),
+            })
+        });
+        if let Some(r) = root {
+            if !found(r) {
+                return;
+            }
         }
     }
     let mut stack = vec![(dir.to_path_buf(), String::new())];
@@ -126,7 +135,9 @@ fn walk(dir: &Path, metadata: bool, report: &mut Report) -> Vec<Entry> {
         let mut entries = match std::fs::read_dir(&d) {
             Ok(rd) => rd.filter_map(Result::ok).collect::<Vec<_>>(),
             Err(e) => {
-                report.error(format!("{}: {e}", d.display()));
+                if !found(Err(format!("{}: {e}", d.display()))) {
+                    return;
+                }
                 continue;
             }
         };
@@ -134,7 +145,12 @@ fn walk(dir: &Path, metadata: bool, report: &mut Report) -> Vec<Entry> {
         let mut folders = Vec::new();
         for e in entries {
             let Some(name) = e.file_name().to_str().map(str::to_string) else {
-                report.error(format!("{}: the name is not UTF-8", e.path().display()));
+                if !found(Err(format!(
+                    "{}: the name is not UTF-8",
+                    e.path().display()
+                ))) {
+                    return;
+                }
                 continue;
             };
             let path = if prefix.is_empty() {
@@ -144,16 +160,20 @@ fn walk(dir: &Path, metadata: bool, report: &mut Report) -> Vec<Entry> {
             };
             let Ok(ft) = e.file_type() else { continue };
             if ft.is_symlink() {
-                report.error(format!(
+                if !found(Err(format!(
                     "Refusing the symbolic link '{path}': an import reads only what is inside its folder"
-                ));
+                ))) {
+                    return;
+                }
                 continue;
             }
             if name.ends_with(METADATA) && ft.is_dir() {
                 continue;
             }
             if name == "." || name == ".." || name.contains('\\') {
-                report.error(format!("Refusing the entry '{path}'"));
+                if !found(Err(format!("Refusing the entry '{path}'"))) {
+                    return;
+                }
                 continue;
             }
             if ft.is_file() && sidecar(&d, &name) {
@@ -163,32 +183,38 @@ fn walk(dir: &Path, metadata: bool, report: &mut Report) -> Vec<Entry> {
                 match read_meta(&e.path(), ft.is_dir()) {
                     Ok(m) => m,
                     Err(err) => {
-                        report.error(err);
+                        if !found(Err(err)) {
+                            return;
+                        }
                         None
                     }
                 }
             } else {
                 None
             };
-            if ft.is_dir() {
-                out.push(Entry {
-                    path: path.clone(),
+            let sent = if ft.is_dir() {
+                folders.push((e.path(), path.clone()));
+                found(Ok(Entry {
+                    path,
                     file: None,
                     meta,
-                });
-                folders.push((e.path(), path));
+                }))
             } else if ft.is_file() {
-                out.push(Entry {
+                found(Ok(Entry {
                     path,
                     file: Some(e.path()),
                     meta,
-                });
+                }))
+            } else {
+                true
+            };
+            if !sent {
+                return;
             }
         }
         // Depth first, in name order.
         stack.extend(folders.into_iter().rev());
     }
-    out
 }
 
 /// Imports one repository folder into `repo` (which exists). `replace` clears it first.
@@ -202,25 +228,13 @@ async fn import_repo(
     report: &mut Report,
 ) {
     report.status(format!("Importing repository '{repo}'..."));
+    // The folder is walked on a blocking thread and its items streamed here: memory stays bounded
+    // by the channel, whatever the folder holds.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Entry, String>>(256);
     let (d, metadata) = (dir.to_path_buf(), s.include_metadata);
-    let walked = tokio::task::spawn_blocking(move || {
-        let mut r = Report::default();
-        let entries = walk(&d, metadata, &mut r);
-        (entries, r)
-    })
-    .await;
-    let (entries, found) = match walked {
-        Ok(x) => x,
-        Err(e) => {
-            report.error(format!("Reading {}: {e}", dir.display()));
-            return;
-        }
-    };
-    report.lines.extend(found.lines);
-    report.errors.extend(found.errors);
-    if s.fail_on_error && !report.errors.is_empty() {
-        return;
-    }
+    let walker = tokio::task::spawn_blocking(move || {
+        walk(&d, metadata, &mut |found| tx.blocking_send(found).is_ok());
+    });
     let now = app.config.clock.now_ms();
     let mut steps = Vec::new();
     if replace {
@@ -231,10 +245,17 @@ async fn import_repo(
     }
     let mut pin = Some(app.store.blobs.pin().await);
     let mut files = 0u64;
-    for e in entries {
+    while let Some(found) = rx.recv().await {
         if s.fail_on_error && !report.errors.is_empty() {
             break;
         }
+        let e = match found {
+            Ok(e) => e,
+            Err(why) => {
+                report.error(why);
+                continue;
+            }
+        };
         if s.verbose {
             report.status(format!("Importing {repo}:{}", e.path));
         }
@@ -263,6 +284,16 @@ async fn import_repo(
         match ingest(app, &file, &meta).await {
             Ok(data) => {
                 files += 1;
+                let stats = meta
+                    .stats
+                    .clone()
+                    .map(|(downloads, last, by)| Mutation::SetStats {
+                        repo: repo.into(),
+                        path: e.path.clone(),
+                        downloads,
+                        last_downloaded: last,
+                        last_downloaded_by: (!by.is_empty()).then_some(by),
+                    });
                 steps.push(Mutation::PutFile {
                     repo: repo.into(),
                     path: e.path,
@@ -272,6 +303,7 @@ async fn import_repo(
                     user: by(&meta.created_by),
                     stamp: stamp(&meta, &by),
                 });
+                steps.extend(stats);
             }
             Err(err) => report.error(format!("{repo}:{}: {err}", e.path)),
         }
@@ -280,6 +312,8 @@ async fn import_repo(
             pin = None;
         }
     }
+    drop(rx);
+    let _ = walker.await;
     if !steps.is_empty() {
         commit(app, steps, report).await;
     }
@@ -299,7 +333,13 @@ fn stamp(meta: &Meta, by: &dyn Fn(&str) -> String) -> Stamp {
     }
 }
 
+/// Commits a batch once the blobs it names are durable (they were written without fsyncs: one
+/// flush for the batch).
 async fn commit(app: &App, steps: Vec<Mutation>, report: &mut Report) {
+    if let Err(e) = app.store.blobs.sync_all().await {
+        report.error(format!("Could not make the imported content durable: {e}"));
+        return;
+    }
     if let Err(e) = app.store.commit(Mutation::Batch { steps }).await {
         report.error(format!("Could not store the imported items: {e:?}"));
     }
@@ -314,7 +354,7 @@ async fn ingest(app: &App, file: &Path, meta: &Meta) -> Result<FileData, String>
     let info = app
         .store
         .blobs
-        .ingest(stream, None)
+        .ingest_unsynced(stream, None)
         .await
         .map_err(|e| format!("could not store the content: {e:?}"))?;
     for (kind, got) in [
