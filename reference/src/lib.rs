@@ -117,8 +117,8 @@ pub mod bench {
     pub use crate::store::{FileData, Mutation, Props, Stamp, State};
 
     /// Writes a data directory holding `items` files spread over `repos` local repositories
-    /// (`repo-0`, ...), 100 to a folder, and compacts it into its snapshot, as a long-running server
-    /// leaves it. The files' content is not stored: restart benchmarks read the tree only.
+    /// (`repo-0`, ...), 100 to a folder (items as Artifactory counts them: files and folders, about
+    /// 1% folders), and compacts it into its snapshot, as a long-running server leaves it. The files' content is not stored: restart benchmarks read the tree only.
     pub fn seed_data_dir(dir: &std::path::Path, repos: usize, items: usize) -> std::io::Result<()> {
         use crate::config::{PackageType, RepoClass, RepoConfig};
         use sha1::Digest as _;
@@ -137,11 +137,7 @@ pub mod bench {
             };
             steps.push(Mutation::PutFile {
                 repo: format!("repo-{}", i % repos),
-                path: format!(
-                    "group{}/artifact{}/{i}/artifact-{i}.txt",
-                    i / 100_000,
-                    i / 100
-                ),
+                path: format!("group{}/artifact{}/artifact-{i}.txt", i / 100_000, i / 100),
                 file: FileData::of_blob(&info, "text/plain"),
                 props: Props::default(),
                 now: 1_700_000_000_000 + i as i64,

@@ -7,7 +7,7 @@
 //! `state.json`, whose first fields are `"format"` and `"generation"` (neither in format 0, no
 //! generation in format 1). On replay a torn or corrupt tail record (a crash mid-append) is discarded
 //! and the file is cut back to the last good record. At start-up and shutdown (and when the journal
-//! grows large) the state is compacted into the snapshot: written to a temp file with the next
+//! grows large) the state is compacted into the snapshot, unless the journal holds nothing new: written to a temp file with the next
 //! generation, fsynced, renamed, directory fsynced, then the journal starts empty with a header of
 //! that generation. A journal of an older generation than the snapshot is one a compaction had
 //! already folded in when it was interrupted, so its records are not applied again (records are
@@ -53,6 +53,8 @@ const JOURNAL: &str = "journal.log";
 pub const FORMAT: u32 = 2;
 /// The journal header's magic bytes.
 const MAGIC: &[u8; 4] = b"JCRJ";
+/// The length of this format's header: magic, format, generation.
+const HEADER_LEN: u64 = 16;
 
 /// A format newer than this version reads.
 fn too_new(what: &str, format: u32) -> io::Error {
@@ -117,6 +119,10 @@ impl Journal {
         };
         let jpath = dir.join(JOURNAL);
         let mut generation = snap_generation;
+        // Nothing to fold in: a snapshot and, after it, a journal of its generation in this format
+        // holding no record (the state a clean shutdown leaves). Rewriting the snapshot then would
+        // cost a restart seconds at a million items and change nothing.
+        let mut up_to_date = false;
         if jpath.exists() {
             let (journal_generation, records) = read_records(&jpath, cipher.as_ref())?;
             if journal_generation < snap_generation {
@@ -128,7 +134,11 @@ impl Journal {
                         records.len()
                     );
                 }
-            } else if !records.is_empty() {
+            } else if records.is_empty() {
+                up_to_date = state.is_some()
+                    && journal_generation == snap_generation
+                    && std::fs::metadata(&jpath)?.len() == HEADER_LEN;
+            } else {
                 generation = journal_generation;
                 let s = state.get_or_insert_with(State::default);
                 for m in records {
@@ -154,6 +164,7 @@ impl Journal {
             cipher,
         };
         match &state {
+            Some(_) if up_to_date => {}
             Some(s) => journal.compact(s)?,
             None => journal.restart()?,
         }
@@ -174,6 +185,11 @@ impl Journal {
         self.file.write_all(&rec)?;
         self.len += rec.len() as u64;
         Ok(())
+    }
+
+    /// Whether nothing was appended since the last compaction (the snapshot holds everything).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Whether the journal has grown enough to be compacted.
@@ -386,6 +402,45 @@ mod tests {
         );
         let (_j, s) = Journal::open(dir.path(), None).unwrap();
         assert!(s.unwrap().repo("one").is_some());
+    }
+
+    #[test]
+    fn a_start_with_nothing_new_leaves_the_snapshot_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (mut j, _) = Journal::open(dir.path(), None).unwrap();
+            j.append(&create("one")).unwrap();
+        }
+        let snap = dir.path().join(SNAPSHOT);
+        let generation = |d: &Path| snapshot_generation(&std::fs::read(d.join(SNAPSHOT)).unwrap());
+        // The next start folds the record in: the first snapshot, generation 1.
+        let (j, s) = Journal::open(dir.path(), None).unwrap();
+        assert!(s.unwrap().repo("one").is_some());
+        assert!(j.is_empty());
+        drop(j);
+        assert_eq!(generation(dir.path()), 1);
+        let written = std::fs::metadata(&snap).unwrap().modified().unwrap();
+        // Starts with nothing new read it and rewrite nothing.
+        for _ in 0..2 {
+            let (j, s) = Journal::open(dir.path(), None).unwrap();
+            assert!(s.unwrap().repo("one").is_some());
+            assert!(j.is_empty());
+        }
+        assert_eq!(generation(dir.path()), 1);
+        assert_eq!(
+            std::fs::metadata(&snap).unwrap().modified().unwrap(),
+            written
+        );
+        // A record appended after such a start is replayed and folded in by the next.
+        {
+            let (mut j, _) = Journal::open(dir.path(), None).unwrap();
+            j.append(&create("two")).unwrap();
+            assert!(!j.is_empty());
+        }
+        let (_j, s) = Journal::open(dir.path(), None).unwrap();
+        let s = s.unwrap();
+        assert!(s.repo("one").is_some() && s.repo("two").is_some());
+        assert_eq!(generation(dir.path()), 2);
     }
 
     #[test]

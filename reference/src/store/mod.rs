@@ -310,12 +310,15 @@ impl Store {
         Ok(())
     }
 
-    /// Compacts the journal into a snapshot (clean shutdown).
+    /// Compacts the journal into a snapshot (clean shutdown, storage optimisation); nothing to do
+    /// when nothing was journalled since the last one.
     pub fn checkpoint(&self) -> io::Result<()> {
         let state = self.read();
         if let Some(j) = &self.journal {
             let mut j = j.lock().unwrap_or_else(|e| e.into_inner());
-            j.compact(&state)?;
+            if !j.is_empty() {
+                j.compact(&state)?;
+            }
         }
         Ok(())
     }
