@@ -1157,7 +1157,24 @@ fn free_port() -> u16 {
 
 /// Polls `GET path` until it answers 200; returns the time since `since`.
 fn wait_200(port: u16, path: &str, since: Instant) -> Duration {
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    poll_200(port, path, "", since, 20)
+}
+
+/// Polls `GET path` as admin until it answers 200 (60 s at most: a large data directory loads
+/// first); the time since `since`.
+fn wait_200_auth(port: u16, path: &str, since: Instant) -> Duration {
+    poll_200(
+        port,
+        path,
+        &format!("Authorization: Basic {AUTH}\r\n"),
+        since,
+        60,
+    )
+}
+
+fn poll_200(port: u16, path: &str, headers: &str, since: Instant, secs: u64) -> Duration {
+    let req =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Connection: close\r\n\r\n");
     loop {
         if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
             let mut buf = [0u8; 16];
@@ -1168,8 +1185,8 @@ fn wait_200(port: u16, path: &str, since: Instant) -> Duration {
                 return since.elapsed();
             }
         }
-        if since.elapsed() > Duration::from_secs(20) {
-            panic!("no 200 from port {port}{path} within 20 s");
+        if since.elapsed() > Duration::from_secs(secs) {
+            panic!("no 200 from port {port}{path} within {secs} s");
         }
         std::thread::sleep(Duration::from_micros(500));
     }
@@ -1987,27 +2004,5 @@ fn restart_bench(work: &Path, items: &[usize]) {
         );
         row("  peak RSS, MiB", pick(|r| r.2), None, "", false);
         let _ = std::fs::remove_dir_all(&data);
-    }
-}
-
-/// Polls an admin `GET path` until it answers 200; the time since `since`.
-fn wait_200_auth(port: u16, path: &str, since: Instant) -> Duration {
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {AUTH}\r\nConnection: close\r\n\r\n"
-    );
-    loop {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            let mut buf = [0u8; 16];
-            if s.write_all(req.as_bytes()).is_ok()
-                && s.read(&mut buf).is_ok_and(|n| n >= 12)
-                && &buf[9..12] == b"200"
-            {
-                return since.elapsed();
-            }
-        }
-        if since.elapsed() > Duration::from_secs(60) {
-            panic!("no 200 from port {port}{path} within 60 s");
-        }
-        std::thread::sleep(Duration::from_micros(500));
     }
 }
