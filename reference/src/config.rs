@@ -324,6 +324,18 @@ pub struct Faults {
     /// Read only the first line of a request header sent on several (the defect of a server that
     /// reads `Accept` as one line).
     pub first_header_line_only: bool,
+    /// Swap the first two fields of every JSON object answer (`{"path", "repo", ...}`).
+    pub swap_field_order: bool,
+    /// Print timestamps without their milliseconds (`2026-12-03T10:00:00Z`).
+    pub timestamps_without_millis: bool,
+    /// Print UTC as `+00:00` instead of `Z`.
+    pub timestamps_with_offset: bool,
+    /// Print the numbers of AQL rows (`size`) as strings.
+    pub aql_numbers_as_strings: bool,
+    /// Reverse the lists clients read in order: the repositories list, folder children.
+    pub reverse_lists: bool,
+    /// Answer JSON on one line, without Jackson's pretty printing.
+    pub compact_json: bool,
 }
 
 impl Faults {

@@ -106,6 +106,11 @@ pub(crate) fn get(
                     .collect();
                 v.insert("userNames".into(), json!(members));
             }
+            // The manager flags of the Group schema: no group here manages Xray's watches,
+            // reports or policies.
+            for flag in ["watchManager", "policyManager", "reportsManager"] {
+                v.insert(flag.into(), json!(false));
+            }
             Value::Object(v)
         }
         Kind::Permission => permission_json(sec.permissions.get(name).ok_or_else(missing)?),

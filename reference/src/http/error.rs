@@ -12,6 +12,9 @@ use crate::error::{ApiError, BearerScope, Challenge, ErrorBody};
 /// The Basic challenge every 401 carries.
 pub(crate) const BASIC_CHALLENGE: &str = "Basic realm=\"Artifactory Realm\"";
 
+/// The content type of the registry's 401 answers.
+pub(crate) const REGISTRY_CHALLENGE_TYPE: &str = "application/json;charset=ISO-8859-1";
+
 /// The content type of copy and move results.
 pub(crate) const COPY_MOVE: &str =
     "application/vnd.org.jfrog.artifactory.storage.CopyOrMoveResult+json";
@@ -70,13 +73,19 @@ fn body(e: &ApiError, head: bool) -> (String, Option<&'static str>) {
         }
         // A HEAD request gets the registry's status and headers only.
         ErrorBody::Registry { .. } if head => (String::new(), None),
+        // The registry's challenge names its charset, as Artifactory's servlet container sends it
+        // (behaviour §13.2, captured answers).
         ErrorBody::Registry {
             code,
             message,
             detail,
         } => (
             json!({"errors": [{"code": code, "message": message, "detail": detail}]}).to_string(),
-            json_type,
+            if e.status == 401 {
+                Some(REGISTRY_CHALLENGE_TYPE)
+            } else {
+                json_type
+            },
         ),
         ErrorBody::Messages(m) => (
             pretty(&json!({"messages": [{"level": "ERROR", "message": m}]})),

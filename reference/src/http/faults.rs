@@ -42,7 +42,15 @@ pub async fn apply(f: Faults, r: Response) -> Response {
     let rewrite_size = f.size_as_number
         && (ctype.ends_with("FileInfo+json") || ctype.ends_with("ItemCreated+json"));
     let drop_child = f.drop_folder_child && ctype.ends_with("FolderInfo+json");
-    if !(rewrite_size || drop_child) {
+    let json_answer = ctype.contains("json");
+    let format = json_answer
+        && (f.swap_field_order
+            || f.timestamps_without_millis
+            || f.timestamps_with_offset
+            || f.aql_numbers_as_strings
+            || f.reverse_lists
+            || f.compact_json);
+    if !(rewrite_size || drop_child || format) {
         return Response::from_parts(parts, body);
     }
     let Ok(collected) = body.collect().await else {
@@ -66,9 +74,69 @@ pub async fn apply(f: Faults, r: Response) -> Response {
             children.pop();
         }
     }
-    let out = super::json::pretty(&v);
+    if f.swap_field_order {
+        if let serde_json::Value::Object(o) = &mut v {
+            if o.len() >= 2 {
+                let mut all: Vec<(String, serde_json::Value)> =
+                    std::mem::take(o).into_iter().collect();
+                all.swap(0, 1);
+                o.extend(all);
+            }
+        }
+    }
+    if f.timestamps_without_millis || f.timestamps_with_offset {
+        timestamps(&mut v, f);
+    }
+    if f.aql_numbers_as_strings {
+        if let Some(rows) = v.get_mut("results").and_then(|r| r.as_array_mut()) {
+            for row in rows {
+                if let Some(n) = row.get("size").filter(|s| s.is_number()).cloned() {
+                    row["size"] = serde_json::json!(n.to_string());
+                }
+            }
+        }
+    }
+    if f.reverse_lists {
+        if let Some(a) = v.as_array_mut() {
+            a.reverse();
+        }
+        if let Some(children) = v.get_mut("children").and_then(|c| c.as_array_mut()) {
+            children.reverse();
+        }
+    }
+    let out = if f.compact_json {
+        v.to_string()
+    } else {
+        super::json::pretty(&v)
+    };
     parts
         .headers
         .insert(header::CONTENT_LENGTH, out.len().into());
     Response::from_parts(parts, out.into())
+}
+
+/// Rewrites Artifactory's `yyyy-MM-dd'T'HH:mm:ss.SSSZ` strings the way the faults say.
+fn timestamps(v: &mut serde_json::Value, f: Faults) {
+    match v {
+        serde_json::Value::String(s) => {
+            let b = s.as_bytes();
+            if b.len() == 24 && b[10] == b'T' && b[19] == b'.' && b[23] == b'Z' {
+                let head = &s[..19];
+                let millis = if f.timestamps_without_millis {
+                    ""
+                } else {
+                    &s[19..23]
+                };
+                let zone = if f.timestamps_with_offset {
+                    "+00:00"
+                } else {
+                    "Z"
+                };
+                *s = format!("{head}{millis}{zone}");
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| timestamps(x, f)),
+        serde_json::Value::Object(o) => o.values_mut().for_each(|x| timestamps(x, f)),
+        _ => {}
+    }
 }

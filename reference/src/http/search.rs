@@ -378,11 +378,21 @@ fn usage(r: &Req) -> Result<Response, ApiError> {
     let rows: Vec<Value> = readable(r, &state, legacy::not_used(&state, &scope, since, before))
         .into_iter()
         .map(|(repo, path, item)| {
-            let mut v = json!({ "uri": storage_uri(&base, &state.shown_key(repo), path) });
-            if item.stats().last_downloaded > 0 {
-                v["lastDownloaded"] = json!(iso(item.stats().last_downloaded));
-            }
-            v
+            // Artifactory's `DownloadedEntry`: every field always, a file never downloaded showing
+            // its creation as its last download; no remote downloads are counted here.
+            let stats = item.stats();
+            let last = if stats.last_downloaded > 0 {
+                stats.last_downloaded
+            } else {
+                item.created
+            };
+            json!({
+                "uri": storage_uri(&base, &state.shown_key(repo), path),
+                "downloadCount": stats.downloads,
+                "lastDownloaded": iso(last),
+                "remoteDownloadCount": 0,
+                "remoteLastDownloaded": iso(0),
+            })
         })
         .collect();
     none_found(&rows)?;

@@ -214,8 +214,14 @@ async fn date_searches_usage_and_their_errors() {
     assert_eq!(
         rows,
         [
-            json!({"uri": format!("{base}/api/storage/generic-local/old.jar")}),
-            json!({"uri": format!("{base}/api/storage/generic-local/new.jar"), "lastDownloaded": "2023-11-14T22:13:40.123Z"})
+            // Never downloaded: the creation time stands for the last download (Artifactory's
+            // StatsSearchResult), remote downloads are none.
+            json!({"uri": format!("{base}/api/storage/generic-local/old.jar"), "downloadCount": 0,
+                   "lastDownloaded": "2023-11-14T22:13:20.123Z", "remoteDownloadCount": 0,
+                   "remoteLastDownloaded": "1970-01-01T00:00:00.000Z"}),
+            json!({"uri": format!("{base}/api/storage/generic-local/new.jar"), "downloadCount": 1,
+                   "lastDownloaded": "2023-11-14T22:13:40.123Z", "remoteDownloadCount": 0,
+                   "remoteLastDownloaded": "1970-01-01T00:00:00.000Z"})
         ]
     );
     // No hits: 404, unlike the quick search.

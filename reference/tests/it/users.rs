@@ -78,7 +78,8 @@ async fn users_groups_and_permission_targets_round_trip() {
     assert_eq!(
         g,
         json!({"name": "devs", "description": "Developers", "autoJoin": false,
-               "adminPrivileges": false, "realm": "internal", "userNames": ["carol"]})
+               "adminPrivileges": false, "realm": "internal", "userNames": ["carol"],
+               "watchManager": false, "policyManager": false, "reportsManager": false})
     );
     let r = s
         .admin(Method::PUT, "api/security/permissions/dev-deploy")
