@@ -209,6 +209,10 @@ pub struct Ctx {
     pub ledger: Arc<Mutex<Vec<Created>>>,
     /// Snapshot mode of the run.
     pub snapshots: Arc<Snapshots>,
+    /// The id of the case running.
+    pub case_id: String,
+    /// The snapshots this case took.
+    pub snaps: Arc<Mutex<Vec<SnapshotResult>>>,
     /// Seed of the property cases.
     pub seed: u64,
     /// How many generated cases each property runs.
@@ -221,14 +225,17 @@ pub enum SnapshotMode {
     /// Snapshots are not checked.
     #[default]
     Off,
-    /// Compare responses with the snapshots in this directory.
+    /// Compare answers with the snapshots in this directory.
     Compare(std::path::PathBuf),
-    /// Record responses into this directory.
+    /// Compare, and write each mismatching or missing snapshot beside the accepted one as
+    /// `<name>.snap.new` for `snapshot review` (what the command line does).
+    Review(std::path::PathBuf),
+    /// Record answers into this directory (over the accepted snapshots).
     Update(std::path::PathBuf),
 }
 
 /// Snapshot settings shared by the cases of a run.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Snapshots {
     /// Mode and directory.
     pub mode: SnapshotMode,
@@ -236,6 +243,83 @@ pub struct Snapshots {
     pub run_id: String,
     /// Provenance written into recorded snapshots.
     pub provenance: Value,
+    /// The captures of the snapshot directory, by the snapshot name they anchor.
+    pub captures: std::collections::BTreeMap<String, crate::snapshot::Capture>,
+    /// Which case took each snapshot name in this run.
+    pub taken: Mutex<std::collections::HashMap<String, String>>,
+}
+
+/// What became of one snapshot in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapStatus {
+    /// Same as the accepted snapshot.
+    Match,
+    /// Differs from the accepted snapshot.
+    Mismatch,
+    /// No accepted snapshot.
+    Missing,
+    /// Recorded for the first time (`--update`).
+    Added,
+    /// Recorded over a different accepted one (`--update`).
+    Updated,
+    /// Recorded, and the same as before (`--update`).
+    Unchanged,
+}
+
+/// One snapshot a case took.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct SnapshotResult {
+    /// `<endpoint>/<status>[-label]`.
+    pub name: String,
+    /// Catalogue endpoint.
+    pub endpoint: String,
+    /// Against the accepted snapshot.
+    pub status: SnapStatus,
+    /// JSON-path differences from the accepted snapshot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<String>,
+    /// The source of the capture anchored on this name, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<String>,
+    /// Differences in shape from that capture.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capture_lines: Vec<String>,
+    /// The normalised answer (what `diff` compares between runs).
+    pub document: Value,
+}
+
+impl SnapshotResult {
+    /// Whether it fails its case: it differs from its accepted snapshot or its capture, or has none.
+    pub fn fails(&self) -> bool {
+        matches!(self.status, SnapStatus::Mismatch | SnapStatus::Missing)
+            || !self.capture_lines.is_empty()
+    }
+
+    /// The lines a report shows for it.
+    pub fn explain(&self) -> String {
+        let mut out = Vec::new();
+        match self.status {
+            SnapStatus::Missing => out.push(format!(
+                "snapshot '{}': none accepted; record it with `jcr-conformance snapshot --update` or review the pending one",
+                self.name
+            )),
+            SnapStatus::Mismatch => {
+                out.push(format!("snapshot '{}' differs:", self.name));
+                out.extend(self.lines.iter().map(|l| format!("  {l}")));
+            }
+            _ => {}
+        }
+        if !self.capture_lines.is_empty() {
+            out.push(format!(
+                "snapshot '{}' differs from the capture ({}):",
+                self.name,
+                self.capture.as_deref().unwrap_or("?")
+            ));
+            out.extend(self.capture_lines.iter().map(|l| format!("  {l}")));
+        }
+        out.join("\n")
+    }
 }
 
 /// A request being built.
@@ -372,48 +456,118 @@ impl Ctx {
         })
     }
 
-    /// Checks (or records) the normalised snapshot `name` of a response.
-    pub fn snapshot(&self, name: &str, r: &Response) -> Result<(), Failure> {
+    /// Snapshots an answer of `endpoint` (a catalogue id) as `<endpoint>/<status>`: compared with
+    /// the accepted snapshot and with the capture anchored on that name, or recorded (see
+    /// [`SnapshotMode`]). A mismatch does not stop the case; the runner fails it at the end, so one
+    /// run reports every snapshot that changed.
+    pub fn snap(&self, endpoint: &str, r: &Response) -> Result<(), Failure> {
+        self.snap_named(&format!("{endpoint}/{}", r.status), endpoint, r, None)
+    }
+
+    /// [`Ctx::snap`] showing only `body`, the part of the answer the case controls (its own items of
+    /// a list that other cases and other runs add to, the stable lines of a text); the status,
+    /// headers and the body's layout are the answer's. `label` names a second scenario.
+    pub fn snap_body(
+        &self,
+        endpoint: &str,
+        label: Option<&str>,
+        r: &Response,
+        body: &Value,
+    ) -> Result<(), Failure> {
+        let name = match label {
+            Some(l) => format!("{endpoint}/{}-{l}", r.status),
+            None => format!("{endpoint}/{}", r.status),
+        };
+        self.snap_named(&name, endpoint, r, Some(body))
+    }
+
+    /// [`Ctx::snap`] for a second scenario of the same endpoint and status:
+    /// `<endpoint>/<status>-<label>`.
+    pub fn snap_as(&self, endpoint: &str, label: &str, r: &Response) -> Result<(), Failure> {
+        self.snap_named(
+            &format!("{endpoint}/{}-{label}", r.status),
+            endpoint,
+            r,
+            None,
+        )
+    }
+
+    fn snap_named(
+        &self,
+        name: &str,
+        endpoint: &str,
+        r: &Response,
+        body: Option<&Value>,
+    ) -> Result<(), Failure> {
         use crate::snapshot as snap;
-        let dir = match &self.snapshots.mode {
+        let (dir, pending) = match &self.snapshots.mode {
             SnapshotMode::Off => return Ok(()),
-            SnapshotMode::Compare(d) | SnapshotMode::Update(d) => d,
+            SnapshotMode::Compare(d) => (d, false),
+            SnapshotMode::Review(d) => (d, true),
+            SnapshotMode::Update(d) => (d, false),
         };
+        {
+            let mut taken = self.snapshots.taken.lock().expect("taken");
+            if let Some(other) = taken.get(name) {
+                return Err(Failure::Error(format!(
+                    "snapshot '{name}' is taken twice (cases {other} and {}); name one with snap_as",
+                    self.case_id
+                )));
+            }
+            taken.insert(name.to_string(), self.case_id.clone());
+        }
         let mut n = snap::Normalizer::standard(&self.base, &self.snapshots.run_id);
-        let body = match serde_json::from_slice::<Value>(&r.body) {
-            Ok(v) => n.json(&v),
-            Err(_) => Value::String(n.string(&r.text())),
+        let mut doc = snap::document(&mut n, r.status, &r.headers, &r.body);
+        if let Some(b) = body {
+            doc["body"] = n.json(b);
+        }
+        let stored = snap::Stored {
+            provenance: self.snapshots.provenance.clone(),
+            name: name.to_string(),
+            endpoint: endpoint.to_string(),
+            case: self.case_id.clone(),
+            snapshot: doc.clone(),
         };
-        let doc = snap::document(r.status, r.header("content-type"), &body);
         let file = snap::path(dir, name);
-        if let SnapshotMode::Update(_) = self.snapshots.mode {
-            let stored =
-                serde_json::json!({"provenance": self.snapshots.provenance, "snapshot": doc});
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Failure::Error(format!("{}: {e}", dir.display())))?;
-            let text = serde_json::to_string_pretty(&stored)
-                .map_err(|e| Failure::Error(e.to_string()))?
-                + "\n";
-            return std::fs::write(&file, text)
-                .map_err(|e| Failure::Error(format!("{}: {e}", file.display())));
-        }
-        let Ok(text) = std::fs::read_to_string(&file) else {
-            return Err(Failure::Fail(format!(
-                "no snapshot recorded at {}; record it with `jcr-conformance snapshot --update`",
-                file.display()
-            )));
+        let old = snap::Stored::read(&file).ok();
+        let lines = old
+            .as_ref()
+            .map(|o| snap::diff_lines(&o.snapshot, &doc))
+            .unwrap_or_default();
+        let status = match (&self.snapshots.mode, &old) {
+            (SnapshotMode::Update(_), None) => SnapStatus::Added,
+            (SnapshotMode::Update(_), Some(o)) if lines.is_empty() && o.endpoint == endpoint => {
+                SnapStatus::Unchanged
+            }
+            (SnapshotMode::Update(_), Some(_)) => SnapStatus::Updated,
+            (_, None) => SnapStatus::Missing,
+            (_, Some(_)) if lines.is_empty() => SnapStatus::Match,
+            _ => SnapStatus::Mismatch,
         };
-        let stored: Value = serde_json::from_str(&text)
-            .map_err(|e| Failure::Error(format!("{}: {e}", file.display())))?;
-        let lines = snap::diff_lines(&stored["snapshot"], &doc);
-        if lines.is_empty() {
-            Ok(())
-        } else {
-            Err(Failure::Fail(format!(
-                "snapshot '{name}' differs:\n{}",
-                lines.join("\n")
-            )))
+        let pending_file = snap::pending_path(dir, name);
+        match status {
+            SnapStatus::Added | SnapStatus::Updated => {
+                stored.write(&file).map_err(Failure::Error)?;
+                let _ = std::fs::remove_file(&pending_file);
+            }
+            SnapStatus::Missing | SnapStatus::Mismatch if pending => {
+                stored.write(&pending_file).map_err(Failure::Error)?
+            }
+            _ => {}
         }
+        let capture = self.snapshots.captures.get(name);
+        self.snaps.lock().expect("snaps").push(SnapshotResult {
+            name: name.to_string(),
+            endpoint: endpoint.to_string(),
+            status,
+            lines,
+            capture: capture.map(|c| c.source().to_string()),
+            capture_lines: capture
+                .map(|c| snap::capture_lines(c, &doc))
+                .unwrap_or_default(),
+            document: doc,
+        });
+        Ok(())
     }
 
     /// Deploys `body` at `path` and expects 201; records it in the ledger.
@@ -708,6 +862,38 @@ pub fn digests(b: &[u8]) -> (String, String, String) {
         hex::encode(md5::Md5::digest(b)),
         hex::encode(sha2::Sha256::digest(b)),
     )
+}
+
+/// A JSON value's shape, for the snapshot of an answer whose values vary with what the server
+/// holds (counts, sizes, lists other cases add to): keys and their order are kept, strings become
+/// `"<string>"`, numbers `"<number>"`, booleans `"<bool>"`, and a list keeps the shape of its first
+/// element only.
+pub fn shape_only(v: &Value) -> Value {
+    match v {
+        Value::String(_) => Value::String("<string>".into()),
+        Value::Number(_) => Value::String("<number>".into()),
+        Value::Bool(_) => Value::String("<bool>".into()),
+        Value::Array(a) => Value::Array(a.first().map(shape_only).into_iter().collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, x)| (k.clone(), shape_only(x))).collect())
+        }
+        Value::Null => Value::Null,
+    }
+}
+
+/// `v` with `from` replaced by `to` in every string (keys too): for names a case derives from the
+/// run's seed, which snapshots must not depend on.
+pub fn replaced(v: &Value, from: &str, to: &str) -> Value {
+    match v {
+        Value::String(s) => Value::String(s.replace(from, to)),
+        Value::Array(a) => Value::Array(a.iter().map(|x| replaced(x, from, to)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.replace(from, to), replaced(x, from, to)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 #[cfg(test)]

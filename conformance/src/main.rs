@@ -43,13 +43,34 @@ enum Command {
         #[arg(long, default_value = "reports")]
         reports: PathBuf,
     },
-    /// Run the cases comparing snapshots; with --update, record them instead.
+    /// Run the cases comparing snapshots (mismatches are written beside the accepted ones as
+    /// `*.snap.new`); with --update, record them instead; `snapshot review` walks the pending ones.
+    #[command(args_conflicts_with_subcommands = true)]
     Snapshot {
+        #[command(subcommand)]
+        action: Option<SnapshotAction>,
         /// Record the snapshots (against the embedded reference server unless --target is given).
         #[arg(long)]
         update: bool,
         #[command(flatten)]
         run: RunArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SnapshotAction {
+    /// Walk the pending snapshots (`*.snap.new`) one by one: the JSON-path diff against the
+    /// accepted snapshot, then accept (a), reject (r) or skip (s), read from standard input.
+    Review {
+        /// Snapshot directory (default: this source tree's snapshots/).
+        #[arg(long, env = "JCR_CONFORMANCE_SNAPSHOTS")]
+        snapshots: Option<PathBuf>,
+        /// Accept every pending snapshot without asking.
+        #[arg(long, conflicts_with = "reject_all")]
+        accept_all: bool,
+        /// Reject every pending snapshot without asking.
+        #[arg(long)]
+        reject_all: bool,
     },
 }
 
@@ -153,7 +174,16 @@ async fn main() -> ExitCode {
         Some(Command::Diff { old, new }) => diff(&old, &new),
         Some(Command::Merge { shards, reports }) => merge(&shards, &reports),
         Some(Command::Run(args)) => run_cmd(args, false).await,
-        Some(Command::Snapshot { update, run }) => run_cmd(run, update).await,
+        Some(Command::Snapshot {
+            action:
+                Some(SnapshotAction::Review {
+                    snapshots,
+                    accept_all,
+                    reject_all,
+                }),
+            ..
+        }) => review(snapshots, accept_all, reject_all),
+        Some(Command::Snapshot { update, run, .. }) => run_cmd(run, update).await,
         None => run_cmd(cli.run, false).await,
     }
 }
@@ -279,6 +309,26 @@ fn merge(shards: &[PathBuf], reports: &std::path::Path) -> ExitCode {
     }
 }
 
+fn review(dir: Option<PathBuf>, accept_all: bool, reject_all: bool) -> ExitCode {
+    use jcr_conformance::snapshot::{self, Verdict};
+    let dir = dir.unwrap_or_else(jcr_conformance::runner::default_snapshot_dir);
+    let all = match (accept_all, reject_all) {
+        (true, _) => Some(Verdict::Accept),
+        (_, true) => Some(Verdict::Reject),
+        _ => None,
+    };
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut out = std::io::stdout();
+    match snapshot::review(&dir, &mut input, &mut out, all) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn diff(old: &PathBuf, new: &PathBuf) -> ExitCode {
     let read = |p: &PathBuf| -> Result<serde_json::Value, String> {
         let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
@@ -300,6 +350,13 @@ fn diff(old: &PathBuf, new: &PathBuf) -> ExitCode {
         println!("{title} ({}):", rows.len());
         for (id, a, b) in rows {
             println!("  {id}: {a} -> {b}");
+        }
+    }
+    println!("Snapshots changed ({}):", d.snapshots.len());
+    for (name, lines) in &d.snapshots {
+        println!("  {name}");
+        for l in lines {
+            println!("    {l}");
         }
     }
     if d.regressed.is_empty() {
@@ -374,9 +431,9 @@ async fn run_cmd(args: RunArgs, update: bool) -> ExitCode {
         .clone()
         .unwrap_or_else(jcr_conformance::runner::default_snapshot_dir);
     let snapshots = match (update, args.no_snapshots) {
-        (true, _) => SnapshotMode::Update(dir),
+        (true, _) => SnapshotMode::Update(dir.clone()),
         (false, true) => SnapshotMode::Off,
-        (false, false) => SnapshotMode::Compare(dir),
+        (false, false) => SnapshotMode::Review(dir.clone()),
     };
     let opts = RunOptions {
         filter: args.filter.clone(),
@@ -428,6 +485,7 @@ async fn run_cmd(args: RunArgs, update: bool) -> ExitCode {
         result.duration_ms as f64 / 1000.0,
         result.seed
     );
+    print_snapshots(&result, update, &dir);
     match report::write_all(&args.reports, &result, &endpoints, config) {
         Ok(dir) => println!("reports: {}", dir.display()),
         Err(e) => eprintln!("could not write reports to {}: {e}", args.reports.display()),
@@ -460,6 +518,43 @@ async fn run_cmd(args: RunArgs, update: bool) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// What a run did to the snapshots: with --update what it recorded, otherwise what is pending.
+fn print_snapshots(result: &jcr_conformance::RunResult, update: bool, dir: &std::path::Path) {
+    use jcr_conformance::case::SnapStatus;
+    let all: Vec<_> = result.cases.iter().flat_map(|c| &c.snapshots).collect();
+    if update {
+        let mut unchanged = 0;
+        for s in &all {
+            match s.status {
+                SnapStatus::Added => println!("snapshot added: {}", s.name),
+                SnapStatus::Updated => {
+                    println!("snapshot updated: {}", s.name);
+                    for l in &s.lines {
+                        println!("  {l}");
+                    }
+                }
+                _ => unchanged += 1,
+            }
+        }
+        println!(
+            "snapshots: {} recorded, {unchanged} unchanged, in {}",
+            all.len() - unchanged,
+            dir.display()
+        );
+        return;
+    }
+    let pending = all
+        .iter()
+        .filter(|s| matches!(s.status, SnapStatus::Mismatch | SnapStatus::Missing))
+        .count();
+    let captures = all.iter().filter(|s| !s.capture_lines.is_empty()).count();
+    println!(
+        "snapshots: {} compared, {pending} pending (*.snap.new in {}; `jcr-conformance snapshot review`), {captures} differ from their capture",
+        all.len(),
+        dir.display()
+    );
 }
 
 #[cfg(test)]

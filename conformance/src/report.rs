@@ -86,11 +86,42 @@ pub fn results_json(result: &RunResult, endpoints: &[Endpoint], config: Value) -
         "seed": result.seed,
         "config": config,
         "summary": summary,
+        "snapshots": snapshot_counts(result),
         "areas": areas,
         "endpoints": eps,
         "cases": result.cases,
         "teardown_errors": result.teardown_errors,
     })
+}
+
+/// How the snapshots of a run came out: `{"match": n, "mismatch": n, "missing": n, ...,
+/// "capture_differs": n}`.
+pub fn snapshot_counts(result: &RunResult) -> Value {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for s in result.cases.iter().flat_map(|c| &c.snapshots) {
+        let status = serde_json::to_value(s.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        *counts.entry(status).or_default() += 1;
+        if !s.capture_lines.is_empty() {
+            *counts.entry("capture_differs".into()).or_default() += 1;
+        }
+        if s.capture.is_some() {
+            *counts.entry("with_capture".into()).or_default() += 1;
+        }
+    }
+    json!(counts)
+}
+
+/// The snapshots of a run that fail their case: `(case, snapshot)`.
+fn failing_snapshots(result: &RunResult) -> Vec<(&str, &crate::case::SnapshotResult)> {
+    result
+        .cases
+        .iter()
+        .flat_map(|c| c.snapshots.iter().map(move |s| (c.id.as_str(), s)))
+        .filter(|(_, s)| s.fails())
+        .collect()
 }
 
 fn xml(s: &str) -> String {
@@ -224,6 +255,23 @@ pub fn markdown(result: &RunResult, endpoints: &[Endpoint]) -> String {
             o.map(|o| o.as_str()).unwrap_or("uncovered")
         ));
     }
+    let snaps = failing_snapshots(result);
+    let taken = result
+        .cases
+        .iter()
+        .map(|c| c.snapshots.len())
+        .sum::<usize>();
+    out.push_str(&format!(
+        "\n## Snapshots\n\n{taken} taken, {} differ from their accepted snapshot or capture.\n",
+        snaps.len()
+    ));
+    for (case, s) in snaps {
+        out.push_str(&format!(
+            "\n### `{}` (case `{case}`)\n\n```\n{}\n```\n",
+            s.name,
+            s.explain()
+        ));
+    }
     if !result.teardown_errors.is_empty() {
         out.push_str("\n## Teardown problems\n\n");
         for e in &result.teardown_errors {
@@ -327,13 +375,31 @@ pub fn html(result: &RunResult, endpoints: &[Endpoint]) -> String {
         }
         details.push_str("</div>\n");
     }
+    let failing = failing_snapshots(result);
+    let taken = result
+        .cases
+        .iter()
+        .map(|c| c.snapshots.len())
+        .sum::<usize>();
+    let mut snapshots = format!(
+        "<p>{taken} taken, {} differ from their accepted snapshot or capture.</p>\n",
+        failing.len()
+    );
+    for (case, s) in failing {
+        snapshots.push_str(&format!(
+            "<div class=\"case\"><code>{}</code> <small>case <a href=\"#{case}\">{case}</a></small><pre>{}</pre></div>\n",
+            xml(&s.name),
+            xml(&s.explain()),
+            case = xml(case)
+        ));
+    }
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Conformance {id}</title><style>\
 body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse}}td,th{{padding:3px 10px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}}\
 th.area{{background:#f5f5f5;text-transform:uppercase;font-size:90%}}.cell{{color:#fff;padding:1px 8px;border-radius:3px;font-size:90%}}\
 .case{{margin:.6em 0;padding:.4em;border-left:3px solid #ddd}}pre{{background:#fafafa;padding:.6em;overflow:auto;max-height:30em}}\
 </style></head><body>\n<h1>Conformance run <code>{id}</code></h1>\n<p>Started {started}, {secs:.1} s. <b>{pass} pass, {fail} fail, {error} error, {skip} skip, {disabled} disabled.</b></p>\n\
-<h2>Endpoints by area</h2>\n{summary}<h2>Endpoints</h2>\n<table><tr><th>endpoint</th><th>request</th><th>outcome</th><th>cases</th></tr>\n{rows}</table>\n<h2>Cases</h2>\n{details}</body></html>\n",
+<h2>Endpoints by area</h2>\n{summary}<h2>Endpoints</h2>\n<table><tr><th>endpoint</th><th>request</th><th>outcome</th><th>cases</th></tr>\n{rows}</table>\n<h2>Snapshots</h2>\n{snapshots}<h2>Cases</h2>\n{details}</body></html>\n",
         id = xml(&result.run_id),
         started = xml(&result.started),
         secs = result.duration_ms as f64 / 1000.0,
@@ -375,6 +441,9 @@ pub struct Diff {
     pub fixed: Vec<(String, String, String)>,
     /// Other changes (skip/disabled transitions, added and removed cases).
     pub changed: Vec<(String, String, String)>,
+    /// Snapshots whose answer changed between the runs: `(name, JSON-path lines)`; a snapshot only
+    /// one run took has the line `+ taken` or `- taken`.
+    pub snapshots: Vec<(String, Vec<String>)>,
 }
 
 /// Compares two `results.json` documents.
@@ -417,6 +486,30 @@ pub fn diff(old: &Value, new: &Value) -> Diff {
         if !n.contains_key(id) {
             d.changed.push((id.clone(), old_o.clone(), "absent".into()));
         }
+    }
+    let documents = |v: &Value| -> BTreeMap<String, Value> {
+        v["cases"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["snapshots"].as_array().into_iter().flatten())
+            .filter_map(|s| Some((s["name"].as_str()?.to_string(), s["document"].clone())))
+            .collect()
+    };
+    let (so, sn) = (documents(old), documents(new));
+    for (name, doc) in &sn {
+        match so.get(name) {
+            None => d.snapshots.push((name.clone(), vec!["+ taken".into()])),
+            Some(before) => {
+                let lines = crate::snapshot::diff_lines(before, doc);
+                if !lines.is_empty() {
+                    d.snapshots.push((name.clone(), lines));
+                }
+            }
+        }
+    }
+    for name in so.keys().filter(|n| !sn.contains_key(*n)) {
+        d.snapshots.push((name.clone(), vec!["- taken".into()]));
     }
     d
 }
@@ -508,6 +601,45 @@ mod tests {
             vec![
                 ("c".into(), "skip".into(), "pass".into()),
                 ("gone".into(), "pass".into(), "absent".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn diff_reports_what_changed_in_the_snapshots() {
+        let doc = |size: &str, order_swapped: bool| {
+            if order_swapped {
+                json!({"status": 200, "body": {"path": "/a", "repo": "r", "size": size}})
+            } else {
+                json!({"status": 200, "body": {"repo": "r", "path": "/a", "size": size}})
+            }
+        };
+        let run =
+            |snaps: Value| json!({"cases": [{"id": "a", "outcome": "pass", "snapshots": snaps}]});
+        let old = run(json!([
+            {"name": "x/200", "document": doc("1", false)},
+            {"name": "same/200", "document": doc("1", false)},
+            {"name": "gone/404", "document": doc("1", false)},
+        ]));
+        let new = run(json!([
+            {"name": "x/200", "document": doc("2", true)},
+            {"name": "same/200", "document": doc("1", false)},
+            {"name": "new/201", "document": doc("1", false)},
+        ]));
+        let d = diff(&old, &new);
+        assert!(d.regressed.is_empty() && d.changed.is_empty());
+        assert_eq!(
+            d.snapshots,
+            vec![
+                ("new/201".to_string(), vec!["+ taken".to_string()]),
+                (
+                    "x/200".to_string(),
+                    vec![
+                        "~ $.body (order): [repo, path, size] → [path, repo, size]".to_string(),
+                        "~ $.body.size: \"1\" → \"2\"".to_string()
+                    ]
+                ),
+                ("gone/404".to_string(), vec!["- taken".to_string()]),
             ]
         );
     }

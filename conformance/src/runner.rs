@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::case::{Case, Created, Ctx, Exchange, Failure, Outcome, SnapshotMode, Snapshots};
+use crate::case::{
+    Case, Created, Ctx, Exchange, Failure, Outcome, SnapshotMode, SnapshotResult, Snapshots,
+};
 use crate::mask::Mask;
 use crate::target::Target;
 
@@ -56,6 +58,9 @@ pub struct CaseResult {
     /// Exchanges (kept for failures and errors).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transcript: Vec<Exchange>,
+    /// The snapshots it took.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snapshots: Vec<SnapshotResult>,
 }
 
 /// The result of a run.
@@ -124,10 +129,22 @@ pub async fn run(target: &Target, cases: &[Case], opts: &RunOptions, mask: &Mask
     let provenance = provenance(&client, target).await;
     let seed = opts.seed.unwrap_or_else(rand::random);
     let prop_cases = opts.prop_cases.unwrap_or(32);
+    let captures = match &opts.snapshots {
+        SnapshotMode::Off => Ok(Default::default()),
+        SnapshotMode::Compare(d) | SnapshotMode::Review(d) | SnapshotMode::Update(d) => {
+            crate::snapshot::captures(d)
+        }
+    };
+    let (captures, capture_error) = match captures {
+        Ok(c) => (c, None),
+        Err(e) => (Default::default(), Some(e)),
+    };
     let snapshots = Arc::new(Snapshots {
         mode: opts.snapshots.clone(),
         run_id: run_id.clone(),
         provenance,
+        captures,
+        taken: Default::default(),
     });
     let timeout = opts.case_timeout.unwrap_or(Duration::from_secs(60));
     let mut results = Vec::new();
@@ -153,6 +170,7 @@ pub async fn run(target: &Target, cases: &[Case], opts: &RunOptions, mask: &Mask
             message: None,
             duration_ms: 0,
             transcript: vec![],
+            snapshots: vec![],
         };
         if let Some(why) = disabled_reason(case, target) {
             result.message = Some(why);
@@ -173,14 +191,17 @@ pub async fn run(target: &Target, cases: &[Case], opts: &RunOptions, mask: &Mask
             transcript: Arc::default(),
             ledger: ledger.clone(),
             snapshots: snapshots.clone(),
+            case_id: case.id.to_string(),
+            snaps: Arc::default(),
             seed,
             prop_cases,
         };
         let transcript = ctx.transcript.clone();
+        let snaps = ctx.snaps.clone();
         let t = Instant::now();
         let outcome = tokio::time::timeout(timeout, tokio::spawn((case.run)(ctx))).await;
         result.duration_ms = t.elapsed().as_millis() as u64;
-        let (o, msg) = match outcome {
+        let (mut o, mut msg) = match outcome {
             Err(_) => (Outcome::Error, Some(format!("timed out after {timeout:?}"))),
             Ok(Err(join)) => (Outcome::Error, Some(format!("case panicked: {join}"))),
             Ok(Ok(Ok(()))) => (Outcome::Pass, None),
@@ -188,6 +209,26 @@ pub async fn run(target: &Target, cases: &[Case], opts: &RunOptions, mask: &Mask
             Ok(Ok(Err(Failure::Error(m)))) => (Outcome::Error, Some(m)),
             Ok(Ok(Err(Failure::Skip(m)))) => (Outcome::Skip, Some(m)),
         };
+        result.snapshots = std::mem::take(&mut *snaps.lock().expect("snaps"));
+        // A case that passed fails on a snapshot that differs (from its accepted snapshot or its
+        // capture) or was never accepted; every such snapshot is added to the case's message.
+        let snapshot_failures: Vec<String> = result
+            .snapshots
+            .iter()
+            .filter(|s| s.fails())
+            .map(SnapshotResult::explain)
+            .chain(capture_error.clone())
+            .collect();
+        if !snapshot_failures.is_empty() {
+            let snapshots = snapshot_failures.join("\n");
+            msg = Some(match msg {
+                Some(m) => format!("{m}\n{snapshots}"),
+                None => snapshots,
+            });
+            if o == Outcome::Pass {
+                o = Outcome::Fail;
+            }
+        }
         result.outcome = o;
         result.message = msg.map(|m| mask.apply(&m));
         if o >= Outcome::Fail {
@@ -231,6 +272,7 @@ async fn provenance(client: &reqwest::Client, t: &Target) -> serde_json::Value {
         .format(&time::macros::format_description!("[year]-[month]-[day]"))
         .unwrap_or_default();
     serde_json::json!({
+        "kind": "recorded",
         "server": server,
         "target": if t.embedded { "embedded jcr-reference" } else { "live registry" },
         "recorded": date,

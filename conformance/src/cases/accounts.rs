@@ -76,6 +76,9 @@ pub(crate) async fn make_user(
         )));
     }
     r.expect_status(201)?;
+    if what == "user" {
+        c.snap("security.users.create", &r)?;
+    }
     c.created(Created::Security(format!("api/security/users/{user}")));
     if groups.is_some_and(|g| g.is_empty()) {
         // A new user with no groups joins the automatic ones (readers); clearing takes an update,
@@ -90,6 +93,18 @@ pub(crate) async fn make_user(
     Ok((user, pw))
 }
 
+/// A list of `{name, ...}` rows narrowed to the defaults and `mine`: the other rows named after
+/// the run belong to other cases.
+fn own_rows(list: &Value, mine: &str, prefix: &str) -> Value {
+    let mut shown = list.clone();
+    if let Some(a) = shown.as_array_mut() {
+        a.retain(|x| {
+            x["name"] == json!(mine) || !x["name"].as_str().unwrap_or("").starts_with(prefix)
+        });
+    }
+    shown
+}
+
 fn users(c: Ctx) -> CaseFuture {
     Box::pin(async move {
         let (user, pw) = make_user(&c, "user", None).await?;
@@ -97,6 +112,7 @@ fn users(c: Ctx) -> CaseFuture {
             .send(c.req("GET", &format!("api/security/users/{user}")))
             .await?;
         r.expect_status(200)?;
+        c.snap("security.users.get", &r)?;
         r.expect_content_type("application/vnd.org.jfrog.artifactory.security.User+json")?;
         let v = r.json()?;
         check!(v["name"] == json!(user), "name: {v}");
@@ -142,6 +158,7 @@ fn users(c: Ctx) -> CaseFuture {
             )
             .await?;
         r.expect_status(200)?;
+        c.snap("security.users.update", &r)?;
         let v = c
             .send(c.req("GET", &format!("api/security/users/{user}")))
             .await?
@@ -153,6 +170,12 @@ fn users(c: Ctx) -> CaseFuture {
         let r = c.send(c.req("GET", "api/security/users")).await?;
         r.expect_status(200)?;
         let list = r.json()?;
+        c.snap_body(
+            "security.users.list",
+            None,
+            &r,
+            &own_rows(&list, &user, &c.prefix),
+        )?;
         let row = list
             .as_array()
             .and_then(|a| a.iter().find(|u| u["name"] == json!(user)))
@@ -166,17 +189,21 @@ fn users(c: Ctx) -> CaseFuture {
             .send(c.req("GET", "api/security/users").basic(&user, &pw))
             .await?;
         r.expect_rest_error(403, "Forbidden")?;
+        c.snap("security.users.list", &r)?;
         let r = c
             .send(c.req("DELETE", &format!("api/security/users/{user}")))
             .await?;
+        c.snap("security.users.delete", &r)?;
         expect_text(
             &r,
             200,
             &format!("User '{user}' has been removed successfully."),
         )?;
-        c.send(c.req("GET", &format!("api/security/users/{user}")))
-            .await?
-            .expect_rest_error(404, "Not Found")?;
+        let r = c
+            .send(c.req("GET", &format!("api/security/users/{user}")))
+            .await?;
+        r.expect_rest_error(404, "Not Found")?;
+        c.snap("security.users.get", &r)?;
         let r = c
             .send(c.req("GET", "api/repositories").basic(&user, &pw))
             .await?;
@@ -198,12 +225,14 @@ fn groups(c: Ctx) -> CaseFuture {
             return Err(Failure::Skip("the target has no groups API".into()));
         }
         r.expect_status(201)?;
+        c.snap("security.groups.create", &r)?;
         c.created(Created::Security(path.clone()));
         let (user, _) = make_user(&c, "member", Some(&[group.as_str()])).await?;
         let r = c
             .send(c.req("GET", &format!("{path}?includeUsers=true")))
             .await?;
         r.expect_status(200)?;
+        c.snap("security.groups.get", &r)?;
         r.expect_content_type("application/vnd.org.jfrog.artifactory.security.Group+json")?;
         let v = r.json()?;
         check!(
@@ -223,12 +252,14 @@ fn groups(c: Ctx) -> CaseFuture {
             v.get("userNames").is_none(),
             "userNames only with includeUsers: {v}"
         );
-        c.send(
-            c.req("POST", &path)
-                .json(&json!({"description": "changed", "userNames": []})),
-        )
-        .await?
-        .expect_status(200)?;
+        let r = c
+            .send(
+                c.req("POST", &path)
+                    .json(&json!({"description": "changed", "userNames": []})),
+            )
+            .await?;
+        r.expect_status(200)?;
+        c.snap("security.groups.update", &r)?;
         let v = c
             .send(c.req("GET", &format!("{path}?includeUsers=true")))
             .await?
@@ -237,7 +268,14 @@ fn groups(c: Ctx) -> CaseFuture {
             v["description"] == json!("changed") && v["userNames"] == json!([]),
             "after POST: {v}"
         );
-        let list = c.send(c.req("GET", "api/security/groups")).await?.json()?;
+        let r = c.send(c.req("GET", "api/security/groups")).await?;
+        let list = r.json()?;
+        c.snap_body(
+            "security.groups.list",
+            None,
+            &r,
+            &own_rows(&list, &group, &c.prefix),
+        )?;
         check!(
             list.as_array().is_some_and(|a| a
                 .iter()
@@ -250,9 +288,10 @@ fn groups(c: Ctx) -> CaseFuture {
             200,
             &format!("Group '{group}' has been removed successfully."),
         )?;
-        c.send(c.req("GET", &path))
-            .await?
-            .expect_rest_error(404, "Not Found")
+        c.snap("security.groups.delete", &r)?;
+        let r = c.send(c.req("GET", &path)).await?;
+        r.expect_rest_error(404, "Not Found")?;
+        c.snap("security.groups.get", &r)
     })
 }
 
@@ -270,9 +309,11 @@ fn permissions(c: Ctx) -> CaseFuture {
             })))
             .await?;
         r.expect_status(201)?;
+        c.snap("security.permissions.create", &r)?;
         c.created(Created::Security(path.clone()));
         let r = c.send(c.req("GET", &path)).await?;
         r.expect_status(200)?;
+        c.snap("security.permissions.get", &r)?;
         r.expect_content_type(
             "application/vnd.org.jfrog.artifactory.security.PermissionTarget+json",
         )?;
@@ -289,10 +330,14 @@ fn permissions(c: Ctx) -> CaseFuture {
             .unwrap_or_default();
         acts.sort_unstable();
         check!(acts == ["r", "w"], "actions: {}", v["principals"]);
-        let list = c
-            .send(c.req("GET", "api/security/permissions"))
-            .await?
-            .json()?;
+        let r = c.send(c.req("GET", "api/security/permissions")).await?;
+        let list = r.json()?;
+        c.snap_body(
+            "security.permissions.list",
+            None,
+            &r,
+            &own_rows(&list, &target, &c.prefix),
+        )?;
         check!(
             list.as_array()
                 .is_some_and(|a| a.iter().any(|p| p["name"] == json!(target))),
@@ -370,9 +415,10 @@ fn permissions(c: Ctx) -> CaseFuture {
             200,
             &format!("Permission Target '{target}' has been removed successfully."),
         )?;
-        c.send(c.req("GET", &path))
-            .await?
-            .expect_rest_error(404, "Not Found")?;
+        c.snap("security.permissions.delete", &r)?;
+        let r = c.send(c.req("GET", &path)).await?;
+        r.expect_rest_error(404, "Not Found")?;
+        c.snap("security.permissions.get", &r)?;
         let r = c.send(c.req("GET", &inside).basic(&user, &pw)).await?;
         check!(
             r.status == 403,
@@ -388,6 +434,7 @@ fn lock_policy(c: Ctx) -> CaseFuture {
         let r = c.send(c.req("GET", "api/security/userLockPolicy")).await?;
         r.expect_status(200)?;
         let old = r.json()?;
+        c.snap("security.lock-policy.get", &r)?;
         check!(
             old["enabled"].is_boolean() && old["loginAttempts"].is_number(),
             "policy: {old}"
@@ -398,11 +445,13 @@ fn lock_policy(c: Ctx) -> CaseFuture {
             .send(set(json!({"enabled": true, "loginAttempts": 0})))
             .await?;
         expect_text(&r, 400, "LoginAttempts must be between 1 - 100")?;
+        c.snap("security.lock-policy.set", &r)?;
         let r = c
             .send(set(json!({"enabled": true, "loginAttempts": 2})))
             .await?;
         let result = async {
             expect_text(&r, 200, "UserLockPolicy was successfully updated")?;
+            c.snap("security.lock-policy.set", &r)?;
             let lock = || async {
                 for _ in 0..2 {
                     let r = c
@@ -431,6 +480,8 @@ fn lock_policy(c: Ctx) -> CaseFuture {
                 Ok::<(), Failure>(())
             };
             lock().await?;
+            let locked = c.send(c.req("GET", "api/security/lockedUsers")).await?;
+            c.snap("security.locked-users", &locked)?;
             let r = c
                 .send(c.req("POST", &format!("api/security/unlockUsers/{user}")))
                 .await?;
@@ -439,6 +490,7 @@ fn lock_policy(c: Ctx) -> CaseFuture {
                 200,
                 &format!("The user: '{user}' was successfully unlocked"),
             )?;
+            c.snap("security.unlock-user", &r)?;
             let r = c
                 .send(c.req("GET", "api/repositories").basic(&user, &pw))
                 .await?;
@@ -451,9 +503,11 @@ fn lock_policy(c: Ctx) -> CaseFuture {
                 )
                 .await?;
             expect_text(&r, 200, "Specified users were successfully unlocked")?;
+            c.snap("security.unlock-users", &r)?;
             lock().await?;
             let r = c.send(c.req("POST", "api/security/unlockAllUsers")).await?;
             expect_text(&r, 200, "All users were successfully unlocked")?;
+            c.snap("security.unlock-all", &r)?;
             let r = c
                 .send(c.req("GET", "api/repositories").basic(&user, &pw))
                 .await?;
@@ -482,6 +536,7 @@ fn encrypted_password(c: Ctx) -> CaseFuture {
             .await?;
         r.expect_status(200)?;
         r.expect_content_type("text/plain")?;
+        c.snap("security.encrypted-password", &r)?;
         let enc = r.text();
         check!(
             enc.starts_with("AP") && enc.len() > 20 && enc != pw,
@@ -499,6 +554,7 @@ fn encrypted_password(c: Ctx) -> CaseFuture {
             .send(c.req("GET", "api/security/encryptedPassword").anonymous())
             .await?;
         check!(r.status == 401, "anonymous: {}", r.status);
+        c.snap_as("security.encrypted-password", "anonymous", &r)?;
         Ok(())
     })
 }
@@ -508,6 +564,7 @@ fn key_encryption(c: Ctx) -> CaseFuture {
         let post = |what: &str| c.req("POST", &format!("api/system/{what}"));
         // Find out the current state without changing it for good: decrypt first.
         let r = c.send(post("decrypt")).await?;
+        c.snap("system.decrypt", &r)?;
         let was_encrypted = match r.status {
             200 => true,
             409 => {
@@ -519,6 +576,7 @@ fn key_encryption(c: Ctx) -> CaseFuture {
         let r = c.send(post("encrypt")).await?;
         r.expect_content_type("text/plain")?;
         expect_text(&r, 200, "DONE")?;
+        c.snap("system.encrypt", &r)?;
         // Encrypting again is not an error.
         expect_text(&c.send(post("encrypt")).await?, 200, "DONE")?;
         let r = c
@@ -530,7 +588,9 @@ fn key_encryption(c: Ctx) -> CaseFuture {
             r.status
         );
         if !was_encrypted {
-            expect_text(&c.send(post("decrypt")).await?, 200, "DONE")?;
+            let r = c.send(post("decrypt")).await?;
+            expect_text(&r, 200, "DONE")?;
+            c.snap("system.decrypt", &r)?;
             let r = c.send(post("decrypt")).await?;
             expect_text(&r, 409, "Cannot decrypt without artifactory key file")?;
         }

@@ -98,7 +98,7 @@ fn deploy_item_created(c: Ctx) -> CaseFuture {
             "application/vnd.org.jfrog.artifactory.storage.ItemCreated+json",
         )?;
         c.created(Created::Item(path.clone()));
-        c.snapshot("artifacts/deploy/item-created", &r)?;
+        c.snap("artifacts.deploy", &r)?;
         let v = r.json()?;
         let (sha1, md5, sha256) = digests(body);
         let download = format!("{}/{path}", c.base);
@@ -146,6 +146,7 @@ fn deploy_checksum_mismatch(c: Ctx) -> CaseFuture {
             .await?;
         r.expect_status(409)?
             .expect_content_type("application/json")?;
+        c.snap("artifacts.deploy", &r)?;
         let v = r.json()?;
         let msg = v["errors"][0]["message"].as_str().unwrap_or("");
         let repo_path = format!("{}:{}", c.repo, in_repo(&path));
@@ -193,6 +194,7 @@ fn deploy_invalid_key(c: Ctx) -> CaseFuture {
             400,
             "Property key: 1bad is invalid due to Name must start with a letter and cannot contain whitespace or special characters",
         )?;
+        c.snap("artifacts.deploy", &r)?;
         let g = c.send(c.req("GET", &path)).await?;
         check!(
             g.status == 404,
@@ -238,6 +240,7 @@ fn checksum_deploy_reuse(c: Ctx) -> CaseFuture {
             )
             .await?;
         r.expect_status(201)?;
+        c.snap("artifacts.deploy-by-checksum", &r)?;
         c.created(Created::Item(path.clone()));
         let v = r.json()?;
         check!(v["checksums"]["sha256"] == json!(sha256), "checksums: {v}");
@@ -261,6 +264,7 @@ fn checksum_deploy_unknown(c: Ctx) -> CaseFuture {
                     .header("X-Checksum-Sha1", &sha1),
             )
             .await?;
+        c.snap("artifacts.deploy-by-checksum", &r)?;
         r.expect_rest_error(
             404,
             &format!("Checksum deploy failed. No existing file with SHA-1: {sha1}"),
@@ -272,6 +276,7 @@ fn create_directory(c: Ctx) -> CaseFuture {
     Box::pin(async move {
         let path = c.path("dirs/made");
         let r = c.send(c.req("PUT", &format!("{path}/"))).await?;
+        c.snap("artifacts.create-directory", &r)?;
         r.expect_status(201)?.expect_content_type(
             "application/vnd.org.jfrog.artifactory.storage.ItemCreated+json",
         )?;
@@ -298,6 +303,9 @@ fn retrieve_headers(c: Ctx) -> CaseFuture {
         let (sha1, md5, sha256) = digests(body);
         for method in ["GET", "HEAD"] {
             let r = c.send(c.req(method, &path)).await?;
+            if method == "GET" {
+                c.snap("artifacts.retrieve", &r)?;
+            }
             r.expect_status(200)?
                 .expect_header("etag", &sha1)?
                 .expect_header("x-checksum-sha1", &sha1)?
@@ -331,6 +339,7 @@ fn retrieve_conditional(c: Ctx) -> CaseFuture {
             .send(c.req("GET", &path).header("If-None-Match", &sha1))
             .await?;
         r.expect_status(304)?;
+        c.snap("artifacts.retrieve", &r)?;
         let r = c
             .send(c.req("GET", &path).header("If-None-Match", &"0".repeat(40)))
             .await?;
@@ -353,6 +362,7 @@ fn retrieve_range(c: Ctx) -> CaseFuture {
             .await?;
         r.expect_status(206)?
             .expect_header("content-range", "bytes 2-4/10")?;
+        c.snap("artifacts.retrieve", &r)?;
         check!(r.body == b"cde", "partial body: {}", r.text());
         let r = c
             .send(c.req("GET", &path).header("Range", "bytes=0-0,8-9"))
@@ -368,6 +378,7 @@ fn retrieve_range(c: Ctx) -> CaseFuture {
             .await?;
         r.expect_status(416)?
             .expect_header("content-range", "bytes */10")?;
+        c.snap("artifacts.retrieve", &r)?;
         Ok(())
     })
 }
@@ -396,6 +407,7 @@ fn retrieve_folder_redirect(c: Ctx) -> CaseFuture {
         c.deploy(&format!("{folder}/inner.txt"), b"i").await?;
         let r = c.send(c.req("GET", &folder)).await?;
         r.expect_status(302)?;
+        c.snap("artifacts.retrieve", &r)?;
         let loc = r.header("location").unwrap_or("");
         check!(
             loc.ends_with(&format!("{folder}/")),
@@ -422,6 +434,11 @@ fn trace(c: Ctx) -> CaseFuture {
         let r = c.send(c.req("GET", &format!("{path}?trace"))).await?;
         r.expect_status(200)?.expect_content_type("text/plain")?;
         let text = r.text();
+        let stable: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("Repo Path ID") || l.starts_with("Method Name"))
+            .collect();
+        c.snap_body("artifacts.trace", None, &r, &json!(stable.join("\n")))?;
         let id = format!("Repo Path ID: {}:{}", c.repo, in_repo(&path));
         check!(
             text.starts_with("Request ID: "),
@@ -455,6 +472,7 @@ fn archive_entry(c: Ctx) -> CaseFuture {
             .send(c.req("GET", &format!("{path}!/META-INF/LICENSE.txt")))
             .await?;
         r.expect_status(200)?;
+        c.snap("artifacts.archive-entry", &r)?;
         check!(r.text() == "license text", "entry body: {}", r.text());
         Ok(())
     })
@@ -466,10 +484,12 @@ fn delete(c: Ctx) -> CaseFuture {
         c.deploy(&path, b"d").await?;
         let r = c.send(c.req("DELETE", &path)).await?;
         r.expect_status(204)?;
+        c.snap("artifacts.delete", &r)?;
         let g = c.send(c.req("GET", &path)).await?;
         check!(g.status == 404, "deleted file still served ({})", g.status);
         let r = c.send(c.req("DELETE", &path)).await?;
         let id = format!("{}:{}", c.repo, in_repo(&path));
+        c.snap("artifacts.delete", &r)?;
         r.expect_rest_error(
             404,
             &format!("Could not locate artifact '{id}' (Nothing to delete)."),

@@ -84,6 +84,14 @@ fn missing_build(c: Ctx) -> CaseFuture {
             } else {
                 r.expect_rest_error(404, &missing)?;
             }
+            c.snap(
+                if path.ends_with("/1") {
+                    "builds.info"
+                } else {
+                    "builds.runs"
+                },
+                &r,
+            )?;
         }
         Ok(())
     })
@@ -112,7 +120,7 @@ fn document(name: &str, number: &str, started: &str, artifacts: Value) -> Value 
 }
 
 /// Publishes `doc` (expects 204) and records the build for teardown.
-async fn publish(c: &Ctx, doc: &Value) -> Result<(), Failure> {
+async fn publish(c: &Ctx, doc: &Value) -> Result<Response, Failure> {
     let r = c
         .send(
             c.req("PUT", "api/build")
@@ -132,7 +140,7 @@ async fn publish(c: &Ctx, doc: &Value) -> Result<(), Failure> {
         c.base,
         segment(name)
     )));
-    Ok(())
+    Ok(r)
 }
 
 /// A name as a path segment: everything but RFC 3986's unreserved characters escaped.
@@ -167,16 +175,14 @@ async fn artifact(
     )
 }
 
-/// `r` with its body narrowed to the `key` entries whose `uri` is one of `keep` (a list answer on
+/// `r`'s body narrowed to the `key` entries whose `uri` is one of `keep` (a list answer on
 /// a shared server holds other builds too): what the snapshot records.
-fn narrowed(r: &Response, key: &str, keep: &[String]) -> Result<Response, Failure> {
+fn narrowed(r: &Response, key: &str, keep: &[String]) -> Result<Value, Failure> {
     let mut v = r.json()?;
     if let Some(a) = v.get_mut(key).and_then(Value::as_array_mut) {
         a.retain(|e| keep.iter().any(|k| e["uri"] == json!(k)));
     }
-    let mut out = r.clone();
-    out.body = serde_json::to_vec(&v).map_err(|e| Failure::Error(e.to_string()))?;
-    Ok(out)
+    Ok(v)
 }
 
 fn roundtrip(c: Ctx) -> CaseFuture {
@@ -189,7 +195,8 @@ fn roundtrip(c: Ctx) -> CaseFuture {
             "2026-11-20T10:00:00.000+0000",
             json!([art.clone()]),
         );
-        publish(&c, &first).await?;
+        let r = publish(&c, &first).await?;
+        c.snap("builds.upload", &r)?;
         let later = document(&name, "2", "2026-11-21T10:00:00.000+0000", json!([art]));
         publish(&c, &later).await?;
 
@@ -222,10 +229,8 @@ fn roundtrip(c: Ctx) -> CaseFuture {
             "lastStarted: {}",
             mine[0]["lastStarted"]
         );
-        c.snapshot(
-            "builds/list",
-            &narrowed(&r, "builds", std::slice::from_ref(&uri))?,
-        )?;
+        let shown = narrowed(&r, "builds", std::slice::from_ref(&uri))?;
+        c.snap_body("builds.list", None, &r, &shown)?;
 
         let r = c
             .send(c.req("GET", &format!("api/build/{}", segment(&name))))
@@ -239,7 +244,7 @@ fn roundtrip(c: Ctx) -> CaseFuture {
                 {"uri": "/1", "started": "2026-11-20T10:00:00.000+0000"}
             ]
         }))?;
-        c.snapshot("builds/runs", &r)?;
+        c.snap("builds.runs", &r)?;
 
         let r = c
             .send(c.req("GET", &format!("api/build/{}/1", segment(&name))))
@@ -278,7 +283,7 @@ fn roundtrip(c: Ctx) -> CaseFuture {
             "artifactoryPrincipal: {}",
             info["artifactoryPrincipal"]
         );
-        c.snapshot("builds/info", &r)?;
+        c.snap("builds.info", &r)?;
         Ok(())
     })
 }
@@ -296,6 +301,10 @@ fn incomplete(c: Ctx) -> CaseFuture {
                 "Build model must contain build name, number and started timestamp",
             )?;
         }
+        let r = c
+            .send(c.req("PUT", "api/build").json(&json!({"name": name})))
+            .await?;
+        c.snap("builds.upload", &r)?;
         let r = c.send(c.req("GET", &format!("api/build/{name}"))).await?;
         r.expect_rest_error(404, &format!("No build was found for build name: {name}"))?;
         Ok(())
@@ -366,7 +375,7 @@ fn diff(c: Ctx) -> CaseFuture {
                 names(sec, class)
             );
         }
-        c.snapshot("builds/diff", &r)?;
+        c.snap("builds.diff", &r)?;
         let r = c
             .send(c.req("GET", &format!("api/build/{name}/2?diff=null")))
             .await?;
@@ -406,6 +415,7 @@ fn promote(c: Ctx) -> CaseFuture {
             )
             .await?;
         r.expect_status(200)?;
+        c.snap("builds.promote", &r)?;
         r.expect_json_subset(&json!({"messages": [{"level": "INFO", "message": "Skipping build item relocation: no target repository selected."}]}))?;
         let statuses = info(&c, &name, "1").await?["statuses"].clone();
         let user = match &c.credentials {
@@ -427,6 +437,7 @@ fn promote(c: Ctx) -> CaseFuture {
             )
             .await?;
         r.expect_status(404)?;
+        c.snap("builds.promote", &r)?;
         Ok(())
     })
 }
@@ -465,6 +476,7 @@ fn retention(c: Ctx) -> CaseFuture {
             )
             .await?;
         expect_text(&r, 400, "Max count retention needs to be a positive number")?;
+        c.snap("builds.retention", &r)?;
         let body = json!({"count": 2, "buildNumbersNotToBeDiscarded": ["1"], "deleteBuildArtifacts": false});
         let r = c
             .send(
@@ -473,6 +485,7 @@ fn retention(c: Ctx) -> CaseFuture {
             )
             .await?;
         r.expect_status(204)?;
+        c.snap("builds.retention", &r)?;
         let left = numbers(&c, &name).await?;
         check!(left == ["4", "3", "1"], "runs left: {left:?}");
         Ok(())
@@ -495,6 +508,7 @@ fn delete(c: Ctx) -> CaseFuture {
             r.status,
             r.text()
         );
+        c.snap("builds.delete", &r)?;
         check!(numbers(&c, &name).await? == ["3", "2"], "after deleting #1");
         let r =
             c.send(c.req("POST", "api/build/delete").json(
@@ -507,6 +521,7 @@ fn delete(c: Ctx) -> CaseFuture {
             r.status,
             r.text()
         );
+        c.snap("builds.delete-body", &r)?;
         check!(numbers(&c, &name).await? == ["3"], "after deleting #2");
         let r = c
             .send(
@@ -515,6 +530,7 @@ fn delete(c: Ctx) -> CaseFuture {
             )
             .await?;
         r.expect_rest_error(400, "Missing build name")?;
+        c.snap("builds.delete-body", &r)?;
         let r = c
             .send(c.req("DELETE", &format!("api/build/{name}?deleteAll=1")))
             .await?;
@@ -551,6 +567,7 @@ fn rename(c: Ctx) -> CaseFuture {
             200,
             &format!("Build renaming of '{from}' to '{to}' was successfully started.\n"),
         )?;
+        c.snap("builds.rename", &r)?;
         let mut renamed = Vec::new();
         for _ in 0..50 {
             renamed = numbers(&c, &to).await?;
@@ -603,6 +620,7 @@ fn distribute(c: Ctx) -> CaseFuture {
             )
             .await?;
         r.expect_status(200)?;
+        c.snap("builds.distribute", &r)?;
         let path = art["path"].as_str().unwrap_or("");
         let r = c.send(c.req("GET", &format!("{target}/{path}"))).await?;
         r.expect_status(200)?;

@@ -163,8 +163,13 @@ fn blob_delete(c: Ctx) -> CaseFuture {
             return Err(Failure::Skip("the target does not delete blobs".into()));
         }
         r.expect_status(202)?;
-        expect_code(&c.send(c.req("GET", &url)).await?, 404, "BLOB_UNKNOWN")?;
-        expect_code(&c.send(c.req("DELETE", &url)).await?, 404, "BLOB_UNKNOWN")?;
+        c.snap("docker.v2.blob-delete", &r)?;
+        let r = c.send(c.req("GET", &url)).await?;
+        expect_code(&r, 404, "BLOB_UNKNOWN")?;
+        c.snap("docker.v2.blob", &r)?;
+        let r = c.send(c.req("DELETE", &url)).await?;
+        expect_code(&r, 404, "BLOB_UNKNOWN")?;
+        c.snap("docker.v2.blob-delete", &r)?;
         let never = format!("{}/{name}/blobs/{}", reg(&c), digest(b"never pushed"));
         expect_code(&c.send(c.req("DELETE", &never)).await?, 404, "BLOB_UNKNOWN")
     })
@@ -176,6 +181,7 @@ fn challenge(c: Ctx) -> CaseFuture {
             .send(c.req("GET", &format!("{}/", reg(&c))).anonymous())
             .await?;
         r.expect_status(401)?;
+        c.snap("docker.v2.version", &r)?;
         check!(
             r.header("docker-distribution-api-version") == Some("registry/2.0"),
             "Docker-Distribution-Api-Version: {:?}",
@@ -192,6 +198,7 @@ fn challenge(c: Ctx) -> CaseFuture {
         let _ = user;
         let r = c.send(c.req("GET", &format!("{}/token", reg(&c)))).await?;
         r.expect_status(200)?;
+        c.snap("docker.v2.token", &r)?;
         let v = r.json()?;
         let token = v["token"].as_str().unwrap_or("").to_string();
         check!(
@@ -202,6 +209,7 @@ fn challenge(c: Ctx) -> CaseFuture {
             .send(c.req("GET", &format!("{}/", reg(&c))).bearer(&token))
             .await?;
         r.expect_status(200)?;
+        c.snap("docker.v2.version", &r)?;
         check!(r.json()? == json!({}), "version check body: {}", r.text());
         Ok(())
     })
@@ -221,6 +229,7 @@ fn push_pull(c: Ctx) -> CaseFuture {
             .send(c.req("POST", &format!("{}/{name}/blobs/uploads/", reg(&c))))
             .await?;
         r.expect_status(202)?;
+        c.snap("docker.v2.upload-start", &r)?;
         let uuid = r.header("docker-upload-uuid").unwrap_or("").to_string();
         let up = format!("{}/{name}/blobs/uploads/{uuid}", reg(&c));
         let r = c
@@ -232,6 +241,7 @@ fn push_pull(c: Ctx) -> CaseFuture {
             )
             .await?;
         r.expect_status(202)?;
+        c.snap("docker.v2.upload-chunk", &r)?;
         check!(
             r.header("range") == Some("0-29999"),
             "Range after a chunk: {:?}",
@@ -239,6 +249,7 @@ fn push_pull(c: Ctx) -> CaseFuture {
         );
         let r = c.send(c.req("GET", &up)).await?;
         r.expect_status(204)?;
+        c.snap("docker.v2.upload-status", &r)?;
         check!(
             r.header("range") == Some("0-29999"),
             "upload status Range: {:?}",
@@ -251,6 +262,7 @@ fn push_pull(c: Ctx) -> CaseFuture {
             )
             .await?;
         r.expect_status(201)?;
+        c.snap("docker.v2.upload-finish", &r)?;
         // A cancelled session is gone.
         let r = c
             .send(c.req("POST", &format!("{}/{name}/blobs/uploads/", reg(&c))))
@@ -260,17 +272,18 @@ fn push_pull(c: Ctx) -> CaseFuture {
             reg(&c),
             r.header("docker-upload-uuid").unwrap_or("")
         );
-        c.send(c.req("DELETE", &gone)).await?.expect_status(204)?;
-        expect_code(
-            &c.send(c.req("GET", &gone)).await?,
-            404,
-            "BLOB_UPLOAD_UNKNOWN",
-        )?;
+        let r = c.send(c.req("DELETE", &gone)).await?;
+        r.expect_status(204)?;
+        c.snap("docker.v2.upload-cancel", &r)?;
+        let r = c.send(c.req("GET", &gone)).await?;
+        expect_code(&r, 404, "BLOB_UPLOAD_UNKNOWN")?;
+        c.snap("docker.v2.upload-status", &r)?;
         // The manifest, by tag.
         let m = manifest(config, &[&layer, &chunked]);
         let md = digest(&m);
         let r = put_manifest(&c, &name, "1.0", &m).await?;
         r.expect_status(201)?;
+        c.snap("docker.v2.manifest-put", &r)?;
         check!(
             r.header("docker-content-digest") == Some(md.as_str()),
             "digest of the push"
@@ -284,6 +297,9 @@ fn push_pull(c: Ctx) -> CaseFuture {
                 .await?;
             r.expect_status(200)?;
             r.expect_content_type(OCI_MANIFEST)?;
+            if reference == "1.0" {
+                c.snap("docker.v2.manifest-get", &r)?;
+            }
             check!(r.body == m, "GET {reference} returned other bytes");
             check!(
                 r.header("docker-content-digest") == Some(md.as_str()),
@@ -297,11 +313,13 @@ fn push_pull(c: Ctx) -> CaseFuture {
             ))
             .await?;
         r.expect_status(200)?;
+        c.snap("docker.v2.blob", &r)?;
         check!(r.body == chunked, "the chunked blob came back different");
         let r = c
             .send(c.req("GET", &format!("{}/{name}/tags/list", reg(&c))))
             .await?;
         r.expect_status(200)?;
+        c.snap("docker.tags", &r)?;
         check!(
             r.json()? == json!({"name": name, "tags": ["1.0"]}),
             "tags: {}",
@@ -311,6 +329,11 @@ fn push_pull(c: Ctx) -> CaseFuture {
             .send(c.req("GET", &format!("{}/_catalog", reg(&c))))
             .await?;
         r.expect_status(200)?;
+        let mut shown = r.json()?;
+        if let Some(a) = shown["repositories"].as_array_mut() {
+            a.retain(|x| x == &json!(name));
+        }
+        c.snap_body("docker.catalog", None, &r, &shown)?;
         check!(
             r.json()?["repositories"]
                 .as_array()
@@ -342,10 +365,12 @@ fn push_pull(c: Ctx) -> CaseFuture {
             .send(c.req("DELETE", &format!("{}/{name}/manifests/{md}", reg(&c))))
             .await?;
         r.expect_status(202)?;
+        c.snap("docker.v2.manifest-delete", &r)?;
         let r = c
             .send(c.req("GET", &format!("{}/{name}/manifests/1.0", reg(&c))))
             .await?;
         expect_code(&r, 404, "MANIFEST_UNKNOWN")?;
+        c.snap("docker.v2.manifest-get", &r)?;
         check!(
             r.json()?["errors"][0]["message"] == "The named manifest is not known to the registry.",
             "MANIFEST_UNKNOWN message: {}",
@@ -362,11 +387,9 @@ fn errors(c: Ctx) -> CaseFuture {
         let layer = b"present".to_vec();
         push_blob(&c, &name, &layer).await?;
         let missing = manifest(b"absent config", &[&layer]);
-        expect_code(
-            &put_manifest(&c, &name, "t", &missing).await?,
-            400,
-            "MANIFEST_BLOB_UNKNOWN",
-        )?;
+        let r = put_manifest(&c, &name, "t", &missing).await?;
+        expect_code(&r, 400, "MANIFEST_BLOB_UNKNOWN")?;
+        c.snap("docker.v2.manifest-put", &r)?;
         expect_code(
             &put_manifest(&c, &name, "t", b"{not json").await?,
             400,
@@ -387,6 +410,7 @@ fn errors(c: Ctx) -> CaseFuture {
             )
             .await?;
         expect_code(&r, 400, "DIGEST_INVALID")?;
+        c.snap("docker.v2.upload-finish", &r)?;
         let r = c
             .send(c.req(
                 "HEAD",
@@ -445,6 +469,7 @@ fn referrers(c: Ctx) -> CaseFuture {
             .await?;
         r.expect_status(200)?;
         r.expect_content_type(OCI_INDEX)?;
+        c.snap("docker.v2.referrers", &r)?;
         let v: Value = r.json()?;
         check!(
             v["manifests"]
@@ -498,6 +523,7 @@ fn promote(c: Ctx) -> CaseFuture {
             })))
             .await?;
         r.expect_status(200)?;
+        c.snap("docker.promote", &r)?;
         let r = c
             .send(
                 c.req("GET", &format!("{}/{target}/manifests/stable", reg(&c)))
@@ -539,6 +565,7 @@ fn bintray(c: Ctx) -> CaseFuture {
             r.status
         );
         r.expect_content_type("application/json")?;
+        c.snap("artifacts.bintray-docker-push", &r)?;
         let v = r.json()?;
         check!(
             v["errors"][0]["status"] == json!(r.status),

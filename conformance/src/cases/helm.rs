@@ -123,6 +123,7 @@ fn local_index(c: Ctx) -> CaseFuture {
                 .await?
         };
         chart.expect_status(200)?;
+        c.snap("helm.chart", &chart)?;
         check!(chart.body == older, "the chart URL serves other bytes");
         // Chart.yaml becomes properties.
         let props = c
@@ -145,9 +146,7 @@ fn local_index(c: Ctx) -> CaseFuture {
                 e["created"] = json!("<created>");
             }
         }
-        let mut shown = r.clone();
-        shown.body = serde_json::to_vec(&v).map_err(|e| Failure::Error(e.to_string()))?;
-        c.snapshot("helm__index", &shown)
+        c.snap_body("helm.index", None, &r, &v)
     })
 }
 
@@ -162,7 +161,7 @@ fn reindex(c: Ctx) -> CaseFuture {
             .await?;
         r.expect_status(200)?;
         check!(r.text().trim() == "OK", "reindex body: {}", r.text());
-        c.snapshot("helm__reindex", &r)?;
+        c.snap("helm.reindex", &r)?;
         let (_, after) = index(&c, &key).await?;
         check!(
             after["entries"] == before["entries"],
@@ -187,6 +186,7 @@ fn invalid_chart(c: Ctx) -> CaseFuture {
             c.created(Created::Item(format!("{key}/broken-1.0.0.tgz")));
         }
         r.expect_status(400)?;
+        c.snap_as("artifacts.deploy", "helm-invalid-chart", &r)?;
         let (_, v) = index(&c, &key).await?;
         check!(
             v["entries"].as_object().is_none_or(|m| m.is_empty()),

@@ -5,6 +5,7 @@ mod accounts;
 mod artifacts;
 mod builds;
 mod docker;
+mod errors;
 mod helm;
 mod oci;
 mod properties;
@@ -35,5 +36,6 @@ pub fn all() -> Vec<Case> {
     v.extend(helm::cases());
     v.extend(remote::cases());
     v.extend(properties::cases());
+    v.extend(errors::cases());
     v
 }

@@ -118,11 +118,9 @@ fn remote_file_info(c: Ctx) -> CaseFuture {
             md5_seen = again["checksums"]["md5"].clone();
         }
         check!(md5_seen == json!(md5), "checksums.md5: {md5_seen}");
-        let mut shown = info.clone();
         let mut normal = v.clone();
         normal["checksums"]["md5"] = json!(md5);
-        shown.body = serde_json::to_vec(&normal).map_err(|e| Failure::Error(e.to_string()))?;
-        c.snapshot("remote__file-info__cached", &shown)
+        c.snap_body("storage.file-info", Some("remote-cached"), &info, &normal)
     })
 }
 
@@ -182,6 +180,6 @@ fn virtual_listing(c: Ctx) -> CaseFuture {
         let b = c.send(c.req("GET", &format!("{key}/dir/b.txt"))).await?;
         b.expect_status(200)?;
         check!(b.body == b"second b", "b.txt: {}", b.text());
-        c.snapshot("virtual__folder-info__unified", &r)
+        c.snap_as("storage.folder-info", "virtual", &r)
     })
 }

@@ -34,6 +34,11 @@ fn list(c: Ctx) -> CaseFuture {
         let r = c.send(c.req("GET", "api/repositories")).await?;
         r.expect_status(200)?;
         let v = r.json()?;
+        let mut shown = v.clone();
+        if let Some(a) = shown.as_array_mut() {
+            a.retain(|x| !x["key"].as_str().unwrap_or("").starts_with(&c.prefix));
+        }
+        c.snap_body("repositories.list", None, &r, &shown)?;
         let repos = v.as_array().cloned().unwrap_or_default();
         let mine = repos.iter().find(|x| x["key"] == json!(c.repo));
         check!(mine.is_some(), "'{}' is not listed", c.repo);
@@ -78,6 +83,11 @@ fn lifecycle(c: Ctx) -> CaseFuture {
             )
             .await?;
         r.expect_status(200)?;
+        c.snap("repositories.create", &r)?;
+        let got = c
+            .send(c.req("GET", &format!("api/repositories/{key}")))
+            .await?;
+        c.snap("repositories.get", &got)?;
         c.created(Created::Repository(key.clone()));
         check!(
             r.text()
@@ -99,6 +109,7 @@ fn lifecycle(c: Ctx) -> CaseFuture {
             )
             .await?;
         r.expect_status(200)?;
+        c.snap("repositories.update", &r)?;
         let v = c
             .send(c.req("GET", &format!("api/repositories/{key}")))
             .await?
@@ -108,6 +119,7 @@ fn lifecycle(c: Ctx) -> CaseFuture {
             .send(c.req("DELETE", &format!("api/repositories/{key}")))
             .await?;
         r.expect_status(200)?;
+        c.snap("repositories.delete", &r)?;
         check!(
             r.text().starts_with(&format!(
                 "Repository {key} and all its content have been removed successfully."
@@ -118,6 +130,7 @@ fn lifecycle(c: Ctx) -> CaseFuture {
         let r = c
             .send(c.req("GET", &format!("api/repositories/{key}")))
             .await?;
+        c.snap("repositories.get", &r)?;
         check!(
             r.status == 400,
             "a deleted repository answers 400, got {}",
@@ -138,6 +151,7 @@ fn duplicate(c: Ctx) -> CaseFuture {
                 .json(&json!({"rclass": "local"})),
             )
             .await?;
+        c.snap("repositories.create", &r)?;
         check!(r.status == 400, "expected 400, got {}", r.status);
         check!(
             r.text()

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::case::{expect_text, Case, CaseFuture, Ctx, Response};
+use crate::case::{expect_text, replaced, Case, CaseFuture, Ctx, Response};
 use crate::{check, Failure};
 
 pub fn cases() -> Vec<Case> {
@@ -61,6 +61,16 @@ fn ours(c: &Ctx, r: &Response) -> Result<Vec<String>, Failure> {
         .collect())
 }
 
+/// A search answer narrowed to the rows whose `uri` ends with `suffix` (the repository holds what
+/// other cases deployed too).
+fn only_rows_ending(v: &Value, suffix: &str) -> Value {
+    let mut v = v.clone();
+    if let Some(rows) = v["results"].as_array_mut() {
+        rows.retain(|x| x["uri"].as_str().is_some_and(|u| u.ends_with(suffix)));
+    }
+    v
+}
+
 fn quick(c: Ctx) -> CaseFuture {
     Box::pin(async move {
         let token = format!("q{}", c.seed % 1_000_000);
@@ -79,6 +89,12 @@ fn quick(c: Ctx) -> CaseFuture {
             .await?;
         r.expect_content_type(
             "application/vnd.org.jfrog.artifactory.search.ArtifactSearchResult+json",
+        )?;
+        c.snap_body(
+            "search.artifact",
+            None,
+            &r,
+            &replaced(&r.json()?, &token, "<seeded>"),
         )?;
         let mut found = ours(&c, &r)?;
         found.sort();
@@ -112,11 +128,9 @@ fn quick(c: Ctx) -> CaseFuture {
             .await?;
         r.expect_status(200)?;
         check!(r.json()? == json!({"results": []}), "no hits: {}", r.text());
-        expect_text(
-            &c.send(c.req("GET", "api/search/artifact?name=")).await?,
-            400,
-            "The search term cannot be empty",
-        )
+        let r = c.send(c.req("GET", "api/search/artifact?name=")).await?;
+        expect_text(&r, 400, "The search term cannot be empty")?;
+        c.snap("search.artifact", &r)
     })
 }
 
@@ -136,6 +150,7 @@ fn prop(c: Ctx) -> CaseFuture {
         r.expect_content_type(
             "application/vnd.org.jfrog.artifactory.search.MetadataSearchResult+json",
         )?;
+        c.snap("search.prop", &r)?;
         check!(
             ours(&c, &r)? == ["a.txt"],
             "prop search found {:?}",
@@ -156,9 +171,9 @@ fn prop(c: Ctx) -> CaseFuture {
             .await?;
         r.expect_status(200)?;
         check!(r.json()? == json!({"results": []}), "no hits: {}", r.text());
-        c.send(c.req("GET", "api/search/prop"))
-            .await?
-            .expect_rest_error(404, "No results found.")
+        let r = c.send(c.req("GET", "api/search/prop")).await?;
+        r.expect_rest_error(404, "No results found.")?;
+        c.snap("search.prop", &r)
     })
 }
 
@@ -175,6 +190,12 @@ fn dates(c: Ctx) -> CaseFuture {
         r.expect_content_type(
             "application/vnd.org.jfrog.artifactory.search.ArtifactCreationResult+json",
         )?;
+        c.snap_body(
+            "search.creation",
+            None,
+            &r,
+            &only_rows_ending(&r.json()?, "/dates/d.txt"),
+        )?;
         check!(
             ours(&c, &r)?.contains(&"d.txt".to_string()),
             "creation search: {}",
@@ -190,6 +211,12 @@ fn dates(c: Ctx) -> CaseFuture {
             ))
             .await?;
         r.expect_content_type("application/vnd.org.jfrog.artifactory.search.ArtifactResult+json")?;
+        c.snap_body(
+            "search.dates",
+            None,
+            &r,
+            &only_rows_ending(&r.json()?, "/dates/d.txt"),
+        )?;
         let rows: Vec<Value> = r.json()?["results"].as_array().cloned().unwrap_or_default();
         check!(
             rows.iter().any(|x| x["uri"]
@@ -199,18 +226,20 @@ fn dates(c: Ctx) -> CaseFuture {
             "dates search: {rows:?}"
         );
         // Far in the future: nothing, which these searches answer with a 404.
-        c.send(c.req(
-            "GET",
-            &format!("api/search/creation?from=4102444800000&repos={}", c.repo),
-        ))
-        .await?
-        .expect_rest_error(404, "No results found.")?;
-        c.send(c.req("GET", "api/search/creation"))
-            .await?
-            .expect_rest_error(400, "'from' parameter cannot be empty!")?;
-        c.send(c.req("GET", "api/search/dates?from=1"))
-            .await?
-            .expect_rest_error(400, "'dateFields' parameter cannot be empty!")?;
+        let r = c
+            .send(c.req(
+                "GET",
+                &format!("api/search/creation?from=4102444800000&repos={}", c.repo),
+            ))
+            .await?;
+        r.expect_rest_error(404, "No results found.")?;
+        c.snap("search.creation", &r)?;
+        let r = c.send(c.req("GET", "api/search/creation")).await?;
+        r.expect_rest_error(400, "'from' parameter cannot be empty!")?;
+        c.snap("search.creation", &r)?;
+        let r = c.send(c.req("GET", "api/search/dates?from=1")).await?;
+        r.expect_rest_error(400, "'dateFields' parameter cannot be empty!")?;
+        c.snap("search.dates", &r)?;
         let r = c
             .send(c.req(
                 "GET",
@@ -222,6 +251,12 @@ fn dates(c: Ctx) -> CaseFuture {
             .await?;
         r.expect_content_type(
             "application/vnd.org.jfrog.artifactory.search.ArtifactUsageResult+json",
+        )?;
+        c.snap_body(
+            "search.usage",
+            None,
+            &r,
+            &only_rows_ending(&r.json()?, "/dates/d.txt"),
         )?;
         check!(
             ours(&c, &r)?.contains(&"d.txt".to_string()),
@@ -279,11 +314,15 @@ fn archive(c: Ctx) -> CaseFuture {
                     ))),
                     "archiveUris: {uris:?}"
                 );
-                return expect_text(
-                    &c.send(c.req("GET", "api/search/archive?name=")).await?,
-                    400,
-                    "The search term cannot be empty",
-                );
+                c.snap_body(
+                    "search.archive",
+                    None,
+                    &r,
+                    &replaced(&v, &class, "<seeded>"),
+                )?;
+                let r = c.send(c.req("GET", "api/search/archive?name=")).await?;
+                expect_text(&r, 400, "The search term cannot be empty")?;
+                return c.snap("search.archive", &r);
             }
             last = r.text();
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -328,6 +367,7 @@ fn aql(c: Ctx) -> CaseFuture {
         );
         let r = post_aql(&c, &q).await?;
         r.expect_status(200)?;
+        c.snap("search.aql", &r)?;
         check!(
             r.text().starts_with("\n{\n\"results\" : [ "),
             "the output frame starts differently: {:?}",
@@ -360,6 +400,21 @@ fn aql(c: Ctx) -> CaseFuture {
             "rows with every property included: {}",
             v["results"]
         );
+        // Without include: the default fields of each row.
+        let plain = format!(
+            r#"items.find({{"repo":"{}","path":"{folder}"}}).sort({{"$asc":["name"]}})"#,
+            c.repo
+        );
+        let r = post_aql(&c, &plain).await?;
+        r.expect_status(200)?;
+        c.snap_as("search.aql", "default-fields", &r)?;
+        let limited = format!(
+            r#"items.find({{"repo":"{}","path":"{folder}"}}).include("repo","path","name","created").sort({{"$asc":["name"]}}).limit(1)"#,
+            c.repo
+        );
+        let r = post_aql(&c, &limited).await?;
+        r.expect_status(200)?;
+        c.snap_as("search.aql", "include-limit", &r)?;
         let bad = r#"items.find({"size":{"$gt":null}})"#;
         let r = post_aql(&c, bad).await?;
         expect_text(&r,
@@ -369,6 +424,7 @@ fn aql(c: Ctx) -> CaseFuture {
         let broken = r#"items.find({"repo":})"#;
         let r = post_aql(&c, broken).await?;
         r.expect_status(400)?;
+        c.snap("search.aql", &r)?;
         check!(
             r.text().starts_with(&format!("Failed to parse query: {broken}, it looks like there is syntax error near the following sub-query: ")),
             "parse error: {}",

@@ -53,6 +53,7 @@ fn lifecycle(c: Ctx) -> CaseFuture {
             // Never replace a key the user already has: check the refusal only.
             let r = c.send(c.req("POST", "api/security/apiKey")).await?;
             r.expect_status(400)?;
+            c.snap("security.api-key.create", &r)?;
             check!(
                 body(&r)? == json!({"error": format!("Api key already exists for user: {user}")}),
                 "body: {}",
@@ -64,6 +65,13 @@ fn lifecycle(c: Ctx) -> CaseFuture {
         }
         let r = c.send(c.req("POST", "api/security/apiKey")).await?;
         r.expect_status(201)?;
+        c.snap("security.api-key.create", &r)?;
+        let got = c.send(c.req("GET", "api/security/apiKey")).await?;
+        c.snap("security.api-key.get", &got)?;
+        // A second create is refused while the key exists.
+        let again = c.send(c.req("POST", "api/security/apiKey")).await?;
+        again.expect_status(400)?;
+        c.snap("security.api-key.create", &again)?;
         let key = body(&r)?["apiKey"].as_str().unwrap_or("").to_string();
         check!(!key.is_empty(), "no apiKey in {}", r.text());
         let got = body(&c.send(c.req("GET", "api/security/apiKey")).await?)?;
@@ -88,6 +96,7 @@ fn lifecycle(c: Ctx) -> CaseFuture {
             )
             .await?;
         r.expect_status(403)?;
+        c.snap("security.api-key.regenerate", &r)?;
         check!(
             body(&r)?
                 == json!({"error": "The use of apiKey as authentication is forbidden for this api call"}),
@@ -96,6 +105,7 @@ fn lifecycle(c: Ctx) -> CaseFuture {
         );
         let r = c.send(c.req("PUT", "api/security/apiKey")).await?;
         r.expect_status(200)?;
+        c.snap("security.api-key.regenerate", &r)?;
         let new_key = body(&r)?["apiKey"].as_str().unwrap_or("").to_string();
         check!(
             !new_key.is_empty() && new_key != key,
@@ -103,13 +113,16 @@ fn lifecycle(c: Ctx) -> CaseFuture {
         );
         let r = c.send(c.req("DELETE", "api/security/apiKey")).await?;
         r.expect_status(200)?;
+        c.snap("security.api-key.revoke", &r)?;
         check!(
             body(&r)?
                 == json!({"info": format!("Api key for user: '{user}' has been successfully revoked")}),
             "revoke: {}",
             r.text()
         );
-        let got = body(&c.send(c.req("GET", "api/security/apiKey")).await?)?;
+        let r = c.send(c.req("GET", "api/security/apiKey")).await?;
+        c.snap_as("security.api-key.get", "none", &r)?;
+        let got = body(&r)?;
         check!(got == json!({}), "GET after revoke: {got}");
         let r = c
             .send(
@@ -142,6 +155,7 @@ fn admin_revocations(c: Ctx) -> CaseFuture {
             .send(c.req("DELETE", &format!("api/security/apiKey/{user}")))
             .await?;
         r.expect_status(200)?;
+        c.snap("security.api-key.revoke-user", &r)?;
         check!(
             body(&r)?
                 == json!({"info": format!("Api key for user: '{user}' has been successfully revoked")}),
@@ -152,6 +166,7 @@ fn admin_revocations(c: Ctx) -> CaseFuture {
             .send(c.req("DELETE", "api/security/apiKey?deleteAll=1"))
             .await?;
         r.expect_status(200)?;
+        c.snap("security.api-key.revoke-all", &r)?;
         check!(
             body(&r)? == json!({"info": "All api keys have been successfully revoked"}),
             "revoke all: {}",

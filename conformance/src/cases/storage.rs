@@ -70,7 +70,7 @@ fn file_info(c: Ctx) -> CaseFuture {
         let r = c.send(c.req("GET", &format!("api/storage/{path}"))).await?;
         r.expect_status(200)?
             .expect_content_type("application/vnd.org.jfrog.artifactory.storage.FileInfo+json")?;
-        c.snapshot("storage/file-info/fields", &r)?;
+        c.snap("storage.file-info", &r)?;
         let v = r.json()?;
         let (sha1, md5, sha256) = digests(body);
         expect_field(&v, "repo", &json!(c.repo))?;
@@ -112,7 +112,7 @@ fn file_info_missing(c: Ctx) -> CaseFuture {
             .send(c.req("GET", &format!("api/storage/{}", c.path("never/there.txt"))))
             .await?;
         r.expect_rest_error(404, "Unable to find item")?;
-        c.snapshot("storage/file-info/missing-item", &r)
+        c.snap("storage.file-info", &r)
     })
 }
 
@@ -127,7 +127,7 @@ fn folder_info(c: Ctx) -> CaseFuture {
             .await?;
         r.expect_status(200)?
             .expect_content_type("application/vnd.org.jfrog.artifactory.storage.FolderInfo+json")?;
-        c.snapshot("storage/folder-info/children", &r)?;
+        c.snap("storage.folder-info", &r)?;
         let v = r.json()?;
         expect_field(&v, "path", &json!(format!("/{}", in_repo(&folder))))?;
         expect_field(
@@ -157,6 +157,11 @@ fn repo_root(c: Ctx) -> CaseFuture {
             .send(c.req("GET", &format!("api/storage/{}", c.repo)))
             .await?;
         r.expect_status(200)?;
+        let mut shown = r.json()?;
+        shown["children"] = json!([]);
+        shown["lastModified"] = json!("<changes with every write>");
+        shown["lastUpdated"] = json!("<changes with every write>");
+        c.snap_body("storage.folder-info", Some("repository-root"), &r, &shown)?;
         let v = r.json()?;
         expect_field(&v, "path", &json!("/"))?;
         expect_field(
@@ -177,6 +182,7 @@ fn properties(c: Ctx) -> CaseFuture {
             .send(c.req("GET", &format!("api/storage/{path}?properties")))
             .await?;
         r.expect_rest_error(404, "No properties could be found.")?;
+        c.snap("storage.properties.get", &r)?;
         let r = c
             .send(c.req(
                 "PUT",
@@ -184,11 +190,12 @@ fn properties(c: Ctx) -> CaseFuture {
             ))
             .await?;
         r.expect_status(204)?;
+        c.snap("storage.properties.set", &r)?;
         let r = c
             .send(c.req("GET", &format!("api/storage/{path}?properties")))
             .await?;
         r.expect_status(200)?;
-        c.snapshot("storage/properties/roundtrip", &r)?;
+        c.snap("storage.properties.get", &r)?;
         let v = r.json()?;
         expect_field(
             &v,
@@ -204,6 +211,7 @@ fn properties(c: Ctx) -> CaseFuture {
             .send(c.req("DELETE", &format!("api/storage/{path}?properties=os,qa")))
             .await?;
         r.expect_status(204)?;
+        c.snap("storage.properties.delete", &r)?;
         let r = c
             .send(c.req("GET", &format!("api/storage/{path}?properties")))
             .await?;
@@ -221,6 +229,7 @@ fn stats(c: Ctx) -> CaseFuture {
         before
             .expect_status(200)?
             .expect_content_type("application/vnd.org.jfrog.artifactory.storage.StatsInfo+json")?;
+        c.snap("storage.stats", &before)?;
         let b = before.json()?;
         check!(
             b["downloadCount"].is_u64(),
@@ -262,6 +271,7 @@ fn list(c: Ctx) -> CaseFuture {
             ))
             .await?;
         r.expect_status(200)?;
+        c.snap("storage.list", &r)?;
         let v = r.json()?;
         expect_field(
             &v,
@@ -301,6 +311,7 @@ fn last_modified(c: Ctx) -> CaseFuture {
             .send(c.req("GET", &format!("api/storage/{folder}?lastModified")))
             .await?;
         r.expect_status(200)?;
+        c.snap("storage.last-modified", &r)?;
         check!(
             r.header("last-modified").is_some(),
             "Last-Modified header missing"
@@ -327,6 +338,7 @@ fn metadata(c: Ctx) -> CaseFuture {
             )
             .await?;
         r.expect_status(204)?;
+        c.snap("storage.metadata.patch", &r)?;
         let v = c
             .send(c.req("GET", &format!("api/storage/{path}?properties")))
             .await?
@@ -344,6 +356,7 @@ fn copy_move(c: Ctx) -> CaseFuture {
             .send(c.req("POST", &format!("api/copy/{src}?to=/{dst}")))
             .await?;
         r.expect_status(200)?;
+        c.snap("storage.copy", &r)?;
         c.created(Created::Item(dst.clone()));
         let v = r.json()?;
         let want = format!(
@@ -359,6 +372,7 @@ fn copy_move(c: Ctx) -> CaseFuture {
             .send(c.req("POST", &format!("api/move/{dst}?to=/{moved}")))
             .await?;
         r.expect_status(200)?;
+        c.snap("storage.move", &r)?;
         c.created(Created::Item(moved.clone()));
         let g = c.send(c.req("GET", &moved)).await?;
         check!(
@@ -382,6 +396,12 @@ fn storage_info(c: Ctx) -> CaseFuture {
         r.expect_status(200)?
             .expect_content_type("application/json")?;
         let v = r.json()?;
+        let shown = json!({
+        "binariesSummary": crate::case::shape_only(&v["binariesSummary"]),
+        "fileStoreSummary": crate::case::shape_only(&v["fileStoreSummary"]),
+        "repositoriesSummaryList": crate::case::shape_only(&v["repositoriesSummaryList"]),
+        });
+        c.snap_body("storage.storageinfo", None, &r, &shown)?;
         for f in [
             "binariesCount",
             "binariesSize",
@@ -429,6 +449,7 @@ fn checksum_sha256(c: Ctx) -> CaseFuture {
             )
             .await?;
         r.expect_status(200)?;
+        c.snap("storage.checksum-sha256", &r)?;
         let v = c
             .send(c.req("GET", &format!("api/storage/{path}?properties=sha256")))
             .await?

@@ -97,7 +97,7 @@ pub fn cases() -> Vec<Case> {
             .admin()
             .spec("Artifactory's ImportExportPathValidator: a path with '/..' is 'Invalid Export Directory' / 'Invalid Import Directory' (text for the system endpoints, the errors shape for repositories); no path is 'You must provide a repository path to import from.'"),
         Case::new("import-export/export-and-reimport-repository", export_and_reimport)
-            .covers(["export.system", "import.repositories"])
+            .covers(["export.system", "import.repositories", "import.system"])
             .writes()
             .global()
             .admin()
@@ -113,6 +113,7 @@ fn ping(c: Ctx) -> CaseFuture {
     Box::pin(async move {
         let r = c.send(c.req("GET", "api/system/ping").anonymous()).await?;
         r.expect_status(200)?.expect_content_type("text/plain")?;
+        c.snap("system.ping", &r)?;
         check!(r.text() == "OK", "body: expected 'OK', got '{}'", r.text());
         Ok(())
     })
@@ -123,6 +124,7 @@ fn version(c: Ctx) -> CaseFuture {
         let r = c.send(c.req("GET", "api/system/version")).await?;
         r.expect_status(200)?
             .expect_content_type("application/vnd.org.jfrog.artifactory.system.Version+json")?;
+        c.snap("system.version", &r)?;
         let v = r.json()?;
         let version = expect_string(&v, "version")?;
         check!(
@@ -147,6 +149,9 @@ fn common_headers(c: Ctx) -> CaseFuture {
         let missing = format!("{}/no-such-file.txt", c.path(""));
         for path in ["api/system/ping".to_string(), missing] {
             let r = c.send(c.req("GET", &path)).await?;
+            if r.status == 404 {
+                c.snap("artifacts.retrieve", &r)?;
+            }
             let v = r.header("x-jfrog-version").unwrap_or("");
             check!(
                 v.starts_with("Artifactory/"),
@@ -167,6 +172,7 @@ fn anonymous_challenge(c: Ctx) -> CaseFuture {
         let r = c.send(c.req("GET", "api/storageinfo").anonymous()).await?;
         r.expect_status(401)?
             .expect_header("www-authenticate", "Basic realm=\"Artifactory Realm\"")?;
+        c.snap_as("storage.storageinfo", "anonymous", &r)?;
         Ok(())
     })
 }
@@ -221,6 +227,7 @@ fn gc(c: Ctx) -> CaseFuture {
             .await?;
         c.send(c.req("DELETE", &gone)).await?.expect_status(204)?;
         let r = c.send(c.req("POST", "api/system/storage/gc")).await?;
+        c.snap("system.gc", &r)?;
         r.expect_status(200)?;
         let g = c.send(c.req("GET", &kept)).await?;
         check!(
@@ -236,6 +243,7 @@ fn gc(c: Ctx) -> CaseFuture {
             "anonymous gc must be 401, got {}",
             anon.status
         );
+        c.snap_as("system.gc", "anonymous", &anon)?;
         Ok(())
     })
 }
@@ -244,6 +252,8 @@ fn info(c: Ctx) -> CaseFuture {
     Box::pin(async move {
         let r = c.send(c.req("GET", "api/system")).await?;
         r.expect_status(200)?.expect_content_type("text/plain")?;
+        let first = r.text().lines().next().unwrap_or("").to_string();
+        c.snap_body("system.info", None, &r, &json!(first))?;
         let text = r.text();
         check!(
             text.lines().next() == Some(" SYSTEM INFORMATION DUMP"),
@@ -251,6 +261,7 @@ fn info(c: Ctx) -> CaseFuture {
             text.lines().next().unwrap_or("")
         );
         let anon = c.send(c.req("GET", "api/system").anonymous()).await?;
+        c.snap_as("system.info", "anonymous", &anon)?;
         check!(
             anon.status == 401,
             "anonymous system info: {} (expected 401)",
@@ -265,6 +276,9 @@ fn licenses(c: Ctx) -> CaseFuture {
         let mut seen = Vec::new();
         for path in ["api/system/licenses", "api/system/license"] {
             let r = c.send(c.req("GET", path)).await?;
+            if path.ends_with("license") {
+                c.snap("system.license", &r)?;
+            }
             r.expect_status(200)?
                 .expect_content_type("application/json")?;
             let v = r.json()?;
@@ -286,7 +300,7 @@ fn licenses(c: Ctx) -> CaseFuture {
             seen[1]
         );
         let r = c.send(c.req("GET", "api/system/licenses")).await?;
-        c.snapshot("system__licenses", &r)
+        c.snap("system.licenses.get", &r)
     })
 }
 
@@ -299,6 +313,7 @@ fn license_install(c: Ctx) -> CaseFuture {
         };
         let r = c.send(post(r#"{"licenseKey": ""}"#)).await?;
         r.expect_rest_error(400, "No license key supplied.")?;
+        c.snap("system.licenses.install", &r)?;
         let r = c
             .send(post(r#"{"licenseKey": "not a licence key"}"#))
             .await?;
@@ -322,6 +337,7 @@ fn verify_connection(c: Ctx) -> CaseFuture {
             .send(verify(format!("{}/api/system/ping", c.base)))
             .await?;
         r.expect_status(200)?;
+        c.snap("system.verify-connection", &r)?;
         check!(
             r.text() == "Successfully connected to endpoint",
             "body: {}",
@@ -338,7 +354,7 @@ fn verify_connection(c: Ctx) -> CaseFuture {
             )),
             "message: {m}"
         );
-        c.snapshot("system__verify-connection__error", &r)
+        c.snap("system.verify-connection", &r)
     })
 }
 
@@ -346,12 +362,29 @@ fn probes(c: Ctx) -> CaseFuture {
     Box::pin(async move {
         for path in ["api/v1/system/readiness", "api/v1/system/liveness"] {
             let r = c.send(c.req("GET", path).anonymous()).await?;
+            c.snap(
+                if path.ends_with("readiness") {
+                    "system.readiness"
+                } else {
+                    "system.liveness"
+                },
+                &r,
+            )?;
             r.expect_status(200)?;
             let v = r.json()?;
             check!(v == json!({"code": "OK"}), "{path}: {v}");
         }
         let url = format!("{}/router/api/v1/system/health", c.root());
         let r = c.send(c.req_url("GET", &url).anonymous()).await?;
+        // Node ids name the instance's host and process.
+        let mut shown = r.json()?;
+        shown["router"]["node_id"] = json!("<node-id>");
+        if let Some(all) = shown["services"].as_array_mut() {
+            for s in all {
+                s["node_id"] = json!("<node-id>");
+            }
+        }
+        c.snap_body("system.router-health", None, &r, &shown)?;
         r.expect_status(200)?;
         let v = r.json()?;
         check!(
@@ -374,6 +407,7 @@ fn usage(c: Ctx) -> CaseFuture {
             ))
             .await?;
         r.expect_status(200)?;
+        c.snap("system.usage", &r)?;
         Ok(())
     })
 }
@@ -394,6 +428,7 @@ fn base_url(c: Ctx) -> CaseFuture {
         };
         let base = "https://conformance.example.test/artifactory".to_string();
         let r = c.send(set(base.clone())).await?;
+        c.snap("system.base-url", &r)?;
         let outcome = async {
             r.expect_status(200)?;
             check!(
@@ -443,6 +478,12 @@ fn base_url(c: Ctx) -> CaseFuture {
 fn tasks(c: Ctx) -> CaseFuture {
     Box::pin(async move {
         let r = c.send(c.req("GET", "api/tasks")).await?;
+        c.snap_body(
+            "system.tasks",
+            None,
+            &r,
+            &crate::case::shape_only(&r.json()?),
+        )?;
         r.expect_status(200)?
             .expect_content_type("application/json")?;
         let v = r.json()?;
@@ -463,6 +504,7 @@ fn tasks(c: Ctx) -> CaseFuture {
             }
         }
         let anon = c.send(c.req("GET", "api/tasks").anonymous()).await?;
+        c.snap_as("system.tasks", "anonymous", &anon)?;
         check!(anon.status == 401, "anonymous tasks: {}", anon.status);
         Ok(())
     })
@@ -472,6 +514,7 @@ fn optimize(c: Ctx) -> CaseFuture {
     Box::pin(async move {
         let r = c.send(c.req("POST", "api/system/storage/optimize")).await?;
         r.expect_status(200)?;
+        c.snap("system.optimize", &r)?;
         Ok(())
     })
 }
@@ -483,6 +526,7 @@ fn web_server(c: Ctx) -> CaseFuture {
         r.expect_status(200)?
             .expect_content_type("application/json")?;
         let before = r.json()?;
+        c.snap("system.web-server.get", &r)?;
         for f in ["key", "serverName", "dockerReverseProxyMethod"] {
             expect_string(&before, f)?;
         }
@@ -495,6 +539,7 @@ fn web_server(c: Ctx) -> CaseFuture {
         let save =
             |v: &serde_json::Value| c.req("POST", "api/system/configuration/webServer").json(v);
         let r = c.send(save(&doc)).await?;
+        c.snap("system.web-server.update", &r)?;
         let outcome = async {
             check!(
                 r.status == 200 || r.status == 201,
@@ -521,6 +566,7 @@ fn web_server(c: Ctx) -> CaseFuture {
                 .send(c.req("GET", "api/system/configuration/reverseProxy/nginx"))
                 .await?;
             snippet.expect_status(200)?;
+            c.snap("system.reverse-proxy-snippet", &snippet)?;
             let text = snippet.text();
             check!(
                 text.contains("conformance\\.example\\.test")
@@ -548,6 +594,7 @@ fn sha2_migration(c: Ctx) -> CaseFuture {
             )
             .await?;
         r.expect_status(200)?.expect_content_type("text/plain")?;
+        c.snap("system.sha2-migration.start", &r)?;
         check!(
             r.text() == "Sha256 migration scheduled to start successfully",
             "start: {}",
@@ -557,6 +604,7 @@ fn sha2_migration(c: Ctx) -> CaseFuture {
             .send(c.req("POST", "api/system/migration/sha2/stop"))
             .await?;
         r.expect_status(200)?;
+        c.snap("system.sha2-migration.stop", &r)?;
         check!(
             r.text() == "Sha256 migration scheduled to stop successfully",
             "stop: {}",
@@ -593,6 +641,13 @@ fn configuration_xml(c: Ctx) -> CaseFuture {
         r.expect_status(200)?
             .expect_content_type("application/xml")?;
         let xml = r.text();
+        let head: Vec<&str> = xml.lines().take(2).collect();
+        c.snap_body(
+            "system.configuration.get",
+            None,
+            &r,
+            &json!(head.join("\n")),
+        )?;
         is_config_xml(&xml)?;
         // The schema's order: security, then the repositories by class.
         let at = |tag: &str| xml.find(tag);
@@ -634,6 +689,7 @@ fn configuration_save(c: Ctx) -> CaseFuture {
         // What the server shows, posted back, is taken whole and shown again.
         let r = c.send(post(&before)).await?;
         r.expect_status(200)?;
+        c.snap("system.configuration.save", &r)?;
         check!(
             r.text().contains("Reload of new configuration succeeded"),
             "answer: {}",
@@ -648,6 +704,7 @@ fn configuration_save(c: Ctx) -> CaseFuture {
         let cut = &before[..before.len() / 2];
         let r = c.send(post(cut)).await?;
         r.expect_status(400)?;
+        c.snap("system.configuration.save", &r)?;
         let still = c.send(get()).await?.text();
         check!(
             without_revision(&still) == without_revision(&before),
@@ -662,6 +719,9 @@ fn import_export_examples(c: Ctx) -> CaseFuture {
         let r = c.send(c.req("GET", "api/export/system")).await?;
         r.expect_status(200)?;
         let v = r.json()?;
+        let mut shown = v.clone();
+        shown["exportPath"] = json!("<export-path>");
+        c.snap_body("export.system.settings", None, &r, &shown)?;
         expect_string(&v, "exportPath")?;
         for f in [
             "includeMetadata",
@@ -682,6 +742,9 @@ fn import_export_examples(c: Ctx) -> CaseFuture {
         let r = c.send(c.req("GET", "api/import/system")).await?;
         r.expect_status(200)?;
         let v = r.json()?;
+        let mut shown = v.clone();
+        shown["importPath"] = json!("<export-path>");
+        c.snap_body("import.system.settings", None, &r, &shown)?;
         expect_string(&v, "importPath")?;
         for f in ["includeMetadata", "verbose", "failOnError", "failIfEmpty"] {
             check!(
@@ -703,6 +766,7 @@ fn import_export_climbing_paths(c: Ctx) -> CaseFuture {
             )
             .await?;
         crate::case::expect_text(&r, 400, "Invalid Export Directory")?;
+        c.snap("export.system", &r)?;
         let r = c
             .send(
                 c.req("POST", "api/import/system")
@@ -710,6 +774,7 @@ fn import_export_climbing_paths(c: Ctx) -> CaseFuture {
             )
             .await?;
         crate::case::expect_text(&r, 400, "Invalid Import Directory")?;
+        c.snap("import.system", &r)?;
         let r = c
             .send(c.req(
                 "POST",
@@ -717,6 +782,7 @@ fn import_export_climbing_paths(c: Ctx) -> CaseFuture {
             ))
             .await?;
         r.expect_rest_error(400, "Invalid Import Directory")?;
+        c.snap("import.repositories", &r)?;
         let r = c.send(c.req("POST", "api/import/repositories")).await?;
         r.expect_rest_error(400, "You must provide a repository path to import from.")?;
         Ok(())
@@ -737,6 +803,12 @@ fn export_and_reimport(c: Ctx) -> CaseFuture {
             })))
             .await?;
         r.expect_status(200)?;
+        c.snap_body(
+            "export.system",
+            None,
+            &r,
+            &json!(r.text().replace(&base, "<export-path>")),
+        )?;
         c.send(c.req("DELETE", &path)).await?.expect_status(204)?;
         let from = format!(
             "{}/current/repositories/{}",
@@ -753,6 +825,12 @@ fn export_and_reimport(c: Ctx) -> CaseFuture {
             ))
             .await?;
         r.expect_status(200)?;
+        c.snap_body(
+            "import.repositories",
+            None,
+            &r,
+            &json!(r.text().replace(&from, "<export-path>")),
+        )?;
         let back = c.send(c.req("GET", &path)).await?;
         back.expect_status(200)?;
         check!(
@@ -766,6 +844,27 @@ fn export_and_reimport(c: Ctx) -> CaseFuture {
         check!(
             props["properties"]["origin"] == json!(["export"]),
             "the properties did not come back: {props}"
+        );
+        // The whole export back as a system import: the same state, so nothing else changes.
+        let whole = format!("{}/current", base.trim_end_matches('/'));
+        let r = c
+            .send(
+                c.req("POST", "api/import/system")
+                    .json(&json!({"importPath": whole, "includeMetadata": true})),
+            )
+            .await?;
+        r.expect_status(200)?;
+        c.snap_body(
+            "import.system",
+            None,
+            &r,
+            &json!(r.text().replace(&whole, "<export-path>")),
+        )?;
+        let back = c.send(c.req("GET", &path)).await?;
+        check!(
+            back.status == 200 && back.body == b"exported content",
+            "after the system import the file answers {}",
+            back.status
         );
         Ok(())
     })

@@ -59,12 +59,28 @@ fn keys(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A token list narrowed to the run's token `id` (a server holds others).
+fn only_token(list: &Value, id: &str) -> Value {
+    let mut list = list.clone();
+    if let Some(a) = list["tokens"].as_array_mut() {
+        a.retain(|t| t["token_id"] == json!(id));
+    }
+    list
+}
+
 fn lifecycle(c: Ctx) -> CaseFuture {
     Box::pin(async move {
         let r = c.send(c.req("GET", "api/system/service_id")).await?;
         r.expect_status(200)?;
         r.expect_content_type("text/plain")?;
         let sid = r.text();
+        // The id is the instance's own; the snapshot keeps its form.
+        c.snap_body(
+            "system.service-id",
+            None,
+            &r,
+            &json!(format!("jfrt@<{} characters>", sid.len().saturating_sub(5))),
+        )?;
         check!(
             sid.starts_with("jfrt@") && sid.len() > 5,
             "service id: {sid:?}"
@@ -79,6 +95,7 @@ fn lifecycle(c: Ctx) -> CaseFuture {
             .await?;
         r.expect_status(200)?;
         r.expect_content_type("application/json")?;
+        c.snap("security.token.create", &r)?;
         let v = r.json()?;
         check!(
             keys(&v)
@@ -138,6 +155,12 @@ fn lifecycle(c: Ctx) -> CaseFuture {
         );
         let list = c.send(c.req("GET", "api/security/token")).await?;
         list.expect_status(200)?;
+        c.snap_body(
+            "security.token.list",
+            None,
+            &list,
+            &only_token(&list.json()?, &id),
+        )?;
         let row = list.json()?["tokens"]
             .as_array()
             .and_then(|a| a.iter().find(|t| t["token_id"] == json!(id)).cloned())
@@ -157,6 +180,7 @@ fn lifecycle(c: Ctx) -> CaseFuture {
             ]))
             .await?;
         r.expect_status(200)?;
+        c.snap("security.token.refresh", &r)?;
         let token2 = r.json()?["access_token"]
             .as_str()
             .unwrap_or_default()
@@ -175,11 +199,9 @@ fn lifecycle(c: Ctx) -> CaseFuture {
             let f: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
             c.req("POST", "api/security/token/revoke").form(&f)
         };
-        expect_text(
-            &c.send(revoke(vec![("token_id", id2.clone())])).await?,
-            200,
-            "Token revoked",
-        )?;
+        let r = c.send(revoke(vec![("token_id", id2.clone())])).await?;
+        expect_text(&r, 200, "Token revoked")?;
+        c.snap("security.token.revoke", &r)?;
         expect_text(
             &c.send(revoke(vec![("token_id", id2.clone())])).await?,
             200,
@@ -229,8 +251,11 @@ fn errors(c: Ctx) -> CaseFuture {
                 "refresh token is required.",
             ),
         ];
-        for (form, status, code, desc) in cases {
+        for (i, (form, status, code, desc)) in cases.into_iter().enumerate() {
             let r = c.send(create(form)).await?;
+            if i == 0 {
+                c.snap("security.token.create", &r)?;
+            }
             if r.status == 200 {
                 if let Some(t) = r.json()?["access_token"].as_str() {
                     c.created(Created::Token(
@@ -247,12 +272,9 @@ fn errors(c: Ctx) -> CaseFuture {
             "invalid_request",
             "token and token_id are mutually exclusive",
         )?;
-        oauth(
-            &c.send(revoke(&[])).await?,
-            400,
-            "invalid_request",
-            "token or token_id are required",
-        )?;
+        let r = c.send(revoke(&[])).await?;
+        c.snap("security.token.revoke", &r)?;
+        oauth(&r, 400, "invalid_request", "token or token_id are required")?;
         expect_text(
             &c.send(revoke(&[("token_id", "no-such-token-id")])).await?,
             200,
@@ -277,6 +299,7 @@ fn access(c: Ctx) -> CaseFuture {
             return Err(Failure::Skip("the target has no Access token API".into()));
         }
         r.expect_status(200)?;
+        c.snap("access.tokens.create", &r)?;
         let v = r.json()?;
         check!(
             keys(&v)
@@ -308,6 +331,7 @@ fn access(c: Ctx) -> CaseFuture {
         check!(r.status == 200, "the access token gave {}", r.status);
         let r = c.send(c.req_url("GET", &format!("{url}/{id}"))).await?;
         r.expect_status(200)?;
+        c.snap("access.tokens.get", &r)?;
         let row = r.json()?;
         check!(
             row["token_id"] == json!(id)
@@ -317,6 +341,12 @@ fn access(c: Ctx) -> CaseFuture {
         );
         let list = c.send(c.req_url("GET", &url)).await?;
         list.expect_status(200)?;
+        c.snap_body(
+            "access.tokens.list",
+            None,
+            &list,
+            &only_token(&list.json()?, &id),
+        )?;
         check!(
             list.json()?["tokens"]
                 .as_array()
@@ -325,10 +355,13 @@ fn access(c: Ctx) -> CaseFuture {
         );
         let r = c.send(c.req_url("DELETE", &format!("{url}/{id}"))).await?;
         r.expect_status(200)?;
+        c.snap("access.tokens.revoke", &r)?;
         let r = c.send(c.req_url("DELETE", &format!("{url}/{id}"))).await?;
         r.expect_status(204)?;
+        c.snap("access.tokens.revoke", &r)?;
         let r = c.send(c.req_url("GET", &format!("{url}/{id}"))).await?;
         r.expect_status(404)?;
+        c.snap("access.tokens.get", &r)?;
         check!(
             r.json()?["errors"][0]["code"] == json!("NOT_FOUND"),
             "404 body: {}",

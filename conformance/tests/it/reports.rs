@@ -120,12 +120,20 @@ async fn snapshots_record_then_report_mismatches_as_json_paths() {
     .await;
     assert_eq!(r.cases[0].outcome, Outcome::Pass);
     let stored: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("storage__file-info__fields.json")).unwrap(),
+        &std::fs::read_to_string(dir.path().join("storage.file-info__200.snap")).unwrap(),
     )
     .unwrap();
     assert_eq!(
         stored["provenance"]["server"],
         "Artifactory/7.98.9 79809900"
+    );
+    assert_eq!(stored["provenance"]["kind"], "recorded");
+    assert_eq!(stored["endpoint"], "storage.file-info");
+    assert_eq!(stored["case"], "storage/file-info/fields");
+    assert_eq!(stored["snapshot"]["format"], "jackson");
+    assert_eq!(
+        stored["snapshot"]["headers"]["content-type"],
+        "application/vnd.org.jfrog.artifactory.storage.FileInfo+json"
     );
     assert_eq!(stored["snapshot"]["body"]["size"], "14");
     assert_eq!(
@@ -170,7 +178,23 @@ async fn snapshots_record_then_report_mismatches_as_json_paths() {
     assert_eq!(r.cases[0].outcome, Outcome::Fail);
     assert_eq!(
         r.cases[0].message.as_deref(),
-        Some("snapshot 'storage/file-info/fields' differs:\n~ $.body.size: \"14\" → 14")
+        Some("field 'size' must be a string, got 14\nsnapshot 'storage.file-info/200' differs:\n  ~ $.body.size: \"14\" → 14")
+    );
+    // The reports list the snapshot with its JSON-path lines.
+    let endpoints = catalogue::endpoints();
+    let md = report::markdown(&r, &endpoints);
+    assert!(
+        md.contains("## Snapshots\n\n1 taken, 1 differ from their accepted snapshot or capture.\n\n### `storage.file-info/200` (case `storage/file-info/fields`)\n\n```\nsnapshot 'storage.file-info/200' differs:\n  ~ $.body.size: \"14\" → 14\n```"),
+        "{md}"
+    );
+    let html = report::html(&r, &endpoints);
+    assert!(
+        html.contains("<h2>Snapshots</h2>\n<p>1 taken, 1 differ from their accepted snapshot or capture.</p>\n<div class=\"case\"><code>storage.file-info/200</code>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("~ $.body.size: &quot;14&quot; → 14"),
+        "{html}"
     );
     bad.shutdown().await;
 }
@@ -255,4 +279,91 @@ async fn shards_split_the_cases_and_merge_joins_them() {
     assert!(jcr_conformance::report::merge(&twice, &order)
         .unwrap_err()
         .contains("is in two shards"));
+}
+
+/// The review workflow through the binary: a run writes what differs beside the accepted snapshot
+/// (`*.snap.new`, never over it); `snapshot review` shows the JSON-path diff and accepts or
+/// rejects; `snapshot --update` says what it changed.
+#[test]
+fn snapshot_review_workflow_through_the_binary() {
+    use std::io::Write;
+    let bin = env!("CARGO_BIN_EXE_jcr-conformance");
+    let dir = tempfile::tempdir().unwrap();
+    let snaps = dir.path().join("snapshots");
+    let reports = dir.path().join("reports");
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = std::process::Command::new(bin)
+            .args(args)
+            .arg("--snapshots")
+            .arg(&snaps)
+            .env_remove("JCR_CONFORMANCE_SNAPSHOTS")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let reports_arg = reports.to_str().unwrap();
+    let case = [
+        "--filter",
+        "storage/file-info/fields",
+        "--reports",
+        reports_arg,
+    ];
+    // Record.
+    let mut args = vec!["snapshot", "--update"];
+    args.extend(case);
+    let (code, out) = run(&args, "");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("snapshot added: storage.file-info/200"),
+        "{out}"
+    );
+    let accepted = snaps.join("storage.file-info__200.snap");
+    let pending = snaps.join("storage.file-info__200.snap.new");
+    let good = std::fs::read_to_string(&accepted).unwrap();
+    // A reviewer's accepted snapshot says 99 bytes: the run fails and leaves the answer pending.
+    let tampered = good.replace("\"size\": \"14\"", "\"size\": \"99\"");
+    assert_ne!(tampered, good);
+    std::fs::write(&accepted, &tampered).unwrap();
+    let (code, out) = run(&case, "");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("1 pending"), "{out}");
+    assert_eq!(std::fs::read_to_string(&accepted).unwrap(), tampered);
+    assert!(pending.exists());
+    // Reject: the pending one goes, the accepted one stays.
+    let (code, out) = run(&["snapshot", "review"], "r\n");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("~ $.body.size: \"99\" → \"14\""), "{out}");
+    assert!(out.contains("0 accepted, 1 rejected, 0 skipped"), "{out}");
+    assert!(!pending.exists());
+    assert_eq!(std::fs::read_to_string(&accepted).unwrap(), tampered);
+    // Skip keeps it pending; accept replaces the accepted one.
+    run(&case, "");
+    let (_, out) = run(&["snapshot", "review"], "s\n");
+    assert!(out.contains("0 accepted, 0 rejected, 1 skipped"), "{out}");
+    assert!(pending.exists());
+    let (_, out) = run(&["snapshot", "review"], "a\n");
+    assert!(out.contains("1 accepted, 0 rejected, 0 skipped"), "{out}");
+    assert!(!pending.exists());
+    let (code, out) = run(&case, "");
+    assert_eq!(code, Some(0), "{out}");
+    // --update prints what it changed.
+    std::fs::write(&accepted, &tampered).unwrap();
+    let (code, out) = run(&args, "");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("snapshot updated: storage.file-info/200\n  ~ $.body.size: \"99\" → \"14\""),
+        "{out}"
+    );
 }

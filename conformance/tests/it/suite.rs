@@ -225,3 +225,96 @@ async fn anonymous_cases_run_where_anonymous_access_is_on() {
     assert!(r.case("system/auth/anonymous-read").is_some());
     target.shutdown().await;
 }
+
+/// Faults of format — field order, timestamp shape, a number as a string, a list reordered,
+/// pretty printing dropped — are caught by the snapshots (their messages name the snapshot and the
+/// JSON path), not only by the cases' own checks.
+#[tokio::test]
+async fn format_faults_are_caught_by_snapshots() {
+    let f = Faults::default;
+    let table: Vec<(Faults, &str, &str, &str)> = vec![
+        (
+            Faults {
+                swap_field_order: true,
+                ..f()
+            },
+            "storage/file-info/",
+            "storage/file-info/fields",
+            "~ $.body (order): [repo, path, ",
+        ),
+        (
+            Faults {
+                timestamps_without_millis: true,
+                ..f()
+            },
+            "storage/file-info/",
+            "storage/file-info/fields",
+            "9999-99-99T99:99:99Z>",
+        ),
+        (
+            Faults {
+                timestamps_with_offset: true,
+                ..f()
+            },
+            "storage/file-info/",
+            "storage/file-info/fields",
+            "9999-99-99T99:99:99.999+99:99>",
+        ),
+        (
+            Faults {
+                aql_numbers_as_strings: true,
+                ..f()
+            },
+            "search/aql/items",
+            "search/aql/items",
+            "",
+        ),
+        (
+            Faults {
+                reverse_lists: true,
+                ..f()
+            },
+            "storage/folder-info/children",
+            "storage/folder-info/children",
+            "~ $.body.children (element order): [0, 1, 2] → [2, 1, 0]",
+        ),
+        (
+            Faults {
+                reverse_lists: true,
+                ..f()
+            },
+            "repositories/list/",
+            "repositories/list/shape",
+            "",
+        ),
+        (
+            Faults {
+                compact_json: true,
+                ..f()
+            },
+            "storage/file-info/",
+            "storage/file-info/fields",
+            "~ $.format: \"jackson\" → \"compact\"",
+        ),
+    ];
+    for (faults, filter, id, line) in table {
+        let target = Target::embedded(Config {
+            faults,
+            ..Config::ephemeral()
+        })
+        .await
+        .unwrap();
+        let opts = RunOptions {
+            snapshots: SnapshotMode::Compare(default_snapshot_dir()),
+            filter: Some(filter.into()),
+            seed: Some(20_261_125),
+            ..RunOptions::default()
+        };
+        let result = run(&target, &cases::all(), &opts, &Mask::default()).await;
+        let c = result.case(id).unwrap();
+        assert_eq!(c.outcome, Outcome::Fail, "{id} must fail with {faults:?}");
+        let message = c.message.clone().unwrap_or_default();
+        assert!(message.contains(line), "{faults:?}: {message}");
+        target.shutdown().await;
+    }
+}
