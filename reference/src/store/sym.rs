@@ -126,9 +126,33 @@ fn table() -> &'static Mutex<Table> {
     })
 }
 
+thread_local! {
+    /// The last texts this thread interned: most items repeat a handful (their user, their mime
+    /// type), so a start reading a snapshot on every core seldom waits for the shared table.
+    static RECENT: std::cell::RefCell<Vec<Sym>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// How many texts [`RECENT`] keeps.
+const RECENT_LEN: usize = 8;
+
 impl Sym {
     /// The shared copy of `s`.
     pub fn new(s: &str) -> Sym {
+        if let Some(hit) = RECENT.with(|r| r.borrow().iter().find(|x| x.as_str() == s).cloned()) {
+            return hit;
+        }
+        let a = Sym::shared(s);
+        RECENT.with(|r| {
+            let mut r = r.borrow_mut();
+            if r.len() == RECENT_LEN {
+                r.remove(0);
+            }
+            r.push(a.clone());
+        });
+        a
+    }
+
+    fn shared(s: &str) -> Sym {
         let mut t = table().lock().unwrap_or_else(|e| e.into_inner());
         if let Some(a) = t.set.get(s) {
             return a.clone();

@@ -742,6 +742,8 @@ impl State {
     /// Rebuilds the indexes from the tree (after a snapshot is read).
     pub fn reindex(&mut self) {
         self.index = Index::default();
+        self.index
+            .reserve(self.repos.values().map(|r| r.items.len()).sum());
         for r in self.repos.values_mut() {
             let repo = Sym::new(&r.config.key);
             for (k, item) in r.items.iter_mut() {

@@ -183,12 +183,13 @@ async fn a_data_directory_written_by_an_earlier_format_still_loads(#[case] name:
     let s = Started::start(dir.path()).await;
     assert_fixture_state(name, &s).await;
     s.server.stop().await;
-    // And again after this version has compacted it in its own format (format 2: a snapshot with
-    // its format and generation, a journal whose header names the generation it follows).
+    // And again after this version has compacted it in its own format (format 3: a snapshot with
+    // its format and generation and its items in sections, a journal whose header names the
+    // generation it follows).
     let snapshot = std::fs::read(dir.path().join("meta/state.json")).unwrap();
-    assert!(snapshot.starts_with(b"{\"format\":2,\"generation\":"));
+    assert!(snapshot.starts_with(b"{\"format\":3,\"generation\":"));
     let journal = std::fs::read(dir.path().join("meta/journal.log")).unwrap();
-    assert!(journal.starts_with(b"JCRJ\x02\x00\x00\x00"));
+    assert!(journal.starts_with(b"JCRJ\x03\x00\x00\x00"));
     assert_eq!(journal.len(), 16);
     let s = Started::start(dir.path()).await;
     assert_fixture_state(name, &s).await;
