@@ -48,6 +48,10 @@ pub(crate) struct App {
     /// The custom URL base as the store holds it (kept here too, so building an absolute URL
     /// never takes the store's lock).
     pub url_base: std::sync::RwLock<String>,
+    /// The last requests answered (the control API's request journal).
+    pub requests: crate::requests::RequestLog,
+    /// Faults the control API injects.
+    pub faults: crate::requests::FaultRules,
 }
 
 /// Cheap handle to [`App`].

@@ -1,45 +1,92 @@
 //! The one clock every timestamp comes from; tests can freeze or advance it.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
-/// Wall clock in epoch milliseconds: the system's, or a manual one for tests.
+/// Wall clock in epoch milliseconds: the system's (shifted by an offset once set or advanced), or
+/// frozen at a value. Clones share one clock, so the control API (`/_reference/clock`) moves the
+/// time every part of the server reads.
 #[derive(Clone, Debug, Default)]
-pub struct Clock(Option<Arc<AtomicI64>>);
+pub struct Clock(Arc<Inner>);
+
+#[derive(Debug, Default)]
+struct Inner {
+    frozen: AtomicBool,
+    /// The time while frozen.
+    at: AtomicI64,
+    /// Added to the system time while running.
+    offset: AtomicI64,
+}
+
+fn system_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
 
 impl Clock {
     /// The system clock.
     pub fn system() -> Clock {
-        Clock(None)
+        Clock::default()
     }
 
     /// A frozen clock starting at `ms`; move it with [`Clock::advance`] or [`Clock::set`].
     pub fn manual(ms: i64) -> Clock {
-        Clock(Some(Arc::new(AtomicI64::new(ms))))
+        let c = Clock::default();
+        c.0.at.store(ms, Ordering::SeqCst);
+        c.0.frozen.store(true, Ordering::SeqCst);
+        c
     }
 
     /// Now, in epoch milliseconds.
     pub fn now_ms(&self) -> i64 {
-        match &self.0 {
-            Some(t) => t.load(Ordering::SeqCst),
-            None => std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0),
+        if self.0.frozen.load(Ordering::SeqCst) {
+            self.0.at.load(Ordering::SeqCst)
+        } else {
+            system_ms() + self.0.offset.load(Ordering::SeqCst)
         }
     }
 
-    /// Moves a manual clock forward (no effect on the system clock).
+    /// Whether the clock stands still.
+    pub fn is_frozen(&self) -> bool {
+        self.0.frozen.load(Ordering::SeqCst)
+    }
+
+    /// Moves the clock forward by `ms` (backward when negative), frozen or not.
     pub fn advance(&self, ms: i64) {
-        if let Some(t) = &self.0 {
-            t.fetch_add(ms, Ordering::SeqCst);
+        if self.is_frozen() {
+            self.0.at.fetch_add(ms, Ordering::SeqCst);
+        } else {
+            self.0.offset.fetch_add(ms, Ordering::SeqCst);
         }
     }
 
-    /// Sets a manual clock (no effect on the system clock).
+    /// Sets the time to `ms`; a running clock goes on from there.
     pub fn set(&self, ms: i64) {
-        if let Some(t) = &self.0 {
-            t.store(ms, Ordering::SeqCst);
+        if self.is_frozen() {
+            self.0.at.store(ms, Ordering::SeqCst);
+        } else {
+            self.0.offset.store(ms - system_ms(), Ordering::SeqCst);
+        }
+    }
+
+    /// Stops the clock at the current time.
+    pub fn freeze(&self) {
+        if !self.is_frozen() {
+            self.0.at.store(self.now_ms(), Ordering::SeqCst);
+            self.0.frozen.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Lets a frozen clock run again from where it stands.
+    pub fn resume(&self) {
+        if self.is_frozen() {
+            self.0.offset.store(
+                self.0.at.load(Ordering::SeqCst) - system_ms(),
+                Ordering::SeqCst,
+            );
+            self.0.frozen.store(false, Ordering::SeqCst);
         }
     }
 }

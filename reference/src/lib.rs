@@ -89,6 +89,7 @@ mod messages;
 mod mime;
 mod query;
 mod repos;
+mod requests;
 mod search;
 mod store;
 mod system;
@@ -330,6 +331,8 @@ fn build_state(config: Config) -> io::Result<(app::AppState, Vec<(String, String
             helm,
             remotes: Default::default(),
             url_base: std::sync::RwLock::new(url_base),
+            requests: Default::default(),
+            faults: Default::default(),
         }),
         pending,
     ))

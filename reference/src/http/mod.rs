@@ -4,6 +4,7 @@
 
 pub(crate) mod artifacts;
 pub(crate) mod builds;
+pub(crate) mod control;
 pub(crate) mod docker;
 pub(crate) mod endpoint;
 pub(crate) mod error;

@@ -108,21 +108,58 @@ async fn handle(
         query: Query::parse(raw_query),
         caller,
     };
-    let parsed = Endpoint::parse(&Incoming {
-        method: &r.method,
-        path,
-        ctx: &r.state.ctx_path,
-        query: &r.query,
-        headers: &r.headers,
-    });
-    let result = match parsed {
-        Ok(ep) => match check(&r, ep.access()) {
-            Ok(()) => dispatch(&r, ep, body).await,
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
+    let control = path.strip_prefix("/_reference/");
+    let fault = match control {
+        Some(_) => None,
+        None => r.state.faults.take(r.method.as_str(), path),
+    };
+    if let Some(d) = fault.as_ref().and_then(|f| f.delay_ms) {
+        tokio::time::sleep(std::time::Duration::from_millis(d)).await;
+    }
+    let result = match (control, fault.as_ref().and_then(|f| f.status)) {
+        (Some(rest), _) => super::control::handle(&r, rest, body).await,
+        (None, Some(status)) => Err(ApiError::new(
+            status,
+            format!(
+                "Injected by the reference server's control API (fault rule {})",
+                fault.as_ref().map_or(0, |f| f.id)
+            ),
+        )),
+        (None, None) => {
+            let parsed = Endpoint::parse(&Incoming {
+                method: &r.method,
+                path,
+                ctx: &r.state.ctx_path,
+                query: &r.query,
+                headers: &r.headers,
+            });
+            match parsed {
+                Ok(ep) => match check(&r, ep.access()) {
+                    Ok(()) => dispatch(&r, ep, body).await,
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            }
+        }
     };
     let mut resp = render(&r, result);
+    if let Some(f) = &fault {
+        resp = super::control::cut(f, resp);
+    }
+    // The control API's own requests stay out of the journal it shows.
+    if control.is_none() {
+        r.state.requests.push(crate::requests::Logged {
+            at: now,
+            method: r.method.to_string(),
+            path: path.to_string(),
+            status: resp.status().as_u16(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            caller: r
+                .caller
+                .as_ref()
+                .map_or_else(|_| "-".to_string(), |c| c.name.clone()),
+        });
+    }
     // One line per request, like Artifactory's request.log: method, path (never the query string or
     // headers, which may carry secrets), status and time.
     tracing::debug!(

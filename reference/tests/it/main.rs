@@ -4,6 +4,7 @@ mod aql;
 mod bad_input;
 mod builds;
 mod common;
+mod control;
 mod deploy;
 mod docker;
 mod docker_remote;

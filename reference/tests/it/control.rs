@@ -1,0 +1,302 @@
+//! The control API at `/_reference/` (outside the JCR API, administrators only): the request
+//! journal with near misses, and the clock.
+
+use crate::common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// `/_reference/<rest>` at the server root, as admin.
+fn control(s: &Srv, method: Method, rest: &str) -> reqwest::RequestBuilder {
+    let root = s.base.trim_end_matches("/artifactory");
+    s.client
+        .request(method, format!("{root}/_reference/{rest}"))
+        .basic_auth("admin", Some("password"))
+}
+
+#[tokio::test]
+async fn the_request_journal_shows_answers_and_near_misses() {
+    let s = start_with(with_bob).await;
+    s.deploy("generic-local/dir/file.txt", "x").await;
+    // One character off, with a query string that must not be shown.
+    let r = s.get("generic-local/dir/fiel.txt?token=secret").await;
+    assert_eq!(r.status(), 404);
+    let r = s.get("api/storage/generic-locl/dir/file.txt").await;
+    assert_eq!(r.status(), 404);
+    let r = s
+        .basic(Method::GET, "api/repositories", "bob", "pw")
+        .go()
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = control(&s, Method::GET, "requests").go().await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        header(r.headers(), "content-type"),
+        Some("application/json")
+    );
+    let v: Value = r.json();
+    let rows = v["requests"].as_array().unwrap();
+    // Newest first; the control request itself is not there.
+    assert_eq!(rows.len(), 4, "{v}");
+    assert_eq!(
+        rows[0],
+        json!({"at": T0_ISO, "method": "GET", "path": "/artifactory/api/repositories",
+               "status": 200, "durationMs": rows[0]["durationMs"], "caller": "bob"})
+    );
+    assert!(rows[0]["durationMs"].is_u64());
+    assert_eq!(
+        rows[1]["nearMisses"],
+        json!(["/artifactory/api/storage/generic-local/dir/file.txt"])
+    );
+    assert_eq!(rows[2]["path"], "/artifactory/generic-local/dir/fiel.txt");
+    assert_eq!(rows[2]["caller"], "admin");
+    assert_eq!(
+        rows[2]["nearMisses"],
+        json!(["/artifactory/generic-local/dir/file.txt"])
+    );
+    assert!(!r.text().contains("secret"));
+    assert_eq!(rows[3]["method"], "PUT");
+    assert_eq!(rows[3]["status"], 201);
+    // Filters.
+    let v: Value = control(&s, Method::GET, "requests?status=404&limit=1")
+        .go()
+        .await
+        .json();
+    assert_eq!(v["requests"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        v["requests"][0]["path"],
+        "/artifactory/api/storage/generic-locl/dir/file.txt"
+    );
+    assert_rest_error(
+        control(&s, Method::GET, "requests?limit=0").go().await,
+        400,
+        "limit '0' is not a positive number",
+    )
+    .await;
+    // Cleared.
+    let r = control(&s, Method::DELETE, "requests").go().await;
+    assert_eq!(r.status(), 204);
+    let v: Value = control(&s, Method::GET, "requests").go().await.json();
+    assert_eq!(v, json!({"requests": []}));
+}
+
+#[tokio::test]
+async fn the_control_api_is_for_administrators_only() {
+    let s = start_with(with_bob).await;
+    let root = s.base.trim_end_matches("/artifactory").to_string();
+    let r = s
+        .client
+        .get(format!("{root}/_reference/requests"))
+        .go()
+        .await;
+    assert_eq!(r.status(), 401);
+    let r = s
+        .client
+        .get(format!("{root}/_reference/clock"))
+        .basic_auth("bob", Some("pw"))
+        .go()
+        .await;
+    assert_rest_error(r, 403, "Forbidden").await;
+    assert_rest_error(
+        control(&s, Method::GET, "nothing").go().await,
+        404,
+        "No control endpoint /_reference/nothing; there are: /_reference/requests, /_reference/clock, /_reference/faults",
+    )
+    .await;
+    assert_rest_error(
+        control(&s, Method::PUT, "clock").go().await,
+        405,
+        "PUT is not allowed on /_reference/clock",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_clock_is_set_advanced_frozen_and_resumed() {
+    // A server on the system clock.
+    let s = start_with(|c| c.clock = jcr_reference::Clock::system()).await;
+    let v: Value = control(&s, Method::GET, "clock").go().await.json();
+    assert_eq!(v["frozen"], false);
+    let r = control(&s, Method::POST, "clock")
+        .json(&json!({"set": "2030-01-01T00:00:00Z", "freeze": true}))
+        .go()
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>(),
+        json!({"now": 1_893_456_000_000i64, "iso": "2030-01-01T00:00:00.000Z", "frozen": true})
+    );
+    // Everything the server stamps follows it.
+    let info = s.deploy("generic-local/at.txt", "t").await;
+    assert_eq!(info["created"], "2030-01-01T00:00:00.000Z");
+    let v: Value = control(&s, Method::POST, "clock")
+        .json(&json!({"advance": 90_000}))
+        .go()
+        .await
+        .json();
+    assert_eq!(v["iso"], "2030-01-01T00:01:30.000Z");
+    // Refused settings change nothing.
+    for (bad, message) in [
+        (
+            json!({"advance": "soon"}),
+            "advance: expected milliseconds, got \"soon\"",
+        ),
+        (
+            json!({"freeze": "yes"}),
+            "freeze: expected true or false, got \"yes\"",
+        ),
+        (
+            json!({"set": "tomorrow"}),
+            "set: 'tomorrow' is not ISO-8601",
+        ),
+        (
+            json!({"speed": 2}),
+            "Unknown clock setting 'speed': set, advance, freeze",
+        ),
+    ] {
+        let r = control(&s, Method::POST, "clock").json(&bad).go().await;
+        assert_eq!(r.status(), 400, "{bad}");
+        let m: Value = r.json();
+        let text = m["errors"][0]["message"].as_str().unwrap();
+        assert!(text.starts_with(message), "{bad}: {text}");
+    }
+    let v: Value = control(&s, Method::GET, "clock").go().await.json();
+    assert_eq!(v["now"], 1_893_456_090_000i64);
+    // Running again from where it stood.
+    let v: Value = control(&s, Method::POST, "clock")
+        .json(&json!({"freeze": false}))
+        .go()
+        .await
+        .json();
+    assert_eq!(v["frozen"], false);
+    let now = v["now"].as_i64().unwrap();
+    assert!(
+        (1_893_456_090_000..1_893_456_100_000).contains(&now),
+        "{now}"
+    );
+}
+
+#[tokio::test]
+async fn fault_rules_answer_delay_and_cut_matching_requests() {
+    let s = start().await;
+    let root = s.base.trim_end_matches("/artifactory").to_string();
+    // A status for two requests, then the real answer again.
+    let r = control(&s, Method::POST, "faults")
+        .json(&json!({"path": "/artifactory/api/system/ping", "status": 503, "times": 2}))
+        .go()
+        .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(
+        r.json::<Value>(),
+        json!({"id": 1, "path": "/artifactory/api/system/ping", "status": 503, "drop": false, "times": 2})
+    );
+    for _ in 0..2 {
+        assert_rest_error(
+            s.get("api/system/ping").await,
+            503,
+            "Injected by the reference server's control API (fault rule 1)",
+        )
+        .await;
+    }
+    let r = s.get("api/system/ping").await;
+    assert_eq!((r.status().as_u16(), r.text()), (200, "OK".to_string()));
+    let v: Value = control(&s, Method::GET, "faults").go().await.json();
+    assert_eq!(
+        v,
+        json!({"faults": []}),
+        "a rule whose count ran out is gone"
+    );
+    // A delay, for one GET only.
+    control(&s, Method::POST, "faults")
+        .json(&json!({"path": "/artifactory/api/system/", "method": "get", "delayMs": 300, "times": 1}))
+        .go()
+        .await;
+    let t = std::time::Instant::now();
+    assert_eq!(s.get("api/system/ping").await.status(), 200);
+    assert!(
+        t.elapsed() >= std::time::Duration::from_millis(300),
+        "{:?}",
+        t.elapsed()
+    );
+    // A truncated body: the headers promise 1,000 bytes, the connection ends after 10.
+    s.deploy("generic-local/big.bin", vec![7u8; 1000]).await;
+    let get = || {
+        s.client
+            .get(s.url("generic-local/big.bin"))
+            .basic_auth("admin", Some("password"))
+            .send()
+    };
+    let rule = json!({"path": "/artifactory/generic-local/big.bin", "truncate": 10, "times": 1});
+    let r = control(&s, Method::POST, "faults").json(&rule).go().await;
+    assert_eq!(r.status(), 201, "{}", r.text());
+    let resp = get().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers().get("content-length").unwrap(), "1000");
+    assert!(resp.bytes().await.is_err(), "the body must be cut");
+    assert_eq!(
+        get().await.unwrap().bytes().await.unwrap().len(),
+        1000,
+        "whole again"
+    );
+    // A dropped connection: no answer at all.
+    let rule = json!({"path": "/artifactory/generic-local/big.bin", "drop": true, "times": 1});
+    control(&s, Method::POST, "faults").json(&rule).go().await;
+    let e = get().await.unwrap_err();
+    assert!(e.is_request(), "{e}");
+    assert_eq!(
+        get().await.unwrap().bytes().await.unwrap().len(),
+        1000,
+        "whole again"
+    );
+    // Refused rules add nothing.
+    for (bad, message) in [
+        (
+            json!({"path": "api/x", "status": 500}),
+            "path: expected the start of a request path",
+        ),
+        (
+            json!({"path": "/x"}),
+            "A fault rule needs one of delayMs, status, drop, truncate",
+        ),
+        (
+            json!({"path": "/x", "status": 200}),
+            "status: 200 is not an error status (400-599)",
+        ),
+        (
+            json!({"path": "/x", "status": 500, "when": "now"}),
+            "Unknown fault setting 'when'",
+        ),
+        (
+            json!({"path": "/x", "delayMs": "long"}),
+            "delayMs: expected a number, got \"long\"",
+        ),
+    ] {
+        let r = control(&s, Method::POST, "faults").json(&bad).go().await;
+        assert_eq!(r.status(), 400, "{bad}");
+        let m: Value = r.json();
+        let text = m["errors"][0]["message"].as_str().unwrap();
+        assert!(text.starts_with(message), "{bad}: {text}");
+    }
+    let v: Value = control(&s, Method::GET, "faults").go().await.json();
+    assert_eq!(v, json!({"faults": []}));
+    // Deleting one, or all.
+    let r = control(&s, Method::POST, "faults")
+        .json(&json!({"path": "/artifactory/api/repositories", "status": 500}))
+        .go()
+        .await;
+    let id = r.json::<Value>()["id"].as_u64().unwrap();
+    assert_eq!(s.get("api/repositories").await.status(), 500);
+    assert_rest_error(
+        control(&s, Method::DELETE, "faults/999").go().await,
+        404,
+        "No fault rule 999",
+    )
+    .await;
+    let r = control(&s, Method::DELETE, &format!("faults/{id}"))
+        .go()
+        .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(s.get("api/repositories").await.status(), 200);
+    let r = control(&s, Method::DELETE, "faults").go().await;
+    assert_eq!(r.status(), 204);
+    let _ = root;
+}
