@@ -52,6 +52,8 @@ pub(crate) struct App {
     pub requests: crate::requests::RequestLog,
     /// Faults the control API injects.
     pub faults: crate::requests::FaultRules,
+    /// The state the control API's reset puts back.
+    pub seed: crate::requests::Seed,
 }
 
 /// Cheap handle to [`App`].

@@ -546,7 +546,10 @@ async fn hash_seeded_passwords(app: AppState, pending: Vec<(String, String)>) {
         // store still pending and the cache already past it, and be refused (a login between the
         // commit and this line is checked with bcrypt instead, slower but right).
         match app.store.commit(m).await {
-            Ok(_) => app.auth.remember(&name, &hash, &password),
+            Ok(_) => {
+                app.seed.settle_password(&name, &hash);
+                app.auth.remember(&name, &hash, &password)
+            }
             Err(e) => tracing::error!("storing the password hash of '{name}' failed: {e:?}"),
         }
     }

@@ -274,6 +274,12 @@ pub async fn serve(
         ),
     }
     jobs::Jobs::start(&state, pending);
+    // A server without a data directory (a test's) is seeded with its start: the control API's
+    // reset puts it back. With one, `POST /_reference/seed` chooses the state (a copy of a large
+    // store at every start would cost a restart its time and memory).
+    if state.config.data_dir.is_none() {
+        requests::capture(&state);
+    }
     tracing::info!("Ready at {url}");
     http::serve::run(
         listener,
@@ -333,6 +339,7 @@ fn build_state(config: Config) -> io::Result<(app::AppState, Vec<(String, String
             url_base: std::sync::RwLock::new(url_base),
             requests: Default::default(),
             faults: Default::default(),
+            seed: Default::default(),
         }),
         pending,
     ))

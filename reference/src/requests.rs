@@ -216,3 +216,113 @@ impl FaultRules {
         self.rules.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// The state `POST /_reference/reset` puts back: the server's start (without a data directory),
+/// or what `POST /_reference/seed` captured. Its blobs are held from garbage collection.
+#[derive(Debug, Default)]
+pub struct Seed(Mutex<Option<Seeded>>);
+
+#[derive(Debug)]
+struct Seeded {
+    state: std::sync::Arc<State>,
+    blobs: Vec<String>,
+}
+
+impl Seed {
+    /// A configured password's hash, computed after the start was seeded, goes into the seed too,
+    /// where that user still waits for it.
+    pub(crate) fn settle_password(&self, name: &str, hash: &str) {
+        let mut seed = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(s) = seed.as_mut() else { return };
+        let pending = s
+            .state
+            .security
+            .users
+            .get(name)
+            .is_some_and(|u| u.password == crate::auth::model::PENDING_HASH);
+        if pending {
+            let state = std::sync::Arc::make_mut(&mut s.state);
+            if let Some(u) = state.security.users.get_mut(name) {
+                u.password = hash.into();
+            }
+        }
+    }
+}
+
+/// What a seed or a reset holds.
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeedSummary {
+    /// Repositories.
+    pub repositories: usize,
+    /// Items (folders and files).
+    pub items: usize,
+    /// Users.
+    pub users: usize,
+    /// Time it took, in milliseconds.
+    pub duration_ms: u64,
+}
+
+fn summary(s: &State, started: std::time::Instant) -> SeedSummary {
+    SeedSummary {
+        repositories: s.repos.len(),
+        items: s.repos.values().map(|r| r.items.len()).sum(),
+        users: s.security.users.len(),
+        duration_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+/// Makes the current state the seed.
+pub(crate) fn capture(app: &crate::app::App) -> SeedSummary {
+    let started = std::time::Instant::now();
+    let state = app.store.copy_state();
+    let blobs: Vec<String> = state
+        .repos
+        .values()
+        .flat_map(|r| r.items.values())
+        .filter_map(|i| i.file.as_ref().map(|f| f.sha256.to_string()))
+        .collect();
+    for b in &blobs {
+        app.store.hold(b);
+    }
+    let out = summary(&state, started);
+    let old = app
+        .seed
+        .0
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .replace(Seeded {
+            state: std::sync::Arc::new(state),
+            blobs,
+        });
+    if let Some(old) = old {
+        for b in &old.blobs {
+            app.store.release(b);
+        }
+    }
+    out
+}
+
+/// Puts the seed back (`None`: nothing was seeded). Durable at once; the indexes that follow the
+/// store (builds, Helm) and the settings cached beside it (URL base, anonymous access) follow.
+pub(crate) fn reset(app: &crate::app::App) -> Option<std::io::Result<SeedSummary>> {
+    let started = std::time::Instant::now();
+    let seed = app
+        .seed
+        .0
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map(|s| s.state.clone())?;
+    let state = (*seed).clone();
+    let (url_base, anonymous) = (state.url_base.clone(), state.general.anonymous_access);
+    if let Err(e) = app.store.replace_state(state) {
+        return Some(Err(e));
+    }
+    app.builds.reload(&app.store);
+    app.helm.reload(&app.store);
+    *app.url_base.write().unwrap_or_else(|e| e.into_inner()) = url_base;
+    app.auth
+        .set_anonymous_access(anonymous.unwrap_or(app.config.anonymous_access));
+    Some(Ok(summary(&seed, started)))
+}

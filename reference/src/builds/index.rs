@@ -60,9 +60,15 @@ impl Index {
     pub(crate) fn attach(self: &Arc<Self>, store: &Store) {
         let me = self.clone();
         store.events.subscribe(move |e| me.note(e));
+        self.reload(store);
+    }
+
+    /// Starts again from what `store` holds (after the control API put back a seeded state).
+    pub(crate) fn reload(&self, store: &Store) {
         let state = store.read();
-        let Some(repo) = state.repo(REPO) else { return };
         let mut slots = self.slots();
+        slots.clear();
+        let Some(repo) = state.repo(REPO) else { return };
         for (path, item) in repo.items.iter() {
             if let Some(f) = item.file.as_ref().filter(|_| path.ends_with(".json")) {
                 slots.entry(path.to_string()).or_insert(Slot {

@@ -92,8 +92,14 @@ impl Index {
     pub(crate) fn attach(self: &Arc<Self>, store: &Store) {
         let me = self.clone();
         store.events.subscribe(move |e| me.note(e));
+        self.reload(store);
+    }
+
+    /// Starts again from what `store` holds (after the control API put back a seeded state).
+    pub(crate) fn reload(&self, store: &Store) {
         let state = store.read();
         let mut slots = self.slots();
+        slots.clear();
         for (key, repo) in state.repos.iter() {
             if repo.config.package_type == PackageType::Helm {
                 slots.insert(key.clone(), unread(repo));

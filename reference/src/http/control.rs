@@ -7,6 +7,8 @@
 //! - `GET /_reference/clock`: the server's time; `POST` with `{"set": <ms or ISO-8601>,
 //!   "advance": <ms>, "freeze": <bool>}` (applied in that order) moves it — tokens expire, AQL's
 //!   relative times and retention follow.
+//! - `POST /_reference/seed`: the current state becomes the seed; `POST /_reference/reset` puts
+//!   it back (a server without a data directory is seeded with its start), moto's reset.
 //! - `GET /_reference/faults`: the fault rules; `POST` adds one, `{"path": <prefix>, "method"?,
 //!   "delayMs"?, "status"?, "drop"? (close the connection unanswered), "truncate"? (after the
 //!   headers and that many body bytes), "times"?}`; `DELETE` (all) or
@@ -25,7 +27,7 @@ const JSON: &str = "application/json";
 /// Answers a control request (`rest`: the path after `/_reference/`).
 pub(crate) async fn handle(r: &Req, rest: &str, body: BodyStream) -> Result<Response, ApiError> {
     r.require_admin(|_| msg::forbidden())?;
-    let known = ["requests", "clock", "faults"];
+    let known = ["requests", "clock", "faults", "seed", "reset"];
     if let Some(id) = rest.strip_prefix("faults/").filter(|i| !i.is_empty()) {
         return match (&r.method, id.parse::<u64>()) {
             (&Method::DELETE, Ok(id)) if r.state.faults.remove(Some(id)) => {
@@ -52,6 +54,18 @@ pub(crate) async fn handle(r: &Req, rest: &str, body: BodyStream) -> Result<Resp
             &json!({"faults": r.state.faults.list()}),
         )),
         (&Method::POST, "faults") => add_fault(r, body).await,
+        (&Method::POST, "seed") => Ok(reply(
+            StatusCode::OK,
+            JSON,
+            &crate::requests::capture(&r.state),
+        )),
+        (&Method::POST, "reset") => match crate::requests::reset(&r.state) {
+            Some(Ok(s)) => Ok(reply(StatusCode::OK, JSON, &s)),
+            Some(Err(e)) => Err(ApiError::new(500, format!("The reset could not be written: {e}"))),
+            None => Err(ApiError::conflict(
+                "Nothing is seeded: POST /_reference/seed makes the current state the one a reset puts back (a server without a data directory seeds its start)",
+            )),
+        },
         (&Method::DELETE, "faults") => {
             r.state.faults.remove(None);
             Ok(empty(StatusCode::NO_CONTENT))

@@ -310,6 +310,27 @@ impl Store {
         Ok(())
     }
 
+    /// Puts `state` in place of the whole state (the control API's reset) and makes it durable at
+    /// once: the snapshot is rewritten and the journal starts empty, so a restart finds `state`.
+    pub fn replace_state(&self, mut state: State) -> io::Result<()> {
+        state.record_changes();
+        let mut current = self.state.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(j) = &self.journal {
+            j.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .compact(&state)?;
+        }
+        *current = state;
+        Ok(())
+    }
+
+    /// A copy of the whole state (the control API's seed).
+    pub fn copy_state(&self) -> State {
+        let mut s = self.read().clone();
+        s.take_changes();
+        s
+    }
+
     /// Compacts the journal into a snapshot (clean shutdown, storage optimisation); nothing to do
     /// when nothing was journalled since the last one.
     pub fn checkpoint(&self) -> io::Result<()> {

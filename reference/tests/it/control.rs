@@ -99,7 +99,7 @@ async fn the_control_api_is_for_administrators_only() {
     assert_rest_error(
         control(&s, Method::GET, "nothing").go().await,
         404,
-        "No control endpoint /_reference/nothing; there are: /_reference/requests, /_reference/clock, /_reference/faults",
+        "No control endpoint /_reference/nothing; there are: /_reference/requests, /_reference/clock, /_reference/faults, /_reference/seed, /_reference/reset",
     )
     .await;
     assert_rest_error(
@@ -299,4 +299,109 @@ async fn fault_rules_answer_delay_and_cut_matching_requests() {
     let r = control(&s, Method::DELETE, "faults").go().await;
     assert_eq!(r.status(), 204);
     let _ = root;
+}
+
+#[tokio::test]
+async fn a_reset_puts_back_the_start_or_the_seed() {
+    let s = start().await;
+    // What a test leaves behind: a file, a repository, a user, a build.
+    s.deploy("generic-local/left/behind.txt", "x").await;
+    let r = s
+        .admin(Method::PUT, "api/repositories/scratch-local")
+        .json(&json!({"rclass": "local"}))
+        .go()
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = s
+        .admin(Method::PUT, "api/security/users/temp")
+        .json(&json!({"email": "t@example.com", "password": "Temp-pw-1"}))
+        .go()
+        .await;
+    assert_eq!(r.status(), 201);
+    let build = json!({"name": "b", "number": "1", "started": "2023-11-14T22:13:20.123+0000", "version": "1.0.1"});
+    let r = s.admin(Method::PUT, "api/build").json(&build).go().await;
+    assert_eq!(r.status(), 204);
+    // Back to the start: a server without a data directory is seeded with it.
+    let r = control(&s, Method::POST, "reset").go().await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    let v: Value = r.json();
+    assert_eq!(v["repositories"], 4, "{v}");
+    assert!(v["durationMs"].is_u64());
+    assert_eq!(s.get("generic-local/left/behind.txt").await.status(), 404);
+    assert_eq!(s.get("api/repositories/scratch-local").await.status(), 400);
+    assert_eq!(s.get("api/security/users/temp").await.status(), 404);
+    assert_eq!(
+        s.get("api/build/b").await.status(),
+        404,
+        "the builds index follows"
+    );
+    // The administrator still logs in, and the server works on.
+    s.deploy("generic-local/kept.txt", "kept").await;
+    // A chosen seed: what the tests start from. Its blobs survive a garbage collection after
+    // their items are deleted, so a reset brings the content back.
+    let v: Value = control(&s, Method::POST, "seed").go().await.json();
+    assert_eq!(v["repositories"], 4, "{v}");
+    let r = s.admin(Method::DELETE, "generic-local/kept.txt").go().await;
+    assert_eq!(r.status(), 204);
+    s.deploy("generic-local/later.txt", "later").await;
+    let r = s.admin(Method::POST, "api/system/storage/gc").go().await;
+    assert_eq!(r.status(), 200);
+    let r = control(&s, Method::POST, "reset").go().await;
+    assert_eq!(r.status(), 200);
+    let r = s.get("generic-local/kept.txt").await;
+    assert_eq!((r.status().as_u16(), r.text()), (200, "kept".to_string()));
+    assert_eq!(s.get("generic-local/later.txt").await.status(), 404);
+}
+
+#[tokio::test]
+async fn a_reset_is_durable_and_needs_a_seed_with_a_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let start_on = |dir: std::path::PathBuf| async move {
+        let server = jcr_reference::Server::start(jcr_reference::Config {
+            data_dir: Some(dir),
+            ..jcr_reference::Config::ephemeral()
+        })
+        .await
+        .unwrap();
+        let base = server.url().to_string();
+        (server, base, reqwest::Client::new())
+    };
+    let (server, base, client) = start_on(dir.path().to_path_buf()).await;
+    let root = base.trim_end_matches("/artifactory").to_string();
+    let post = |path: &str| {
+        client
+            .post(format!("{root}/_reference/{path}"))
+            .basic_auth("admin", Some("password"))
+    };
+    let r = post("reset").go().await;
+    assert_rest_error(
+        r,
+        409,
+        "Nothing is seeded: POST /_reference/seed makes the current state the one a reset puts back (a server without a data directory seeds its start)",
+    )
+    .await;
+    let put = |path: &str, body: &'static str| {
+        client
+            .put(format!("{base}/{path}"))
+            .basic_auth("admin", Some("password"))
+            .body(body)
+    };
+    assert_eq!(
+        put("generic-local/seeded.txt", "s").go().await.status(),
+        201
+    );
+    assert_eq!(post("seed").go().await.status(), 200);
+    assert_eq!(put("generic-local/after.txt", "a").go().await.status(), 201);
+    assert_eq!(post("reset").go().await.status(), 200);
+    server.stop().await;
+    // A restart finds the seeded state.
+    let (server, base, client) = start_on(dir.path().to_path_buf()).await;
+    let get = |path: &str| {
+        client
+            .get(format!("{base}/{path}"))
+            .basic_auth("admin", Some("password"))
+    };
+    assert_eq!(get("generic-local/seeded.txt").go().await.status(), 200);
+    assert_eq!(get("generic-local/after.txt").go().await.status(), 404);
+    server.stop().await;
 }
