@@ -53,6 +53,51 @@
 //! # drop(config);
 //! ```
 //!
+//! ## A seeded server, reset between tests
+//!
+//! [`Server::builder`] configures a server, deploys files once it runs, and makes that its seed:
+//! each test can change what it likes and [`Server::reset`] puts the seed back (moto's reset,
+//! milliseconds for thousands of items). [`Server::requests`] shows what the server was asked,
+//! with the nearest existing paths of every `404` (WireMock's near misses).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use jcr_reference::{Clock, PackageType, RepoClass, Server};
+//!
+//! let server = Server::builder()
+//!     .clock(Clock::manual(1_700_000_000_000)) // 2023-11-14T22:13:20.000Z, frozen
+//!     .repo("libs-local", RepoClass::Local, PackageType::Generic)
+//!     .user("ci:ci-secret")
+//!     .file("libs-local/app/1.0/app.jar;release=1.0", b"jar bytes".to_vec())
+//!     .start()
+//!     .await?;
+//! let http = reqwest::Client::new();
+//! let jar = format!("{}/libs-local/app/1.0/app.jar", server.url());
+//!
+//! // A test deletes the file...
+//! let r = http.delete(&jar).basic_auth("admin", Some("password")).send().await?;
+//! assert_eq!(r.status(), 204);
+//! // ... and asks for a path one letter off.
+//! let r = http.get(format!("{}/libs-local/app/1.0/app.jarr", server.url()))
+//!     .basic_auth("ci", Some("ci-secret")).send().await?;
+//! assert_eq!(r.status(), 404);
+//! let seen = server.requests().await?;
+//! assert_eq!(seen[0]["status"], 404);
+//!
+//! // The next test starts from the seed again.
+//! server.reset().await?;
+//! let r = http.get(&jar).basic_auth("ci", Some("ci-secret")).send().await?;
+//! assert_eq!(r.status(), 200);
+//! assert_eq!(r.text().await?, "jar bytes");
+//! server.stop().await;
+//! # Ok(()) }
+//! ```
+//!
+//! The same controls are HTTP endpoints under `/_reference/` at the server root (administrators
+//! only): `requests`, `clock` (set, advance, freeze), `faults` (delay, status, dropped or cut
+//! answers per path), `seed` and `reset`; see the README's "The control API".
+//!
 //! ## Your own listener
 //!
 //! [`serve`] runs on a listener you bound until a shutdown future resolves (the binary passes
@@ -352,11 +397,104 @@ pub struct Server {
     url: String,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<io::Result<()>>>,
+    /// An administrator's login, for the control API calls ([`Server::reset`], ...).
+    admin: (String, String),
+}
+
+/// Builds a [`Server`] for tests: its configuration, then content deployed through the API once it
+/// runs; what it starts with is its seed, which [`Server::reset`] puts back.
+#[derive(Debug)]
+pub struct ServerBuilder {
+    config: Config,
+    files: Vec<(String, Vec<u8>)>,
+}
+
+impl ServerBuilder {
+    /// Changes the configuration (every option of [`Config`]).
+    pub fn config(mut self, tweak: impl FnOnce(&mut Config)) -> ServerBuilder {
+        tweak(&mut self.config);
+        self
+    }
+
+    /// The clock every timestamp comes from ([`Clock::manual`] freezes it).
+    pub fn clock(mut self, clock: Clock) -> ServerBuilder {
+        self.config.clock = clock;
+        self
+    }
+
+    /// One more repository.
+    pub fn repo(mut self, key: &str, class: RepoClass, package: PackageType) -> ServerBuilder {
+        self.config
+            .repositories
+            .push(RepoConfig::new(key, class, package));
+        self
+    }
+
+    /// One more user, as the `--user` flag writes it: `name:password[:admin]`.
+    ///
+    /// # Panics
+    /// When `flag` is not of that form (a test's own mistake).
+    pub fn user(mut self, flag: &str) -> ServerBuilder {
+        let user = UserConfig::parse_flag(flag).unwrap_or_else(|e| panic!("user '{flag}': {e}"));
+        self.config.users.push(user);
+        self
+    }
+
+    /// Anonymous access on or off (off, as on JCR 7, by default).
+    pub fn anonymous_access(mut self, on: bool) -> ServerBuilder {
+        self.config.anonymous_access = on;
+        self
+    }
+
+    /// A file deployed once the server runs: `repo/path` with optional matrix properties
+    /// (`generic-local/app/app.jar;release=1.0`).
+    pub fn file(mut self, path: &str, content: impl Into<Vec<u8>>) -> ServerBuilder {
+        self.files.push((path.to_string(), content.into()));
+        self
+    }
+
+    /// Starts the server, deploys the files and makes that state its seed.
+    pub async fn start(self) -> io::Result<Server> {
+        let server = Server::start(self.config).await?;
+        let client = reqwest::Client::new();
+        for (path, content) in self.files {
+            let r = client
+                .put(format!("{}/{}", server.url, path.trim_start_matches('/')))
+                .basic_auth(&server.admin.0, Some(&server.admin.1))
+                .body(content)
+                .send()
+                .await
+                .map_err(io::Error::other)?;
+            if r.status() != reqwest::StatusCode::CREATED {
+                let status = r.status();
+                let text = r.text().await.unwrap_or_default();
+                return Err(io::Error::other(format!(
+                    "deploying {path}: {status} {text}"
+                )));
+            }
+        }
+        server.seed().await?;
+        Ok(server)
+    }
 }
 
 impl Server {
+    /// A builder: a temporary server on a free port ([`Config::ephemeral`]) to configure, fill and
+    /// start.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
+            config: Config::ephemeral(),
+            files: Vec::new(),
+        }
+    }
+
     /// Binds `config.bind` (use [`Config::ephemeral`] for a free port) and starts serving.
     pub async fn start(config: Config) -> io::Result<Server> {
+        let admin = config
+            .users
+            .iter()
+            .find(|u| u.name == "admin")
+            .map_or_else(|| "password".to_string(), |u| u.password.clone());
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let url = format!("http://{addr}{}", config.normalized_context_path());
@@ -369,7 +507,43 @@ impl Server {
             url,
             shutdown: Some(tx),
             task: Some(task),
+            admin: ("admin".to_string(), admin),
         })
+    }
+
+    /// Makes the current state the seed (`POST /_reference/seed`).
+    pub async fn seed(&self) -> io::Result<()> {
+        self.control(reqwest::Method::POST, "seed").await.map(drop)
+    }
+
+    /// Puts the seed back (`POST /_reference/reset`): what the server started with, or what
+    /// [`Server::seed`] last captured.
+    pub async fn reset(&self) -> io::Result<()> {
+        self.control(reqwest::Method::POST, "reset").await.map(drop)
+    }
+
+    /// The last requests the server answered, newest first, with the nearest existing paths of
+    /// each `404` (`GET /_reference/requests`).
+    pub async fn requests(&self) -> io::Result<serde_json::Value> {
+        let v = self.control(reqwest::Method::GET, "requests").await?;
+        Ok(v["requests"].clone())
+    }
+
+    async fn control(&self, method: reqwest::Method, path: &str) -> io::Result<serde_json::Value> {
+        let r = reqwest::Client::new()
+            .request(method, format!("http://{}/_reference/{path}", self.addr))
+            .basic_auth(&self.admin.0, Some(&self.admin.1))
+            .send()
+            .await
+            .map_err(io::Error::other)?;
+        let status = r.status();
+        let text = r.text().await.map_err(io::Error::other)?;
+        if !status.is_success() {
+            return Err(io::Error::other(format!(
+                "/_reference/{path}: {status} {text}"
+            )));
+        }
+        serde_json::from_str(&text).map_err(io::Error::other)
     }
 
     /// The base URL including the context path, e.g. `http://127.0.0.1:41234/artifactory`.
