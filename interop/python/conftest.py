@@ -1,45 +1,17 @@
-"""Starts the jcr-reference binary on a free port for the interop tests."""
-import os
-import re
-import subprocess
+"""The interop tests run against servers from the jcr-reference wheel's pytest plugin:
+``jcr_server_session`` (one per session; the tests share it, module fixtures build on it) and
+``jcr_server_factory`` (the upstream of remote repositories). ``interop/run`` builds the wheel and
+installs it into a fresh environment."""
 
 import pytest
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BINARY = os.environ.get("JCR_REFERENCE_BIN", os.path.join(ROOT, "target", "debug", "jcr-reference"))
 
-
-def _start():
-    proc = subprocess.Popen(
-        [BINARY, "--bind", "127.0.0.1:0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "NO_COLOR": "1"},
-        text=True,
-    )
-    url = None
-    for line in proc.stdout:
-        m = re.search(r"Ready at (\S+)", line)
-        if m:
-            url = m.group(1)
-            break
-    assert url, "the server did not print its Ready line"
-    return proc, url
-
-
-def _serve():
-    proc, url = _start()
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+@pytest.fixture(scope="session")
+def server_url(jcr_server_session):
+    return jcr_server_session.url
 
 
 @pytest.fixture(scope="session")
-def server_url():
-    yield from _serve()
-
-
-@pytest.fixture(scope="session")
-def upstream_url():
+def upstream_url(jcr_server_factory):
     """A second server, the upstream of remote repositories."""
-    yield from _serve()
+    return jcr_server_factory().url
