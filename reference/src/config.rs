@@ -299,6 +299,10 @@ pub struct Config {
     /// The one folder system exports write under and imports read from (`None`: `export/` in the
     /// data directory). Paths outside it, or reaching outside it through a link, are refused.
     pub export_root: Option<PathBuf>,
+    /// A system export (a folder in Artifactory's layout, or its zip) imported at start and made the
+    /// seed the control API's reset puts back: repositories, content with properties and
+    /// statistics, builds, users, groups, permission targets.
+    pub seed: Option<PathBuf>,
     /// The clock.
     pub clock: Clock,
     /// Deliberate faults, for proving that a conformance suite can fail. Never set outside tests.
@@ -360,6 +364,7 @@ impl Default for Config {
             max_upload: None,
             gc_interval_secs: Some(3600),
             export_root: None,
+            seed: None,
             idle_timeout_secs: 60,
             max_connections: None,
             clock: Clock::system(),
@@ -462,6 +467,9 @@ pub struct Cli {
     /// The folder system exports and imports are confined to. Default: export/ in the data directory.
     #[arg(long, env = "JCR_EXPORT_ROOT")]
     pub export_root: Option<PathBuf>,
+    /// A system export (folder or zip) imported at start and made the seed of /_reference/reset.
+    #[arg(long, env = "JCR_SEED")]
+    pub seed: Option<PathBuf>,
 }
 
 /// The config-file format.
@@ -488,6 +496,8 @@ pub struct FileConfig {
     pub max_connections: Option<usize>,
     /// See [`Config::export_root`].
     pub export_root: Option<PathBuf>,
+    /// See [`Config::seed`].
+    pub seed: Option<PathBuf>,
     /// Repositories.
     pub repositories: Option<Vec<FileRepo>>,
     /// Users.
@@ -581,6 +591,7 @@ impl Cli {
             idle_timeout: self.idle_timeout,
             max_connections: self.max_connections,
             export_root: self.export_root,
+            seed: self.seed,
         }
         .apply(&mut c);
         if !self.repos.is_empty() {
@@ -617,6 +628,7 @@ struct Scalars {
     idle_timeout: Option<u64>,
     max_connections: Option<usize>,
     export_root: Option<PathBuf>,
+    seed: Option<PathBuf>,
 }
 
 impl Scalars {
@@ -651,6 +663,9 @@ impl Scalars {
         if self.export_root.is_some() {
             c.export_root = self.export_root;
         }
+        if self.seed.is_some() {
+            c.seed = self.seed;
+        }
     }
 }
 
@@ -666,6 +681,7 @@ fn apply_file(c: &mut Config, f: FileConfig) -> Result<(), String> {
         idle_timeout: f.idle_timeout,
         max_connections: f.max_connections,
         export_root: f.export_root,
+        seed: f.seed,
     }
     .apply(c);
     if let Some(repos) = f.repositories {

@@ -322,7 +322,10 @@ pub async fn serve(
     // A server without a data directory (a test's) is seeded with its start: the control API's
     // reset puts it back. With one, `POST /_reference/seed` chooses the state (a copy of a large
     // store at every start would cost a restart its time and memory).
-    if state.config.data_dir.is_none() {
+    if let Some(seed) = state.config.seed.clone() {
+        seed_from(&state, &seed).await?;
+        requests::capture(&state);
+    } else if state.config.data_dir.is_none() {
         requests::capture(&state);
     }
     tracing::info!("Ready at {url}");
@@ -337,6 +340,39 @@ pub async fn serve(
     // password is neither hashed nor known (the config may not name them next time).
     state.jobs.shutdown().await;
     state.store.checkpoint()
+}
+
+/// Imports the system export `seed` (a folder in Artifactory's layout, or its zip) into a starting
+/// server: what `--seed` gives. Any error stops the start.
+async fn seed_from(app: &app::AppState, seed: &std::path::Path) -> io::Result<()> {
+    let settings = system::import::ImportSettings {
+        path: seed.display().to_string(),
+        include_metadata: true,
+        verbose: false,
+        fail_on_error: true,
+        fail_if_empty: true,
+    };
+    let unzipped = if seed.is_file() {
+        let (zip, root) = (seed.to_path_buf(), app.store.root().to_path_buf());
+        let dir = tokio::task::spawn_blocking(move || system::import::unzip(&zip, &root))
+            .await
+            .map_err(io::Error::other)?
+            .map_err(|e| io::Error::other(format!("the seed {}: {e}", seed.display())))?;
+        Some(dir)
+    } else {
+        None
+    };
+    let dir = unzipped.as_ref().map_or(seed, |d| d.path());
+    let report = system::import::system(app, &settings, dir, "_system").await;
+    if !report.errors.is_empty() {
+        return Err(io::Error::other(format!(
+            "the seed {} could not be imported: {}",
+            seed.display(),
+            report.errors.join("; ")
+        )));
+    }
+    tracing::info!("Seeded from {}", seed.display());
+    Ok(())
 }
 
 fn build_state(config: Config) -> io::Result<(app::AppState, Vec<(String, String)>)> {

@@ -405,3 +405,66 @@ async fn a_reset_is_durable_and_needs_a_seed_with_a_data_directory() {
     assert_eq!(get("generic-local/after.txt").go().await.status(), 404);
     server.stop().await;
 }
+
+/// `--seed`: a system export imported at start (content with properties, users) becomes the seed a
+/// reset puts back; a seed that cannot be imported stops the start with a message.
+#[tokio::test]
+async fn a_system_export_seeds_the_start() {
+    let root = tempfile::tempdir().unwrap();
+    let r0 = root.path().to_path_buf();
+    let a = start_with(move |c| c.export_root = Some(r0)).await;
+    a.deploy("generic-local/seeded/a.txt;team=core", "alpha")
+        .await;
+    let r = a
+        .admin(Method::PUT, "api/security/users/seeded-user")
+        .json(&json!({"email": "s@example.com", "password": "Seeded-pw-1"}))
+        .go()
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = a
+        .admin(Method::POST, "api/export/system")
+        .json(&json!({"exportPath": "seed", "incremental": true}))
+        .go()
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    let seed = root.path().join("seed/current");
+    let b = start_with(move |c| c.seed = Some(seed)).await;
+    let r = b.get("generic-local/seeded/a.txt").await;
+    assert_eq!((r.status().as_u16(), r.text()), (200, "alpha".to_string()));
+    let props: Value = b
+        .get("api/storage/generic-local/seeded/a.txt?properties")
+        .await
+        .json();
+    assert_eq!(props["properties"]["team"], json!(["core"]));
+    let r = b
+        .basic(
+            Method::GET,
+            "api/repositories",
+            "seeded-user",
+            "Seeded-pw-1",
+        )
+        .go()
+        .await;
+    assert_eq!(r.status(), 200, "the seeded user logs in");
+    // A test's change, and the reset.
+    let r = b
+        .admin(Method::DELETE, "generic-local/seeded/a.txt")
+        .go()
+        .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(control(&b, Method::POST, "reset").go().await.status(), 200);
+    assert_eq!(b.get("generic-local/seeded/a.txt").await.text(), "alpha");
+    // A seed that is not there: the binary says so and stops.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
+        .args(["--bind", "127.0.0.1:0", "--seed", "/nonexistent/seed"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("the seed /nonexistent/seed could not be imported"),
+        "{text}"
+    );
+}
