@@ -517,10 +517,17 @@ impl Ctx {
             taken.insert(name.to_string(), self.case_id.clone());
         }
         let mut n = snap::Normalizer::standard(&self.base, &self.snapshots.run_id);
-        let mut doc = snap::document(&mut n, r.status, &r.headers, &r.body);
-        if let Some(b) = body {
-            doc["body"] = n.json(b);
-        }
+        // The part a case shows is normalised on its own (after the headers, as a whole answer
+        // is): placeholders are numbered by what the snapshot holds, not by the rows left out.
+        let doc = match body {
+            None => snap::document(&mut n, r.status, &r.headers, &r.body),
+            Some(b) => {
+                let mut doc = snap::document(&mut n, r.status, &r.headers, &[]);
+                doc["format"] = serde_json::json!(snap::body_format(&r.body));
+                doc["body"] = n.json(b);
+                doc
+            }
+        };
         let stored = snap::Stored {
             provenance: self.snapshots.provenance.clone(),
             name: name.to_string(),
