@@ -144,6 +144,11 @@ struct RunArgs {
     /// Run one shard of the selected cases, `i/n` (1-based; `merge` joins the shards' results).
     #[arg(long, value_parser = parse_shard)]
     shard: Option<(usize, usize)>,
+    /// The console: `progress` (one line of counts and elapsed time, updated as cases finish, then
+    /// what did not pass), `lines` (one line per case as it finishes), `auto` (progress on a
+    /// terminal, lines otherwise).
+    #[arg(long, env = "JCR_CONFORMANCE_FORMAT", value_parser = ["auto", "progress", "lines"], default_value = "auto")]
+    format: String,
     /// Where reports go (`<dir>/<run-id>/` and `<dir>/latest/`).
     #[arg(long, env = "JCR_CONFORMANCE_REPORTS", default_value = "reports")]
     reports: PathBuf,
@@ -435,7 +440,13 @@ async fn run_cmd(args: RunArgs, update: bool) -> ExitCode {
         (false, true) => SnapshotMode::Off,
         (false, false) => SnapshotMode::Review(dir.clone()),
     };
+    let progress = match args.format.as_str() {
+        "progress" => true,
+        "lines" => false,
+        _ => std::io::IsTerminal::is_terminal(&std::io::stdout()),
+    };
     let opts = RunOptions {
+        progress: Some(console(progress)),
         filter: args.filter.clone(),
         area: args.area.clone(),
         case_timeout: None,
@@ -463,16 +474,17 @@ async fn run_cmd(args: RunArgs, update: bool) -> ExitCode {
         "area": opts.area,
     });
     let endpoints = catalogue::endpoints();
-    for c in &result.cases {
-        println!(
-            "{:<9} {}{}",
-            c.outcome.as_str(),
-            c.id,
-            c.message
-                .as_deref()
-                .map(|m| format!("  ({m})"))
-                .unwrap_or_default()
-        );
+    if progress {
+        // The progress line is done; what did not pass, with why.
+        println!();
+        for c in result.cases.iter().filter(|c| {
+            !matches!(
+                c.outcome,
+                jcr_conformance::Outcome::Pass | jcr_conformance::Outcome::Disabled
+            )
+        }) {
+            println!("{}", case_line(c));
+        }
     }
     let summary = report::results_json(&result, &endpoints, config.clone())["summary"].clone();
     println!(
@@ -518,6 +530,56 @@ async fn run_cmd(args: RunArgs, update: bool) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// One case as the console shows it: outcome, id, why.
+fn case_line(c: &jcr_conformance::runner::CaseResult) -> String {
+    format!(
+        "{:<9} {}{}",
+        c.outcome.as_str(),
+        c.id,
+        c.message
+            .as_deref()
+            .map(|m| format!("  ({m})"))
+            .unwrap_or_default()
+    )
+}
+
+/// The console's view of a run as cases finish: an updated line of counts on a terminal
+/// (`progress`), or one line per case.
+fn console(progress: bool) -> jcr_conformance::runner::Progress {
+    use jcr_conformance::Outcome;
+    use std::io::Write;
+    let started = std::time::Instant::now();
+    let counts = std::sync::Mutex::new([0usize; 5]);
+    jcr_conformance::runner::Progress(std::sync::Arc::new(move |c, done, total| {
+        if !progress {
+            println!("{}", case_line(c));
+            return;
+        }
+        let mut n = counts.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = match c.outcome {
+            Outcome::Pass => 0,
+            Outcome::Fail => 1,
+            Outcome::Error => 2,
+            Outcome::Skip => 3,
+            Outcome::Disabled => 4,
+        };
+        n[slot] += 1;
+        let mut out = std::io::stdout();
+        let _ = write!(
+            out,
+            "\r\x1b[2K[{done}/{total}] {} pass, {} fail, {} error, {} skip, {} disabled · {:.1} s  {}",
+            n[0],
+            n[1],
+            n[2],
+            n[3],
+            n[4],
+            started.elapsed().as_secs_f64(),
+            c.id
+        );
+        let _ = out.flush();
+    }))
 }
 
 /// What a run did to the snapshots: with --update what it recorded, otherwise what is pending.

@@ -30,6 +30,21 @@ pub struct RunOptions {
     /// Run only shard `i` of `n` (1-based): of the cases the filters select, in catalogue order,
     /// those at positions `i-1`, `i-1+n`, ... (`merge` joins the shards' results).
     pub shard: Option<(usize, usize)>,
+    /// Told of every case as it finishes (the console's progress or lines).
+    pub progress: Option<Progress>,
+}
+
+/// What [`Progress`] calls: a finished case's result, how many have finished, how many will run.
+pub type OnCase = dyn Fn(&CaseResult, usize, usize) + Send + Sync;
+
+/// A callback told of each finished case.
+#[derive(Clone)]
+pub struct Progress(pub Arc<OnCase>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
 }
 
 /// The snapshots directory of this source tree.
@@ -148,19 +163,29 @@ pub async fn run(target: &Target, cases: &[Case], opts: &RunOptions, mask: &Mask
     });
     let timeout = opts.case_timeout.unwrap_or(Duration::from_secs(60));
     let mut results = Vec::new();
-    let selected = cases.iter().filter(|case| {
-        opts.filter
-            .as_deref()
-            .is_none_or(|f| case.id.starts_with(f))
-            && opts.area.as_deref().is_none_or(|a| case.area == a)
-    });
-    for (position, case) in selected.enumerate() {
-        if opts
-            .shard
-            .is_some_and(|(i, n)| n > 0 && position % n != i.saturating_sub(1))
-        {
-            continue;
+    let selected: Vec<&Case> = cases
+        .iter()
+        .filter(|case| {
+            opts.filter
+                .as_deref()
+                .is_none_or(|f| case.id.starts_with(f))
+                && opts.area.as_deref().is_none_or(|a| case.area == a)
+        })
+        .enumerate()
+        .filter(|(position, _)| {
+            !opts
+                .shard
+                .is_some_and(|(i, n)| n > 0 && position % n != i.saturating_sub(1))
+        })
+        .map(|(_, case)| case)
+        .collect();
+    let total = selected.len();
+    let tell = |results: &Vec<CaseResult>| {
+        if let (Some(p), Some(last)) = (&opts.progress, results.last()) {
+            (p.0)(last, results.len(), total);
         }
+    };
+    for case in selected {
         let mut result = CaseResult {
             id: case.id.into(),
             area: case.area.into(),
@@ -175,6 +200,7 @@ pub async fn run(target: &Target, cases: &[Case], opts: &RunOptions, mask: &Mask
         if let Some(why) = disabled_reason(case, target) {
             result.message = Some(why);
             results.push(result);
+            tell(&results);
             continue;
         }
         let ctx = Ctx {
@@ -240,6 +266,7 @@ pub async fn run(target: &Target, cases: &[Case], opts: &RunOptions, mask: &Mask
                 .collect();
         }
         results.push(result);
+        tell(&results);
     }
     let teardown_errors = teardown(&client, target, &ledger).await;
     RunResult {

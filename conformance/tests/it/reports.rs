@@ -367,3 +367,50 @@ fn snapshot_review_workflow_through_the_binary() {
         "{out}"
     );
 }
+
+/// `--format`: one line per case as it finishes, or one progress line of counts and elapsed time
+/// updated in place, then what did not pass.
+#[test]
+fn the_console_shows_lines_or_progress() {
+    let bin = env!("CARGO_BIN_EXE_jcr-conformance");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |format: &str| {
+        let out = std::process::Command::new(bin)
+            .args([
+                "--filter",
+                "storage/file-info/",
+                "--format",
+                format,
+                "--no-snapshots",
+            ])
+            .arg("--reports")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let lines = run("lines");
+    assert!(
+        lines.starts_with(
+            "pass      storage/file-info/fields\npass      storage/file-info/missing-item\n"
+        ),
+        "{lines}"
+    );
+    assert!(!lines.contains('\r'));
+    let progress = run("progress");
+    assert!(
+        progress.starts_with("\r\x1b[2K[1/2] 1 pass, 0 fail, 0 error, 0 skip, 0 disabled · "),
+        "{progress:?}"
+    );
+    assert!(
+        progress.contains("\r\x1b[2K[2/2] 2 pass, 0 fail, 0 error, 0 skip, 0 disabled · "),
+        "{progress:?}"
+    );
+    assert!(
+        !progress.contains("pass      storage/"),
+        "passing cases are not listed again"
+    );
+    // Not a terminal here: auto is lines.
+    assert!(run("auto").starts_with("pass      storage/file-info/fields\n"));
+}
