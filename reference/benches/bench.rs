@@ -38,6 +38,7 @@ fn main() {
     let only_remote = args.iter().any(|a| a == "--only-remote");
     let only_import_export = args.iter().any(|a| a == "--only-import-export");
     let only_restart = args.iter().any(|a| a == "--only-restart");
+    let only_reset = args.iter().any(|a| a == "--only-reset");
     let items: Vec<usize> = args
         .iter()
         .position(|a| a == "--items")
@@ -92,6 +93,10 @@ fn main() {
     }
     if only_import_export {
         import_export_bench(work.path(), &items, size_mib);
+        return;
+    }
+    if only_reset {
+        reset_bench(work.path());
         return;
     }
     if only_load {
@@ -1946,6 +1951,90 @@ fn import_export_bench(work: &Path, items: &[usize], mib: u64) {
 /// Restarts on a data directory holding each of `items` (seeded by `bench::seed_data_dir`): to the
 /// first ping and to the first storage answer, and the peak RSS, against a restart on an empty data
 /// directory. Target: under 2 s at 1M items. Medians of 5.
+/// The control API's reset (target: under 50 ms for 10,000 items): a durable server seeded with
+/// 10,000 items; each round changes one file, then `POST /_reference/reset` is timed end to end
+/// (curl) beside what the server reports; the baseline is a `GET /api/system/ping` in the same
+/// rounds. Medians of 9 rounds.
+fn reset_bench(work: &Path) {
+    let data = work.join("reset-10000");
+    jcr_reference::bench::seed_data_dir(&data, 1, 10_000).expect("seed");
+    let port = free_port();
+    let t = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
+        .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(&data)
+        .env("JCR_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start jcr-reference");
+    wait_200(port, "/artifactory/api/system/ping", t);
+    let root = format!("http://127.0.0.1:{port}");
+    let post = |path: &str| {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "-u",
+                "admin:password",
+                "-X",
+                "POST",
+                &format!("{root}{path}"),
+            ])
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let seeded = post("/_reference/seed");
+    assert!(seeded.contains("\"items\""), "seed: {seeded}");
+    let (mut ours, mut server, mut ping) = (Vec::new(), Vec::new(), Vec::new());
+    let body = work.join("reset-change.txt");
+    std::fs::write(&body, b"a change a test makes").expect("write");
+    for round in 0..9 {
+        let url = format!("{root}/artifactory/repo-0/changed/{round}.txt");
+        curl_timed(&[
+            "-u",
+            "admin:password",
+            "-T",
+            body.to_str().unwrap_or(""),
+            &url,
+            "-o",
+            "/dev/null",
+        ]);
+        let t = Instant::now();
+        let answer = post("/_reference/reset");
+        ours.push(t.elapsed().as_secs_f64() * 1000.0);
+        let v: serde_json::Value = serde_json::from_str(&answer).expect("reset answer");
+        server.push(v["durationMs"].as_f64().unwrap_or(f64::NAN));
+        ping.push(
+            curl_timed(&[
+                &format!("{root}/artifactory/api/system/ping"),
+                "-o",
+                "/dev/null",
+            ]) * 1000.0,
+        );
+    }
+    stop(child);
+    println!(
+        "{:<44} {:>14} {:>14} {:>10}",
+        "measure (ms)", "jcr-reference", "ping", "ratio"
+    );
+    row(
+        "reset to a 10,000-item seed, end to end, ms",
+        med(&ours),
+        Some(med(&ping)),
+        "",
+        false,
+    );
+    row(
+        "  as the server times it, ms",
+        med(&server),
+        None,
+        "",
+        false,
+    );
+    let _ = std::fs::remove_dir_all(&data);
+}
+
 fn restart_bench(work: &Path, items: &[usize]) {
     let empty = work.join("restart-empty");
     let restart = |data: &Path, probe: &str| -> (f64, f64, f64) {
