@@ -832,18 +832,7 @@ struct Peer {
 impl Peer {
     fn start(work: &Path, ours: bool) -> Peer {
         if ours {
-            let port = free_port();
-            let t = Instant::now();
-            let data = work.join(format!("data-{port}"));
-            let child = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
-                .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
-                .arg(&data)
-                .env("JCR_LOG", "warn")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start jcr-reference");
-            wait_200(port, "/artifactory/api/system/ping", t);
+            let (child, port) = start_durable(|port| work.join(format!("data-{port}")), &[]);
             Peer { child, port, ours }
         } else {
             let (child, _, port) = start_registry(work);
@@ -1195,6 +1184,24 @@ fn poll_200(port: u16, path: &str, headers: &str, since: Instant, secs: u64) -> 
         }
         std::thread::sleep(Duration::from_micros(500));
     }
+}
+
+/// Our server on a free port with the data directory `data(port)` and `extra` flags, once it
+/// answers a ping.
+fn start_durable(data: impl FnOnce(u16) -> PathBuf, extra: &[&std::ffi::OsStr]) -> (Child, u16) {
+    let port = free_port();
+    let t = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
+        .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data(port))
+        .args(extra)
+        .env("JCR_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start jcr-reference");
+    wait_200(port, "/artifactory/api/system/ping", t);
+    (child, port)
 }
 
 fn start_ours() -> (Child, Duration, u16) {
@@ -1798,20 +1805,10 @@ fn chart_package(name: &str, version: &str) -> Vec<u8> {
 
 /// A server on `data` with its export root at `root`.
 fn start_with_root(data: &Path, root: &Path) -> (Child, u16) {
-    let port = free_port();
-    let t = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
-        .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(data)
-        .arg("--export-root")
-        .arg(root)
-        .env("JCR_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start jcr-reference");
-    wait_200(port, "/artifactory/api/system/ping", t);
-    (child, port)
+    start_durable(
+        |_| data.to_path_buf(),
+        &["--export-root".as_ref(), root.as_os_str()],
+    )
 }
 
 /// `POST` as admin; panics unless 200. Returns the seconds it took.
@@ -1958,17 +1955,7 @@ fn import_export_bench(work: &Path, items: &[usize], mib: u64) {
 fn reset_bench(work: &Path) {
     let data = work.join("reset-10000");
     jcr_reference::bench::seed_data_dir(&data, 1, 10_000).expect("seed");
-    let port = free_port();
-    let t = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
-        .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(&data)
-        .env("JCR_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start jcr-reference");
-    wait_200(port, "/artifactory/api/system/ping", t);
+    let (child, port) = start_durable(|_| data.clone(), &[]);
     let root = format!("http://127.0.0.1:{port}");
     let post = |path: &str| {
         let out = Command::new("curl")
