@@ -647,7 +647,7 @@ fn docker(work: &Path, sizes: &[u64]) {
         for ours in [true, false] {
             let (child, port) = if ours {
                 let port = free_port();
-                let child = start_release(port, &work.join(format!("data-{port}")));
+                let child = start_release(port, &work.join(format!("data-{port}")), &[]);
                 (child, port)
             } else {
                 let (child, _, port) = start_registry(work);
@@ -832,7 +832,8 @@ struct Peer {
 impl Peer {
     fn start(work: &Path, ours: bool) -> Peer {
         if ours {
-            let (child, port) = start_durable(|port| work.join(format!("data-{port}")), &[]);
+            let port = free_port();
+            let child = start_release(port, &work.join(format!("data-{port}")), &[]);
             Peer { child, port, ours }
         } else {
             let (child, _, port) = start_registry(work);
@@ -1186,24 +1187,6 @@ fn poll_200(port: u16, path: &str, headers: &str, since: Instant, secs: u64) -> 
     }
 }
 
-/// Our server on a free port with the data directory `data(port)` and `extra` flags, once it
-/// answers a ping.
-fn start_durable(data: impl FnOnce(u16) -> PathBuf, extra: &[&std::ffi::OsStr]) -> (Child, u16) {
-    let port = free_port();
-    let t = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
-        .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(data(port))
-        .args(extra)
-        .env("JCR_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start jcr-reference");
-    wait_200(port, "/artifactory/api/system/ping", t);
-    (child, port)
-}
-
 fn start_ours() -> (Child, Duration, u16) {
     let port = free_port();
     let t = Instant::now();
@@ -1411,7 +1394,7 @@ fn big_build(name: &str, number: usize, n: usize, changed: usize) -> Vec<u8> {
 fn builds_bench() {
     let data = tempfile::tempdir().expect("data dir");
     let port = free_port();
-    let start = || start_release(port, data.path());
+    let start = || start_release(port, data.path(), &[]);
     let child = start();
     let base = format!("http://127.0.0.1:{port}/artifactory");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -1589,12 +1572,13 @@ impl Drop for Proc {
     }
 }
 
-/// The release server on `port` with its data in `data`, once it answers.
-fn start_release(port: u16, data: &std::path::Path) -> std::process::Child {
+/// The release server on `port` with its data in `data` and `extra` flags, once it answers.
+fn start_release(port: u16, data: &Path, extra: &[&std::ffi::OsStr]) -> std::process::Child {
     let t = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
         .args(["--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(data)
+        .args(extra)
         .env("JCR_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -1607,7 +1591,7 @@ fn start_release(port: u16, data: &std::path::Path) -> std::process::Child {
 fn spawn_server() -> Proc {
     let data = tempfile::tempdir().expect("data dir");
     let port = free_port();
-    let child = start_release(port, data.path());
+    let child = start_release(port, data.path(), &[]);
     Proc {
         child,
         base: format!("http://127.0.0.1:{port}/artifactory"),
@@ -1805,10 +1789,9 @@ fn chart_package(name: &str, version: &str) -> Vec<u8> {
 
 /// A server on `data` with its export root at `root`.
 fn start_with_root(data: &Path, root: &Path) -> (Child, u16) {
-    start_durable(
-        |_| data.to_path_buf(),
-        &["--export-root".as_ref(), root.as_os_str()],
-    )
+    let port = free_port();
+    let child = start_release(port, data, &["--export-root".as_ref(), root.as_os_str()]);
+    (child, port)
 }
 
 /// `POST` as admin; panics unless 200. Returns the seconds it took.
@@ -1955,7 +1938,8 @@ fn import_export_bench(work: &Path, items: &[usize], mib: u64) {
 fn reset_bench(work: &Path) {
     let data = work.join("reset-10000");
     jcr_reference::bench::seed_data_dir(&data, 1, 10_000).expect("seed");
-    let (child, port) = start_durable(|_| data.clone(), &[]);
+    let port = free_port();
+    let child = start_release(port, &data, &[]);
     let root = format!("http://127.0.0.1:{port}");
     let post = |path: &str| {
         let out = Command::new("curl")
