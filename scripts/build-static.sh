@@ -5,6 +5,8 @@
 #   bash scripts/build-static.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The static C library and strip (Debian), where they are missing.
+bash scripts/need.sh /usr/lib/x86_64-linux-gnu/libc.a:libc6-dev strip:binutils
 target=x86_64-unknown-linux-gnu
 RUSTFLAGS="-C target-feature=+crt-static" cargo build -q --release --target "$target" -p jcr-reference
 mkdir -p dist

@@ -17,18 +17,8 @@ healthy() { # $1 port: the binary's own health check against it
   done
   return 1
 }
-# What the static build and the checks need (Debian): the static C library, strip, buildah, skopeo.
-need=()
-[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)
-for c in strip:binutils buildah:buildah skopeo:skopeo podman:podman; do
-  command -v "${c%%:*}" >/dev/null || need+=("${c##*:}")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=(); [ "$(id -u)" = 0 ] || sudo=(sudo)
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get install -y -q "${need[@]}" >/dev/null 2>&1 \
-    || { "${sudo[@]}" apt-get update -q >/dev/null && "${sudo[@]}" apt-get install -y -q "${need[@]}" >/dev/null; }
-fi
+# What the checks need (Debian): buildah, skopeo, podman; the static build installs its own.
+bash scripts/need.sh buildah:buildah skopeo:skopeo podman:podman
 bash scripts/build-static.sh
 work=$(mktemp -d)
 pids=()

@@ -12,15 +12,7 @@ cd "$(dirname "$0")/../.."
 BIN=${JCR_REFERENCE_BIN:-target/debug/jcr-reference}
 PYTHON=${PYTHON:-python3}
 
-need=()
-for c in skopeo podman buildah nginx docker-registry; do command -v "$c" >/dev/null || need+=("$c"); done
-if [ ${#need[@]} -gt 0 ]; then
-  pkgs=("${need[@]/nginx/nginx-light}")
-  sudo=(); [ "$(id -u)" = 0 ] || sudo=(sudo)
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get install -y -q "${pkgs[@]}" >/dev/null 2>&1 \
-    || { "${sudo[@]}" apt-get update -q >/dev/null && "${sudo[@]}" apt-get install -y -q "${pkgs[@]}" >/dev/null; }
-fi
+bash scripts/need.sh skopeo:skopeo podman:podman buildah:buildah nginx:nginx-light docker-registry:docker-registry
 
 work=$(mktemp -d)
 cleanup() {

@@ -6,9 +6,7 @@
 # and a screenshot is taken (target/report-check/report.png).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if ! command -v chromium >/dev/null 2>&1; then
-  apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
-fi
+bash scripts/need.sh chromium:chromium
 out="$PWD/target/report-check"
 rm -rf "$out"
 mkdir -p "$out"
