@@ -8,6 +8,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -72,6 +73,11 @@ pub struct BlobStore {
     /// When the store opened, and the last write probe (see [`BlobStore::writable`]).
     opened: std::time::Instant,
     last_probe: std::sync::atomic::AtomicI64,
+    /// Which shard directories' entries are known durable.
+    shards: Arc<Shards>,
+    /// Tests: the publication step to fail after, as a crash would (0: none).
+    #[cfg(test)]
+    crash_after: std::sync::atomic::AtomicU32,
 }
 
 /// Held by a deploy until its item is committed (see [`BlobStore::pin`]).
@@ -102,6 +108,9 @@ impl BlobStore {
             budget: Arc::new(tokio::sync::Semaphore::new(BUDGET)),
             opened: std::time::Instant::now(),
             last_probe: std::sync::atomic::AtomicI64::new(0),
+            shards: Shards::new(),
+            #[cfg(test)]
+            crash_after: Default::default(),
         })
     }
 
@@ -145,7 +154,6 @@ impl BlobStore {
     /// removed (a permission check alone says nothing for a privileged process, nor about a full or
     /// read-only file system).
     pub fn writable(&self) -> bool {
-        use std::sync::atomic::Ordering;
         // Probed at most once a second (health checkers ping in loops): the last probe's time
         // since the store opened, in ms plus one, its sign the result.
         let now = self.opened.elapsed().as_millis() as i64 + 1;
@@ -259,6 +267,8 @@ impl BlobStore {
             }
             #[cfg(not(target_os = "linux"))]
             dir.sync_all()?;
+            #[cfg(test)]
+            super::trace::record(super::trace::Op::SyncFs);
             Ok(())
         })
         .await
@@ -279,6 +289,8 @@ impl BlobStore {
     {
         let tmp = TempUpload::create(&self.root.join("tmp"))?;
         let file = tmp.open()?;
+        #[cfg(test)]
+        let traced = tmp.path.clone();
 
         // Three threads: md5 (the slowest digest) alone, sha1 + sha256, and the disk write (mostly waiting
         // on I/O), so hashing overlaps the writes. Chunks are batched, not copied, about CHUNK bytes per
@@ -295,6 +307,8 @@ impl BlobStore {
             let file = out.finish();
             if durable {
                 file.sync_all()?;
+                #[cfg(test)]
+                super::trace::record(super::trace::Op::SyncFile(traced));
             }
             Ok(())
         });
@@ -375,9 +389,12 @@ impl BlobStore {
             return Err(f);
         }
         written?;
+        let steps = self.steps();
+        steps.at(1)?;
         let dest = self.path(&sha256);
         let tmp_path = tmp.path.clone();
-        tokio::task::spawn_blocking(move || publish(&tmp_path, &dest, durable))
+        let shards = self.shards.clone();
+        tokio::task::spawn_blocking(move || publish(&tmp_path, &dest, durable, steps, &shards))
             .await
             .map_err(|e| io::Error::other(e.to_string()))??;
         tmp.published();
@@ -677,26 +694,109 @@ fn sweep(root: &Path, referenced: &std::collections::HashSet<String>) -> io::Res
     Ok((count, bytes))
 }
 
-/// Moves a finished temp file to its content address (or drops it when the blob already exists).
-fn publish(tmp: &Path, dest: &Path, durable: bool) -> io::Result<()> {
-    if dest.is_file() {
-        std::fs::remove_file(tmp)?;
-        return Ok(());
-    }
+/// Moves a finished temp file (its content already fsynced in a durable store) to its content
+/// address, or drops it when the blob already exists. In a durable store the blob's entry and the
+/// shard directory's own entry are fsynced before it returns, and so before any journal record
+/// names the blob: a power loss after the journal's fsync must not find the item without its
+/// content. A blob that already exists may have been renamed into place by a publication still
+/// running (or failed) that has not synced its directories yet, so those syncs are made here too.
+fn publish(
+    tmp: &Path,
+    dest: &Path,
+    durable: bool,
+    steps: Steps,
+    shards: &Shards,
+) -> io::Result<()> {
     let dir = dest.parent().expect("blob path has a parent");
-    let new_shard = super::private::dir(dir)?;
-    std::fs::rename(tmp, dest)?;
-    if durable {
-        // The blob's entry, and the shard directory's own entry when it is new: a power loss
-        // after the journal's fsync must not find the item without its content.
-        File::open(dir)?.sync_all()?;
-        if new_shard {
-            if let Some(parent) = dir.parent() {
-                File::open(parent)?.sync_all()?;
+    let sync_dirs = |steps: Steps| -> io::Result<()> {
+        if durable {
+            super::private::sync_dir(dir)?;
+            steps.at(4)?;
+            // The shard directory's own entry, once per shard and run: another publication may
+            // have made the directory and not synced its parent yet.
+            let shard = shards.of(dir);
+            if !shard.load(Ordering::Acquire) {
+                if let Some(parent) = dir.parent() {
+                    super::private::sync_dir(parent)?;
+                }
+                shard.store(true, Ordering::Release);
             }
         }
+        steps.at(5)
+    };
+    if dest.is_file() {
+        std::fs::remove_file(tmp)?;
+        return sync_dirs(Steps::default());
     }
-    Ok(())
+    super::private::dir(dir)?;
+    steps.at(2)?;
+    std::fs::rename(tmp, dest)?;
+    #[cfg(test)]
+    super::trace::record(super::trace::Op::Rename {
+        from: tmp.to_path_buf(),
+        to: dest.to_path_buf(),
+    });
+    steps.at(3)?;
+    sync_dirs(steps)
+}
+
+/// Per shard directory (`blobs/sha256/<2 hex digits>`), whether its entry is known durable in this
+/// run (its parent fsynced after it existed).
+#[derive(Debug)]
+struct Shards([AtomicBool; 256]);
+
+impl Shards {
+    fn new() -> Arc<Shards> {
+        Arc::new(Shards(std::array::from_fn(|_| AtomicBool::new(false))))
+    }
+
+    fn of(&self, dir: &Path) -> &AtomicBool {
+        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let i = u8::from_str_radix(name, 16).unwrap_or(0);
+        &self.0[usize::from(i)]
+    }
+}
+
+/// The steps of a blob's publication, numbered for tests that stop after each one as a crash
+/// would: 1 content written (and fsynced), 2 shard directory made, 3 renamed into place, 4 its
+/// directory fsynced, 5 the shard directory's parent fsynced. Outside tests it does nothing.
+#[derive(Clone, Copy, Default)]
+struct Steps {
+    #[cfg(test)]
+    crash_after: u32,
+}
+
+impl Steps {
+    #[cfg(test)]
+    fn at(self, step: u32) -> io::Result<()> {
+        if self.crash_after == step {
+            return Err(io::Error::other(format!(
+                "crash after publication step {step}"
+            )));
+        }
+        Ok(())
+    }
+
+    #[cfg(not(test))]
+    #[inline]
+    fn at(self, _step: u32) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl BlobStore {
+    fn steps(&self) -> Steps {
+        Steps {
+            #[cfg(test)]
+            crash_after: self.crash_after.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Tests: makes the next publications fail after `step` (0: none), as a crash there would.
+    #[cfg(test)]
+    pub fn crash_after(&self, step: u32) {
+        self.crash_after.store(step, Ordering::Relaxed);
+    }
 }
 
 /// Whether `s` is `len` lower- or upper-case hex digits.

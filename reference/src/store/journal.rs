@@ -175,6 +175,10 @@ impl Journal {
                 }
             }
         }
+        #[cfg(test)]
+        if !jpath.exists() {
+            super::trace::record(super::trace::Op::Created(jpath.clone()));
+        }
         let file = super::private::options()
             .create(true)
             .append(true)
@@ -210,6 +214,11 @@ impl Journal {
         rec.extend_from_slice(&payload);
         self.file.write_all(&rec)?;
         self.len += rec.len() as u64;
+        #[cfg(test)]
+        super::trace::record(super::trace::Op::Append {
+            journal: self.dir.join(JOURNAL),
+            blobs: super::trace::blobs_of(m),
+        });
         Ok(())
     }
 

@@ -11,11 +11,21 @@ use std::path::Path;
 /// durable).
 pub fn dir(path: &Path) -> io::Result<bool> {
     let existed = path.is_dir();
+    #[cfg(test)]
+    let missing: Vec<_> = path
+        .ancestors()
+        .take_while(|p| !p.exists())
+        .map(Path::to_path_buf)
+        .collect();
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
     b.create(path)?;
+    #[cfg(test)]
+    for p in missing.into_iter().rev() {
+        super::trace::record(super::trace::Op::Created(p));
+    }
     #[cfg(unix)]
     if existed {
         use std::os::unix::fs::PermissionsExt;
@@ -25,6 +35,14 @@ pub fn dir(path: &Path) -> io::Result<bool> {
         }
     }
     Ok(!existed)
+}
+
+/// Fsyncs a directory: the entries made in it so far survive a power loss.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(test)]
+    super::trace::record(super::trace::Op::SyncDir(dir.to_path_buf()));
+    Ok(())
 }
 
 /// Options that create files readable and writable by the owner only.
