@@ -19,7 +19,7 @@ cleanup() {
   for p in "$work/nginx.pid" "$work/nginx-snippet.pid"; do
     [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null || true
   done
-  kill "${pid:-}" "${reg_pid:-}" 2>/dev/null || true
+  kill "${pid:-}" "${reg_pid:-}" "${seeded_pid:-}" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -34,15 +34,21 @@ EOF
 export CONTAINERS_STORAGE_CONF="$work/storage.conf" REGISTRY_AUTH_FILE="$work/auth.json"
 cache=/var/lib/containers/cache/blob-info-cache-v1.boltdb
 
+# The URL a server logging to $1 says it is ready at (its log, and a failure, if it never does).
+ready_url() {
+  local u
+  for _ in $(seq 100); do
+    u=$(grep -o 'Ready at [^ ]*' "$1" | head -1 | cut -d' ' -f3 || true)
+    [ -n "$u" ] && { echo "$u"; return; }
+    sleep 0.1
+  done
+  cat "$1" >&2
+  return 1
+}
 "$BIN" --bind 127.0.0.1:0 --anonymous-access true --repo docker-local:local:docker --repo docker-prod:local:docker \
   > "$work/server.log" 2>&1 &
 pid=$!
-for _ in $(seq 100); do
-  url=$(grep -o 'Ready at [^ ]*' "$work/server.log" | head -1 | cut -d' ' -f3 || true)
-  [ -n "$url" ] && break
-  sleep 0.1
-done
-[ -n "$url" ] || { cat "$work/server.log"; exit 1; }
+url=$(ready_url "$work/server.log")
 host=${url#http://}; host=${host%%/*}
 ctx=/${url#http://*/}
 
@@ -88,6 +94,17 @@ inspect_digest() { skopeo inspect --tls-verify=false "$@" | "$PYTHON" -c 'import
 raw_digest() { skopeo inspect --raw --tls-verify=false "$@" | sha256sum | sed 's/^/sha256:/; s/ .*//'; }
 push_creds=(--dest-tls-verify=false --dest-creds admin:password)
 pull_creds=(--src-tls-verify=false --src-creds admin:password)
+# Pulls $2 (docker://...) with skopeo into a directory (--all when $4, the images of the list, is
+# more than 0) and checks its manifest is $3 and every image of the list came; $1 names the check.
+pull_whole() {
+  local what=$1 ref=$2 want=$3 images=$4 out all=()
+  out="$work/pull-${what//[^a-zA-Z0-9]/-}"
+  [ "$images" -gt 0 ] && all=(--all)
+  rm -f "$cache"
+  skopeo copy -q "${all[@]}" "${pull_creds[@]}" "$ref" "dir:$out"
+  [ "$(digest_of "$out/manifest.json")" = "$want" ] || fail "$what: pulled manifest differs"
+  [ "$(ls "$out" | grep -c '\.manifest\.json$' || true)" = "$images" ] || fail "$what: not every image of the list"
+}
 
 # skopeo: push, inspect with and without credentials, list tags, pull back, copy to the other
 # repository, delete. $1 method name, $2 local prefix, $3 prod prefix, $4 format, $5 architectures.
@@ -243,11 +260,7 @@ for spec in "v2s2 amd64" "oci amd64" "oci amd64,arm64" "v2s2 amd64,arm64"; do
   if [[ $arches == *,* ]]; then all=(--all); images=$(tr ',' '\n' <<<"$arches" | wc -l); fi
   skopeo copy -q "${all[@]}" --dest-tls-verify=false "$src" "docker://127.0.0.1:$reg_port/$name:1.0"
   for via in docker-remote docker-virtual; do
-    out="$work/through-$via-$fmt-$arches"
-    rm -f "$cache"
-    skopeo copy -q "${all[@]}" "${pull_creds[@]}" "docker://$host/$via/$name:1.0" "dir:$out"
-    [ "$(digest_of "$out/manifest.json")" = "$want" ] || fail "$via $fmt $arches: pulled manifest differs"
-    [ "$(ls "$out" | grep -c '\.manifest\.json$' || true)" = "$images" ] || fail "$via $fmt $arches: not every image of the list"
+    pull_whole "$via $fmt $arches" "docker://$host/$via/$name:1.0" "$want" "$images"
     ok "$via: skopeo pull of a $fmt $arches image held by distribution, digest $want"
   done
 done
@@ -295,6 +308,34 @@ want=$(raw_digest --creds admin:password "docker://$host/docker-local/interop/po
   || fail "skopeo through the generated port-per-repository server"
 kill "$(cat "$work/nginx-snippet.pid")"
 ok "the generated snippet proxies the API and docker-local on its own port (skopeo, digest $want)"
+
+# Seeding from OCI image layouts: skopeo copies the images pushed above (every format, the
+# multi-architecture ones with --all) out into OCI layouts, DIR/docker-local/seeded/<name>/; a
+# second server started with --seed-images DIR serves each under its tag with the layout's
+# digest, and skopeo pulls it whole.
+seed="$work/seed-images"
+mkdir -p "$seed/docker-local/seeded"
+for spec in "v2s2 amd64" "oci amd64" "oci amd64,arm64" "v2s2 amd64,arm64"; do
+  read -r fmt arches <<<"$spec"
+  all=(); [[ $arches == *,* ]] && all=(--all)
+  skopeo copy -q "${all[@]}" "${pull_creds[@]}" "docker://$host/docker-local/interop/skopeo-$fmt-${arches//,/-}:1.0" \
+    "oci:$seed/docker-local/seeded/$fmt-${arches//,/-}:1.0"
+done
+"$BIN" --bind 127.0.0.1:0 --seed-images "$seed" > "$work/seeded.log" 2>&1 &
+seeded_pid=$!
+seeded_url=$(ready_url "$work/seeded.log") || fail "the server seeded from OCI layouts did not start"
+seeded_host=${seeded_url#http://}; seeded_host=${seeded_host%%/*}
+for spec in "v2s2 amd64" "oci amd64" "oci amd64,arm64" "v2s2 amd64,arm64"; do
+  read -r fmt arches <<<"$spec"
+  name="seeded/$fmt-${arches//,/-}" images=0
+  [[ $arches == *,* ]] && images=$(tr ',' '\n' <<<"$arches" | wc -l)
+  want=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"])' "$seed/docker-local/$name/index.json")
+  [ "$(raw_digest --creds admin:password "docker://$seeded_host/docker-local/$name:1.0")" = "$want" ] \
+    || fail "seeded $fmt $arches: the tag's manifest is not the layout's"
+  pull_whole "seeded $fmt $arches" "docker://$seeded_host/docker-local/$name:1.0" "$want" "$images"
+  ok "--seed-images: an OCI layout skopeo wrote from a $fmt $arches image pulls back whole, digest $want"
+done
+kill "$seeded_pid"; wait "$seeded_pid" 2>/dev/null || true
 
 JCR_URL="$url" JCR_REGISTRIES="repository-path=$host/docker-local,api-path=127.0.0.1:$port_local" \
   "$PYTHON" -m pytest -q interop/docker/test_oras_helm.py

@@ -303,6 +303,10 @@ pub struct Config {
     /// seed the control API's reset puts back: repositories, content with properties and
     /// statistics, builds, users, groups, permission targets.
     pub seed: Option<PathBuf>,
+    /// Docker images pushed at start (after `seed`) and part of the seed: `<dir>/<repository
+    /// key>/<image name>/` is an OCI image layout, each manifest of its `index.json` pushed by its
+    /// `org.opencontainers.image.ref.name` tag (or by digest without one).
+    pub seed_images: Option<PathBuf>,
     /// The clock.
     pub clock: Clock,
     /// Deliberate faults, for proving that a conformance suite can fail. Never set outside tests.
@@ -365,6 +369,7 @@ impl Default for Config {
             gc_interval_secs: Some(3600),
             export_root: None,
             seed: None,
+            seed_images: None,
             idle_timeout_secs: 60,
             max_connections: None,
             clock: Clock::system(),
@@ -470,6 +475,10 @@ pub struct Cli {
     /// A system export (folder or zip) imported at start and made the seed of /_reference/reset.
     #[arg(long, env = "JCR_SEED")]
     pub seed: Option<PathBuf>,
+    /// Docker images pushed at start from OCI image layouts, DIR/<repository>/<image>/, tagged by
+    /// their org.opencontainers.image.ref.name; part of the seed.
+    #[arg(long, env = "JCR_SEED_IMAGES", value_name = "DIR")]
+    pub seed_images: Option<PathBuf>,
 }
 
 /// The config-file format.
@@ -498,6 +507,8 @@ pub struct FileConfig {
     pub export_root: Option<PathBuf>,
     /// See [`Config::seed`].
     pub seed: Option<PathBuf>,
+    /// See [`Config::seed_images`].
+    pub seed_images: Option<PathBuf>,
     /// Repositories.
     pub repositories: Option<Vec<FileRepo>>,
     /// Users.
@@ -592,6 +603,7 @@ impl Cli {
             max_connections: self.max_connections,
             export_root: self.export_root,
             seed: self.seed,
+            seed_images: self.seed_images,
         }
         .apply(&mut c);
         if !self.repos.is_empty() {
@@ -629,6 +641,7 @@ struct Scalars {
     max_connections: Option<usize>,
     export_root: Option<PathBuf>,
     seed: Option<PathBuf>,
+    seed_images: Option<PathBuf>,
 }
 
 impl Scalars {
@@ -666,6 +679,9 @@ impl Scalars {
         if self.seed.is_some() {
             c.seed = self.seed;
         }
+        if self.seed_images.is_some() {
+            c.seed_images = self.seed_images;
+        }
     }
 }
 
@@ -682,6 +698,7 @@ fn apply_file(c: &mut Config, f: FileConfig) -> Result<(), String> {
         max_connections: f.max_connections,
         export_root: f.export_root,
         seed: f.seed,
+        seed_images: f.seed_images,
     }
     .apply(c);
     if let Some(repos) = f.repositories {

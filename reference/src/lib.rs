@@ -55,7 +55,9 @@
 //!
 //! ## A seeded server, reset between tests
 //!
-//! [`Server::builder`] configures a server, deploys files once it runs, and makes that its seed:
+//! [`Server::builder`] configures a server, imports a system export ([`ServerBuilder::seed`]) and
+//! Docker images from OCI layouts ([`ServerBuilder::images`]), deploys files once it runs, and
+//! makes that its seed:
 //! each test can change what it likes and [`Server::reset`] puts the seed back (moto's reset,
 //! milliseconds for thousands of items). [`Server::requests`] shows what the server was asked,
 //! with the nearest existing paths of every `404` (WireMock's near misses).
@@ -324,8 +326,22 @@ pub async fn serve(
     // store at every start would cost a restart its time and memory).
     if let Some(seed) = state.config.seed.clone() {
         seed_from(&state, &seed).await?;
-        requests::capture(&state);
-    } else if state.config.data_dir.is_none() {
+    }
+    if let Some(dir) = state.config.seed_images.clone() {
+        let s = docker::seed::images(&state, &dir)
+            .await
+            .map_err(|e| io::Error::other(format!("the seed images {}: {e}", dir.display())))?;
+        tracing::info!(
+            "Seeded {} images ({} tags, {} manifests, {} blobs) from {}",
+            s.images,
+            s.tags,
+            s.manifests,
+            s.blobs,
+            dir.display()
+        );
+    }
+    let seeded = state.config.seed.is_some() || state.config.seed_images.is_some();
+    if seeded || state.config.data_dir.is_none() {
         requests::capture(&state);
     }
     tracing::info!("Ready at {url}");
@@ -479,6 +495,20 @@ impl ServerBuilder {
     /// Anonymous access on or off (off, as on JCR 7, by default).
     pub fn anonymous_access(mut self, on: bool) -> ServerBuilder {
         self.config.anonymous_access = on;
+        self
+    }
+
+    /// A system export (a folder in Artifactory's layout, or its zip) imported at start
+    /// ([`Config::seed`]).
+    pub fn seed(mut self, export: impl Into<std::path::PathBuf>) -> ServerBuilder {
+        self.config.seed = Some(export.into());
+        self
+    }
+
+    /// Docker images pushed at start from OCI image layouts, `dir/<repository>/<image>/`
+    /// ([`Config::seed_images`]; `skopeo copy ... oci:<dir>/docker-local/<image>:<tag>` writes one).
+    pub fn images(mut self, dir: impl Into<std::path::PathBuf>) -> ServerBuilder {
+        self.config.seed_images = Some(dir.into());
         self
     }
 

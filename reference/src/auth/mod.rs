@@ -105,6 +105,20 @@ impl Caller {
         }
     }
 
+    /// The server itself, as an administrator (`_system`): what seeding at start writes as.
+    pub fn system() -> Caller {
+        Caller::new(
+            "_system",
+            Method::Password,
+            Principal {
+                user: Some("_system".into()),
+                groups: vec![],
+                admin: true,
+            },
+            None,
+        )
+    }
+
     fn new(name: &str, method: Method, principal: Principal, token_id: Option<String>) -> Caller {
         Caller {
             name: name.to_string(),

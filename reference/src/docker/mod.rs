@@ -9,6 +9,7 @@
 
 pub(crate) mod registry;
 pub(crate) mod remote;
+pub mod seed;
 pub mod uploads;
 
 use serde_json::Value;

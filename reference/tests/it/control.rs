@@ -468,3 +468,235 @@ async fn a_system_export_seeds_the_start() {
         "{text}"
     );
 }
+
+/// An OCI image layout written as skopeo writes one: blobs under `blobs/sha256/`, `oci-layout`,
+/// and an `index.json` whose entries carry their tag as `org.opencontainers.image.ref.name`.
+struct Layout {
+    dir: std::path::PathBuf,
+    entries: Vec<Value>,
+}
+
+impl Layout {
+    fn new(dir: std::path::PathBuf) -> Layout {
+        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+        std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion": "1.0.0"}"#).unwrap();
+        Layout {
+            dir,
+            entries: Vec::new(),
+        }
+    }
+
+    /// Writes a blob; its descriptor.
+    fn blob(&self, media_type: &str, bytes: &[u8]) -> Value {
+        let hex = sha256_hex(bytes);
+        std::fs::write(self.dir.join("blobs/sha256").join(&hex), bytes).unwrap();
+        json!({"mediaType": media_type, "digest": format!("sha256:{hex}"), "size": bytes.len()})
+    }
+
+    /// An image manifest with one config and one layer; its descriptor.
+    fn image(&self, arch: &str, layer: &[u8]) -> Value {
+        let config = self.blob(
+            "application/vnd.oci.image.config.v1+json",
+            json!({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}})
+                .to_string()
+                .as_bytes(),
+        );
+        let layer = self.blob("application/vnd.oci.image.layer.v1.tar+gzip", layer);
+        let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                              "config": config, "layers": [layer]});
+        let mut d = self.blob(
+            "application/vnd.oci.image.manifest.v1+json",
+            manifest.to_string().as_bytes(),
+        );
+        d["platform"] = json!({"architecture": arch, "os": "linux"});
+        d
+    }
+
+    /// An entry of index.json, tagged or not.
+    fn entry(&mut self, mut d: Value, tag: Option<&str>) {
+        if let Some(t) = tag {
+            d["annotations"] = json!({"org.opencontainers.image.ref.name": t});
+        }
+        self.entries.push(d);
+        let index = json!({"schemaVersion": 2, "manifests": self.entries});
+        std::fs::write(self.dir.join("index.json"), index.to_string()).unwrap();
+    }
+}
+
+/// `--seed-images`: OCI image layouts pushed at start as a client pushes them (a single image, a
+/// multi-platform index with its manifests, an untagged entry by digest) and part of the seed a
+/// reset puts back; a layout that cannot be pushed stops the start naming what is missing.
+#[tokio::test]
+async fn docker_images_seed_the_start_from_oci_layouts() {
+    let root = tempfile::tempdir().unwrap();
+    let seed = root.path().join("images");
+    let mut single = Layout::new(seed.join("docker-local/apps/single"));
+    let one = single.image("amd64", b"layer of the single image");
+    single.entry(one.clone(), Some("1.0"));
+    let untagged = single.image("arm64", b"an untagged image");
+    single.entry(untagged.clone(), None);
+    // A Docker schema 2 manifest in a layout (skopeo converts to OCI; other tools keep it).
+    let v2_config = single.blob(
+        "application/vnd.docker.container.image.v1+json",
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
+    );
+    let v2_layer = single.blob(
+        "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        b"a schema 2 layer",
+    );
+    let v2 = single.blob(
+        "application/vnd.docker.distribution.manifest.v2+json",
+        json!({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+               "config": v2_config, "layers": [v2_layer]})
+        .to_string()
+        .as_bytes(),
+    );
+    single.entry(v2.clone(), Some("v2"));
+    let mut multi = Layout::new(seed.join("docker-local/library/multi"));
+    let amd = multi.image("amd64", b"amd64 layer");
+    let arm = multi.image("arm64", b"arm64 layer");
+    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                       "manifests": [amd, arm]});
+    let index_d = multi.blob(
+        "application/vnd.oci.image.index.v1+json",
+        index.to_string().as_bytes(),
+    );
+    multi.entry(index_d.clone(), Some("docker.io/library/multi:latest"));
+
+    // Through the builder, as a Rust project's test would start it.
+    let built = jcr_reference::Server::builder()
+        .images(&seed)
+        .start()
+        .await
+        .unwrap();
+    let r = reqwest::Client::new()
+        .get(format!(
+            "{}/api/docker/docker-local/v2/apps/single/tags/list",
+            built.url()
+        ))
+        .basic_auth("admin", Some("password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["tags"],
+        json!(["1.0", "v2"])
+    );
+    built.stop().await;
+    let dir = seed.clone();
+    let s = start_with(move |c| c.seed_images = Some(dir)).await;
+    let manifest = |image: &str, reference: &str, accept: &str| {
+        s.admin(
+            Method::GET,
+            &format!("api/docker/docker-local/v2/{image}/manifests/{reference}"),
+        )
+        .header("Accept", accept.to_string())
+        .go()
+    };
+    let oci = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
+    let r = manifest("apps/single", "1.0", oci).await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert_eq!(
+        header(r.headers(), "docker-content-digest"),
+        one["digest"].as_str()
+    );
+    let r = manifest(
+        "apps/single",
+        "v2",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert_eq!(
+        header(r.headers(), "docker-content-digest"),
+        v2["digest"].as_str()
+    );
+    let r = manifest("library/multi", "latest", oci).await;
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert_eq!(
+        header(r.headers(), "docker-content-digest"),
+        index_d["digest"].as_str()
+    );
+    for d in [&amd, &arm, &untagged] {
+        let image = if d == &untagged {
+            "apps/single"
+        } else {
+            "library/multi"
+        };
+        let r = manifest(image, d["digest"].as_str().unwrap(), oci).await;
+        assert_eq!(r.status(), 200, "{image}@{}", d["digest"]);
+    }
+    let layer_digest = format!("sha256:{}", sha256_hex(b"amd64 layer"));
+    let r = s
+        .admin(
+            Method::GET,
+            &format!("api/docker/docker-local/v2/library/multi/blobs/{layer_digest}"),
+        )
+        .go()
+        .await;
+    assert_eq!(
+        (r.status().as_u16(), r.bytes().to_vec()),
+        (200, b"amd64 layer".to_vec())
+    );
+    let tags: Value = s
+        .admin(
+            Method::GET,
+            "api/docker/docker-local/v2/apps/single/tags/list",
+        )
+        .go()
+        .await
+        .json();
+    assert_eq!(tags, json!({"name": "apps/single", "tags": ["1.0", "v2"]}));
+    // Laid out as a push lays it out, with its docker.* properties.
+    let props: Value = s
+        .get("api/storage/docker-local/apps/single/1.0/manifest.json?properties")
+        .await
+        .json();
+    assert_eq!(props["properties"]["docker.manifest"], json!(["1.0"]));
+    assert_eq!(
+        props["properties"]["docker.repoName"],
+        json!(["apps/single"])
+    );
+    // A test's change, and the reset to the seeded images.
+    let r = s
+        .admin(Method::DELETE, "docker-local/apps/single/1.0")
+        .go()
+        .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(manifest("apps/single", "1.0", oci).await.status(), 404);
+    assert_eq!(control(&s, Method::POST, "reset").go().await.status(), 200);
+    assert_eq!(manifest("apps/single", "1.0", oci).await.status(), 200);
+
+    // A layout missing a layer, and one in a repository that is not Docker: the start stops.
+    let bad = root.path().join("bad");
+    let mut missing = Layout::new(bad.join("docker-local/broken"));
+    let d = missing.image("amd64", b"a layer that goes missing");
+    missing.entry(d, Some("1"));
+    let gone = sha256_hex(b"a layer that goes missing");
+    std::fs::remove_file(missing.dir.join("blobs/sha256").join(&gone)).unwrap();
+    let mut generic = Layout::new(root.path().join("generic/generic-local/img"));
+    let d = generic.image("amd64", b"x");
+    generic.entry(d, Some("1"));
+    for (dir, says) in [
+        (bad, format!("blob sha256:{gone}")),
+        (
+            root.path().join("generic"),
+            "repository 'generic-local', which is not a local Docker repository".to_string(),
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_jcr-reference"))
+            .args(["--bind", "127.0.0.1:0", "--seed-images"])
+            .arg(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let text = String::from_utf8_lossy(&out.stderr).to_string()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("the seed images") && text.contains(&says),
+            "{text}"
+        );
+    }
+    s.server.stop().await;
+}
