@@ -8,6 +8,8 @@
 //! `blobs/<algorithm>/<hex>`); the image name may have several segments
 //! (`DIR/docker-local/library/alpine/`). The repository must be a local Docker repository.
 
+use std::collections::HashSet;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -30,7 +32,7 @@ pub struct Seeded {
     pub tags: usize,
     /// Manifests pushed (tagged or not, an index's included).
     pub manifests: usize,
-    /// Blobs uploaded.
+    /// Blobs uploaded (each once per image).
     pub blobs: usize,
 }
 
@@ -40,7 +42,7 @@ pub async fn images(app: &AppState, dir: &Path) -> Result<Seeded, String> {
     let mut seeded = Seeded::default();
     let mut repos = read_dir(dir)?;
     repos.sort();
-    for repo_dir in repos.into_iter().filter(|p| p.is_dir()) {
+    for repo_dir in repos.into_iter().filter(|p| is_real_dir(p)) {
         let key = name_of(&repo_dir);
         check_repo(app, &key)?;
         let mut layouts = Vec::new();
@@ -60,7 +62,7 @@ pub async fn images(app: &AppState, dir: &Path) -> Result<Seeded, String> {
                     layout.display()
                 ));
             }
-            let pusher = Pusher {
+            let mut pusher = Pusher {
                 app,
                 reg: Reg {
                     repo: key.clone(),
@@ -68,6 +70,7 @@ pub async fn images(app: &AppState, dir: &Path) -> Result<Seeded, String> {
                 },
                 image,
                 layout: layout.clone(),
+                pushed: HashSet::new(),
             };
             pusher
                 .push_layout(&mut seeded)
@@ -96,12 +99,19 @@ fn check_repo(app: &AppState, key: &str) -> Result<(), String> {
     match state.repo(key) {
         Some(r) if r.config.package_type == PackageType::Docker && r.is_local() => Ok(()),
         Some(_) => Err(format!(
-            "the seed images name repository '{key}', which is not a local Docker repository"
+            "folder {key}/ names repository '{key}', which is not a local Docker repository"
         )),
         None => Err(format!(
-            "the seed images name repository '{key}', which does not exist"
+            "folder {key}/ names repository '{key}', which does not exist"
         )),
     }
+}
+
+/// A directory, not a link to one.
+fn is_real_dir(p: &Path) -> bool {
+    std::fs::symlink_metadata(p)
+        .map(|m| m.is_dir())
+        .unwrap_or(false)
 }
 
 /// Folders under `dir` holding an `oci-layout` file (a layout's own folders are not searched).
@@ -112,10 +122,7 @@ fn find_layouts(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
         return Ok(());
     }
     for p in read_dir(dir)? {
-        let is_dir = std::fs::symlink_metadata(&p)
-            .map(|m| m.is_dir())
-            .unwrap_or(false);
-        if is_dir {
+        if is_real_dir(&p) {
             find_layouts(&p, out)?;
         }
     }
@@ -127,10 +134,12 @@ struct Pusher<'a> {
     reg: Reg,
     image: String,
     layout: PathBuf,
+    /// Blobs and manifests of this image pushed already (an index may share them).
+    pushed: HashSet<String>,
 }
 
 impl Pusher<'_> {
-    async fn push_layout(&self, seeded: &mut Seeded) -> Result<(), String> {
+    async fn push_layout(&mut self, seeded: &mut Seeded) -> Result<(), String> {
         let marker: Value = read_json(&self.layout.join("oci-layout"))?;
         if marker
             .get("imageLayoutVersion")
@@ -152,7 +161,7 @@ impl Pusher<'_> {
             let tag = entry
                 .pointer(&format!("/annotations/{}", REF_NAME.replace('/', "~1")))
                 .and_then(Value::as_str)
-                .map(tag_of);
+                .and_then(tag_of);
             if let Some(t) = &tag {
                 if !super::usable_tag(t) {
                     return Err(format!("'{t}' is not a valid tag"));
@@ -171,7 +180,7 @@ impl Pusher<'_> {
     /// Pushes the manifest `digest` of the layout (its blobs, or the manifests of an index,
     /// first) by `tag`, or by digest without one.
     async fn push_manifest(
-        &self,
+        &mut self,
         digest: &Digest,
         media_type: Option<&str>,
         tag: Option<&str>,
@@ -181,15 +190,20 @@ impl Pusher<'_> {
         if depth > 4 {
             return Err("indexes nested more than four deep".into());
         }
-        let bytes = self.read_blob(digest)?;
+        if tag.is_none() && !self.pushed.insert(digest.to_string()) {
+            return Ok(());
+        }
+        let bytes = self.read_manifest(digest)?;
         let m: Manifest = super::parse_manifest(&bytes, media_type)
             .map_err(|e| format!("manifest {digest}: {}", e.message))?;
         for child in &m.children {
             Box::pin(self.push_manifest(child, None, None, seeded, depth + 1)).await?;
         }
         for blob in &m.blobs {
-            self.push_blob(blob).await?;
-            seeded.blobs += 1;
+            if self.pushed.insert(blob.to_string()) {
+                self.push_blob(blob).await?;
+                seeded.blobs += 1;
+            }
         }
         let caller = Ok(Caller::system());
         let ask = Asker {
@@ -247,15 +261,34 @@ impl Pusher<'_> {
         self.layout.join("blobs").join(d.algo).join(&d.hex)
     }
 
-    fn read_blob(&self, d: &Digest) -> Result<Vec<u8>, String> {
+    /// A manifest of the layout, at most 4 MiB, checked against its digest (a blob's digest is
+    /// checked by its upload).
+    fn read_manifest(&self, d: &Digest) -> Result<Vec<u8>, String> {
         let path = self.blob_path(d);
-        let len = std::fs::metadata(&path)
-            .map_err(|e| format!("blob {d} ({}): {e}", path.display()))?
-            .len();
-        if len > super::MAX_MANIFEST as u64 {
+        let mut bytes = Vec::new();
+        std::fs::File::open(&path)
+            .and_then(|f| {
+                f.take(super::MAX_MANIFEST as u64 + 1)
+                    .read_to_end(&mut bytes)
+            })
+            .map_err(|e| format!("manifest {d} ({}): {e}", path.display()))?;
+        if bytes.len() > super::MAX_MANIFEST {
             return Err(format!("manifest {d} is larger than 4 MiB"));
         }
-        std::fs::read(&path).map_err(|e| format!("blob {d}: {e}"))
+        let actual = match d.algo {
+            "sha256" => Digest::sha256_of(&bytes).hex,
+            _ => {
+                use sha2::Digest as _;
+                hex::encode(sha2::Sha512::digest(&bytes))
+            }
+        };
+        if actual != d.hex {
+            return Err(format!(
+                "manifest {d} does not have that digest ({}:{actual})",
+                d.algo
+            ));
+        }
+        Ok(bytes)
     }
 }
 
@@ -273,13 +306,16 @@ fn descriptor_digest(entry: &Value) -> Result<Digest, String> {
 }
 
 /// The tag of a `ref.name`: the name itself, or what follows the last `:` of a full reference
-/// (`docker.io/library/alpine:3.19`).
-fn tag_of(name: &str) -> String {
+/// (`docker.io/library/alpine:3.19`); none for a reference by digest (`alpine@sha256:...`).
+fn tag_of(name: &str) -> Option<String> {
+    if name.contains('@') {
+        return None;
+    }
     let last = name.rsplit('/').next().unwrap_or(name);
-    match last.rsplit_once(':') {
+    Some(match last.rsplit_once(':') {
         Some((_, tag)) => tag.to_string(),
         None => name.to_string(),
-    }
+    })
 }
 
 fn body_of(bytes: bytes::Bytes) -> crate::app::Body {
@@ -290,9 +326,14 @@ fn body_of(bytes: bytes::Bytes) -> crate::app::Body {
 mod tests {
     #[test]
     fn tags_of_reference_names() {
-        assert_eq!(super::tag_of("3.19"), "3.19");
-        assert_eq!(super::tag_of("alpine:3.19"), "3.19");
-        assert_eq!(super::tag_of("docker.io/library/alpine:3.19"), "3.19");
-        assert_eq!(super::tag_of("localhost:5000/a/b:latest"), "latest");
+        let tag = |n: &str| super::tag_of(n);
+        assert_eq!(tag("3.19").as_deref(), Some("3.19"));
+        assert_eq!(tag("alpine:3.19").as_deref(), Some("3.19"));
+        assert_eq!(
+            tag("docker.io/library/alpine:3.19").as_deref(),
+            Some("3.19")
+        );
+        assert_eq!(tag("localhost:5000/a/b:latest").as_deref(), Some("latest"));
+        assert_eq!(tag("alpine@sha256:0123"), None);
     }
 }

@@ -267,8 +267,8 @@ impl BlobStore {
             }
             #[cfg(not(target_os = "linux"))]
             dir.sync_all()?;
-            #[cfg(test)]
-            super::trace::record(super::trace::Op::SyncFs);
+            #[cfg(all(test, target_os = "linux"))]
+            super::trace::record(super::trace::Op::SyncFs(root));
             Ok(())
         })
         .await
@@ -699,7 +699,9 @@ fn sweep(root: &Path, referenced: &std::collections::HashSet<String>) -> io::Res
 /// shard directory's own entry are fsynced before it returns, and so before any journal record
 /// names the blob: a power loss after the journal's fsync must not find the item without its
 /// content. A blob that already exists may have been renamed into place by a publication still
-/// running (or failed) that has not synced its directories yet, so those syncs are made here too.
+/// running (or failed) that has not synced its directories yet, or published without a sync (an
+/// import's, synced later with the whole file system), so its content and those directories are
+/// synced here too.
 fn publish(
     tmp: &Path,
     dest: &Path,
@@ -726,6 +728,11 @@ fn publish(
     };
     if dest.is_file() {
         std::fs::remove_file(tmp)?;
+        if durable {
+            File::open(dest)?.sync_all()?;
+            #[cfg(test)]
+            super::trace::record(super::trace::Op::SyncFile(dest.to_path_buf()));
+        }
         return sync_dirs(Steps::default());
     }
     super::private::dir(dir)?;

@@ -109,7 +109,12 @@ impl Store {
                 (t.path().to_path_buf(), Some(t))
             }
         };
-        private::dir(&root)?;
+        match data_dir {
+            Some(_) => private::durable_dir(&root)?,
+            None => {
+                private::dir(&root)?;
+            }
+        }
         let blobs = BlobStore::open(&root, data_dir.is_some())?;
         let cipher = Cipher::load(&root)?;
         let data_key = match data_dir {
@@ -144,15 +149,13 @@ impl Store {
             Some(j) => {
                 let f = j.sync_handle()?;
                 f.sync_data()?;
-                // The directories of a new data directory, the journal's and the blobs' among
-                // them: the first acknowledged write must not vanish with its journal's entry.
+                // The directories in the data directory, the journal's and the blobs' among them:
+                // the first acknowledged write must not vanish with its journal's entry. (The
+                // data directory's own entry was synced when this start created it.)
                 for d in ["meta", "blobs/sha256", "blobs"] {
                     private::sync_dir(&root.join(d))?;
                 }
                 private::sync_dir(&root)?;
-                if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    private::sync_dir(parent)?;
-                }
                 Some(f)
             }
             None => None,
@@ -439,7 +442,7 @@ mod tests {
     #[tokio::test]
     async fn a_power_loss_at_any_moment_keeps_no_record_without_its_blob() {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("data");
+        let root = dir.path().join("a/b/data");
         let repos = [RepoConfig::new("r", RepoClass::Local, PackageType::Generic)];
         let store = Store::open(Some(&root), &repos, 1).unwrap();
         for (path, content) in [("a", &b"one"[..]), ("b", b"two"), ("c", b"one")] {
@@ -477,8 +480,9 @@ mod tests {
         );
     }
 
-    /// The check above is not vacuous: with the directory syncs left out of a trace, or the journal
-    /// synced before the blob's entry, it finds the moment that loses the blob.
+    /// The check above is not vacuous: with a sync left out of a trace, or the record appended and
+    /// synced right after the rename (before the directory syncs), it finds the moment that loses
+    /// the blob or the journal.
     #[tokio::test]
     async fn the_power_loss_check_finds_a_record_that_outruns_its_blob() {
         let dir = tempfile::tempdir().unwrap();
@@ -509,6 +513,17 @@ mod tests {
                 "the journal directory's sync",
                 without(&|op| *op == trace::Op::SyncDir(root.join("meta"))),
             ),
+            ("the record before the directory syncs", {
+                let mut early = ops.clone();
+                let at = |ops: &[trace::Op], f: &dyn Fn(&trace::Op) -> bool| {
+                    ops.iter().rposition(f).expect("in the trace")
+                };
+                let append = at(&early, &|op| matches!(op, trace::Op::Append { .. }));
+                let records = early.drain(append..append + 2).collect::<Vec<_>>();
+                let rename = at(&early, &|op| matches!(op, trace::Op::Rename { .. }));
+                early.splice(rename + 1..rename + 1, records);
+                early
+            }),
         ] {
             let err = trace::check_power_loss(&broken, blob).unwrap_err();
             assert!(err.contains("not durable"), "without {what}: {err}");
@@ -532,6 +547,13 @@ mod tests {
                 store.blobs.crash_after(step);
                 let err = deploy(&store, "a", content).await.unwrap_err();
                 assert!(err.contains(&format!("step {step}")), "{err}");
+                // Nothing of the failed publication is left but, past its rename, the whole blob.
+                assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+                let blob = store.blobs.path(&sha256_of(content));
+                assert_eq!(blob.exists(), step >= 3, "step {step}");
+                if step >= 3 {
+                    assert_eq!(std::fs::read(&blob).unwrap(), content, "step {step}");
+                }
                 // Another deploy of the same content, with the first one's rename possibly not
                 // synced: its record must not outrun the blob.
                 store.blobs.crash_after(0);
@@ -543,10 +565,24 @@ mod tests {
             let state = store.read();
             assert!(state.item("r", "a").is_none(), "step {step}");
             assert!(state.item("r", "b").is_some(), "step {step}");
-            assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
-            let blob = store.blobs.path(&sha256_of(content));
-            assert_eq!(std::fs::read(blob).unwrap(), content, "step {step}");
         }
+    }
+
+    /// A blob an import published without a sync (it syncs the file system once, later) and a
+    /// deploy of the same content meanwhile: the deploy syncs the blob's content and entry itself
+    /// before its record.
+    #[tokio::test]
+    async fn a_deploy_of_content_an_import_left_unsynced_syncs_it_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("data");
+        let repos = [RepoConfig::new("r", RepoClass::Local, PackageType::Generic)];
+        let store = Store::open(Some(&root), &repos, 1).unwrap();
+        let content: &'static [u8] = b"imported, not yet synced";
+        let body =
+            futures_util::stream::iter([Ok::<_, io::Error>(bytes::Bytes::from_static(content))]);
+        store.blobs.ingest_unsynced(body, None).await.unwrap();
+        deploy(&store, "a", content).await.unwrap();
+        trace::check_power_loss(&trace::under(&root), |s| store.blobs.path(s)).unwrap();
     }
 
     /// Every write path that puts or removes a file is heard by subscribers: a deploy, a copy (each

@@ -37,9 +37,39 @@ pub fn dir(path: &Path) -> io::Result<bool> {
     Ok(!existed)
 }
 
-/// Fsyncs a directory: the entries made in it so far survive a power loss.
+/// Like [`dir`], and each directory it creates has its entry made durable (its parent fsynced,
+/// the top-most first): a data directory created by this start survives a power loss with the
+/// writes in it. Directories that existed are left alone (their parents may not be ours to read).
+pub fn durable_dir(path: &Path) -> io::Result<()> {
+    let missing: Vec<_> = path
+        .ancestors()
+        .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    dir(path)?;
+    for p in missing.iter().rev() {
+        match p.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent)?,
+            _ => sync_dir(Path::new("."))?,
+        }
+    }
+    Ok(())
+}
+
+/// Fsyncs a directory: the entries made in it so far survive a power loss. A file system that
+/// cannot sync directories (`EINVAL`) has nothing more to offer and is not an error.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()?;
+    let synced = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    match synced {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+        Err(e) => {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("syncing the directory {}: {e}", dir.display()),
+            ))
+        }
+        Ok(()) => {}
+    }
     #[cfg(test)]
     super::trace::record(super::trace::Op::SyncDir(dir.to_path_buf()));
     Ok(())

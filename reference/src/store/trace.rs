@@ -21,8 +21,8 @@ pub enum Op {
     Rename { from: PathBuf, to: PathBuf },
     /// A directory was fsynced: the entries made in it so far are durable.
     SyncDir(PathBuf),
-    /// The whole file system was synced.
-    SyncFs,
+    /// The whole file system holding this path was synced.
+    SyncFs(PathBuf),
     /// A journal record naming these blobs (SHA-256) was appended.
     Append {
         journal: PathBuf,
@@ -33,12 +33,15 @@ pub enum Op {
 }
 
 impl Op {
-    fn path(&self) -> Option<&Path> {
+    fn path(&self) -> &Path {
         match self {
-            Op::SyncFile(p) | Op::Created(p) | Op::SyncDir(p) | Op::SyncJournal(p) => Some(p),
-            Op::Rename { to, .. } => Some(to),
-            Op::Append { journal, .. } => Some(journal),
-            Op::SyncFs => None,
+            Op::SyncFile(p)
+            | Op::Created(p)
+            | Op::SyncDir(p)
+            | Op::SyncJournal(p)
+            | Op::SyncFs(p) => p,
+            Op::Rename { to, .. } => to,
+            Op::Append { journal, .. } => journal,
         }
     }
 }
@@ -59,15 +62,15 @@ pub fn record(op: Op) {
     OPS.lock().unwrap_or_else(|e| e.into_inner()).push(op);
 }
 
-/// The ops recorded so far under `root`, on its parent directory itself (the sync that makes
-/// `root`'s own entry durable) and every `syncfs`, in order.
+/// The ops recorded so far under `root` and on the directories above it (the syncs that make
+/// `root`'s own entry durable), in order. Ops are recorded once they returned.
 pub fn under(root: &Path) -> Vec<Op> {
     OPS.lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
         .filter(|op| {
-            op.path()
-                .is_none_or(|p| p.starts_with(root) || Some(p) == root.parent())
+            op.path().starts_with(root)
+                || root.starts_with(op.path()) && matches!(op, Op::SyncDir(_))
         })
         .cloned()
         .collect()
@@ -144,7 +147,7 @@ impl Kept {
                         }
                     }
                 }
-                Op::SyncFs => {
+                Op::SyncFs(_) => {
                     entries.values_mut().for_each(|d| *d = true);
                     synced.extend(origin.values().cloned());
                     records.extend(pending.drain(..));

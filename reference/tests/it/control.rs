@@ -677,7 +677,21 @@ async fn docker_images_seed_the_start_from_oci_layouts() {
     let mut generic = Layout::new(root.path().join("generic/generic-local/img"));
     let d = generic.image("amd64", b"x");
     generic.entry(d, Some("1"));
+    // A tagged manifest whose bytes are not those of its digest.
+    let corrupt = root.path().join("corrupt");
+    let mut tampered = Layout::new(corrupt.join("docker-local/tampered"));
+    let d = tampered.image("amd64", b"y");
+    let hex = d["digest"].as_str().unwrap()["sha256:".len()..].to_string();
+    tampered.entry(d, Some("1"));
+    let file = tampered.dir.join("blobs/sha256").join(&hex);
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.push(b' ');
+    std::fs::write(&file, bytes).unwrap();
     for (dir, says) in [
+        (
+            corrupt,
+            format!("manifest sha256:{hex} does not have that digest"),
+        ),
         (bad, format!("blob sha256:{gone}")),
         (
             root.path().join("generic"),
