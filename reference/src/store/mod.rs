@@ -429,6 +429,16 @@ mod tests {
         store.commit(m).await.map_err(|e| format!("{e:?}"))
     }
 
+    /// A durable store with repository `r` at `under` in a new temporary directory (kept alive by
+    /// the first value).
+    fn durable_store(under: &str) -> (tempfile::TempDir, std::path::PathBuf, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join(under);
+        let repos = [RepoConfig::new("r", RepoClass::Local, PackageType::Generic)];
+        let store = Store::open(Some(&root), &repos, 1).unwrap();
+        (dir, root, store)
+    }
+
     fn sha256_of(content: &[u8]) -> String {
         use sha2::Digest;
         ::hex::encode(sha2::Sha256::digest(content))
@@ -441,10 +451,7 @@ mod tests {
     /// directory's creation on; `trace::check_power_loss` replays each prefix of it.)
     #[tokio::test]
     async fn a_power_loss_at_any_moment_keeps_no_record_without_its_blob() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("a/b/data");
-        let repos = [RepoConfig::new("r", RepoClass::Local, PackageType::Generic)];
-        let store = Store::open(Some(&root), &repos, 1).unwrap();
+        let (_dir, root, store) = durable_store("a/b/data");
         for (path, content) in [("a", &b"one"[..]), ("b", b"two"), ("c", b"one")] {
             deploy(&store, path, content).await.unwrap();
         }
@@ -485,10 +492,7 @@ mod tests {
     /// the blob or the journal.
     #[tokio::test]
     async fn the_power_loss_check_finds_a_record_that_outruns_its_blob() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("data");
-        let repos = [RepoConfig::new("r", RepoClass::Local, PackageType::Generic)];
-        let store = Store::open(Some(&root), &repos, 1).unwrap();
+        let (_dir, root, store) = durable_store("data");
         deploy(&store, "a", b"one").await.unwrap();
         let ops = trace::under(&root);
         let blob = |s: &str| store.blobs.path(s);
@@ -573,10 +577,7 @@ mod tests {
     /// before its record.
     #[tokio::test]
     async fn a_deploy_of_content_an_import_left_unsynced_syncs_it_first() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("data");
-        let repos = [RepoConfig::new("r", RepoClass::Local, PackageType::Generic)];
-        let store = Store::open(Some(&root), &repos, 1).unwrap();
+        let (_dir, root, store) = durable_store("data");
         let content: &'static [u8] = b"imported, not yet synced";
         let body =
             futures_util::stream::iter([Ok::<_, io::Error>(bytes::Bytes::from_static(content))]);
